@@ -1,0 +1,136 @@
+"""Docket's headless entry point: ``python cli.py <command> ...``.
+
+Every command returns an exit code from :func:`main`; failures print one line starting with
+``error:`` on stderr (an import rejected by validation first lists each problem).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from core.importing import ON_ERROR_POLICIES, ImportFileError, ImportLimits, ImportRejected
+from core.schema import SchemaError
+from core.templates import TEMPLATES, resolve_task
+from storage.database import Database, DatabaseConfigError, database_url_from_env
+from storage.demo import load_demo
+from storage.importer import import_file
+from storage.migrations import SchemaTooNewError, migrate
+from storage.projects import ProjectError, project_summaries
+
+log = logging.getLogger("docket.cli")
+
+# Errors a user can fix from the message alone; anything else is a bug and shows a traceback.
+USER_ERRORS = (SchemaError, ImportFileError, ImportRejected, ProjectError, DatabaseConfigError,
+               SchemaTooNewError, FileNotFoundError)
+
+
+def cmd_init(args: argparse.Namespace, db: Database) -> int:
+    """Create the database (or upgrade its schema) and say where it is."""
+    before = migrate(db)
+    state = "created" if before == 0 else "ready"
+    print(f"database {state}: {db!r}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, db: Database) -> int:
+    """Validate a file and write it into a project (created on first import)."""
+    migrate(db)
+    schema = resolve_task(args.task) if args.task else None
+    limits = ImportLimits(max_text_chars=args.max_text_chars)
+    batch, summary = import_file(db, args.file, project_name=args.project, schema=schema,
+                                 on_error=args.on_error, limits=limits)
+    for problem in batch.problems:
+        print(f"skipped: {problem}", file=sys.stderr)
+    print(summary.line())
+    if summary.changed_ids:
+        shown = ", ".join(summary.changed_ids[:20])
+        more = f" (+{summary.updated - 20} more)" if summary.updated > 20 else ""
+        print(f"changed rows: {shown}{more}")
+    return 0
+
+
+def cmd_projects(args: argparse.Namespace, db: Database) -> int:
+    """List projects: name, template, items, judges, human labels."""
+    migrate(db)
+    with db.read() as session:
+        summaries = project_summaries(session=session)
+    if not summaries:
+        print("no projects yet: run `python cli.py demo` or `python cli.py import FILE ...`")
+        return 0
+    width = max(len(s.name) for s in summaries)
+    for s in summaries:
+        print(f"{s.name:<{width}}  {s.template:<18}  {s.items:>7} items  {s.judges:>3} judges  "
+              f"{s.human_labels:>7} human labels")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, db: Database) -> int:
+    """Load one demo project per built-in template (idempotent)."""
+    migrate(db)
+    for summary in load_demo(db):
+        print(summary.line())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with one sub-command per entry of :data:`COMMANDS`."""
+    parser = argparse.ArgumentParser(prog="python cli.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--database", metavar="URL",
+                        help="database URL (default: $DOCKET_DATABASE_URL or data/docket.db)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("init", help=cmd_init.__doc__).set_defaults(handler=cmd_init)
+
+    imp = commands.add_parser("import", help=cmd_import.__doc__)
+    imp.add_argument("file", help="a .jsonl, .csv or .parquet file")
+    imp.add_argument("--project", required=True, help="project name (created if new)")
+    imp.add_argument("--task", metavar="TEMPLATE|SCHEMA.toml",
+                     help=f"built-in template ({', '.join(TEMPLATES)}) or a schema file; "
+                          "required for a new project")
+    imp.add_argument("--on-error", choices=ON_ERROR_POLICIES, default="strict",
+                     help="strict: write nothing if any row is bad (default); "
+                          "skip: write the valid rows and report the others")
+    imp.add_argument("--max-text-chars", type=int, default=ImportLimits.max_text_chars,
+                     help="longest accepted text value (default %(default)s)")
+    imp.set_defaults(handler=cmd_import)
+
+    commands.add_parser("projects", help=cmd_projects.__doc__).set_defaults(handler=cmd_projects)
+    commands.add_parser("demo", help=cmd_demo.__doc__).set_defaults(handler=cmd_demo)
+    return parser
+
+
+def command_names() -> list[str]:
+    """Return the names of all sub-commands (the README documents each)."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return list(sub.choices)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one CLI command; return its exit code (0 ok, 1 user error, 2 usage error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        db = Database(args.database or database_url_from_env())
+        try:
+            return args.handler(args, db)
+        finally:
+            db.dispose()
+    except ImportRejected as exc:
+        for problem in exc.batch.problems:
+            print(f"problem: {problem}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

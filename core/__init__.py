@@ -1,0 +1,1 @@
+"""Pure domain logic of Docket: no Streamlit, no database sessions."""

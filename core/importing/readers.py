@@ -1,0 +1,411 @@
+"""Read JSONL, CSV and Parquet import files into one wide, column-oriented shape.
+
+Every reader returns a :class:`RawTable` whose column names follow the wide contract:
+``id``, text fields, ``model``, ``group``, metadata columns, and
+``judge.<judge>.<key>`` / ``human.<annotator>.<key>`` for verdicts and prior labels (JSONL's
+nested ``"judges"``/``"humans"`` objects are flattened to these names; a list of objects under
+one judge becomes samples ``judge.<judge>[<k>].<key>``).
+
+Each reader has a fast path (pyarrow) and an exact path (stdlib, record by record). The exact
+path runs when the fast path cannot be trusted to keep the data exact (bad JSON, mixed types,
+invalid UTF-8, ragged CSV rows, values pyarrow would reinterpret) and reports each broken record
+with its line number instead of failing the whole file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+
+from core.importing.problems import ImportFileError, ImportProblem
+
+NESTED_PREFIXES = {"judges": "judge", "humans": "human"}
+# Above this, a double may be an integer pyarrow could not keep exactly.
+_MAX_EXACT_INT = 2**53
+_BLANK_LINE = re.compile(rb"(^|\n)[ \t\r]*(\n|$)")
+
+
+@dataclass
+class RawTable:
+    """Parsed records of one import file, as wide columns of Python values (None = absent)."""
+
+    file: str
+    format: str
+    columns: dict[str, list[Any]]
+    n_rows: int
+    line_of: Callable[[int], str]
+    string_columns: frozenset[str] = frozenset()
+    unparsed: list[ImportProblem] = field(default_factory=list)
+
+    @property
+    def total_records(self) -> int:
+        """Records in the file, including those that could not be parsed."""
+        return self.n_rows + len(self.unparsed)
+
+
+def detect_format(name: str) -> str:
+    """Return ``"jsonl"``, ``"csv"`` or ``"parquet"`` from a file name's extension.
+
+    Raises :class:`ImportFileError` for any other extension.
+    """
+    suffix = Path(name).suffix.lower()
+    fmt = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
+           ".parquet": "parquet", ".pq": "parquet"}.get(suffix)
+    if fmt is None:
+        raise ImportFileError([ImportProblem(
+            name, "file", "", f"unknown file type {suffix or '(none)'!r}; use .jsonl, .csv or .parquet"
+        )])
+    return fmt
+
+
+def read_import_file(path: str | Path, *, fmt: str | None = None, name: str | None = None
+                     ) -> RawTable:
+    """Read ``path`` (format from ``fmt`` or its extension) into a :class:`RawTable`.
+
+    ``name`` is the file name used in problem locations (default: the path).
+    Raises :class:`ImportFileError` when the file as a whole cannot be read.
+    """
+    path = Path(path)
+    name = name or str(path)
+    fmt = fmt or detect_format(name)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImportFileError([ImportProblem(name, "file", "", f"cannot read: {exc.strerror}")]) from None
+    return read_import_bytes(data, fmt=fmt, name=name)
+
+
+def read_import_bytes(data: bytes, *, fmt: str, name: str) -> RawTable:
+    """Parse the bytes of an import file of format ``fmt``; see :func:`read_import_file`."""
+    reader = READERS.get(fmt)
+    if reader is None:
+        raise ImportFileError([ImportProblem(name, "file", "", f"unknown format {fmt!r}")])
+    return reader(data, name)
+
+
+# --- JSONL ---------------------------------------------------------------------------------
+
+def read_jsonl(data: bytes, name: str) -> RawTable:
+    """Parse JSON Lines: one object per line; blank lines are ignored."""
+    if not data.strip():
+        raise ImportFileError([ImportProblem(name, "file", "", "the file is empty")])
+    table = _jsonl_fast(data)
+    if table is None:
+        return _jsonl_exact(data, name)
+    columns, string_columns = _arrow_columns(table)
+    return RawTable(name, "jsonl", columns, table.num_rows, _jsonl_locator(data),
+                    frozenset(string_columns))
+
+
+def _jsonl_fast(data: bytes) -> pa.Table | None:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    try:
+        table = pa_json.read_json(io.BytesIO(data))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if not _arrow_is_exact(table):
+        return None
+    return table
+
+
+def _jsonl_locator(data: bytes) -> Callable[[int], str]:
+    if not _BLANK_LINE.search(data):
+        return lambda row: f"line {row + 1}"
+    lines: list[int] = []
+
+    def locate(row: int) -> str:
+        if not lines:
+            lines.extend(number for number, text in enumerate(data.split(b"\n"), start=1)
+                         if text.strip())
+        return f"line {lines[row]}"
+
+    return locate
+
+
+def _jsonl_exact(data: bytes, name: str) -> RawTable:
+    records: list[dict[str, Any]] = []
+    lines: list[int] = []
+    unparsed: list[ImportProblem] = []
+    for number, raw_line in enumerate(data.split(b"\n"), start=1):
+        if not raw_line.strip():
+            continue
+        location = f"line {number}"
+        try:
+            text = raw_line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            unparsed.append(ImportProblem(name, location, "", f"undecodable bytes: not UTF-8 at "
+                                          f"byte {exc.start} of the line"))
+            continue
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            unparsed.append(ImportProblem(name, location, "", f"bad JSON: {exc.msg} at column {exc.colno}"))
+            continue
+        if not isinstance(value, dict):
+            unparsed.append(ImportProblem(name, location, "", "expected a JSON object, got "
+                                          f"{_json_type(value)}"))
+            continue
+        flat, problem = _flatten_record(value)
+        if problem:
+            unparsed.append(ImportProblem(name, location, problem[0], problem[1]))
+            continue
+        records.append(flat)
+        lines.append(number)
+    return RawTable(name, "jsonl", _records_to_columns(records), len(records),
+                    lambda row: f"line {lines[row]}", frozenset(), unparsed)
+
+
+def _json_type(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _flatten_record(record: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, str] | None]:
+    """Flatten nested judges/humans into wide keys; return (record, (field, problem) or None)."""
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        prefix = NESTED_PREFIXES.get(key)
+        if prefix is None:
+            flat[key] = value
+            continue
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            return flat, (key, f"wrong type: expected an object of {key}, got {_json_type(value)}")
+        for rater, verdict in value.items():
+            if verdict is None:
+                continue
+            samples = verdict if isinstance(verdict, list) else [verdict]
+            for index, sample in enumerate(samples):
+                if not isinstance(sample, dict):
+                    return flat, (f"{key}.{rater}", "wrong type: expected an object like "
+                                  f'{{"<dimension>": <label>}}, got {_json_type(sample)}')
+                rater_key = f"{rater}[{index}]" if isinstance(verdict, list) and index else rater
+                for inner, label in sample.items():
+                    flat[f"{prefix}.{rater_key}.{inner}"] = label
+    return flat, None
+
+
+def _records_to_columns(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    names: dict[str, None] = {}
+    for record in records:
+        for key in record:
+            names.setdefault(key, None)
+    return {key: [record.get(key) for record in records] for key in names}
+
+
+# --- Arrow helpers (JSONL fast path, Parquet) ----------------------------------------------
+
+def _arrow_is_exact(table: pa.Table) -> bool:
+    """False when pyarrow may have changed values (timestamps, big integers as doubles)."""
+    for column, arrow_field in zip(table.columns, table.schema, strict=True):
+        if not _type_is_exact(arrow_field.type):
+            return False
+        if arrow_field.name in NESTED_PREFIXES and not (
+                pa.types.is_struct(arrow_field.type) or pa.types.is_null(arrow_field.type)):
+            return False
+        if arrow_field.name == "id" and not (pa.types.is_string(arrow_field.type)
+                                             or pa.types.is_integer(arrow_field.type)):
+            return False
+        if pa.types.is_floating(arrow_field.type) and len(column):
+            largest = pc.max(pc.abs(column)).as_py()
+            if largest is not None and largest >= _MAX_EXACT_INT:
+                return False
+    return True
+
+
+def _type_is_exact(arrow_type: pa.DataType) -> bool:
+    if (pa.types.is_temporal(arrow_type) or pa.types.is_decimal(arrow_type)
+            or pa.types.is_binary(arrow_type)):
+        return False
+    if pa.types.is_struct(arrow_type):
+        return all(_type_is_exact(arrow_type.field(i).type) for i in range(arrow_type.num_fields))
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return _type_is_exact(arrow_type.value_type)
+    return True
+
+
+def _arrow_columns(table: pa.Table) -> tuple[dict[str, list[Any]], list[str]]:
+    """Return wide Python columns and the names of those holding only strings/None."""
+    columns: dict[str, list[Any]] = {}
+    string_columns: list[str] = []
+
+    def add(name: str, array: pa.Array, depth: int | None) -> None:
+        # depth: None outside judges/humans; 0 at the group, 1 at a rater, 2 at a leaf.
+        if depth is not None and depth < 2 and pa.types.is_struct(array.type):
+            for child_field, child in zip(array.type, array.flatten(), strict=True):
+                add(f"{name}.{child_field.name}", child, depth + 1)
+            return
+        if depth == 1 and pa.types.is_list(array.type):
+            _add_samples(columns, name, array.to_pylist())
+            return
+        columns[name] = array.to_pylist()
+        if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+            string_columns.append(name)
+
+    for arrow_field, chunked in zip(table.schema, table.columns, strict=True):
+        prefix = NESTED_PREFIXES.get(arrow_field.name)
+        add(prefix or arrow_field.name, chunked.combine_chunks(), 0 if prefix else None)
+    return columns, string_columns
+
+
+def _add_samples(columns: dict[str, list[Any]], rater: str, values: list[Any]) -> None:
+    """Expand a list of verdict objects per row into ``<rater>[k].<key>`` columns."""
+    for row, samples in enumerate(values):
+        for index, sample in enumerate(samples or []):
+            for key, label in (sample or {}).items():
+                name = f"{rater}[{index}].{key}" if index else f"{rater}.{key}"
+                columns.setdefault(name, [None] * len(values))[row] = label
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+def read_csv(data: bytes, name: str) -> RawTable:
+    """Parse CSV with a header row; every cell is text (numbers are converted by validation)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data.strip():
+        raise ImportFileError([ImportProblem(name, "file", "", "the file is empty")])
+    header = _csv_header(data, name)
+    table = _csv_fast(data, header)
+    if table is not None:
+        columns = {col: values for col, values in zip(header, (c.to_pylist() for c in table.columns),
+                                                       strict=True)}
+        return RawTable(name, "csv", columns, table.num_rows, _csv_locator(data),
+                        frozenset(header))
+    return _csv_exact(data, name, header)
+
+
+def _csv_header(data: bytes, name: str) -> list[str]:
+    first = data.split(b"\n", 1)[0]
+    try:
+        header = next(csv.reader([first.decode("utf-8").rstrip("\r")]))
+    except UnicodeDecodeError as exc:
+        raise ImportFileError([ImportProblem(name, "line 1", "", f"undecodable bytes in the header: "
+                                             f"not UTF-8 at byte {exc.start}")]) from None
+    problems = []
+    seen: set[str] = set()
+    for position, column in enumerate(header, start=1):
+        if not column.strip():
+            problems.append(ImportProblem(name, "header", f"column {position}", "empty column name"))
+        elif column in seen:
+            problems.append(ImportProblem(name, "header", column, "duplicate column name"))
+        seen.add(column)
+    if problems:
+        raise ImportFileError(problems)
+    return header
+
+
+def _csv_fast(data: bytes, header: list[str]) -> pa.Table | None:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    try:
+        return pa_csv.read_csv(
+            io.BytesIO(data),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={column: pa.string() for column in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def _csv_locator(data: bytes) -> Callable[[int], str]:
+    starts: list[int] = []
+
+    def locate(row: int) -> str:
+        if not starts:
+            reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
+            next(reader)
+            line = reader.line_num
+            for _ in reader:
+                starts.append(line + 1)
+                line = reader.line_num
+        return f"line {starts[row]}"
+
+    return locate
+
+
+def _csv_exact(data: bytes, name: str, header: list[str]) -> RawTable:
+    text = data.decode("utf-8", errors="surrogateescape")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    next(reader)
+    records: list[list[str]] = []
+    lines: list[int] = []
+    unparsed: list[ImportProblem] = []
+    line = reader.line_num
+    while True:
+        start = line + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            unparsed.append(ImportProblem(name, f"line {start}", "", f"bad CSV: {exc}"))
+            break
+        line = reader.line_num
+        if not values:
+            continue
+        location = f"line {start}"
+        bad_cell = next((i for i, v in enumerate(values) if _has_surrogates(v)), None)
+        if bad_cell is not None:
+            column = header[bad_cell] if bad_cell < len(header) else f"column {bad_cell + 1}"
+            unparsed.append(ImportProblem(name, location, column, "undecodable bytes: not UTF-8"))
+        elif len(values) != len(header):
+            unparsed.append(ImportProblem(name, location, "",
+                                          f"expected {len(header)} fields, got {len(values)}"))
+        else:
+            records.append(values)
+            lines.append(start)
+    columns = {column: [record[i] for record in records] for i, column in enumerate(header)}
+    return RawTable(name, "csv", columns, len(records), lambda row: f"line {lines[row]}",
+                    frozenset(header), unparsed)
+
+
+def _has_surrogates(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+# --- Parquet -------------------------------------------------------------------------------
+
+def read_parquet(data: bytes, name: str) -> RawTable:
+    """Read a Parquet file; nested ``judges``/``humans`` structs are flattened like JSONL."""
+    try:
+        table = pq.read_table(io.BytesIO(data))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ImportFileError([ImportProblem(name, "file", "", f"not a readable Parquet file: {exc}")]
+                              ) from None
+    columns, string_columns = _arrow_columns(table)
+    return RawTable(name, "parquet", columns, table.num_rows, lambda row: f"row {row + 1}",
+                    frozenset(string_columns))
+
+
+READERS: dict[str, Callable[[bytes, str], RawTable]] = {
+    "jsonl": read_jsonl,
+    "csv": read_csv,
+    "parquet": read_parquet,
+}

@@ -1,0 +1,430 @@
+"""Task schemas: the fields an annotator sees and the dimensions they label.
+
+A project has exactly one :class:`TaskSchema`. Built-in schemas live in
+:mod:`core.templates`; users can write their own in TOML (:mod:`core.schema_toml`).
+Both go through :func:`schema_from_dict`, so every schema obeys the same rules and every
+error names the key that is wrong.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Scale = Literal["nominal", "ordinal", "interval"]
+SCALES: tuple[str, ...] = ("nominal", "ordinal", "interval")
+FieldKind = Literal["text", "texts"]
+FIELD_KINDS: tuple[str, ...] = ("text", "texts")
+
+# Streamlit reserves C and R; the annotation page binds N, B, S and V to navigation.
+RESERVED_KEYS = frozenset("crnbsv")
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# Column names of the import contract that a dimension or field may not shadow.
+RESERVED_NAMES = frozenset(
+    {"id", "model", "group", "judges", "humans", "judge", "human", "rationale", "raw", "comment"}
+)
+
+
+class SchemaError(ValueError):
+    """A schema definition is invalid; the message names the source, the key and the problem."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source = source
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{source}: {key}: {problem}")
+
+
+class LabelError(ValueError):
+    """A value is not a valid label for a dimension; the message lists what is allowed."""
+
+
+@dataclass(frozen=True)
+class Label:
+    """One choice of a nominal or ordinal dimension."""
+
+    value: str
+    display: str
+    description: str = ""
+    key: str = ""
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One thing the annotator judges about an item, on a given scale."""
+
+    name: str
+    scale: Scale
+    title: str
+    description: str = ""
+    labels: tuple[Label, ...] = ()
+    required: bool = True
+    minimum: float | None = None
+    maximum: float | None = None
+    _lookup: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        lookup: dict[str, str] = {}
+        for label in self.labels:
+            lookup[label.value] = label.value
+            for alias in (label.display, *label.aliases):
+                lookup.setdefault(alias.casefold(), label.value)
+            lookup.setdefault(label.value.casefold(), label.value)
+        self._lookup.update(lookup)
+
+    @property
+    def label_values(self) -> tuple[str, ...]:
+        """The canonical label values, in scale order."""
+        return tuple(label.value for label in self.labels)
+
+    def rank(self, value: str) -> int:
+        """Return the 0-based position of ``value`` on the scale; raises KeyError if unknown."""
+        return self.label_values.index(value)
+
+    def normalize(self, raw: Any) -> str:
+        """Return the canonical label for ``raw``.
+
+        Accepts the label value, its display name or an alias (case-insensitive), and for
+        ordinal scales the number itself (``3`` or ``3.0`` for ``"3"``). Interval scales take
+        any finite number within the bounds and return it as a canonical decimal string.
+        Raises :class:`LabelError` naming the allowed values.
+        """
+        if self.scale == "interval":
+            return self._normalize_interval(raw)
+        if isinstance(raw, bool):
+            raw = "true" if raw else "false"
+        elif isinstance(raw, float) and raw.is_integer():
+            raw = str(int(raw))
+        elif isinstance(raw, int):
+            raw = str(raw)
+        if isinstance(raw, str):
+            found = self._lookup.get(raw) or self._lookup.get(raw.strip().casefold())
+            if found is None and self.scale == "ordinal":
+                found = self._lookup.get(_integer_text(raw))
+            if found is not None:
+                return found
+        allowed = ", ".join(self.label_values)
+        raise LabelError(f"unknown label {raw!r} (allowed: {allowed})")
+
+    def _normalize_interval(self, raw: Any) -> str:
+        if isinstance(raw, bool):
+            raise LabelError(f"expected a number, got {raw!r}")
+        try:
+            number = float(raw)
+        except (TypeError, ValueError):
+            raise LabelError(f"expected a number, got {raw!r}") from None
+        if not math.isfinite(number):
+            raise LabelError(f"expected a finite number, got {raw!r}")
+        if self.minimum is not None and number < self.minimum:
+            raise LabelError(f"{number:g} is below the minimum {self.minimum:g}")
+        if self.maximum is not None and number > self.maximum:
+            raise LabelError(f"{number:g} is above the maximum {self.maximum:g}")
+        return format_number(number)
+
+
+def _integer_text(raw: str) -> str:
+    """Return ``"3"`` for ``"3.0"`` or ``" 3 "``; anything else unchanged."""
+    try:
+        number = float(raw)
+    except ValueError:
+        return raw
+    return str(int(number)) if number.is_integer() else raw
+
+
+def format_number(number: float) -> str:
+    """Return the shortest exact decimal text of a number (``3.0`` -> ``"3"``)."""
+    return str(int(number)) if float(number).is_integer() else repr(float(number))
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A text field of an item shown to the annotator (``prompt``, ``response``, ...)."""
+
+    name: str
+    title: str
+    required: bool = True
+    kind: FieldKind = "text"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TaskSchema:
+    """What an item looks like and which dimensions are labelled."""
+
+    name: str
+    title: str
+    description: str
+    fields: tuple[FieldSpec, ...]
+    dimensions: tuple[Dimension, ...]
+    gold_reference: bool = False
+
+    def dimension(self, name: str) -> Dimension:
+        """Return the dimension called ``name``; raises KeyError listing the known ones."""
+        for dimension in self.dimensions:
+            if dimension.name == name:
+                return dimension
+        known = ", ".join(d.name for d in self.dimensions)
+        raise KeyError(f"unknown dimension {name!r} (dimensions: {known})")
+
+    @property
+    def dimension_names(self) -> tuple[str, ...]:
+        """Names of the dimensions, in schema order."""
+        return tuple(d.name for d in self.dimensions)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """Names of the item text fields, in schema order."""
+        return tuple(f.name for f in self.fields)
+
+
+def schema_to_dict(schema: TaskSchema) -> dict[str, Any]:
+    """Return a plain dict (JSON/TOML-ready) that :func:`schema_from_dict` reads back equal."""
+    return {
+        "name": schema.name,
+        "title": schema.title,
+        "description": schema.description,
+        "gold_reference": schema.gold_reference,
+        "fields": [
+            {
+                "name": f.name,
+                "title": f.title,
+                "required": f.required,
+                "kind": f.kind,
+                "description": f.description,
+            }
+            for f in schema.fields
+        ],
+        "dimensions": [_dimension_to_dict(d) for d in schema.dimensions],
+    }
+
+
+def _dimension_to_dict(dimension: Dimension) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": dimension.name,
+        "scale": dimension.scale,
+        "title": dimension.title,
+        "description": dimension.description,
+        "required": dimension.required,
+    }
+    if dimension.scale == "interval":
+        if dimension.minimum is not None:
+            data["min"] = dimension.minimum
+        if dimension.maximum is not None:
+            data["max"] = dimension.maximum
+    else:
+        data["labels"] = [
+            {
+                "value": label.value,
+                "display": label.display,
+                "description": label.description,
+                "key": label.key,
+                "aliases": list(label.aliases),
+            }
+            for label in dimension.labels
+        ]
+    return data
+
+
+class _Reader:
+    """Typed access to a nested dict that reports the dotted key path on error."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, problem: str) -> SchemaError:
+        return SchemaError(self.source, key, problem)
+
+    def table(self, data: Any, key: str) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise self.fail(key, f"expected a table, got {type(data).__name__}")
+        return data
+
+    def string(self, data: dict[str, Any], key: str, path: str, *, default: str | None = None
+               ) -> str:
+        value = data.get(key, default)
+        if value is None:
+            raise self.fail(f"{path}{key}", "is required")
+        if not isinstance(value, str):
+            raise self.fail(f"{path}{key}", f"expected a string, got {type(value).__name__}")
+        return value
+
+    def boolean(self, data: dict[str, Any], key: str, path: str, *, default: bool) -> bool:
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(f"{path}{key}", f"expected true or false, got {value!r}")
+        return value
+
+    def number(self, data: dict[str, Any], key: str, path: str) -> float | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(f"{path}{key}", f"expected a number, got {value!r}")
+        return float(value)
+
+    def array(self, data: dict[str, Any], key: str, path: str) -> list[Any]:
+        value = data.get(key)
+        if value is None:
+            raise self.fail(f"{path}{key}", "is required")
+        if not isinstance(value, list):
+            raise self.fail(f"{path}{key}", f"expected an array, got {type(value).__name__}")
+        return value
+
+    def name(self, data: dict[str, Any], key: str, path: str) -> str:
+        value = self.string(data, key, path)
+        if not NAME_PATTERN.match(value):
+            raise self.fail(
+                f"{path}{key}",
+                f"{value!r} is not a valid name (lowercase letter first, then a-z, 0-9 or _,"
+                " at most 64 characters)",
+            )
+        return value
+
+    def unknown_keys(self, data: dict[str, Any], allowed: set[str], path: str) -> None:
+        for key in data:
+            if key not in allowed:
+                raise self.fail(f"{path}{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+_SCHEMA_KEYS = {"name", "title", "description", "gold_reference", "fields", "dimensions"}
+_FIELD_KEYS = {"name", "title", "required", "kind", "description"}
+_DIMENSION_KEYS = {"name", "scale", "title", "description", "required", "labels", "min", "max"}
+_LABEL_KEYS = {"value", "display", "description", "key", "aliases"}
+
+
+def schema_from_dict(data: Any, *, source: str = "<schema>") -> TaskSchema:
+    """Build and validate a :class:`TaskSchema` from plain data (parsed TOML or JSON).
+
+    Raises :class:`SchemaError` whose message is ``<source>: <key path>: <problem>``.
+    """
+    read = _Reader(source)
+    root = read.table(data, "<root>")
+    read.unknown_keys(root, _SCHEMA_KEYS, "")
+    name = read.name(root, "name", "")
+    title = read.string(root, "title", "", default=name)
+    description = read.string(root, "description", "", default="")
+    gold_reference = read.boolean(root, "gold_reference", "", default=False)
+
+    fields = tuple(_read_field(read, raw, f"fields[{i}].")
+                   for i, raw in enumerate(read.array(root, "fields", "")))
+    if not fields:
+        raise read.fail("fields", "a schema needs at least one field")
+    _check_unique(read, [f.name for f in fields], "fields", "field name")
+
+    dimensions = tuple(_read_dimension(read, raw, f"dimensions[{i}].")
+                       for i, raw in enumerate(read.array(root, "dimensions", "")))
+    if not dimensions:
+        raise read.fail("dimensions", "a schema needs at least one dimension")
+    _check_unique(read, [d.name for d in dimensions], "dimensions", "dimension name")
+    clash = set(f.name for f in fields) & set(d.name for d in dimensions)
+    if clash:
+        raise read.fail("dimensions", f"name used by a field and a dimension: {sorted(clash)}")
+    return TaskSchema(name, title, description, fields, dimensions, gold_reference)
+
+
+def _check_unique(read: _Reader, names: list[str], key: str, what: str) -> None:
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            raise read.fail(f"{key}[{index}]", f"duplicate {what} {name!r}")
+        seen.add(name)
+
+
+def _read_field(read: _Reader, raw: Any, path: str) -> FieldSpec:
+    data = read.table(raw, path.rstrip("."))
+    read.unknown_keys(data, _FIELD_KEYS, path)
+    name = read.name(data, "name", path)
+    if name in RESERVED_NAMES:
+        raise read.fail(f"{path}name", f"{name!r} is reserved by the import format")
+    kind = read.string(data, "kind", path, default="text")
+    if kind not in FIELD_KINDS:
+        raise read.fail(f"{path}kind", f"{kind!r} is not one of {', '.join(FIELD_KINDS)}")
+    return FieldSpec(
+        name=name,
+        title=read.string(data, "title", path, default=name.replace("_", " ").capitalize()),
+        required=read.boolean(data, "required", path, default=True),
+        kind=kind,  # type: ignore[arg-type]
+        description=read.string(data, "description", path, default=""),
+    )
+
+
+def _read_dimension(read: _Reader, raw: Any, path: str) -> Dimension:
+    data = read.table(raw, path.rstrip("."))
+    read.unknown_keys(data, _DIMENSION_KEYS, path)
+    name = read.name(data, "name", path)
+    if name in RESERVED_NAMES:
+        raise read.fail(f"{path}name", f"{name!r} is reserved by the import format")
+    scale = read.string(data, "scale", path)
+    if scale not in SCALES:
+        raise read.fail(f"{path}scale", f"{scale!r} is not one of {', '.join(SCALES)}")
+    common = {
+        "name": name,
+        "scale": scale,
+        "title": read.string(data, "title", path, default=name.replace("_", " ").capitalize()),
+        "description": read.string(data, "description", path, default=""),
+        "required": read.boolean(data, "required", path, default=True),
+    }
+    if scale == "interval":
+        if "labels" in data:
+            raise read.fail(f"{path}labels", "an interval dimension takes min/max, not labels")
+        minimum, maximum = read.number(data, "min", path), read.number(data, "max", path)
+        if minimum is not None and maximum is not None and minimum >= maximum:
+            raise read.fail(f"{path}max", f"max ({maximum:g}) must be greater than min ({minimum:g})")
+        return Dimension(**common, minimum=minimum, maximum=maximum)
+    for bound in ("min", "max"):
+        if bound in data:
+            raise read.fail(f"{path}{bound}", f"only interval dimensions take {bound}")
+    raw_labels = read.array(data, "labels", path)
+    labels = tuple(_read_label(read, raw_label, f"{path}labels[{i}].", scale)
+                   for i, raw_label in enumerate(raw_labels))
+    if len(labels) < 2:
+        raise read.fail(f"{path}labels", f"needs at least 2 labels, got {len(labels)}")
+    _check_unique(read, [label.value for label in labels], f"{path}labels", "label value")
+    _check_unique(read, [label.key for label in labels if label.key], f"{path}labels", "key")
+    _check_no_alias_clash(read, labels, path)
+    return Dimension(**common, labels=labels)
+
+
+def _read_label(read: _Reader, raw: Any, path: str, scale: str) -> Label:
+    data = read.table(raw, path.rstrip("."))
+    read.unknown_keys(data, _LABEL_KEYS, path)
+    value = data.get("value")
+    if scale == "ordinal" and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise read.fail(f"{path}value", f"expected a non-empty string, got {value!r}")
+    key = read.string(data, "key", path, default="")
+    if key and (len(key) != 1 or not key.isascii() or not key.isalnum()):
+        raise read.fail(f"{path}key", f"{key!r} must be a single letter or digit")
+    key = key.lower()
+    if key in RESERVED_KEYS:
+        raise read.fail(
+            f"{path}key",
+            f"{key!r} is reserved (C and R by Streamlit; N, B, S, V by annotation navigation)",
+        )
+    aliases = data.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise read.fail(f"{path}aliases", "expected an array of strings")
+    return Label(
+        value=value,
+        display=read.string(data, "display", path, default=value),
+        description=read.string(data, "description", path, default=""),
+        key=key,
+        aliases=tuple(aliases),
+    )
+
+
+def _check_no_alias_clash(read: _Reader, labels: tuple[Label, ...], path: str) -> None:
+    owner: dict[str, str] = {}
+    for index, label in enumerate(labels):
+        for spelling in {label.value.casefold(), label.display.casefold(),
+                         *(a.casefold() for a in label.aliases)}:
+            other = owner.setdefault(spelling, label.value)
+            if other != label.value:
+                raise read.fail(
+                    f"{path}labels[{index}]",
+                    f"{spelling!r} would mean both {other!r} and {label.value!r}",
+                )

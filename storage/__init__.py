@@ -1,0 +1,1 @@
+"""Persistence of Docket: SQLModel tables, sessions, repositories, bulk import. No Streamlit."""

@@ -1,0 +1,284 @@
+"""Write a validated import batch in one transaction, fast and idempotently.
+
+Rows are written with the driver's ``executemany`` on plain tuples (DESIGN.md §3: ORM
+``add_all`` of 100k rows took 7.7 s, core ``executemany`` 0.9 s, and skipping SQLAlchemy's
+per-row parameter processing is faster still). Each item carries a content hash, so importing
+the same file again writes nothing and reports every row as unchanged; changed rows are
+updated in place and their verdicts and human labels upserted. A human label that an import
+changes is recorded in the audit log with its old and new value.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from core.importing import (
+    ImportBatch,
+    ImportLimits,
+    ItemRow,
+    check_policy,
+    read_import_file,
+    validate_table,
+)
+from core.schema import TaskSchema
+from storage.database import Database
+from storage.models import Annotation, Item, utcnow
+from storage.projects import ensure_project, get_project
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float, str], None]
+CHUNK_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import did. ``changed_ids`` lists the ids of updated items (at most 1000)."""
+
+    project: str
+    created_project: bool
+    total_records: int
+    added: int
+    updated: int
+    unchanged: int
+    skipped: int
+    verdicts: int
+    human_labels: int
+    judges: tuple[str, ...]
+    annotators: tuple[str, ...]
+    changed_ids: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        """One-line human summary."""
+        return (
+            f"{self.project}: {self.added} added, {self.updated} updated, {self.unchanged} "
+            f"unchanged, {self.skipped} skipped; {self.verdicts} verdicts written "
+            f"({len(self.judges)} judges), {self.human_labels} human labels written ("
+            f"{len(self.annotators)} annotators)"
+        )
+
+
+def write_import(db: Database, *, project_name: str, schema: TaskSchema | None,
+                 batch: ImportBatch, progress: ProgressFn | None = None) -> ImportSummary:
+    """Write the valid rows of ``batch`` into project ``project_name`` in one transaction.
+
+    Creates the project with ``schema`` on first import. Applying the error policy is the
+    caller's job (:func:`core.importing.check_policy`); rows with problems are not in
+    ``batch.rows`` and are counted as skipped. Raises
+    :class:`storage.projects.ProjectError` on a schema mismatch; on any error nothing is
+    written.
+    """
+    report = progress or (lambda _fraction, _message: None)
+    with db.write() as session:
+        project, created = ensure_project(session=session, name=project_name,
+                                          schema=schema or batch.schema)
+        writer = _BulkWriter(session.connection(), project.id, report)
+        summary = writer.write(batch)
+    report(1.0, "done")
+    result = ImportSummary(
+        project=project.name, created_project=created, total_records=batch.total_records,
+        skipped=batch.rejected_rows, judges=batch.judges, annotators=batch.annotators, **summary,
+    )
+    log.info("import of %s: %s", batch.file, result.line())
+    return result
+
+
+class _BulkWriter:
+    def __init__(self, connection: Connection, project_id: int, report: ProgressFn) -> None:
+        self.conn = connection
+        self.project_id = project_id
+        self.report = report
+        self.dialect = connection.dialect.name
+        self.mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        now = utcnow()
+        # SQLAlchemy stores SQLite datetimes as UTC text in this form; raw driver calls must
+        # write the same so the ORM reads them back.
+        self.now: Any = now.strftime("%Y-%m-%d %H:%M:%S.%f") if self.dialect == "sqlite" else now
+
+    # -- SQL helpers ------------------------------------------------------------------------
+    def insert_sql(self, table: str, columns: Sequence[str], suffix: str = "") -> str:
+        marks = ", ".join([self.mark] * len(columns))
+        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}){suffix}"
+
+    def execute_many(self, sql: str, rows: list[tuple[Any, ...]], *, start: float = 0.0,
+                     span: float = 0.0, what: str = "") -> None:
+        for offset in range(0, len(rows), CHUNK_ROWS):
+            chunk = rows[offset:offset + CHUNK_ROWS]
+            self.conn.exec_driver_sql(sql, chunk)
+            if span:
+                done = min(offset + CHUNK_ROWS, len(rows))
+                self.report(start + span * done / len(rows), f"{what}: {done:,}/{len(rows):,}")
+
+    # -- steps ------------------------------------------------------------------------------
+    def write(self, batch: ImportBatch) -> dict[str, Any]:
+        if self.dialect == "postgresql":
+            # One import per project at a time; SQLite's BEGIN IMMEDIATE already serialises.
+            self.conn.exec_driver_sql(f"SELECT id FROM project WHERE id = {self.mark} FOR UPDATE",
+                                      (self.project_id,))
+        self.report(0.0, "reading existing items")
+        existing = {external_id: (item_id, content_hash) for item_id, external_id, content_hash
+                    in self.conn.execute(select(Item.id, Item.external_id, Item.content_hash)
+                                         .where(Item.project_id == self.project_id))}
+        new_rows: list[ItemRow] = []
+        changed_rows: list[ItemRow] = []
+        for row in batch.rows:
+            found = existing.get(row.external_id)
+            if found is None:
+                new_rows.append(row)
+            elif found[1] != row.content_hash:
+                changed_rows.append(row)
+        self.insert_items(new_rows)
+        self.update_items(changed_rows, existing)
+        item_ids = self.item_ids() if new_rows else {k: v[0] for k, v in existing.items()}
+        judge_ids = self.ensure_judges(batch.judges)
+        user_ids = self.ensure_annotators(batch.annotators)
+        verdicts = self.write_verdicts(new_rows, changed_rows, item_ids, judge_ids)
+        labels = self.write_human_labels(new_rows, changed_rows, item_ids, user_ids)
+        return {
+            "added": len(new_rows),
+            "updated": len(changed_rows),
+            "unchanged": len(batch.rows) - len(new_rows) - len(changed_rows),
+            "verdicts": verdicts,
+            "human_labels": labels,
+            "changed_ids": tuple(row.external_id for row in changed_rows[:1000]),
+        }
+
+    def insert_items(self, rows: list[ItemRow]) -> None:
+        sql = self.insert_sql("item", ("project_id", "external_id", "fields_json", "model",
+                                       "group_name", "metadata_json", "content_hash",
+                                       "created_at", "updated_at"))
+        pid, now = self.project_id, self.now
+        values = [(pid, r.external_id, r.fields_json, r.model, r.group, r.metadata_json,
+                   r.content_hash, now, now) for r in rows]
+        self.execute_many(sql, values, start=0.05, span=0.35, what="items")
+
+    def update_items(self, rows: list[ItemRow], existing: dict[str, tuple[int, str]]) -> None:
+        m = self.mark
+        sql = (f"UPDATE item SET fields_json = {m}, model = {m}, group_name = {m}, "
+               f"metadata_json = {m}, content_hash = {m}, updated_at = {m} WHERE id = {m}")
+        values = [(r.fields_json, r.model, r.group, r.metadata_json, r.content_hash, self.now,
+                   existing[r.external_id][0]) for r in rows]
+        self.execute_many(sql, values)
+
+    def item_ids(self) -> dict[str, int]:
+        query = select(Item.external_id, Item.id).where(Item.project_id == self.project_id)
+        return {external_id: item_id for external_id, item_id in self.conn.execute(query)}
+
+    def ensure_judges(self, names: Iterable[str]) -> dict[str, int]:
+        names = list(names)
+        if names:
+            self.execute_many(
+                self.insert_sql("judge", ("project_id", "name", "created_at"),
+                                " ON CONFLICT (project_id, name) DO NOTHING"),
+                [(self.project_id, name, self.now) for name in names])
+        rows = self.conn.exec_driver_sql(
+            f"SELECT name, id FROM judge WHERE project_id = {self.mark}", (self.project_id,))
+        return dict(rows.all())
+
+    def ensure_annotators(self, names: Iterable[str]) -> dict[str, int]:
+        names = list(names)
+        if not names:
+            return {}
+        self.execute_many(
+            self.insert_sql("user_account", ("name", "display_name", "role", "active",
+                                             "created_at"), " ON CONFLICT (name) DO NOTHING"),
+            [(name, name, "annotator", True, self.now) for name in names])
+        marks = ", ".join([self.mark] * len(names))
+        rows = self.conn.exec_driver_sql(
+            f"SELECT name, id FROM user_account WHERE name IN ({marks})", tuple(names))
+        return dict(rows.all())
+
+    def write_verdicts(self, new_rows: list[ItemRow], changed_rows: list[ItemRow],
+                       item_ids: dict[str, int], judge_ids: dict[str, int]) -> int:
+        columns = ("item_id", "judge_id", "dimension", "sample_index", "label", "rationale",
+                   "raw_output", "created_at")
+        now = self.now
+
+        def tuples(rows: list[ItemRow]) -> list[tuple[Any, ...]]:
+            return [(item_ids[r.external_id], judge_ids[v.judge], v.dimension, v.sample_index,
+                     v.label, v.rationale, v.raw_output, now) for r in rows for v in r.verdicts]
+
+        fresh = tuples(new_rows)
+        self.execute_many(self.insert_sql("verdict", columns), fresh, start=0.45, span=0.45,
+                          what="verdicts")
+        upserts = tuples(changed_rows)
+        self.execute_many(self.insert_sql(
+            "verdict", columns,
+            " ON CONFLICT (item_id, judge_id, dimension, sample_index) DO UPDATE SET "
+            "label = excluded.label, rationale = excluded.rationale, "
+            "raw_output = excluded.raw_output, created_at = excluded.created_at"), upserts)
+        return len(fresh) + len(upserts)
+
+    def write_human_labels(self, new_rows: list[ItemRow], changed_rows: list[ItemRow],
+                           item_ids: dict[str, int], user_ids: dict[str, int]) -> int:
+        columns = ("item_id", "user_id", "dimension", "label", "comment", "blind", "source",
+                   "revision", "created_at", "updated_at")
+        now = self.now
+
+        def tuples(rows: list[ItemRow]) -> list[tuple[Any, ...]]:
+            return [(item_ids[r.external_id], user_ids[h.annotator], h.dimension, h.label,
+                     h.comment, None, "import", 1, now, now)
+                    for r in rows for h in r.human_labels]
+
+        fresh = tuples(new_rows)
+        self.execute_many(self.insert_sql("annotation", columns), fresh, start=0.9, span=0.05,
+                          what="human labels")
+        upserts = tuples(changed_rows)
+        if upserts:
+            self.audit_label_changes(upserts)
+            self.execute_many(self.insert_sql(
+                "annotation", columns,
+                " ON CONFLICT (item_id, user_id, dimension) DO UPDATE SET "
+                "label = excluded.label, comment = excluded.comment, source = excluded.source, "
+                "updated_at = excluded.updated_at, revision = annotation.revision + 1 "
+                "WHERE annotation.label <> excluded.label "
+                "OR COALESCE(annotation.comment, '') <> COALESCE(excluded.comment, '')"),
+                upserts)
+        return len(fresh) + len(upserts)
+
+    def audit_label_changes(self, upserts: list[tuple[Any, ...]]) -> None:
+        wanted = {(t[0], t[1], t[2]): t[3] for t in upserts}
+        item_set = {key[0] for key in wanted}
+        query = (select(Annotation.item_id, Annotation.user_id, Annotation.dimension,
+                        Annotation.label)
+                 .join(Item, Item.id == Annotation.item_id)
+                 .where(Item.project_id == self.project_id))
+        changes = [
+            (self.now, None, "import", item_id, user_id, dimension, old, wanted[key],
+             "re-import changed the label")
+            for item_id, user_id, dimension, old in self.conn.execute(query)
+            if item_id in item_set
+            for key in [(item_id, user_id, dimension)]
+            if key in wanted and wanted[key] != old
+        ]
+        self.execute_many(self.insert_sql(
+            "audit_log", ("at", "actor_id", "action", "item_id", "subject_id", "dimension",
+                          "old_value", "new_value", "reason")), changes)
+
+
+def import_file(db: Database, path: str | Path, *, project_name: str,
+                schema: TaskSchema | None, on_error: str = "strict",
+                limits: ImportLimits | None = None, name: str | None = None,
+                progress: ProgressFn | None = None) -> tuple[ImportBatch, ImportSummary]:
+    """Read, validate and write the file at ``path``; return the batch and the summary.
+
+    ``schema`` may be None when the project exists (its schema is used). Raises
+    :class:`core.importing.ImportFileError` for an unreadable file,
+    :class:`core.importing.ImportRejected` under the strict policy when any record has a
+    problem (nothing is written), and :class:`storage.projects.ProjectError` for an unknown
+    project without a schema or a schema mismatch.
+    """
+    if schema is None:
+        with db.read() as session:
+            schema = get_project(session=session, name=project_name).schema
+    raw = read_import_file(path, name=name)
+    batch = validate_table(raw, schema, limits=limits)
+    check_policy(batch, on_error)
+    return batch, write_import(db, project_name=project_name, schema=schema, batch=batch,
+                               progress=progress)

@@ -1,0 +1,169 @@
+"""SQLModel tables of Docket.
+
+Timestamps are timezone-aware UTC (``utcnow()``); SQLModel's UTC column type stores them as
+UTC on both backends and returns them aware. Text that may be long (item fields, rationales)
+uses ``Text``. Uniqueness that writers rely on for idempotent upserts is declared here, not
+checked in Python.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+ROLES: tuple[str, ...] = ("admin", "annotator")
+
+
+def utcnow() -> datetime:
+    """Return the current time as an aware UTC datetime (the storage convention)."""
+    return datetime.now(UTC)
+
+
+def _text(nullable: bool = True) -> Column:
+    return Column(Text, nullable=nullable)
+
+
+class SchemaVersion(SQLModel, table=True):
+    """One row per applied schema version; the highest is the database's version."""
+
+    __tablename__ = "schema_version"
+
+    version: int = Field(primary_key=True)
+    applied_at: datetime = Field(default_factory=utcnow)
+
+
+class Project(SQLModel, table=True):
+    """An evaluation project: one task schema, its items, judges and labels."""
+
+    __tablename__ = "project"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    template: str = Field(max_length=64)
+    task_json: str = Field(sa_column=_text(nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Item(SQLModel, table=True):
+    """One thing to label: the template's text fields plus model/group/metadata."""
+
+    __tablename__ = "item"
+    __table_args__ = (UniqueConstraint("project_id", "external_id", name="uq_item_project_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE")
+    external_id: str = Field(max_length=200)
+    fields_json: str = Field(sa_column=_text(nullable=False))
+    model: str | None = Field(default=None, max_length=200)
+    group_name: str | None = Field(default=None, max_length=200)
+    metadata_json: str | None = Field(default=None, sa_column=_text())
+    content_hash: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Judge(SQLModel, table=True):
+    """An LLM judge (or lexical judge) whose verdicts a project holds."""
+
+    __tablename__ = "judge"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_judge_project_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE")
+    name: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Verdict(SQLModel, table=True):
+    """A judge's label on one dimension of one item (one row per sample)."""
+
+    __tablename__ = "verdict"
+    __table_args__ = (
+        UniqueConstraint("item_id", "judge_id", "dimension", "sample_index", name="uq_verdict"),
+        Index("ix_verdict_judge", "judge_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", ondelete="CASCADE")
+    judge_id: int = Field(foreign_key="judge.id", ondelete="CASCADE")
+    dimension: str = Field(max_length=64)
+    sample_index: int = 0
+    label: str = Field(max_length=200)
+    rationale: str | None = Field(default=None, sa_column=_text())
+    raw_output: str | None = Field(default=None, sa_column=_text())
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class UserAccount(SQLModel, table=True):
+    """A person who labels. Imported annotators have no password until an admin sets one."""
+
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    display_name: str = Field(default="", max_length=200)
+    role: str = Field(default="annotator", max_length=16)
+    password_hash: str | None = Field(default=None, max_length=512)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Annotation(SQLModel, table=True):
+    """A human label: exactly one per item x annotator x dimension."""
+
+    __tablename__ = "annotation"
+    __table_args__ = (
+        UniqueConstraint("item_id", "user_id", "dimension", name="uq_annotation"),
+        Index("ix_annotation_user_item", "user_id", "item_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", ondelete="CASCADE")
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    dimension: str = Field(max_length=64)
+    label: str = Field(max_length=200)
+    comment: str | None = Field(default=None, sa_column=_text())
+    confidence: float | None = None
+    # None: unknown (imported labels); False: the judges' verdicts were visible when labelling.
+    blind: bool | None = True
+    source: str = Field(default="ui", max_length=16)
+    revision: int = 1
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Gold(SQLModel, table=True):
+    """The decided truth for one dimension of an item, with the gold reference answer."""
+
+    __tablename__ = "gold"
+    __table_args__ = (UniqueConstraint("item_id", "dimension", name="uq_gold"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", ondelete="CASCADE")
+    dimension: str = Field(max_length=64)
+    label: str | None = Field(default=None, max_length=200)
+    reference_answer: str | None = Field(default=None, sa_column=_text())
+    note: str | None = Field(default=None, sa_column=_text())
+    method: str = Field(default="adjudicated", max_length=32)
+    decided_by: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    decided_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditLog(SQLModel, table=True):
+    """Every change of a stored label: who, when, old and new value, and why."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_item", "item_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    actor_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    action: str = Field(max_length=32)
+    item_id: int | None = Field(default=None, foreign_key="item.id", ondelete="CASCADE")
+    subject_id: int | None = None
+    dimension: str | None = Field(default=None, max_length=64)
+    old_value: str | None = Field(default=None, sa_column=_text())
+    new_value: str | None = Field(default=None, sa_column=_text())
+    reason: str | None = Field(default=None, sa_column=_text())

@@ -1,0 +1,118 @@
+"""Projects: create, find, list with counts. Functions take ``session=`` keyword-only."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from core.schema import TaskSchema, schema_from_dict, schema_to_dict
+from storage.models import Annotation, Item, Judge, Project
+
+
+class ProjectError(ValueError):
+    """A project operation cannot be done as asked (unknown name, schema mismatch)."""
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    """A project as the rest of the app sees it (no ORM object escapes storage)."""
+
+    id: int
+    name: str
+    template: str
+    schema: TaskSchema
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ProjectSummary:
+    """One line of the project list."""
+
+    name: str
+    template: str
+    items: int
+    judges: int
+    human_labels: int
+    created_at: datetime
+
+
+def _info(project: Project) -> ProjectInfo:
+    assert project.id is not None
+    schema = schema_from_dict(json.loads(project.task_json), source=f"project {project.name!r}")
+    return ProjectInfo(project.id, project.name, project.template, schema, project.created_at)
+
+
+def find_project(*, session: Session, name: str) -> ProjectInfo | None:
+    """Return the project called ``name``, or None."""
+    project = session.execute(select(Project).where(Project.name == name)).scalars().first()
+    return _info(project) if project else None
+
+
+def get_project(*, session: Session, name: str) -> ProjectInfo:
+    """Return the project called ``name``; raises :class:`ProjectError` if there is none."""
+    info = find_project(session=session, name=name)
+    if info is None:
+        known = ", ".join(project_names(session=session)) or "none yet"
+        raise ProjectError(f"no project named {name!r} (projects: {known})")
+    return info
+
+
+def project_names(*, session: Session) -> list[str]:
+    """Return all project names, sorted."""
+    return list(session.execute(select(Project.name).order_by(Project.name)).scalars())
+
+
+def ensure_project(*, session: Session, name: str, schema: TaskSchema | None
+                   ) -> tuple[ProjectInfo, bool]:
+    """Return ``(project, created)``: the existing project or a new one with ``schema``.
+
+    Raises :class:`ProjectError` when the project does not exist and no schema is given, or
+    exists with a different schema than the one given.
+    """
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ProjectError("a project name needs 1 to 200 characters")
+    existing = find_project(session=session, name=name)
+    if existing is not None:
+        if schema is not None and schema_to_dict(schema) != schema_to_dict(existing.schema):
+            raise ProjectError(
+                f"project {name!r} uses task {existing.schema.name!r} with a different schema; "
+                "import into a new project or leave out --task"
+            )
+        return existing, False
+    if schema is None:
+        raise ProjectError(f"project {name!r} does not exist yet; give --task to create it")
+    project = Project(name=name, template=schema.name,
+                      task_json=json.dumps(schema_to_dict(schema), ensure_ascii=False))
+    session.add(project)
+    session.flush()
+    return _info(project), True
+
+
+def project_summaries(*, session: Session) -> list[ProjectSummary]:
+    """Return every project with its item, judge and human-label counts, sorted by name."""
+    items = (select(Item.project_id, func.count().label("n")).group_by(Item.project_id)
+             .subquery())
+    judges = (select(Judge.project_id, func.count().label("n")).group_by(Judge.project_id)
+              .subquery())
+    labels = (select(Item.project_id, func.count().label("n"))
+              .join(Annotation, Annotation.item_id == Item.id).group_by(Item.project_id)
+              .subquery())
+    query = (
+        select(Project.name, Project.template, Project.created_at,
+               func.coalesce(items.c.n, 0), func.coalesce(judges.c.n, 0),
+               func.coalesce(labels.c.n, 0))
+        .outerjoin(items, items.c.project_id == Project.id)
+        .outerjoin(judges, judges.c.project_id == Project.id)
+        .outerjoin(labels, labels.c.project_id == Project.id)
+        .order_by(Project.name)
+    )
+    return [
+        ProjectSummary(name=name, template=template, items=n_items, judges=n_judges,
+                       human_labels=n_labels, created_at=created_at)
+        for name, template, created_at, n_items, n_judges, n_labels in session.execute(query)
+    ]
