@@ -312,24 +312,26 @@ def schema_from_dict(data: Any, *, source: str = "<schema>") -> TaskSchema:
                    for i, raw in enumerate(read.array(root, "fields", "")))
     if not fields:
         raise read.fail("fields", "a schema needs at least one field")
-    _check_unique(read, [f.name for f in fields], "fields", "field name")
+    _check_unique(read, [f.name for f in fields], "fields", "field name", "name")
 
     dimensions = tuple(_read_dimension(read, raw, f"dimensions[{i}].")
                        for i, raw in enumerate(read.array(root, "dimensions", "")))
     if not dimensions:
         raise read.fail("dimensions", "a schema needs at least one dimension")
-    _check_unique(read, [d.name for d in dimensions], "dimensions", "dimension name")
-    clash = set(f.name for f in fields) & set(d.name for d in dimensions)
-    if clash:
-        raise read.fail("dimensions", f"name used by a field and a dimension: {sorted(clash)}")
+    _check_unique(read, [d.name for d in dimensions], "dimensions", "dimension name", "name")
+    field_names = {f.name for f in fields}
+    for index, dimension in enumerate(dimensions):
+        if dimension.name in field_names:
+            raise read.fail(f"dimensions[{index}].name", f"{dimension.name!r} is also a field name")
     return TaskSchema(name, title, description, fields, dimensions, gold_reference)
 
 
-def _check_unique(read: _Reader, names: list[str], key: str, what: str) -> None:
+def _check_unique(read: _Reader, names: list[str], key: str, what: str, attribute: str) -> None:
+    """Raise naming ``<key>[i].<attribute>`` of the first repeat; empty names are not compared."""
     seen: set[str] = set()
     for index, name in enumerate(names):
-        if name in seen:
-            raise read.fail(f"{key}[{index}]", f"duplicate {what} {name!r}")
+        if name and name in seen:
+            raise read.fail(f"{key}[{index}].{attribute}", f"duplicate {what} {name!r}")
         seen.add(name)
 
 
@@ -382,8 +384,8 @@ def _read_dimension(read: _Reader, raw: Any, path: str) -> Dimension:
                    for i, raw_label in enumerate(raw_labels))
     if len(labels) < 2:
         raise read.fail(f"{path}labels", f"needs at least 2 labels, got {len(labels)}")
-    _check_unique(read, [label.value for label in labels], f"{path}labels", "label value")
-    _check_unique(read, [label.key for label in labels if label.key], f"{path}labels", "key")
+    _check_unique(read, [label.value for label in labels], f"{path}labels", "label value", "value")
+    _check_unique(read, [label.key for label in labels], f"{path}labels", "key", "key")
     _check_no_alias_clash(read, labels, path)
     return Dimension(**common, labels=labels)
 

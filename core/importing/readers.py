@@ -32,9 +32,7 @@ import pyarrow.parquet as pq
 from core.importing.problems import ImportFileError, ImportProblem
 
 NESTED_PREFIXES = {"judges": "judge", "humans": "human"}
-# Above this, a double may be an integer pyarrow could not keep exactly.
-_MAX_EXACT_INT = 2**53
-_BLANK_LINE = re.compile(rb"(^|\n)[ \t\r]*(\n|$)")
+_BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
 
 
 @dataclass
@@ -120,11 +118,15 @@ def _jsonl_fast(data: bytes) -> pa.Table | None:
         return None
     if not _arrow_is_exact(table):
         return None
+    if "id" not in table.column_names or table.column("id").null_count:
+        # pyarrow reads a `null` line as an empty record; the exact path names such lines.
+        return None
     return table
 
 
 def _jsonl_locator(data: bytes) -> Callable[[int], str]:
-    if not _BLANK_LINE.search(data):
+    # A leading literal \n keeps this search fast (2.4 s -> 0.05 s on 187 MB).
+    if not data[:1].isspace() and not _BLANK_LINE.search(data):
         return lambda row: f"line {row + 1}"
     lines: list[int] = []
 
@@ -197,7 +199,9 @@ def _flatten_record(record: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, 
                                   f'{{"<dimension>": <label>}}, got {_json_type(sample)}')
                 rater_key = f"{rater}[{index}]" if isinstance(verdict, list) and index else rater
                 for inner, label in sample.items():
-                    flat[f"{prefix}.{rater_key}.{inner}"] = label
+                    # null == absent: pyarrow fills keys missing from a record with nulls.
+                    if label is not None:
+                        flat[f"{prefix}.{rater_key}.{inner}"] = label
     return flat, None
 
 
@@ -212,21 +216,58 @@ def _records_to_columns(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
 # --- Arrow helpers (JSONL fast path, Parquet) ----------------------------------------------
 
 def _arrow_is_exact(table: pa.Table) -> bool:
-    """False when pyarrow may have changed values (timestamps, big integers as doubles)."""
+    """False when pyarrow may have changed values.
+
+    pyarrow reads ISO date strings as timestamps, widens a column mixing integers and
+    fractions (or holding integers above 2**63) to double, and gives every object in a column
+    the keys of all the others, filled with nulls.
+    """
     for column, arrow_field in zip(table.columns, table.schema, strict=True):
         if not _type_is_exact(arrow_field.type):
             return False
-        if arrow_field.name in NESTED_PREFIXES and not (
-                pa.types.is_struct(arrow_field.type) or pa.types.is_null(arrow_field.type)):
-            return False
+        if arrow_field.name in NESTED_PREFIXES:
+            if not (pa.types.is_struct(arrow_field.type) or pa.types.is_null(arrow_field.type)):
+                return False
+            if any(_contains_struct(leaf) for leaf in _verdict_leaf_types(arrow_field.type)):
+                return False
+            continue
         if arrow_field.name == "id" and not (pa.types.is_string(arrow_field.type)
                                              or pa.types.is_integer(arrow_field.type)):
             return False
-        if pa.types.is_floating(arrow_field.type) and len(column):
-            largest = pc.max(pc.abs(column)).as_py()
-            if largest is not None and largest >= _MAX_EXACT_INT:
-                return False
+        if _contains_struct(arrow_field.type) or _may_hold_widened_ints(column):
+            return False
     return True
+
+
+def _contains_struct(arrow_type: pa.DataType) -> bool:
+    if pa.types.is_struct(arrow_type):
+        return True
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return _contains_struct(arrow_type.value_type)
+    return False
+
+
+def _verdict_leaf_types(group: pa.DataType) -> list[pa.DataType]:
+    """Types of the ``<dimension>``/``rationale``/... values under a judges/humans struct."""
+    leaves = []
+    for rater in group if pa.types.is_struct(group) else []:
+        sample = rater.type.value_type if pa.types.is_list(rater.type) else rater.type
+        if pa.types.is_struct(sample):
+            leaves.extend(leaf.type for leaf in sample)
+    return leaves
+
+
+def _may_hold_widened_ints(column: pa.ChunkedArray) -> bool:
+    """True when a double column holds a whole number, which may have been a JSON integer."""
+    value_type = column.type
+    while pa.types.is_list(value_type) or pa.types.is_large_list(value_type):
+        value_type = value_type.value_type
+    if not pa.types.is_floating(value_type):
+        return False
+    array = column.combine_chunks()
+    while pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
+        array = pc.list_flatten(array)
+    return bool(pc.any(pc.equal(pc.floor(array), array)).as_py())
 
 
 def _type_is_exact(arrow_type: pa.DataType) -> bool:
@@ -247,6 +288,9 @@ def _arrow_columns(table: pa.Table) -> tuple[dict[str, list[Any]], list[str]]:
 
     def add(name: str, array: pa.Array, depth: int | None) -> None:
         # depth: None outside judges/humans; 0 at the group, 1 at a rater, 2 at a leaf.
+        # Inside judges/humans null == absent, as on the exact path.
+        if depth is not None and array.null_count == len(array):
+            return
         if depth is not None and depth < 2 and pa.types.is_struct(array.type):
             for child_field, child in zip(array.type, array.flatten(), strict=True):
                 add(f"{name}.{child_field.name}", child, depth + 1)
@@ -269,6 +313,8 @@ def _add_samples(columns: dict[str, list[Any]], rater: str, values: list[Any]) -
     for row, samples in enumerate(values):
         for index, sample in enumerate(samples or []):
             for key, label in (sample or {}).items():
+                if label is None:
+                    continue
                 name = f"{rater}[{index}].{key}" if index else f"{rater}.{key}"
                 columns.setdefault(name, [None] * len(values))[row] = label
 
@@ -338,8 +384,9 @@ def _csv_locator(data: bytes) -> Callable[[int], str]:
             reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
             next(reader)
             line = reader.line_num
-            for _ in reader:
-                starts.append(line + 1)
+            for values in reader:
+                if values:  # pyarrow skips empty lines, like the exact path
+                    starts.append(line + 1)
                 line = reader.line_num
         return f"line {starts[row]}"
 

@@ -9,11 +9,12 @@ file, line and field. Whether a batch with problems may be written is the caller
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from typing import Any, NamedTuple
 
 from core.importing.problems import ImportFileError, ImportProblem
 from core.importing.readers import RawTable
@@ -35,8 +36,7 @@ class ImportLimits:
     max_name_chars: int = MAX_NAME_CHARS
 
 
-@dataclass(frozen=True, slots=True)
-class VerdictRow:
+class VerdictRow(NamedTuple):
     """One judge label on one dimension of one item."""
 
     judge: str
@@ -47,8 +47,7 @@ class VerdictRow:
     raw_output: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class HumanLabelRow:
+class HumanLabelRow(NamedTuple):
     """One prior human label on one dimension of one item."""
 
     annotator: str
@@ -57,11 +56,30 @@ class HumanLabelRow:
     comment: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class RaterLabels:
+    """All labels of one rater (judge sample or annotator) on one dimension, by valid row.
+
+    Kept column-wise because a large import has hundreds of thousands of verdicts: building
+    one object per verdict during validation cost more than writing them (measured 1.1 s
+    of 2.8 s for 500k verdicts).
+    """
+
+    kind: str  # "judge" or "human"
+    rater: str
+    sample_index: int
+    dimension: str
+    labels: list[str | None]
+    notes: list[str | None]  # rationale (judge) or comment (human)
+    raw_outputs: list[str | None]
+
+
 @dataclass(slots=True)
 class ItemRow:
-    """One valid item ready to be written."""
+    """One valid item ready to be written; ``position`` is its index in ``ImportBatch.rows``."""
 
     row: int
+    position: int
     external_id: str
     fields: dict[str, Any]
     model: str | None
@@ -70,8 +88,22 @@ class ItemRow:
     fields_json: str
     metadata_json: str | None
     content_hash: str
-    verdicts: list[VerdictRow]
-    human_labels: list[HumanLabelRow]
+    rater_labels: tuple[RaterLabels, ...] = field(repr=False, default=())
+
+    @property
+    def verdicts(self) -> list[VerdictRow]:
+        """The judge verdicts of this item."""
+        p = self.position
+        return [VerdictRow(c.rater, c.sample_index, c.dimension, c.labels[p], c.notes[p],
+                           c.raw_outputs[p])
+                for c in self.rater_labels if c.kind == "judge" and c.labels[p] is not None]
+
+    @property
+    def human_labels(self) -> list[HumanLabelRow]:
+        """The prior human labels of this item."""
+        p = self.position
+        return [HumanLabelRow(c.rater, c.dimension, c.labels[p], c.notes[p])
+                for c in self.rater_labels if c.kind == "human" and c.labels[p] is not None]
 
 
 @dataclass
@@ -86,7 +118,8 @@ class ImportBatch:
     total_records: int
     judges: tuple[str, ...] = ()
     annotators: tuple[str, ...] = ()
-    rejected_rows: int = field(default=0)
+    rejected_rows: int = 0
+    rater_labels: tuple[RaterLabels, ...] = ()
 
     @property
     def is_clean(self) -> bool:
@@ -188,7 +221,10 @@ class _Checker:
             else:
                 rater_columns.append(parsed)
         if fatal:
-            raise ImportFileError(fatal)
+            if not columns and self.raw.unparsed:
+                # No record could be parsed: "missing column" would only echo the broken lines.
+                raise ImportFileError(list(self.raw.unparsed))
+            raise ImportFileError([*fatal, *self.raw.unparsed])
         return rater_columns, metadata
 
     def parse_rater_column(self, column: str) -> _RaterColumn | str:
@@ -212,9 +248,13 @@ class _Checker:
 
     # -- values -----------------------------------------------------------------------------
     def ids(self) -> list[str | None]:
+        values = self.raw.columns["id"]
+        if (_all_of_type(values, str) and all(values) and len(set(values)) == len(values)
+                and max(map(len, values), default=0) <= self.limits.max_name_chars):
+            return values
         result: list[str | None] = []
         first_row: dict[str, int] = {}
-        for row, value in enumerate(self.raw.columns["id"]):
+        for row, value in enumerate(values):
             if value is None or value == "":
                 self.report(row, "id", "missing id")
                 result.append(None)
@@ -276,6 +316,9 @@ class _Checker:
         values = self.raw.columns.get(column)
         if values is None:
             return [None] * self.raw.n_rows
+        if (_all_of_type(values, str)
+                and max(map(len, filter(None, values)), default=0) <= self.limits.max_name_chars):
+            return [value or None for value in values]
         result: list[str | None] = []
         for row, value in enumerate(values):
             if value is None or value == "":
@@ -291,9 +334,13 @@ class _Checker:
         return result
 
     def labels(self, column: str, dimension: Dimension) -> list[str | None]:
+        values = self.raw.columns[column]
+        fast = self.labels_by_value(values, dimension)
+        if fast is not None:
+            return fast
         cache: dict[tuple[type, Any], str | LabelError] = {}
         result: list[str | None] = []
-        for row, value in enumerate(self.raw.columns[column]):
+        for row, value in enumerate(values):
             if value is None or value == "":
                 result.append(None)
                 continue
@@ -316,6 +363,24 @@ class _Checker:
                 result.append(outcome)
         return result
 
+    @staticmethod
+    def labels_by_value(values: list[Any], dimension: Dimension) -> list[str | None] | None:
+        """Normalise each distinct value once; None if any value needs the per-row path.
+
+        Only for columns of a single scalar type: in a set, ``1``, ``1.0`` and ``True`` are
+        one element, but they may normalise differently.
+        """
+        kinds = set(map(type, values)) - {type(None)}
+        if len(kinds) != 1 or not kinds <= {str, int, float}:
+            return None
+        mapping: dict[Any, str | None] = {None: None, "": None}
+        for value in set(values) - {None, ""}:
+            try:
+                mapping[value] = dimension.normalize(value)
+            except LabelError:
+                return None
+        return [mapping[value] for value in values]
+
     # -- assembly ---------------------------------------------------------------------------
     def run(self) -> ImportBatch:
         rater_columns, metadata_columns = self.classify()
@@ -333,89 +398,103 @@ class _Checker:
             else:
                 values = self.texts(rc.column, required=False, many=False)
             rater_values.append((rc, values))
-        metadata_values = [(c, self.raw.columns[c]) for c in metadata_columns]
+        # Empty string == missing, for metadata too (stored value and content hash).
+        metadata_values = [(c, [None if v == "" else v for v in self.raw.columns[c]])
+                           for c in metadata_columns]
 
-        verdicts_by_row = self.group_verdicts(rater_values, n_rows)
-        humans_by_row = self.group_human_labels(rater_values, n_rows)
-
+        keep = [row for row in range(n_rows) if row not in self.bad_rows]
+        fields_json = _fields_json(field_values, keep)
+        hashes = _content_hashes(
+            fields_json,
+            [("model", models), ("group", groups), *metadata_values,
+             *((rc.column, values) for rc, values in rater_values)],
+            keep)
+        rater_labels = self.rater_labels(rater_values, keep)
         rows: list[ItemRow] = []
-        bad = self.bad_rows
-        for row in range(n_rows):
-            if row in bad:
-                continue
+        for position, row in enumerate(keep):
             fields = {name: values[row] for name, values in field_values if values[row] is not None}
             metadata = {c: values[row] for c, values in metadata_values if values[row] is not None}
-            rows.append(_make_row(row, ids[row], fields, models[row], groups[row], metadata or None,
-                                  verdicts_by_row[row], humans_by_row[row]))
+            external_id = ids[row]
+            assert external_id is not None  # rows without a valid id were reported as bad
+            rows.append(ItemRow(
+                row, position, external_id, fields, models[row], groups[row], metadata or None,
+                fields_json[position], _JSON_SORTED.encode(metadata) if metadata else None,
+                hashes[position], rater_labels))
         judges = sorted({rc.rater for rc in rater_columns if rc.kind == "judge"})
         annotators = sorted({rc.rater for rc in rater_columns if rc.kind == "human"})
         rejected = len(self.bad_rows) + len(self.raw.unparsed)
         self.problems.sort(key=_line_order)
         return ImportBatch(self.raw.file, self.raw.format, self.schema, rows, self.problems,
-                           self.raw.total_records, tuple(judges), tuple(annotators), rejected)
+                           self.raw.total_records, tuple(judges), tuple(annotators), rejected,
+                           rater_labels)
 
-    def group_verdicts(self, rater_values: list[tuple[_RaterColumn, list[Any]]], n_rows: int
-                       ) -> list[list[VerdictRow]]:
-        by_rater: dict[tuple[str, int], dict[str, list[Any]]] = {}
+    def rater_labels(self, rater_values: list[tuple[_RaterColumn, list[Any]]], keep: list[int]
+                     ) -> tuple[RaterLabels, ...]:
+        """Group label, note and raw-output columns per (rater, sample, dimension)."""
+        every_row = len(keep) == self.raw.n_rows
+        by_rater: dict[tuple[str, str, int], dict[str, list[Any]]] = {}
         for rc, values in rater_values:
-            if rc.kind == "judge":
-                by_rater.setdefault((rc.rater, rc.sample_index), {})[rc.key] = values
-        result: list[list[VerdictRow]] = [[] for _ in range(n_rows)]
-        for (judge, sample), keyed in sorted(by_rater.items()):
-            rationale = keyed.get("rationale") or [None] * n_rows
-            raw_output = keyed.get("raw") or [None] * n_rows
+            kept = values if every_row else [values[row] for row in keep]
+            by_rater.setdefault((rc.kind, rc.rater, rc.sample_index), {})[rc.key] = kept
+        nothing: list[Any] = [None] * len(keep)
+        result = []
+        for (kind, rater, sample), keyed in sorted(by_rater.items()):
+            notes = keyed.get("rationale" if kind == "judge" else "comment") or nothing
+            raw_outputs = keyed.get("raw") or nothing
             for dimension in self.schema.dimension_names:
                 labels = keyed.get(dimension)
-                if labels is None:
-                    continue
-                for row, label in enumerate(labels):
-                    if label is not None:
-                        result[row].append(VerdictRow(judge, sample, dimension, label,
-                                                      rationale[row], raw_output[row]))
-        return result
-
-    def group_human_labels(self, rater_values: list[tuple[_RaterColumn, list[Any]]], n_rows: int
-                           ) -> list[list[HumanLabelRow]]:
-        by_rater: dict[str, dict[str, list[Any]]] = {}
-        for rc, values in rater_values:
-            if rc.kind == "human":
-                by_rater.setdefault(rc.rater, {})[rc.key] = values
-        result: list[list[HumanLabelRow]] = [[] for _ in range(n_rows)]
-        for annotator, keyed in sorted(by_rater.items()):
-            comments = keyed.get("comment") or [None] * n_rows
-            for dimension in self.schema.dimension_names:
-                labels = keyed.get(dimension)
-                if labels is None:
-                    continue
-                for row, label in enumerate(labels):
-                    if label is not None:
-                        result[row].append(HumanLabelRow(annotator, dimension, label, comments[row]))
-        return result
+                if labels is not None:
+                    result.append(RaterLabels(kind, rater, sample, dimension, labels, notes,
+                                              raw_outputs))
+        return tuple(result)
 
 
-def _make_row(row: int, external_id: str | None, fields: dict[str, Any], model: str | None,
-              group: str | None, metadata: dict[str, Any] | None, verdicts: list[VerdictRow],
-              human_labels: list[HumanLabelRow]) -> ItemRow:
-    assert external_id is not None  # rows without a valid id were reported as bad
-    fields_json = json.dumps(fields, ensure_ascii=False)
-    metadata_json = (json.dumps(metadata, ensure_ascii=False, sort_keys=True, default=str)
-                     if metadata else None)
-    digest = hashlib.blake2b(digest_size=16)
-    for part in (fields_json, metadata_json or "", model or "", group or "",
-                 _canonical(verdicts), _canonical(human_labels)):
-        digest.update(part.encode("utf-8", errors="surrogatepass"))
-        digest.update(b"\x1f")
-    return ItemRow(row, external_id, fields, model, group, metadata, fields_json, metadata_json,
-                   digest.hexdigest(), verdicts, human_labels)
+_JSON = json.JSONEncoder(ensure_ascii=False)
+_JSON_SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
 
 
-def _canonical(records: Iterable[Any]) -> str:
-    return json.dumps(sorted(tuple(_fields(r)) for r in records), ensure_ascii=False,
-                      default=str)
+def _all_of_type(values: list[Any], kind: type) -> bool:
+    """True when every value is ``kind`` or None (bool is not int here)."""
+    return set(map(type, values)) <= {kind, type(None)}
 
 
-def _fields(record: Any) -> list[Any]:
-    return [getattr(record, name) for name in record.__slots__]
+def _fields_json(field_values: list[tuple[str, list[Any]]], keep: list[int]) -> list[str]:
+    """Return ``json.dumps(fields, ensure_ascii=False)`` of each kept row, built per column.
+
+    Encoding column by column with the C string encoder is ~2x faster than one
+    ``json.dumps`` per row (0.3 s vs 0.65 s for 100k rows of 1 KB), and gives the same text.
+    """
+    encoded_columns = []
+    for name, values in field_values:
+        prefix = encode_basestring(name) + ": "
+        encoded_columns.append([
+            None if value is None
+            else prefix + (encode_basestring(value) if type(value) is str else _JSON.encode(value))
+            for value in (values[row] for row in keep)
+        ])
+    return ["{" + ", ".join(filter(None, parts)) + "}" for parts in zip(*encoded_columns, strict=True)]
+
+
+def _content_hashes(fields_json: list[str], columns: list[tuple[str, list[Any]]],
+                    keep: list[int]) -> list[str]:
+    """Return one digest per kept row over its fields JSON and every other validated value.
+
+    Columns are taken in sorted order, so column order in the file does not matter; any
+    changed value (text, normalised label, metadata) or an added/removed column changes the
+    digest, so a re-import tells unchanged rows from updated ones without reading stored rows.
+    """
+    columns = sorted(columns, key=lambda pair: pair[0])
+    base = hashlib.blake2b(digest_size=16)
+    base.update(repr([name for name, _ in columns]).encode("utf-8", errors="surrogatepass"))
+    selected = [[values[row] for row in keep] for _, values in columns]
+    others = zip(*selected, strict=True) if selected else itertools.repeat(())
+    hashes = []
+    for text, values in zip(fields_json, others, strict=False):
+        digest = base.copy()
+        digest.update(text.encode("utf-8", errors="surrogatepass"))
+        digest.update(repr(values).encode("utf-8", errors="surrogatepass"))
+        hashes.append(digest.hexdigest())
+    return hashes
 
 
 def _line_order(problem: ImportProblem) -> int:
