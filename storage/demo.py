@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.importing import check_policy, read_import_file, validate_table
 from core.templates import TEMPLATES
 from storage.database import Database
-from storage.importer import ImportSummary, ProgressFn, import_file
+from storage.importer import ImportSummary, ProgressFn, write_import
 
 DEMO_DIR = Path(__file__).with_name("demo_data")
 
@@ -19,16 +20,22 @@ def demo_files() -> dict[str, Path]:
 def load_demo(db: Database, *, progress: ProgressFn | None = None) -> list[ImportSummary]:
     """Import every demo file into a project named after its template; return the summaries.
 
-    Idempotent: loading twice reports every item unchanged. Raises the import errors of
-    :func:`storage.importer.import_file` if a demo file is broken (a bug, caught by tests).
+    All files are read and validated before the first write, so a broken file (a bug, caught
+    by tests) leaves the database untouched. Idempotent: loading twice reports every item
+    unchanged. Raises :class:`core.importing.ImportFileError` or
+    :class:`core.importing.ImportRejected` for a broken demo file.
     """
-    files = demo_files()
+    batches = []
+    for template, path in demo_files().items():
+        batch = validate_table(read_import_file(path), TEMPLATES[template])
+        check_policy(batch, "strict")
+        batches.append((template, batch))
     summaries = []
-    for index, (template, path) in enumerate(files.items()):
+    for index, (template, batch) in enumerate(batches):
         if progress is not None:
-            progress(index / len(files), f"loading demo project {template}")
-        _, summary = import_file(db, path, project_name=template, schema=TEMPLATES[template])
-        summaries.append(summary)
+            progress(index / len(batches), f"loading demo project {template}")
+        summaries.append(write_import(db, project_name=template, schema=TEMPLATES[template],
+                                      batch=batch))
     if progress is not None:
         progress(1.0, "demo loaded")
     return summaries

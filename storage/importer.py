@@ -22,6 +22,7 @@ from core.importing import (
     ImportBatch,
     ImportLimits,
     ItemRow,
+    RaterLabels,
     check_policy,
     read_import_file,
     validate_table,
@@ -29,7 +30,7 @@ from core.importing import (
 from core.schema import TaskSchema
 from storage.database import Database
 from storage.models import Annotation, Item, utcnow
-from storage.projects import ensure_project, get_project
+from storage.projects import compatible_schema, ensure_project, find_project, get_project
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,23 @@ def write_import(db: Database, *, project_name: str, schema: TaskSchema | None,
     return result
 
 
+class _Selection:
+    """Some rows of a batch (new or changed ones) with their database item ids."""
+
+    def __init__(self, batch: ImportBatch, rows: list[ItemRow], item_ids: dict[str, int]) -> None:
+        self.everything = len(rows) == len(batch.rows)
+        self.positions = [row.position for row in rows]
+        self.item_ids = [item_ids[row.external_id] for row in rows]
+
+    def zip(self, column: RaterLabels) -> Iterable[tuple[Any, Any, Any, Any]]:
+        """Yield ``(item_id, label, note, raw_output)`` for the selected rows."""
+        if self.everything:
+            return zip(self.item_ids, column.labels, column.notes, column.raw_outputs, strict=True)
+        p = self.positions
+        return zip(self.item_ids, [column.labels[i] for i in p], [column.notes[i] for i in p],
+                   [column.raw_outputs[i] for i in p], strict=True)
+
+
 class _BulkWriter:
     def __init__(self, connection: Connection, project_id: int, report: ProgressFn) -> None:
         self.conn = connection
@@ -123,8 +141,9 @@ class _BulkWriter:
                                       (self.project_id,))
         self.report(0.0, "reading existing items")
         existing = {external_id: (item_id, content_hash) for item_id, external_id, content_hash
-                    in self.conn.execute(select(Item.id, Item.external_id, Item.content_hash)
-                                         .where(Item.project_id == self.project_id))}
+                    in self.conn.exec_driver_sql(
+                        f"SELECT id, external_id, content_hash FROM item WHERE project_id = {self.mark}",
+                        (self.project_id,)).fetchall()}
         new_rows: list[ItemRow] = []
         changed_rows: list[ItemRow] = []
         for row in batch.rows:
@@ -138,8 +157,10 @@ class _BulkWriter:
         item_ids = self.item_ids() if new_rows else {k: v[0] for k, v in existing.items()}
         judge_ids = self.ensure_judges(batch.judges)
         user_ids = self.ensure_annotators(batch.annotators)
-        verdicts = self.write_verdicts(new_rows, changed_rows, item_ids, judge_ids)
-        labels = self.write_human_labels(new_rows, changed_rows, item_ids, user_ids)
+        fresh = _Selection(batch, new_rows, item_ids)
+        changed = _Selection(batch, changed_rows, item_ids)
+        verdicts = self.write_verdicts(batch, fresh, changed, judge_ids)
+        labels = self.write_human_labels(batch, fresh, changed, user_ids)
         return {
             "added": len(new_rows),
             "updated": len(changed_rows),
@@ -167,8 +188,9 @@ class _BulkWriter:
         self.execute_many(sql, values)
 
     def item_ids(self) -> dict[str, int]:
-        query = select(Item.external_id, Item.id).where(Item.project_id == self.project_id)
-        return {external_id: item_id for external_id, item_id in self.conn.execute(query)}
+        rows = self.conn.exec_driver_sql(
+            f"SELECT external_id, id FROM item WHERE project_id = {self.mark}", (self.project_id,))
+        return dict(rows.fetchall())
 
     def ensure_judges(self, names: Iterable[str]) -> dict[str, int]:
         names = list(names)
@@ -194,42 +216,56 @@ class _BulkWriter:
             f"SELECT name, id FROM user_account WHERE name IN ({marks})", tuple(names))
         return dict(rows.all())
 
-    def write_verdicts(self, new_rows: list[ItemRow], changed_rows: list[ItemRow],
-                       item_ids: dict[str, int], judge_ids: dict[str, int]) -> int:
+    def write_verdicts(self, batch: ImportBatch, fresh: _Selection, changed: _Selection,
+                       judge_ids: dict[str, int]) -> int:
         columns = ("item_id", "judge_id", "dimension", "sample_index", "label", "rationale",
                    "raw_output", "created_at")
         now = self.now
 
-        def tuples(rows: list[ItemRow]) -> list[tuple[Any, ...]]:
-            return [(item_ids[r.external_id], judge_ids[v.judge], v.dimension, v.sample_index,
-                     v.label, v.rationale, v.raw_output, now) for r in rows for v in r.verdicts]
+        def tuples(selection: _Selection) -> list[tuple[Any, ...]]:
+            out: list[tuple[Any, ...]] = []
+            for c in batch.rater_labels:
+                if c.kind != "judge":
+                    continue
+                judge_id, dimension, sample = judge_ids[c.rater], c.dimension, c.sample_index
+                out.extend((item_id, judge_id, dimension, sample, label, note, raw, now)
+                           for item_id, label, note, raw in selection.zip(c)
+                           if label is not None)
+            return out
 
-        fresh = tuples(new_rows)
-        self.execute_many(self.insert_sql("verdict", columns), fresh, start=0.45, span=0.45,
+        # For a changed item the file is the truth about the judges it names: their old
+        # verdicts go (a verdict the file no longer has must not linger in the metrics);
+        # judges the file does not mention keep theirs.
+        file_judges = [judge_ids[name] for name in batch.judges]
+        self.execute_many(
+            f"DELETE FROM verdict WHERE item_id = {self.mark} AND judge_id = {self.mark}",
+            [(item_id, judge_id) for item_id in changed.item_ids for judge_id in file_judges])
+        inserts = tuples(fresh) + tuples(changed)
+        self.execute_many(self.insert_sql("verdict", columns), inserts, start=0.45, span=0.45,
                           what="verdicts")
-        upserts = tuples(changed_rows)
-        self.execute_many(self.insert_sql(
-            "verdict", columns,
-            " ON CONFLICT (item_id, judge_id, dimension, sample_index) DO UPDATE SET "
-            "label = excluded.label, rationale = excluded.rationale, "
-            "raw_output = excluded.raw_output, created_at = excluded.created_at"), upserts)
-        return len(fresh) + len(upserts)
+        return len(inserts)
 
-    def write_human_labels(self, new_rows: list[ItemRow], changed_rows: list[ItemRow],
-                           item_ids: dict[str, int], user_ids: dict[str, int]) -> int:
+    def write_human_labels(self, batch: ImportBatch, fresh: _Selection, changed: _Selection,
+                           user_ids: dict[str, int]) -> int:
         columns = ("item_id", "user_id", "dimension", "label", "comment", "blind", "source",
                    "revision", "created_at", "updated_at")
         now = self.now
 
-        def tuples(rows: list[ItemRow]) -> list[tuple[Any, ...]]:
-            return [(item_ids[r.external_id], user_ids[h.annotator], h.dimension, h.label,
-                     h.comment, None, "import", 1, now, now)
-                    for r in rows for h in r.human_labels]
+        def tuples(selection: _Selection) -> list[tuple[Any, ...]]:
+            out: list[tuple[Any, ...]] = []
+            for c in batch.rater_labels:
+                if c.kind != "human":
+                    continue
+                user_id, dimension = user_ids[c.rater], c.dimension
+                out.extend((item_id, user_id, dimension, label, comment, None, "import", 1, now, now)
+                           for item_id, label, comment, _ in selection.zip(c)
+                           if label is not None)
+            return out
 
-        fresh = tuples(new_rows)
-        self.execute_many(self.insert_sql("annotation", columns), fresh, start=0.9, span=0.05,
+        inserts = tuples(fresh)
+        self.execute_many(self.insert_sql("annotation", columns), inserts, start=0.9, span=0.05,
                           what="human labels")
-        upserts = tuples(changed_rows)
+        upserts = tuples(changed)
         if upserts:
             self.audit_label_changes(upserts)
             self.execute_many(self.insert_sql(
@@ -240,7 +276,7 @@ class _BulkWriter:
                 "WHERE annotation.label <> excluded.label "
                 "OR COALESCE(annotation.comment, '') <> COALESCE(excluded.comment, '')"),
                 upserts)
-        return len(fresh) + len(upserts)
+        return len(inserts) + len(upserts)
 
     def audit_label_changes(self, upserts: list[tuple[Any, ...]]) -> None:
         wanted = {(t[0], t[1], t[2]): t[3] for t in upserts}
@@ -274,9 +310,15 @@ def import_file(db: Database, path: str | Path, *, project_name: str,
     problem (nothing is written), and :class:`storage.projects.ProjectError` for an unknown
     project without a schema or a schema mismatch.
     """
-    if schema is None:
-        with db.read() as session:
+    with db.read() as session:
+        if schema is None:
             schema = get_project(session=session, name=project_name).schema
+        else:
+            # Check before reading: a file validated against the wrong task would report
+            # row errors instead of the real problem.
+            existing = find_project(session=session, name=project_name)
+            if existing is not None:
+                compatible_schema(existing, schema)
     raw = read_import_file(path, name=name)
     batch = validate_table(raw, schema, limits=limits)
     check_policy(batch, on_error)

@@ -78,19 +78,26 @@ def ensure_project(*, session: Session, name: str, schema: TaskSchema | None
         raise ProjectError("a project name needs 1 to 200 characters")
     existing = find_project(session=session, name=name)
     if existing is not None:
-        if schema is not None and schema_to_dict(schema) != schema_to_dict(existing.schema):
-            raise ProjectError(
-                f"project {name!r} uses task {existing.schema.name!r} with a different schema; "
-                "import into a new project or leave out --task"
-            )
+        compatible_schema(existing, schema)
         return existing, False
     if schema is None:
-        raise ProjectError(f"project {name!r} does not exist yet; give --task to create it")
+        raise ProjectError(
+            f"project {name!r} does not exist yet; choose a task (template or schema) to create it")
     project = Project(name=name, template=schema.name,
                       task_json=json.dumps(schema_to_dict(schema), ensure_ascii=False))
     session.add(project)
     session.flush()
     return _info(project), True
+
+
+def compatible_schema(project: ProjectInfo, schema: TaskSchema | None) -> TaskSchema:
+    """Return the project's schema; raises :class:`ProjectError` if ``schema`` differs from it."""
+    if schema is not None and schema_to_dict(schema) != schema_to_dict(project.schema):
+        raise ProjectError(
+            f"project {project.name!r} uses task {project.schema.name!r} with a different "
+            "schema; import into a new project, or import without choosing a task"
+        )
+    return project.schema
 
 
 def project_summaries(*, session: Session) -> list[ProjectSummary]:

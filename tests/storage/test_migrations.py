@@ -1,0 +1,97 @@
+"""Schema versions: create, no-op re-runs, refusing newer databases, stepwise upgrades."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Connection, inspect, text
+from sqlmodel import SQLModel
+
+from storage.migrations import SCHEMA_VERSION, SchemaTooNewError, migrate, schema_version
+
+MODEL_TABLES = {"schema_version", "project", "item", "judge", "verdict", "user_account",
+                "annotation", "gold", "audit_log"}
+
+
+def recorded_versions(db) -> list[int]:
+    with db.read() as session:
+        return list(session.execute(text("SELECT version FROM schema_version ORDER BY version"))
+                    .scalars())
+
+
+def table_names(db) -> set[str]:
+    with db.engine.connect() as connection:
+        return set(inspect(connection).get_table_names())
+
+
+def test_schema_version_is_one() -> None:
+    # A bump must come with a migration step and a test for it.
+    assert SCHEMA_VERSION == 1
+
+
+def test_new_database_gets_every_table_at_the_current_version(db) -> None:
+    SQLModel.metadata.drop_all(db.engine)
+    assert table_names(db) == set()
+    assert schema_version(db) == 0
+
+    assert migrate(db) == 0
+
+    assert table_names(db) == MODEL_TABLES
+    assert schema_version(db) == SCHEMA_VERSION
+    assert recorded_versions(db) == [SCHEMA_VERSION]
+
+
+def test_migrate_twice_is_a_no_op(db) -> None:
+    before = recorded_versions(db)
+    assert migrate(db) == SCHEMA_VERSION
+    assert migrate(db) == SCHEMA_VERSION
+    assert recorded_versions(db) == before == [SCHEMA_VERSION]
+    assert table_names(db) == MODEL_TABLES
+
+
+def test_a_newer_database_is_refused(db) -> None:
+    with db.write() as session:
+        session.execute(text("INSERT INTO schema_version (version, applied_at) "
+                             "VALUES (:v, CURRENT_TIMESTAMP)"), {"v": SCHEMA_VERSION + 1})
+
+    with pytest.raises(SchemaTooNewError) as caught:
+        migrate(db)
+
+    assert str(caught.value) == (f"the database is at schema version {SCHEMA_VERSION + 1}, this "
+                                 f"Docket knows up to {SCHEMA_VERSION}; upgrade Docket")
+    assert recorded_versions(db) == [SCHEMA_VERSION, SCHEMA_VERSION + 1]
+
+
+def test_a_migration_step_runs_once_and_is_recorded(db) -> None:
+    calls: list[int] = []
+
+    def add_column(connection: Connection) -> None:
+        calls.append(1)
+        connection.execute(text("ALTER TABLE project ADD COLUMN archived INTEGER DEFAULT 0"))
+
+    assert migrate(db, target=2, migrations={2: add_column}) == 1
+    assert migrate(db, target=2, migrations={2: add_column}) == 2
+
+    assert calls == [1]
+    assert recorded_versions(db) == [1, 2]
+    assert schema_version(db) == 2
+    with db.engine.connect() as connection:
+        assert "archived" in {c["name"] for c in inspect(connection).get_columns("project")}
+
+
+def test_a_failing_step_leaves_the_database_as_it_was(db) -> None:
+    def half_done(connection: Connection) -> None:
+        connection.execute(text("CREATE TABLE half_done (id INTEGER PRIMARY KEY)"))
+        raise RuntimeError("step 2 failed")
+
+    with pytest.raises(RuntimeError, match="step 2 failed"):
+        migrate(db, target=2, migrations={2: half_done})
+
+    assert schema_version(db) == 1
+    assert recorded_versions(db) == [1]
+    assert "half_done" not in table_names(db)  # the DDL was rolled back with the step
+
+
+def test_a_missing_step_is_an_error(db) -> None:
+    with pytest.raises(RuntimeError, match="no migration step to schema version 2"):
+        migrate(db, target=3, migrations={3: lambda connection: None})
+    assert recorded_versions(db) == [1]
