@@ -1,0 +1,193 @@
+"""The Import page: upload a file, pick project and task, validate, then write.
+
+Nothing is written until the user has seen the validation report and pressed Import. Only the
+validated batch is kept in session state (keyed on the upload, project and schema, so a
+different choice asks for a new validation); the uploaded bytes are parsed from a temporary
+file that is deleted at once (:mod:`components.upload_check`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import streamlit as st
+
+from components.frames import MAX_PROBLEM_ROWS, PREVIEW_ROWS, plural, problems_frame, summary_counts
+from components.import_target import ImportTarget, choose_import_target
+from components.safe_text import escape_markdown
+from components.upload_check import UploadCheck, check_upload, schema_fingerprint
+from core.importing import ON_ERROR_POLICIES, ImportBatch, ImportRejected, check_policy
+from storage.database import Database
+from storage.importer import ImportSummary, write_import
+from storage.projects import ProjectError
+
+FILE_TYPES = ("jsonl", "ndjson", "json", "csv", "parquet")
+POLICY_LABELS = {
+    "strict": "Strict: import nothing if any record has a problem",
+    "skip": "Skip: import the valid records, leave out the others",
+}
+_STATE = "import.validated"
+
+FORMAT_HELP = """\
+One record per item. **JSONL**: one JSON object per line. **CSV / Parquet**: one row per item.
+
+- `id` (required, unique) and the task's text fields, e.g. `prompt`, `response`, `reference`
+- optional `model` and `group`; any other column is kept as item metadata
+- judge verdicts: JSONL `"judges": {"<judge>": {"<dimension>": "<label>", "rationale": "..."}}`,
+  CSV/Parquet columns `judge.<judge>.<dimension>`, `judge.<judge>.rationale`
+- earlier human labels: JSONL `"humans": {"<annotator>": {"<dimension>": "<label>"}}`,
+  CSV/Parquet columns `human.<annotator>.<dimension>`, `human.<annotator>.comment`
+"""
+
+
+@dataclass(frozen=True)
+class ValidatedUpload:
+    """A validation result kept across reruns, valid only for the same ``key``."""
+
+    key: tuple[str, str, str]
+    check: UploadCheck
+    summary: ImportSummary | None = None
+
+
+def render_import(db: Database) -> None:
+    """Draw the Import page: choices, validation report, import button and summary."""
+    st.title("Import", anchor=False)
+    st.markdown("Add items, LLM judge verdicts and earlier human labels to a project. "
+                "The file is checked first; nothing is written until you press **Import**.")
+    with st.expander("File format"):
+        st.markdown(FORMAT_HELP)
+    upload = st.file_uploader("Data file", type=list(FILE_TYPES), key="import.uploader",
+                              help="JSONL (.jsonl, .ndjson, .json), CSV or Parquet")
+    left, right = st.columns(2, gap="large")
+    with left:
+        target = choose_import_target(db)
+    with right:
+        policy = st.radio("When some records have problems", ON_ERROR_POLICIES,
+                          format_func=POLICY_LABELS.__getitem__, key="import.policy")
+
+    key = None
+    if upload is not None and target is not None:
+        key = (upload.file_id, target.project, schema_fingerprint(target.schema))
+    stored: ValidatedUpload | None = st.session_state.get(_STATE)
+    if stored is not None and stored.key != key:
+        del st.session_state[_STATE]  # stale: another file, project or task
+        stored = None
+
+    if st.button("Validate", key="import.validate", type="primary" if stored is None else "secondary",
+                 disabled=key is None, icon=":material/fact_check:"):
+        assert upload is not None and target is not None and key is not None
+        with st.spinner("Reading and checking the file…"):
+            check = check_upload(upload, name=upload.name, schema=target.schema)
+        stored = ValidatedUpload(key, check)
+        st.session_state[_STATE] = stored
+    if key is None:
+        st.caption("Upload a file and choose the project to validate it.")
+    if stored is not None and target is not None:
+        _render_report(db, stored, target, policy)
+
+
+# --- validation report and import ------------------------------------------------------------
+
+def _render_report(db: Database, stored: ValidatedUpload, target: ImportTarget, policy: str) -> None:
+    check = stored.check
+    st.divider()
+    st.subheader("Validation report", anchor=False)
+    batch = check.batch
+    columns = st.columns(4)
+    columns[0].metric("Records", check.total_records)
+    columns[1].metric("Valid", len(batch.rows) if batch else 0)
+    columns[2].metric("With problems", batch.rejected_rows if batch else check.total_records)
+    columns[3].metric("Problems", len(batch.problems) if batch else len(check.file_problems))
+
+    if check.preview is not None:
+        shown = plural(min(PREVIEW_ROWS, len(check.preview)), "record")
+        st.markdown(f"**Preview** — the first {shown} as read from the file (long text cut)")
+        st.dataframe(check.preview, width="stretch")
+    if batch is None:
+        st.error("The file cannot be imported as it is. Nothing will be written.",
+                 icon=":material/error:")
+        st.dataframe(problems_frame(check.file_problems), hide_index=True, width="stretch")
+        return
+    _render_raters(batch)
+    _render_problems(batch, policy)
+    if stored.summary is not None:
+        _render_summary(stored.summary)
+        return
+    _render_import_button(db, stored, target, policy)
+
+
+def _render_raters(batch: ImportBatch) -> None:
+    # st.text, not markdown: names come from the file, and GFM would still turn an escaped
+    # bare URL into a link.
+    judges, annotators = st.columns(2)
+    judges.markdown(f"**Judges found: {len(batch.judges)}**")
+    judges.text(", ".join(batch.judges) or "none")
+    annotators.markdown(f"**Annotators found: {len(batch.annotators)}**")
+    annotators.text(", ".join(batch.annotators) or "none")
+
+
+def _render_problems(batch: ImportBatch, policy: str) -> None:
+    if batch.is_clean:
+        st.success(f"No problems: {plural(batch.total_records, 'record')}, all valid.",
+                   icon=":material/check_circle:")
+        return
+    st.warning(f"{plural(len(batch.problems), 'problem')} in {batch.rejected_rows} of "
+               f"{plural(batch.total_records, 'record')}.", icon=":material/warning:")
+    st.dataframe(problems_frame(batch.problems), hide_index=True, width="stretch")
+    if len(batch.problems) > MAX_PROBLEM_ROWS:
+        st.caption(f"Showing the first {MAX_PROBLEM_ROWS:,} of {len(batch.problems):,} problems.")
+    if policy == "strict":
+        valid = plural(len(batch.rows), "valid record")
+        st.error("Strict: Nothing will be written unless the file is clean. Fix the records "
+                 f"listed above, or choose Skip to import only the {valid}.", icon=":material/block:")
+    else:
+        st.info(f"Skip: {plural(len(batch.rows), 'valid record')} will be imported; "
+                f"{plural(batch.rejected_rows, 'record')} with problems will be left out.",
+                icon=":material/info:")
+
+
+def _render_import_button(db: Database, stored: ValidatedUpload, target: ImportTarget,
+                          policy: str) -> None:
+    batch = stored.check.batch
+    assert batch is not None
+    blocked = policy == "strict" and not batch.is_clean
+    empty = not batch.rows
+    action = "create project" if target.is_new else "add to project"
+    slot = st.empty()  # the button and its caption, replaced by the summary once imported
+    with slot.container():
+        st.caption(f"{action.capitalize()} “{escape_markdown(target.project)}”: "
+                   f"{plural(len(batch.rows), 'record')}.")
+        clicked = st.button("Import", key="import.run", type="primary", disabled=blocked or empty,
+                            icon=":material/upload:")
+        if empty:
+            st.caption("There are no valid records to import.")
+    if not clicked:
+        return
+    bar = st.progress(0.0, text="Starting the import…")
+
+    def report(fraction: float, message: str) -> None:
+        bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+
+    try:
+        check_policy(batch, policy)
+        summary = write_import(db, project_name=target.project,
+                               schema=target.schema if target.is_new else None, batch=batch,
+                               progress=report)
+    except (ImportRejected, ProjectError) as exc:
+        bar.empty()
+        st.error(escape_markdown(exc), icon=":material/error:")
+        return
+    st.session_state[_STATE] = replace(stored, summary=summary)
+    slot.empty()
+    bar.empty()
+    _render_summary(summary)
+
+
+def _render_summary(summary: ImportSummary) -> None:
+    created = " (new project)" if summary.created_project else ""
+    st.success(f"Imported into “{escape_markdown(summary.project)}”{created}.",
+               icon=":material/check_circle:")
+    columns = st.columns(6)
+    for column, (label, count) in zip(columns, summary_counts(summary).items(), strict=True):
+        column.metric(label.capitalize(), count)
+    st.page_link("app.py", label="Back to the projects", icon=":material/home:")

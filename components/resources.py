@@ -1,0 +1,26 @@
+"""Process-wide resources shared by every session: the database (engine + connection pool)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from storage.database import Database, database_url_from_env
+from storage.migrations import migrate
+
+
+@st.cache_resource(show_spinner=False, on_release=Database.dispose)
+def _database_for(url: str) -> Database:
+    db = Database(url)
+    migrate(db)
+    return db
+
+
+def get_database() -> Database:
+    """Return the migrated :class:`Database` for ``$DOCKET_DATABASE_URL`` (default SQLite file).
+
+    One instance per URL is cached for the whole server process and migrated once when it is
+    created. Sessions are never cached: open one with ``db.read()``/``db.write()`` per user
+    action. Raises :class:`storage.database.DatabaseConfigError` for an unusable URL and
+    :class:`storage.migrations.SchemaTooNewError` for a database written by a newer Docket.
+    """
+    return _database_for(database_url_from_env())

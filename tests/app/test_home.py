@@ -1,0 +1,117 @@
+"""Home page: the first steps on an empty database, the demo button, the project table."""
+
+import json
+
+import pytest
+
+from core.importing import read_import_bytes, validate_table
+from core.templates import TEMPLATES
+from storage.demo import demo_files
+from storage.importer import write_import
+from tests.app.apptest_helpers import open_page
+from tests.conftest import skip_or_fail
+
+
+def _projects_table(at):
+    frames = [df.value for df in at.dataframe]
+    assert len(frames) == 1, "expected exactly one table (the projects)"
+    return frames[0]
+
+
+def test_empty_database_offers_the_demo_and_the_import_page(app_db):
+    at = open_page()
+    assert not at.exception
+    button = at.button(key="home.load_demo")
+    assert button.label == "Load demo data"
+    assert button.proto.type == "primary"
+    assert "no projects yet" in at.info[0].value
+    main_links = [link.label for link in at.main.get("page_link")]
+    assert "Import your own data" in main_links
+    assert not at.dataframe
+
+
+def test_demo_button_loads_the_demo_projects(app_db, tiny_demo):
+    at = open_page()
+    at.button(key="home.load_demo").click().run()
+    assert not at.exception
+    assert not at.error
+    table = _projects_table(at)
+    assert list(table["project"]) == sorted(tiny_demo)
+    by_name = table.set_index("project")
+    for template, records in tiny_demo.items():
+        assert by_name.loc[template, "template"] == template
+        assert by_name.loc[template, "items"] == len(records)
+        judges = {name for record in records for name in record.get("judges", {})}
+        labels = sum(len(dims) for record in records for dims in record.get("humans", {}).values())
+        assert by_name.loc[template, "judges"] == len(judges)
+        assert by_name.loc[template, "human labels"] == labels
+    total = sum(len(records) for records in tiny_demo.values())
+    assert at.success[0].value == f"Demo data loaded: 4 projects, {total} new items."
+    # With projects, the demo button is still there, but no longer the primary action.
+    assert at.button(key="home.load_demo").proto.type == "secondary"
+
+
+def test_demo_button_with_the_shipped_demo_data(app_db):
+    missing = [path.name for path in demo_files().values() if not path.is_file()]
+    if missing:
+        skip_or_fail(f"storage/demo_data is incomplete, missing: {', '.join(missing)}")
+    at = open_page()
+    at.button(key="home.load_demo").click().run()
+    assert not at.exception
+    table = _projects_table(at)
+    assert sorted(table["project"]) == sorted(TEMPLATES)
+    assert list(table.set_index("project").loc[sorted(TEMPLATES), "template"]) == sorted(TEMPLATES)
+    assert (table["items"] > 0).all()
+
+
+def test_missing_demo_files_show_an_error_instead_of_crashing(app_db, tmp_path, monkeypatch):
+    import storage.demo
+
+    monkeypatch.setattr(storage.demo, "DEMO_DIR", tmp_path / "nowhere")
+    at = open_page()
+    at.button(key="home.load_demo").click().run()
+    assert not at.exception
+    message = at.error[0].value
+    assert "demo data is not installed" in message
+    for template in TEMPLATES:
+        assert template.replace("_", "\\_") in message
+    assert not at.dataframe  # nothing was written
+
+
+def test_broken_demo_file_is_reported(app_db, tiny_demo, monkeypatch):
+    import storage.demo
+
+    (storage.demo.DEMO_DIR / "pairwise.jsonl").write_text('{"prompt": "no id"}\n', encoding="utf-8")
+    at = open_page()
+    at.button(key="home.load_demo").click().run()
+    assert not at.exception
+    assert "missing column 'id'" in at.error[0].value.replace("\\", "")
+
+
+@pytest.fixture
+def imported_project(app_db):
+    """A project written through the importer, independent of the UI."""
+    lines = [
+        {"id": "a", "prompt": "q1", "judges": {"j1": {"correct": "yes"}, "j2": {"correct": "no"}},
+         "humans": {"ann": {"correct": "yes"}}},
+        {"id": "b", "prompt": "q2", "judges": {"j1": {"correct": "no"}}},
+        {"id": "c", "prompt": "q3"},
+    ]
+    data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    batch = validate_table(read_import_bytes(data, fmt="jsonl", name="x.jsonl"),
+                           TEMPLATES["correctness"])
+    write_import(app_db, project_name="My eval", schema=TEMPLATES["correctness"], batch=batch)
+    return {"items": 3, "judges": 2, "human labels": 1}
+
+
+def test_projects_table_shows_the_counts(app_db, imported_project):
+    at = open_page()
+    assert not at.exception
+    row = _projects_table(at).set_index("project").loc["My eval"]
+    assert row["template"] == "correctness"
+    for column, expected in imported_project.items():
+        assert row[column] == expected
+    assert at.button(key="home.load_demo").proto.type == "secondary"
+    assert not at.info
+
+

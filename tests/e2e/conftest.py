@@ -1,0 +1,118 @@
+"""A real Docket server (``streamlit run app.py``) and Debian's Chromium driven by Playwright.
+
+Never runs ``playwright install``: the browser is the system's /usr/bin/chromium. Without it
+the tests skip (and fail in CI, see ``skip_or_fail``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, skip_or_fail
+
+log = logging.getLogger(__name__)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-quic"]
+STARTUP_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class DocketServer:
+    """A running server: its base URL and the database URL it writes to."""
+
+    url: str
+    database_url: str
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"streamlit exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"streamlit did not become healthy in {STARTUP_TIMEOUT_S} s:\n{log_path.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    """Debian's Chromium; skips (fails in CI) when it is not installed."""
+    if not CHROMIUM.is_file():
+        skip_or_fail(f"{CHROMIUM} not found (apt-get install chromium)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def docket_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path
+                  ) -> Iterator[DocketServer]:
+    """``streamlit run app.py`` on a free port with a fresh SQLite database; stopped at the end."""
+    folder = tmp_path_factory.mktemp("e2e")
+    database_url = f"sqlite:///{folder / 'e2e.db'}"
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "DOCKET_DATABASE_URL": database_url}
+    log_path = folder / "streamlit.log"
+    with log_path.open("wb") as server_log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1",
+             "--server.fileWatcherType", "none"],
+            cwd=REPO_ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_healthy(url, process, log_path)
+        yield DocketServer(url, database_url)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.info("streamlit log:\n%s", log_path.read_text())
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: Path):
+    """A headless Chromium for the whole session."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser tab (own cookies, so a new Streamlit session) per test."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(20_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
