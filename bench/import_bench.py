@@ -1,0 +1,175 @@
+"""Import benchmark: Docket's bulk import vs a naive ORM import, in one process.
+
+Generates N items (default 100,000) with 5 judge verdicts each and about 1 KB of text per
+item in all (question ~200, response ~500, reference ~30 characters, and five short
+rationales of ~50 characters), writes them as JSONL, then times:
+
+* ``docket``: ``storage.importer.import_file`` (pyarrow parse, validation, one transaction of
+  driver-level ``executemany``), with its phases;
+* ``reimport``: the same file again (idempotent: every row unchanged, nothing written);
+* ``naive``: ``json.loads`` per line and one ORM ``session.add`` per item and verdict, one
+  commit (what a straightforward SQLModel implementation does).
+
+Goal on the 2-core reference machine: docket <= 3 s for 100k items + 500k verdicts.
+``--text-scale 2`` doubles every text, to see how the time grows with volume.
+
+    python bench/import_bench.py [--items 100000] [--text-scale 1.0] [--skip-naive]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.importing import read_import_file, validate_table
+from core.templates import TEMPLATES
+from storage.database import Database
+from storage.importer import import_file, write_import
+from storage.migrations import migrate
+from storage.models import Item, Judge, Project, Verdict
+
+JUDGES = ("gpt-4o", "claude-3.5-sonnet", "llama-3-70b", "qwen2-72b", "mistral-large")
+WORDS = (
+    "the answer is correct because it names the right entity and date while the response adds "
+    "context about the treaty the war the river the enzyme the statute the orbit although some "
+    "details differ from the reference which lists alternative spellings"
+).split(" ")
+
+
+def sentence(rng: random.Random, chars: int) -> str:
+    """Return pseudo-text of about ``chars`` characters."""
+    words: list[str] = []
+    size = 0
+    while size < chars:
+        word = rng.choice(WORDS)
+        words.append(word)
+        size += len(word) + 1
+    return " ".join(words).capitalize() + "."
+
+
+def generate(path: Path, n_items: int, *, scale: float = 1.0, seed: int = 7) -> int:
+    """Write ``n_items`` correctness items with 5 judge verdicts each; return the file size."""
+    rng = random.Random(seed)
+
+    def text(chars: int) -> str:
+        return sentence(rng, int(chars * scale))
+
+    labels = ("correct", "incorrect")
+    with path.open("w", encoding="utf-8") as out:
+        for index in range(n_items):
+            record = {
+                "id": f"item-{index:06d}",
+                "prompt": text(200),
+                "response": text(500),
+                "reference": text(30),
+                "model": f"model-{index % 9}",
+                "group": f"topic-{index % 12}",
+                "judges": {
+                    judge: {"correct": rng.choice(labels), "rationale": text(50)}
+                    for judge in JUDGES
+                },
+            }
+            out.write(json.dumps(record, ensure_ascii=False))
+            out.write("\n")
+    return path.stat().st_size
+
+
+def fresh_db(folder: Path, name: str) -> Database:
+    db = Database(f"sqlite:///{folder / name}")
+    migrate(db)
+    return db
+
+
+def run_docket(db: Database, path: Path) -> dict[str, float]:
+    schema = TEMPLATES["correctness"]
+    start = time.perf_counter()
+    raw = read_import_file(path)
+    parsed = time.perf_counter()
+    batch = validate_table(raw, schema)
+    validated = time.perf_counter()
+    summary = write_import(db, project_name="bench", schema=schema, batch=batch)
+    written = time.perf_counter()
+    assert summary.added == raw.n_rows and not batch.problems, summary
+    return {"parse": parsed - start, "validate": validated - parsed, "write": written - validated,
+            "total": written - start, "verdicts": summary.verdicts}
+
+
+def run_reimport(db: Database, path: Path) -> float:
+    start = time.perf_counter()
+    _, summary = import_file(db, path, project_name="bench", schema=None)
+    elapsed = time.perf_counter() - start
+    assert summary.added == 0 and summary.updated == 0, summary
+    return elapsed
+
+
+def run_naive(db: Database, path: Path) -> float:
+    """ORM add per row, one commit: the baseline the bulk path is measured against."""
+    schema = TEMPLATES["correctness"]
+    start = time.perf_counter()
+    with db.write() as session:
+        project = Project(name="naive", template=schema.name, task_json="{}")
+        session.add(project)
+        session.flush()
+        judges = {}
+        for name in JUDGES:
+            judge = Judge(project_id=project.id, name=name)
+            session.add(judge)
+            judges[name] = judge
+        session.flush()
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                record = json.loads(line)
+                fields = {k: record[k] for k in ("prompt", "response", "reference")}
+                item = Item(project_id=project.id, external_id=record["id"],
+                            fields_json=json.dumps(fields), model=record["model"],
+                            group_name=record["group"], content_hash="")
+                session.add(item)
+                session.flush()
+                for name, verdict in record["judges"].items():
+                    session.add(Verdict(item_id=item.id, judge_id=judges[name].id,
+                                        dimension="correct", label=verdict["correct"],
+                                        rationale=verdict["rationale"]))
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--text-scale", type=float, default=1.0,
+                        help="multiply every text length (default 1: ~1 KB of text per item)")
+    parser.add_argument("--skip-naive", action="store_true", help="skip the slow ORM baseline")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="docket-bench-") as tmp:
+        folder = Path(tmp)
+        path = folder / "items.jsonl"
+        size = generate(path, args.items, scale=args.text_scale)
+        n_verdicts = args.items * len(JUDGES)
+        print(f"file: {args.items:,} items, {n_verdicts:,} verdicts, {size / 1e6:.1f} MB JSONL "
+              f"(text scale {args.text_scale:g})")
+
+        docket = run_docket(fresh_db(folder, "docket.db"), path)
+        rows = args.items + n_verdicts
+        print(f"docket   : {docket['total']:6.2f} s  ({rows / docket['total']:,.0f} rows/s)  "
+              f"parse {docket['parse']:.2f} s, validate {docket['validate']:.2f} s, "
+              f"write {docket['write']:.2f} s")
+        reimport = run_reimport(Database(f"sqlite:///{folder / 'docket.db'}"), path)
+        print(f"reimport : {reimport:6.2f} s  (all {args.items:,} rows unchanged, nothing written)")
+        if not args.skip_naive:
+            naive = run_naive(fresh_db(folder, "naive.db"), path)
+            print(f"naive ORM: {naive:6.2f} s  ({rows / naive:,.0f} rows/s)")
+            print(f"speed-up : {naive / docket['total']:.1f}x faster than the naive ORM import")
+        goal = 3.0 * args.items / 100_000
+        verdict = "met" if docket["total"] <= goal else "MISSED"
+        print(f"goal     : <= {goal:.2f} s for {args.items:,} items -> {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
