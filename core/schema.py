@@ -148,6 +148,8 @@ class FieldSpec:
     required: bool = True
     kind: FieldKind = "text"
     description: str = ""
+    # An empty string is a real value (a model that answered nothing), not a missing one.
+    allow_empty: bool = False
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,7 @@ def schema_to_dict(schema: TaskSchema) -> dict[str, Any]:
                 "required": f.required,
                 "kind": f.kind,
                 "description": f.description,
+                "allow_empty": f.allow_empty,
             }
             for f in schema.fields
         ],
@@ -290,7 +293,7 @@ class _Reader:
 
 
 _SCHEMA_KEYS = {"name", "title", "description", "gold_reference", "fields", "dimensions"}
-_FIELD_KEYS = {"name", "title", "required", "kind", "description"}
+_FIELD_KEYS = {"name", "title", "required", "kind", "description", "allow_empty"}
 _DIMENSION_KEYS = {"name", "scale", "title", "description", "required", "labels", "min", "max"}
 _LABEL_KEYS = {"value", "display", "description", "key", "aliases"}
 
@@ -350,6 +353,7 @@ def _read_field(read: _Reader, raw: Any, path: str) -> FieldSpec:
         required=read.boolean(data, "required", path, default=True),
         kind=kind,  # type: ignore[arg-type]
         description=read.string(data, "description", path, default=""),
+        allow_empty=read.boolean(data, "allow_empty", path, default=False),
     )
 
 

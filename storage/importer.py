@@ -225,7 +225,7 @@ class _BulkWriter:
         def tuples(selection: _Selection) -> list[tuple[Any, ...]]:
             out: list[tuple[Any, ...]] = []
             for c in batch.rater_labels:
-                if c.kind != "judge":
+                if c.kind != "judge" or c.rater not in batch.judges:
                     continue
                 judge_id, dimension, sample = judge_ids[c.rater], c.dimension, c.sample_index
                 out.extend((item_id, judge_id, dimension, sample, label, note, raw, now)
@@ -254,7 +254,7 @@ class _BulkWriter:
         def tuples(selection: _Selection) -> list[tuple[Any, ...]]:
             out: list[tuple[Any, ...]] = []
             for c in batch.rater_labels:
-                if c.kind != "human":
+                if c.kind != "human" or c.rater not in batch.annotators:
                     continue
                 user_id, dimension = user_ids[c.rater], c.dimension
                 out.extend((item_id, user_id, dimension, label, comment, None, "import", 1, now, now)

@@ -108,10 +108,8 @@ PANDALM_GPT_LABELS = {"1": "A", "2": "B", "Tie": "tie"}
 PANDALM_ANNOTATORS = ("annotator1", "annotator2", "annotator3")
 GPT_JUDGE = "gpt-3.5-turbo"
 PANDALM_JUDGE = "pandalm-7b"
-# Pairwise items need both responses, but 54 PandaLM responses are empty (the model produced
-# nothing) and 6 are JSON booleans (the answer "True" parsed by their pipeline). An empty
-# answer is still an answer the humans judged, so it gets a visible marker instead of "".
-EMPTY_RESPONSE = "(empty response)"
+# 54 PandaLM responses are empty (the model produced nothing; the pairwise template allows
+# that) and 6 are JSON booleans (the answer "True" parsed by their pipeline), kept as text.
 
 
 def _load_by_idx(path: Path) -> dict[int, dict[str, Any]]:
@@ -127,7 +125,7 @@ def _pandalm_response(value: Any) -> str:
         return str(value)
     if not isinstance(value, str):
         raise ValueError(f"unexpected PandaLM response {value!r}")
-    return value or EMPTY_RESPONSE
+    return value
 
 
 def pandalm_records(pandalm_dir: Path, *, garbage: str = "keep") -> list[Record]:

@@ -149,22 +149,19 @@ def test_pandalm_with_garbage_as_no_verdict(db, tmp_path: Path, shared_data: Pat
     assert rationale.item() == pandalm_raw["pandalm-7b-testset-v1"][0]["pandalm_reason"]
 
 
-def test_pandalm_empty_responses_are_rejected_without_a_marker(db, tmp_path: Path,
-                                                               shared_data: Path) -> None:
-    """Why the converter marks empty responses: the pairwise template requires both texts."""
+def test_pandalm_empty_responses_import_as_empty_text(db, tmp_path: Path, shared_data: Path) -> None:
+    """54 PandaLM responses are empty: a model that answered nothing is still compared."""
     records = pandalm_records(shared_data / "PandaLM", garbage="empty")
-    for record in records:
-        for side in ("response_a", "response_b"):
-            if record[side] == "(empty response)":
-                record[side] = ""
     path = write_jsonl(records, tmp_path / "pandalm.jsonl")
 
-    with pytest.raises(ImportRejected) as caught:
-        import_file(db, path, project_name="pandalm", schema=TEMPLATES["pairwise"])
+    import_file(db, path, project_name="pandalm", schema=TEMPLATES["pairwise"])
 
-    problems = caught.value.batch.problems
-    assert Counter(p.field for p in problems) == {"response_a": 29, "response_b": 25}
-    assert {p.reason for p in problems} == {"missing required field"}
+    with db.read() as session:
+        project_id = get_project(session=session, name="pandalm").id
+        items = items_frame(session=session, project_id=project_id)
+    empty = Counter(side for fields in items["fields"] for side in ("response_a", "response_b")
+                    if fields[side] == "")
+    assert empty == {"response_a": 29, "response_b": 25}
 
 
 # --- TriviaQA "Judging the Judges" V1 ------------------------------------------------------

@@ -33,6 +33,8 @@ from core.importing.problems import ImportFileError, ImportProblem
 
 NESTED_PREFIXES = {"judges": "judge", "humans": "human"}
 _BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
+_LEADING_SPACE = re.compile(rb"[ \t\r\n]*")
+_LEADING_TEXT_SPACE = re.compile(r"[ \t\r\n]*")
 
 
 @dataclass
@@ -96,9 +98,15 @@ def read_import_bytes(data: bytes, *, fmt: str, name: str) -> RawTable:
 # --- JSONL ---------------------------------------------------------------------------------
 
 def read_jsonl(data: bytes, name: str) -> RawTable:
-    """Parse JSON Lines: one object per line; blank lines are ignored."""
-    if not data.strip():
+    """Parse JSON Lines (one object per line; blank lines are ignored), or a JSON array of
+    objects (many tools write ``.json`` files that way)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    start = _LEADING_SPACE.match(data).end()  # type: ignore[union-attr]
+    if start == len(data):
         raise ImportFileError([ImportProblem(name, "file", "", "the file is empty")])
+    if data[start:start + 1] == b"[":
+        return _json_array(data, name)
     table = _jsonl_fast(data)
     if table is None:
         return _jsonl_exact(data, name)
@@ -169,6 +177,62 @@ def _jsonl_exact(data: bytes, name: str) -> RawTable:
         records.append(flat)
         lines.append(number)
     return RawTable(name, "jsonl", _records_to_columns(records), len(records),
+                    lambda row: f"line {lines[row]}", frozenset(), unparsed)
+
+
+def _json_array(data: bytes, name: str) -> RawTable:
+    """Parse ``[{...}, {...}]``, locating each record by the line where it starts.
+
+    A syntax error inside an array cannot be skipped like a bad JSONL line (the rest of the
+    array has no reliable boundaries), so it is a file-level error.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ImportFileError([ImportProblem(name, f"line {line}", "", "undecodable bytes: not UTF-8")]
+                              ) from None
+    decoder = json.JSONDecoder()
+    records: list[dict[str, Any]] = []
+    lines: list[int] = []
+    unparsed: list[ImportProblem] = []
+    index = _LEADING_TEXT_SPACE.match(text).end() + 1  # type: ignore[union-attr]
+    line, counted = 1, 0
+
+    def fail(position: int, problem: str) -> ImportFileError:
+        where = text.count("\n", 0, position) + 1
+        return ImportFileError([ImportProblem(name, f"line {where}", "", problem)])
+
+    while True:
+        index = _LEADING_TEXT_SPACE.match(text, index).end()  # type: ignore[union-attr]
+        if text.startswith("]", index) and not records and not unparsed:
+            break
+        line += text.count("\n", counted, index)
+        counted = index
+        try:
+            value, index = decoder.raw_decode(text, index)
+        except json.JSONDecodeError as exc:
+            raise fail(exc.pos, f"bad JSON in the array: {exc.msg}") from None
+        location = f"line {line}"
+        if not isinstance(value, dict):
+            unparsed.append(ImportProblem(name, location, "", "expected a JSON object, got "
+                                          f"{_json_type(value)}"))
+        else:
+            flat, problem = _flatten_record(value)
+            if problem:
+                unparsed.append(ImportProblem(name, location, problem[0], problem[1]))
+            else:
+                records.append(flat)
+                lines.append(line)
+        index = _LEADING_TEXT_SPACE.match(text, index).end()  # type: ignore[union-attr]
+        if text.startswith("]", index):
+            break
+        if not text.startswith(",", index):
+            raise fail(index, "bad JSON in the array: expected ',' or ']'")
+        index += 1
+    if text[index + 1:].strip():
+        raise fail(index + 1, "unexpected text after the JSON array")
+    return RawTable(name, "json", _records_to_columns(records), len(records),
                     lambda row: f"line {lines[row]}", frozenset(), unparsed)
 
 
@@ -247,11 +311,15 @@ def _contains_struct(arrow_type: pa.DataType) -> bool:
     return False
 
 
+def _is_list(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type)
+
+
 def _verdict_leaf_types(group: pa.DataType) -> list[pa.DataType]:
     """Types of the ``<dimension>``/``rationale``/... values under a judges/humans struct."""
     leaves = []
     for rater in group if pa.types.is_struct(group) else []:
-        sample = rater.type.value_type if pa.types.is_list(rater.type) else rater.type
+        sample = rater.type.value_type if _is_list(rater.type) else rater.type
         if pa.types.is_struct(sample):
             leaves.extend(leaf.type for leaf in sample)
     return leaves
@@ -295,7 +363,7 @@ def _arrow_columns(table: pa.Table) -> tuple[dict[str, list[Any]], list[str]]:
             for child_field, child in zip(array.type, array.flatten(), strict=True):
                 add(f"{name}.{child_field.name}", child, depth + 1)
             return
-        if depth == 1 and pa.types.is_list(array.type):
+        if depth == 1 and _is_list(array.type):
             _add_samples(columns, name, array.to_pylist())
             return
         columns[name] = array.to_pylist()

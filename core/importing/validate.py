@@ -276,17 +276,23 @@ class _Checker:
             result.append(key)
         return result
 
-    def texts(self, column: str, *, required: bool, many: bool) -> list[Any]:
+    def texts(self, column: str, *, required: bool, many: bool, allow_empty: bool = False
+              ) -> list[Any]:
         values = self.raw.columns.get(column)
         if values is None:
             return [None] * self.raw.n_rows
         limit = self.limits.max_text_chars
         trusted = column in self.raw.string_columns and not many
-        if (trusted and (not required or all(values))
-                and max(map(len, filter(None, values)), default=0) <= limit):
-            return [value or None for value in values]
+        if trusted and max(map(len, filter(None, values)), default=0) <= limit:
+            if allow_empty and None not in values:
+                return values
+            if not required or all(values):
+                return [value or None for value in values]
         result: list[Any] = []
         for row, value in enumerate(values):
+            if value == "" and allow_empty:
+                result.append(value)
+                continue
             if value is None or value == "" or value == []:
                 if required:
                     self.report(row, column, "missing required field")
@@ -341,7 +347,7 @@ class _Checker:
         cache: dict[tuple[type, Any], str | LabelError] = {}
         result: list[str | None] = []
         for row, value in enumerate(values):
-            if value is None or value == "":
+            if value is None or (isinstance(value, str) and not value.strip()):
                 result.append(None)
                 continue
             if isinstance(value, dict | list):
@@ -373,8 +379,11 @@ class _Checker:
         kinds = set(map(type, values)) - {type(None)}
         if len(kinds) != 1 or not kinds <= {str, int, float}:
             return None
-        mapping: dict[Any, str | None] = {None: None, "": None}
-        for value in set(values) - {None, ""}:
+        mapping: dict[Any, str | None] = {None: None}
+        for value in set(values) - {None}:
+            if isinstance(value, str) and not value.strip():
+                mapping[value] = None  # blank means "no label", like an empty cell
+                continue
             try:
                 mapping[value] = dimension.normalize(value)
             except LabelError:
@@ -387,7 +396,8 @@ class _Checker:
         n_rows = self.raw.n_rows
         ids = self.ids()
         field_values = [
-            (spec.name, self.texts(spec.name, required=spec.required, many=spec.kind == "texts"))
+            (spec.name, self.texts(spec.name, required=spec.required, many=spec.kind == "texts",
+                                   allow_empty=spec.allow_empty))
             for spec in self.schema.fields
         ]
         models, groups = self.names("model"), self.names("group")
@@ -404,24 +414,31 @@ class _Checker:
 
         keep = [row for row in range(n_rows) if row not in self.bad_rows]
         fields_json = _fields_json(field_values, keep)
-        hashes = _content_hashes(
-            fields_json,
-            [("model", models), ("group", groups), *metadata_values,
-             *((rc.column, values) for rc, values in rater_values)],
-            keep)
         rater_labels = self.rater_labels(rater_values, keep)
+        label_columns = sorted((rc.column, values) for rc, values in rater_values)
+        label_names = [name for name, _ in label_columns]
+        label_rows = (zip(*(values for _, values in label_columns), strict=True) if label_columns
+                      else itertools.repeat(()))
         rows: list[ItemRow] = []
-        for position, row in enumerate(keep):
+        for row, labels in zip(range(n_rows), label_rows, strict=False):
+            if row in self.bad_rows:
+                continue
+            position = len(rows)
             fields = {name: values[row] for name, values in field_values if values[row] is not None}
             metadata = {c: values[row] for c, values in metadata_values if values[row] is not None}
+            metadata_json = _JSON_SORTED.encode(metadata) if metadata else None
+            present = [pair for pair in zip(label_names, labels, strict=True) if pair[1] is not None]
             external_id = ids[row]
             assert external_id is not None  # rows without a valid id were reported as bad
             rows.append(ItemRow(
                 row, position, external_id, fields, models[row], groups[row], metadata or None,
-                fields_json[position], _JSON_SORTED.encode(metadata) if metadata else None,
-                hashes[position], rater_labels))
-        judges = sorted({rc.rater for rc in rater_columns if rc.kind == "judge"})
-        annotators = sorted({rc.rater for rc in rater_columns if rc.kind == "human"})
+                fields_json[position], metadata_json,
+                _content_hash(fields_json[position], metadata_json, models[row], groups[row],
+                              present),
+                rater_labels))
+        # Raters whose columns are empty in every kept row are not in the file in any useful sense.
+        judges = sorted({c.rater for c in rater_labels if c.kind == "judge" and any(c.labels)})
+        annotators = sorted({c.rater for c in rater_labels if c.kind == "human" and any(c.labels)})
         rejected = len(self.bad_rows) + len(self.raw.unparsed)
         self.problems.sort(key=_line_order)
         return ImportBatch(self.raw.file, self.raw.format, self.schema, rows, self.problems,
@@ -475,26 +492,20 @@ def _fields_json(field_values: list[tuple[str, list[Any]]], keep: list[int]) -> 
     return ["{" + ", ".join(filter(None, parts)) + "}" for parts in zip(*encoded_columns, strict=True)]
 
 
-def _content_hashes(fields_json: list[str], columns: list[tuple[str, list[Any]]],
-                    keep: list[int]) -> list[str]:
-    """Return one digest per kept row over its fields JSON and every other validated value.
+def _content_hash(fields_json: str, metadata_json: str | None, model: str | None,
+                  group: str | None, labels: list[tuple[str, Any]]) -> str:
+    """Return a digest of everything a row says, for telling unchanged rows on re-import.
 
-    Columns are taken in sorted order, so column order in the file does not matter; any
-    changed value (text, normalised label, metadata) or an added/removed column changes the
-    digest, so a re-import tells unchanged rows from updated ones without reading stored rows.
+    Covers the fields and metadata JSON (metadata keys sorted), model, group and each present
+    ``(column, normalised value)`` pair of judge/human columns in sorted column order. So the
+    order of columns or keys in the file does not matter, a label spelled differently but
+    meaning the same does not count as a change, and a column that is empty in this row (say
+    a judge added for other rows) leaves its digest alone.
     """
-    columns = sorted(columns, key=lambda pair: pair[0])
-    base = hashlib.blake2b(digest_size=16)
-    base.update(repr([name for name, _ in columns]).encode("utf-8", errors="surrogatepass"))
-    selected = [[values[row] for row in keep] for _, values in columns]
-    others = zip(*selected, strict=True) if selected else itertools.repeat(())
-    hashes = []
-    for text, values in zip(fields_json, others, strict=False):
-        digest = base.copy()
-        digest.update(text.encode("utf-8", errors="surrogatepass"))
-        digest.update(repr(values).encode("utf-8", errors="surrogatepass"))
-        hashes.append(digest.hexdigest())
-    return hashes
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(fields_json.encode("utf-8", errors="surrogatepass"))
+    digest.update(repr((metadata_json, model, group, labels)).encode("utf-8", errors="surrogatepass"))
+    return digest.hexdigest()
 
 
 def _line_order(problem: ImportProblem) -> int:

@@ -488,3 +488,41 @@ def test_judges_and_humans_null_in_every_row_mean_no_labels(path):
     assert [row.external_id for row in batch.rows] == ["q1", "q2"]
     assert (batch.judges, batch.annotators) == ((), ())
     assert len(batch.problems) == (0 if path == "fast" else 1)  # the appended broken line
+
+
+# --- JSON arrays (.json files written by many tools) ------------------------------------------
+
+def test_json_array_reads_like_jsonl_and_locates_records_by_line():
+    records = [{"id": "a", "prompt": "p1", "judges": {"gpt-3.5-turbo": {"correct": "correct"}}},
+               {"id": "b", "prompt": "p2", "humans": {"ann": {"correct": "incorrect"}}}]
+    array = b"[\n  " + json.dumps(records[0]).encode() + b",\n\n  {\n" + \
+        json.dumps(records[1]).encode()[1:] + b",\n  3\n]\n"
+
+    raw = read_import_bytes(array, fmt="jsonl", name="f.json")
+    same = read_import_bytes(jsonl(records), fmt="jsonl", name="f.jsonl")
+
+    assert raw.format == "json"
+    assert raw.columns == same.columns
+    assert [raw.line_of(0), raw.line_of(1)] == ["line 2", "line 4"]
+    assert [str(p) for p in raw.unparsed] == ["f.json:line 6: expected a JSON object, got a number"]
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b'[{"id": "a",}]', "f.json:line 1: bad JSON in the array: Expecting property name enclosed "
+                        "in double quotes"),
+    (b'[{"id": "a"}\n {"id": "b"}]', "f.json:line 2: bad JSON in the array: expected ',' or ']'"),
+    (b'[{"id": "a"}]\n{"id": "b"}', "f.json:line 1: unexpected text after the JSON array"),
+    (b'[{"id": "a"},\n{"id": "\xff"}]', "f.json:line 2: undecodable bytes: not UTF-8"),
+])
+def test_broken_json_array_is_a_file_level_error(data, message):
+    with pytest.raises(ImportFileError) as caught:
+        read_import_bytes(data, fmt="jsonl", name="f.json")
+    assert str(caught.value) == message
+
+
+def test_pandalm_json_array_file_reads_directly(shared_data):
+    raw = read_import_file(shared_data / "PandaLM" / "data" / "testset-v1.json")
+
+    assert raw.n_rows == 999 and not raw.unparsed
+    assert raw.columns["idx"][:3] == [0, 1, 2]
+    assert {"instruction", "response1", "response2", "annotator1"} <= set(raw.columns)

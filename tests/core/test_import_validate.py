@@ -565,16 +565,14 @@ def test_pandalm_full_file_label_counts_match_the_readme(shared_data, tmp_path):
 
 
 @pytest.mark.shared_data
-def test_pandalm_real_empty_and_boolean_responses_are_reported(shared_data, tmp_path):
+def test_pandalm_real_boolean_responses_are_reported_and_empty_ones_accepted(shared_data, tmp_path):
     records = pandalm_records(shared_data)
     expected = []
     for line, record in enumerate(records, start=1):
         assert record["prompt"]
         for field in ("response_a", "response_b"):
             value = record[field]
-            if value == "":
-                expected.append(f"pandalm.jsonl:line {line}: {field}: missing required field")
-            elif not isinstance(value, str):
+            if not isinstance(value, str):  # "" is allowed: the model answered nothing
                 expected.append(f"pandalm.jsonl:line {line}: {field}: wrong type: expected a "
                                 f"string, got {value!r}")
         if record["judges"]["gpt-3.5-turbo"]["preference"] == "garbage":
@@ -583,3 +581,36 @@ def test_pandalm_real_empty_and_boolean_responses_are_reported(shared_data, tmp_
     batch = validate_records(tmp_path, records)
     assert problems(batch) == expected
     assert sum("wrong type" in p for p in expected) == 6  # 4 + 2 responses that are `true`
+
+
+def test_a_column_only_other_rows_use_leaves_a_rows_hash_alone():
+    plain = {"id": "q1", "prompt": "Capital of Peru?", "judges": {"gpt": {"correct": "correct"}}}
+    before = validate_jsonl(plain)
+    after = validate_jsonl(plain, {"id": "q2", "prompt": "Capital of Chile?", "note": "new column",
+                                   "judges": {"llama": {"correct": "incorrect"}}})
+
+    assert after.rows[0].content_hash == before.rows[0].content_hash
+    assert after.rows[1].content_hash != before.rows[0].content_hash
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t  "])
+def test_a_blank_label_means_no_label(blank):
+    jsonl = validate_jsonl(item("q1", label=blank), item("q2", label="incorrect"))
+    csv = validate_csv("id,prompt,judge.gpt.correct", f"q1,Capital?,{blank}", "q2,Capital?,incorrect")
+
+    for batch in (jsonl, csv):
+        assert problems(batch) == []
+        assert [len(row.verdicts) for row in batch.rows] == [0, 1]
+
+
+def test_pairwise_allows_an_empty_response_but_not_a_missing_one():
+    base = {"prompt": "Say hi", "response_a": "Hi!"}
+    batch = validate_jsonl({"id": "p1", **base, "response_b": ""},
+                           {"id": "p2", **base, "response_b": None},
+                           {"id": "p3", **base}, schema=PAIRWISE)
+    csv = validate_csv("id,prompt,response_a,response_b", "p1,Say hi,Hi!,", schema=PAIRWISE)
+
+    assert problems(batch) == ["f.jsonl:line 2: response_b: missing required field",
+                               "f.jsonl:line 3: response_b: missing required field"]
+    assert batch.rows[0].fields == {"prompt": "Say hi", "response_a": "Hi!", "response_b": ""}
+    assert problems(csv) == [] and csv.rows[0].fields["response_b"] == ""

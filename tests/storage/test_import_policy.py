@@ -261,6 +261,19 @@ def test_reimport_drops_verdicts_the_file_no_longer_has(db, tmp_path: Path) -> N
         ("gpt-3.5-turbo", "correct"), ("llama", "correct")]
 
 
+def test_a_judge_column_empty_in_every_row_creates_no_judge(db, tmp_path: Path) -> None:
+    path = tmp_path / "empty-judge.csv"
+    path.write_text("id,prompt,judge.ghost.correct,judge.ghost.rationale,human.bob.correct\n"
+                    "q1,Capital of Peru?,,,correct\nq2,Capital of Chile?,,  ,incorrect\n",
+                    encoding="utf-8")
+
+    batch, summary = import_file(db, path, project_name="p", schema=CORRECTNESS)
+
+    assert (batch.judges, batch.annotators) == ((), ("bob",))
+    assert (summary.added, summary.verdicts, summary.human_labels) == (2, 0, 2)
+    assert counts(snapshot(db)).get("judge", 0) == 0
+
+
 def test_reimport_with_another_task_is_refused(db, tmp_path: Path) -> None:
     import_clean(db, tmp_path)
     before = snapshot(db)
