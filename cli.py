@@ -1,4 +1,4 @@
-"""Docket's headless entry point: ``python cli.py <command> ...``.
+"""Docket on the command line: create the database, import files, list projects, load the demo.
 
 Every command returns an exit code from :func:`main`; failures print one line starting with
 ``error:`` on stderr (an import rejected by validation first lists each problem).
@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("init", help=cmd_init.__doc__).set_defaults(handler=cmd_init)
 
     imp = commands.add_parser("import", help=cmd_import.__doc__)
-    imp.add_argument("file", help="a .jsonl, .csv or .parquet file")
+    imp.add_argument("file", help="a .jsonl, .json (array of objects), .csv or .parquet file")
     imp.add_argument("--project", required=True, help="project name (created if new)")
     imp.add_argument("--task", metavar="TEMPLATE|SCHEMA.toml",
                      help=f"built-in template ({', '.join(TEMPLATES)}) or a schema file; "

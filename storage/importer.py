@@ -60,9 +60,13 @@ class ImportSummary:
         return (
             f"{self.project}: {self.added} added, {self.updated} updated, {self.unchanged} "
             f"unchanged, {self.skipped} skipped; {self.verdicts} verdicts written "
-            f"({len(self.judges)} judges), {self.human_labels} human labels written ("
-            f"{len(self.annotators)} annotators)"
+            f"({_count(len(self.judges), 'judge')}), {self.human_labels} human labels written "
+            f"({_count(len(self.annotators), 'annotator')})"
         )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def write_import(db: Database, *, project_name: str, schema: TaskSchema | None,

@@ -146,8 +146,8 @@ def test_custom_task_schema_from_toml(capsys, tmp_path: Path, database: str) -> 
                          "--task", str(schema))
 
     assert (code, err) == (0, [])
-    assert out == ["reviews: 2 added, 0 updated, 0 unchanged, 0 skipped; 1 verdicts written (1 judges), "
-                   "1 human labels written (1 annotators)"]
+    assert out == ["reviews: 2 added, 0 updated, 0 unchanged, 0 skipped; 1 verdicts written (1 judge), "
+                   "1 human labels written (1 annotator)"]
     assert run(capsys, "--database", database, "projects")[1] == [
         "reviews  sentiment                 2 items    1 judges        1 human labels"]
 

@@ -191,7 +191,7 @@ def test_triviaqa_v1_via_cli(db, tmp_path: Path, capsys, shared_data: Path, triv
     assert (code, err) == (0, "")
     assert out.splitlines() == [
         f"triviaqa: 3600 added, 0 updated, 0 unchanged, 0 skipped; {expected_verdicts} verdicts "
-        "written (11 judges), 3600 human labels written (1 annotators)"]
+        "written (11 judges), 3600 human labels written (1 annotator)"]
     items, verdicts, humans = read_back(db, "triviaqa")
     assert len(items) == 3600
     assert sorted(verdicts["judge"].unique()) == sorted(TRIVIAQA_JUDGES)
@@ -220,4 +220,4 @@ def test_triviaqa_v1_via_cli(db, tmp_path: Path, capsys, shared_data: Path, triv
     assert cli.main(["--database", db.url, "import", str(path), "--project", "triviaqa"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "triviaqa: 0 added, 0 updated, 3600 unchanged, 0 skipped; 0 verdicts written (11 judges), "
-        "0 human labels written (1 annotators)"]
+        "0 human labels written (1 annotator)"]

@@ -1,0 +1,81 @@
+"""The README tells the truth: its commands, pages, CLI commands, templates and examples."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import cli
+from components.layout import PAGES
+from core.importing import check_policy, read_import_bytes, validate_table
+from core.schema_toml import load_schema_text
+from core.templates import TEMPLATES
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+INSTALL_AND_RUN = "pip install -r requirements.txt && streamlit run app.py"
+TEST_COMMAND = "pytest"
+
+
+def code_blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
+
+
+def test_readme_gives_the_two_commands():
+    bash = code_blocks("bash")
+    assert [block.strip() for block in bash[:2]] == [INSTALL_AND_RUN, TEST_COMMAND]
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    commands = [line for line in lines if line and not line.startswith("#")]
+    assert commands[-1] == TEST_COMMAND
+    assert "pip install --quiet -r requirements.txt" in " ".join(commands)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.label)
+def test_readme_names_every_page(page):
+    assert f"**{page.label}**" in README
+
+
+@pytest.mark.parametrize("command", cli.command_names())
+def test_readme_documents_every_cli_command(command):
+    assert re.search(rf"^\| `{command}( |`)", README, flags=re.MULTILINE), command
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_readme_documents_every_template(template):
+    schema = TEMPLATES[template]
+    row = next(line for line in README.splitlines() if line.startswith(f"| `{template}` |"))
+    for name in (*schema.field_names, *schema.dimension_names):
+        assert f"`{name}`" in row, (template, name)
+
+
+def test_readme_schema_example_is_a_valid_schema():
+    (example,) = code_blocks("toml")
+    schema = load_schema_text(example, source="README.md")
+    assert schema.dimension("helpful").label_values == ("1", "2", "3")
+    assert (schema.dimension("tone_score").minimum, schema.dimension("tone_score").maximum) == (0, 10)
+
+
+def test_readme_import_examples_are_clean_files():
+    (json_example,) = code_blocks("json")
+    (csv_example,) = code_blocks("csv")
+    record = json.loads(json_example)
+    jsonl = read_import_bytes((json.dumps(record) + "\n").encode(), fmt="jsonl", name="readme.jsonl")
+    csv = read_import_bytes(csv_example.encode(), fmt="csv", name="readme.csv")
+    for raw in (jsonl, csv):
+        batch = validate_table(raw, TEMPLATES["correctness"])
+        check_policy(batch, "strict")
+        assert batch.rows[0].external_id == "q1"
+        assert batch.judges[0] == "gpt-4o"
+    assert [v.sample_index for v in validate_table(jsonl, TEMPLATES["correctness"]).rows[0].verdicts
+            if v.judge == "llama-3-70b"] == [0, 1]
+
+
+def test_readme_documents_every_import_format():
+    for extension in (".jsonl", ".json", "CSV", "Parquet"):
+        assert extension in README
