@@ -137,6 +137,25 @@ class _BulkWriter:
                 done = min(offset + CHUNK_ROWS, len(rows))
                 self.report(start + span * done / len(rows), f"{what}: {done:,}/{len(rows):,}")
 
+    def insert_rows(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], *,
+                    start: float = 0.0, span: float = 0.0, what: str = "") -> None:
+        """Insert plain rows: ``COPY`` on PostgreSQL, ``executemany`` on SQLite."""
+        if self.dialect != "postgresql":
+            self.execute_many(self.insert_sql(table, columns), rows, start=start, span=span,
+                              what=what)
+            return
+        # psycopg's executemany costs a round trip per row even when pipelined (measured: 1.8 s
+        # for 43k rows); COPY streams them in the same transaction.
+        driver = self.conn.connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(
+                f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for offset in range(0, len(rows), CHUNK_ROWS):
+                for row in rows[offset:offset + CHUNK_ROWS]:
+                    copy.write_row(row)
+                if span:
+                    done = min(offset + CHUNK_ROWS, len(rows))
+                    self.report(start + span * done / len(rows), f"{what}: {done:,}/{len(rows):,}")
+
     # -- steps ------------------------------------------------------------------------------
     def write(self, batch: ImportBatch) -> dict[str, Any]:
         if self.dialect == "postgresql":
@@ -175,13 +194,12 @@ class _BulkWriter:
         }
 
     def insert_items(self, rows: list[ItemRow]) -> None:
-        sql = self.insert_sql("item", ("project_id", "external_id", "fields_json", "model",
-                                       "group_name", "metadata_json", "content_hash",
-                                       "created_at", "updated_at"))
+        columns = ("project_id", "external_id", "fields_json", "model", "group_name",
+                   "metadata_json", "content_hash", "created_at", "updated_at")
         pid, now = self.project_id, self.now
         values = [(pid, r.external_id, r.fields_json, r.model, r.group, r.metadata_json,
                    r.content_hash, now, now) for r in rows]
-        self.execute_many(sql, values, start=0.05, span=0.35, what="items")
+        self.insert_rows("item", columns, values, start=0.05, span=0.35, what="items")
 
     def update_items(self, rows: list[ItemRow], existing: dict[str, tuple[int, str]]) -> None:
         m = self.mark
@@ -245,8 +263,7 @@ class _BulkWriter:
             f"DELETE FROM verdict WHERE item_id = {self.mark} AND judge_id = {self.mark}",
             [(item_id, judge_id) for item_id in changed.item_ids for judge_id in file_judges])
         inserts = tuples(fresh) + tuples(changed)
-        self.execute_many(self.insert_sql("verdict", columns), inserts, start=0.45, span=0.45,
-                          what="verdicts")
+        self.insert_rows("verdict", columns, inserts, start=0.45, span=0.45, what="verdicts")
         return len(inserts)
 
     def write_human_labels(self, batch: ImportBatch, fresh: _Selection, changed: _Selection,
@@ -267,8 +284,7 @@ class _BulkWriter:
             return out
 
         inserts = tuples(fresh)
-        self.execute_many(self.insert_sql("annotation", columns), inserts, start=0.9, span=0.05,
-                          what="human labels")
+        self.insert_rows("annotation", columns, inserts, start=0.9, span=0.05, what="human labels")
         upserts = tuples(changed)
         if upserts:
             self.audit_label_changes(upserts)
