@@ -7,24 +7,30 @@ Every command returns an exit code from :func:`main`; failures print one line st
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
 import logging
 import sys
 from collections.abc import Sequence
 
 from core.importing import ON_ERROR_POLICIES, ImportFileError, ImportLimits, ImportRejected
+from core.metrics import MetricsInputError, compare_dimension
+from core.metrics.report import format_comparison
 from core.schema import SchemaError
 from core.templates import TEMPLATES, resolve_task
 from storage.database import Database, DatabaseConfigError, database_url_from_env
 from storage.demo import load_demo
 from storage.importer import import_file
+from storage.labels import load_ratings
 from storage.migrations import SchemaTooNewError, migrate
-from storage.projects import ProjectError, project_summaries
+from storage.projects import ProjectError, get_project, project_summaries
+from storage.users import ROLES, UserError, check_name, check_password, create_user
 
 log = logging.getLogger("docket.cli")
 
 # Errors a user can fix from the message alone; anything else is a bug and shows a traceback.
 USER_ERRORS = (SchemaError, ImportFileError, ImportRejected, ProjectError, DatabaseConfigError,
-               SchemaTooNewError, FileNotFoundError)
+               SchemaTooNewError, FileNotFoundError, MetricsInputError)
 
 
 def cmd_init(args: argparse.Namespace, db: Database) -> int:
@@ -75,6 +81,75 @@ def cmd_demo(args: argparse.Namespace, db: Database) -> int:
     return 0
 
 
+def cmd_create_user(args: argparse.Namespace, db: Database) -> int:
+    """Create a user; the password is read from stdin (asked for twice on a terminal)."""
+    migrate(db)
+    try:
+        name = check_name(args.name)
+        password = check_password(read_password(f"Password for {name}: "))
+        with db.write() as session:
+            user = create_user(session=session, name=name, role=args.role, password=password,
+                               display_name=args.display_name)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"user created: {user.name} ({user.role})")
+    return 0
+
+
+def read_password(prompt: str) -> str:
+    """Return a password from stdin: asked for twice without echo on a terminal, else one line.
+
+    Raises :class:`storage.users.UserError` if nothing was given or the two entries differ.
+    """
+    if sys.stdin.isatty():
+        try:
+            password = getpass.getpass(prompt)
+            if getpass.getpass("Repeat the password: ") != password:
+                raise UserError("the two passwords differ")
+        except EOFError:
+            raise UserError("no password given") from None
+        return password
+    line = sys.stdin.readline()
+    if not line:
+        raise UserError("no password on stdin (give it as one line)")
+    return line.rstrip("\r\n")
+
+
+def cmd_metrics(args: argparse.Namespace, db: Database) -> int:
+    """Agreement of every rater pair, the rater groups, bias and rankings on one dimension."""
+    migrate(db)
+    juries = dict(args.jury)
+    if len(juries) != len(args.jury):
+        raise MetricsInputError("--jury: each jury needs its own name")
+    with db.read() as session:
+        project = get_project(session=session, name=args.project)
+        name = args.dimension or project.schema.dimension_names[0]
+        if name not in project.schema.dimension_names:
+            raise MetricsInputError(f"project {project.name!r} has no dimension {name!r} "
+                                    f"(dimensions: {', '.join(project.schema.dimension_names)})")
+        ratings = load_ratings(session=session, project_id=project.id,
+                               dimension=project.schema.dimension(name))
+    document = {"project": project.name,
+                **compare_dimension(ratings, juries=juries, binarize_at=args.binarize_at,
+                                    n_resamples=args.bootstrap, seed=args.seed)}
+    if args.json:
+        print(json.dumps(document, ensure_ascii=False, allow_nan=False, indent=1))
+    else:
+        print(format_comparison(document))
+    return 0
+
+
+def jury_option(text: str) -> tuple[str, list[str]]:
+    """argparse type of ``--jury NAME=judge1,judge2,...`` (at least two judges)."""
+    name, equals, members = text.partition("=")
+    judges = [judge.strip() for judge in members.split(",") if judge.strip()]
+    if not equals or not name.strip() or len(judges) < 2:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=judge1,judge2,... with at least two judges, got {text!r}")
+    return name.strip(), judges
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with one sub-command per entry of :data:`COMMANDS`."""
     parser = argparse.ArgumentParser(prog="python cli.py", description=__doc__.splitlines()[0])
@@ -100,6 +175,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("projects", help=cmd_projects.__doc__).set_defaults(handler=cmd_projects)
     commands.add_parser("demo", help=cmd_demo.__doc__).set_defaults(handler=cmd_demo)
+
+    user = commands.add_parser("create-user", help=cmd_create_user.__doc__)
+    user.add_argument("name", help="user name: letters, digits and . _ @ + -")
+    user.add_argument("--role", required=True, choices=ROLES, help="admin or annotator")
+    user.add_argument("--display-name", default="", help="name shown in the app (optional)")
+    user.set_defaults(handler=cmd_create_user)
+
+    metrics = commands.add_parser("metrics", help=cmd_metrics.__doc__)
+    metrics.add_argument("--project", required=True, help="project name")
+    metrics.add_argument("--dimension", help="dimension to compare (default: the schema's first)")
+    metrics.add_argument("--binarize-at", metavar="LABEL",
+                         help="compare the ordinal (or interval) scale as '>= LABEL' vs '< LABEL'")
+    metrics.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                         help="bootstrap resamples for the 95%% CIs (default %(default)s; 0: none)")
+    metrics.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
+    metrics.add_argument("--jury", type=jury_option, action="append", default=[],
+                         metavar="NAME=JUDGE,JUDGE,...",
+                         help="a jury of judges (majority/median/mean per item); repeatable")
+    metrics.add_argument("--json", action="store_true", help="print one JSON document")
+    metrics.set_defaults(handler=cmd_metrics)
     return parser
 
 

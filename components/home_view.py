@@ -27,8 +27,12 @@ and exports the experts' labels and **gold reference answers** for your own eval
 """
 
 
-def render_home(db: Database) -> None:
-    """Draw the home page: the introduction, then the project list or the first steps."""
+def render_home(db: Database, *, can_manage: bool = True) -> None:
+    """Draw the home page: the introduction, then the project list or the first steps.
+
+    ``can_manage`` (admins) adds the demo button and the links to Import; without it the page
+    only reads.
+    """
     st.title("Docket", anchor=False)
     st.markdown(INTRO)
     notice = st.session_state.pop(_DEMO_NOTICE, None)
@@ -36,11 +40,17 @@ def render_home(db: Database) -> None:
         st.success(notice, icon=":material/check_circle:")
     with db.read() as session:
         summaries = project_summaries(session=session)
+    if not summaries and not can_manage:
+        st.info("There are no projects yet. An admin imports the items to label.",
+                icon=":material/info:")
+        return
     if not summaries:
         _first_steps(db)
         return
     st.subheader("Projects", anchor=False)
     st.dataframe(projects_frame(summaries), hide_index=True, width="content")
+    if not can_manage:
+        return
     st.page_link(IMPORT_PAGE, label="Import more data", icon=":material/upload_file:")
     with st.expander("Demo data"):
         st.caption("Adds (or refreshes) one small demo project per built-in template.")

@@ -1,9 +1,10 @@
-"""Page setup shared by ``app.py`` and every page: config, navigation, access guard, database.
+"""Page setup shared by ``app.py`` and every page: config, database, sign-in guard, navigation.
 
 Streamlit's own sidebar navigation is hidden (``client.showSidebarNavigation = false``); the
-sidebar is drawn here from :data:`PAGES`, the one registry of pages. DESIGN.md §2: a deep link
-such as ``/Import`` can run a page file without ``app.py``, so whatever a page requires must
-be checked by :func:`page_setup` at the top of that page, never only in ``app.py``.
+sidebar is drawn here from :data:`PAGES`, the one registry of pages, showing only the pages
+the signed-in user may open. DESIGN.md §2: a deep link such as ``/Import`` can run a page file
+without ``app.py``, so whatever a page requires must be checked by :func:`page_setup` at the
+top of that page, never only in ``app.py``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,19 @@ from typing import NamedTuple
 import streamlit as st
 from sqlalchemy.exc import OperationalError
 
+from components.auth import (
+    AuthConfigError,
+    auth_mode,
+    deny_unless_allowed,
+    may_open,
+    require_user,
+    sign_out,
+)
 from components.resources import get_database
 from components.safe_text import escape_markdown
 from storage.database import Database, DatabaseConfigError
 from storage.migrations import SchemaTooNewError
+from storage.users import UserInfo
 
 APP_NAME = "Docket"
 
@@ -37,49 +47,52 @@ class PageEntry(NamedTuple):
 PAGES: tuple[PageEntry, ...] = (
     PageEntry("app.py", "Home", ":material/home:", None),
     PageEntry("pages/1_Import.py", "Import", ":material/upload_file:", "admin"),
+    PageEntry("pages/2_Users.py", "Users", ":material/group:", "admin"),
 )
 
 
 @dataclass(frozen=True)
 class PageContext:
-    """What a page gets from :func:`page_setup`: the shared database."""
+    """What a page gets from :func:`page_setup`: the shared database and the signed-in user."""
 
     db: Database
-
-
-def current_user() -> None:
-    """Return the signed-in user; always None for now.
-
-    Sign-in and roles arrive with the authentication issue. Until then there is no user and
-    no access check: every page is open to whoever can reach the server.
-    """
-    return None
+    user: UserInfo
 
 
 def page_setup(title: str, *, role: str | None = None) -> PageContext:
-    """Configure the page, draw the navigation and return the :class:`PageContext`.
+    """Configure the page, check who may see it, draw the navigation; return the context.
 
     Must be the first Streamlit call of every page and of ``app.py``. ``role`` is the role the
-    page requires. If the database cannot be opened (bad URL, server down, schema from a newer
-    Docket), shows the reason and stops the script (``st.stop``), so no page ever renders
-    half-connected.
+    page requires (None: any signed-in user). Stops the script (``st.stop``) after showing
+    only: the reason, if the database cannot be opened (bad URL, server down, schema from a
+    newer Docket) or ``DOCKET_AUTH`` is invalid; the sign-in form (or the first-admin form on
+    an empty database) if nobody is signed in; a "not allowed" message if the user lacks
+    ``role``. The user is re-read from the database on every run (no caching), so role
+    changes and deactivations apply at the next click.
     """
     st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=":material/balance:",
                        layout="wide")
-    # The sign-in/role guard goes here: check current_user() against `role` and stop with the
-    # sign-in form before anything else renders. Not built yet (authentication issue).
-    current_user()
-    _draw_navigation()
     try:
         db = get_database()
+        user = require_user(db, role=role)
     except (DatabaseConfigError, SchemaTooNewError, OperationalError) as exc:
         st.error(f"Docket cannot open its database: {escape_markdown(exc)}", icon=":material/error:")
         st.stop()
-    return PageContext(db=db)
+    except AuthConfigError as exc:
+        st.error(f"Docket will not start: {escape_markdown(exc)}", icon=":material/error:")
+        st.stop()
+    _draw_navigation(user)
+    deny_unless_allowed(user, role=role, title=title)
+    return PageContext(db=db, user=user)
 
 
-def _draw_navigation() -> None:
+def _draw_navigation(user: UserInfo) -> None:
     with st.sidebar:
         st.markdown(f"### {APP_NAME}")
         for page in PAGES:
-            st.page_link(page.path, label=page.label, icon=page.icon)
+            if may_open(user, page.role):
+                st.page_link(page.path, label=page.label, icon=page.icon)
+        st.divider()
+        st.caption(f"Signed in as **{escape_markdown(user.label)}** ({user.role})")
+        if auth_mode() == "password":
+            st.button("Sign out", key="auth.sign_out", icon=":material/logout:", on_click=sign_out)

@@ -11,7 +11,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    inspect,
+    text,
+)
 from sqlmodel import SQLModel
 
 from storage import models
@@ -19,11 +34,84 @@ from storage.database import Database
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 Migration = Callable[[Connection], None]
-# version -> step that upgrades a database from version - 1 to version.
-MIGRATIONS: dict[int, Migration] = {}
 _PG_LOCK_KEY = 0x444F434B  # "DOCK": serialises concurrent migrations on PostgreSQL
+
+
+def _add_sign_in_attempt(connection: Connection) -> None:
+    """Version 2: the ``sign_in_attempt`` table (sign-in throttling).
+
+    The table is spelled out as it was at version 2 rather than taken from ``models``, so this
+    step keeps creating the same table when the model changes in a later version.
+    """
+    table = Table(
+        "sign_in_attempt", MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("scope", String(16), nullable=False),
+        Column("key", String(64), nullable=False),
+        Column("failures", Integer, nullable=False),
+        Column("last_failure_at", DateTime(timezone=True), nullable=False),
+        Column("locked_until", DateTime(timezone=True), nullable=True),
+        UniqueConstraint("scope", "key", name="uq_sign_in_attempt"),
+    )
+    table.create(connection)
+
+
+def _add_annotation_queues(connection: Connection) -> None:
+    """Version 3: project annotation settings, ``project_member`` and ``assignment``.
+
+    Spelled out as at version 3 (see :func:`_add_sign_in_attempt`).
+    """
+    for column, ddl in (("blind", "BOOLEAN NOT NULL DEFAULT TRUE"),
+                        ("overlap", "INTEGER NOT NULL DEFAULT 1"),
+                        ("queue_order", "VARCHAR(16) NOT NULL DEFAULT 'sequential'"),
+                        ("queue_seed", "INTEGER NOT NULL DEFAULT 0"),
+                        ("trusted_fields", "TEXT NOT NULL DEFAULT '[]'")):
+        connection.execute(text(f"ALTER TABLE project ADD COLUMN {column} {ddl}"))
+    metadata = MetaData()
+    Table("project", metadata, Column("id", Integer, primary_key=True))
+    Table("item", metadata, Column("id", Integer, primary_key=True))
+    Table("user_account", metadata, Column("id", Integer, primary_key=True))
+    member = Table(
+        "project_member", metadata,
+        Column("project_id", Integer, ForeignKey("project.id", ondelete="CASCADE"),
+               primary_key=True),
+        Column("user_id", Integer, ForeignKey("user_account.id", ondelete="CASCADE"),
+               primary_key=True),
+        Column("added_at", DateTime(timezone=True), nullable=False),
+    )
+    assignment = Table(
+        "assignment", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("project_id", Integer, ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+        Column("item_id", Integer, ForeignKey("item.id", ondelete="CASCADE"), nullable=False),
+        Column("user_id", Integer, ForeignKey("user_account.id", ondelete="CASCADE"),
+               nullable=False),
+        Column("position", Integer, nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("skip_reason", Text),
+        Column("flagged", Boolean, nullable=False),
+        Column("flag_note", Text),
+        Column("comment", Text),
+        Column("confidence", Integer),
+        Column("reference_answer", Text),
+        Column("verdicts_seen", Boolean, nullable=False),
+        Column("submitted_at", DateTime(timezone=True)),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+        UniqueConstraint("item_id", "user_id", name="uq_assignment"),
+        Index("ix_assignment_queue", "user_id", "project_id", "status", "position"),
+        Index("ix_assignment_project", "project_id", "status"),
+    )
+    member.create(connection)
+    assignment.create(connection)
+
+
+# version -> step that upgrades a database from version - 1 to version.
+MIGRATIONS: dict[int, Migration] = {
+    2: _add_sign_in_attempt,
+    3: _add_annotation_queues,
+}
 
 
 class SchemaTooNewError(RuntimeError):

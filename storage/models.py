@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 ROLES: tuple[str, ...] = ("admin", "annotator")
@@ -44,6 +44,15 @@ class Project(SQLModel, table=True):
     template: str = Field(max_length=64)
     task_json: str = Field(sa_column=_text(nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+    # Annotation settings (schema version 3). Server defaults as the migration adds them, so
+    # fresh and upgraded databases accept the same inserts.
+    blind: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
+    overlap: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    queue_order: str = Field(default="sequential", max_length=16,
+                             sa_column_kwargs={"server_default": "sequential"})
+    queue_seed: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    trusted_fields: str = Field(default="[]", sa_column=Column(Text, nullable=False,
+                                                                server_default="[]"))
 
 
 class Item(SQLModel, table=True):
@@ -109,6 +118,68 @@ class UserAccount(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=512)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class SignInAttempt(SQLModel, table=True):
+    """Failed sign-ins counted per user name or per client, for throttling.
+
+    Kept in the database, not in a server process, so every process sees the same counters.
+    ``key`` is a SHA-256 of the scope and the normalised name or address, never the typed text:
+    people sometimes type their password into the name field.
+    """
+
+    __tablename__ = "sign_in_attempt"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_sign_in_attempt"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=16)
+    key: str = Field(max_length=64)
+    failures: int = 0
+    last_failure_at: datetime = Field(default_factory=utcnow)
+    locked_until: datetime | None = None
+
+
+class ProjectMember(SQLModel, table=True):
+    """An annotator (or admin) who labels in a project."""
+
+    __tablename__ = "project_member"
+
+    project_id: int = Field(foreign_key="project.id", primary_key=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="user_account.id", primary_key=True, ondelete="CASCADE")
+    added_at: datetime = Field(default_factory=utcnow)
+
+
+class Assignment(SQLModel, table=True):
+    """One item in one annotator's queue, and what happened to it.
+
+    ``position`` orders the queue; "next item" is the pending row with the lowest position,
+    found through ``ix_assignment_queue`` (an index seek, not a scan). Per item-and-annotator
+    notes live here: comment, confidence, the proposed gold reference answer, skip and flag.
+    """
+
+    __tablename__ = "assignment"
+    __table_args__ = (
+        UniqueConstraint("item_id", "user_id", name="uq_assignment"),
+        Index("ix_assignment_queue", "user_id", "project_id", "status", "position"),
+        Index("ix_assignment_project", "project_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE")
+    item_id: int = Field(foreign_key="item.id", ondelete="CASCADE")
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    position: int
+    status: str = Field(default="pending", max_length=16)  # pending | done | skipped
+    skip_reason: str | None = Field(default=None, sa_column=_text())
+    flagged: bool = False
+    flag_note: str | None = Field(default=None, sa_column=_text())
+    comment: str | None = Field(default=None, sa_column=_text())
+    confidence: int | None = None
+    reference_answer: str | None = Field(default=None, sa_column=_text())
+    # True once the judges' verdicts were shown to this annotator for this item.
+    verdicts_seen: bool = False
+    submitted_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class Annotation(SQLModel, table=True):

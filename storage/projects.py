@@ -52,6 +52,14 @@ def find_project(*, session: Session, name: str) -> ProjectInfo | None:
     return _info(project) if project else None
 
 
+def project_by_id(*, session: Session, project_id: int) -> ProjectInfo:
+    """Return the project with database id ``project_id``; raises ProjectError if none."""
+    project = session.get(Project, project_id)
+    if project is None:
+        raise ProjectError(f"no project with id {project_id}")
+    return _info(project)
+
+
 def get_project(*, session: Session, name: str) -> ProjectInfo:
     """Return the project called ``name``; raises :class:`ProjectError` if there is none."""
     info = find_project(session=session, name=name)

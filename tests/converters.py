@@ -214,3 +214,83 @@ def triviaqa_v1_records(shared_data: Path) -> list[Record]:
                                                                    f"{where} HumanJudgement")}},
         })
     return records
+
+
+# --- HANNA (MIT): 1-5 ratings of generated stories on six criteria --------------------------
+
+HANNA_FILE = Path("hanna-benchmark-asg") / "hanna_metric_scores_llm.csv"
+HANNA_CRITERIA = {"RE": "relevance", "CH": "coherence", "EM": "empathy", "SU": "surprise",
+                  "EG": "engagement", "CX": "complexity"}
+HANNA_HUMANS = ("Human 1", "Human 2", "Human 3")
+HANNA_LLMS = ("Beluga-13B", "OrcaPlatypus", "Mistral-7B", "Llama-13B", "ChatGPT")
+HANNA_PROMPTS = (1, 2, 3, 4)
+HANNA_STORIES_PER_MODEL = 96
+# Humans rate 1-5. The LLM scores are means of three samples in which the dataset's authors
+# scored an unparseable answer -1, so a judge's score can be as low as -1: the scale admits it
+# rather than dropping those verdicts (the README's 960-story figures include them).
+HANNA_SCHEMA_TOML = "\n".join([
+    'name = "hanna"',
+    'title = "HANNA story ratings"',
+    'description = "Rate a generated story on six criteria (Chhun et al. 2022)."',
+    "",
+    "[[fields]]",
+    'name = "prompt"',
+    'title = "Writing prompt"',
+    "",
+    "[[fields]]",
+    'name = "response"',
+    'title = "Story"',
+    "required = false",
+    *[line for name in HANNA_CRITERIA.values() for line in (
+        "", "[[dimensions]]", f'name = "{name}"', 'scale = "interval"', "min = -1", "max = 5")],
+])
+
+
+def hanna_schema():
+    """The six-criterion interval schema of the HANNA records."""
+    from core.schema_toml import load_schema_text
+
+    return load_schema_text(HANNA_SCHEMA_TOML, source="hanna schema")
+
+
+def hanna_records(shared_data: Path, *, generators: Iterable[str] | None = None) -> list[Record]:
+    """One record per story (id ``<generator>/<k>``, model = the story generator, 96 per
+    generator), with the three human raters as annotators ``Human 1..3`` and every LLM prompt
+    variant as judge ``<LLM> p<k>``, each labelling the six criteria.
+
+    ``generators`` keeps only those story generators (rows of the file). Raises ValueError if
+    a cell is not a list of 96 numbers, so a changed dataset cannot slip through unnoticed.
+    """
+    path = shared_data / HANNA_FILE
+    with path.open(encoding="utf-8", newline="") as source:
+        rows = list(csv.DictReader(source))
+    wanted = None if generators is None else set(generators)
+
+    def cell(row: dict[str, str], column: str) -> list[float]:
+        values = json.loads(row[column])
+        if len(values) != HANNA_STORIES_PER_MODEL or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            raise ValueError(f"{path.name} {row['Model']} {column}: expected 96 numbers")
+        return values
+
+    records = []
+    for row in rows:
+        model = row["Model"]
+        if wanted is not None and model not in wanted:
+            continue
+        humans = {h: {name: cell(row, f"{h} {code}") for code, name in HANNA_CRITERIA.items()}
+                  for h in HANNA_HUMANS}
+        judges = {f"{llm} p{k}": {name: cell(row, f"{llm} {code} {k}")
+                                  for code, name in HANNA_CRITERIA.items()}
+                  for llm in HANNA_LLMS for k in HANNA_PROMPTS}
+        for story in range(HANNA_STORIES_PER_MODEL):
+            records.append({
+                "id": f"{model}/{story}",
+                "prompt": f"HANNA writing prompt {story}",
+                "model": model,
+                "humans": {h: {name: values[story] for name, values in labels.items()}
+                           for h, labels in humans.items()},
+                "judges": {j: {name: values[story] for name, values in labels.items()}
+                           for j, labels in judges.items()},
+            })
+    return records

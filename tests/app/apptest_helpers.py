@@ -4,16 +4,52 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+from components.auth import session_entries
+from storage.users import UserInfo
 from tests.conftest import REPO_ROOT
 
 APP_TIMEOUT_S = 30
 
 
-def open_page(path: str = "app.py") -> AppTest:
-    """Run ``path`` (relative to the repo root) cold, as a deep link, and return the AppTest."""
+def open_page(path: str = "app.py", *, user: UserInfo | None = None) -> AppTest:
+    """Run ``path`` (relative to the repo root) as a deep link and return the AppTest.
+
+    With ``user``, the browser session is signed in as that user (as the sign-in form leaves
+    it); without, it is a cold session that nobody has signed in to.
+    """
     at = AppTest.from_file(REPO_ROOT / "app.py", default_timeout=APP_TIMEOUT_S)
+    for key, value in (session_entries(user) if user is not None else {}).items():
+        at.session_state[key] = value
     if path != "app.py":
         at.switch_page(path)
+    return at.run()
+
+
+def rendered(at: AppTest, area: str = "main") -> list[tuple[str, str | None, object]]:
+    """Every element drawn in ``area`` ("main" or "sidebar"): (type, key, value), in order.
+
+    Containers (forms, columns) are walked into, not listed, so the result is exactly what
+    the user can see and use. A button's value (was it just clicked) is left out.
+    """
+    found: list[tuple[str, str | None, object]] = []
+
+    def walk(node) -> None:
+        if hasattr(node, "children"):  # a container
+            for child in node.children.values():
+                walk(child)
+            return
+        value = None if node.type == "button" else getattr(node, "value", None)  # clicked or not
+        found.append((node.type, getattr(node, "key", None), value))
+
+    walk(getattr(at, area))
+    return found
+
+
+def sign_in_through_the_form(at: AppTest, name: str, password: str) -> AppTest:
+    """Type ``name`` and ``password`` into the sign-in form, submit, and return the AppTest."""
+    at.text_input(key="auth.sign_in.name").input(name)
+    at.text_input(key="auth.sign_in.password").input(password)
+    at.button(key="auth.sign_in.submit").click()
     return at.run()
 
 

@@ -18,8 +18,8 @@ def _projects_table(at):
     return frames[0]
 
 
-def test_empty_database_offers_the_demo_and_the_import_page(app_db):
-    at = open_page()
+def test_empty_database_offers_the_demo_and_the_import_page(app_db, admin):
+    at = open_page(user=admin)
     assert not at.exception
     button = at.button(key="home.load_demo")
     assert button.label == "Load demo data"
@@ -30,8 +30,8 @@ def test_empty_database_offers_the_demo_and_the_import_page(app_db):
     assert not at.dataframe
 
 
-def test_demo_button_loads_the_demo_projects(app_db, tiny_demo):
-    at = open_page()
+def test_demo_button_loads_the_demo_projects(app_db, tiny_demo, admin):
+    at = open_page(user=admin)
     at.button(key="home.load_demo").click().run()
     assert not at.exception
     assert not at.error
@@ -51,11 +51,11 @@ def test_demo_button_loads_the_demo_projects(app_db, tiny_demo):
     assert at.button(key="home.load_demo").proto.type == "secondary"
 
 
-def test_demo_button_with_the_shipped_demo_data(app_db):
+def test_demo_button_with_the_shipped_demo_data(app_db, admin):
     missing = [path.name for path in demo_files().values() if not path.is_file()]
     if missing:
         skip_or_fail(f"storage/demo_data is incomplete, missing: {', '.join(missing)}")
-    at = open_page()
+    at = open_page(user=admin)
     at.button(key="home.load_demo").click().run()
     assert not at.exception
     table = _projects_table(at)
@@ -64,11 +64,11 @@ def test_demo_button_with_the_shipped_demo_data(app_db):
     assert (table["items"] > 0).all()
 
 
-def test_missing_demo_files_show_an_error_instead_of_crashing(app_db, tmp_path, monkeypatch):
+def test_missing_demo_files_show_an_error_instead_of_crashing(app_db, tmp_path, monkeypatch, admin):
     import storage.demo
 
     monkeypatch.setattr(storage.demo, "DEMO_DIR", tmp_path / "nowhere")
-    at = open_page()
+    at = open_page(user=admin)
     at.button(key="home.load_demo").click().run()
     assert not at.exception
     message = at.error[0].value
@@ -78,11 +78,11 @@ def test_missing_demo_files_show_an_error_instead_of_crashing(app_db, tmp_path, 
     assert not at.dataframe  # nothing was written
 
 
-def test_broken_demo_file_is_reported(app_db, tiny_demo, monkeypatch):
+def test_broken_demo_file_is_reported(app_db, tiny_demo, monkeypatch, admin):
     import storage.demo
 
     (storage.demo.DEMO_DIR / "pairwise.jsonl").write_text('{"prompt": "no id"}\n', encoding="utf-8")
-    at = open_page()
+    at = open_page(user=admin)
     at.button(key="home.load_demo").click().run()
     assert not at.exception
     assert "missing column 'id'" in at.error[0].value.replace("\\", "")
@@ -104,8 +104,8 @@ def imported_project(app_db):
     return {"items": 3, "judges": 2, "human labels": 1}
 
 
-def test_projects_table_shows_the_counts(app_db, imported_project):
-    at = open_page()
+def test_projects_table_shows_the_counts(app_db, imported_project, admin):
+    at = open_page(user=admin)
     assert not at.exception
     row = _projects_table(at).set_index("project").loc["My eval"]
     assert row["template"] == "correctness"
@@ -115,3 +115,21 @@ def test_projects_table_shows_the_counts(app_db, imported_project):
     assert not at.info
 
 
+
+
+def test_annotator_gets_neither_the_demo_button_nor_the_import_links(app_db, annotator):
+    at = open_page(user=annotator)
+    assert not at.exception
+    with pytest.raises(KeyError):
+        at.button(key="home.load_demo")
+    assert not at.main.get("page_link")
+    assert at.info[0].value == "There are no projects yet. An admin imports the items to label."
+
+
+def test_annotator_sees_the_projects_but_cannot_load_the_demo(app_db, imported_project, annotator):
+    at = open_page(user=annotator)
+    assert not at.exception
+    assert list(_projects_table(at)["project"]) == ["My eval"]
+    assert not at.main.get("page_link")
+    with pytest.raises(KeyError):
+        at.button(key="home.load_demo")

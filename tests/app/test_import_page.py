@@ -65,8 +65,8 @@ def project_id(db, name: str) -> int | None:
     return info.id if info else None
 
 
-def test_page_renders_its_controls(app_db):
-    at = open_page(IMPORT_PAGE)
+def test_page_renders_its_controls(app_db, admin):
+    at = open_page(IMPORT_PAGE, user=admin)
     assert not at.exception
     assert at.file_uploader(key="import.uploader").allowed_type == [
         ".jsonl", ".ndjson", ".json", ".csv", ".parquet"]
@@ -83,9 +83,9 @@ def test_page_renders_its_controls(app_db):
                for caption in at.caption)
 
 
-def test_strict_blocks_a_file_with_a_bad_row_and_skip_imports_the_rest(app_db_any):
+def test_strict_blocks_a_file_with_a_bad_row_and_skip_imports_the_rest(app_db_any, admin):
     db = app_db_any
-    at = open_page(IMPORT_PAGE)
+    at = open_page(IMPORT_PAGE, user=admin)
     upload(at, "answers.jsonl", ONE_BAD_ROW)
     new_project(at, "Trivia check")
     assert not at.button(key="import.validate").disabled
@@ -136,11 +136,11 @@ def _markdown(at) -> str:
     return "\n".join(md.value for md in at.markdown).replace("\\", "")
 
 
-def test_clean_csv_imports_under_strict_and_reimport_changes_nothing(app_db):
+def test_clean_csv_imports_under_strict_and_reimport_changes_nothing(app_db, admin):
     csv = (b"id,prompt,response,judge.j1.correct,human.bob.correct,topic\n"
            b"1,Q one,A one,correct,incorrect,geo\n"
            b"2,Q two,A two,incorrect,,math\n")
-    at = open_page(IMPORT_PAGE)
+    at = open_page(IMPORT_PAGE, user=admin)
     upload(at, "labels.csv", csv)
     new_project(at, "csv project")
     validate(at)
@@ -152,7 +152,7 @@ def test_clean_csv_imports_under_strict_and_reimport_changes_nothing(app_db):
     assert not at.exception
 
     # Same file again into the now existing project: everything is unchanged.
-    at = open_page(IMPORT_PAGE)
+    at = open_page(IMPORT_PAGE, user=admin)
     assert at.radio(key="import.project_mode").value == "existing"
     assert at.selectbox(key="import.project").value == "csv project"
     upload(at, "labels.csv", csv)
@@ -165,8 +165,8 @@ def test_clean_csv_imports_under_strict_and_reimport_changes_nothing(app_db):
     assert (summary.items, summary.judges, summary.human_labels) == (2, 1, 1)
 
 
-def test_whole_file_problem_is_shown_and_nothing_is_written(app_db):
-    at = open_page(IMPORT_PAGE)
+def test_whole_file_problem_is_shown_and_nothing_is_written(app_db, admin):
+    at = open_page(IMPORT_PAGE, user=admin)
     upload(at, "no_ids.jsonl", jsonl({"prompt": "q"}, {"prompt": "r"}))
     new_project(at, "never")
     validate(at)
@@ -180,8 +180,8 @@ def test_whole_file_problem_is_shown_and_nothing_is_written(app_db):
     assert project_id(app_db, "never") is None
 
 
-def test_changing_the_task_after_validating_asks_for_a_new_validation(app_db):
-    at = open_page(IMPORT_PAGE)
+def test_changing_the_task_after_validating_asks_for_a_new_validation(app_db, admin):
+    at = open_page(IMPORT_PAGE, user=admin)
     upload(at, "answers.jsonl", ONE_BAD_ROW)
     new_project(at, "p")
     validate(at)
@@ -193,14 +193,14 @@ def test_changing_the_task_after_validating_asks_for_a_new_validation(app_db):
     assert any("missing column 'response_a'" in r for r in problems_table(at)["reason"])
 
 
-def test_name_of_an_existing_project_is_refused_for_a_new_one(app_db):
-    at = open_page(IMPORT_PAGE)
+def test_name_of_an_existing_project_is_refused_for_a_new_one(app_db, admin):
+    at = open_page(IMPORT_PAGE, user=admin)
     upload(at, "answers.jsonl", ONE_BAD_ROW)
     new_project(at, "taken")
     at.radio(key="import.policy").set_value("skip").run()
     validate(at)
     at.button(key="import.run").click().run()
-    at = open_page(IMPORT_PAGE)
+    at = open_page(IMPORT_PAGE, user=admin)
     at.radio(key="import.project_mode").set_value("new").run()
     at.text_input(key="import.new_project").input("taken").run()
     assert "already exists" in at.error[0].value
@@ -231,8 +231,8 @@ scale = "ordinal"
 """
 
 
-def test_custom_schema_file_creates_a_project_with_that_schema(app_db):
-    at = open_page(IMPORT_PAGE)
+def test_custom_schema_file_creates_a_project_with_that_schema(app_db, admin):
+    at = open_page(IMPORT_PAGE, user=admin)
     at.text_input(key="import.new_project").input("custom")
     at.radio(key="import.task_source").set_value("toml").run()
     assert at.button(key="import.validate").disabled
@@ -254,8 +254,8 @@ def test_custom_schema_file_creates_a_project_with_that_schema(app_db):
     assert list(verdicts["label"]) == ["2"]
 
 
-def test_bad_schema_file_shows_the_schema_error(app_db):
-    at = open_page(IMPORT_PAGE)
+def test_bad_schema_file_shows_the_schema_error(app_db, admin):
+    at = open_page(IMPORT_PAGE, user=admin)
     at.text_input(key="import.new_project").input("custom")
     at.radio(key="import.task_source").set_value("toml").run()
     bad = SCHEMA_TOML.replace(b'scale = "ordinal"', b'scale = "ordinall"')
@@ -268,8 +268,8 @@ def test_bad_schema_file_shows_the_schema_error(app_db):
     assert at.button(key="import.validate").disabled
 
 
-def test_untrusted_text_is_shown_literally(app_db):
-    at = open_page(IMPORT_PAGE)
+def test_untrusted_text_is_shown_literally(app_db, admin):
+    at = open_page(IMPORT_PAGE, user=admin)
     image = "![x](http://example.invalid/p.png)"
     upload(at, "e.jsonl", jsonl({"id": 1, "prompt": "p", "judges": {f"**{image}": {"correct": "yes"}}}))
     new_project(at, f"{image} :red[p]")

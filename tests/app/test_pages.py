@@ -1,12 +1,32 @@
-"""Every page opens cold (a deep link, no session) without an exception and shows the nav."""
+"""Every page guards itself: opened cold (a deep link, no session) it shows only the sign-in
+form; signed in, the navigation lists exactly the pages the user's role may open; an annotator
+on an admin page sees only "not allowed"."""
 
 import ast
 
 import pytest
 
 from components.layout import PAGES
-from tests.app.apptest_helpers import open_page
+from tests.app.apptest_helpers import open_page, rendered
 from tests.conftest import REPO_ROOT
+
+ADMIN_PAGES = [page for page in PAGES if page.role == "admin"]
+SIGN_IN_ONLY = [
+    ("title", None, "Sign in to Docket"),
+    ("text_input", "auth.sign_in.name", ""),
+    ("text_input", "auth.sign_in.password", ""),
+    ("button", "auth.sign_in.submit", None),
+]
+FIRST_ADMIN_ONLY = [
+    ("title", None, "Welcome to Docket"),
+    ("markdown", None, "There is no admin account yet. Create the first one: it can import data, "
+                       "add annotators and other admins, and export results."),
+    ("text_input", "auth.first.name", ""),
+    ("text_input", "auth.first.display_name", ""),
+    ("text_input", "auth.first.password", ""),
+    ("text_input", "auth.first.repeat", ""),
+    ("button", "auth.first.submit", None),
+]
 
 
 def test_registry_lists_every_page_file():
@@ -30,12 +50,50 @@ def test_page_setup_is_the_first_call_with_the_registered_role(page):
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.label)
-def test_page_opens_cold_with_the_navigation(app_db, page):
+def test_page_opened_cold_shows_only_the_sign_in_form(app_db_any, admin, page):
     at = open_page(page.path)
+    assert not at.exception
+    assert rendered(at) == SIGN_IN_ONLY
+    assert rendered(at, "sidebar") == []  # not even the navigation
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.label)
+def test_page_opened_cold_on_an_empty_database_shows_only_the_first_admin_form(app_db, page):
+    at = open_page(page.path)
+    assert not at.exception
+    assert rendered(at) == FIRST_ADMIN_ONLY
+    assert rendered(at, "sidebar") == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.label)
+def test_signed_in_admin_opens_every_page_with_the_full_navigation(app_db, admin, page):
+    at = open_page(page.path, user=admin)
     assert not at.exception
     assert at.title[0].value == ("Docket" if page.path == "app.py" else page.label)
     nav = [link.label for link in at.sidebar.get("page_link")]
     assert nav == [entry.label for entry in PAGES]
+    assert at.sidebar.caption[0].value == "Signed in as **Ada Admin** (admin)"
+    assert at.sidebar.button(key="auth.sign_out").label == "Sign out"
+
+
+def test_annotator_navigation_lists_only_the_pages_of_their_role(app_db, annotator):
+    at = open_page("app.py", user=annotator)
+    assert not at.exception
+    nav = [link.label for link in at.sidebar.get("page_link")]
+    assert nav == [page.label for page in PAGES if page.role in (None, "annotator")]
+    assert not set(nav) & {page.label for page in ADMIN_PAGES}
+    assert at.sidebar.caption[0].value == "Signed in as **ann** (annotator)"
+
+
+@pytest.mark.parametrize("page", ADMIN_PAGES, ids=lambda page: page.label)
+def test_annotator_on_an_admin_page_sees_only_not_allowed(app_db, annotator, page):
+    at = open_page(page.path, user=annotator)
+    assert not at.exception
+    assert rendered(at) == [("error", None, (
+        f"You are not allowed to open **{page.label}**: it is for the admin role, and you are "
+        "signed in as ann (annotator)."))]
+    # Nothing to act with: the only widget on the whole page is the sign-out button.
+    assert [key for kind, key, _ in rendered(at, "sidebar") if key] == ["auth.sign_out"]
 
 
 def test_unusable_database_url_is_reported_not_raised(monkeypatch, tmp_path):

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from storage.database import Database
+from storage.migrations import migrate
+from storage.users import create_user
 from tests.conftest import REPO_ROOT, skip_or_fail
 
 log = logging.getLogger(__name__)
@@ -28,14 +31,18 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-quic"]
 STARTUP_TIMEOUT_S = 60
+ADMIN_NAME = "e2e-admin"
+ADMIN_PASSWORD = "e2e admin password"
 
 
 @dataclass(frozen=True)
 class DocketServer:
-    """A running server: its base URL and the database URL it writes to."""
+    """A running server: its base URL, the database URL it writes to, an admin's credentials."""
 
     url: str
     database_url: str
+    admin_name: str = ADMIN_NAME
+    admin_password: str = ADMIN_PASSWORD
 
 
 def _free_port() -> int:
@@ -70,12 +77,23 @@ def chromium_path() -> Path:
 @pytest.fixture(scope="session")
 def docket_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path
                   ) -> Iterator[DocketServer]:
-    """``streamlit run app.py`` on a free port with a fresh SQLite database; stopped at the end."""
+    """``streamlit run app.py`` on a free port with a fresh SQLite database; stopped at the end.
+
+    The database holds one admin (:data:`ADMIN_NAME`), created as ``cli.py create-user`` would.
+    """
     folder = tmp_path_factory.mktemp("e2e")
     database_url = f"sqlite:///{folder / 'e2e.db'}"
+    db = Database(database_url)
+    try:
+        migrate(db)
+        with db.write() as session:
+            create_user(session=session, name=ADMIN_NAME, role="admin", password=ADMIN_PASSWORD)
+    finally:
+        db.dispose()
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DOCKET_DATABASE_URL": database_url}
+    env.pop("DOCKET_AUTH", None)  # sign-in on, whatever the environment says
     log_path = folder / "streamlit.log"
     with log_path.open("wb") as server_log:
         process = subprocess.Popen(

@@ -1,4 +1,4 @@
-"""Browser walk through the real server: demo data on the home page, then an upload on Import.
+"""Browser walk through the real server: sign-in, demo data on the home page, an upload on Import.
 
 The final check reads the server's SQLite database through ``storage`` to confirm that exactly
 the valid rows were written.
@@ -45,11 +45,46 @@ def by_key(page, key: str):
     return page.locator(f".st-key-{key.replace('.', '-')}")
 
 
+def sign_in(page, name: str, password: str) -> None:
+    """Fill in the sign-in form shown on the current page and submit it with Enter."""
+    page.get_by_role("heading", name="Sign in to Docket").wait_for()
+    page.get_by_role("textbox", name="User name", exact=True).fill(name)
+    password_box = page.get_by_role("textbox", name="Password", exact=True)
+    password_box.fill(password)
+    password_box.press("Enter")
+
+
+def test_deep_link_shows_only_the_sign_in_form_until_signed_in(page, docket_server):
+    page.goto(f"{docket_server.url}/Import")  # a fresh server process, straight to an admin page
+    page.get_by_role("heading", name="Sign in to Docket").wait_for()
+    password_box = page.get_by_role("textbox", name="Password", exact=True)
+    assert password_box.get_attribute("type") == "password"
+    assert page.locator('[data-testid="stFileUploader"]').count() == 0
+    assert page.get_by_role("link", name="Import").count() == 0  # no navigation either
+    snapshot(page, "docket_sign_in.png")
+
+    sign_in(page, docket_server.admin_name, "not the password")
+    page.get_by_text("Wrong user name or password.").wait_for()
+    assert page.locator('[data-testid="stFileUploader"]').count() == 0
+    # The typed password is gone from the field (and from the server's session state).
+    assert page.get_by_role("textbox", name="Password", exact=True).input_value() == ""
+
+    sign_in(page, docket_server.admin_name, docket_server.admin_password)
+    page.get_by_role("heading", name="Import").first.wait_for()
+    by_key(page, "import.uploader").wait_for()
+    page.get_by_text(f"Signed in as {docket_server.admin_name}").wait_for()
+
+    by_key(page, "auth.sign_out").get_by_role("button").click()
+    page.get_by_role("heading", name="Sign in to Docket").wait_for()
+    assert page.locator('[data-testid="stFileUploader"]').count() == 0
+
+
 def test_home_loads_the_demo_projects(page, docket_server):
     missing = [path.name for path in demo_files().values() if not path.is_file()]
     if missing:
         skip_or_fail(f"storage/demo_data is incomplete, missing: {', '.join(missing)}")
     page.goto(docket_server.url)
+    sign_in(page, docket_server.admin_name, docket_server.admin_password)
     page.get_by_role("heading", name="Docket").first.wait_for()
     page.get_by_text("There are no projects yet").wait_for()
     snapshot(page, "docket_home_empty.png")
@@ -81,6 +116,7 @@ def test_import_reports_the_bad_row_and_skip_writes_only_the_valid_ones(page, do
     data_file.write_text("".join(json.dumps(r) + "\n" for r in BAD_ROW_FILE), encoding="utf-8")
 
     page.goto(docket_server.url)
+    sign_in(page, docket_server.admin_name, docket_server.admin_password)
     page.get_by_role("link", name="Import").first.click()
     page.get_by_role("heading", name="Import").first.wait_for()
     by_key(page, "import.uploader").locator('input[type="file"]').set_input_files(data_file)

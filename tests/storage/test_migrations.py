@@ -7,9 +7,12 @@ from sqlalchemy import Connection, inspect, text
 from sqlmodel import SQLModel
 
 from storage.migrations import SCHEMA_VERSION, SchemaTooNewError, migrate, schema_version
+from tests.storage.legacy_schema import recreate_as_version_1, schema_shape
 
 MODEL_TABLES = {"schema_version", "project", "item", "judge", "verdict", "user_account",
-                "annotation", "gold", "audit_log"}
+                "annotation", "gold", "audit_log", "sign_in_attempt", "project_member",
+                "assignment"}
+NEXT = SCHEMA_VERSION + 1
 
 
 def recorded_versions(db) -> list[int]:
@@ -23,9 +26,27 @@ def table_names(db) -> set[str]:
         return set(inspect(connection).get_table_names())
 
 
-def test_schema_version_is_one() -> None:
-    # A bump must come with a migration step and a test for it.
-    assert SCHEMA_VERSION == 1
+def test_schema_version_is_three() -> None:
+    # A bump must come with a migration step; test_a_version_1_database_upgrades_to_the_
+    # current_schema below then checks the step against a fresh database.
+    assert SCHEMA_VERSION == 3
+
+
+def test_a_version_1_database_upgrades_to_the_current_schema_and_keeps_its_data(db) -> None:
+    fresh = schema_shape(db)  # the fixture created it from the models
+    recreate_as_version_1(db)
+    with db.engine.begin() as connection:
+        connection.execute(text("INSERT INTO project (name, template, task_json, created_at) "
+                                "VALUES ('old', 'correctness', '{}', CURRENT_TIMESTAMP)"))
+
+    assert migrate(db) == 1
+
+    assert recorded_versions(db) == list(range(1, SCHEMA_VERSION + 1))
+    assert schema_shape(db) == fresh
+    with db.read() as session:
+        row = session.execute(text("SELECT name, blind, overlap, queue_order, trusted_fields "
+                                   "FROM project")).one()
+    assert tuple(row) == ("old", True, 1, "sequential", "[]")
 
 
 def test_new_database_gets_every_table_at_the_current_version(db) -> None:
@@ -68,12 +89,12 @@ def test_a_migration_step_runs_once_and_is_recorded(db) -> None:
         calls.append(1)
         connection.execute(text("ALTER TABLE project ADD COLUMN archived INTEGER DEFAULT 0"))
 
-    assert migrate(db, target=2, migrations={2: add_column}) == 1
-    assert migrate(db, target=2, migrations={2: add_column}) == 2
+    assert migrate(db, target=NEXT, migrations={NEXT: add_column}) == SCHEMA_VERSION
+    assert migrate(db, target=NEXT, migrations={NEXT: add_column}) == NEXT
 
     assert calls == [1]
-    assert recorded_versions(db) == [1, 2]
-    assert schema_version(db) == 2
+    assert recorded_versions(db) == [SCHEMA_VERSION, NEXT]
+    assert schema_version(db) == NEXT
     with db.engine.connect() as connection:
         assert "archived" in {c["name"] for c in inspect(connection).get_columns("project")}
 
@@ -81,17 +102,17 @@ def test_a_migration_step_runs_once_and_is_recorded(db) -> None:
 def test_a_failing_step_leaves_the_database_as_it_was(db) -> None:
     def half_done(connection: Connection) -> None:
         connection.execute(text("CREATE TABLE half_done (id INTEGER PRIMARY KEY)"))
-        raise RuntimeError("step 2 failed")
+        raise RuntimeError("step failed")
 
-    with pytest.raises(RuntimeError, match="step 2 failed"):
-        migrate(db, target=2, migrations={2: half_done})
+    with pytest.raises(RuntimeError, match="step failed"):
+        migrate(db, target=NEXT, migrations={NEXT: half_done})
 
-    assert schema_version(db) == 1
-    assert recorded_versions(db) == [1]
+    assert schema_version(db) == SCHEMA_VERSION
+    assert recorded_versions(db) == [SCHEMA_VERSION]
     assert "half_done" not in table_names(db)  # the DDL was rolled back with the step
 
 
 def test_a_missing_step_is_an_error(db) -> None:
-    with pytest.raises(RuntimeError, match="no migration step to schema version 2"):
-        migrate(db, target=3, migrations={3: lambda connection: None})
-    assert recorded_versions(db) == [1]
+    with pytest.raises(RuntimeError, match=f"no migration step to schema version {NEXT}"):
+        migrate(db, target=NEXT + 1, migrations={NEXT + 1: lambda connection: None})
+    assert recorded_versions(db) == [SCHEMA_VERSION]

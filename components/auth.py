@@ -1,0 +1,243 @@
+"""Sign-in for every page: who is signed in, the sign-in and first-admin forms, sign-out.
+
+The session remembers only the user's id and a stamp of their password hash. Every rerun
+re-reads the user by primary key (never cached), so a demotion, deactivation or password
+reset done by an admin — in any server process — takes effect at the user's next click.
+
+``DOCKET_AUTH=none`` switches sign-in off for a personal computer: everyone who reaches the
+server acts as one local admin account, and every page says so in a warning banner.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+
+import streamlit as st
+
+from components.safe_text import escape_markdown
+from storage.database import Database
+from storage.users import (
+    LOCAL_ADMIN_NAME,
+    MIN_PASSWORD_CHARS,
+    UserError,
+    UserInfo,
+    create_first_admin,
+    ensure_local_admin,
+    find_user,
+    get_user,
+    needs_first_admin,
+    sign_in,
+)
+
+log = logging.getLogger(__name__)
+
+AUTH_ENV = "DOCKET_AUTH"
+AUTH_MODES = ("password", "none")
+USER_KEY = "auth.user_id"
+STAMP_KEY = "auth.stamp"
+MESSAGE_KEY = "auth.message"
+SIGN_IN_NAME = "auth.sign_in.name"
+SIGN_IN_PASSWORD = "auth.sign_in.password"
+FIRST_NAME = "auth.first.name"
+FIRST_DISPLAY_NAME = "auth.first.display_name"
+FIRST_PASSWORD = "auth.first.password"
+FIRST_REPEAT = "auth.first.repeat"
+
+SINGLE_USER_WARNING = (
+    "**Single-user mode (`DOCKET_AUTH=none`): there is no sign-in.** Anyone who can reach this "
+    "server acts as the local admin and can change or delete everything. Use it only on your "
+    "own computer; unset `DOCKET_AUTH` to require sign-in."
+)
+SESSION_ENDED = "You were signed out: your account was changed or deactivated. Sign in again."
+
+
+class AuthConfigError(ValueError):
+    """``DOCKET_AUTH`` has a value Docket does not know."""
+
+
+def auth_mode() -> str:
+    """Return ``"password"`` (default) or ``"none"`` from ``$DOCKET_AUTH``.
+
+    Raises :class:`AuthConfigError` for any other value, so a typo never switches sign-in off.
+    """
+    value = os.environ.get(AUTH_ENV, "").strip().lower() or "password"
+    if value not in AUTH_MODES:
+        raise AuthConfigError(f"{AUTH_ENV} must be one of {', '.join(AUTH_MODES)} (or unset); "
+                              f"got {os.environ[AUTH_ENV]!r}")
+    return value
+
+
+def may_open(user: UserInfo, page_role: str | None) -> bool:
+    """True if ``user`` may use a page that needs ``page_role`` (None: every signed-in user).
+
+    Admins may open every page; other roles only pages for everyone or for their role.
+    """
+    return page_role is None or user.is_admin or user.role == page_role
+
+
+def session_entries(user: UserInfo) -> dict[str, object]:
+    """Return the session-state entries that mean "``user`` is signed in"."""
+    return {USER_KEY: user.id, STAMP_KEY: user.credential_stamp}
+
+
+def current_user(db: Database) -> UserInfo | None:
+    """Return the signed-in user, re-read from the database, or None if nobody is signed in.
+
+    A session whose user was deleted, deactivated or got a new password since signing in is
+    signed out here (with a notice for the sign-in form). In single-user mode returns the
+    local admin account.
+    """
+    if auth_mode() == "none":
+        return _local_admin(db)
+    user_id = st.session_state.get(USER_KEY)
+    if user_id is None:
+        return None
+    with db.read() as session:
+        user = get_user(session=session, user_id=user_id)
+    if user is None or not user.active or user.credential_stamp != st.session_state.get(STAMP_KEY):
+        sign_out()
+        st.session_state[MESSAGE_KEY] = SESSION_ENDED
+        return None
+    return user
+
+
+def sign_out() -> None:
+    """End the browser session's sign-in and forget everything it held (forms, uploads).
+
+    The whole session state goes, so the next person at this browser sees nothing of the
+    previous user's work in progress.
+    """
+    st.session_state.clear()
+
+
+def require_user(db: Database, *, role: str | None) -> UserInfo:
+    """Return the signed-in user if they may use a page needing ``role``; otherwise stop.
+
+    Nobody signed in: draws only the sign-in form (or, while no admin exists, the form that
+    creates the first admin) and stops the script. In single-user mode draws the warning
+    banner and returns the local admin. A user without the role is not handled here (the
+    caller draws the navigation first, then calls :func:`deny_unless_allowed`).
+    """
+    mode = auth_mode()
+    if mode == "none":
+        st.warning(SINGLE_USER_WARNING, icon=":material/warning:")
+    user = current_user(db)
+    if user is not None:
+        return user
+    with db.read() as session:
+        first_run = needs_first_admin(session=session)
+    if first_run:
+        _first_admin_form(db)
+    else:
+        _sign_in_form(db)
+    st.stop()
+    raise AssertionError("st.stop() ends the script")  # for type checkers: never returns
+
+
+def deny_unless_allowed(user: UserInfo, *, role: str | None, title: str) -> None:
+    """Show "not allowed" and stop the script unless ``user`` may open a page needing ``role``."""
+    if may_open(user, role):
+        return
+    st.error(f"You are not allowed to open **{escape_markdown(title)}**: it is for the {role} "
+             f"role, and you are signed in as {escape_markdown(user.name)} ({user.role}).",
+             icon=":material/block:")
+    st.stop()
+
+
+def client_address() -> str | None:
+    """Return the browser's address for throttling, or None when it identifies nobody.
+
+    Loopback addresses are ignored: they mean a reverse proxy on the same host (every user
+    would share one counter) or a local single user. IPv6 clients are counted per /64, the
+    block one subscriber usually holds.
+    """
+    raw = st.context.ip_address
+    if not isinstance(raw, str):
+        return None
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return None
+    if address.is_loopback:
+        return None
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def _local_admin(db: Database) -> UserInfo:
+    with db.read() as session:
+        user = find_user(session=session, name=LOCAL_ADMIN_NAME)
+    if user is not None and user.is_admin and user.active:
+        return user
+    with db.write() as session:
+        return ensure_local_admin(session=session)
+
+
+def _show_message() -> None:
+    message = st.session_state.pop(MESSAGE_KEY, None)
+    if message:
+        st.error(message, icon=":material/error:")
+
+
+def _sign_in_form(db: Database) -> None:
+    st.title("Sign in to Docket", anchor=False)
+    _show_message()
+    with st.form("auth.sign_in", width=420):
+        st.text_input("User name", key=SIGN_IN_NAME, autocomplete="username")
+        st.text_input("Password", type="password", key=SIGN_IN_PASSWORD,
+                      autocomplete="current-password")
+        st.form_submit_button("Sign in", key="auth.sign_in.submit", type="primary",
+                              on_click=_on_sign_in, args=(db, client_address()))
+
+
+def _on_sign_in(db: Database, client: str | None) -> None:
+    name = st.session_state.get(SIGN_IN_NAME, "")
+    password = st.session_state.get(SIGN_IN_PASSWORD, "")
+    st.session_state[SIGN_IN_PASSWORD] = ""  # never keep a typed password in the session
+    if not name.strip() or not password:
+        st.session_state[MESSAGE_KEY] = "Enter your user name and password."
+        return
+    result = sign_in(db, name=name, password=password, client=client)
+    if result.user is None:
+        st.session_state[MESSAGE_KEY] = result.message
+        return
+    st.session_state.update(session_entries(result.user))
+
+
+def _first_admin_form(db: Database) -> None:
+    st.title("Welcome to Docket", anchor=False)
+    st.markdown("There is no admin account yet. Create the first one: it can import data, "
+                "add annotators and other admins, and export results.")
+    _show_message()
+    with st.form("auth.first_admin", width=420):
+        st.text_input("User name", key=FIRST_NAME, autocomplete="username",
+                      help="Letters, digits and . _ @ + - (e.g. maria or maria@example.org)")
+        st.text_input("Display name (optional)", key=FIRST_DISPLAY_NAME)
+        st.text_input("Password", type="password", key=FIRST_PASSWORD, autocomplete="new-password",
+                      help=f"At least {MIN_PASSWORD_CHARS} characters")
+        st.text_input("Repeat the password", type="password", key=FIRST_REPEAT,
+                      autocomplete="new-password")
+        st.form_submit_button("Create admin and sign in", key="auth.first.submit", type="primary",
+                              on_click=_on_first_admin, args=(db,))
+
+
+def _on_first_admin(db: Database) -> None:
+    password = st.session_state.get(FIRST_PASSWORD, "")
+    repeat = st.session_state.get(FIRST_REPEAT, "")
+    st.session_state[FIRST_PASSWORD] = st.session_state[FIRST_REPEAT] = ""
+    if password != repeat:
+        st.session_state[MESSAGE_KEY] = "The two passwords differ."
+        return
+    try:
+        with db.write() as session:
+            user = create_first_admin(session=session, name=st.session_state.get(FIRST_NAME, ""),
+                                      password=password,
+                                      display_name=st.session_state.get(FIRST_DISPLAY_NAME, ""))
+    except UserError as exc:
+        st.session_state[MESSAGE_KEY] = f"Cannot create the admin: {escape_markdown(exc)}."
+        return
+    log.info("first admin %r created from the browser", user.name)
+    st.session_state.update(session_entries(user))

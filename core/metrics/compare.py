@@ -1,0 +1,205 @@
+"""The whole comparison of one dimension: every rater, every pair, the groups, bias, rankings.
+
+:func:`compare_dimension` is what the CLI prints as JSON and what the dashboard shows. Raters
+are each human annotator, the human consensus, each judge and each jury; pairs are all
+unordered pairs in that order (``a`` before ``b``, so a judge is always ``b`` against a human
+and the mean signed difference reads as the judge's bias). Items a rater did not label are
+left out pairwise, never imputed. Bootstrap resamples are drawn per pair and group from
+``numpy.random.default_rng([seed, index])``, so a pair's interval does not depend on which
+other raters are present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+
+from core.metrics.agreement import check_bootstrap, confusion_matrix, group_agreement, pair_agreement
+from core.metrics.bias import bias_report
+from core.metrics.consensus import Aggregate, human_consensus, jury_verdict
+from core.metrics.ranking import ranking_report
+from core.metrics.ratings import CONSENSUS, HUMAN, JUDGE, JURY, MetricsInputError, Ratings
+from core.metrics.results import MetricResult
+from core.metrics.samples import PairSample, group_sample, pair_sample, pair_sample_from_table, pair_tables
+from core.metrics.views import align_swapped, binarize, is_preference, swapped_pairs
+
+JURY_NAME_CHARS = 100
+
+
+def _result_fields(results: Mapping[str, MetricResult]) -> dict[str, Any]:
+    """Metric values under their names, plus ``ci95`` and ``undefined`` maps."""
+    fields: dict[str, Any] = {name: result.value for name, result in results.items()}
+    fields["ci95"] = {name: list(r.ci95) for name, r in results.items() if r.ci95 is not None}
+    fields["undefined"] = {name: r.undefined_reason for name, r in results.items()
+                           if r.undefined_reason is not None}
+    return fields
+
+
+def _aggregate_info(aggregate: Aggregate) -> dict[str, Any]:
+    return {"method": aggregate.method, "items": aggregate.items, "ties": aggregate.ties}
+
+
+def with_derived_raters(ratings: Ratings, juries: Mapping[str, Sequence[str]]
+                        ) -> tuple[Ratings, dict[str, Any] | None, list[dict[str, Any]]]:
+    """Ratings in output order (humans, ``human:consensus``, judges, juries) and the consensus
+    and jury descriptions (method, items with a value, tied items).
+
+    Raises :class:`MetricsInputError` for a bad jury name or membership.
+    """
+    humans, judges = ratings.of_kind(HUMAN), ratings.of_kind(JUDGE)
+    derived: dict[str, np.ndarray] = {}
+    consensus_info = None
+    if humans:
+        consensus = human_consensus(ratings)
+        derived[CONSENSUS] = consensus.values
+        consensus_info = _aggregate_info(consensus)
+    jury_info = []
+    for jury, members in juries.items():
+        if not jury or len(jury) > JURY_NAME_CHARS or ":" in jury:
+            raise MetricsInputError(f"jury name {jury!r} must have 1 to {JURY_NAME_CHARS} "
+                                    "characters and no ':'")
+        verdict = jury_verdict(ratings, members)
+        derived[f"{JURY}:{jury}"] = verdict.values
+        jury_info.append({"name": f"{JURY}:{jury}",
+                          "members": [m.removeprefix(f"{JUDGE}:") for m in members],
+                          **_aggregate_info(verdict)})
+    juries_named = [name for name in derived if name != CONSENSUS]
+    order = [*humans, *([CONSENSUS] if humans else []), *judges, *juries_named]
+    columns = {name: ratings.values[:, i] for i, name in enumerate(ratings.raters)} | derived
+    values = np.column_stack([columns[name] for name in order]) if order else ratings.values
+    ordered = Ratings(ratings.dimension, tuple(order), values, ratings.item_ids, ratings.models,
+                      ratings.groups)
+    return ordered, consensus_info, jury_info
+
+
+def pair_samples(ratings: Ratings) -> dict[tuple[int, int], PairSample]:
+    """The sample of every rater pair (i < j, positions in ``ratings.raters``)."""
+    scale, k = ratings.dimension.scale, ratings.n_labels
+    pairs = list(combinations(range(len(ratings.raters)), 2))
+    if scale == "interval":
+        return {(i, j): pair_sample(ratings.values[:, i], ratings.values[:, j], scale, k)
+                for i, j in pairs}
+    tables = pair_tables(ratings.codes, k)
+    return {(i, j): pair_sample_from_table(tables[i, j], scale) for i, j in pairs}
+
+
+def compare_pairs(ratings: Ratings, samples: Mapping[tuple[int, int], PairSample] | None = None, *,
+                  n_resamples: int = 0, seed: int = 0, confidence: float = 0.95
+                  ) -> list[dict[str, Any]]:
+    """One entry per unordered rater pair: ``a``, ``b``, ``n``, every applicable metric,
+    ``ci95``, ``undefined`` and (nominal/ordinal) the ``confusion_matrix``. ``samples`` are
+    the pairs' samples when already built (keyed by rater positions, i < j)."""
+    labels = ratings.dimension.label_values
+    entries = []
+    samples = samples if samples is not None else pair_samples(ratings)
+    for index, ((i, j), sample) in enumerate(samples.items()):
+        a, b = ratings.raters[i], ratings.raters[j]
+        results = pair_agreement(sample, names=(a, b), labels=labels, n_resamples=n_resamples,
+                                 rng=np.random.default_rng([seed, index]), confidence=confidence)
+        entry: dict[str, Any] = {"a": a, "b": b, "n": round(sample.n[0])}
+        entry.update(_result_fields(results))
+        if ratings.dimension.scale != "interval":
+            entry["confusion_matrix"] = confusion_matrix(sample, labels).to_dict()
+        entries.append(entry)
+    return entries
+
+
+def compare_groups(ratings: Ratings, *, n_resamples: int = 0, seed: int = 0,
+                   confidence: float = 0.95) -> list[dict[str, Any]]:
+    """Fleiss' κ (nominal/ordinal) and Krippendorff's α at the dimension's level for the
+    groups "humans" (two or more annotators) and "humans+judges" (at least one of each)."""
+    humans, judges = ratings.of_kind(HUMAN), ratings.of_kind(JUDGE)
+    humans = tuple(h for h in humans if h != CONSENSUS)
+    groups = []
+    if len(humans) >= 2:
+        groups.append(("humans", humans))
+    if humans and judges:
+        groups.append(("humans+judges", (*humans, *judges)))
+    entries = []
+    scale = ratings.dimension.scale
+    for index, (name, members) in enumerate(groups):
+        columns = [ratings.raters.index(m) for m in members]
+        source = ratings.values if scale == "interval" else ratings.codes
+        sample = group_sample(source[:, columns], scale, ratings.n_labels)
+        results = group_agreement(sample, labels=ratings.dimension.label_values,
+                                  n_resamples=n_resamples,
+                                  rng=np.random.default_rng([seed, 1_000_000 + index]),
+                                  confidence=confidence)
+        fields = _result_fields(results)
+        entry: dict[str, Any] = {"name": name, "raters": list(members)}
+        entry.update({metric: fields[metric] for metric in results})
+        entry.update({"alpha_level": scale, "n": next(iter(results.values())).n,
+                      "ci95": fields["ci95"], "undefined": fields["undefined"]})
+        entries.append(entry)
+    return entries
+
+
+def preference_report(ratings: Ratings, pairs: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """For a pairwise-preference dimension: each judge's and jury's accuracy against the human
+    consensus, and each judge's position consistency with its ``@swapped`` run (both are the
+    percent agreement of that pair, with its CI); None for other dimensions."""
+    if not is_preference(ratings.dimension):
+        return None
+    by_pair = {(p["a"], p["b"]): p for p in pairs}
+
+    def agreement_of(a: str, b: str) -> dict[str, Any]:
+        pair = by_pair[(a, b)]
+        result: dict[str, Any] = {"value": pair["percent_agreement"], "n": pair["n"]}
+        if "percent_agreement" in pair["ci95"]:
+            result["ci95"] = pair["ci95"]["percent_agreement"]
+        if "percent_agreement" in pair["undefined"]:
+            result["undefined"] = pair["undefined"]["percent_agreement"]
+        return result
+
+    scored = [*ratings.of_kind(JUDGE), *ratings.of_kind(JURY)]
+    accuracy = ({rater: agreement_of(CONSENSUS, rater) for rater in scored}
+                if CONSENSUS in ratings.raters else {})
+    consistency = {judge: {"swapped": swapped, **agreement_of(judge, swapped)}
+                   for judge, swapped in swapped_pairs(ratings)}
+    return {"accuracy": accuracy, "position_consistency": consistency}
+
+
+def compare_dimension(ratings: Ratings, *, juries: Mapping[str, Sequence[str]] | None = None,
+                      binarize_at: str | None = None, n_resamples: int = 0, seed: int = 0,
+                      confidence: float = 0.95) -> dict[str, Any]:
+    """Compare every rater of one dimension; returns plain JSON-ready data.
+
+    Keys: ``dimension``, ``scale`` (``nominal`` after binarising), ``binarized_at``,
+    ``raters``, ``pairs``, ``groups``, ``labels``, ``consensus`` (method, items, ties),
+    ``juries``, ``bias``, ``ranking`` (None without models), ``preference`` (None unless
+    A/B preference). ``juries`` maps a jury name to its judges. Raises
+    :class:`MetricsInputError` for a bad jury, binarising threshold or bootstrap setting.
+    """
+    check_bootstrap(n_resamples, confidence)
+    dimension_name = ratings.dimension.name
+    if binarize_at is not None:
+        ratings = binarize(ratings, binarize_at)
+        binarize_at = ratings.dimension.labels[0].value.removeprefix(">=")
+    ratings = align_swapped(ratings)
+    ratings, consensus, jury_info = with_derived_raters(ratings, juries or {})
+    samples = pair_samples(ratings)
+    pairs = compare_pairs(ratings, samples, n_resamples=n_resamples, seed=seed,
+                          confidence=confidence)
+    scored = [*ratings.of_kind(JUDGE), *ratings.of_kind(JURY)]
+    has_consensus = CONSENSUS in ratings.raters
+    if has_consensus:
+        reference = ratings.raters.index(CONSENSUS)
+        against = {rater: samples[(reference, ratings.raters.index(rater))] for rater in scored}
+    return {
+        "dimension": dimension_name,
+        "scale": ratings.dimension.scale,
+        "binarized_at": binarize_at,
+        "raters": list(ratings.raters),
+        "pairs": pairs,
+        "groups": compare_groups(ratings, n_resamples=n_resamples, seed=seed,
+                                 confidence=confidence),
+        "labels": list(ratings.dimension.label_values),
+        "consensus": consensus,
+        "juries": jury_info,
+        "bias": bias_report(ratings, against, CONSENSUS) if has_consensus else None,
+        "ranking": ranking_report(ratings, scored, CONSENSUS) if has_consensus else None,
+        "preference": preference_report(ratings, pairs),
+    }

@@ -1,0 +1,115 @@
+"""Aggregate raters per item: the human consensus and user-defined juries of judges.
+
+* nominal: majority vote. A tie for the top label (2 vs 2, or 1-1-1) gives *no* value for
+  that item; the number of tied items is reported, not hidden.
+* ordinal: human consensus by majority as above; a jury by the median label. With an even
+  number of labels whose two middle labels differ (e.g. 2 and 3) the jury has no value for that
+  item and it counts as a tie — picking the lower or upper one would bias the jury.
+* interval: the mean of the available scores.
+
+Raters who did not label an item are left out of that item's vote; an item nobody labelled
+has no value (and is not a tie).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.metrics.ratings import CONSENSUS, HUMAN, JUDGE, MetricsInputError, Ratings, rater_kind
+from core.metrics.samples import label_counts
+
+JURY_METHODS = {"nominal": "majority", "ordinal": "median", "interval": "mean"}
+CONSENSUS_METHODS = {"nominal": "majority", "ordinal": "majority", "interval": "mean"}
+
+
+@dataclass(frozen=True, eq=False)
+class Aggregate:
+    """Per-item aggregate of several raters: ``values`` (NaN = none), with the number of items
+    that got a value and the number left without one because the raters tied."""
+
+    values: np.ndarray
+    method: str
+    items: int
+    ties: int
+
+
+def majority(values: np.ndarray, n_labels: int) -> Aggregate:
+    """Majority label per item (codes, NaN or ``n_labels`` = missing); ties for the top label
+    give no value and are counted."""
+    counts = label_counts(values, n_labels)
+    top = counts.max(axis=1) if n_labels else np.zeros(len(values))
+    winners = (counts == top[:, None]).sum(axis=1)
+    decided = (top > 0) & (winners == 1)
+    tied = (top > 0) & (winners > 1)
+    result = np.where(decided, counts.argmax(axis=1), np.nan)
+    return Aggregate(result, "majority", int(decided.sum()), int(tied.sum()))
+
+
+def median_label(values: np.ndarray) -> Aggregate:
+    """Median label code per item; an even count whose two middle labels differ is a tie."""
+    m = (~np.isnan(values)).sum(axis=1)
+    ordered = np.sort(np.where(np.isnan(values), np.inf, values), axis=1)
+    rows = np.arange(len(values))
+    has = m > 0
+    low = np.where(has, ordered[rows, np.maximum(m - 1, 0) // 2], np.nan)
+    high = np.where(has, ordered[rows, np.minimum(m // 2, values.shape[1] - 1)], np.nan)
+    decided = has & (low == high)
+    tied = has & (low != high)
+    return Aggregate(np.where(decided, low, np.nan), "median", int(decided.sum()), int(tied.sum()))
+
+
+def mean_score(values: np.ndarray) -> Aggregate:
+    """Mean of the available scores per item."""
+    present = ~np.isnan(values)
+    m = present.sum(axis=1)
+    totals = np.where(present, values, 0.0).sum(axis=1)
+    result = np.where(m > 0, totals / np.where(m > 0, m, 1), np.nan)
+    return Aggregate(result, "mean", int((m > 0).sum()), 0)
+
+
+def _aggregate(values: np.ndarray, method: str, n_labels: int) -> Aggregate:
+    if method == "majority":
+        return majority(values, n_labels)
+    if method == "median":
+        return median_label(values)
+    return mean_score(values)
+
+
+def human_consensus(ratings: Ratings) -> Aggregate:
+    """The humans' consensus per item: majority (nominal/ordinal) or mean (interval).
+
+    Raises :class:`MetricsInputError` when an annotator is literally called ``consensus``
+    (their rater name would be the consensus rater's).
+    """
+    if CONSENSUS in ratings.raters:
+        raise MetricsInputError(
+            f"an annotator named 'consensus' clashes with the derived rater {CONSENSUS!r}; "
+            "rename the annotator")
+    humans = [i for i, name in enumerate(ratings.raters) if rater_kind(name) == HUMAN]
+    method = CONSENSUS_METHODS[ratings.dimension.scale]
+    source = ratings.codes if method == "majority" else ratings.values
+    return _aggregate(source[:, humans], method, ratings.n_labels)
+
+
+def jury_verdict(ratings: Ratings, members: Sequence[str]) -> Aggregate:
+    """A jury's verdict per item from its member judges (``judge:<name>`` or bare names):
+    majority (nominal), median (ordinal) or mean (interval).
+
+    Raises :class:`MetricsInputError` naming an unknown judge (and listing the known ones)
+    or a jury with fewer than two distinct judges.
+    """
+    names = [m if m.startswith(f"{JUDGE}:") else f"{JUDGE}:{m}" for m in members]
+    if len(set(names)) < 2:
+        raise MetricsInputError(f"a jury needs at least two different judges, got {list(members)}")
+    judges = ratings.of_kind(JUDGE)
+    for name in names:
+        if name not in judges:
+            known = ", ".join(j.split(":", 1)[1] for j in judges) or "none"
+            raise MetricsInputError(f"unknown judge {name.split(':', 1)[1]!r} in jury (judges: {known})")
+    columns = [ratings.raters.index(name) for name in dict.fromkeys(names)]
+    method = JURY_METHODS[ratings.dimension.scale]
+    source = ratings.codes if method == "majority" else ratings.values
+    return _aggregate(source[:, columns], method, ratings.n_labels)

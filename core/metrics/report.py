@@ -1,0 +1,122 @@
+"""A readable plain-text report of :func:`core.metrics.compare_dimension` (the CLI's table)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from core.metrics.registry import REGISTRY
+
+SHORT_NAMES = {
+    "percent_agreement": "agree", "cohen_kappa": "kappa", "scott_pi": "pi", "gwet_ac1": "AC1",
+    "kappa_linear": "kappa_lin", "kappa_quadratic": "kappa_quad", "spearman": "rho",
+    "kendall_tau_b": "tau_b", "pearson": "r", "mae": "MAE", "mean_signed_difference": "bias",
+    "krippendorff_alpha": "alpha", "fleiss_kappa": "fleiss",
+}
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _cell(entry: dict[str, Any], metric: str) -> str:
+    text = _number(entry.get(metric))
+    interval = entry.get("ci95", {}).get(metric)
+    return f"{text} [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else text
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right_from: int) -> list[str]:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(row: Sequence[str]) -> str:
+        return "  ".join(str(cell).rjust(w) if i >= right_from else str(cell).ljust(w)
+                         for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+
+    return [line(header), *map(line, rows)]
+
+
+def _undefined_lines(entries: Sequence[dict[str, Any]], label: Callable[[dict[str, Any]], str]
+                     ) -> list[str]:
+    lines = []
+    for entry in entries:
+        for metric, reason in entry.get("undefined", {}).items():
+            lines.append(f"  {label(entry)} {SHORT_NAMES.get(metric, metric)}: {reason}")
+    return lines
+
+
+def format_comparison(document: dict[str, Any]) -> str:
+    """The comparison as aligned text tables: pairs, groups, consensus, bias, ranking."""
+    scale = document["scale"]
+    binarized = (f", binarised at {document['binarized_at']}"
+                 if document.get("binarized_at") is not None else "")
+    lines = [f"{document.get('project', '?')} · dimension {document['dimension']} "
+             f"({scale}{binarized})"]
+    consensus = document.get("consensus")
+    if consensus:
+        lines.append(f"human:consensus = {consensus['method']} of the humans: "
+                     f"{consensus['items']} items, {consensus['ties']} tied (left out)")
+    for jury in document.get("juries", []):
+        lines.append(f"{jury['name']} = {jury['method']} of {', '.join(jury['members'])}: "
+                     f"{jury['items']} items, {jury['ties']} tied (left out)")
+
+    pairs = document["pairs"]
+    metrics = [m for m in REGISTRY if pairs and m in pairs[0] and m != "fleiss_kappa"]
+    lines += ["", "pairs (value [95% CI]; — = undefined, reasons below)"]
+    lines += _table(["a", "b", "n", *(SHORT_NAMES[m] for m in metrics)],
+                    [[p["a"], p["b"], str(p["n"]), *(_cell(p, m) for m in metrics)] for p in pairs],
+                    right_from=2)
+    groups = document["groups"]
+    if groups:
+        group_metrics = [m for m in ("fleiss_kappa", "krippendorff_alpha") if m in groups[0]]
+        lines += ["", "groups"]
+        lines += _table(["group", "raters", "n", *(SHORT_NAMES[m] for m in group_metrics)],
+                        [[g["name"], str(len(g["raters"])), str(g["n"]),
+                          *(_cell(g, m) for m in group_metrics)] for g in groups],
+                        right_from=1)
+    undefined = (_undefined_lines(pairs, lambda p: f"{p['a']} × {p['b']}")
+                 + _undefined_lines(groups, lambda g: f"group {g['name']}"))
+    if undefined:
+        lines += ["", "undefined", *undefined]
+    lines += _bias_lines(document.get("bias"))
+    lines += _ranking_lines(document.get("ranking"))
+    lines += _preference_lines(document.get("preference"))
+    return "\n".join(lines)
+
+
+def _value(result: dict[str, Any] | None) -> str:
+    return "—" if not result else _number(result.get("value"))
+
+
+def _bias_lines(bias: dict[str, Any] | None) -> list[str]:
+    if not bias or not bias["raters"]:
+        return []
+    columns = [key for key in ("positive_rate", "reference_positive_rate", "leniency",
+                               "false_positive_rate", "false_negative_rate", "mean_difference")
+               if key in bias["raters"][0]]
+    positive = f" (positive label {bias['positive_label']!r})" if bias.get("positive_label") else ""
+    return ["", f"bias against {bias['reference']}{positive}",
+            *_table(["rater", "n", *columns],
+                    [[r["rater"], str(r["n"]), *(_value(r.get(c)) for c in columns)]
+                     for r in bias["raters"]], right_from=1)]
+
+
+def _ranking_lines(ranking: dict[str, Any] | None) -> list[str]:
+    if not ranking:
+        return []
+    rows = [[rater, _value(tau), str(tau.get("n", "")), tau.get("undefined", "")]
+            for rater, tau in ranking["kendall_tau"].items()]
+    return ["", f"model ranking ({len(ranking['models'])} models by {ranking['score']}) vs "
+                f"{ranking['reference']}",
+            *_table(["rater", "tau_b", "models", ""], rows, right_from=1)]
+
+
+def _preference_lines(preference: dict[str, Any] | None) -> list[str]:
+    if not preference:
+        return []
+    lines = ["", "pairwise preference"]
+    for rater, result in preference["accuracy"].items():
+        lines.append(f"  {rater}: accuracy vs human:consensus {_value(result)} (n = {result['n']})")
+    for judge, result in preference["position_consistency"].items():
+        lines.append(f"  {judge}: position consistency with {result['swapped']} "
+                     f"{_value(result)} (n = {result['n']})")
+    return lines

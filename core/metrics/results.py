@@ -1,0 +1,55 @@
+"""Result types of the metrics: a value that knows its n and why it may be undefined."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One metric value.
+
+    ``value`` is None exactly when the metric is undefined on this data, and then
+    ``undefined_reason`` says why (never a bare NaN, never a silent 0). ``n`` is the number of
+    items the value rests on (pairable items for a pair, items with two or more labels for a
+    group). ``ci95`` is the bootstrap percentile interval, when one was computed.
+    """
+
+    value: float | None
+    n: int
+    undefined_reason: str | None = None
+    ci95: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.value is not None and not math.isfinite(self.value):
+            raise ValueError(f"a metric value must be finite or None, got {self.value!r}")
+        if (self.value is None) != (self.undefined_reason is not None):
+            raise ValueError("a metric is either defined (value) or undefined (reason), not both")
+
+    @classmethod
+    def undefined(cls, n: int, reason: str) -> MetricResult:
+        """An undefined result with its reason."""
+        return cls(None, n, reason)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form: value, n, and ci95/undefined when present."""
+        data: dict[str, Any] = {"value": self.value, "n": self.n}
+        if self.ci95 is not None:
+            data["ci95"] = list(self.ci95)
+        if self.undefined_reason is not None:
+            data["undefined"] = self.undefined_reason
+        return data
+
+
+@dataclass(frozen=True)
+class ConfusionMatrix:
+    """Counts of (label of a, label of b) over the pairable items; rows are ``a``'s labels."""
+
+    labels: tuple[str, ...]
+    counts: tuple[tuple[int, ...], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form: ``{"labels": [...], "counts": [[...], ...]}``."""
+        return {"labels": list(self.labels), "counts": [list(row) for row in self.counts]}

@@ -1,0 +1,117 @@
+"""Annotation queues: in which order items are labelled and who labels which item.
+
+Pure planning: storage turns the plan into ``assignment`` rows. Each item needs ``overlap``
+distinct annotators; each new slot goes to the annotator with the fewest items so far, so
+queues stay balanced (within one item) whatever the overlap and team size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+QUEUE_ORDERS: dict[str, str] = {
+    "sequential": "In import order.",
+    "random": "Shuffled with a seed (the same seed gives the same order).",
+    "disagreement": "Items where the judges disagree most come first (ties in import order).",
+}
+MAX_OVERLAP = 10
+
+
+class QueueError(ValueError):
+    """Queue settings that cannot be planned (unknown order, overlap out of range)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedSlot:
+    """One item in one annotator's queue, at ``position`` (the item's rank in the order)."""
+
+    item_id: int
+    user_id: int
+    position: int
+
+
+def order_items(item_ids: Sequence[int], *, order: str, seed: int = 0,
+                disagreement: Mapping[int, float] | None = None) -> list[int]:
+    """Return ``item_ids`` in queue order.
+
+    ``random`` sorts by a keyed hash of (seed, item id): stable for a seed, independent of
+    Python's hash randomisation, and an item keeps its place when others are added.
+    ``disagreement`` takes a score per item (higher first; missing = 0). Raises
+    :class:`QueueError` for an unknown order.
+    """
+    if order == "sequential":
+        return list(item_ids)
+    if order == "random":
+        def key(item_id: int) -> bytes:
+            return hashlib.blake2b(f"{seed}:{item_id}".encode(), digest_size=8).digest()
+        return sorted(item_ids, key=key)
+    if order == "disagreement":
+        scores = disagreement or {}
+        rank = {item_id: index for index, item_id in enumerate(item_ids)}
+        return sorted(item_ids, key=lambda item_id: (-scores.get(item_id, 0.0), rank[item_id]))
+    raise QueueError(f"unknown queue order {order!r} (orders: {', '.join(QUEUE_ORDERS)})")
+
+
+def judge_disagreement(labels: Mapping[int, Mapping[str, Sequence[str]]]) -> dict[int, float]:
+    """Return, per item, the share of judge pairs whose labels differ (0 = all agree).
+
+    ``labels`` maps item -> dimension -> the judges' labels on it; pairs are formed within a
+    dimension and pooled over the item's dimensions.
+    """
+    scores = {}
+    for item_id, by_dimension in labels.items():
+        pairs = same = 0
+        for values in by_dimension.values():
+            n = len(values)
+            pairs += n * (n - 1) // 2
+            same += sum(c * (c - 1) // 2 for c in Counter(values).values())
+        scores[item_id] = (pairs - same) / pairs if pairs else 0.0
+    return scores
+
+
+def plan_assignments(ordered_items: Sequence[int], annotators: Sequence[int], *, overlap: int,
+                     kept: Mapping[int, set[int]] | None = None) -> list[PlannedSlot]:
+    """Plan the open slots so every item has ``min(overlap, len(annotators))`` annotators.
+
+    ``kept`` maps item -> annotators already holding it (labelled or skipped work that a
+    re-plan must not move); they count towards the overlap (even annotators no longer in the
+    team: their labels are real) and towards each current annotator's load. Returns only the
+    new slots. Raises :class:`QueueError` for an overlap outside 1..:data:`MAX_OVERLAP`.
+    """
+    if not 1 <= overlap <= MAX_OVERLAP:
+        raise QueueError(f"overlap must be between 1 and {MAX_OVERLAP}, got {overlap}")
+    kept = kept or {}
+    members = list(dict.fromkeys(annotators))
+    if not members:
+        return []
+    load = {user: 0 for user in members}
+    for holders in kept.values():
+        for user in holders:
+            if user in load:
+                load[user] += 1
+    # (load, tie-break, user): the tie-break rotates who goes first, so equal loads spread.
+    heap = [(count, index, user) for index, (user, count) in enumerate(load.items())]
+    heapq.heapify(heap)
+    need_per_item = min(overlap, len(members))
+    plan: list[PlannedSlot] = []
+    tie = len(members)
+    for position, item_id in enumerate(ordered_items):
+        holders = kept.get(item_id, set())
+        need = need_per_item - len(holders)
+        taken: list[tuple[int, int, int]] = []
+        while need > 0 and heap:
+            count, order, user = heapq.heappop(heap)
+            if user in holders:
+                taken.append((count, order, user))
+                continue
+            plan.append(PlannedSlot(item_id, user, position))
+            tie += 1
+            taken.append((count + 1, tie, user))
+            need -= 1
+        for entry in taken:
+            heapq.heappush(heap, entry)
+    return plan

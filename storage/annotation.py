@@ -1,0 +1,547 @@
+"""Annotation: project settings, members, queues, and the writes of one expert's labels.
+
+Every label write is one short transaction (``Database.write``: ``BEGIN IMMEDIATE`` on
+SQLite; a row lock on the assignment on PostgreSQL) and an idempotent upsert keyed by
+(item, annotator, dimension): a double click, two tabs or many experts at once can neither
+lose nor duplicate a label. A changed label keeps its old value, new value and reason in the
+audit log.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from core.queues import MAX_OVERLAP, QUEUE_ORDERS, judge_disagreement, order_items, plan_assignments
+from core.schema import LabelError, TaskSchema
+from storage.database import Database
+from storage.models import (
+    Annotation,
+    Assignment,
+    AuditLog,
+    Item,
+    Judge,
+    Project,
+    ProjectMember,
+    UserAccount,
+    Verdict,
+    utcnow,
+)
+from storage.projects import ProjectInfo, project_by_id
+
+MAX_NOTE_CHARS = 10_000
+MAX_REFERENCE_CHARS = 100_000
+
+
+class AnnotationError(ValueError):
+    """A labelling action that is not allowed or not valid; the message says why."""
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """How a project is annotated."""
+
+    blind: bool = True
+    overlap: int = 1
+    queue_order: str = "sequential"
+    queue_seed: int = 0
+    trusted_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AssignmentView:
+    """One item in one annotator's queue, with what the annotator did with it."""
+
+    item_id: int
+    external_id: str
+    position: int
+    status: str
+    skip_reason: str | None
+    flagged: bool
+    flag_note: str | None
+    comment: str | None
+    confidence: int | None
+    reference_answer: str | None
+    verdicts_seen: bool
+    submitted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """An item as the annotation page shows it."""
+
+    item_id: int
+    external_id: str
+    fields: dict[str, Any]
+    model: str | None
+    group: str | None
+    metadata: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class VerdictView:
+    """One judge label on one dimension, with the judge's rationale."""
+
+    judge: str
+    dimension: str
+    sample_index: int
+    label: str
+    rationale: str | None
+
+
+@dataclass(frozen=True)
+class AnnotatorProgress:
+    """One annotator's queue in a project."""
+
+    user_id: int
+    name: str
+    done: int
+    skipped: int
+    pending: int
+    flagged: int
+
+    @property
+    def total(self) -> int:
+        """Items in the queue."""
+        return self.done + self.skipped + self.pending
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """What a submit changed: the dimensions whose label is new or different."""
+
+    changed: tuple[str, ...]
+    first_submit: bool
+
+
+# --- settings and members -----------------------------------------------------------------
+
+def get_settings(*, session: Session, project_id: int) -> ProjectSettings:
+    """Return the project's annotation settings; raises AnnotationError for an unknown project."""
+    project = session.get(Project, project_id)
+    if project is None:
+        raise AnnotationError(f"no project with id {project_id}")
+    return ProjectSettings(project.blind, project.overlap, project.queue_order,
+                           project.queue_seed, tuple(json.loads(project.trusted_fields)))
+
+
+def update_settings(*, session: Session, project_id: int, settings: ProjectSettings,
+                    actor_id: int | None) -> None:
+    """Store ``settings`` (validated) and log the change; raises AnnotationError if invalid.
+
+    Changing the order, seed or overlap takes effect on queues at :func:`rebuild_queues`.
+    """
+    project = session.get(Project, project_id)
+    if project is None:
+        raise AnnotationError(f"no project with id {project_id}")
+    if not 1 <= settings.overlap <= MAX_OVERLAP:
+        raise AnnotationError(f"overlap must be between 1 and {MAX_OVERLAP}, got {settings.overlap}")
+    if settings.queue_order not in QUEUE_ORDERS:
+        raise AnnotationError(f"unknown queue order {settings.queue_order!r} "
+                              f"(orders: {', '.join(QUEUE_ORDERS)})")
+    schema = project_by_id(session=session, project_id=project_id).schema
+    unknown = set(settings.trusted_fields) - set(schema.field_names)
+    if unknown:
+        raise AnnotationError(f"unknown field(s) {sorted(unknown)} (fields: "
+                              f"{', '.join(schema.field_names)})")
+    old = get_settings(session=session, project_id=project_id)
+    project.blind = settings.blind
+    project.overlap = settings.overlap
+    project.queue_order = settings.queue_order
+    project.queue_seed = settings.queue_seed
+    project.trusted_fields = json.dumps(list(settings.trusted_fields))
+    session.add(AuditLog(actor_id=actor_id, action="settings", old_value=repr(old),
+                         new_value=repr(settings), reason=f"project {project.name}"))
+
+
+def set_members(*, session: Session, project_id: int, user_ids: Sequence[int],
+                actor_id: int | None) -> None:
+    """Make exactly ``user_ids`` the project's annotators (their labels stay when removed).
+
+    Raises AnnotationError for an unknown or inactive user.
+    """
+    wanted = set(user_ids)
+    users = {u.id: u for u in session.execute(
+        select(UserAccount).where(UserAccount.id.in_(wanted))).scalars()} if wanted else {}
+    for user_id in wanted:
+        user = users.get(user_id)
+        if user is None or not user.active:
+            raise AnnotationError(f"user {user_id} does not exist or is not active")
+    current = set(session.execute(select(ProjectMember.user_id)
+                                  .where(ProjectMember.project_id == project_id)).scalars())
+    if current - wanted:
+        session.execute(delete(ProjectMember).where(ProjectMember.project_id == project_id,
+                                                    ProjectMember.user_id.in_(current - wanted)))
+    for user_id in sorted(wanted - current):
+        session.add(ProjectMember(project_id=project_id, user_id=user_id))
+    if current != wanted:
+        session.add(AuditLog(actor_id=actor_id, action="members",
+                             old_value=json.dumps(sorted(current)), new_value=json.dumps(sorted(wanted)),
+                             reason=f"project {project_id}"))
+
+
+def member_ids(*, session: Session, project_id: int) -> list[int]:
+    """Return the ids of the project's annotators."""
+    return sorted(session.execute(select(ProjectMember.user_id)
+                                  .where(ProjectMember.project_id == project_id)).scalars())
+
+
+def member_projects(*, session: Session, user_id: int) -> list[ProjectInfo]:
+    """Return the projects ``user_id`` annotates, by name."""
+    ids = session.execute(select(ProjectMember.project_id).join(Project)
+                          .where(ProjectMember.user_id == user_id).order_by(Project.name)).scalars()
+    return [project_by_id(session=session, project_id=project_id) for project_id in ids]
+
+
+# --- queues --------------------------------------------------------------------------------
+
+def rebuild_queues(db: Database, *, project_id: int) -> int:
+    """Re-plan the project's pending queue slots; return how many pending slots it now has.
+
+    Labelled and skipped slots stay where they are and count towards the overlap; pending
+    slots are planned anew for the current members, order and overlap (so new items, new
+    members and changed settings all take effect). One transaction.
+    """
+    with db.write() as session:
+        settings = get_settings(session=session, project_id=project_id)
+        members = member_ids(session=session, project_id=project_id)
+        session.execute(delete(Assignment).where(Assignment.project_id == project_id,
+                                                 Assignment.status == "pending"))
+        item_ids = list(session.execute(select(Item.id).where(Item.project_id == project_id)
+                                        .order_by(Item.id)).scalars())
+        kept: dict[int, set[int]] = {}
+        for item_id, user_id in session.execute(
+                select(Assignment.item_id, Assignment.user_id)
+                .where(Assignment.project_id == project_id)):
+            kept.setdefault(item_id, set()).add(user_id)
+        scores = (_disagreement(session, project_id) if settings.queue_order == "disagreement"
+                  else None)
+        ordered = order_items(item_ids, order=settings.queue_order, seed=settings.queue_seed,
+                              disagreement=scores)
+        plan = plan_assignments(ordered, members, overlap=settings.overlap, kept=kept)
+        if plan:
+            now = utcnow()
+            session.execute(Assignment.__table__.insert(), [
+                {"project_id": project_id, "item_id": slot.item_id, "user_id": slot.user_id,
+                 "position": slot.position, "status": "pending", "flagged": False,
+                 "verdicts_seen": False, "updated_at": now} for slot in plan])
+        return len(plan)
+
+
+def _disagreement(session: Session, project_id: int) -> dict[int, float]:
+    labels: dict[int, dict[str, list[str]]] = {}
+    query = (select(Verdict.item_id, Verdict.dimension, Verdict.label)
+             .join(Item, Item.id == Verdict.item_id)
+             .where(Item.project_id == project_id, Verdict.sample_index == 0))
+    for item_id, dimension, label in session.execute(query):
+        labels.setdefault(item_id, {}).setdefault(dimension, []).append(label)
+    return judge_disagreement(labels)
+
+
+_VIEW_COLUMNS = (Assignment.item_id, Item.external_id, Assignment.position, Assignment.status,
+                 Assignment.skip_reason, Assignment.flagged, Assignment.flag_note,
+                 Assignment.comment, Assignment.confidence, Assignment.reference_answer,
+                 Assignment.verdicts_seen, Assignment.submitted_at)
+
+
+def _views(session: Session, query: Any) -> AssignmentView | None:
+    row = session.execute(query.limit(1)).first()
+    return AssignmentView(*row) if row else None
+
+
+def _queue(project_id: int, user_id: int) -> Any:
+    return (select(*_VIEW_COLUMNS).join(Item, Item.id == Assignment.item_id)
+            .where(Assignment.user_id == user_id, Assignment.project_id == project_id))
+
+
+def next_assignment(*, session: Session, project_id: int, user_id: int) -> AssignmentView | None:
+    """Return the user's first pending item in queue order, or None when the queue is done.
+
+    An index seek on ``ix_assignment_queue`` (user, project, status, position).
+    """
+    return _views(session, _queue(project_id, user_id)
+                  .where(Assignment.status == "pending").order_by(Assignment.position))
+
+
+def previous_assignment(*, session: Session, project_id: int, user_id: int, position: int
+                        ) -> AssignmentView | None:
+    """Return the user's item just before ``position`` in their queue (any status), or None."""
+    return _views(session, _queue(project_id, user_id)
+                  .where(Assignment.position < position).order_by(Assignment.position.desc()))
+
+
+def following_assignment(*, session: Session, project_id: int, user_id: int, position: int
+                         ) -> AssignmentView | None:
+    """Return the user's item just after ``position`` in their queue (any status), or None."""
+    return _views(session, _queue(project_id, user_id)
+                  .where(Assignment.position > position).order_by(Assignment.position))
+
+
+def find_assignment(*, session: Session, project_id: int, user_id: int,
+                    external_id: str | None = None, item_id: int | None = None
+                    ) -> AssignmentView | None:
+    """Return the user's queue entry for an item (by its id in the file, or database id).
+
+    None when the item is not in this user's queue: an annotator can only open their own.
+    """
+    query = _queue(project_id, user_id)
+    if external_id is not None:
+        query = query.where(Item.external_id == external_id)
+    if item_id is not None:
+        query = query.where(Assignment.item_id == item_id)
+    return _views(session, query)
+
+
+def progress(*, session: Session, project_id: int) -> list[AnnotatorProgress]:
+    """Return each member's done/skipped/pending/flagged counts, by name."""
+    counts = (select(Assignment.user_id,
+                     func.sum(_flag(Assignment.status == "done")),
+                     func.sum(_flag(Assignment.status == "skipped")),
+                     func.sum(_flag(Assignment.status == "pending")),
+                     func.sum(_flag(Assignment.flagged)))
+              .where(Assignment.project_id == project_id).group_by(Assignment.user_id).subquery())
+    query = (select(UserAccount.id, UserAccount.name, counts)
+             .join(counts, counts.c.user_id == UserAccount.id).order_by(UserAccount.name))
+    return [AnnotatorProgress(user_id, name, int(done or 0), int(skipped or 0), int(pending or 0),
+                              int(flagged or 0))
+            for user_id, name, _, done, skipped, pending, flagged in session.execute(query)]
+
+
+def _flag(condition: Any) -> Any:
+    return case((condition, 1), else_=0)
+
+
+def queue_counts(*, session: Session, project_id: int, user_id: int,
+                 statuses: Sequence[str] = ("pending", "done", "skipped")) -> dict[str, int]:
+    """Return ``{status: n}`` of one annotator's queue, for ``statuses`` (missing = 0).
+
+    An index range count on ``ix_assignment_queue`` per status, so asking only for
+    ``("done", "skipped")`` costs what the annotator has finished, not the queue's length.
+    """
+    counts = dict.fromkeys(statuses, 0)
+    query = (select(Assignment.status, func.count())
+             .where(Assignment.user_id == user_id, Assignment.project_id == project_id,
+                    Assignment.status.in_(list(statuses)))
+             .group_by(Assignment.status))
+    counts.update({status: int(n) for status, n in session.execute(query)})
+    return counts
+
+
+@dataclass(frozen=True)
+class FlaggedItem:
+    """An item an annotator flagged for review, with their note."""
+
+    item_id: int
+    external_id: str
+    annotator: str
+    status: str
+    note: str | None
+    updated_at: datetime
+
+
+def flagged_items(*, session: Session, project_id: int, limit: int = 1000) -> list[FlaggedItem]:
+    """Return up to ``limit`` flagged queue entries of the project, newest first."""
+    query = (select(Assignment.item_id, Item.external_id, UserAccount.name, Assignment.status,
+                    Assignment.flag_note, Assignment.updated_at)
+             .join(Item, Item.id == Assignment.item_id)
+             .join(UserAccount, UserAccount.id == Assignment.user_id)
+             .where(Assignment.project_id == project_id, Assignment.flagged.is_(True))
+             .order_by(Assignment.updated_at.desc(), Assignment.id.desc()).limit(limit))
+    return [FlaggedItem(*row) for row in session.execute(query)]
+
+
+# --- what the annotator sees ---------------------------------------------------------------
+
+def item_view(*, session: Session, item_id: int) -> ItemView:
+    """Return the item's fields; raises AnnotationError if it does not exist."""
+    item = session.get(Item, item_id)
+    if item is None:
+        raise AnnotationError(f"no item with id {item_id}")
+    return ItemView(item_id, item.external_id, json.loads(item.fields_json), item.model,
+                    item.group_name, json.loads(item.metadata_json) if item.metadata_json else None)
+
+
+def item_verdicts(*, session: Session, item_id: int) -> list[VerdictView]:
+    """Return every judge verdict on the item, by judge, dimension and sample."""
+    query = (select(Judge.name, Verdict.dimension, Verdict.sample_index, Verdict.label,
+                    Verdict.rationale)
+             .join(Judge, Judge.id == Verdict.judge_id).where(Verdict.item_id == item_id)
+             .order_by(Judge.name, Verdict.dimension, Verdict.sample_index))
+    return [VerdictView(*row) for row in session.execute(query)]
+
+
+def user_labels(*, session: Session, item_id: int, user_id: int) -> dict[str, str]:
+    """Return ``{dimension: label}`` of one annotator on one item."""
+    query = select(Annotation.dimension, Annotation.label).where(
+        Annotation.item_id == item_id, Annotation.user_id == user_id)
+    return dict(session.execute(query).all())
+
+
+# --- writes --------------------------------------------------------------------------------
+
+def _locked_assignment(session: Session, project_id: int, user_id: int, item_id: int
+                       ) -> Assignment:
+    """The user's assignment row for the item, locked for this transaction."""
+    query = select(Assignment).where(Assignment.project_id == project_id,
+                                     Assignment.user_id == user_id, Assignment.item_id == item_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    assignment = session.execute(query).scalars().first()
+    if assignment is None:
+        raise AnnotationError("this item is not in your queue")
+    user = session.get(UserAccount, user_id)
+    if user is None or not user.active:
+        raise AnnotationError("your account is not active")
+    return assignment
+
+
+def _text(value: str | None, limit: int, what: str) -> str | None:
+    if value is None or not value.strip():
+        return None
+    if len(value) > limit:
+        raise AnnotationError(f"{what} is too long ({len(value):,} characters, limit {limit:,})")
+    return value
+
+
+def normalize_labels(schema: TaskSchema, labels: Mapping[str, Any], *, complete: bool
+                     ) -> dict[str, str]:
+    """Return canonical labels for ``labels`` (empty values dropped).
+
+    With ``complete``, every required dimension must have a label. Raises AnnotationError
+    naming the dimension.
+    """
+    result = {}
+    for name, value in labels.items():
+        if value is None or value == "":
+            continue
+        try:
+            dimension = schema.dimension(name)
+            result[name] = dimension.normalize(value)
+        except (KeyError, LabelError) as exc:
+            raise AnnotationError(f"{name}: {exc.args[0]}") from None
+    if complete:
+        missing = [d.title for d in schema.dimensions if d.required and d.name not in result]
+        if missing:
+            raise AnnotationError(f"choose a label for: {', '.join(missing)}")
+    return result
+
+
+def submit_labels(db: Database, *, project_id: int, user_id: int, item_id: int,
+                  labels: Mapping[str, Any], comment: str | None = None,
+                  confidence: int | None = None, reference_answer: str | None = None,
+                  reason: str | None = None) -> SubmitResult:
+    """Store one annotator's labels for one item and mark it done in their queue.
+
+    Idempotent: the same submit twice changes nothing the second time. A label that replaces
+    a different one is logged (old, new, ``reason``) and bumps the revision. Raises
+    AnnotationError when the item is not in the user's queue, the account is inactive, a
+    label is invalid or a required dimension has none.
+    """
+    if confidence is not None and not 1 <= confidence <= 5:
+        raise AnnotationError(f"confidence must be 1 to 5, got {confidence}")
+    comment = _text(comment, MAX_NOTE_CHARS, "the comment")
+    reference_answer = _text(reference_answer, MAX_REFERENCE_CHARS, "the reference answer")
+    reason = _text(reason, MAX_NOTE_CHARS, "the reason")
+    with db.write() as session:
+        assignment = _locked_assignment(session, project_id, user_id, item_id)
+        schema = project_by_id(session=session, project_id=project_id).schema
+        canonical = normalize_labels(schema, labels, complete=True)
+        settings = get_settings(session=session, project_id=project_id)
+        blind = settings.blind and not assignment.verdicts_seen
+        before = user_labels(session=session, item_id=item_id, user_id=user_id)
+        changed = tuple(name for name, label in canonical.items() if before.get(name) != label)
+        now = utcnow()
+        for name in changed:
+            _upsert_label(session, item_id=item_id, user_id=user_id, dimension=name,
+                          label=canonical[name], blind=blind, now=now)
+            if name in before:
+                session.add(AuditLog(actor_id=user_id, action="revise", item_id=item_id,
+                                     subject_id=user_id, dimension=name, old_value=before[name],
+                                     new_value=canonical[name], reason=reason))
+        first = assignment.status != "done"
+        assignment.status = "done"
+        assignment.skip_reason = None
+        assignment.submitted_at = assignment.submitted_at or now
+        assignment.comment = comment
+        assignment.confidence = confidence
+        if schema.gold_reference:
+            assignment.reference_answer = reference_answer
+        assignment.updated_at = now
+        return SubmitResult(changed, first)
+
+
+def _upsert_label(session: Session, *, item_id: int, user_id: int, dimension: str, label: str,
+                  blind: bool, now: datetime) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(Annotation)
+    statement = insert.values(item_id=item_id, user_id=user_id, dimension=dimension, label=label,
+                              blind=blind, source="ui", revision=1, created_at=now,
+                              updated_at=now)
+    # The WHERE keeps a repeated identical submit (double click, second tab) a no-op.
+    statement = statement.on_conflict_do_update(
+        index_elements=["item_id", "user_id", "dimension"],
+        set_={"label": statement.excluded.label, "blind": statement.excluded.blind,
+              "source": "ui", "updated_at": now, "revision": Annotation.revision + 1},
+        where=Annotation.label != statement.excluded.label)
+    session.execute(statement)
+
+
+def skip_item(db: Database, *, project_id: int, user_id: int, item_id: int, reason: str) -> None:
+    """Skip an item with a reason (kept); it leaves the pending queue. Raises AnnotationError
+    without a reason, when the item is not in the queue, or is already labelled."""
+    reason_text = _text(reason, MAX_NOTE_CHARS, "the reason")
+    if reason_text is None:
+        raise AnnotationError("say why you skip this item")
+    with db.write() as session:
+        assignment = _locked_assignment(session, project_id, user_id, item_id)
+        if assignment.status == "done":
+            raise AnnotationError("this item is already labelled; revise it instead of skipping")
+        assignment.status = "skipped"
+        assignment.skip_reason = reason_text
+        assignment.updated_at = utcnow()
+
+
+def set_flag(db: Database, *, project_id: int, user_id: int, item_id: int, flagged: bool,
+             note: str | None = None) -> None:
+    """Flag an item for review (with an optional note) or clear the flag."""
+    note_text = _text(note, MAX_NOTE_CHARS, "the note")
+    with db.write() as session:
+        assignment = _locked_assignment(session, project_id, user_id, item_id)
+        assignment.flagged = flagged
+        assignment.flag_note = note_text if flagged else None
+        assignment.updated_at = utcnow()
+
+
+def reveal_verdicts(db: Database, *, project_id: int, user_id: int, item_id: int) -> None:
+    """Record that the judges' verdicts are shown to the user for this item.
+
+    In a blind project this is allowed only after the user's label is submitted. Raises
+    AnnotationError otherwise.
+    """
+    with db.write() as session:
+        assignment = _locked_assignment(session, project_id, user_id, item_id)
+        settings = get_settings(session=session, project_id=project_id)
+        if settings.blind and assignment.status != "done":
+            raise AnnotationError("submit your label first: this project is blind")
+        if not assignment.verdicts_seen:
+            assignment.verdicts_seen = True
+            assignment.updated_at = utcnow()
+
+
+def audit_trail(*, session: Session, item_id: int, user_id: int | None = None
+                ) -> list[tuple[datetime, str, str | None, str | None, str | None, str | None]]:
+    """Return ``(at, action, dimension, old, new, reason)`` of the item's label changes."""
+    query = (select(AuditLog.at, AuditLog.action, AuditLog.dimension, AuditLog.old_value,
+                    AuditLog.new_value, AuditLog.reason)
+             .where(AuditLog.item_id == item_id).order_by(AuditLog.id))
+    if user_id is not None:
+        query = query.where(AuditLog.subject_id == user_id)
+    return [tuple(row) for row in session.execute(query)]
