@@ -8,7 +8,10 @@ rationales of ~50 characters), writes them as JSONL, then times:
   driver-level ``executemany``), with its phases;
 * ``reimport``: the same file again (idempotent: every row unchanged, nothing written);
 * ``naive``: ``json.loads`` per line and one ORM ``session.add`` per item and verdict, one
-  commit (what a straightforward SQLModel implementation does).
+  commit (what a straightforward SQLModel implementation does);
+* ``floor``: what no implementation on this stack can beat: the same pyarrow parse, then the
+  same rows (no validation, no hashing) written with bare ``sqlite3.executemany`` into the
+  same schema in one transaction.
 
 Goal on the 2-core reference machine: docket <= 3 s for 100k items + 500k verdicts.
 ``--text-scale 2`` doubles every text, to see how the time grows with volume.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sqlite3
 import sys
 import tempfile
 import time
@@ -109,6 +113,39 @@ def run_reimport(db: Database, path: Path) -> float:
     return elapsed
 
 
+def run_floor(db_path: Path, path: Path) -> float:
+    """Parse with pyarrow and write the same rows with bare sqlite3: the lower bound."""
+    start = time.perf_counter()
+    raw = read_import_file(path)
+    columns = raw.columns
+    now = "2026-01-01 00:00:00.000000"
+    connection = sqlite3.connect(db_path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("BEGIN IMMEDIATE")
+    connection.execute("INSERT INTO project (id, name, template, task_json, created_at) "
+                       "VALUES (1, 'floor', 'correctness', '{}', ?)", (now,))
+    connection.executemany(
+        "INSERT INTO item (id, project_id, external_id, fields_json, model, group_name, "
+        "content_hash, created_at, updated_at) VALUES (?, 1, ?, ?, ?, ?, '', ?, ?)",
+        [(index + 1, item_id, prompt + response + reference, model, group, now, now)
+         for index, (item_id, prompt, response, reference, model, group) in enumerate(zip(
+             columns["id"], columns["prompt"], columns["response"], columns["reference"],
+             columns["model"], columns["group"], strict=True))])
+    for judge_id, judge in enumerate(JUDGES, start=1):
+        connection.execute("INSERT INTO judge (id, project_id, name, created_at) VALUES (?, 1, ?, ?)",
+                           (judge_id, judge, now))
+        connection.executemany(
+            "INSERT INTO verdict (item_id, judge_id, dimension, sample_index, label, rationale, "
+            "created_at) VALUES (?, ?, 'correct', 0, ?, ?, ?)",
+            [(index + 1, judge_id, label, rationale, now) for index, (label, rationale) in enumerate(
+                zip(columns[f"judge.{judge}.correct"], columns[f"judge.{judge}.rationale"],
+                    strict=True))])
+    connection.execute("COMMIT")
+    connection.close()
+    return time.perf_counter() - start
+
+
 def run_naive(db: Database, path: Path) -> float:
     """ORM add per row, one commit: the baseline the bulk path is measured against."""
     schema = TEMPLATES["correctness"]
@@ -161,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
               f"write {docket['write']:.2f} s")
         reimport = run_reimport(Database(f"sqlite:///{folder / 'docket.db'}"), path)
         print(f"reimport : {reimport:6.2f} s  (all {args.items:,} rows unchanged, nothing written)")
+        fresh_db(folder, "floor.db").dispose()
+        floor = run_floor(folder / "floor.db", path)
+        print(f"floor    : {floor:6.2f} s  (pyarrow parse + bare sqlite3 executemany, no checks); "
+              f"docket is {docket['total'] / floor:.2f}x the floor")
         if not args.skip_naive:
             naive = run_naive(fresh_db(folder, "naive.db"), path)
             print(f"naive ORM: {naive:6.2f} s  ({rows / naive:,.0f} rows/s)")

@@ -81,7 +81,6 @@ class ItemRow:
     row: int
     position: int
     external_id: str
-    fields: dict[str, Any]
     model: str | None
     group: str | None
     metadata: dict[str, Any] | None
@@ -89,6 +88,11 @@ class ItemRow:
     metadata_json: str | None
     content_hash: str
     rater_labels: tuple[RaterLabels, ...] = field(repr=False, default=())
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The item's text fields (decoded from ``fields_json``, which is what gets stored)."""
+        return json.loads(self.fields_json)
 
     @property
     def verdicts(self) -> list[VerdictRow]:
@@ -424,14 +428,14 @@ class _Checker:
             if row in self.bad_rows:
                 continue
             position = len(rows)
-            fields = {name: values[row] for name, values in field_values if values[row] is not None}
-            metadata = {c: values[row] for c, values in metadata_values if values[row] is not None}
+            metadata = ({c: values[row] for c, values in metadata_values if values[row] is not None}
+                        if metadata_values else None)
             metadata_json = _JSON_SORTED.encode(metadata) if metadata else None
             present = [pair for pair in zip(label_names, labels, strict=True) if pair[1] is not None]
             external_id = ids[row]
             assert external_id is not None  # rows without a valid id were reported as bad
             rows.append(ItemRow(
-                row, position, external_id, fields, models[row], groups[row], metadata or None,
+                row, position, external_id, models[row], groups[row], metadata or None,
                 fields_json[position], metadata_json,
                 _content_hash(fields_json[position], metadata_json, models[row], groups[row],
                               present),
