@@ -48,6 +48,10 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("app.py", "Home", ":material/home:", None),
     PageEntry("pages/1_Import.py", "Import", ":material/upload_file:", "admin"),
     PageEntry("pages/2_Users.py", "Users", ":material/group:", "admin"),
+    PageEntry("pages/3_Annotate.py", "Annotate", ":material/edit_note:", "annotator"),
+    PageEntry("pages/4_Projects.py", "Projects", ":material/tune:", "admin"),
+    PageEntry("pages/5_Dashboard.py", "Dashboard", ":material/monitoring:", "admin"),
+    PageEntry("pages/6_Disagreements.py", "Disagreements", ":material/rule:", "admin"),
 )
 
 

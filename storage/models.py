@@ -59,7 +59,11 @@ class Item(SQLModel, table=True):
     """One thing to label: the template's text fields plus model/group/metadata."""
 
     __tablename__ = "item"
-    __table_args__ = (UniqueConstraint("project_id", "external_id", name="uq_item_project_external"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "external_id", name="uq_item_project_external"),
+        # The newest change of a project's items, for storage.versioning (schema version 4).
+        Index("ix_item_project_updated", "project_id", "updated_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id", ondelete="CASCADE")

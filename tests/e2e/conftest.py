@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,14 +75,12 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
-def docket_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path
-                  ) -> Iterator[DocketServer]:
-    """``streamlit run app.py`` on a free port with a fresh SQLite database; stopped at the end.
+@contextmanager
+def running_server(folder: Path) -> Iterator[DocketServer]:
+    """``streamlit run app.py`` on a free port with a fresh SQLite database in ``folder``.
 
     The database holds one admin (:data:`ADMIN_NAME`), created as ``cli.py create-user`` would.
     """
-    folder = tmp_path_factory.mktemp("e2e")
     database_url = f"sqlite:///{folder / 'e2e.db'}"
     db = Database(database_url)
     try:
@@ -113,6 +112,23 @@ def docket_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path
             process.kill()
             process.wait()
         log.info("streamlit log:\n%s", log_path.read_text())
+
+
+@pytest.fixture(scope="session")
+def docket_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path
+                  ) -> Iterator[DocketServer]:
+    """A server for the whole session (see :func:`running_server`); stopped at the end."""
+    with running_server(tmp_path_factory.mktemp("e2e")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def own_docket_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path
+                      ) -> Iterator[DocketServer]:
+    """A server with its own database for one test module, so what its tests write (projects,
+    users) cannot change what the shared server's tests see."""
+    with running_server(tmp_path_factory.mktemp("e2e-own")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,368 @@
+"""Annotation benchmark: server-side latency of "save & next" on a real ``streamlit run``.
+
+Builds one SQLite file with two ``correctness`` projects, one of N items (default 100,000)
+and one of 1,000, each with 2 judge verdicts per item and ~1 KB of text, imported with
+``storage.importer``. Ten annotators (``bench-ann0`` ..) are members of both with overlap 10,
+so every annotator's queue holds the whole project (1.01 M assignment rows in all).
+
+Then starts ``streamlit run app.py`` (sign-in on: ten distinct annotators need ten accounts,
+so each browser page signs in with its own password; ``DOCKET_AUTH=none`` would make them
+one user) with ``DOCKET_TIMING_LOG`` set: the annotation panel appends the elapsed time of
+each action, measured on the server from the start of the button's callback (the write) to
+the end of the panel's drawing (the next item read and sent). Debian's Chromium, driven by
+Playwright, does "save & next" with the keyboard only: ``1`` (label), ``Enter`` (save, then
+the next item: the page is switched once to go straight on after saving).
+
+Scenarios, each after a warm-up whose timings are discarded:
+
+* 1 annotator on the N-item project, then on the 1,000-item project (the ratio shows whether
+  the latency depends on the project's size);
+* 10 annotators at once on the N-item project;
+* the same 1 and 10 annotator runs with Streamlit's defaults (``--runner.postScriptGC true``
+  on the command line) as the baseline: Streamlit then runs a full garbage collection after
+  every script run, which blocks the server (DESIGN.md §2).
+
+Goals (issue 3): p50 <= 10 ms and p99 <= 25 ms for one annotator; p99 <= 150 ms with ten;
+N items vs 1,000 within 1.5x. Figures are printed, not asserted. The browsers run on the same
+machine as the server and compete with it for the CPU; the client-side round trip (key press
+to the next item drawn, in the browser) is printed for context.
+
+    python bench/annotate_bench.py [--items 100000] [--saves 150] [--concurrent-saves 40]
+                                   [--keep DIR] [--skip-defaults]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core.templates import TEMPLATES  # noqa: E402
+from storage.annotation import (  # noqa: E402
+    ProjectSettings,
+    rebuild_queues,
+    set_members,
+    update_settings,
+)
+from storage.database import Database  # noqa: E402
+from storage.importer import import_file  # noqa: E402
+from storage.migrations import migrate  # noqa: E402
+from storage.projects import get_project  # noqa: E402
+from storage.users import create_user  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-quic"]
+PASSWORD = "bench password 1"
+ANNOTATORS = 10
+SMALL_ITEMS = 1_000
+WARMUP_SAVES = 5
+WORDS = ("the answer names the right entity and date while the response adds context about "
+         "the treaty the river the enzyme the statute and the orbit").split()
+
+
+# --- data ------------------------------------------------------------------------------------
+
+def text(rng: random.Random, chars: int) -> str:
+    """Pseudo-text of about ``chars`` characters."""
+    words: list[str] = []
+    while sum(len(w) + 1 for w in words) < chars:
+        words.append(rng.choice(WORDS))
+    return " ".join(words).capitalize() + "."
+
+
+def write_items(path: Path, n_items: int, prefix: str) -> None:
+    """Write ``n_items`` correctness items with two judge verdicts each as JSONL."""
+    rng = random.Random(n_items)
+    with path.open("w", encoding="utf-8") as out:
+        for index in range(n_items):
+            record = {"id": f"{prefix}{index:06d}", "prompt": text(rng, 200),
+                      "response": text(rng, 600), "reference": text(rng, 40),
+                      "judges": {"judge-a": {"correct": rng.choice(["correct", "incorrect"]),
+                                             "rationale": text(rng, 120)},
+                                 "judge-b": {"correct": rng.choice(["correct", "incorrect"]),
+                                             "rationale": text(rng, 120)}}}
+            out.write(json.dumps(record) + "\n")
+
+
+def build_database(folder: Path, n_items: int) -> tuple[str, dict[str, int], list[str]]:
+    """Create the benchmark database (or reuse the one ``--keep`` left); return its URL, the
+    project ids and the user names."""
+    url = f"sqlite:///{folder / 'bench.db'}"
+    names = [f"bench-ann{i}" for i in range(ANNOTATORS)]
+    names_of = {"large": f"bench {n_items:,} items", "small": f"bench {SMALL_ITEMS:,} items"}
+    reuse = (folder / "bench.db").is_file()
+    db = Database(url)
+    if reuse:
+        with db.read() as session:
+            projects = {label: get_project(session=session, name=name).id
+                        for label, name in names_of.items()}
+        db.dispose()
+        print(f"reusing {folder / 'bench.db'}")
+        return url, projects, names
+    migrate(db)
+    with db.write() as session:
+        # An admin must exist, or the app asks for the first admin instead of signing in.
+        create_user(session=session, name="bench-admin", role="admin", password=PASSWORD)
+        users = [create_user(session=session, name=name, role="annotator", password=PASSWORD).id
+                 for name in names]
+    projects = {}
+    for label, size in (("large", n_items), ("small", SMALL_ITEMS)):
+        start = time.perf_counter()
+        path = folder / f"{label}.jsonl"
+        write_items(path, size, prefix=f"{label[0]}")
+        name = names_of[label]
+        import_file(db, path, project_name=name, schema=TEMPLATES["correctness"])
+        with db.write() as session:
+            project_id = get_project(session=session, name=name).id
+            update_settings(session=session, project_id=project_id, actor_id=None,
+                            settings=ProjectSettings(blind=True, overlap=ANNOTATORS))
+            set_members(session=session, project_id=project_id, user_ids=users, actor_id=None)
+        slots = rebuild_queues(db, project_id=project_id)
+        projects[label] = project_id
+        print(f"built {name}: {slots:,} queue slots in {time.perf_counter() - start:.1f} s")
+    db.dispose()
+    return url, projects, names
+
+
+# --- server ----------------------------------------------------------------------------------
+
+@dataclass
+class Server:
+    """A running ``streamlit run app.py``."""
+
+    process: subprocess.Popen
+    url: str
+    timing_log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(database_url: str, folder: Path, *, defaults: bool) -> Server:
+    """Start the app; ``defaults`` turns Streamlit's post-run garbage collection back on."""
+    port = free_port()
+    timing_log = folder / ("timing-defaults.log" if defaults else "timing.log")
+    env = {**os.environ, "DOCKET_DATABASE_URL": database_url, "DOCKET_TIMING_LOG": str(timing_log)}
+    env.pop("DOCKET_AUTH", None)
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+               "--server.port", str(port), "--server.address", "127.0.0.1",
+               "--server.fileWatcherType", "none"]
+    if defaults:
+        command += ["--runner.postScriptGC", "true"]
+    log = (folder / f"server-{port}.log").open("wb")
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                return Server(process, url, timing_log)
+        except OSError:
+            time.sleep(0.25)
+    process.terminate()
+    raise RuntimeError(f"streamlit did not start; see {log.name}")
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+# --- browser ---------------------------------------------------------------------------------
+
+SETTLED = "() => !document.querySelector('[data-stale=\"true\"]')"
+
+
+async def settled(page) -> None:
+    """Wait until the last run has drawn everything (no element left stale)."""
+    await page.wait_for_function(SETTLED)
+
+
+async def open_annotator(browser, server: Server, name: str, project_id: int):
+    """A signed-in page on the Annotate page of ``project_id``, set to go straight on."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(60_000)
+    page = await context.new_page()
+    await page.goto(f"{server.url}/Annotate?project={project_id}")
+    await page.get_by_role("textbox", name="User name", exact=True).fill(name)
+    password = page.get_by_role("textbox", name="Password", exact=True)
+    await password.fill(PASSWORD)
+    await password.press("Enter")
+    await page.locator(".st-key-annotate-submit").wait_for()
+    await settled(page)
+    toggle = page.locator(".st-key-annotate-after_save button").first
+    if "next item" not in await toggle.inner_text():
+        await toggle.click()
+        await page.get_by_text("then go to the next item").first.wait_for()
+        await settled(page)
+    return page
+
+
+async def save_and_next(page) -> float:
+    """Label the current item with the keyboard and go on; return the client round trip (ms)."""
+    before = page.url
+    await page.keyboard.press("1")
+    await page.locator('.st-key-annotate-label-correct-0 [data-testid="stBaseButton-primary"]') \
+        .wait_for()
+    await settled(page)
+    start = time.perf_counter()
+    await page.keyboard.press("Enter")
+    await page.wait_for_function(f"() => location.href !== {json.dumps(before)}")
+    await settled(page)
+    return (time.perf_counter() - start) * 1000
+
+
+async def drive(server: Server, users: list[str], project_id: int, saves: int,
+                think_ms: int) -> list[float]:
+    """Run ``saves`` save & next per annotator, all at once, each pausing about ``think_ms``
+    between saves; return the client round trips."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pages = await asyncio.gather(*(open_annotator(browser, server, name, project_id)
+                                       for name in users))
+        for _ in range(WARMUP_SAVES):
+            await asyncio.gather(*(save_and_next(page) for page in pages))
+        server.timing_log.write_text("")  # the measured run starts here
+
+        async def loop(page, seed: int) -> list[float]:
+            rng = random.Random(seed)
+            rounds = []
+            for _ in range(saves):
+                if think_ms:
+                    await asyncio.sleep(think_ms * rng.uniform(0.5, 1.5) / 1000)
+                rounds.append(await save_and_next(page))
+            return rounds
+
+        rounds = await asyncio.gather(*(loop(page, seed) for seed, page in enumerate(pages)))
+        await browser.close()
+    return [ms for page_rounds in rounds for ms in page_rounds]
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def server_timings(server: Server, action: str = "save_next") -> list[float]:
+    rows = (line.split("\t") for line in server.timing_log.read_text().splitlines() if line)
+    return [float(ms) for name, ms in rows if name == action]
+
+
+@dataclass
+class Result:
+    name: str
+    p50: float
+    p99: float
+    n: int
+    client_p50: float
+
+    def line(self) -> str:
+        return (f"{self.name:<42} p50 {self.p50:6.1f} ms   p99 {self.p99:6.1f} ms   "
+                f"(n={self.n:,}; browser round trip p50 {self.client_p50:5.0f} ms)")
+
+
+def scenario(server: Server, name: str, users: list[str], project_id: int, saves: int, *,
+             think_ms: int = 0) -> Result:
+    client = asyncio.run(drive(server, users, project_id, saves, think_ms))
+    timings = server_timings(server)
+    kept = server.timing_log.with_name(f"{server.timing_log.stem}-{len(users)}-{project_id}.log")
+    server.timing_log.replace(kept)  # kept with --keep, for a closer look
+    result = Result(name, percentile(timings, 0.5), percentile(timings, 0.99), len(timings),
+                    statistics.median(client))
+    load = os.getloadavg()[0]
+    print(f"{result.line()}   [load {load:.1f} on {os.cpu_count()} CPUs]", flush=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=100_000, help="size of the large project")
+    parser.add_argument("--saves", type=int, default=150,
+                        help="measured saves of the single annotator (default 150)")
+    parser.add_argument("--concurrent-saves", type=int, default=40,
+                        help="measured saves per annotator with ten at once (default 40)")
+    parser.add_argument("--keep", type=Path, help="build the database in DIR and keep it")
+    parser.add_argument("--skip-defaults", action="store_true",
+                        help="skip the baseline with Streamlit's default settings")
+    parser.add_argument("--think-ms", type=int, default=1000,
+                        help="pause of each of the ten annotators between saves (random 0.5x-1.5x "
+                             "of this; default 1000 ms: ten people saving about once a second "
+                             "each). 0 = flat out")
+    args = parser.parse_args(argv)
+    if not Path(CHROMIUM).is_file():
+        print(f"{CHROMIUM} not found (apt-get install chromium)")
+        return 1
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="docket-annotate-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        url, projects, users = build_database(folder, args.items)
+        large = f"{args.items:,} items"
+        results: dict[str, Result] = {}
+        for defaults in (False, True) if not args.skip_defaults else (False,):
+            server = start_server(url, folder, defaults=defaults)
+            setting = "Streamlit defaults" if defaults else "Docket settings"
+            print(f"\n{setting} (runner.postScriptGC = {str(defaults).lower()}):")
+            try:
+                key = "defaults" if defaults else "tuned"
+                results[f"{key} 1"] = scenario(server, f"1 annotator, {large}", users[:1],
+                                               projects["large"], args.saves)
+                if not defaults:
+                    results["tuned small"] = scenario(server, f"1 annotator, {SMALL_ITEMS:,} items",
+                                                      users[:1], projects["small"], args.saves)
+                pace = f"~{args.think_ms / 1000:g} s apart" if args.think_ms else "flat out"
+                results[f"{key} 10"] = scenario(server, f"10 annotators ({pace}), {large}", users,
+                                                projects["large"], args.concurrent_saves,
+                                                think_ms=args.think_ms)
+            finally:
+                stop_server(server)
+        _summary(results, args.items)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+def _summary(results: dict[str, Result], n_items: int) -> None:
+    one, ten, small = results["tuned 1"], results["tuned 10"], results["tuned small"]
+    print("\nGoals (issue 3), server side:")
+    print(f"  1 annotator   p50 {one.p50:5.1f} ms (goal <= 10)   p99 {one.p99:5.1f} ms (goal <= 25)")
+    print(f"  10 annotators p99 {ten.p99:5.1f} ms (goal <= 150)")
+    print(f"  {n_items:,} vs {SMALL_ITEMS:,} items: p50 ratio {one.p50 / small.p50:.2f}, "
+          f"p99 ratio {one.p99 / small.p99:.2f} (goal within 1.5x)")
+    if "defaults 1" in results:
+        base1, base10 = results["defaults 1"], results["defaults 10"]
+        print("  vs Streamlit defaults: 1 annotator p50 "
+              f"{base1.p50:.1f} -> {one.p50:.1f} ms ({base1.p50 / one.p50:.1f}x), "
+              f"10 annotators p99 {base10.p99:.1f} -> {ten.p99:.1f} ms "
+              f"({base10.p99 / ten.p99:.1f}x); browser round trip 1 annotator "
+              f"{base1.client_p50:.0f} -> {one.client_p50:.0f} ms")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""One item under review: its fields, every human label and note, every judge verdict with
+its rationale side by side, and the gold form (admins) with the gold's history.
+
+All item, label, comment and rationale text comes from files or LLMs and is drawn as text
+(``st.text`` or table cells), never as markdown or HTML. The gold is saved in the same script
+run that :func:`components.layout.page_setup` checked the admin in (not in a widget callback,
+which would run before that check).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pandas as pd
+import streamlit as st
+
+from components.annotate_item import render_item
+from components.frames import plural
+from components.safe_text import escape_markdown
+from core.schema import Dimension, TaskSchema
+from storage.database import Database
+from storage.gold import KEEP, GoldError, adjudicate, reference_dimension
+from storage.projects import ProjectInfo
+from storage.review import ItemReview, find_item_id, item_review
+from storage.users import UserInfo
+
+FLASH_KEY = "disagreements.flash"
+NO_GOLD = "— no gold —"
+RATIONALE_HEIGHT = 220
+
+
+def gold_key(item_id: int, name: str) -> str:
+    """Session key of one widget of the gold form of an item."""
+    return f"disagreements.gold.{item_id}.{name}"
+
+
+def render_item_review(db: Database, user: UserInfo, project: ProjectInfo, external_id: str) -> None:
+    """Draw the item ``external_id`` of ``project`` for review and adjudication by ``user``."""
+    with db.read() as session:
+        item_id = find_item_id(session=session, project_id=project.id, external_id=external_id)
+        review = item_review(session=session, item_id=item_id) if item_id is not None else None
+    if review is None or item_id is None:
+        st.warning(f"There is no item {escape_markdown(external_id)} in this project.",
+                   icon=":material/warning:")
+        return
+    schema = project.schema
+    with st.container(border=True):
+        st.subheader(f"Item {escape_markdown(external_id)}", anchor=False)
+        facts = [f"{what}: {value}" for what, value in (("group", review.item.group),
+                                                        ("model", review.item.model)) if value]
+        if facts:
+            st.text(" · ".join(facts))
+        render_item(schema, review.item.fields)
+    humans, judges = st.columns(2, gap="large")
+    with humans:
+        _human_labels(review, schema)
+    with judges:
+        _judge_verdicts(review, schema)
+    _gold(db, user, schema, item_id, review)
+
+
+def human_label_table(review: ItemReview, schema: TaskSchema) -> pd.DataFrame:
+    """One row per annotator: their label on each dimension and their confidence."""
+    annotators = list(dict.fromkeys([h.annotator for h in review.humans]
+                                    + [n.annotator for n in review.notes if n.status == "done"]))
+    confidence = {n.annotator: n.confidence for n in review.notes}
+    labels = {(h.annotator, h.dimension): h.label for h in review.humans}
+    rows = [{"annotator": name,
+             **{d.name: labels.get((name, d.name)) for d in schema.dimensions},
+             "confidence": confidence.get(name)} for name in annotators]
+    columns = ["annotator", *schema.dimension_names, "confidence"]
+    table = pd.DataFrame(rows, columns=columns).astype({**{c: "str" for c in columns[:-1]},
+                                                        "confidence": "Int64"})
+    return table if table["confidence"].notna().any() else table.drop(columns="confidence")
+
+
+def _human_labels(review: ItemReview, schema: TaskSchema) -> None:
+    st.markdown("**Human labels**")
+    table = human_label_table(review, schema)
+    if table.empty:
+        st.caption("No human labels on this item.")
+        return
+    st.dataframe(table, hide_index=True, key="disagreements.humans")
+    for human in review.humans:
+        if human.comment:
+            st.caption(f"{escape_markdown(human.annotator)} on {escape_markdown(human.dimension)}:")
+            st.text(human.comment)
+    for note in review.notes:
+        for title, text in (("comment", note.comment), ("proposed reference answer",
+                                                         note.reference_answer),
+                            ("flagged", note.flag_note if note.flagged else None),
+                            ("skipped", note.skip_reason)):
+            if text:
+                st.caption(f"{escape_markdown(note.annotator)} · {title}:")
+                st.text(text)
+
+
+def _judge_verdicts(review: ItemReview, schema: TaskSchema) -> None:
+    st.markdown("**Judge verdicts**")
+    if not review.verdicts:
+        st.caption("No judge verdicts on this item.")
+        return
+    judges = list(dict.fromkeys(v.judge for v in review.verdicts))
+    for judge in judges:
+        verdicts = [v for v in review.verdicts if v.judge == judge]
+        with st.container(border=True):
+            labels = " · ".join(f"{v.dimension}{f' [sample {v.sample_index}]' if v.sample_index else ''}"
+                                f": {v.label}" for v in verdicts)
+            st.markdown(f"**{escape_markdown(judge)}**")
+            st.text(labels)
+            for verdict in verdicts:
+                if verdict.rationale:
+                    box = (st.container(height=RATIONALE_HEIGHT) if len(verdict.rationale) > 600
+                           else st.container())
+                    box.text(verdict.rationale)
+
+
+def _gold(db: Database, user: UserInfo, schema: TaskSchema, item_id: int, review: ItemReview) -> None:
+    st.markdown("### Gold", help="The decided truth for this item, shipped by the exports.")
+    flash = st.session_state.pop(FLASH_KEY, None)
+    if flash:
+        getattr(st, flash[0])(flash[1])
+    if review.gold:
+        st.dataframe(gold_table(review), hide_index=True, key="disagreements.gold_table")
+    else:
+        st.caption("No gold decided for this item yet.")
+    with st.form(f"disagreements.gold_form.{item_id}"):
+        chosen = {d.name: _gold_widget(item_id, d, review) for d in schema.dimensions}
+        reference = None
+        reference_dim = reference_dimension(schema)
+        if reference_dim is not None:
+            reference = st.text_area("Gold reference answer", value=_reference_prefill(review),
+                                     key=gold_key(item_id, "reference"), height=120,
+                                     help="Prefilled with the gold so far, else the first answer "
+                                          "an annotator proposed, else the item's reference.")
+        note = st.text_input("Note", key=gold_key(item_id, "note"),
+                             placeholder="why this decision (kept with it and in the history)")
+        saved = st.form_submit_button("Save gold", type="primary", icon=":material/gavel:",
+                                      key=gold_key(item_id, "save"))
+    if saved:
+        _save(db, user, item_id, chosen, KEEP if reference_dim is None else reference, note)
+    if review.history:
+        with st.expander(f"History ({len(review.history)})", icon=":material/history:"):
+            st.dataframe(history_table(review), hide_index=True, key="disagreements.history")
+
+
+def _gold_widget(item_id: int, dimension: Dimension, review: ItemReview) -> str | None:
+    current = review.gold.get(dimension.name)
+    label = current.label if current is not None else None
+    title = f"{dimension.title} ({dimension.name})"
+    hint = label_hint(review, dimension.name)
+    if dimension.scale == "interval":
+        text = st.text_input(title, value=label or "", key=gold_key(item_id, dimension.name),
+                             placeholder="no gold", help=hint)
+        return text.strip() or None
+    options = [None, *dimension.label_values]
+    displays = {label.value: label.display for label in dimension.labels}
+    return st.selectbox(title, options, index=options.index(label) if label in options else 0,
+                        key=gold_key(item_id, dimension.name), help=hint,
+                        format_func=lambda v: NO_GOLD if v is None else displays.get(v, v))
+
+
+def label_hint(review: ItemReview, dimension: str) -> str | None:
+    """What the humans and the judges said on the dimension, for the gold widget's help
+    (markdown-escaped: labels and names come from files)."""
+    humans = Counter(h.label for h in review.humans if h.dimension == dimension)
+    judges = [f"{v.judge} {v.label}" for v in review.verdicts
+              if v.dimension == dimension and v.sample_index == 0]
+    parts = []
+    if humans:
+        parts.append("Humans: " + ", ".join(f"{label} ×{n}" for label, n in humans.most_common()))
+    if judges:
+        parts.append("Judges: " + ", ".join(judges))
+    return escape_markdown(". ".join(parts)) if parts else None
+
+
+def _reference_prefill(review: ItemReview) -> str:
+    for record in review.gold.values():
+        if record.reference_answer:
+            return record.reference_answer
+    proposals = review.proposed_references()
+    if proposals:
+        return proposals[0][1]
+    reference = review.item.fields.get("reference")
+    return reference if isinstance(reference, str) else ""
+
+
+def _save(db: Database, user: UserInfo, item_id: int, labels: dict[str, str | None],
+          reference: object, note: str) -> None:
+    try:
+        with db.write() as session:
+            changes = adjudicate(session=session, item_id=item_id, actor_id=user.id,
+                                 labels=labels, reference_answer=reference,  # type: ignore[arg-type]
+                                 note=note)
+    except GoldError as exc:
+        st.error(f"Not saved: {escape_markdown(exc)}", icon=":material/error:")
+        return
+    message = (f"Gold saved: {plural(len(changes), 'change')}." if changes
+               else "Nothing changed: this is already the gold.")
+    st.session_state[FLASH_KEY] = ("success" if changes else "info", message)
+    st.rerun()
+
+
+def gold_table(review: ItemReview) -> pd.DataFrame:
+    """The item's gold, one row per dimension."""
+    rows = [(r.dimension, r.label, r.reference_answer, r.note, r.decided_by, r.decided_at)
+            for r in review.gold.values()]
+    return pd.DataFrame(rows, columns=["dimension", "label", "reference answer", "note",
+                                       "decided by", "decided at"])
+
+
+def history_table(review: ItemReview) -> pd.DataFrame:
+    """Every gold decision on the item, oldest first."""
+    rows = [(e.at, e.actor, e.action, e.dimension, e.old, e.new, e.note) for e in review.history]
+    return pd.DataFrame(rows, columns=["at", "by", "action", "dimension", "old", "new", "note"])

@@ -1,0 +1,258 @@
+"""What the annotation panel's buttons do (Streamlit callbacks, run before the panel redraws).
+
+Each action is one short database call from ``storage.annotation``; a failure (the item left
+the queue, the account was deactivated, a label is missing) becomes a message at the top of
+the panel, never an exception. Moving to another item only changes the URL's ``item``
+parameter; the panel then reads what to show.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from components import annotate_state as state
+from components import annotate_timing as timing
+from components.safe_text import escape_markdown
+from storage.annotation import (
+    AnnotationError,
+    find_assignment,
+    following_assignment,
+    normalize_labels,
+    previous_assignment,
+    reveal_verdicts,
+    set_flag,
+    skip_item,
+    submit_labels,
+)
+from storage.database import Database
+from storage.projects import ProjectInfo
+
+SKIP_REASONS = ("Outside my expertise", "The item is broken or unreadable", "I cannot decide")
+_END_OF_QUEUE = 2**62
+
+
+@dataclass(frozen=True, eq=False)
+class Target:
+    """The item an action applies to, as the panel last showed it."""
+
+    db: Database
+    project: ProjectInfo
+    user_id: int
+    item_id: int
+    external_id: str
+    position: int
+    status: str
+    blind: bool
+    n_verdicts: int
+    verdicts_shown: bool
+    flagged: bool
+    flag_note: str | None
+    reference: str | None = None
+    saved: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def compare_after_save(self) -> bool:
+        """True if saving should stay on the item and show the judges (blind projects)."""
+        return (self.blind and self.n_verdicts > 0 and not self.verdicts_shown
+                and state.compare_after_save())
+
+
+def changed_labels(saved: dict[str, str], labels: dict[str, str]) -> list[str]:
+    """Names of the dimensions whose saved label ``labels`` would replace with another."""
+    return [name for name, label in labels.items() if name in saved and saved[name] != label]
+
+
+# --- labels and dimensions ----------------------------------------------------------------
+
+def on_label(target: Target, index: int, value: str) -> None:
+    """Choose ``value`` on dimension ``index`` and make the next dimension active."""
+    timing.start("label")
+    work = state.current_work()
+    if work is None or work.item_id != target.item_id:
+        return
+    dimensions = target.project.schema.dimensions
+    work.labels[dimensions[index].name] = value
+    work.active = min(index + 1, len(dimensions) - 1)
+
+
+def on_after_save(compare: bool) -> None:
+    """Choose what follows a save in a blind project: the judges, or the next item."""
+    timing.start("after_save")
+    state.set_compare_after_save(compare)
+
+
+def on_activate(target: Target, step: int) -> None:
+    """Move the active dimension up (-1) or down (+1)."""
+    timing.start("dimension")
+    work = state.current_work()
+    if work is None or work.item_id != target.item_id:
+        return
+    work.active = max(0, min(work.active + step, len(target.project.schema.dimensions) - 1))
+
+
+def _confidence(item_id: int) -> int | None:
+    stars = st.session_state.get(state.confidence_key(item_id))  # 0-4, the stars' index
+    return None if stars is None else int(stars) + 1
+
+
+def _collected_labels(target: Target, work: state.ItemWork) -> dict[str, Any]:
+    labels: dict[str, Any] = dict(work.labels)
+    for dimension in target.project.schema.dimensions:
+        if dimension.scale == "interval":
+            value = st.session_state.get(state.interval_key(target.item_id, dimension.name))
+            if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                labels[dimension.name] = value
+    return labels
+
+
+def on_submit(target: Target) -> None:
+    """Save the labels; then show the judges (blind, first save) or go to the next item."""
+    compare = target.compare_after_save and target.status != "done"
+    work = state.current_work()
+    if work is None or work.item_id != target.item_id:
+        return
+    labels = _collected_labels(target, work)
+    try:
+        canonical = normalize_labels(target.project.schema, labels, complete=False)
+    except AnnotationError:
+        canonical = {}  # submit_labels below refuses the bad label and says which
+    revised = changed_labels(target.saved, canonical)
+    timing.start("save_compare" if compare else ("revise" if revised else "save_next"))
+    reason = (st.session_state.get(state.reason_key(target.item_id)) or "").strip()
+    if target.status == "done" and revised and not reason:
+        state.flash("error", "Say why you change your label: the reason is kept with the old "
+                             "and the new label in the audit log.")
+        return
+    try:
+        result = submit_labels(
+            target.db, project_id=target.project.id, user_id=target.user_id,
+            item_id=target.item_id, labels=labels,
+            comment=st.session_state.get(state.comment_key(target.item_id)),
+            confidence=_confidence(target.item_id),
+            reference_answer=st.session_state.get(state.reference_key(target.item_id)),
+            reason=reason or None)
+        if compare:
+            reveal_verdicts(target.db, project_id=target.project.id, user_id=target.user_id,
+                            item_id=target.item_id)
+    except AnnotationError as exc:
+        state.flash("error", f"Not saved: {escape_markdown(exc)}.")
+        return
+    if compare:
+        state.flash("success", "Saved. Here is what the judges said. Press Enter for the next "
+                               "item, or change your label and give a reason to revise it.")
+        return
+    if result.changed and not result.first_submit:
+        state.flash("success", f"Revised {escape_markdown(target.external_id)}.")
+    state.forget_work()
+    state.set_item_param(None)
+
+
+# --- moving around --------------------------------------------------------------------------
+
+def _go_to(external_id: str | None) -> None:
+    state.forget_work()
+    state.set_item_param(external_id)
+
+
+def on_next(target: Target) -> None:
+    """Go to the item after this one in the queue (or the next to label at the end)."""
+    timing.start("next")
+    with target.db.read() as session:
+        following = following_assignment(session=session, project_id=target.project.id,
+                                         user_id=target.user_id, position=target.position)
+    _go_to(following.external_id if following is not None else None)
+
+
+def on_back(target: Target) -> None:
+    """Go to the item before this one in the queue."""
+    timing.start("back")
+    with target.db.read() as session:
+        previous = previous_assignment(session=session, project_id=target.project.id,
+                                       user_id=target.user_id, position=target.position)
+    if previous is None:
+        state.flash("info", "This is the first item of your queue.")
+        return
+    _go_to(previous.external_id)
+
+
+def on_back_from_end(db: Database, project_id: int, user_id: int) -> None:
+    """From "queue finished", go to the last item of the queue."""
+    timing.start("back")
+    with db.read() as session:
+        last = previous_assignment(session=session, project_id=project_id, user_id=user_id,
+                                   position=_END_OF_QUEUE)
+    if last is not None:
+        _go_to(last.external_id)
+
+
+def on_goto(db: Database, project_id: int, user_id: int) -> None:
+    """Jump to the item whose id was typed, if it is in the user's own queue."""
+    timing.start("goto")
+    wanted = (st.session_state.get(state.GOTO) or "").strip()
+    st.session_state[state.GOTO] = ""
+    if not wanted:
+        return
+    with db.read() as session:
+        found = find_assignment(session=session, project_id=project_id, user_id=user_id,
+                                external_id=wanted)
+    if found is None:
+        state.flash("error", f"Item {escape_markdown(wanted)} is not in your queue.")
+        return
+    _go_to(found.external_id)
+
+
+def on_reveal(target: Target) -> None:
+    """Show the judges' verdicts on this item (after the label is saved, in a blind project)."""
+    timing.start("reveal")
+    try:
+        reveal_verdicts(target.db, project_id=target.project.id, user_id=target.user_id,
+                        item_id=target.item_id)
+    except AnnotationError as exc:
+        state.flash("error", f"{escape_markdown(exc).capitalize()}.")
+
+
+# --- skip and flag --------------------------------------------------------------------------
+
+def on_mode(target: Target, mode: str) -> None:
+    """Switch the panel between labelling, skipping and flagging (Esc goes back to labels)."""
+    timing.start(mode)
+    work = state.current_work()
+    if work is not None and work.item_id == target.item_id:
+        work.mode = mode
+
+
+def on_skip(target: Target, preset: str | None) -> None:
+    """Skip the item with a preset reason, or the typed one when ``preset`` is None."""
+    timing.start("skip")
+    reason = preset or (st.session_state.get(state.skip_note_key(target.item_id)) or "").strip()
+    if not reason:
+        state.flash("error", "Say why you skip this item: choose a reason or type one.")
+        return
+    try:
+        skip_item(target.db, project_id=target.project.id, user_id=target.user_id,
+                  item_id=target.item_id, reason=reason)
+    except AnnotationError as exc:
+        state.flash("error", f"Not skipped: {escape_markdown(exc)}.")
+        return
+    state.flash("info", f"Skipped {escape_markdown(target.external_id)}: {escape_markdown(reason)}.")
+    _go_to(None)
+
+
+def on_flag(target: Target, flagged: bool) -> None:
+    """Flag the item for review with the typed note, or clear the flag."""
+    timing.start("flag")
+    note = st.session_state.get(state.flag_note_key(target.item_id))
+    try:
+        set_flag(target.db, project_id=target.project.id, user_id=target.user_id,
+                 item_id=target.item_id, flagged=flagged, note=note)
+    except AnnotationError as exc:
+        state.flash("error", f"Not flagged: {escape_markdown(exc)}.")
+        return
+    work = state.current_work()
+    if work is not None:
+        work.mode = "label"
+    state.flash("info", "Flagged for review." if flagged else "Flag removed.")

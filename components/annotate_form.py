@@ -1,0 +1,171 @@
+"""The right-hand side of the panel: the label form, or the skip and flag choices.
+
+One box per dimension with a button per label. Only the *active* dimension's buttons carry
+keyboard shortcuts (the schema's keys, e.g. 1-5), so every dimension can use the same digits;
+choosing a label moves on to the next dimension, and Up/Down move by hand. The active box is
+the one with a border and the marker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+
+from components import annotate_actions as actions
+from components import annotate_keys as keys
+from components import annotate_state as state
+from components.annotate_verdicts import render_dimension_verdicts
+from components.safe_text import escape_markdown
+from core.schema import Dimension
+from storage.annotation import VerdictView
+
+
+def render_label_form(target: actions.Target, work: state.ItemWork, key_map: keys.KeyMap, *,
+                      verdicts: Sequence[VerdictView] | None, comment: str | None,
+                      confidence: int | None) -> None:
+    """Draw every dimension, the optional fields and the save button for ``target``."""
+    schema = target.project.schema
+    dimensions = schema.dimensions
+    active = min(work.active, len(dimensions) - 1)
+    if key_map.move_dimension:
+        _dimension_stepper(target, active, len(dimensions))
+    for index, dimension in enumerate(dimensions):
+        _dimension_box(target, work, index, dimension, index == active,
+                       key_map.labels[dimension.name], verdicts)
+    if schema.gold_reference:
+        st.text_area("Gold reference answer", value=target.reference or "",
+                     key=state.reference_key(target.item_id), height=90, on_change="ignore",
+                     help="The answer a judge should grade against. Prefilled from the item's "
+                          "reference; fix or write it, it is saved with your label.")
+    st.text_area("Comment (optional)", value=comment or "", key=state.comment_key(target.item_id),
+                 height=68, on_change="ignore", placeholder="Anything a reviewer should know")
+    _confidence(target, confidence)
+    revised = actions.changed_labels(target.saved, work.labels)
+    if target.status == "done" and revised:
+        st.text_input("Why do you change your label? (required, kept in the audit log)",
+                      key=state.reason_key(target.item_id), on_change="ignore")
+    _save_row(target, bool(revised))
+
+
+def _dimension_stepper(target: actions.Target, active: int, count: int) -> None:
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        st.caption(f"Dimension {active + 1} of {count}")
+        st.button("Previous", key="annotate.dimension.up", type="tertiary",
+                  icon=":material/keyboard_arrow_up:", shortcut=keys.PREVIOUS_DIMENSION_KEY,
+                  disabled=active == 0, on_click=actions.on_activate, args=(target, -1))
+        st.button("Next", key="annotate.dimension.down", type="tertiary",
+                  icon=":material/keyboard_arrow_down:", shortcut=keys.NEXT_DIMENSION_KEY,
+                  disabled=active == count - 1, on_click=actions.on_activate, args=(target, 1))
+
+
+def _dimension_box(target: actions.Target, work: state.ItemWork, index: int,
+                   dimension: Dimension, is_active: bool, label_keys: dict[str, str],
+                   verdicts: Sequence[VerdictView] | None) -> None:
+    chosen = work.labels.get(dimension.name)
+    title = escape_markdown(dimension.title)
+    optional = "" if dimension.required else " :gray[(optional)]"
+    with st.container(border=is_active, key=f"annotate.dim.{dimension.name}"):
+        marker = ":material/arrow_right: " if is_active and len(target.project.schema.dimensions) > 1 \
+            else ""
+        st.markdown(f"{marker}**{title}**{optional}",
+                    help=escape_markdown(dimension.description) if dimension.description else None)
+        if dimension.scale == "interval":
+            _interval_input(target, dimension)
+        else:
+            _label_buttons(target, index, dimension, chosen, label_keys if is_active else {},
+                           expanded=is_active)
+        if verdicts is not None:
+            render_dimension_verdicts(dimension, verdicts, target.saved.get(dimension.name))
+
+
+def _label_buttons(target: actions.Target, index: int, dimension: Dimension, chosen: str | None,
+                   label_keys: dict[str, str], *, expanded: bool) -> None:
+    """One button per label. The active dimension lists them one per line with their
+    descriptions (when the schema has any); the others are a compact row."""
+    described = expanded and any(label.description for label in dimension.labels)
+    row = st.container(horizontal=not described, gap="small")
+    for position, label in enumerate(dimension.labels):
+        text = escape_markdown(label.display)
+        if described and label.description:
+            text = f"**{text}** — {escape_markdown(label.description)}"
+        row.button(text, key=f"annotate.label.{dimension.name}.{position}",
+                   type="primary" if chosen == label.value else "secondary",
+                   shortcut=label_keys.get(label.value),
+                   width="stretch" if described else "content",
+                   help=None if described or not label.description
+                   else escape_markdown(label.description),
+                   on_click=actions.on_label, args=(target, index, label.value))
+
+
+def _interval_input(target: actions.Target, dimension: Dimension) -> None:
+    saved = target.saved.get(dimension.name)
+    st.number_input(escape_markdown(dimension.title), min_value=dimension.minimum,
+                    max_value=dimension.maximum, value=float(saved) if saved is not None else None,
+                    key=state.interval_key(target.item_id, dimension.name), on_change="ignore",
+                    label_visibility="collapsed", placeholder="Type a number")
+
+
+def _save_row(target: actions.Target, revised: bool) -> None:
+    choose = target.blind and target.n_verdicts > 0 and target.status != "done"
+    if revised and target.status == "done":
+        label = "Save revision"
+    elif choose:
+        label = "Save"  # the choice next to it says what follows
+    else:
+        label = "Save & next"
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.button(label, key="annotate.submit", type="primary", shortcut=keys.SUBMIT_KEY,
+                  icon=":material/check:", on_click=actions.on_submit, args=(target,))
+        if choose:
+            _after_save_choice()
+
+
+def _confidence(target: actions.Target, saved: int | None) -> None:
+    # Stars (buttons that let Enter through), sent with the next save, not on every click.
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        st.caption("Confidence (optional)", width="content",
+                   help="1 star = a guess, 5 stars = certain.")
+        st.feedback("stars", key=state.confidence_key(target.item_id), on_change="ignore",
+                    default=saved - 1 if saved is not None else None)
+
+
+# A choice that must not swallow the keys is an st.button: a checkbox, radio or segmented
+# control keeps the focus after a click and then takes the label keys or Enter for itself.
+def _after_save_choice() -> None:
+    compare = state.compare_after_save()
+    st.button("then show the judges" if compare else "then go to the next item",
+              key="annotate.after_save", type="tertiary", icon=":material/swap_horiz:",
+              on_click=actions.on_after_save, args=(not compare,),
+              help="Click to switch. Blind project: the judges' verdicts stay hidden until your "
+                   "label is saved; going straight on is faster, and V shows them later.")
+
+
+def render_skip_choices(target: actions.Target) -> None:
+    """Draw the reasons to skip (keys 1-3), a free-text reason, and cancel (Esc)."""
+    st.markdown("**Why do you skip this item?**")
+    for number, reason in enumerate(actions.SKIP_REASONS, start=1):
+        st.button(reason, key=f"annotate.skip.reason.{number}", shortcut=str(number),
+                  on_click=actions.on_skip, args=(target, reason), width="stretch")
+    st.text_input("Another reason", key=state.skip_note_key(target.item_id), on_change="ignore")
+    with st.container(horizontal=True):
+        st.button("Skip with this reason", key="annotate.skip.typed", type="primary",
+                  shortcut=keys.SUBMIT_KEY, on_click=actions.on_skip, args=(target, None))
+        st.button("Cancel", key="annotate.skip.cancel", shortcut=keys.CANCEL_KEY,
+                  on_click=actions.on_mode, args=(target, "label"))
+
+
+def render_flag_choices(target: actions.Target) -> None:
+    """Draw the review note, flag (Enter), remove the flag, and cancel (Esc)."""
+    st.markdown("**Flag this item for review**")
+    st.text_input("Note for the reviewer (optional)", value=target.flag_note or "",
+                  key=state.flag_note_key(target.item_id), on_change="ignore")
+    with st.container(horizontal=True):
+        st.button("Save flag" if target.flagged else "Flag for review", key="annotate.flag.set",
+                  type="primary", icon=":material/flag:", shortcut=keys.SUBMIT_KEY,
+                  on_click=actions.on_flag, args=(target, True))
+        if target.flagged:
+            st.button("Remove flag", key="annotate.flag.clear", on_click=actions.on_flag,
+                      args=(target, False))
+        st.button("Cancel", key="annotate.flag.cancel", shortcut=keys.CANCEL_KEY,
+                  on_click=actions.on_mode, args=(target, "label"))

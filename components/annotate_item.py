@@ -1,0 +1,110 @@
+"""The item as its task template defines it: one block per field, untrusted text as text.
+
+Item text comes from LLMs and import files, so it is drawn with ``st.text`` (never parsed as
+markdown or HTML): an ``<img>`` tag or a markdown image in a response stays visible characters
+and never makes the annotator's browser fetch anything. Only fields the admin lists as
+trusted (project setting) are drawn as markdown, and even then without raw HTML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+import streamlit as st
+
+from components.safe_text import escape_markdown
+from core.schema import FieldSpec, TaskSchema
+
+# Longer texts go into a fixed-height box that scrolls, so the label form stays in view.
+LONG_TEXT_CHARS = 900
+LONG_TEXT_LINES = 14
+SCROLL_HEIGHT = 340
+EMPTY = "(empty)"
+NOT_PROVIDED = "(not provided)"
+
+
+def field_groups(fields: Sequence[FieldSpec]) -> list[tuple[FieldSpec, ...]]:
+    """Group the fields into rows: ``x_a`` directly followed by ``x_b`` share a row.
+
+    That puts pairwise responses A and B side by side; every other field has a row alone.
+    """
+    groups: list[tuple[FieldSpec, ...]] = []
+    index = 0
+    while index < len(fields):
+        spec = fields[index]
+        following = fields[index + 1] if index + 1 < len(fields) else None
+        if (following is not None and spec.name.endswith("_a")
+                and following.name == spec.name[:-2] + "_b"):
+            groups.append((spec, following))
+            index += 2
+        else:
+            groups.append((spec,))
+            index += 1
+    return groups
+
+
+def is_long(text: str) -> bool:
+    """True when ``text`` needs a scrolling box."""
+    return len(text) > LONG_TEXT_CHARS or text.count("\n") >= LONG_TEXT_LINES
+
+
+def render_item(schema: TaskSchema, fields: Mapping[str, Any], *, trusted: Collection[str] = ()
+                ) -> None:
+    """Draw every field of the item in schema order (A/B pairs side by side)."""
+    for group in field_groups(schema.fields):
+        if len(group) == 1:
+            _field(group[0], fields.get(group[0].name), trusted=group[0].name in trusted)
+            continue
+        for column, spec in zip(st.columns(len(group), gap="medium"), group, strict=True):
+            with column, st.container(border=True):
+                _field(spec, fields.get(spec.name), trusted=spec.name in trusted)
+
+
+def _field(spec: FieldSpec, value: Any, *, trusted: bool) -> None:
+    st.markdown(f"**{escape_markdown(spec.title)}**",
+                help=escape_markdown(spec.description) if spec.description else None)
+    if value is None:
+        st.caption(NOT_PROVIDED)
+    elif spec.kind == "texts":
+        _texts(value if isinstance(value, list) else [value], trusted=trusted)
+    else:
+        _text_block(str(value), trusted=trusted)
+
+
+def _text_block(text: str, *, trusted: bool) -> None:
+    if text == "":
+        st.caption(EMPTY)
+        return
+    if is_long(text):
+        with st.container(height=SCROLL_HEIGHT):
+            _text(text, trusted=trusted)
+    else:
+        _text(text, trusted=trusted)
+
+
+def _text(text: str, *, trusted: bool) -> None:
+    if trusted:
+        st.markdown(text)  # the admin trusts this field; raw HTML stays off
+    else:
+        st.text(text)
+
+
+def _texts(values: list[Any], *, trusted: bool) -> None:
+    if not values:
+        st.caption(EMPTY)
+        return
+    st.caption(f"{len(values)} text{'s' if len(values) != 1 else ''}")
+    total = sum(len(str(v)) for v in values)
+    box = st.container(height=SCROLL_HEIGHT) if total > LONG_TEXT_CHARS or len(values) > 6 \
+        else st.container()
+    with box, st.container(gap="medium"):
+        for number, value in enumerate(values, start=1):
+            with st.container(horizontal=True, gap="small"):
+                st.caption(f"{number}.", width=28)
+                text = str(value)
+                if text == "":
+                    st.caption(EMPTY)
+                else:
+                    with st.container():
+                        _text(text, trusted=trusted)

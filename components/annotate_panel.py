@@ -1,0 +1,182 @@
+"""The annotation panel: one item, its label form, the toolbar and the key legend.
+
+An ``st.fragment``: a label key, "save & next" or any other action reruns only this panel,
+not the page. Each run reads what it shows in one short session (:mod:`annotate_data`); each
+action is one short write (:mod:`annotate_actions`). The signed-in user is re-checked at the
+top of every run, because a fragment rerun does not pass through ``page_setup``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import annotate_actions as actions
+from components import annotate_keys as keys
+from components import annotate_state as state
+from components import annotate_timing as timing
+from components.annotate_data import PanelData, load_panel
+from components.annotate_form import render_flag_choices, render_label_form, render_skip_choices
+from components.annotate_item import render_item
+from components.annotate_verdicts import render_rationales
+from components.auth import current_user
+from components.safe_text import escape_markdown
+from core.schema import TaskSchema
+from storage.database import Database
+from storage.projects import ProjectInfo
+
+HIDDEN_NOTE = ("Blind project: the judges' verdicts on this item stay hidden until your label "
+               "is saved.")
+
+
+def first_unlabelled(schema: TaskSchema, saved: dict[str, str]) -> int:
+    """Index of the first dimension without a saved label (0 when all have one)."""
+    for index, name in enumerate(schema.dimension_names):
+        if name not in saved:
+            return index
+    return 0
+
+
+@st.fragment
+def annotation_panel(db: Database, user_id: int, project: ProjectInfo, total: int) -> None:
+    """Draw the user's current item in ``project``; ``total`` is their queue's length."""
+    user = current_user(db)
+    if user is None or user.id != user_id:
+        st.rerun(scope="app")  # signed out or changed: the full page shows the sign-in form
+    data = load_panel(db, project_id=project.id, user_id=user_id, requested=state.item_param())
+    _progress(data, total)
+    _flash()
+    if data.refused is not None:
+        st.error(f"Item {escape_markdown(data.refused)} is not in your queue; showing your next "
+                 "item instead.", icon=":material/block:")
+    if data.assignment is None or data.item is None:
+        state.set_item_param(None)
+        _queue_finished(db, project.id, user_id, data)
+        timing.finish()
+        return
+    assignment = data.assignment
+    state.set_item_param(assignment.external_id)
+    key_map = keys.key_map(project.schema)
+    work = state.item_work(assignment.item_id, data.saved,
+                           first_open=first_unlabelled(project.schema, data.saved))
+    target = actions.Target(
+        db=db, project=project, user_id=user_id, item_id=assignment.item_id,
+        external_id=assignment.external_id, position=assignment.position,
+        status=assignment.status, blind=data.settings.blind, n_verdicts=data.n_verdicts,
+        verdicts_shown=data.verdicts is not None, flagged=assignment.flagged,
+        flag_note=assignment.flag_note, saved=data.saved,
+        reference=assignment.reference_answer or _text_field(data.item.fields.get("reference")))
+    _toolbar(target, key_map)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        render_item(project.schema, data.item.fields, trusted=data.settings.trusted_fields)
+    mode = work.mode if work.mode != "skip" or assignment.status != "done" else "label"
+    with right:
+        if mode == "skip":
+            render_skip_choices(target)
+        elif mode == "flag":
+            render_flag_choices(target)
+        else:
+            render_label_form(target, work, key_map, verdicts=data.verdicts,
+                              comment=assignment.comment, confidence=assignment.confidence)
+            if data.verdicts:
+                render_rationales(data.verdicts)
+            elif data.n_verdicts and data.verdicts is None and assignment.status != "done":
+                st.caption(HIDDEN_NOTE)
+    _legend(key_map, mode)
+    timing.finish()
+
+
+def item_heading(external_id: str, status: str, *, flagged: bool) -> str:
+    """The item's id with badges for its state in the queue (one markdown element)."""
+    badge = {"done": ":green-badge[:material/check: Labelled]",
+             "skipped": ":gray-badge[:material/redo: Skipped]"}.get(status, ":blue-badge[To label]")
+    flag = " :orange-badge[:material/flag: Flagged for review]" if flagged else ""
+    return f"**Item {escape_markdown(external_id)}** {badge}{flag}"
+
+
+def _text_field(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _progress(data: PanelData, total: int) -> None:
+    done, skipped = data.finished.get("done", 0), data.finished.get("skipped", 0)
+    if total <= 0:
+        return
+    skipped_text = f" · {skipped:,} skipped" if skipped else ""
+    st.progress(min(1.0, (done + skipped) / total),
+                text=f"{done:,} of {total:,} labelled{skipped_text}")
+
+
+def _flash() -> None:
+    message = state.take_flash()
+    if message is None:
+        return
+    kind, text = message
+    if kind == "error":
+        st.error(text, icon=":material/error:")
+    elif kind == "success":
+        st.success(text, icon=":material/check_circle:")
+    else:
+        st.info(text, icon=":material/info:")
+
+
+def _toolbar(target: actions.Target, key_map: keys.KeyMap) -> None:
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        st.markdown(item_heading(target.external_id, target.status, flagged=target.flagged))
+        st.space("stretch")
+        st.button("Back", key="annotate.back", icon=":material/arrow_back:", type="tertiary",
+                  shortcut=keys.BACK_KEY, on_click=actions.on_back, args=(target,))
+        st.button("Next", key="annotate.next", icon=":material/arrow_forward:", type="tertiary",
+                  shortcut=keys.NEXT_KEY, on_click=actions.on_next, args=(target,))
+        st.button("Skip", key="annotate.skip", icon=":material/redo:", type="tertiary",
+                  shortcut=keys.SKIP_KEY, disabled=target.status == "done",
+                  help="Labelled items cannot be skipped" if target.status == "done" else None,
+                  on_click=actions.on_mode, args=(target, "skip"))
+        st.button("Flag", key="annotate.flag", icon=":material/flag:", type="tertiary",
+                  shortcut=key_map.flag, on_click=actions.on_mode, args=(target, "flag"))
+        can_reveal = (target.blind and target.status == "done" and target.n_verdicts > 0
+                      and not target.verdicts_shown)
+        st.button("Show judges", key="annotate.reveal", icon=":material/visibility:",
+                  type="tertiary", shortcut=keys.REVEAL_KEY, disabled=not can_reveal,
+                  help=_reveal_help(target), on_click=actions.on_reveal, args=(target,))
+        _goto_box(target.db, target.project.id, target.user_id)
+
+
+def _reveal_help(target: actions.Target) -> str:
+    if not target.n_verdicts:
+        return "No judge verdicts on this item."
+    if target.verdicts_shown:
+        return "The judges' verdicts are shown."
+    if target.status != "done":
+        return "Save your label first: this project is blind."
+    return "Show the judges' verdicts next to your label."
+
+
+def _goto_box(db: Database, project_id: int, user_id: int) -> None:
+    st.text_input("Go to item", key=state.GOTO, placeholder="Go to item id",
+                  label_visibility="collapsed", width=170, on_change=actions.on_goto,
+                  args=(db, project_id, user_id))
+
+
+def _queue_finished(db: Database, project_id: int, user_id: int, data: PanelData) -> None:
+    done, skipped = data.finished.get("done", 0), data.finished.get("skipped", 0)
+    st.success(f"Your queue is finished: {done:,} labelled, {skipped:,} skipped. Go back to "
+               "revise an item, or jump to one by its id.", icon=":material/task_alt:")
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.button("Back to the last item", key="annotate.back", icon=":material/arrow_back:",
+                  shortcut=keys.BACK_KEY, on_click=actions.on_back_from_end,
+                  args=(db, project_id, user_id))
+        _goto_box(db, project_id, user_id)
+
+
+MODE_LEGENDS = {
+    "skip": [("1–3", "skip with that reason"), ("Enter", "skip with the typed reason"),
+             ("Esc", "cancel")],
+    "flag": [("Enter", "flag for review"), ("Esc", "cancel")],
+}
+
+
+def _legend(key_map: keys.KeyMap, mode: str) -> None:
+    entries = MODE_LEGENDS.get(mode) or key_map.legend()
+    parts = [f"**{escape_markdown(combo)}** {what}" for combo, what in entries]
+    st.caption("Keys: " + " · ".join(parts) + ". In a text box, Tab leaves it.")

@@ -1,0 +1,257 @@
+"""What the dashboard's headline says, shaped from a comparison document (pure, no Streamlit).
+
+The headline compares every judge and jury with the human consensus on the scale's main
+metric (κ for nominal labels, quadratically weighted κ for ordinal scales, Krippendorff's α
+for interval scores), next to a plain second metric (percent agreement; MAE for interval
+scores), and against the human–human ceiling: the mean of that metric over every pair of
+annotators, with its range. A judge near the ceiling agrees with the experts about as well as
+they agree with each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from components.safe_text import escape_markdown
+from core.metrics import REGISTRY
+from core.metrics.ratings import CONSENSUS, rater_kind
+
+MAIN_METRIC = {"nominal": "cohen_kappa", "ordinal": "kappa_quadratic", "interval": "krippendorff_alpha"}
+SECOND_METRIC = {"nominal": "percent_agreement", "ordinal": "percent_agreement", "interval": "mae"}
+PROPORTIONS = {"percent_agreement"}
+
+
+@dataclass(frozen=True)
+class MetricCell:
+    """One metric of one rater pair: value or the reason it is undefined, n, CI."""
+
+    value: float | None
+    n: int
+    ci95: tuple[float, float] | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class HeadlineRow:
+    """A judge or jury against the human consensus."""
+
+    rater: str
+    main: MetricCell
+    second: MetricCell | None
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """The humans among themselves: mean, lowest and highest value over annotator pairs."""
+
+    mean: float | None
+    low: float | None
+    high: float | None
+    pairs: int
+    reason: str | None = None
+
+
+def metrics_for(scale: str) -> list[str]:
+    """The pair metrics of a scale, in registry order (the choices of the metric selector)."""
+    return [d.name for d in REGISTRY.values() if d.pair is not None and scale in d.scales]
+
+
+def main_metric(scale: str, wanted: str | None = None) -> str:
+    """``wanted`` if it applies to the scale, else the scale's main metric."""
+    return wanted if wanted in metrics_for(scale) else MAIN_METRIC[scale]
+
+
+def metric_title(metric: str) -> str:
+    """The registry's title of a metric (e.g. "Cohen's κ")."""
+    return REGISTRY[metric].title
+
+
+def short_name(rater: str) -> str:
+    """``judge:gpt-4o`` -> ``gpt-4o``; ``human:consensus`` -> ``human consensus``;
+    ``jury:j`` -> ``jury j``; ``human:maria`` -> ``maria``."""
+    kind, name = rater.split(":", 1)
+    if rater == CONSENSUS:
+        return "human consensus"
+    return f"jury {name}" if kind == "jury" else name
+
+
+def cell(entry: Mapping[str, Any], metric: str) -> MetricCell:
+    """The metric of a pair entry (``compare_dimension``'s ``pairs`` or a slice entry)."""
+    interval = entry.get("ci95", {}).get(metric)
+    return MetricCell(entry.get(metric), int(entry["n"]), tuple(interval) if interval else None,
+                      entry.get("undefined", {}).get(metric))
+
+
+def find_pair(document: Mapping[str, Any], a: str, b: str) -> Mapping[str, Any] | None:
+    """The pair entry of raters ``a`` and ``b`` (either order), or None."""
+    for pair in document["pairs"]:
+        if {pair["a"], pair["b"]} == {a, b}:
+            return pair
+    return None
+
+
+def scored_raters(document: Mapping[str, Any]) -> list[str]:
+    """Judges and juries of the document, in its order."""
+    return [r for r in document["raters"] if rater_kind(r) in ("judge", "jury")]
+
+
+def human_raters(document: Mapping[str, Any]) -> list[str]:
+    """Annotators of the document (not the consensus), in its order."""
+    return [r for r in document["raters"] if rater_kind(r) == "human" and r != CONSENSUS]
+
+
+def headline_rows(document: Mapping[str, Any], metric: str, second: str | None) -> list[HeadlineRow]:
+    """Every judge and jury against the consensus, best first; undefined values last (by
+    name). Empty without a consensus (no human labels)."""
+    rows = []
+    for rater in scored_raters(document):
+        pair = find_pair(document, CONSENSUS, rater)
+        if pair is None:
+            continue
+        rows.append(HeadlineRow(rater, cell(pair, metric),
+                                cell(pair, second) if second and second in pair else None))
+    defined = sorted((r for r in rows if r.main.value is not None),
+                     key=lambda r: (-r.main.value, r.rater))  # type: ignore[operator]
+    undefined = sorted((r for r in rows if r.main.value is None), key=lambda r: r.rater)
+    return defined + undefined
+
+
+def human_ceiling(document: Mapping[str, Any], metric: str) -> Ceiling:
+    """Mean, low and high of ``metric`` over all annotator pairs with a defined value; with
+    a reason when there is none."""
+    humans = human_raters(document)
+    if len(humans) < 2:
+        return Ceiling(None, None, None, 0, "only one annotator labelled this dimension: there is "
+                                            "no human–human agreement to compare with")
+    values, reasons = [], []
+    for pair in document["pairs"]:
+        if pair["a"] in humans and pair["b"] in humans:
+            if pair.get(metric) is not None:
+                values.append(pair[metric])
+            else:
+                reasons.append(pair.get("undefined", {}).get(metric, "undefined"))
+    if not values:
+        return Ceiling(None, None, None, 0, f"undefined for every annotator pair: {reasons[0]}")
+    return Ceiling(sum(values) / len(values), min(values), max(values), len(values))
+
+
+def format_value(metric: str, value: float | None) -> str:
+    """A value as shown: proportions as percentages, everything else with 3 decimals."""
+    if value is None:
+        return "undefined"
+    return f"{100 * value:.1f} %" if metric in PROPORTIONS else f"{value:.3f}"
+
+
+def format_interval(metric: str, interval: tuple[float, float] | None) -> str:
+    """A CI as ``[low, high]`` in the metric's format; empty when there is none."""
+    if interval is None:
+        return ""
+    if metric in PROPORTIONS:
+        return f"[{100 * interval[0]:.1f}, {100 * interval[1]:.1f}] %"
+    return f"[{interval[0]:.3f}, {interval[1]:.3f}]"
+
+
+def headline_table(rows: Sequence[HeadlineRow], metric: str, second: str | None) -> pd.DataFrame:
+    """The headline as a table: rater, value, 95 % CI, n, second metric and CI, why undefined."""
+    records = []
+    for row in rows:
+        record: dict[str, Any] = {
+            "rater": short_name(row.rater),
+            metric_title(metric): row.main.value,
+            "95% CI": format_interval(metric, row.main.ci95),
+            "n": row.main.n,
+        }
+        if second:
+            value = None if row.second is None else row.second.value
+            record[metric_title(second)] = (None if value is None else
+                                           100 * value if second in PROPORTIONS else value)
+            record[f"{metric_title(second)} 95% CI"] = format_interval(
+                second, None if row.second is None else row.second.ci95)
+        reasons = [r for r in (row.main.reason, row.second.reason if row.second else None) if r]
+        record["undefined because"] = "; ".join(dict.fromkeys(reasons))
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def verdict_sentence(rows: Sequence[HeadlineRow], ceiling: Ceiling, metric: str) -> str:
+    """One markdown sentence: which judge agrees best with the humans, and how that compares
+    with the humans among themselves (the judge's name is escaped: it comes from a file)."""
+    title = metric_title(metric)
+    best = next((r for r in rows if r.main.value is not None), None)
+    if best is None:
+        if not rows:
+            return "No judge can be compared yet: this dimension has no human labels."
+        return f"No judge has a defined {title} against the human consensus (reasons in the table)."
+    ci = format_interval(metric, best.main.ci95)
+    text = (f"**{escape_markdown(short_name(best.rater))}** agrees best with the human consensus: {title} "
+            f"**{format_value(metric, best.main.value)}** {ci} (n = {best.main.n:,}).")
+    if ceiling.mean is None:
+        return text + f" No human–human ceiling: {ceiling.reason}."
+    text += (f" The annotators agree with each other at {format_value(metric, ceiling.mean)} "
+             f"on average (range {format_value(metric, ceiling.low)} to "
+             f"{format_value(metric, ceiling.high)}).")
+    assert best.main.value is not None and ceiling.low is not None
+    if best.main.value >= ceiling.low:
+        text += " It is within or above the human range."
+    else:
+        text += " It is below every annotator pair: treat its labels with care."
+    return text
+
+
+def overview_entries(documents: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per dimension and judge/jury, the dimension's main metric against the consensus, as
+    grid entries: ``slice`` ("dimension · metric title"), ``b`` (the rater), ``n``,
+    ``value`` and ``undefined``."""
+    entries = []
+    for document in documents:
+        metric = MAIN_METRIC[document["scale"]]
+        row = f"{document['dimension']} · {metric_title(metric)}"
+        for rater in scored_raters(document):
+            pair = find_pair(document, CONSENSUS, rater)
+            if pair is None:
+                continue
+            reason = pair.get("undefined", {}).get(metric)
+            entries.append({"slice": row, "b": rater, "n": pair["n"], "value": pair.get(metric),
+                            "undefined": {"value": reason} if reason else {}})
+    return entries
+
+
+BIAS_COLUMNS = {"positive_rate": "positive rate", "reference_positive_rate": "consensus's rate",
+                "leniency": "leniency", "false_positive_rate": "false positive rate",
+                "false_negative_rate": "false negative rate", "mean_difference": "mean difference"}
+
+
+def bias_table(bias: Mapping[str, Any]) -> pd.DataFrame:
+    """Each judge's leniency against the consensus as a table (rates as proportions), with
+    the reasons of undefined entries."""
+    positive = bias.get("positive_label")
+    records = []
+    for entry in bias["raters"]:
+        record: dict[str, Any] = {"rater": short_name(entry["rater"]), "n": entry["n"]}
+        reasons = []
+        for key, title in BIAS_COLUMNS.items():
+            if key in entry:
+                record[title] = entry[key].get("value")
+                if entry[key].get("undefined"):
+                    reasons.append(entry[key]["undefined"])
+        record["undefined because"] = "; ".join(dict.fromkeys(reasons))
+        records.append(record)
+    frame = pd.DataFrame.from_records(records)
+    if positive is not None:
+        frame.attrs["positive_label"] = positive
+    return frame
+
+
+def consistency_table(consistency: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Position consistency per judge (share of items with the same verdict in both orders)."""
+    records = [{"judge": short_name(judge), "swapped run": short_name(entry["swapped"]),
+                "consistency": entry.get("value"), "n": entry["n"],
+                "95% CI": format_interval("percent_agreement", tuple(entry["ci95"]))
+                if entry.get("ci95") else "",
+                "undefined because": entry.get("undefined", "")}
+               for judge, entry in consistency.items()]
+    return pd.DataFrame.from_records(records)

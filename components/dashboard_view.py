@@ -1,0 +1,237 @@
+"""The Dashboard page: how far each judge agrees with the human experts, and where it fails.
+
+Top to bottom: project, filters (a form), juries, a headline per dimension (one sentence
+naming the judge to trust, the forest plot of every judge against the human consensus with
+the human–human range, the exact numbers), then one detail view at a time chosen with a
+segmented control, so the charts not shown are not computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import streamlit as st
+
+from components import dashboard_figures as figures
+from components import dashboard_model as model
+from components.dashboard_filters import filter_summary, render_filters, render_juries
+from components.review_data import (
+    current_version,
+    dashboard_data,
+    dimension_facets,
+    overview_data,
+)
+from components.review_project import choose_project
+from components.safe_text import escape_markdown
+from core.dashboard import DashboardRequest
+from core.metrics import REGISTRY, MetricsInputError
+from core.metrics.ratings import CONSENSUS
+from storage.database import Database
+from storage.projects import ProjectInfo
+
+VIEWS = ("Confusion matrix", "Agreement matrix", "Label distribution", "By group", "By model",
+         "Model ranking", "All dimensions")
+VIEW_KEY = "dashboard.view"
+PLOT_CONFIG = {"displaylogo": False}
+
+
+def render_dashboard(db: Database) -> None:
+    """Draw the Dashboard page."""
+    st.title("Dashboard", anchor=False)
+    project = choose_project(db, key="dashboard.project")
+    if project is None:
+        return
+    version = current_version(db, project.id)
+
+    def facets_for(name: str) -> Any:
+        return dimension_facets(db, db.url, project.id, version, name)
+
+    filters, juries = st.columns(2)
+    with filters.expander("Filters", icon=":material/filter_alt:"):
+        request = render_filters(project, facets_for)
+    facets = facets_for(request.dimension)
+    with juries.expander(f"Juries ({len(request.juries)})", icon=":material/groups:"):
+        render_juries(project.id, facets.judges)
+    try:
+        data = dashboard_data(db, db.url, project.id, version, request)
+    except MetricsInputError as exc:
+        st.error(f"Cannot compute this view: {escape_markdown(exc)}", icon=":material/error:")
+        return
+    document = data["document"]
+    if data["juries_dropped"]:
+        st.warning("Left out (a member judge is filtered out): "
+                   + escape_markdown(", ".join(data["juries_dropped"])), icon=":material/warning:")
+    _summary(project, request, data)
+    metric = _metric_choice(document["scale"])
+    second = model.SECOND_METRIC[document["scale"]]
+    _headline(document, metric, second)
+    _position_consistency(document)
+    view = st.segmented_control("Details", VIEWS, default=VIEWS[0], key=VIEW_KEY, required=True)
+    _detail(view or VIEWS[0], db, project, version, data, metric)
+
+
+def _summary(project: ProjectInfo, request: DashboardRequest, data: Mapping[str, Any]) -> None:
+    document = data["document"]
+    title = project.schema.dimension(request.dimension).title
+    binarized = (f" · binarised at ≥ {escape_markdown(document['binarized_at'])}"
+                 if document["binarized_at"] is not None else "")
+    st.subheader(f"{escape_markdown(title)} ({document['scale']}{binarized})", anchor=False)
+    st.caption(escape_markdown(filter_summary(request)))
+    cells = st.columns(4)
+    cells[0].metric("Items", f"{data['items']:,}",
+                    help=f"{data['items']:,} of the project's {data['items_total']:,} items "
+                         "pass the filters.")
+    consensus = document["consensus"]
+    if consensus:
+        cells[1].metric("Items with a human consensus", f"{consensus['items']:,}",
+                        help=f"{consensus['method']} of the annotators; {consensus['ties']:,} "
+                             "tied items have none and are left out of the comparisons.")
+    else:
+        cells[1].metric("Items with a human consensus", "none", help="No human labels yet.")
+    groups = {group["name"]: group for group in document["groups"]}
+    for cell, name, label in ((cells[2], "humans", "Humans' α"),
+                              (cells[3], "humans+judges", "Humans + judges α")):
+        group = groups.get(name)
+        if group is None:
+            cell.metric(label, "—", help="Needs two or more annotators (and a judge).")
+            continue
+        value = group["krippendorff_alpha"]
+        reason = group["undefined"].get("krippendorff_alpha")
+        cell.metric(label, "undefined" if value is None else f"{value:.3f}",
+                    help=(f"Krippendorff's α ({group['alpha_level']}) of "
+                          f"{len(group['raters'])} raters, n = {group['n']:,} items. "
+                          + (f"Undefined: {reason}" if reason else "")))
+
+
+def _metric_choice(scale: str) -> str:
+    choices = model.metrics_for(scale)
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    metric = left.selectbox("Headline metric", choices, key=f"dashboard.metric.{scale}",
+                            index=choices.index(model.MAIN_METRIC[scale]),
+                            format_func=model.metric_title, width=320)
+    with right.popover("What do the metrics mean?", icon=":material/help:"):
+        for name in choices:
+            st.markdown(f"**{REGISTRY[name].title}** (`{name}`)")
+            st.caption(REGISTRY[name].definition)
+    return metric
+
+
+def _headline(document: Mapping[str, Any], metric: str, second: str) -> None:
+    rows = model.headline_rows(document, metric, second)
+    ceiling = model.human_ceiling(document, metric)
+    with st.container(border=True):
+        st.markdown(model.verdict_sentence(rows, ceiling, metric))
+        if not rows:
+            return
+        st.plotly_chart(figures.headline_figure(rows, metric, second, ceiling),
+                        key="dashboard.headline", config=PLOT_CONFIG)
+        st.caption("Dots: each judge against the human consensus, with its 95 % bootstrap CI "
+                   "(1,000 resamples of the items). Green band: the range of the same metric "
+                   "between pairs of annotators, dashed line its mean. Read κ next to percent "
+                   "agreement: a judge can agree often just because one label dominates.")
+        table = model.headline_table(rows, metric, second)
+        st.dataframe(table, hide_index=True, key="dashboard.headline_table",
+                     column_config=_number_columns(metric, second))
+
+
+def _number_columns(metric: str, second: str) -> dict[str, Any]:
+    config: dict[str, Any] = {model.metric_title(metric): st.column_config.NumberColumn(format="%.3f"),
+                              "n": st.column_config.NumberColumn(format="localized")}
+    config[model.metric_title(second)] = st.column_config.NumberColumn(
+        format="%.1f %%" if second in model.PROPORTIONS else "%.3f")
+    return config
+
+
+def _detail(view: str, db: Database, project: ProjectInfo, version: str,
+            data: Mapping[str, Any], metric: str) -> None:
+    document = data["document"]
+    if view == "Confusion matrix":
+        _confusion(document)
+    elif view == "Agreement matrix":
+        st.plotly_chart(figures.rater_heatmap(document, metric), key="dashboard.raters",
+                        config=PLOT_CONFIG)
+        st.caption("Every pair of raters; hover a cell for n and, when undefined, the reason.")
+    elif view == "Label distribution":
+        _distribution(document)
+    elif view in ("By group", "By model"):
+        by = "group" if view == "By group" else "model"
+        entries = data["slices"][by]
+        if not entries:
+            st.info(f"Needs items of two or more {by}s, human labels and a judge.",
+                    icon=":material/info:")
+            return
+        st.plotly_chart(figures.slices_figure(entries, metric, by), key=f"dashboard.{by}",
+                        config=PLOT_CONFIG)
+    elif view == "Model ranking":
+        _ranking(document)
+    else:
+        documents = overview_data(db, db.url, project.id, version, project.schema.dimension_names)
+        entries = model.overview_entries(documents)
+        if not entries:
+            st.info("No dimension has judges and human labels yet.", icon=":material/info:")
+            return
+        st.plotly_chart(figures.overview_figure(entries), key="dashboard.overview",
+                        config=PLOT_CONFIG)
+        st.caption("Each dimension's main metric (κ nominal, quadratic κ ordinal, α interval) "
+                   "against the human consensus, on all items, without filters.")
+
+
+def _confusion(document: Mapping[str, Any]) -> None:
+    if document["scale"] == "interval":
+        st.info("A confusion matrix needs labels: binarise the scale in the filters to see one.",
+                icon=":material/info:")
+        return
+    rows = model.headline_rows(document, model.MAIN_METRIC[document["scale"]], None)
+    if not rows:
+        st.info("Needs human labels and a judge.", icon=":material/info:")
+        return
+    judge = st.selectbox("Judge", [row.rater for row in rows], key="dashboard.confusion_judge",
+                         format_func=model.short_name, width=320)
+    pair = model.find_pair(document, CONSENSUS, judge)
+    assert pair is not None
+    st.plotly_chart(figures.confusion_figure(pair["confusion_matrix"], CONSENSUS, judge),
+                    key="dashboard.confusion", config=PLOT_CONFIG, width="content")
+
+
+def _position_consistency(document: Mapping[str, Any]) -> None:
+    preference = document.get("preference") or {}
+    consistency = preference.get("position_consistency") or {}
+    if not consistency:
+        return
+    st.markdown("**Position consistency**: how often a judge gives the same verdict when the two "
+                "responses are shown in the other order.")
+    st.dataframe(model.consistency_table(consistency), hide_index=True,
+                 key="dashboard.consistency")
+
+
+def _distribution(document: Mapping[str, Any]) -> None:
+    bias = document["bias"]
+    if bias is None:
+        st.info("Needs human labels.", icon=":material/info:")
+        return
+    humans = model.human_raters(document)
+    raters = [CONSENSUS, *(["humans"] if len(humans) > 1 else []), *humans,
+              *model.scored_raters(document)]
+    labels = [] if document["scale"] == "interval" else document["labels"]
+    st.plotly_chart(figures.distribution_figure(bias["distributions"], labels, raters,
+                                                ordered=document["scale"] == "ordinal"),
+                    key="dashboard.distribution", config=PLOT_CONFIG)
+    table = model.bias_table(bias)
+    if len(table.columns) > 3:  # more than rater, n and reasons: the scale has a leniency
+        positive = escape_markdown(bias["positive_label"] or "")
+        st.caption(f"Leniency: a judge's rate of {positive!s} minus the consensus's rate on the "
+                   "same items (positive: the judge says it more often).")
+        st.dataframe(table, hide_index=True, key="dashboard.bias")
+
+
+def _ranking(document: Mapping[str, Any]) -> None:
+    ranking = document["ranking"]
+    if ranking is None:
+        st.info("Model ranking needs items of two or more models and a scale with a score "
+                "(not a nominal scale with more than two labels).", icon=":material/info:")
+        return
+    st.plotly_chart(figures.ranking_figure(ranking), key="dashboard.ranking", config=PLOT_CONFIG)
+    st.caption(f"Models ranked by {escape_markdown(ranking['score'])} per rater (1 = best). "
+               "Kendall's τ-b with the human consensus's ranking under each judge: a judge can "
+               "rank models well with a low κ, and the reverse.")

@@ -1,0 +1,126 @@
+"""The Disagreements page: where judges and humans part ways, worst first, and adjudication.
+
+The table lists items where a judge is against the human consensus or the humans split
+(:mod:`core.disagreements`), filtered by dimension, judge, group and kind and sorted by the
+chosen severity. Choosing a row (or an item in the picker below it, which is kept in the URL)
+opens the item with every label side by side and the gold form.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pandas as pd
+import streamlit as st
+
+from components.adjudication_view import render_item_review
+from components.review_data import current_version, dimension_facets, disagreements_data
+from components.review_project import choose_project
+from core.disagreements import KINDS, SEVERITIES, SEVERITY_TITLES, sort_disagreements
+from storage.database import Database
+from storage.projects import ProjectInfo
+from storage.users import UserInfo
+
+ALL = "(all dimensions)"
+MAX_ROWS = 1000
+TABLE_KEY = "disagreements.table"
+ITEM_KEY = "disagreements.item"
+SHOWN_COLUMNS = ["item", "dimension", "kind", "consensus", "human labels", "judges_against",
+                 "against", "distance", "human_split", "group", "model"]
+
+
+def render_disagreements(db: Database, user: UserInfo) -> None:
+    """Draw the Disagreements page for the admin ``user``."""
+    st.title("Disagreements", anchor=False)
+    project = choose_project(db, key="disagreements.project")
+    if project is None:
+        return
+    version = current_version(db, project.id)
+    frame, has_humans = _filtered_table(db, project, version)
+    total = len(frame)
+    if not has_humans:
+        st.info("No human labels yet: disagreements are measured against the experts' labels. "
+                "Import earlier labels or let the annotators label first.", icon=":material/info:")
+    elif total == 0:
+        st.success("No disagreements with these filters: every judge agrees with the human "
+                   "consensus and the humans agree among themselves.", icon=":material/check:")
+    else:
+        shown = frame.head(MAX_ROWS)
+        st.caption(f"{total:,} disagreements" + (f"; the {MAX_ROWS:,} most severe are shown"
+                                                 if total > MAX_ROWS else "")
+                   + ". Choose a row to open the item.")
+        st.dataframe(shown, hide_index=True, key=TABLE_KEY, on_select=partial(_on_row, shown),
+                     selection_mode="single-row", column_order=_columns(shown),
+                     column_config=_column_config(shown), height=min(38 + 35 * len(shown), 460))
+        items = list(dict.fromkeys(shown["item"]))
+        chosen = st.selectbox("Open item", items, index=None, key=ITEM_KEY, bind="query-params",
+                              placeholder="choose a row above, or an item id", width=360)
+        if chosen is not None:
+            render_item_review(db, user, project, chosen)
+
+
+def _filtered_table(db: Database, project: ProjectInfo, version: str) -> tuple[pd.DataFrame, bool]:
+    """The filter widgets, and the filtered, sorted disagreements with whether any dimension
+    has human labels at all."""
+    schema = project.schema
+    pid = project.id
+    judges: set[str] = set()
+    groups: tuple[str, ...] = ()
+    has_humans = False
+    for name in schema.dimension_names:
+        facets = dimension_facets(db, db.url, pid, version, name)
+        judges.update(j.split(":", 1)[1] for j in facets.judges)
+        groups = facets.groups
+        has_humans = has_humans or bool(facets.humans)
+    cells = st.columns([2, 3, 3, 2])
+    dimension = cells[0].selectbox("Dimension", [ALL, *schema.dimension_names],
+                                   key=f"disagreements.dimension.{pid}")
+    chosen_judges = cells[1].multiselect("Judges", sorted(judges), key=f"disagreements.judges.{pid}",
+                                         placeholder="all judges",
+                                         help="Only items where one of these judges is against "
+                                              "the humans (and items where the humans split).")
+    chosen_groups = cells[2].multiselect("Groups", groups, key=f"disagreements.groups.{pid}",
+                                         placeholder="all groups")
+    sort_by = cells[3].selectbox("Most severe by", SEVERITIES, key="disagreements.sort",
+                                 format_func=SEVERITY_TITLES.__getitem__)
+    kinds = st.pills("Show", KINDS, selection_mode="multi", default=list(KINDS),
+                     key=f"disagreements.kinds.{pid}")
+    dimensions = schema.dimension_names if dimension == ALL else (dimension,)
+    frame = disagreements_data(db, db.url, pid, version, tuple(dimensions),
+                               tuple(chosen_judges) or None, tuple(chosen_groups) or None)
+    if frame.empty:
+        return frame, has_humans
+    return sort_disagreements(frame[frame["kind"].isin(kinds)], sort_by), has_humans
+
+
+def _columns(frame: pd.DataFrame) -> list[str]:
+    judges = [c for c in frame.columns if c.startswith("judge:")]
+    shown = [c for c in SHOWN_COLUMNS if c in frame.columns]
+    if frame["dimension"].nunique() <= 1:
+        shown.remove("dimension")
+    return shown + judges
+
+
+def _column_config(frame: pd.DataFrame) -> dict[str, object]:
+    judges = {c: st.column_config.TextColumn(c.split(":", 1)[1]) for c in frame.columns
+              if c.startswith("judge:")}
+    return judges | {
+        "judges_against": st.column_config.NumberColumn("judges against", format="%d",
+                                                        help="Judges whose label differs from "
+                                                             "the human consensus"),
+        "distance": st.column_config.NumberColumn(
+            "distance", format="%.2f",
+            help="Largest distance of a judge to the consensus: 1 for a different nominal "
+                 "label, label steps on an ordinal scale, the difference of interval scores"),
+        "human_split": st.column_config.NumberColumn(
+            "human split", format="%.2f",
+            help="1 − the share of the humans' most frequent label (0: all agree); on an "
+                 "interval scale, the range of their scores"),
+        "human labels": st.column_config.TextColumn("human labels"),
+    }
+
+
+def _on_row(shown: pd.DataFrame) -> None:
+    rows = st.session_state[TABLE_KEY].selection.rows
+    if rows:
+        st.session_state[ITEM_KEY] = str(shown.iloc[rows[0]]["item"])

@@ -1,0 +1,166 @@
+"""The Projects page (admins): annotation settings, annotators, progress and flagged items.
+
+"Apply" stores the settings and the team in one transaction and then re-plans the pending
+queue slots (labelled and skipped work never moves), so a new member, a changed overlap or a
+new order takes effect at once.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.frames import projects_frame
+from components.projects_frames import flagged_frame, progress_frame
+from components.safe_text import escape_markdown
+from core.queues import MAX_OVERLAP, QUEUE_ORDERS
+from storage.annotation import (
+    AnnotationError,
+    ProjectSettings,
+    flagged_items,
+    get_settings,
+    member_ids,
+    progress,
+    rebuild_queues,
+    set_members,
+    update_settings,
+)
+from storage.database import Database
+from storage.projects import ProjectInfo, find_project, project_summaries
+from storage.users import UserInfo, list_users
+
+PICK = "projects.pick"
+_FLASH = "projects.flash"
+IMPORT_PAGE = "pages/1_Import.py"
+BLIND_HELP = ("Blind: an annotator sees the judges' verdicts only after saving their own label. "
+              "Without it, agreement between experts and judges is biased towards the judges "
+              "(the experts saw them), and every label records that it was not blind.")
+TRUSTED_HELP = ("Trusted fields are drawn as markdown (headings, lists, links, and images from "
+                "any address, which the annotator's browser will load). Raw HTML stays off. "
+                "Leave empty unless you wrote the text yourself.")
+
+
+def setting_key(project_id: int, name: str) -> str:
+    """Session key of one settings widget of one project."""
+    return f"projects.{name}.{project_id}"
+
+
+def render_projects(db: Database, actor: UserInfo) -> None:
+    """Draw the Projects page for the admin ``actor``."""
+    st.title("Projects", anchor=False)
+    _show_flash()
+    with db.read() as session:
+        summaries = project_summaries(session=session)
+    if not summaries:
+        st.info("There are no projects yet: import items first.", icon=":material/info:")
+        st.page_link(IMPORT_PAGE, label="Import", icon=":material/upload_file:")
+        return
+    st.dataframe(projects_frame(summaries), hide_index=True, width="content")
+    names = [summary.name for summary in summaries]
+    name = st.selectbox("Project", names, key=PICK, width=360)
+    with db.read() as session:
+        project = find_project(session=session, name=name)
+        if project is None:  # deleted since the list was read
+            st.rerun()
+        settings = get_settings(session=session, project_id=project.id)
+        members = member_ids(session=session, project_id=project.id)
+        users = list_users(session=session)
+        rows = progress(session=session, project_id=project.id)
+        flagged = flagged_items(session=session, project_id=project.id)
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        _settings_form(db, actor, project, settings, members, users)
+    with right:
+        _progress(rows, flagged)
+
+
+def _settings_form(db: Database, actor: UserInfo, project: ProjectInfo, settings: ProjectSettings,
+                   members: list[int], users: list[UserInfo]) -> None:
+    st.subheader("Annotation settings", anchor=False)
+    key = project.id
+    choices = {user.id: user for user in users if user.active or user.id in members}
+    orders = list(QUEUE_ORDERS)
+    with st.form(f"projects.settings.{key}", border=True):
+        st.toggle("Blind: hide the judges until the expert's label is saved",
+                  value=settings.blind, key=setting_key(key, "blind"), help=BLIND_HELP)
+        if not settings.blind:
+            st.warning("This project is not blind: agreement between experts and judges measured "
+                       "on its labels is biased towards the judges.", icon=":material/warning:")
+        st.multiselect("Annotators", list(choices), default=[m for m in members if m in choices],
+                       key=setting_key(key, "members"),
+                       format_func=lambda user_id: _describe(choices[user_id]),
+                       help="Active users who label this project. Removing someone keeps their "
+                            "labels; their unlabelled items go to the others.")
+        st.number_input("Overlap: distinct annotators per item", min_value=1,
+                        max_value=MAX_OVERLAP, value=settings.overlap, step=1,
+                        key=setting_key(key, "overlap"),
+                        help="1 = each item is labelled once; 2 or more lets you measure "
+                             "agreement between experts. Capped by the number of annotators.")
+        st.selectbox("Queue order", orders, index=orders.index(settings.queue_order),
+                     key=setting_key(key, "order"),
+                     format_func=lambda order: f"{order}: {QUEUE_ORDERS[order]}")
+        st.number_input("Seed (random order)", min_value=0, max_value=2**31 - 1,
+                        value=settings.queue_seed, step=1, key=setting_key(key, "seed"),
+                        help="The same seed gives the same order.")
+        titles = {spec.name: spec.title for spec in project.schema.fields}
+        st.multiselect("Trusted fields (markdown)", list(titles),
+                       default=list(settings.trusted_fields), key=setting_key(key, "trusted"),
+                       format_func=lambda name: f"{titles[name]} ({name})", help=TRUSTED_HELP)
+        st.form_submit_button("Apply and rebuild queues", key=f"projects.apply.{key}",
+                              type="primary", icon=":material/published_with_changes:",
+                              on_click=_on_apply, args=(db, actor, project.id, project.name))
+
+
+def _describe(user: UserInfo) -> str:
+    state = "" if user.active else ", inactive: remove"
+    return f"{user.name} ({user.role}{state})"
+
+
+def _progress(rows, flagged) -> None:
+    st.subheader("Progress", anchor=False)
+    if not rows:
+        st.info("Nobody annotates this project yet: choose annotators and apply.",
+                icon=":material/info:")
+    else:
+        table = progress_frame(rows)
+        totals = table.iloc[-1]
+        st.progress(min(1.0, totals["done %"] / 100),
+                    text=f"{totals['labelled'] + totals['skipped']:,} of {totals['queue']:,} "
+                         f"queue items done ({totals['done %']:.1f} %)")
+        st.dataframe(table, hide_index=True, width="content")
+    st.subheader("Flagged for review", anchor=False)
+    if not flagged:
+        st.caption("No item is flagged.")
+    else:
+        st.dataframe(flagged_frame(flagged), hide_index=True, width="stretch")
+
+
+def _show_flash() -> None:
+    flash = st.session_state.pop(_FLASH, None)
+    if flash is None:
+        return
+    kind, message = flash
+    if kind == "error":
+        st.error(message, icon=":material/error:")
+    else:
+        st.success(message, icon=":material/check_circle:")
+
+
+def _on_apply(db: Database, actor: UserInfo, project_id: int, name: str) -> None:
+    def value(setting: str):
+        return st.session_state[setting_key(project_id, setting)]
+
+    settings = ProjectSettings(blind=bool(value("blind")), overlap=int(value("overlap")),
+                               queue_order=value("order"), queue_seed=int(value("seed")),
+                               trusted_fields=tuple(value("trusted")))
+    try:
+        with db.write() as session:
+            update_settings(session=session, project_id=project_id, settings=settings,
+                            actor_id=actor.id)
+            set_members(session=session, project_id=project_id, user_ids=list(value("members")),
+                        actor_id=actor.id)
+        pending = rebuild_queues(db, project_id=project_id)
+    except AnnotationError as exc:
+        st.session_state[_FLASH] = ("error", f"Not applied: {escape_markdown(exc)}.")
+        return
+    st.session_state[_FLASH] = ("success", f"Applied to {escape_markdown(name)}: {pending:,} "
+                                           "items are waiting in the annotators' queues.")

@@ -1,0 +1,201 @@
+"""Disagreements: items where a judge and the human consensus differ, or the humans differ.
+
+For one dimension (a :class:`~core.metrics.Ratings` of humans and judges) every item gets:
+
+* ``distance``: the largest distance between a judge's label and the human consensus — 1 for
+  any different label on a nominal scale, the number of label steps on an ordinal scale, the
+  absolute difference on an interval scale;
+* ``judges_against``: how many judges are further than ``tolerance`` from the consensus
+  (0 on nominal and ordinal scales: any different label; one score unit on interval scales);
+* ``human_split``: 1 − the share of the humans' most frequent label (0 = all humans agree;
+  1/2 for a 1–1 split, 2/3 for 1–1–1); on an interval scale the range of the human scores.
+
+The consensus is :func:`core.metrics.human_consensus` (majority; mean on interval scales). An
+item whose humans tie has no consensus: its ``distance`` and ``judges_against`` are missing
+(NaN), its ``consensus`` is ``"tie"``, and it is listed because the humans split. Judges that did
+not label an item are left out of that item's measures. On a pairwise-preference dimension a
+``<judge>@swapped`` run has its A and B flipped first, as in the metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from core.metrics.consensus import human_consensus
+from core.metrics.ratings import HUMAN, JUDGE, Categories, MetricsInputError, Ratings
+from core.metrics.samples import label_counts
+from core.metrics.views import align_swapped
+from core.schema import format_number
+
+DEFAULT_INTERVAL_TOLERANCE = 1.0
+SEVERITIES = ("distance", "judges_against", "human_split")
+SEVERITY_TITLES = {
+    "distance": "distance to the human consensus",
+    "judges_against": "number of judges against the humans",
+    "human_split": "how split the humans are",
+}
+JUDGE_VS_HUMANS = "judge vs humans"
+HUMANS_SPLIT = "humans split"
+BOTH = "both"
+KINDS = (JUDGE_VS_HUMANS, HUMANS_SPLIT, BOTH)
+TIE = "tie"
+BASE_COLUMNS = ["item", "group", "model", "dimension", "kind", "consensus", "human labels",
+                "humans", "human_split", "judges_against", "distance", "against"]
+
+
+def _judge_names(ratings: Ratings, judges: Sequence[str] | None) -> list[str]:
+    known = ratings.of_kind(JUDGE)
+    if judges is None:
+        return list(known)
+    names = [j if j.startswith(f"{JUDGE}:") else f"{JUDGE}:{j}" for j in judges]
+    for name in names:
+        if name not in known:
+            listed = ", ".join(k.split(":", 1)[1] for k in known) or "none"
+            raise MetricsInputError(f"unknown judge {name.split(':', 1)[1]!r} (judges: {listed})")
+    return list(dict.fromkeys(names))
+
+
+def _show(ratings: Ratings, values: np.ndarray) -> np.ndarray:
+    """Label text of each value (None for NaN), as an object array."""
+    present = ~np.isnan(values)
+    out = np.full(len(values), None, dtype=object)
+    if ratings.dimension.scale == "interval":
+        out[present] = [format_number(float(v)) for v in values[present]]
+    else:
+        labels = np.array(ratings.dimension.label_values, dtype=object)
+        out[present] = labels[values[present].astype(np.int64)]
+    return out
+
+
+def _by_pattern(rows: np.ndarray, describe: Callable[[np.ndarray], str]) -> list[str]:
+    """``describe`` of each row, computed once per distinct row (there are few)."""
+    if not len(rows):
+        return []
+    patterns, inverse = np.unique(rows, axis=0, return_inverse=True)
+    texts = [describe(pattern) for pattern in patterns]
+    return [texts[i] for i in inverse.ravel()]
+
+
+def _human_summaries(ratings: Ratings, humans: np.ndarray) -> list[str]:
+    """Per item, the human labels: ``"correct ×2 · incorrect"`` or ``"3, 4, 5"`` (interval)."""
+    if ratings.dimension.scale == "interval":
+        return [", ".join(format_number(float(v)) for v in sorted(row[~np.isnan(row)]))
+                for row in humans]
+    labels = ratings.dimension.label_values
+
+    def describe(row: np.ndarray) -> str:
+        return " · ".join(labels[k] + (f" ×{row[k]}" if row[k] > 1 else "")
+                          for k in np.argsort(-row, kind="stable") if row[k])
+
+    return _by_pattern(label_counts(humans, ratings.n_labels), describe)
+
+
+def _names(categories: Categories, codes: np.ndarray) -> np.ndarray:
+    names = np.array([*categories.names, None], dtype=object)
+    return names[np.where(codes >= 0, codes, len(categories.names))]
+
+
+def human_split(ratings: Ratings, humans: np.ndarray) -> np.ndarray:
+    """Per item: 1 − the majority share of the human labels (interval: their range); NaN for
+    an item without human labels."""
+    present = ~np.isnan(humans)
+    n = present.sum(axis=1)
+    if ratings.dimension.scale == "interval":
+        high = np.where(present, humans, -np.inf).max(axis=1, initial=-np.inf)
+        low = np.where(present, humans, np.inf).min(axis=1, initial=np.inf)
+        return np.where(n > 0, high - low, np.nan)
+    top = label_counts(humans, ratings.n_labels).max(axis=1, initial=0)
+    return np.where(n > 0, 1.0 - top / np.where(n > 0, n, 1), np.nan)
+
+
+def judge_distances(ratings: Ratings, judges: np.ndarray, consensus: np.ndarray) -> np.ndarray:
+    """Items x judges distance of each judge's label to the consensus (NaN if either is
+    missing): 0/1 on a nominal scale, label steps on an ordinal one, |difference| otherwise."""
+    difference = np.abs(judges - consensus[:, None])
+    if ratings.dimension.scale == "nominal":
+        return np.where(np.isnan(difference), np.nan, (difference > 0).astype(float))
+    return difference
+
+
+def find_disagreements(ratings: Ratings, *, judges: Sequence[str] | None = None,
+                       groups: Sequence[str] | None = None, tolerance: float | None = None,
+                       min_human_labels: int = 1) -> pd.DataFrame:
+    """Return one row per disagreeing item of the dimension (unsorted; see
+    :func:`sort_disagreements`).
+
+    ``judges`` (names with or without ``judge:``) limits which judges count: an item is listed
+    when one of them is against the consensus, or when the humans split (on an interval scale:
+    their range exceeds ``tolerance``). ``groups`` keeps items of those groups;
+    ``min_human_labels`` keeps items with at least that many human labels. Columns:
+    :data:`BASE_COLUMNS`, then one column per counted judge (``judge:<name>``) with its label.
+    Raises :class:`~core.metrics.MetricsInputError` for an unknown judge or a negative
+    tolerance.
+    """
+    scale = ratings.dimension.scale
+    if tolerance is None:
+        tolerance = DEFAULT_INTERVAL_TOLERANCE if scale == "interval" else 0.0
+    if tolerance < 0:
+        raise MetricsInputError(f"tolerance must be 0 or more, got {tolerance}")
+    ratings = align_swapped(ratings)
+    judge_names = _judge_names(ratings, judges)
+    human_columns = [ratings.raters.index(h) for h in ratings.of_kind(HUMAN)]
+    humans = ratings.values[:, human_columns]
+    n_humans = (~np.isnan(humans)).sum(axis=1)
+    consensus = (human_consensus(ratings).values if human_columns
+                 else np.full(len(ratings.item_ids), np.nan))
+    split = human_split(ratings, humans)
+    judge_values = ratings.values[:, [ratings.raters.index(j) for j in judge_names]]
+    distances = judge_distances(ratings, judge_values, consensus)
+    against = np.nan_to_num(distances, nan=0.0) > tolerance
+    decided = ~np.isnan(consensus)
+    count_against = np.where(decided, against.sum(axis=1), np.nan)
+    has_distance = (~np.isnan(distances)).any(axis=1)
+    distance = np.where(has_distance, np.where(np.isnan(distances), -np.inf, distances)
+                        .max(axis=1, initial=-np.inf), np.nan)
+    humans_differ = np.nan_to_num(split, nan=0.0) > (tolerance if scale == "interval" else 0.0)
+    judge_differs = against.any(axis=1)
+    keep = (n_humans >= max(min_human_labels, 1)) & (judge_differs | humans_differ)
+    if groups is not None:
+        wanted = [ratings.groups.names.index(g) for g in groups if g in ratings.groups.names]
+        keep &= np.isin(ratings.groups.codes, wanted)
+    rows = np.flatnonzero(keep)
+
+    kind = np.where(judge_differs & humans_differ, BOTH,
+                    np.where(judge_differs, JUDGE_VS_HUMANS, HUMANS_SPLIT))[rows]
+    consensus_text = _show(ratings, consensus[rows])
+    consensus_text[pd.isna(consensus_text) & (n_humans[rows] >= 2)] = TIE
+    short = [j.split(":", 1)[1] for j in judge_names]
+    frame = pd.DataFrame({
+        "item": ratings.item_ids[rows].astype(str),
+        "group": pd.array(_names(ratings.groups, ratings.groups.codes[rows]), dtype="str"),
+        "model": pd.array(_names(ratings.models, ratings.models.codes[rows]), dtype="str"),
+        "dimension": ratings.dimension.name,
+        "kind": kind,
+        "consensus": pd.array(consensus_text, dtype="str"),
+        "human labels": _human_summaries(ratings, humans[rows]),
+        "humans": n_humans[rows],
+        "human_split": split[rows],
+        "judges_against": count_against[rows],
+        "distance": distance[rows],
+        "against": _by_pattern(against[rows].reshape(len(rows), len(short)), lambda hits: ", ".join(
+            name for name, hit in zip(short, hits, strict=True) if hit)),
+    }, columns=BASE_COLUMNS)
+    for index, name in enumerate(judge_names):
+        frame[name] = pd.array(_show(ratings, judge_values[rows, index]), dtype="str")
+    return frame
+
+
+def sort_disagreements(frame: pd.DataFrame, by: str = "distance") -> pd.DataFrame:
+    """Return ``frame`` most severe first by ``by`` (one of :data:`SEVERITIES`), ties broken
+    by the other severities in that order, then by item; missing values last.
+
+    Raises ValueError for an unknown ``by``.
+    """
+    if by not in SEVERITIES:
+        raise ValueError(f"sort by one of {', '.join(SEVERITIES)}, got {by!r}")
+    keys = [by, *(s for s in SEVERITIES if s != by), "item"]
+    return frame.sort_values(keys, ascending=[False, False, False, True], na_position="last",
+                             kind="stable").reset_index(drop=True)

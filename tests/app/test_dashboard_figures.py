@@ -1,0 +1,233 @@
+"""The dashboard's headline model and plotly figure builders (pure): values, CIs, order, n,
+and undefined values shown with their reason, asserted on ``fig.data`` and ``fig.layout``."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.dashboard_figures import (
+    TIERS,
+    confusion_figure,
+    distribution_figure,
+    headline_figure,
+    model_ranks,
+    ranking_figure,
+    rater_heatmap,
+    slices_figure,
+    tier,
+)
+from components.dashboard_model import (
+    Ceiling,
+    HeadlineRow,
+    MetricCell,
+    headline_rows,
+    headline_table,
+    human_ceiling,
+    overview_entries,
+    verdict_sentence,
+)
+
+
+def grid(values) -> list[list]:
+    """A heatmap matrix (plotly keeps it as tuples or lists) as lists."""
+    return [list(row) for row in values]
+
+
+REASON = "judge:c gave the same label ('correct') to every pairable item"
+
+
+def pair(a, b, n, kappa, agreement, *, ci=None, reason=None):
+    entry = {"a": a, "b": b, "n": n, "cohen_kappa": kappa, "percent_agreement": agreement,
+             "ci95": {}, "undefined": {}}
+    if ci:
+        entry["ci95"]["cohen_kappa"] = list(ci)
+    if reason:
+        entry["undefined"]["cohen_kappa"] = reason
+    return entry
+
+
+def document():
+    """Two annotators, the consensus, three judges; judge c is undefined."""
+    return {
+        "dimension": "correct", "scale": "nominal", "labels": ["correct", "incorrect"],
+        "raters": ["human:ann", "human:bob", "human:consensus", "judge:a", "judge:b", "judge:c"],
+        "pairs": [
+            pair("human:ann", "human:bob", 40, 0.6, 0.8),
+            pair("human:ann", "human:consensus", 40, 0.9, 0.95),
+            pair("human:bob", "human:consensus", 40, 0.7, 0.85),
+            pair("human:ann", "judge:a", 40, 0.5, 0.75),
+            pair("human:consensus", "judge:a", 38, 0.42, 0.71, ci=(0.2, 0.6)),
+            pair("human:consensus", "judge:b", 38, 0.81, 0.9, ci=(0.7, 0.9)),
+            pair("human:consensus", "judge:c", 38, None, 0.6, reason=REASON),
+        ],
+    }
+
+
+def test_headline_rows_best_first_with_undefined_last():
+    rows = headline_rows(document(), "cohen_kappa", "percent_agreement")
+
+    assert [row.rater for row in rows] == ["judge:b", "judge:a", "judge:c"]
+    assert rows[0].main == MetricCell(0.81, 38, (0.7, 0.9), None)
+    assert rows[2].main == MetricCell(None, 38, None, REASON)
+    assert rows[0].second == MetricCell(0.9, 38, None, None)
+
+
+def test_human_ceiling_is_the_mean_and_range_over_annotator_pairs():
+    doc = document()
+    doc["raters"].insert(2, "human:cat")
+    doc["pairs"] += [pair("human:ann", "human:cat", 30, 0.8, 0.9),
+                     pair("human:bob", "human:cat", 30, 0.7, 0.85)]
+
+    ceiling = human_ceiling(doc, "cohen_kappa")
+
+    # (0.6 + 0.8 + 0.7) / 3 = 0.7; pairs with the consensus do not count.
+    assert (ceiling.mean, ceiling.low, ceiling.high, ceiling.pairs) == (pytest.approx(0.7), 0.6, 0.8, 3)
+
+
+def test_human_ceiling_undefined_with_one_annotator_says_why():
+    doc = {"raters": ["human:solo", "human:consensus", "judge:a"], "pairs": []}
+    ceiling = human_ceiling(doc, "cohen_kappa")
+    assert ceiling.mean is None
+    assert ceiling.reason.startswith("only one annotator labelled this dimension")
+
+
+def test_headline_table_and_sentence():
+    rows = headline_rows(document(), "cohen_kappa", "percent_agreement")
+    table = headline_table(rows, "cohen_kappa", "percent_agreement")
+
+    assert list(table["rater"]) == ["b", "a", "c"]
+    assert list(table["n"]) == [38, 38, 38]
+    assert table["Cohen's κ"].tolist()[:2] == [0.81, 0.42]
+    assert table["Cohen's κ"].isna().tolist()[2]
+    assert table["Percent agreement"].tolist() == pytest.approx([90.0, 71.0, 60.0])
+    assert list(table["95% CI"]) == ["[0.700, 0.900]", "[0.200, 0.600]", ""]
+    assert list(table["undefined because"]) == ["", "", REASON]
+
+    sentence = verdict_sentence(rows, Ceiling(0.6, 0.6, 0.6, 1), "cohen_kappa")
+    assert sentence.startswith("**b** agrees best with the human consensus: Cohen's κ **0.810**")
+    assert "(n = 38)" in sentence and "within or above the human range" in sentence
+    low = verdict_sentence(rows, Ceiling(0.9, 0.85, 0.95, 3), "cohen_kappa")
+    assert "below every annotator pair" in low
+
+
+def test_headline_figure_values_intervals_order_and_reasons():
+    rows = headline_rows(document(), "cohen_kappa", "percent_agreement")
+    fig = headline_figure(rows, "cohen_kappa", "percent_agreement", Ceiling(0.6, 0.5, 0.7, 3))
+
+    scatter = {trace.name: trace for trace in fig.data if trace.type == "scatter"}
+    # b (0.81) is at or above the lowest annotator pair (0.5); a (0.42) is below it but its CI
+    # reaches 0.5.
+    within, reaches = scatter[TIERS[0][0]], scatter[TIERS[1][0]]
+    assert (list(within.x), list(within.y)) == ([0.81], ["b (n=38)"])
+    assert list(within.error_x.array) == pytest.approx([0.09])
+    assert list(within.error_x.arrayminus) == pytest.approx([0.11])
+    assert (list(reaches.x), list(reaches.y)) == ([0.42], ["a (n=38)"])
+    # Best at the top, the undefined judge at the bottom with its reason beside it.
+    axis = fig.layout.yaxis
+    assert list(axis.categoryarray) == ["b (n=38)", "a (n=38)", "c (n=38)"]
+    assert axis.autorange == "reversed"
+    notes = [a.text for a in fig.layout.annotations]
+    assert f"undefined: {REASON}" in notes
+    # The human range as a band and its mean as a dashed line, named in the legend.
+    band = next(s for s in fig.layout.shapes if s.type == "rect")
+    line = next(s for s in fig.layout.shapes if s.type == "line")
+    assert (band.x0, band.x1, line.x0) == (0.5, 0.7, 0.6)
+    assert "humans among themselves: mean 0.60, range 0.50–0.70" in scatter
+    bars = next(trace for trace in fig.data if trace.type == "bar")
+    assert list(bars.x) == pytest.approx([90.0, 71.0, 60.0])
+    assert list(bars.y) == ["b (n=38)", "a (n=38)", "c (n=38)"]
+
+
+def test_tiers_compare_with_the_lowest_annotator_pair():
+    ceiling = Ceiling(0.7, 0.6, 0.8, 2)
+    row = HeadlineRow("judge:x", MetricCell(0.55, 10, (0.3, 0.65)), None)
+    assert tier(row, ceiling) == "CI reaches the human range"
+    assert tier(HeadlineRow("judge:x", MetricCell(0.55, 10, (0.3, 0.59)), None), ceiling) == (
+        "below the human range")
+    assert tier(row, Ceiling(None, None, None, 0, "one annotator")) == (
+        "no human range to compare with")
+
+
+def test_rater_heatmap_cells_values_diagonal_and_reasons():
+    fig = rater_heatmap(document(), "cohen_kappa",
+                        ["human:ann", "human:consensus", "judge:a", "judge:c"])
+
+    (heat,) = fig.data
+    assert list(heat.x) == ["ann", "human consensus", "a", "c"]
+    assert grid(heat.z)[0] == [None, 0.9, 0.5, None]  # ann x c was never compared
+    assert heat.z[1][2] == 0.42 and heat.z[2][1] == 0.42  # symmetric
+    assert heat.text[1][3] == "undefined"
+    assert heat.customdata[1][3] == f"n = 38<br>undefined: {REASON}"
+    assert heat.text[2][2] == ""  # the diagonal
+
+
+def test_confusion_figure_counts_and_row_shares():
+    fig = confusion_figure({"labels": ["correct", "incorrect"], "counts": [[14, 2], [0, 16]]},
+                           "human:consensus", "judge:gpt-4o")
+
+    (heat,) = fig.data
+    assert grid(heat.z) == [[14, 2], [0, 16]]
+    assert grid(heat.text)[0] == ["14<br>88 %", "2<br>12 %"]
+    assert fig.layout.xaxis.title.text == "gpt-4o says"
+    assert fig.layout.yaxis.title.text == "human consensus says"
+
+
+def test_distribution_figure_shares_per_label_with_n():
+    fig = distribution_figure(
+        {"human:consensus": {"correct": 3, "incorrect": 1}, "judge:a": {"correct": 1, "incorrect": 1}},
+        ["correct", "incorrect"], ["human:consensus", "judge:a", "judge:missing"])
+
+    correct, incorrect = fig.data
+    assert (correct.name, list(correct.x)) == ("correct", [75.0, 50.0])
+    assert list(incorrect.x) == [25.0, 50.0]
+    assert list(correct.y) == ["human consensus (n=4)", "a (n=2)"]
+
+
+def test_distribution_figure_interval_means():
+    fig = distribution_figure({"judge:a": {"n": 5, "mean": 3.2, "sd": 0.5}}, [], ["judge:a"])
+    (points,) = fig.data
+    assert (list(points.x), list(points.error_x.array), list(points.y)) == (
+        [3.2], [0.5], ["a (n=5)"])
+
+
+def test_slices_figure_shows_values_n_and_reasons():
+    entries = [
+        {"slice": "g1", "a": "human:consensus", "b": "judge:a", "n": 4, "cohen_kappa": 0.5,
+         "ci95": {}, "undefined": {}},
+        {"slice": "g2", "a": "human:consensus", "b": "judge:a", "n": 2, "cohen_kappa": None,
+         "ci95": {}, "undefined": {"cohen_kappa": "both raters gave every pairable item the same"}},
+    ]
+    (heat,) = slices_figure(entries, "cohen_kappa", "group").data
+
+    assert list(heat.y) == ["g1", "g2"]
+    assert grid(heat.z) == [[0.5], [None]]
+    assert grid(heat.text) == [["0.50<br>n=4"], ["undefined<br>n=2"]]
+    assert "undefined: both raters gave every pairable item the same" in heat.customdata[1][0]
+
+
+def test_overview_entries_use_each_scale_main_metric():
+    ordinal = {"dimension": "score", "scale": "ordinal",
+               "raters": ["human:a", "human:consensus", "judge:j"],
+               "pairs": [{"a": "human:consensus", "b": "judge:j", "n": 9, "kappa_quadratic": 0.77,
+                          "cohen_kappa": 0.1, "undefined": {}}]}
+    entries = overview_entries([document(), ordinal])
+    values = {(e["slice"], e["b"]): e["value"] for e in entries}
+    assert values[("score · Quadratically weighted κ", "judge:j")] == 0.77
+    assert values[("correct · Cohen's κ", "judge:b")] == 0.81
+    assert next(e for e in entries if e["b"] == "judge:c")["undefined"] == {"value": REASON}
+
+
+def test_model_ranks_and_bump_chart():
+    assert model_ranks({"m1": 0.9, "m2": 0.5, "m3": 0.9, "m4": None}) == {
+        "m1": 1.0, "m2": 3.0, "m3": 1.0}
+    ranking = {
+        "score": "rate of 'correct'", "reference": "human:consensus", "models": ["m1", "m2"],
+        "scores": {"human:consensus": {"m1": 0.8, "m2": 0.6}, "judge:a": {"m1": 0.5, "m2": 0.7}},
+        "kendall_tau": {"judge:a": {"value": -1.0, "n": 2}},
+    }
+    fig = ranking_figure(ranking)
+
+    m1, m2 = fig.data
+    assert (m1.name, list(m1.x), list(m1.y)) == ("m1", ["human consensus", "a<br>τ -1.00"], [1.0, 2.0])
+    assert list(m2.y) == [2.0, 1.0]
+    assert fig.layout.yaxis.autorange == "reversed"

@@ -1,0 +1,77 @@
+"""Browser walk through the Dashboard and Disagreements pages on the demo projects: the
+headline and its chart appear after signing in through a deep link, and a gold decision made
+in the browser lands in the database with who decided it. Screenshots go to /tmp."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from storage.database import Database
+from storage.demo import load_demo
+from storage.models import Gold, UserAccount
+from storage.projects import get_project
+from storage.review import find_item_id
+from tests.e2e.test_browser import by_key, sign_in, snapshot
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def demo_server(own_docket_server):
+    db = Database(own_docket_server.database_url)
+    try:
+        load_demo(db)
+    finally:
+        db.dispose()
+    return own_docket_server
+
+
+def settled(page) -> None:
+    """Wait until the script run that drew the page has finished."""
+    page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')")
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached")
+
+
+def test_dashboard_headline_and_chart(page, demo_server):
+    page.goto(f"{demo_server.url}/Dashboard?dashboard.project=correctness")
+    sign_in(page, demo_server.admin_name, demo_server.admin_password)
+
+    page.get_by_text("agrees best with the human consensus").wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    settled(page)
+    assert page.get_by_role("heading", name="Dashboard").count() == 1
+    assert "gpt-4o" in page.get_by_text("agrees best with the human consensus").inner_text()
+    snapshot(page, "docket_dashboard.png")
+
+
+def test_gold_decided_in_the_browser_is_stored(page, demo_server):
+    db = Database(demo_server.database_url)
+    try:
+        with db.read() as session:
+            project_id = get_project(session=session, name="correctness").id
+            item_id = find_item_id(session=session, project_id=project_id, external_id="corr-001")
+        page.goto(f"{demo_server.url}/Disagreements?disagreements.project=correctness"
+                  "&disagreements.item=corr-001")
+        sign_in(page, demo_server.admin_name, demo_server.admin_password)
+        page.get_by_text("Item corr-001", exact=True).wait_for()
+        settled(page)
+
+        gold = by_key(page, f"disagreements.gold.{item_id}.correct")
+        gold.scroll_into_view_if_needed()
+        gold.get_by_role("button", name="Open").click()
+        page.get_by_role("option", name="Incorrect", exact=True).click()
+        note = by_key(page, f"disagreements.gold.{item_id}.note").get_by_role("textbox")
+        note.fill("Unsafe dosing advice.")
+        by_key(page, f"disagreements.gold.{item_id}.save").get_by_role("button").click()
+        page.get_by_text("Gold saved: 2 changes.").wait_for()
+        settled(page)
+        snapshot(page, "docket_disagreements.png")
+
+        with db.read() as session:
+            gold = session.execute(select(Gold).where(Gold.item_id == item_id)).scalars().one()
+            decider = session.get(UserAccount, gold.decided_by)
+        assert (gold.label, gold.note, decider.name) == ("incorrect", "Unsafe dosing advice.",
+                                                         demo_server.admin_name)
+    finally:
+        db.dispose()
