@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import gc
+
 import streamlit as st
 
 from storage.database import Database, database_url_from_env
 from storage.migrations import migrate
+
+# With runner.postScriptGC off (DESIGN.md §2), collections still run now and then during a
+# rerun; freezing everything the imports created keeps them from walking those objects again.
+gc.freeze()
 
 
 @st.cache_resource(show_spinner=False, on_release=Database.dispose)

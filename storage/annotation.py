@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -227,6 +227,15 @@ def rebuild_queues(db: Database, *, project_id: int) -> int:
         ordered = order_items(item_ids, order=settings.queue_order, seed=settings.queue_seed,
                               disagreement=scores)
         plan = plan_assignments(ordered, members, overlap=settings.overlap, kept=kept)
+        # Kept (labelled or skipped) slots move to their item's place in the current order, so
+        # Back/Next walk one consistent order after the order or seed changed.
+        rank = {item_id: position for position, item_id in enumerate(ordered)}
+        if kept:  # pending slots were deleted above, so this touches only kept ones
+            session.connection().execute(
+                update(Assignment.__table__)
+                .where(Assignment.__table__.c.item_id == bindparam("kept_item"))
+                .values(position=bindparam("kept_position")),
+                [{"kept_item": item_id, "kept_position": rank[item_id]} for item_id in kept])
         if plan:
             now = utcnow()
             session.execute(Assignment.__table__.insert(), [
@@ -441,9 +450,10 @@ def submit_labels(db: Database, *, project_id: int, user_id: int, item_id: int,
     """Store one annotator's labels for one item and mark it done in their queue.
 
     Idempotent: the same submit twice changes nothing the second time. A label that replaces
-    a different one is logged (old, new, ``reason``) and bumps the revision. Raises
-    AnnotationError when the item is not in the user's queue, the account is inactive, a
-    label is invalid or a required dimension has none.
+    a different one is logged (old, new, ``reason``) and bumps the revision; once the item is
+    done, such a revision needs a ``reason``. Raises AnnotationError when the item is not in
+    the user's queue, the account is inactive, a label is invalid, a required dimension has
+    none, or a revision has no reason.
     """
     if confidence is not None and not 1 <= confidence <= 5:
         raise AnnotationError(f"confidence must be 1 to 5, got {confidence}")
@@ -458,6 +468,12 @@ def submit_labels(db: Database, *, project_id: int, user_id: int, item_id: int,
         blind = settings.blind and not assignment.verdicts_seen
         before = user_labels(session=session, item_id=item_id, user_id=user_id)
         changed = tuple(name for name, label in canonical.items() if before.get(name) != label)
+        replaced = [name for name in changed if name in before]
+        if assignment.status == "done" and replaced and reason is None:
+            # E.g. a second tab still showing the old form: a revision must say why.
+            raise AnnotationError(
+                f"you already labelled this item ({', '.join(f'{n}: {before[n]}' for n in replaced)});"
+                " give a reason to change it")
         now = utcnow()
         for name in changed:
             _upsert_label(session, item_id=item_id, user_id=user_id, dimension=name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -40,9 +41,15 @@ class ProjectSummary:
     created_at: datetime
 
 
+@lru_cache(maxsize=64)
+def _schema(task_json: str, project_name: str) -> TaskSchema:
+    # Parsed once per schema text: every label save reads its project (TaskSchema is frozen).
+    return schema_from_dict(json.loads(task_json), source=f"project {project_name!r}")
+
+
 def _info(project: Project) -> ProjectInfo:
     assert project.id is not None
-    schema = schema_from_dict(json.loads(project.task_json), source=f"project {project.name!r}")
+    schema = _schema(project.task_json, project.name)
     return ProjectInfo(project.id, project.name, project.template, schema, project.created_at)
 
 

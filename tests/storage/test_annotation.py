@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from core.queues import order_items
 from core.templates import TEMPLATES
 from storage.annotation import (
     AnnotationError,
@@ -301,7 +302,7 @@ def test_many_annotators_submitting_at_once_lose_and_duplicate_nothing(db, tmp_p
             label = "correct" if (step + thread) % 3 else "incorrect"
             try:
                 result = submit_labels(db, project_id=project_id, user_id=user, item_id=item,
-                                       labels={"correct": label})
+                                       labels={"correct": label}, reason=f"thread {thread}")
             except BaseException as exc:  # any error, "database is locked" included, fails
                 errors.append(exc)
                 return
@@ -329,3 +330,43 @@ def test_many_annotators_submitting_at_once_lose_and_duplicate_nothing(db, tmp_p
     # exactly the rows created plus the revisions (a lost update would report more).
     assert len(changes) == 16 * per_thread
     assert sum(changes) == len(rows) + revisions
+
+
+def test_a_new_order_moves_finished_work_too_so_positions_stay_unique(db, tmp_path):
+    project_id, (ann,) = setup_queue(db, tmp_path, users=("ann",))
+    with db.read() as session:
+        first = next_assignment(session=session, project_id=project_id, user_id=ann)
+    submit_labels(db, project_id=project_id, user_id=ann, item_id=first.item_id,
+                  labels={"correct": "correct"})
+    with db.write() as session:
+        update_settings(session=session, project_id=project_id, actor_id=None,
+                        settings=ProjectSettings(queue_order="random", queue_seed=3))
+    rebuild_queues(db, project_id=project_id)
+
+    with db.read() as session:
+        positions = session.execute(select(Assignment.position).where(
+            Assignment.user_id == ann).order_by(Assignment.position)).scalars().all()
+    assert positions == list(range(6))
+    assert queue(db, project_id, ann) == [f"q{i}" for i in order_items_of(db, project_id, seed=3)]
+
+
+def order_items_of(db, project_id, *, seed):
+    with db.read() as session:
+        rows = session.execute(text("SELECT id, external_id FROM item WHERE project_id = :p "
+                                    "ORDER BY id"), {"p": project_id}).all()
+    names = dict(rows)
+    return [names[i][1:] for i in order_items([i for i, _ in rows], order="random", seed=seed)]
+
+
+def test_a_revision_from_a_stale_tab_needs_a_reason(db, tmp_path):
+    project_id, (ann, _) = setup_queue(db, tmp_path)
+    with db.read() as session:
+        item_id = next_assignment(session=session, project_id=project_id, user_id=ann).item_id
+    submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id, labels={"correct": "correct"})
+
+    with pytest.raises(AnnotationError, match=r"you already labelled this item \(correct: correct\); "
+                                              "give a reason to change it"):
+        submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id,
+                      labels={"correct": "incorrect"})
+    with db.read() as session:
+        assert user_labels(session=session, item_id=item_id, user_id=ann) == {"correct": "correct"}
