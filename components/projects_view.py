@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.flash import flash, show_flash
 from components.frames import projects_frame
 from components.projects_frames import flagged_frame, progress_frame
 from components.safe_text import escape_markdown
@@ -47,7 +48,7 @@ def setting_key(project_id: int, name: str) -> str:
 def render_projects(db: Database, actor: UserInfo) -> None:
     """Draw the Projects page for the admin ``actor``."""
     st.title("Projects", anchor=False)
-    _show_flash()
+    show_flash(_FLASH)
     with db.read() as session:
         summaries = project_summaries(session=session)
     if not summaries:
@@ -134,17 +135,6 @@ def _progress(rows, flagged) -> None:
         st.dataframe(flagged_frame(flagged), hide_index=True, width="stretch")
 
 
-def _show_flash() -> None:
-    flash = st.session_state.pop(_FLASH, None)
-    if flash is None:
-        return
-    kind, message = flash
-    if kind == "error":
-        st.error(message, icon=":material/error:")
-    else:
-        st.success(message, icon=":material/check_circle:")
-
-
 def _on_apply(db: Database, actor: UserInfo, project_id: int, name: str) -> None:
     def value(setting: str):
         return st.session_state[setting_key(project_id, setting)]
@@ -160,7 +150,7 @@ def _on_apply(db: Database, actor: UserInfo, project_id: int, name: str) -> None
                         actor_id=actor.id)
         pending = rebuild_queues(db, project_id=project_id)
     except AnnotationError as exc:
-        st.session_state[_FLASH] = ("error", f"Not applied: {escape_markdown(exc)}.")
+        flash(_FLASH, "error", f"Not applied: {escape_markdown(exc)}.")
         return
-    st.session_state[_FLASH] = ("success", f"Applied to {escape_markdown(name)}: {pending:,} "
+    flash(_FLASH, "success", f"Applied to {escape_markdown(name)}: {pending:,} "
                                            "items are waiting in the annotators' queues.")

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from components.auth import auth_mode, session_entries
+from components.flash import flash, show_flash
 from components.safe_text import escape_markdown
 from storage.database import Database
 from storage.models import ROLES
@@ -59,7 +60,7 @@ def render_users(db: Database, actor: UserInfo) -> None:
     st.title("Users", anchor=False)
     st.markdown(f"{ROLE_HELP} Annotators named in an import have no password and cannot sign in "
                 "until you set one here.")
-    _show_flash()
+    show_flash(_FLASH)
     with db.read() as session:
         users = list_users(session=session)
     st.dataframe(users_frame(users), hide_index=True, width="content")
@@ -118,25 +119,14 @@ def _describe(user: UserInfo) -> str:
     return f"{user.name} ({user.role}{state})"
 
 
-def _show_flash() -> None:
-    flash = st.session_state.pop(_FLASH, None)
-    if flash is None:
-        return
-    kind, message = flash
-    if kind == "error":
-        st.error(message, icon=":material/error:")
-    else:
-        st.success(message, icon=":material/check_circle:")
-
-
 def _run(action: Callable[[], UserInfo], success: Callable[[UserInfo], str]) -> UserInfo | None:
     """Run one user change and flash its outcome; return the changed user, None on an error."""
     try:
         user = action()
     except UserError as exc:
-        st.session_state[_FLASH] = ("error", f"Not changed: {escape_markdown(exc)}.")
+        flash(_FLASH, "error", f"Not changed: {escape_markdown(exc)}.")
         return None
-    st.session_state[_FLASH] = ("success", success(user))
+    flash(_FLASH, "success", success(user))
     return user
 
 
@@ -151,7 +141,7 @@ def _take_passwords(*keys: str) -> list[str]:
 def _on_add(db: Database, actor: UserInfo) -> None:
     password, repeat = _take_passwords(ADD_PASSWORD, ADD_REPEAT)
     if password != repeat:
-        st.session_state[_FLASH] = ("error", "Not added: the two passwords differ.")
+        flash(_FLASH, "error", "Not added: the two passwords differ.")
         return
 
     def add() -> UserInfo:
@@ -187,7 +177,7 @@ def _on_set_active(db: Database, actor: UserInfo, user_id: int, active: bool) ->
 def _on_set_password(db: Database, actor: UserInfo, user_id: int) -> None:
     password, repeat = _take_passwords(NEW_PASSWORD, NEW_REPEAT)
     if password != repeat:
-        st.session_state[_FLASH] = ("error", "Password not changed: the two passwords differ.")
+        flash(_FLASH, "error", "Password not changed: the two passwords differ.")
         return
 
     def change() -> UserInfo:
