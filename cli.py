@@ -13,6 +13,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from core.export.gold import DEFAULT_MIN_LABELS, POLICIES, GoldPolicy
+from core.export.registry import FORMATS, KINDS
+from core.export.writers import ExportError
 from core.importing import ON_ERROR_POLICIES, ImportFileError, ImportLimits, ImportRejected
 from core.metrics import MetricsInputError, compare_dimension
 from core.metrics.report import format_comparison
@@ -20,17 +23,19 @@ from core.schema import SchemaError
 from core.templates import TEMPLATES, resolve_task
 from storage.database import Database, DatabaseConfigError, database_url_from_env
 from storage.demo import load_demo
+from storage.export import ExportDenied, ExportRequest, export_project, require_admin
 from storage.importer import import_file
 from storage.labels import load_ratings
 from storage.migrations import SchemaTooNewError, migrate
 from storage.projects import ProjectError, get_project, project_summaries
-from storage.users import ROLES, UserError, check_name, check_password, create_user
+from storage.users import ROLES, UserError, check_name, check_password, create_user, sign_in
 
 log = logging.getLogger("docket.cli")
 
 # Errors a user can fix from the message alone; anything else is a bug and shows a traceback.
 USER_ERRORS = (SchemaError, ImportFileError, ImportRejected, ProjectError, DatabaseConfigError,
-               SchemaTooNewError, FileNotFoundError, MetricsInputError)
+               SchemaTooNewError, FileNotFoundError, MetricsInputError, ExportError, ExportDenied,
+               UserError)
 
 
 def cmd_init(args: argparse.Namespace, db: Database) -> int:
@@ -140,6 +145,28 @@ def cmd_metrics(args: argparse.Namespace, db: Database) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace, db: Database) -> int:
+    """Export gold, all labels, preference pairs or the agreement report (admins only)."""
+    migrate(db)
+    password = read_password(f"Password for {args.user}: ")
+    result = sign_in(db, name=args.user, password=password, client="cli")
+    if result.user is None:
+        raise ExportDenied(result.message or "sign-in failed")
+    require_admin(result.user)
+    juries = dict(args.jury)
+    if len(juries) != len(args.jury):
+        raise MetricsInputError("--jury: each jury needs its own name")
+    fmt = args.format or KINDS[args.kind].formats[0]
+    request = ExportRequest(kind=args.kind, fmt=fmt,
+                            policy=GoldPolicy(args.policy, args.min_labels),
+                            dimension=args.dimension, margin=args.margin, juries=juries,
+                            n_resamples=args.bootstrap, seed=args.seed)
+    summary = export_project(db, project_name=args.project, request=request, path=args.output)
+    print(summary.line())
+    print(f"metadata: {summary.written.meta_path}")
+    return 0
+
+
 def jury_option(text: str) -> tuple[str, list[str]]:
     """argparse type of ``--jury NAME=judge1,judge2,...`` (at least two judges)."""
     name, equals, members = text.partition("=")
@@ -195,6 +222,33 @@ def build_parser() -> argparse.ArgumentParser:
                          help="a jury of judges (majority/median/mean per item); repeatable")
     metrics.add_argument("--json", action="store_true", help="print one JSON document")
     metrics.set_defaults(handler=cmd_metrics)
+
+    export = commands.add_parser("export", help=cmd_export.__doc__)
+    export.add_argument("kind", choices=list(KINDS),
+                        help="; ".join(f"{k.name}: {k.description}" for k in KINDS.values()))
+    export.add_argument("--project", required=True, help="project name")
+    export.add_argument("--format", choices=FORMATS,
+                        help="jsonl (default), csv or parquet; report: html (default), json, csv")
+    export.add_argument("-o", "--output", required=True, metavar="PATH",
+                        help="file to write (replaced atomically); PATH.meta.json gets the "
+                             "metadata and SHA-256")
+    export.add_argument("--user", required=True,
+                        help="an admin's user name; the password is read from stdin")
+    export.add_argument("--policy", choices=POLICIES, default="majority",
+                        help="gold: adjudicated only, or adjudicated else unanimous/majority "
+                             "of the human labels (default %(default)s)")
+    export.add_argument("--min-labels", type=int, default=DEFAULT_MIN_LABELS, metavar="K",
+                        help="human labels an item needs for a unanimous/majority gold "
+                             "(default %(default)s)")
+    export.add_argument("--dimension", help="preferences from ratings: the dimension to rank by")
+    export.add_argument("--margin", type=float, default=1.0,
+                        help="preferences from ratings: smallest score gap (default %(default)s)")
+    export.add_argument("--jury", type=jury_option, action="append", default=[],
+                        metavar="NAME=JUDGE,JUDGE,...", help="labels/report: add a jury")
+    export.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                        help="report: bootstrap resamples (default %(default)s)")
+    export.add_argument("--seed", type=int, default=0, help="report: bootstrap seed")
+    export.set_defaults(handler=cmd_export)
     return parser
 
 

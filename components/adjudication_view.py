@@ -16,7 +16,7 @@ import streamlit as st
 
 from components.annotate_item import render_item
 from components.frames import plural
-from components.safe_text import escape_markdown
+from core.safe_text import escape_markdown
 from core.schema import Dimension, TaskSchema
 from storage.database import Database
 from storage.gold import KEEP, GoldError, adjudicate, reference_dimension

@@ -16,7 +16,7 @@ import streamlit as st
 
 from components import annotate_state as state
 from components import annotate_timing as timing
-from components.safe_text import escape_markdown
+from core.safe_text import escape_markdown
 from storage.annotation import (
     AnnotationError,
     find_assignment,

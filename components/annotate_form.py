@@ -16,7 +16,7 @@ from components import annotate_actions as actions
 from components import annotate_keys as keys
 from components import annotate_state as state
 from components.annotate_verdicts import render_dimension_verdicts
-from components.safe_text import escape_markdown
+from core.safe_text import escape_markdown
 from core.schema import Dimension
 from storage.annotation import VerdictView
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from components.safe_text import escape_markdown
+from core.safe_text import escape_markdown
 from core.schema import FieldSpec, TaskSchema
 
 # Longer texts go into a fixed-height box that scrolls, so the label form stays in view.

@@ -19,7 +19,7 @@ from components.annotate_form import render_flag_choices, render_label_form, ren
 from components.annotate_item import render_item
 from components.annotate_verdicts import render_rationales
 from components.auth import current_user
-from components.safe_text import escape_markdown
+from core.safe_text import escape_markdown
 from core.schema import TaskSchema
 from storage.database import Database
 from storage.projects import ProjectInfo

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from components.annotate_item import SCROLL_HEIGHT, is_long
-from components.safe_text import escape_markdown
+from core.safe_text import escape_markdown
 from core.schema import Dimension
 from storage.annotation import VerdictView
 

@@ -11,7 +11,7 @@ import streamlit as st
 
 from components import annotate_state as state
 from components.annotate_panel import annotation_panel
-from components.safe_text import escape_markdown
+from core.safe_text import escape_markdown
 from storage.annotation import get_settings, member_projects, queue_counts
 from storage.database import Database
 from storage.projects import ProjectInfo

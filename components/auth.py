@@ -16,7 +16,7 @@ import os
 
 import streamlit as st
 
-from components.safe_text import escape_markdown
+from core.safe_text import escape_markdown
 from storage.database import Database
 from storage.users import (
     LOCAL_ADMIN_NAME,

@@ -12,10 +12,10 @@ from collections.abc import Callable
 import streamlit as st
 
 from components.review_data import Facets
-from components.safe_text import escape_markdown
 from core.dashboard import DashboardRequest
 from core.metrics.compare import JURY_NAME_CHARS
 from core.metrics.ratings import HUMAN, JUDGE
+from core.safe_text import escape_markdown
 from storage.projects import ProjectInfo
 
 

@@ -13,8 +13,6 @@ from typing import Any
 
 import streamlit as st
 
-from components import dashboard_figures as figures
-from components import dashboard_model as model
 from components.dashboard_filters import filter_summary, render_filters, render_juries
 from components.review_data import (
     current_version,
@@ -23,10 +21,11 @@ from components.review_data import (
     overview_data,
 )
 from components.review_project import choose_project
-from components.safe_text import escape_markdown
+from core.charts import figures, model
 from core.dashboard import DashboardRequest
 from core.metrics import REGISTRY, MetricsInputError
 from core.metrics.ratings import CONSENSUS
+from core.safe_text import escape_markdown
 from storage.database import Database
 from storage.projects import ProjectInfo
 

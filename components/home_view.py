@@ -7,8 +7,8 @@ import logging
 import streamlit as st
 
 from components.frames import projects_frame
-from components.safe_text import escape_markdown
 from core.importing import ImportFileError, ImportRejected
+from core.safe_text import escape_markdown
 from storage.database import Database
 from storage.demo import demo_files, load_demo
 from storage.projects import ProjectError, project_summaries

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from components.frames import schema_frame
-from components.safe_text import escape_markdown
+from core.safe_text import escape_markdown
 from core.schema import SchemaError, TaskSchema
 from core.schema_toml import load_schema_text
 from core.templates import TEMPLATES

@@ -14,9 +14,9 @@ import streamlit as st
 
 from components.frames import MAX_PROBLEM_ROWS, PREVIEW_ROWS, plural, problems_frame, summary_counts
 from components.import_target import ImportTarget, choose_import_target
-from components.safe_text import escape_markdown
 from components.upload_check import UploadCheck, check_upload, schema_fingerprint
 from core.importing import ON_ERROR_POLICIES, ImportBatch, ImportRejected, check_policy
+from core.safe_text import escape_markdown
 from storage.database import Database
 from storage.importer import ImportSummary, write_import
 from storage.projects import ProjectError

@@ -24,7 +24,7 @@ from components.auth import (
     sign_out,
 )
 from components.resources import get_database
-from components.safe_text import escape_markdown
+from core.safe_text import escape_markdown
 from storage.database import Database, DatabaseConfigError
 from storage.migrations import SchemaTooNewError
 from storage.users import UserInfo
@@ -52,6 +52,7 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/4_Projects.py", "Projects", ":material/tune:", "admin"),
     PageEntry("pages/5_Dashboard.py", "Dashboard", ":material/monitoring:", "admin"),
     PageEntry("pages/6_Disagreements.py", "Disagreements", ":material/rule:", "admin"),
+    PageEntry("pages/7_Export.py", "Export", ":material/download:", "admin"),
 )
 
 

@@ -12,8 +12,8 @@ import streamlit as st
 from components.flash import flash, show_flash
 from components.frames import projects_frame
 from components.projects_frames import flagged_frame, progress_frame
-from components.safe_text import escape_markdown
 from core.queues import MAX_OVERLAP, QUEUE_ORDERS
+from core.safe_text import escape_markdown
 from storage.annotation import (
     AnnotationError,
     ProjectSettings,

@@ -14,7 +14,7 @@ import streamlit as st
 
 from components.auth import auth_mode, session_entries
 from components.flash import flash, show_flash
-from components.safe_text import escape_markdown
+from core.safe_text import escape_markdown
 from storage.database import Database
 from storage.models import ROLES
 from storage.users import (

@@ -79,3 +79,17 @@ def test_readme_import_examples_are_clean_files():
 def test_readme_documents_every_import_format():
     for extension in (".jsonl", ".json", "CSV", "Parquet"):
         assert extension in README
+
+
+def test_readme_export_examples_have_the_exported_columns():
+    from core.export.gold import gold_columns
+    from core.export.labels import LABEL_COLUMNS
+    from core.export.preferences import PREFERENCE_COLUMNS
+    from core.export.registry import KINDS
+
+    gold, labels, preferences = (json.loads(block) for block in code_blocks("jsonl"))
+    assert list(gold) == [c.name for c in gold_columns(TEMPLATES["correctness"])]
+    assert list(labels) == [c.name for c in LABEL_COLUMNS]
+    assert list(preferences) == [c.name for c in PREFERENCE_COLUMNS]
+    for kind in KINDS.values():
+        assert f"| `{kind.name}` | " + ", ".join(f"`{f}`" for f in kind.formats) in README

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 import components.review_data
-from components.safe_text import escape_markdown
 from core.metrics import REGISTRY
+from core.safe_text import escape_markdown
 from core.templates import TEMPLATES
 from storage.annotation import ProjectSettings, rebuild_queues, set_members, submit_labels, update_settings
 from storage.demo import load_demo

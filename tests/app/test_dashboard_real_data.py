@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from components.safe_text import escape_markdown
+from core.safe_text import escape_markdown
 from core.templates import TEMPLATES
 from storage.importer import import_file
 from tests.app.review_helpers import DASHBOARD, DISAGREEMENTS, open_with, table_with

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from components.safe_text import escape_markdown
+from core.safe_text import escape_markdown
 from core.templates import TEMPLATES
 from storage.demo import load_demo
 from storage.importer import import_file

@@ -17,8 +17,8 @@ from components.frames import (
     summary_counts,
     truncate,
 )
-from components.safe_text import escape_markdown
 from core.importing import ImportProblem, read_import_bytes
+from core.safe_text import escape_markdown
 from core.schema import schema_from_dict
 from core.templates import TEMPLATES
 from storage.importer import ImportSummary

@@ -16,9 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from components.safe_text import escape_markdown
 from core.metrics import REGISTRY
 from core.metrics.ratings import CONSENSUS, rater_kind
+from core.safe_text import escape_markdown
 
 MAIN_METRIC = {"nominal": "cohen_kappa", "ordinal": "kappa_quadratic", "interval": "krippendorff_alpha"}
 SECOND_METRIC = {"nominal": "percent_agreement", "ordinal": "percent_agreement", "interval": "mae"}

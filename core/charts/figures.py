@@ -15,7 +15,7 @@ from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 from scipy.stats import rankdata
 
-from components.dashboard_model import (
+from core.charts.model import (
     PROPORTIONS,
     Ceiling,
     HeadlineRow,
@@ -309,7 +309,7 @@ def slices_figure(entries: Sequence[Mapping[str, Any]], metric: str, by: str) ->
 
 def overview_figure(entries: Sequence[Mapping[str, Any]]) -> go.Figure:
     """Heatmap of each dimension's main metric (rows) per judge (columns), from
-    :func:`components.dashboard_model.overview_entries`."""
+    :func:`core.charts.model.overview_entries`."""
     return _grid_heatmap(entries, "value", title="main metric", bounded=True,
                          axis_name="dimension")
 

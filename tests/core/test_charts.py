@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.dashboard_figures import (
+from core.charts.figures import (
     TIERS,
     confusion_figure,
     distribution_figure,
@@ -16,7 +16,7 @@ from components.dashboard_figures import (
     slices_figure,
     tier,
 )
-from components.dashboard_model import (
+from core.charts.model import (
     Ceiling,
     HeadlineRow,
     MetricCell,

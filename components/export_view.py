@@ -1,0 +1,210 @@
+"""Export page: pick a project, what to export and how, write the file, download it.
+
+The page runs the same :func:`storage.export.export_project` as ``python cli.py export``.
+The file is written to a private temporary folder of this browser session (replaced by the
+next export of the session) and offered with its metadata sidecar; the download button reads
+the file only when clicked, so a 100k-item export is not held in the session's memory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+import streamlit as st
+
+from components.review_project import choose_project
+from core.export.gold import DEFAULT_MIN_LABELS, POLICIES, GoldPolicy
+from core.export.preferences import preference_source
+from core.export.registry import KINDS, default_file_name
+from core.export.writers import ExportError
+from core.metrics import MetricsInputError
+from core.safe_text import escape_markdown
+from storage.database import Database
+from storage.export import ExportDenied, ExportRequest, ExportSummary, export_project, require_admin
+from storage.projects import ProjectError, ProjectInfo
+from storage.users import UserInfo
+
+log = logging.getLogger(__name__)
+
+STATE = "export.last"
+PREVIEW_ROWS = 5
+MIME = {"jsonl": "application/jsonl", "csv": "text/csv", "parquet": "application/vnd.apache.parquet",
+        "html": "text/html", "json": "application/json"}
+POLICY_HELP = {
+    "adjudicated": "Only labels an admin set on the Disagreements page.",
+    "unanimous": "Adjudicated, else every human label agrees (with at least K labels).",
+    "majority": "Adjudicated, else the most frequent human label, if no other label ties "
+                "with it (with at least K labels).",
+}
+
+
+def render_export(db: Database, user: UserInfo) -> None:
+    """Draw the Export page for ``user`` (an admin; anyone else gets an error)."""
+    st.title("Export", anchor=False)
+    try:
+        require_admin(user)
+    except ExportDenied as exc:
+        st.error(str(exc))
+        return
+    st.caption("Gold labels and reference answers, all labels, preference pairs for DPO "
+               "training, or the agreement report. The same exports as "
+               "`python cli.py export`.")
+    project = choose_project(db, key="export.project")
+    if project is None:
+        return
+    kind = st.segmented_control("What to export", list(KINDS), default="gold", key="export.kind",
+                                format_func=str.capitalize, required=True)
+    st.caption(KINDS[kind].description.capitalize() + ".")
+    request = _request_form(project, kind)
+    if request is not None:
+        _run(db, project, request)
+    last = st.session_state.get(STATE)
+    if last is not None and last["project"] == project.name:
+        _show_result(last)
+
+
+def _request_form(project: ProjectInfo, kind: str) -> ExportRequest | None:
+    """The options of ``kind`` in a form; the request once the form is submitted."""
+    with st.form(f"export.form.{kind}"):
+        fmt = st.radio("Format", KINDS[kind].formats, horizontal=True, key=f"export.format.{kind}")
+        policy, min_labels, dimension, margin = "majority", DEFAULT_MIN_LABELS, None, 1.0
+        n_resamples, seed = 1000, 0
+        if kind in ("gold", "preferences"):
+            left, right = st.columns([3, 1])
+            policy = left.radio("Gold policy", POLICIES, index=POLICIES.index("majority"),
+                                horizontal=True, key="export.policy",
+                                help=" ".join(f"**{p}**: {POLICY_HELP[p]}" for p in POLICIES))
+            min_labels = right.number_input("K (least human labels)", 1, 50, DEFAULT_MIN_LABELS,
+                                            key="export.min_labels")
+        if kind == "preferences":
+            dimension, margin = _preference_options(project)
+        if kind == "report":
+            left, right = st.columns(2)
+            n_resamples = left.number_input("Bootstrap resamples", 0, 10_000, 1000, step=100,
+                                            key="export.resamples")
+            seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="export.seed")
+        if not st.form_submit_button("Prepare export", type="primary", icon=":material/download:"):
+            return None
+    try:
+        return ExportRequest(kind=kind, fmt=fmt, policy=GoldPolicy(policy, int(min_labels)),
+                             dimension=dimension, margin=float(margin),
+                             n_resamples=int(n_resamples), seed=int(seed))
+    except ExportError as exc:
+        st.error(str(exc))
+        return None
+
+
+def _preference_options(project: ProjectInfo) -> tuple[str | None, float]:
+    try:
+        source, default = preference_source(project.schema)
+    except ExportError as exc:
+        st.warning(str(exc))
+        return None, 1.0
+    if source != "rating":
+        st.caption(f"Pairs from **{source}**: " + (
+            "the gold preference is chosen, ties are left out." if source == "pairwise" else
+            "the gold (or item) reference answer is chosen over a response the gold label "
+            "rejects."))
+        return None, 1.0
+    rated = [d.name for d in project.schema.dimensions if d.scale in ("ordinal", "interval")]
+    left, right = st.columns(2)
+    dimension = left.selectbox("Rank responses by", rated, index=rated.index(default),
+                               key="export.dimension")
+    margin = right.number_input("Smallest score gap", 0.5, 100.0, 1.0, step=0.5,
+                                key="export.margin")
+    st.caption("Responses to the same prompt are paired; the higher-rated one is chosen.")
+    return dimension, margin
+
+
+def _run(db: Database, project: ProjectInfo, request: ExportRequest) -> None:
+    _forget_last()
+    folder = Path(tempfile.mkdtemp(prefix="docket-export-"))
+    path = folder / default_file_name(project.name, request.kind, request.fmt)
+    try:
+        with st.spinner("Writing the export…"):
+            summary = export_project(db, project_name=project.name, request=request, path=path)
+    except (ExportError, MetricsInputError, ProjectError) as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        st.error(f"The export failed: {exc}")
+        return
+    log.info("export %s/%s of project %r: %d rows", request.kind, request.fmt, project.name,
+             summary.written.rows)
+    st.session_state[STATE] = _state(project, request, summary, folder)
+
+
+def _state(project: ProjectInfo, request: ExportRequest, summary: ExportSummary,
+           folder: Path) -> dict[str, Any]:
+    return {"project": project.name, "kind": request.kind, "fmt": request.fmt,
+            "folder": str(folder), "path": str(summary.written.path),
+            "meta_path": str(summary.written.meta_path), "line": summary.line(),
+            "metadata": summary.written.metadata, "skipped": summary.skipped}
+
+
+def _forget_last() -> None:
+    last = st.session_state.pop(STATE, None)
+    if last is not None:
+        shutil.rmtree(last["folder"], ignore_errors=True)
+
+
+def _reader(path: Path):
+    return lambda: path.read_bytes()
+
+
+def _show_result(last: Mapping[str, Any]) -> None:
+    path, meta_path = Path(last["path"]), Path(last["meta_path"])
+    if not path.is_file():
+        st.session_state.pop(STATE, None)
+        return
+    metadata = last["metadata"]
+    rows = metadata.get("rows")
+    st.success(f"{'' if rows is None else f'{rows:,} rows, '}{metadata['bytes']:,} bytes. "
+               f"SHA-256 `{metadata['sha256']}`", icon=":material/task_alt:")
+    if last["skipped"]:
+        st.caption("Left out: " + ", ".join(f"{count:,} {escape_markdown(reason)}"
+                                            for reason, count in sorted(last["skipped"].items())))
+    left, right = st.columns(2)
+    left.download_button(f"Download {path.name}", _reader(path), file_name=path.name,
+                         mime=MIME[last["fmt"]], type="primary", icon=":material/download:",
+                         key="export.download", on_click="ignore")
+    right.download_button(f"Download {meta_path.name}", _reader(meta_path),
+                          file_name=meta_path.name, mime="application/json",
+                          key="export.download_meta", on_click="ignore")
+    preview = _preview(path, last["fmt"])
+    if preview is not None:
+        st.subheader("First rows", divider="gray")
+        st.dataframe(preview, hide_index=True)
+    with st.expander("Metadata"):
+        st.json({k: v for k, v in metadata.items() if k != "schema"}, expanded=False)
+
+
+def _preview(path: Path, fmt: str) -> pd.DataFrame | None:
+    """The first rows of a table export, read back from the file (long text clipped)."""
+    if fmt == "jsonl":
+        with path.open(encoding="utf-8") as source:
+            rows = [json.loads(line) for _, line in zip(range(PREVIEW_ROWS), source, strict=False)]
+        frame = pd.DataFrame(rows)
+    elif fmt == "csv":
+        frame = pd.read_csv(path, nrows=PREVIEW_ROWS, dtype=str, keep_default_na=False)
+    elif fmt == "parquet":
+        source = pq.ParquetFile(path)
+        frame = (next(source.iter_batches(batch_size=PREVIEW_ROWS)).to_pandas()
+                 if source.metadata.num_rows else pd.DataFrame())
+    else:
+        return None
+    return frame.map(_preview_cell)
+
+
+def _preview_cell(value: Any) -> Any:
+    if isinstance(value, list | dict):
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and len(value) > 200:
+        return value[:200] + "…"
+    return value

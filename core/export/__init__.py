@@ -1,0 +1,1 @@
+"""Exports: gold labels and reference answers, all labels, preference pairs, reports."""

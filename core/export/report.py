@@ -1,0 +1,60 @@
+"""Write the agreement report: offline HTML, one JSON document, or one long CSV table.
+
+The documents are :func:`core.metrics.compare_dimension` results, one per dimension. The CSV
+stacks the report's tables (:data:`core.export.report_tables.REPORT_TABLES`) into one file
+with a ``table`` column saying which table a row belongs to, so one ``-o PATH`` is enough.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from core.export.report_html import render_report_html
+from core.export.report_tables import REPORT_KEYS, REPORT_TABLES, report_json
+from core.export.writers import Column, ExportError, WrittenFile, write_table, write_text
+
+REPORT_FORMATS = ("html", "json", "csv")
+
+
+def _column_type(values: Sequence[Any]) -> str:
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, bool) for v in present):
+        return "bool"
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return "int"
+    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        return "float"
+    return "string"
+
+
+def stacked_tables(documents: Sequence[Mapping[str, Any]]) -> tuple[list[Column], list[dict[str, Any]]]:
+    """Return the columns and rows of every report table stacked, with a ``table`` column
+    first, then the union of the tables' columns (:data:`REPORT_KEYS`, in table order)."""
+    rows: list[dict[str, Any]] = []
+    names: dict[str, None] = {"table": None}
+    for table, build in REPORT_TABLES.items():
+        names.update(dict.fromkeys(REPORT_KEYS[table]))
+        rows.extend({"table": table, **row} for row in build(documents))
+    columns = [Column(name, _column_type([row.get(name) for row in rows])) for name in names]
+    return columns, rows
+
+
+def write_report(path: Path | str, fmt: str, documents: Sequence[Mapping[str, Any]],
+                 metadata: Mapping[str, Any]) -> WrittenFile:
+    """Write the report of ``documents`` as ``fmt`` (html, json or csv) to ``path``; return it.
+
+    Raises :class:`~core.export.writers.ExportError` for another format.
+    """
+    if fmt == "html":
+        return write_text(path, render_report_html(documents, metadata), metadata)
+    if fmt == "json":
+        text = json.dumps(report_json(documents, metadata), ensure_ascii=False, allow_nan=False,
+                          indent=1)
+        return write_text(path, text + "\n", metadata)
+    if fmt == "csv":
+        columns, rows = stacked_tables(documents)
+        return write_table(path, "csv", columns, [rows], metadata)
+    raise ExportError(f"the report cannot be written as {fmt!r} (formats: {', '.join(REPORT_FORMATS)})")

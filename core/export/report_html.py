@@ -1,0 +1,341 @@
+"""The agreement report as one standalone HTML page (no Streamlit): the dashboard's numbers
+for every dimension of a project, readable offline and archivable as a single file.
+
+plotly.js is embedded once, inline in ``<head>``; the figures are the dashboard's own builders
+(:mod:`core.charts.figures`) serialised with ``include_plotlyjs=False``, so the page
+loads nothing from anywhere. A Content-Security-Policy with ``default-src 'none'`` makes that a
+guarantee rather than a habit: even a plotly feature that would fetch a URL (map topologies,
+MathJax) is blocked by the browser. Every piece of user text (project, rater and label names,
+metadata) is HTML-escaped; the figures' JSON is escaped by plotly (``<`` as ``\\u003c``). An
+undefined metric is shown as "undefined" with its reason, never as NaN or 0.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+import plotly.io as pio
+import plotly.offline
+
+from core.charts import figures, model
+from core.export.report_tables import (
+    GROUP_METRICS,
+    bias_rows,
+    check_documents,
+    group_rows,
+    group_undefined,
+    pair_rows,
+)
+from core.metrics.ratings import CONSENSUS
+
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+# Inline scripts and styles only; plotly draws with inline styles, data/blob images (download
+# as PNG) and, for a few traces, eval. Nothing may be fetched: default-src 'none'.
+CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
+       "style-src 'unsafe-inline'; img-src data: blob:; font-src data:")
+CSS = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
+       max-width: 1100px; margin: 2rem auto; padding: 0 1rem; }
+h1 { font-size: 1.6rem; margin-bottom: .5rem; }
+h2 { border-bottom: 2px solid #dde3ea; padding-bottom: .2rem; margin-top: 2.5rem; }
+h3 { margin-top: 1.6rem; }
+table { border-collapse: collapse; margin: .5rem 0 1rem; font-size: .86rem; }
+th, td { border: 1px solid #dde3ea; padding: .25rem .5rem; text-align: left; vertical-align: top; }
+th { background: #f3f6f9; }
+td.number { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+.undefined { color: #a33; }
+.note, figcaption { color: #555; font-size: .88rem; }
+figure.chart { margin: .5rem 0 1.2rem; }
+.row { display: flex; flex-wrap: wrap; gap: 0 1.5rem; }
+.wide { overflow-x: auto; }
+table.metadata th { width: 12rem; }
+nav ul { columns: 2; }
+"""
+RATER_SEPARATOR = ", "
+
+
+def _text(value: Any) -> str:
+    """``value`` as escaped HTML text (quotes too, so it is safe in attributes)."""
+    return html.escape(str(value), quote=True)
+
+
+@functools.cache
+def _plotly_js() -> str:
+    # The bundle has no "</script" today; escaping it keeps a future one from ending our tag.
+    return plotly.offline.get_plotlyjs().replace("</script", "<\\/script")
+
+
+def _metadata_value(value: Any) -> str:
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return "none" if value is None else str(value)
+
+
+def _project(documents: Sequence[Mapping[str, Any]], metadata: Mapping[str, Any]) -> str:
+    """The report's project: ``metadata["project"]``, else the documents' one."""
+    names = {document["project"] for document in documents if "project" in document}
+    if "project" in metadata:
+        return str(metadata["project"])
+    if len(names) == 1:
+        return str(names.pop())
+    raise ValueError("render_report_html needs the project: give metadata['project'] or "
+                     f"documents of one project (got {sorted(map(str, names)) or 'none'})")
+
+
+def _figure(fig: go.Figure, kind: str, div_id: str, caption: str | None = None) -> str:
+    """One plotly figure as an HTML fragment (no plotly.js: it is in <head> once)."""
+    body = pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id,
+                       config=PLOTLY_CONFIG)
+    note = f"<figcaption>{_text(caption)}</figcaption>" if caption else ""
+    return f'<figure class="chart" data-figure="{kind}">{body}{note}</figure>'
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]], css_class: str) -> str:
+    """An HTML table; ``header`` is plain text, ``rows`` cells are HTML already."""
+    head = "".join(f"<th>{_text(title)}</th>" for title in header)
+    body = "".join("<tr>" + "".join(row) + "</tr>" for row in rows)
+    return (f'<div class="wide"><table class="{css_class}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>")
+
+
+def _cell(text: Any) -> str:
+    return f"<td>{_text(text)}</td>"
+
+
+def _number(text: Any) -> str:
+    return f'<td class="number">{_text(text)}</td>'
+
+
+def _value_cell(metric: str, value: float | None, interval: tuple[Any, Any],
+                reason: str | None) -> str:
+    """A metric's value with its CI, or "undefined: reason"."""
+    if value is None:
+        return f'<td class="undefined">undefined: {_text(reason or "no value")}</td>'
+    low, high = interval
+    ci = model.format_interval(metric, (low, high)) if low is not None and high is not None else ""
+    return _number(f"{model.format_value(metric, value)} {ci}".strip())
+
+
+def _metadata_block(metadata: Mapping[str, Any]) -> str:
+    rows = [[f"<th>{_text(key)}</th>", _cell(_metadata_value(value))]
+            for key, value in metadata.items()]
+    body = "".join("<tr>" + "".join(row) + "</tr>" for row in rows)
+    return (f'<section class="metadata"><h2>About this report</h2>'
+            f'<table class="metadata"><tbody>{body}</tbody></table></section>')
+
+
+def _pairs_table(document: Mapping[str, Any]) -> str:
+    """Every rater pair (rows) and metric (columns) of one dimension."""
+    rows = pair_rows([document])
+    if not rows:
+        return '<p class="note">No rater pairs.</p>'
+    metrics = list(dict.fromkeys(row["metric"] for row in rows))
+    by_pair: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        by_pair.setdefault((row["a"], row["b"]), {"n": row["n"]})[row["metric"]] = row
+    cells = []
+    for (a, b), entry in by_pair.items():
+        line = [_cell(a), _cell(b), _number(f"{entry['n']:,}")]
+        for metric in metrics:
+            row = entry.get(metric)
+            line.append(_cell("") if row is None else _value_cell(
+                metric, row["value"], (row["ci_low"], row["ci_high"]), row["undefined_reason"]))
+        cells.append(line)
+    header = ["rater a", "rater b", "n", *(model.metric_title(m) for m in metrics)]
+    return _table(header, cells, "pairs")
+
+
+def _groups_table(document: Mapping[str, Any]) -> str:
+    rows = group_rows([document])
+    if not rows:
+        return '<p class="note">No rater groups: they need two or more annotators.</p>'
+    cells = []
+    for row, group in zip(rows, document["groups"], strict=True):
+        reasons = group_undefined(group, document["scale"])
+        line = [_cell(row["group"]), _cell(RATER_SEPARATOR.join(group["raters"])),
+                _number(f"{row['n']:,}")]
+        for metric in GROUP_METRICS:
+            line.append(_value_cell(metric, row[metric],
+                                    (row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]),
+                                    reasons.get(metric)))
+        line.append(_cell(row["alpha_level"] or ""))
+        cells.append(line)
+    header = ["group", "raters", "n", *(model.metric_title(m) for m in GROUP_METRICS), "α level"]
+    return _table(header, cells, "groups")
+
+
+def _bias_value(measure: str, value: float | None) -> str:
+    """Rates in percent, leniency in percentage points, the mean difference as it is."""
+    if value is None:
+        return ""
+    if measure == "leniency":
+        return f"{100 * value:+.1f} pp"
+    if measure == "mean_difference":
+        return f"{value:+.3f}"
+    return f"{100 * value:.1f} %"
+
+
+def _bias_table(document: Mapping[str, Any]) -> str:
+    """Each judge's and jury's leniency and error rates against the consensus ("" if none)."""
+    entries = (document.get("bias") or {}).get("raters", [])
+    measures = [m for m in model.BIAS_COLUMNS if any(m in entry for entry in entries)]
+    if not measures:
+        return ""
+    cells = []
+    for row in bias_rows([document]):
+        if row["reference"] is None:  # annotators and the pooled humans: distribution only
+            continue
+        line = [_cell(row["rater"]), _number(f"{row['n']:,}")]
+        line += [_number(_bias_value(m, row[m])) for m in measures]
+        line.append(f'<td class="undefined">{_text(row["undefined_reason"] or "")}</td>')
+        cells.append(line)
+    positive = document["bias"].get("positive_label")
+    note = (f'<p class="note">Leniency: a rater\'s rate of {_text(repr(positive))} minus the '
+            "consensus's rate on the same items (positive: it says it more often).</p>"
+            if positive is not None else "")
+    header = ["rater", "n", *(model.BIAS_COLUMNS[m] for m in measures), "undefined because"]
+    return "<h3>Leniency and error rates</h3>" + note + _table(header, cells, "bias")
+
+
+def _consistency_table(document: Mapping[str, Any]) -> str:
+    consistency = (document.get("preference") or {}).get("position_consistency") or {}
+    if not consistency:
+        return ""
+    cells = []
+    for judge, entry in consistency.items():
+        interval = tuple(entry["ci95"]) if entry.get("ci95") else (None, None)
+        cells.append([_cell(judge), _cell(entry["swapped"]), _number(f"{entry['n']:,}"),
+                      _value_cell("percent_agreement", entry.get("value"), interval,
+                                  entry.get("undefined"))])
+    return ("<h3>Position consistency</h3><p class=\"note\">How often a judge gives the same "
+            "verdict when the two responses are shown in the other order.</p>"
+            + _table(["judge", "swapped run", "n", "consistency"], cells, "consistency"))
+
+
+def _headline(document: Mapping[str, Any], metric: str, second: str, prefix: str) -> str:
+    rows = model.headline_rows(document, metric, second)
+    if not rows:
+        reason = ("this dimension has no human labels" if CONSENSUS not in document["raters"]
+                  else "this dimension has no judge")
+        return f'<p class="note">No judge can be compared with the humans: {reason}.</p>'
+    ceiling = model.human_ceiling(document, metric)
+    title = model.metric_title(metric)
+    if ceiling.mean is None:
+        range_note = f"No human–human range: {ceiling.reason}."
+    else:
+        range_note = (f"Green band: {title} between pairs of annotators (mean "
+                      f"{model.format_value(metric, ceiling.mean)}, range "
+                      f"{model.format_value(metric, ceiling.low)} to "
+                      f"{model.format_value(metric, ceiling.high)}), dashed line its mean.")
+    caption = (f"Each judge and jury against the human consensus on {title}, with its 95 % "
+               f"bootstrap CI where one was computed. {range_note}")
+    return _figure(figures.headline_figure(rows, metric, second, ceiling), "headline",
+                   f"{prefix}-headline", caption)
+
+
+def _confusions(document: Mapping[str, Any], metric: str, prefix: str) -> str:
+    """A confusion matrix of each judge and jury against the consensus (label scales)."""
+    if document["scale"] == "interval":
+        return ""
+    parts = []
+    for index, row in enumerate(model.headline_rows(document, metric, None)):
+        pair = model.find_pair(document, CONSENSUS, row.rater)
+        if pair is None or "confusion_matrix" not in pair:
+            continue
+        parts.append(_figure(figures.confusion_figure(pair["confusion_matrix"], pair["a"], pair["b"]),
+                             "confusion", f"{prefix}-confusion-{index}",
+                             f"{pair['b']} against {pair['a']} (n = {pair['n']:,})"))
+    return f'<h3>Confusion matrices</h3><div class="row">{"".join(parts)}</div>' if parts else ""
+
+
+def _distribution(document: Mapping[str, Any], prefix: str) -> str:
+    bias = document.get("bias")
+    if not bias:
+        return ""
+    humans = model.human_raters(document)
+    interval = document["scale"] == "interval"
+    # The pooled "humans" row: distribution_figure labels it only on label scales (its
+    # interval branch expects prefixed rater names and raises on "humans").
+    pooled = ["humans"] if len(humans) > 1 and not interval else []
+    raters = [CONSENSUS, *pooled, *humans, *model.scored_raters(document)]
+    labels = [] if interval else list(document.get("labels", []))
+    fig = figures.distribution_figure(bias["distributions"], labels, raters,
+                                      ordered=document["scale"] == "ordinal")
+    return "<h3>Label distribution</h3>" + _figure(fig, "distribution", f"{prefix}-distribution")
+
+
+def _ranking(document: Mapping[str, Any], prefix: str) -> str:
+    ranking = document.get("ranking")
+    if not ranking:
+        return ""
+    caption = (f"Models ranked by {ranking['score']} per rater (1 = best), with each judge's "
+               "Kendall τ-b against the human consensus's ranking.")
+    return "<h3>Model ranking</h3>" + _figure(figures.ranking_figure(ranking), "ranking",
+                                              f"{prefix}-ranking", caption)
+
+
+def _dimension_section(document: Mapping[str, Any], index: int) -> str:
+    scale = document["scale"]
+    metric = model.main_metric(scale)
+    second = model.SECOND_METRIC[scale]
+    prefix = f"dimension-{index}"
+    binarized = (f", binarised at ≥ {document['binarized_at']}"
+                 if document.get("binarized_at") is not None else "")
+    consensus = document.get("consensus")
+    summary = (f"{len(document['raters'])} raters. Human consensus ({consensus['method']}) on "
+               f"{consensus['items']:,} items; tied items without one: {consensus['ties']:,}."
+               if consensus else f"{len(document['raters'])} raters; no human labels.")
+    parts = [f'<section class="dimension" id="{prefix}">',
+             f"<h2>{_text(document['dimension'])} ({_text(scale + binarized)})</h2>",
+             f'<p class="note">{_text(summary)}</p>',
+             f"<h3>Judges against the human consensus: {_text(model.metric_title(metric))}</h3>",
+             _headline(document, metric, second, prefix)]
+    if len(document["raters"]) > 1:
+        parts += ["<h3>Agreement matrix</h3>",
+                  _figure(figures.rater_heatmap(document, metric), "heatmap", f"{prefix}-heatmap",
+                          f"{model.metric_title(metric)} of every pair of raters.")]
+    parts += [_confusions(document, metric, prefix), _distribution(document, prefix),
+              _ranking(document, prefix), "<h3>Every pair of raters</h3>", _pairs_table(document),
+              "<h3>Rater groups</h3>", _groups_table(document), _bias_table(document),
+              _consistency_table(document), "</section>"]
+    return "\n".join(part for part in parts if part)
+
+
+def render_report_html(documents: Iterable[Mapping[str, Any]], metadata: Mapping[str, Any]) -> str:
+    """The agreement report of one project as a standalone HTML page (plotly.js inline, no
+    external URL): the title, every ``metadata`` key and value, then per dimension the
+    headline figure, the rater heatmap, confusion matrices, label distribution, model ranking
+    and the tables of pairs, groups and leniency. ``documents`` are
+    :func:`core.metrics.compare_dimension` outputs with ``project`` added, in display order.
+
+    Raises ValueError when the project is neither in ``metadata`` nor the one project of the
+    documents, or when a document lacks a key of the comparison contract.
+    """
+    documents = check_documents(documents)
+    project = _project(documents, metadata)
+    title = f"Docket agreement report — {project}"
+    contents = "".join(f'<li><a href="#dimension-{index}">{_text(document["dimension"])}</a></li>'
+                       for index, document in enumerate(documents))
+    sections = [_dimension_section(document, index) for index, document in enumerate(documents)]
+    if not sections:
+        sections = ['<p class="note">This project has no dimensions to report.</p>']
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_text(title)}</title>",
+        f"<style>{CSS}</style>",
+        f'<script type="text/javascript">{_plotly_js()}</script>',
+        "</head><body>",
+        f"<h1>{_text(title)}</h1>",
+        _metadata_block(metadata),
+        f"<nav><h2>Dimensions</h2><ul>{contents}</ul></nav>" if contents else "",
+        *sections,
+        "</body></html>",
+    ])

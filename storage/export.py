@@ -1,0 +1,371 @@
+"""Read a project for export and write the file: gold, all labels, preference pairs, report.
+
+One code path for the Export page and ``python cli.py export``: :func:`export_project` takes
+an :class:`ExportRequest`, reads the project inside one read transaction (a consistent
+snapshot: SQLite's WAL snapshot; PostgreSQL at REPEATABLE READ), and streams rows to
+:mod:`core.export.writers` in batches of :data:`BATCH_ROWS` items, so the item texts are never
+all in memory at once. Who may export is the caller's check (:func:`require_admin`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from core import DOCKET_VERSION
+from core.export.gold import (
+    Adjudicated,
+    Decision,
+    GoldPolicy,
+    ItemRecord,
+    decide,
+    gold_columns,
+    gold_row,
+    proposed_reference,
+)
+from core.export.labels import LABEL_COLUMNS, jury_label_rows
+from core.export.preferences import PREFERENCE_COLUMNS, PairStats, preference_pairs
+from core.export.registry import check_request
+from core.export.report import write_report
+from core.export.writers import ExportError, WrittenFile, write_table
+from core.metrics import compare_dimension
+from core.metrics.consensus import jury_verdict
+from core.schema import schema_to_dict
+from storage.database import Database
+from storage.gold import reference_dimension
+from storage.labels import load_ratings
+from storage.models import Annotation, Assignment, Gold, Item, Judge, UserAccount, Verdict
+from storage.projects import ProjectInfo, get_project
+from storage.users import UserInfo
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 5_000
+_PARAMETER = re.compile(r":(\w+)")
+
+
+class ExportDenied(PermissionError):
+    """The user may not export (not an admin, or deactivated)."""
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What to export: ``kind`` (gold, labels, preferences, report) as ``fmt``.
+
+    ``policy`` decides gold (gold and preferences). ``dimension``/``margin`` pick the rating
+    pairs of preferences. ``juries`` (name -> judges) add jury rows to labels and the report.
+    ``n_resamples``/``seed`` are the report's bootstrap settings.
+    """
+
+    kind: str
+    fmt: str
+    policy: GoldPolicy = field(default_factory=GoldPolicy)
+    dimension: str | None = None
+    margin: float = 1.0
+    juries: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    n_resamples: int = 1000
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """A finished export: the file and its sidecar, and what was left out and why."""
+
+    written: WrittenFile
+    skipped: dict[str, int]
+
+    def line(self) -> str:
+        """One line for the CLI and the page: rows, size, checksum, skipped counts."""
+        text = (f"exported {self.written.rows:,} rows to {self.written.path} "
+                f"({self.written.bytes:,} bytes, sha256 {self.written.sha256[:16]}…)")
+        if self.skipped:
+            text += "; left out: " + ", ".join(f"{count:,} {reason}"
+                                               for reason, count in sorted(self.skipped.items()))
+        return text
+
+
+def require_admin(user: UserInfo | None) -> UserInfo:
+    """Return ``user`` if it is an active admin; raise :class:`ExportDenied` otherwise."""
+    if user is None or not user.active or user.role != "admin":
+        raise ExportDenied("exports are for admins only")
+    return user
+
+
+def export_project(db: Database, *, project_name: str, request: ExportRequest,
+                   path: Path | str, now: datetime | None = None) -> ExportSummary:
+    """Write the export ``request`` of project ``project_name`` to ``path``; return its summary.
+
+    Raises :class:`storage.projects.ProjectError` for an unknown project and
+    :class:`~core.export.writers.ExportError` for a kind/format/policy that does not apply
+    (the message says which). Nothing is left at ``path`` when it fails.
+    """
+    check_request(request.kind, request.fmt)
+    with db.read() as session:
+        _snapshot(session)
+        project = get_project(session=session, name=project_name)
+        metadata = _metadata(project, request, now or datetime.now(UTC))
+        if request.kind == "gold":
+            return _export_gold(session, project, request, path, metadata)
+        if request.kind == "labels":
+            return _export_labels(session, project, request, path, metadata)
+        if request.kind == "preferences":
+            return _export_preferences(session, project, request, path, metadata)
+        return _export_report(session, project, request, path, metadata)
+
+
+def _snapshot(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+def _metadata(project: ProjectInfo, request: ExportRequest, now: datetime) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "docket_version": DOCKET_VERSION, "exported_at": now.isoformat(),
+        "kind": request.kind, "format": request.fmt, "project": project.name,
+        "template": project.template, "schema": schema_to_dict(project.schema)}
+    if request.kind in ("gold", "preferences"):
+        metadata["policy"] = {"name": request.policy.name, "min_labels": request.policy.min_labels,
+                              "description": request.policy.describe()}
+    if request.kind == "preferences":
+        metadata["margin"] = request.margin
+    if request.juries:
+        metadata["juries"] = {name: list(members) for name, members in request.juries.items()}
+    if request.kind == "report":
+        metadata["bootstrap"] = {"resamples": request.n_resamples, "seed": request.seed}
+    return metadata
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+def _cursor_batches(session: Session, sql: str, params: Mapping[str, Any],
+                    size: int = BATCH_ROWS) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows in batches from the DB-API cursor; on PostgreSQL a server-side cursor, so a large
+    result is not fetched into memory at once."""
+    connection = session.connection()
+    raw = connection.connection
+    if connection.dialect.name == "postgresql":
+        cursor = raw.cursor(name="docket_export")
+        sql = _PARAMETER.sub(r"%(\1)s", sql)
+    else:
+        cursor = raw.cursor()
+    try:
+        cursor.execute(sql, dict(params))
+        while batch := cursor.fetchmany(size):
+            yield batch
+    finally:
+        cursor.close()
+
+
+_ITEMS = ("SELECT id, external_id, fields_json, model, group_name, metadata_json FROM item "
+          "WHERE project_id = :project ORDER BY id")
+
+
+def _item_batches(session: Session, project_id: int) -> Iterator[list[tuple[int, ItemRecord]]]:
+    loads = json.loads
+    for rows in _cursor_batches(session, _ITEMS, {"project": project_id}):
+        yield [(item_id, ItemRecord(external_id, loads(fields), model, group,
+                                    loads(meta) if meta else None))
+               for item_id, external_id, fields, model, group, meta in rows]
+
+
+def _human_labels(session: Session, project_id: int) -> dict[int, dict[str, list[str]]]:
+    """Human labels by item id and dimension (small next to the item texts)."""
+    sql = ("SELECT a.item_id, a.dimension, a.label FROM annotation a "
+           "WHERE a.item_id IN (SELECT id FROM item WHERE project_id = :project)")
+    labels: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for rows in _cursor_batches(session, sql, {"project": project_id}, 50_000):
+        for item_id, dimension, label in rows:
+            labels[item_id][dimension].append(label)
+    return labels
+
+
+def _adjudicated(session: Session, project_id: int) -> dict[int, dict[str, Adjudicated]]:
+    query = (select(Gold.item_id, Gold.dimension, Gold.label, Gold.reference_answer, Gold.note,
+                    UserAccount.name, Gold.decided_at)
+             .join(Item, Item.id == Gold.item_id)
+             .outerjoin(UserAccount, UserAccount.id == Gold.decided_by)
+             .where(Item.project_id == project_id))
+    gold: dict[int, dict[str, Adjudicated]] = defaultdict(dict)
+    for item_id, dimension, *rest in session.execute(query):
+        gold[item_id][dimension] = Adjudicated(*rest)
+    return gold
+
+
+def _proposed_references(session: Session, project_id: int) -> dict[int, list[str]]:
+    sql = ("SELECT item_id, reference_answer FROM assignment "
+           "WHERE project_id = :project AND reference_answer IS NOT NULL")
+    proposals: dict[int, list[str]] = defaultdict(list)
+    for rows in _cursor_batches(session, sql, {"project": project_id}):
+        for item_id, text in rows:
+            proposals[item_id].append(text)
+    return proposals
+
+
+# --- gold ------------------------------------------------------------------------------------
+
+def gold_rows(session: Session, project: ProjectInfo, policy: GoldPolicy,
+              skipped: dict[str, int]) -> Iterator[list[dict[str, Any]]]:
+    """Batches of gold rows (:func:`core.export.gold.gold_row`) of the items that have a gold
+    label on some dimension or a gold reference answer; the others are counted in
+    ``skipped["items without gold"]``."""
+    schema = project.schema
+    humans = _human_labels(session, project.id)
+    adjudicated = _adjudicated(session, project.id)
+    reference_dim = reference_dimension(schema)
+    proposals = (_proposed_references(session, project.id)
+                 if reference_dim and policy.name != "adjudicated" else {})
+    dimensions = schema.dimension_names
+    empty: dict[str, list[str]] = {}
+    for batch in _item_batches(session, project.id):
+        rows = []
+        for item_id, item in batch:
+            item_labels = humans.get(item_id, empty)
+            item_gold = adjudicated.get(item_id, {})
+            decisions: dict[str, Decision] = {}
+            for name in dimensions:
+                decision = decide(item_gold.get(name), item_labels.get(name, ()), policy)
+                if decision is not None:
+                    decisions[name] = decision
+            reference = _reference(item_gold.get(reference_dim) if reference_dim else None,
+                                   proposals.get(item_id))
+            if not decisions and reference is None:
+                skipped["items without gold"] = skipped.get("items without gold", 0) + 1
+                continue
+            notes = sorted({g.note for g in item_gold.values() if g.note})
+            rows.append(gold_row(item, schema, decisions, reference,
+                                 "\n".join(notes) if notes else None))
+        if rows:
+            yield rows
+
+
+def _reference(adjudicated: Adjudicated | None, proposals: Sequence[str] | None
+               ) -> tuple[str, str] | None:
+    if adjudicated is not None and adjudicated.reference_answer:
+        return adjudicated.reference_answer, "adjudicated"
+    text = proposed_reference(proposals or ())
+    return (text, "annotators") if text is not None else None
+
+
+def _export_gold(session: Session, project: ProjectInfo, request: ExportRequest,
+                 path: Path | str, metadata: dict[str, Any]) -> ExportSummary:
+    skipped: dict[str, int] = {}
+    written = write_table(path, request.fmt, gold_columns(project.schema),
+                          gold_rows(session, project, request.policy, skipped), metadata)
+    return ExportSummary(written, skipped)
+
+
+# --- preferences -----------------------------------------------------------------------------
+
+def _export_preferences(session: Session, project: ProjectInfo, request: ExportRequest,
+                        path: Path | str, metadata: dict[str, Any]) -> ExportSummary:
+    skipped: dict[str, int] = {}
+    stats = PairStats()
+    rows = (row for batch in gold_rows(session, project, request.policy, skipped)
+            for row in batch)
+    pairs = preference_pairs(rows, project.schema, stats, dimension=request.dimension,
+                             margin=request.margin)
+    written = write_table(path, request.fmt, PREFERENCE_COLUMNS, _batched(pairs), metadata)
+    for reason, count in stats.skipped.items():
+        skipped[reason] = skipped.get(reason, 0) + count
+    return ExportSummary(written, skipped)
+
+
+def _batched(rows: Iterator[dict[str, Any]], size: int = BATCH_ROWS
+             ) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# --- all labels ------------------------------------------------------------------------------
+
+def label_rows(session: Session, project: ProjectInfo,
+               juries: Mapping[str, Sequence[str]]) -> Iterator[list[dict[str, Any]]]:
+    """Batches of long-format label rows: every human label, every judge verdict (all
+    samples), then each jury's verdict per dimension; ordered by item within each kind."""
+    humans = (select(Item.external_id, Annotation.dimension, UserAccount.name, Annotation.label,
+                     Annotation.blind, Annotation.revision, Annotation.comment,
+                     Assignment.comment, Annotation.confidence, Assignment.confidence,
+                     Annotation.source, Annotation.created_at, Annotation.updated_at)
+              .join(Item, Item.id == Annotation.item_id)
+              .join(UserAccount, UserAccount.id == Annotation.user_id)
+              .outerjoin(Assignment, (Assignment.item_id == Annotation.item_id)
+                         & (Assignment.user_id == Annotation.user_id))
+              .where(Item.project_id == project.id)
+              .order_by(Item.id, UserAccount.name, Annotation.dimension))
+    for rows in session.execute(humans).yield_per(BATCH_ROWS).partitions():
+        yield [{"id": item, "dimension": dimension, "rater_kind": "human", "rater": name,
+                "label": label, "sample_index": None, "blind": blind, "revision": revision,
+                "comment": comment if comment is not None else item_comment,
+                "confidence": confidence if confidence is not None else item_confidence,
+                "rationale": None, "source": source, "created_at": created,
+                "updated_at": updated}
+               for (item, dimension, name, label, blind, revision, comment, item_comment,
+                    confidence, item_confidence, source, created, updated) in rows]
+    judges = (select(Item.external_id, Verdict.dimension, Judge.name, Verdict.label,
+                     Verdict.sample_index, Verdict.rationale, Verdict.created_at)
+              .join(Item, Item.id == Verdict.item_id).join(Judge, Judge.id == Verdict.judge_id)
+              .where(Item.project_id == project.id)
+              .order_by(Item.id, Judge.name, Verdict.sample_index, Verdict.dimension))
+    for rows in session.execute(judges).yield_per(BATCH_ROWS).partitions():
+        yield [{"id": item, "dimension": dimension, "rater_kind": "judge", "rater": name,
+                "label": label, "sample_index": sample, "blind": None, "revision": None,
+                "comment": None, "confidence": None, "rationale": rationale, "source": "import",
+                "created_at": created, "updated_at": created}
+               for item, dimension, name, label, sample, rationale, created in rows]
+    for dimension in project.schema.dimensions:
+        if not juries:
+            break
+        ratings = load_ratings(session=session, project_id=project.id, dimension=dimension)
+        for name, members in juries.items():
+            verdict = jury_verdict(ratings, members)
+            yield jury_label_rows(name, members, dimension, ratings.item_ids, verdict.values)
+
+
+def _export_labels(session: Session, project: ProjectInfo, request: ExportRequest,
+                   path: Path | str, metadata: dict[str, Any]) -> ExportSummary:
+    written = write_table(path, request.fmt, LABEL_COLUMNS,
+                          label_rows(session, project, request.juries), metadata)
+    return ExportSummary(written, {})
+
+
+# --- report ----------------------------------------------------------------------------------
+
+def report_documents(session: Session, project: ProjectInfo, request: ExportRequest
+                     ) -> list[dict[str, Any]]:
+    """The comparison document of every dimension of the project (as ``cli.py metrics``)."""
+    documents = []
+    for dimension in project.schema.dimensions:
+        ratings = load_ratings(session=session, project_id=project.id, dimension=dimension)
+        judges = {rater.split(":", 1)[1] for rater in ratings.raters if rater.startswith("judge:")}
+        juries = {name: list(members) for name, members in request.juries.items()
+                  if set(members) <= judges}
+        documents.append({"project": project.name,
+                          **compare_dimension(ratings, juries=juries,
+                                              n_resamples=request.n_resamples, seed=request.seed)})
+    return documents
+
+
+def _export_report(session: Session, project: ProjectInfo, request: ExportRequest,
+                   path: Path | str, metadata: dict[str, Any]) -> ExportSummary:
+    documents = report_documents(session, project, request)
+    return ExportSummary(write_report(path, request.fmt, documents, metadata), {})
+
+
+__all__ = ["BATCH_ROWS", "ExportDenied", "ExportError", "ExportRequest", "ExportSummary",
+           "export_project", "gold_rows", "label_rows", "report_documents", "require_admin"]

@@ -1,0 +1,148 @@
+"""Gold decisions under each policy, the gold row layout, and preference pairs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from core.export.gold import (
+    Adjudicated,
+    Decision,
+    GoldPolicy,
+    ItemRecord,
+    decide,
+    decide_from_humans,
+    gold_columns,
+    gold_row,
+    proposed_reference,
+)
+from core.export.preferences import PairStats, preference_pairs, preference_source
+from core.export.writers import ExportError
+from core.templates import TEMPLATES
+
+MAJORITY2 = GoldPolicy("majority", 2)
+UNANIMOUS2 = GoldPolicy("unanimous", 2)
+ONLY_ADJUDICATED = GoldPolicy("adjudicated")
+AT = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("labels", "policy", "expected"), [
+    (["A", "A", "B"], MAJORITY2, ("A", "majority", 3, 2)),
+    (["A", "A", "A"], MAJORITY2, ("A", "unanimous", 3, 3)),
+    (["A", "B"], MAJORITY2, None),                       # 1-1 tie
+    (["A", "B", "tie"], MAJORITY2, None),                # 1-1-1 split
+    (["A", "A", "B", "B", "tie"], MAJORITY2, None),      # tie for the top
+    (["A"], MAJORITY2, None),                            # fewer than min_labels
+    (["A"], GoldPolicy("majority", 1), ("A", "unanimous", 1, 1)),
+    (["A", "A", "B"], UNANIMOUS2, None),
+    (["B", "B"], UNANIMOUS2, ("B", "unanimous", 2, 2)),
+    (["B", "B"], ONLY_ADJUDICATED, None),
+    ([], GoldPolicy("majority", 1), None),
+])
+def test_decide_from_humans(labels, policy, expected):
+    decision = decide_from_humans(labels, policy)
+    got = None if decision is None else (decision.label, decision.method, decision.annotators,
+                                         decision.agreeing)
+    assert got == expected
+
+
+def test_adjudication_overrides_the_humans_under_every_policy():
+    ruling = Adjudicated("B", None, "checked the source", "ada", AT)
+    for policy in (MAJORITY2, UNANIMOUS2, ONLY_ADJUDICATED):
+        assert decide(ruling, ["A", "A", "B"], policy) == Decision("B", "adjudicated", 3, 1,
+                                                                   "ada", AT)
+    # A gold row holding only a reference answer decides no label.
+    assert decide(Adjudicated(None, "text", None, "ada", AT), ["A", "A"], MAJORITY2).method == (
+        "unanimous")
+
+
+def test_policy_validation():
+    with pytest.raises(ExportError, match="unknown gold policy 'vote'"):
+        GoldPolicy("vote")
+    with pytest.raises(ExportError, match="at least 1"):
+        GoldPolicy("majority", 0)
+    assert "majority of at least 3" in GoldPolicy("majority", 3).describe()
+
+
+def test_proposed_reference_needs_one_text():
+    assert proposed_reference([" Canberra ", "Canberra"]) == "Canberra"
+    assert proposed_reference(["Canberra", "Sydney"]) is None
+    assert proposed_reference(["", "  "]) is None
+
+
+def test_gold_columns_and_row_for_correctness():
+    schema = TEMPLATES["correctness"]
+    names = [c.name for c in gold_columns(schema)]
+    assert names == ["id", "prompt", "response", "reference", "model", "group", "metadata",
+                     "gold_correct", "gold_correct_method", "gold_correct_annotators",
+                     "gold_correct_agreeing", "gold_correct_decided_by", "gold_correct_decided_at",
+                     "gold_reference_answer", "gold_reference_answer_source", "gold_note"]
+    item = ItemRecord("q1", {"prompt": "Capital?", "response": "Sydney"}, "m", "geo", {"k": 1})
+    row = gold_row(item, schema, {"correct": Decision("incorrect", "adjudicated", 2, 1, "ada", AT)},
+                   ("Canberra", "adjudicated"), "note")
+    assert row["reference"] is None and row["gold_correct"] == "incorrect"
+    assert (row["gold_reference_answer"], row["gold_reference_answer_source"]) == ("Canberra",
+                                                                                   "adjudicated")
+    assert set(row) <= set(names)
+
+
+def pairwise_row(item_id: str, label: str | None) -> dict:
+    return {"id": item_id, "prompt": f"p-{item_id}", "response_a": f"a-{item_id}",
+            "response_b": f"b-{item_id}", "gold_preference": label,
+            "gold_preference_method": "majority"}
+
+
+def test_pairwise_pairs_follow_the_gold_preference_and_drop_ties():
+    stats = PairStats()
+    rows = [pairwise_row("1", "A"), pairwise_row("2", "B"), pairwise_row("3", "tie"),
+            pairwise_row("4", None)]
+    pairs = list(preference_pairs(rows, TEMPLATES["pairwise"], stats))
+    assert [(p["id"], p["chosen"], p["rejected"]) for p in pairs] == [("1", "a-1", "b-1"),
+                                                                      ("2", "b-2", "a-2")]
+    assert pairs[0]["prompt"] == "p-1" and pairs[0]["source"] == "pairwise"
+    assert stats.pairs == 2 and stats.skipped == {"ties": 1, "without gold preference": 1}
+
+
+def test_reference_pairs_use_the_gold_reference_else_the_item_reference():
+    schema = TEMPLATES["correctness"]
+    rows = [
+        {"id": "1", "prompt": "Q1", "response": "wrong", "reference": "item ref",
+         "gold_correct": "incorrect", "gold_reference_answer": "gold ref"},
+        {"id": "2", "prompt": "Q2", "response": "wrong", "reference": "item ref",
+         "gold_correct": "incorrect"},
+        {"id": "3", "prompt": "Q3", "response": "right", "gold_correct": "correct"},
+        {"id": "4", "prompt": "Q4", "response": "wrong", "gold_correct": "incorrect"},
+        {"id": "5", "prompt": "Q5", "response": "same", "reference": "same ",
+         "gold_correct": "incorrect"},
+    ]
+    stats = PairStats()
+    pairs = list(preference_pairs(rows, schema, stats))
+    assert [(p["id"], p["chosen"], p["rejected"], p["chosen_source"]) for p in pairs] == [
+        ("1", "gold ref", "wrong", "gold_reference_answer"), ("2", "item ref", "wrong", "reference")]
+    assert stats.skipped == {"responses not rejected": 1, "without a reference answer": 1,
+                             "reference equal to the response": 1}
+
+
+def test_rating_pairs_pair_responses_to_the_same_prompt_by_score():
+    schema = TEMPLATES["exam_question"]
+    rows = [{"id": i, "prompt": prompt, "response": f"r{i}", "model": f"m{i}",
+             "gold_correctness": score, "gold_correctness_method": "majority"}
+            for i, prompt, score in [("1", "P", "5"), ("2", "P", "3"), ("3", "P", "5"),
+                                     ("4", "P", "4"), ("5", "Q", "2")]]
+    stats = PairStats()
+    pairs = list(preference_pairs(rows, schema, stats, dimension="correctness", margin=2))
+    assert sorted((p["chosen_id"], p["rejected_id"]) for p in pairs) == [("1", "2"), ("3", "2")]
+    assert pairs[0]["chosen_model"] == "m1" and pairs[0]["chosen_label"] == "5"
+    assert stats.skipped == {"prompts with one rated response": 1}
+    with pytest.raises(ExportError, match="margin must be positive"):
+        list(preference_pairs(rows, schema, stats, dimension="correctness", margin=0))
+
+
+def test_preference_source_by_schema():
+    assert preference_source(TEMPLATES["pairwise"]) == ("pairwise", "preference")
+    assert preference_source(TEMPLATES["correctness"]) == ("reference", "correct")
+    assert preference_source(TEMPLATES["thematic_alignment"]) == ("rating", "alignment")
+    assert preference_source(TEMPLATES["exam_question"], "relevance") == ("rating", "relevance")
+    with pytest.raises(ExportError, match="no dimension to build preference pairs"):
+        preference_source(TEMPLATES["thematic_alignment"], "missing_themes")

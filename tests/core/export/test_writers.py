@@ -1,0 +1,122 @@
+"""Export writers: formula neutralisation, exact JSONL, typed Parquet, atomic files, sidecar."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from core.export.writers import (
+    Column,
+    ExportError,
+    meta_path_for,
+    neutralize_formula,
+    write_table,
+    write_text,
+)
+
+COLUMNS = [Column("id"), Column("text"), Column("n", "int"), Column("score", "float"),
+           Column("ok", "bool"), Column("at", "timestamp"), Column("meta", "json"),
+           Column("sources", "texts")]
+AT = datetime(2026, 11, 29, 7, 30, 0, 123456, tzinfo=UTC)
+ROWS = [{"id": "a", "text": "=HYPERLINK(\"http://127.0.0.1:9/x\")", "n": 1, "score": 0.5,
+         "ok": True, "at": AT, "meta": {"k": [1, 2]}, "sources": ["one", "two"]},
+        {"id": "b", "text": None, "n": None, "score": None, "ok": None, "at": None,
+         "meta": None, "sources": "single"}]
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    ("=1+1", "'=1+1"), ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"), ("-2+3", "'-2+3"),
+    ("@SUM(A1:A2)", "'@SUM(A1:A2)"), ("\tTAB", "'\tTAB"), ("\rCR", "'\rCR"),
+    ("-1", "-1"), ("+3.5", "+3.5"), ("-.5e3", "-.5e3"), ("3", "3"), ("plain = text", "plain = text"),
+    ("", ""), ("'quoted", "'quoted"),
+])
+def test_neutralize_formula_follows_the_owasp_rule(cell: str, expected: str):
+    assert neutralize_formula(cell) == expected
+
+
+def test_csv_neutralises_text_cells_and_header(tmp_path: Path):
+    written = write_table(tmp_path / "x.csv", "csv", [Column("id"), Column("=evil")],
+                          [[{"id": "@me", "=evil": "-2+3"}, {"id": "-1", "=evil": "safe"}]], {})
+    with written.path.open(encoding="utf-8", newline="") as source:
+        rows = list(csv.reader(source))
+    assert rows == [["id", "'=evil"], ["'@me", "'-2+3"], ["-1", "safe"]]
+
+
+def test_jsonl_keeps_text_exact_and_types(tmp_path: Path):
+    text = "emoji 🧪 RTL עברית العربية \x01\x1f ctrl \u2028 sep \"quoted\" \\ back\nline" + "x" * 100_000
+    rows = [{**ROWS[0], "text": text}, ROWS[1]]
+    written = write_table(tmp_path / "x.jsonl", "jsonl", COLUMNS, [rows], {"project": "p"})
+    raw = written.path.read_bytes()
+    assert "🧪 RTL עברית العربية".encode() in raw  # not ASCII-escaped
+    lines = raw.decode("utf-8").split("\n")
+    assert lines[-1] == "" and len(lines) == 3
+    first, second = (json.loads(line) for line in lines[:2])
+    assert first["text"] == text
+    assert first["at"] == "2026-11-29T07:30:00.123456+00:00"
+    assert (first["n"], first["score"], first["ok"], first["meta"]) == (1, 0.5, True, {"k": [1, 2]})
+    assert first["sources"] == ["one", "two"] and second["sources"] == "single"
+    assert list(first) == [c.name for c in COLUMNS]
+    assert all(value is None for key, value in second.items() if key not in ("id", "sources"))
+
+
+def test_parquet_has_typed_columns_and_metadata(tmp_path: Path):
+    written = write_table(tmp_path / "x.parquet", "parquet", COLUMNS, [ROWS[:1], [], ROWS[1:]],
+                          {"project": "p"})
+    table = pq.read_table(written.path)
+    assert table.column_names == [c.name for c in COLUMNS]
+    assert str(table.schema.field("n").type) == "int64"
+    assert str(table.schema.field("at").type) == "timestamp[us, tz=UTC]"
+    assert str(table.schema.field("sources").type) == "list<element: string>"
+    data = table.to_pylist()
+    assert data[0]["at"] == AT and data[0]["meta"] == '{"k": [1, 2]}'
+    assert data[1]["sources"] == ["single"] and data[1]["text"] is None
+    embedded = json.loads(pq.read_metadata(written.path).metadata[b"docket"])
+    assert embedded["project"] == "p" and embedded["rows"] == 2
+    assert [c["name"] for c in embedded["columns"]] == table.column_names
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_sidecar_has_row_count_and_checksum(tmp_path: Path, fmt: str):
+    written = write_table(tmp_path / f"x.{fmt}", fmt, COLUMNS, iter([ROWS]), {"kind": "gold"})
+    meta = json.loads(meta_path_for(written.path).read_text(encoding="utf-8"))
+    assert meta["sha256"] == hashlib.sha256(written.path.read_bytes()).hexdigest() == written.sha256
+    assert (meta["rows"], meta["kind"], meta["file"]) == (2, "gold", f"x.{fmt}")
+    assert meta["bytes"] == written.path.stat().st_size
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_a_failed_export_leaves_the_previous_file_and_no_temporary(tmp_path: Path, fmt: str):
+    target = tmp_path / f"x.{fmt}"
+    target.write_bytes(b"previous export")
+
+    def batches():
+        yield ROWS
+        raise RuntimeError("the database went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        write_table(target, fmt, COLUMNS, batches(), {})
+    assert target.read_bytes() == b"previous export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"x.{fmt}"]
+
+
+def test_bad_requests_are_named(tmp_path: Path):
+    with pytest.raises(ExportError, match="unknown table format 'xlsx'"):
+        write_table(tmp_path / "x", "xlsx", COLUMNS, [], {})
+    with pytest.raises(ExportError, match="two output columns are named 'id'"):
+        write_table(tmp_path / "x", "csv", [Column("id"), Column("id")], [], {})
+    with pytest.raises(ExportError, match="does not exist"):
+        write_table(tmp_path / "missing" / "x.csv", "csv", COLUMNS, [], {})
+    with pytest.raises(ExportError, match="unknown type 'blob'"):
+        write_table(tmp_path / "x", "csv", [Column("id", "blob")], [], {})
+
+
+def test_write_text_is_atomic_with_sidecar(tmp_path: Path):
+    written = write_text(tmp_path / "r.html", "<p>é</p>", {"kind": "report"})
+    assert written.path.read_text(encoding="utf-8") == "<p>é</p>"
+    assert json.loads(written.meta_path.read_text())["sha256"] == written.sha256

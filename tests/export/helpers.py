@@ -1,0 +1,28 @@
+"""Shared set-up of the export tests: import records into a project, run an export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.export.gold import GoldPolicy
+from core.templates import TEMPLATES
+from storage.export import ExportRequest, ExportSummary, export_project
+from storage.importer import import_file
+from storage.projects import get_project
+from tests.converters import write_jsonl
+
+
+def import_records(db, tmp_path: Path, template: str, records: list[dict], name: str) -> int:
+    """Import ``records`` (nested JSONL form) into a new project; return its id."""
+    import_file(db, write_jsonl(records, tmp_path / f"{name}.jsonl"), project_name=name,
+                schema=TEMPLATES[template])
+    with db.read() as session:
+        return get_project(session=session, name=name).id
+
+
+def export(db, tmp_path: Path, project: str, kind: str, fmt: str = "jsonl", *,
+           policy: str = "majority", min_labels: int = 2, **options) -> ExportSummary:
+    """Export ``kind`` of ``project`` to ``tmp_path/<project>-<kind>.<fmt>``."""
+    request = ExportRequest(kind=kind, fmt=fmt, policy=GoldPolicy(policy, min_labels), **options)
+    return export_project(db, project_name=project, request=request,
+                          path=tmp_path / f"{project}-{kind}.{fmt}")

@@ -1,0 +1,100 @@
+"""``python cli.py export``: admins only (password on stdin), every kind and format, errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+import cli
+from storage.database import Database
+from storage.demo import load_demo
+from storage.migrations import migrate
+from storage.users import create_user
+
+PASSWORD = "export pass phrase 1"
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    db = Database(url)
+    migrate(db)
+    load_demo(db)
+    with db.write() as session:
+        create_user(session=session, name="ada", role="admin", password=PASSWORD)
+        create_user(session=session, name="ann", role="annotator", password=PASSWORD)
+    db.dispose()
+    return url
+
+
+def run(capsys, monkeypatch, stdin: str, *argv: str) -> tuple[int, list[str], list[str]]:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err.splitlines()
+
+
+@pytest.mark.parametrize(("kind", "fmt"), [
+    ("gold", "jsonl"), ("gold", "csv"), ("gold", "parquet"), ("labels", "csv"),
+    ("preferences", "jsonl"), ("report", "json"), ("report", "csv"), ("report", "html")])
+def test_an_admin_exports_every_kind(capsys, monkeypatch, database, tmp_path, kind, fmt):
+    target = tmp_path / f"out.{fmt}"
+    code, out, err = run(capsys, monkeypatch, PASSWORD + "\n", "--database", database, "export",
+                         kind, "--project", "pairwise", "--format", fmt, "-o", str(target),
+                         "--user", "ada", "--bootstrap", "50")
+    assert (code, err) == (0, [])
+    assert out[0].startswith("exported ") and str(target) in out[0]
+    meta = json.loads(Path(f"{target}.meta.json").read_text(encoding="utf-8"))
+    assert (meta["kind"], meta["format"], meta["project"]) == (kind, fmt, "pairwise")
+    assert target.stat().st_size == meta["bytes"] > 0
+
+
+def test_the_default_format_is_the_kinds_first(capsys, monkeypatch, database, tmp_path):
+    target = tmp_path / "gold.out"
+    code, out, _ = run(capsys, monkeypatch, PASSWORD + "\n", "--database", database, "export",
+                       "gold", "--project", "correctness", "-o", str(target), "--user", "ada",
+                       "--policy", "unanimous", "--min-labels", "3")
+    assert code == 0 and "left out:" in out[0]
+    first = json.loads(target.read_text(encoding="utf-8").splitlines()[0])
+    assert first["gold_correct_method"] in ("unanimous", "adjudicated")
+    assert first["gold_correct_annotators"] >= 3
+
+
+@pytest.mark.parametrize(("user", "password", "message"), [
+    ("ann", PASSWORD, "error: exports are for admins only"),
+    ("ada", "wrong password", "error: Wrong user name or password."),
+    ("nobody", PASSWORD, "error: Wrong user name or password."),
+])
+def test_only_an_admin_with_the_right_password_exports(capsys, monkeypatch, database, tmp_path,
+                                                       user, password, message):
+    target = tmp_path / "gold.jsonl"
+    code, out, err = run(capsys, monkeypatch, password + "\n", "--database", database, "export",
+                         "gold", "--project", "correctness", "-o", str(target), "--user", user)
+    assert (code, out) == (1, [])
+    assert err == [message]
+    assert not target.exists() and not Path(f"{target}.meta.json").exists()
+
+
+def test_export_errors_are_one_line(capsys, monkeypatch, database, tmp_path):
+    def fails(*argv: str) -> str:
+        code, out, err = run(capsys, monkeypatch, PASSWORD + "\n", "--database", database,
+                             "export", *argv, "--user", "ada")
+        assert code != 0 and out == []
+        return err[-1]
+
+    assert fails("gold", "--project", "nope", "-o", str(tmp_path / "x")).startswith(
+        "error: no project named 'nope'")
+    assert "cannot be written as 'html'" in fails("gold", "--project", "pairwise", "--format",
+                                                  "html", "-o", str(tmp_path / "x"))
+    assert "does not exist" in fails("gold", "--project", "pairwise", "-o",
+                                     str(tmp_path / "missing" / "x.jsonl"))
+    assert "no dimension to build preference pairs" in fails(
+        "preferences", "--project", "thematic_alignment", "--dimension", "missing_themes", "-o",
+        str(tmp_path / "x"))
+    code, _, err = run(capsys, monkeypatch, "", "--database", database, "export", "gold",
+                       "--project", "pairwise", "-o", str(tmp_path / "x"), "--user", "ada")
+    assert code == 1 and err[-1] == "error: no password on stdin (give it as one line)"
