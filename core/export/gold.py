@@ -9,12 +9,13 @@ Policies (``GoldPolicy.name``):
   with that count, with at least ``min_labels`` labels (2-1 of 3 passes; 1-1 and 1-1-1 do
   not: a tie is no decision, the same rule as the dashboard's human consensus).
 
-A gold row says how each label was decided (``method``), how many humans labelled the
-item (``annotators``) and how many of them gave the gold label (``agreeing``), and for an
-adjudicated label who decided and when. The gold reference answer (tasks with
-``gold_reference``) is the adjudicated one; under the other policies, when there is none,
-the annotators' proposed reference answers are used if they all say the same (after
-trimming spaces), marked ``annotators``.
+Human decisions are made for every item at once from the items x annotators label matrix
+(:func:`decide_matrix`, numpy), not item by item. A gold row says how each label was decided
+(``method``), how many humans labelled the item (``annotators``) and how many of them gave the
+gold label (``agreeing``), and for an adjudicated label who decided and when. The gold
+reference answer (tasks with ``gold_reference``) is the adjudicated one; under the other
+policies, when there is none, the annotators' proposed reference answers are used if they
+all say the same (after trimming spaces), marked ``annotators``.
 
 Column names are flat and lower-case so that ``datasets.load_dataset("json" | "parquet" |
 "csv", data_files=...)`` loads an export as it is: ``id``, the template's fields, ``model``,
@@ -25,13 +26,14 @@ Column names are flat and lower-case so that ``datasets.load_dataset("json" | "p
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+
+import numpy as np
 
 from core.export.writers import Column, ExportError
+from core.metrics.samples import label_counts
 from core.schema import TaskSchema
 
 POLICIES = ("adjudicated", "unanimous", "majority")
@@ -73,41 +75,51 @@ class Adjudicated:
     decided_at: datetime | None
 
 
-@dataclass(frozen=True)
-class Decision:
-    """The gold label of one item and dimension and how it was reached."""
+@dataclass(frozen=True, eq=False)
+class HumanGold:
+    """The gold the humans decide on one dimension, per item (row of the label matrix).
 
-    label: str
-    method: str
-    annotators: int
-    agreeing: int
-    decided_by: str | None = None
-    decided_at: datetime | None = None
+    ``label``: the label code, -1 where undecided; ``unanimous``: every label agrees;
+    ``annotators``: human labels on the item; ``agreeing``: how many gave the decided label;
+    ``counts``: items x labels, how many humans gave each label (for adjudicated labels).
+    """
+
+    label: np.ndarray
+    unanimous: np.ndarray
+    annotators: np.ndarray
+    agreeing: np.ndarray
+    counts: np.ndarray
 
 
-def decide_from_humans(labels: Sequence[str], policy: GoldPolicy) -> Decision | None:
-    """Return the gold decided from the human ``labels`` of one item and dimension under
-    ``policy``, or None (adjudicated-only policy, too few labels, disagreement, or a tie)."""
-    if policy.name == ADJUDICATED or len(labels) < policy.min_labels or not labels:
-        return None
-    counts = Counter(labels).most_common()
-    label, top = counts[0]
+def decide_matrix(codes: np.ndarray, n_labels: int, policy: GoldPolicy) -> HumanGold:
+    """Return the gold decided from the humans' labels under ``policy`` for every item at once.
+
+    ``codes`` is items x annotators of label codes (NaN or ``n_labels``: no label). An item
+    is decided when it has at least ``policy.min_labels`` labels and one label has more votes
+    than any other (``majority``) or all votes (``unanimous``); never under ``adjudicated``.
+    """
+    counts = label_counts(codes, n_labels)
+    total = counts.sum(axis=1)
+    top = counts.max(axis=1) if n_labels else np.zeros(len(codes), dtype=np.int64)
+    winners = (counts == top[:, None]).sum(axis=1)
+    unanimous = (total > 0) & (top == total)
+    decided = (total >= policy.min_labels) & (top > 0) & (winners == 1)
     if policy.name == "unanimous":
-        return Decision(label, "unanimous", len(labels), top) if len(counts) == 1 else None
-    if len(counts) > 1 and counts[1][1] == top:
-        return None
-    return Decision(label, "majority" if len(counts) > 1 else "unanimous", len(labels), top)
+        decided &= unanimous
+    elif policy.name == ADJUDICATED:
+        decided[:] = False
+    label = np.where(decided, counts.argmax(axis=1) if n_labels else -1, -1)
+    return HumanGold(label, unanimous, total, np.where(decided, top, 0), counts)
 
 
-def decide(adjudicated: Adjudicated | None, labels: Sequence[str], policy: GoldPolicy
-           ) -> Decision | None:
-    """Return the gold of one item and dimension: the adjudicated label if there is one, else
-    :func:`decide_from_humans`; None when nothing qualifies."""
-    if adjudicated is not None and adjudicated.label is not None:
-        agreeing = sum(1 for label in labels if label == adjudicated.label)
-        return Decision(adjudicated.label, ADJUDICATED, len(labels), agreeing,
-                        adjudicated.decided_by, adjudicated.decided_at)
-    return decide_from_humans(labels, policy)
+def interval_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scores (items x raters, NaN missing) as codes of their distinct values: returns
+    ``(codes with NaN kept, the distinct values)``, so equal scores vote together."""
+    present = ~np.isnan(values)
+    distinct, inverse = np.unique(values[present], return_inverse=True)
+    codes = np.full(values.shape, np.nan)
+    codes[present] = inverse
+    return codes, distinct
 
 
 def proposed_reference(proposals: Sequence[str]) -> str | None:
@@ -131,34 +143,3 @@ def gold_columns(schema: TaskSchema) -> list[Column]:
         columns += [Column("gold_reference_answer"), Column("gold_reference_answer_source")]
     columns.append(Column("gold_note"))
     return columns
-
-
-@dataclass(frozen=True)
-class ItemRecord:
-    """An item as exports read it: external id, text fields, model, group, metadata."""
-
-    id: str
-    fields: Mapping[str, Any]
-    model: str | None
-    group: str | None
-    metadata: Mapping[str, Any] | None
-
-
-def gold_row(item: ItemRecord, schema: TaskSchema, decisions: Mapping[str, Decision],
-             reference: tuple[str, str] | None, note: str | None) -> dict[str, Any]:
-    """One gold export row: the item, each dimension's decision (None where undecided), the
-    reference answer ``(text, source)`` and the adjudication note."""
-    row: dict[str, Any] = {"id": item.id, "model": item.model, "group": item.group,
-                           "metadata": item.metadata, "gold_note": note}
-    for name in schema.field_names:
-        row[name] = item.fields.get(name)
-    for name, decision in decisions.items():
-        row[f"gold_{name}"] = decision.label
-        row[f"gold_{name}_method"] = decision.method
-        row[f"gold_{name}_annotators"] = decision.annotators
-        row[f"gold_{name}_agreeing"] = decision.agreeing
-        row[f"gold_{name}_decided_by"] = decision.decided_by
-        row[f"gold_{name}_decided_at"] = decision.decided_at
-    if reference is not None:
-        row["gold_reference_answer"], row["gold_reference_answer_source"] = reference
-    return row

@@ -14,7 +14,14 @@ from typing import Any
 
 from core.export.report_html import render_report_html
 from core.export.report_tables import REPORT_KEYS, REPORT_TABLES, report_json
-from core.export.writers import Column, ExportError, WrittenFile, write_table, write_text
+from core.export.writers import (
+    Column,
+    ExportError,
+    WrittenFile,
+    columns_of,
+    write_table,
+    write_text,
+)
 
 REPORT_FORMATS = ("html", "json", "csv")
 
@@ -56,5 +63,5 @@ def write_report(path: Path | str, fmt: str, documents: Sequence[Mapping[str, An
         return write_text(path, text + "\n", metadata)
     if fmt == "csv":
         columns, rows = stacked_tables(documents)
-        return write_table(path, "csv", columns, [rows], metadata)
+        return write_table(path, "csv", columns, [columns_of(rows, columns)], metadata)
     raise ExportError(f"the report cannot be written as {fmt!r} (formats: {', '.join(REPORT_FORMATS)})")

@@ -175,9 +175,11 @@ def test_jsonl_export_equals_the_stored_text_byte_for_byte(db, tmp_path):
 
 
 def test_hugging_face_datasets_load_the_exports(db, tmp_path, quiz, monkeypatch):
-    datasets = pytest.importorskip("datasets", reason="the datasets package is not installed")
+    # Offline before the import: huggingface_hub reads these when it is imported, and no
+    # traffic may leave this machine.
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import datasets  # a test requirement (requirements.txt): heavy, so only imported here
     cache = tmp_path / "hf-cache"
     for fmt, builder in (("jsonl", "json"), ("parquet", "parquet"), ("csv", "csv")):
         path = export(db, tmp_path, "quiz", "gold", fmt, min_labels=1).written.path

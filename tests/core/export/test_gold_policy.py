@@ -1,20 +1,20 @@
-"""Gold decisions under each policy, the gold row layout, and preference pairs."""
+"""Gold decisions under each policy (vectorised, checked against a plain-Python oracle), the
+gold column layout, and preference pairs."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections import Counter
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.export.gold import (
-    Adjudicated,
-    Decision,
     GoldPolicy,
-    ItemRecord,
-    decide,
-    decide_from_humans,
+    decide_matrix,
     gold_columns,
-    gold_row,
+    interval_codes,
     proposed_reference,
 )
 from core.export.preferences import PairStats, preference_pairs, preference_source
@@ -24,37 +24,60 @@ from core.templates import TEMPLATES
 MAJORITY2 = GoldPolicy("majority", 2)
 UNANIMOUS2 = GoldPolicy("unanimous", 2)
 ONLY_ADJUDICATED = GoldPolicy("adjudicated")
-AT = datetime(2026, 11, 1, tzinfo=UTC)
+LABELS = ("A", "B", "tie")
+
+
+def oracle(labels: list[str], policy: GoldPolicy) -> tuple[str, str, int, int] | None:
+    """The policy read literally: (label, method, annotators, agreeing) or None."""
+    if policy.name == "adjudicated" or len(labels) < policy.min_labels or not labels:
+        return None
+    ranked = Counter(labels).most_common()
+    label, top = ranked[0]
+    if len(ranked) > 1 and (policy.name == "unanimous" or ranked[1][1] == top):
+        return None
+    return label, "unanimous" if len(ranked) == 1 else "majority", len(labels), top
+
+
+def decided(rows: list[list[str | None]], policy: GoldPolicy) -> list[tuple | None]:
+    codes = np.array([[np.nan if v is None else LABELS.index(v) for v in row] for row in rows],
+                     dtype=float)
+    gold = decide_matrix(codes, len(LABELS), policy)
+    return [None if gold.label[i] < 0 else
+            (LABELS[gold.label[i]], "unanimous" if gold.unanimous[i] else "majority",
+             int(gold.annotators[i]), int(gold.agreeing[i])) for i in range(len(rows))]
 
 
 @pytest.mark.parametrize(("labels", "policy", "expected"), [
     (["A", "A", "B"], MAJORITY2, ("A", "majority", 3, 2)),
     (["A", "A", "A"], MAJORITY2, ("A", "unanimous", 3, 3)),
-    (["A", "B"], MAJORITY2, None),                       # 1-1 tie
+    (["A", "B", None], MAJORITY2, None),                 # 1-1 tie
     (["A", "B", "tie"], MAJORITY2, None),                # 1-1-1 split
-    (["A", "A", "B", "B", "tie"], MAJORITY2, None),      # tie for the top
-    (["A"], MAJORITY2, None),                            # fewer than min_labels
-    (["A"], GoldPolicy("majority", 1), ("A", "unanimous", 1, 1)),
+    (["A", None, None], MAJORITY2, None),                # fewer than min_labels
+    (["A", None, None], GoldPolicy("majority", 1), ("A", "unanimous", 1, 1)),
     (["A", "A", "B"], UNANIMOUS2, None),
-    (["B", "B"], UNANIMOUS2, ("B", "unanimous", 2, 2)),
-    (["B", "B"], ONLY_ADJUDICATED, None),
-    ([], GoldPolicy("majority", 1), None),
+    (["B", "B", None], UNANIMOUS2, ("B", "unanimous", 2, 2)),
+    (["B", "B", None], ONLY_ADJUDICATED, None),
+    ([None, None, None], GoldPolicy("majority", 1), None),
 ])
-def test_decide_from_humans(labels, policy, expected):
-    decision = decide_from_humans(labels, policy)
-    got = None if decision is None else (decision.label, decision.method, decision.annotators,
-                                         decision.agreeing)
-    assert got == expected
+def test_decide_matrix_cases(labels, policy, expected):
+    assert decided([labels], policy) == [expected]
 
 
-def test_adjudication_overrides_the_humans_under_every_policy():
-    ruling = Adjudicated("B", None, "checked the source", "ada", AT)
-    for policy in (MAJORITY2, UNANIMOUS2, ONLY_ADJUDICATED):
-        assert decide(ruling, ["A", "A", "B"], policy) == Decision("B", "adjudicated", 3, 1,
-                                                                   "ada", AT)
-    # A gold row holding only a reference answer decides no label.
-    assert decide(Adjudicated(None, "text", None, "ada", AT), ["A", "A"], MAJORITY2).method == (
-        "unanimous")
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([*LABELS, None]), min_size=5, max_size=5),
+                min_size=1, max_size=30),
+       st.sampled_from(["adjudicated", "unanimous", "majority"]), st.integers(1, 4))
+def test_decide_matrix_matches_the_oracle(rows, policy_name, min_labels):
+    policy = GoldPolicy(policy_name, min_labels)
+    assert decided(rows, policy) == [oracle([v for v in row if v is not None], policy)
+                                     for row in rows]
+
+
+def test_interval_scores_vote_by_equal_value():
+    codes, distinct = interval_codes(np.array([[2.5, 2.5, 4.0], [1.0, np.nan, np.nan]]))
+    assert distinct.tolist() == [1.0, 2.5, 4.0]
+    gold = decide_matrix(codes, len(distinct), MAJORITY2)
+    assert gold.label.tolist() == [1, -1] and gold.agreeing.tolist() == [2, 0]
 
 
 def test_policy_validation():
@@ -71,20 +94,14 @@ def test_proposed_reference_needs_one_text():
     assert proposed_reference(["", "  "]) is None
 
 
-def test_gold_columns_and_row_for_correctness():
-    schema = TEMPLATES["correctness"]
-    names = [c.name for c in gold_columns(schema)]
+def test_gold_columns_for_correctness():
+    names = [c.name for c in gold_columns(TEMPLATES["correctness"])]
     assert names == ["id", "prompt", "response", "reference", "model", "group", "metadata",
                      "gold_correct", "gold_correct_method", "gold_correct_annotators",
                      "gold_correct_agreeing", "gold_correct_decided_by", "gold_correct_decided_at",
                      "gold_reference_answer", "gold_reference_answer_source", "gold_note"]
-    item = ItemRecord("q1", {"prompt": "Capital?", "response": "Sydney"}, "m", "geo", {"k": 1})
-    row = gold_row(item, schema, {"correct": Decision("incorrect", "adjudicated", 2, 1, "ada", AT)},
-                   ("Canberra", "adjudicated"), "note")
-    assert row["reference"] is None and row["gold_correct"] == "incorrect"
-    assert (row["gold_reference_answer"], row["gold_reference_answer_source"]) == ("Canberra",
-                                                                                   "adjudicated")
-    assert set(row) <= set(names)
+    texts = {c.name: c.type for c in gold_columns(TEMPLATES["thematic_alignment"])}
+    assert texts["source"] == "texts" and "gold_reference_answer" not in texts
 
 
 def pairwise_row(item_id: str, label: str | None) -> dict:

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.export.writers import (
     Column,
     ExportError,
+    columns_of,
+    csv_cells,
     meta_path_for,
     neutralize_formula,
     write_table,
@@ -40,9 +45,13 @@ def test_neutralize_formula_follows_the_owasp_rule(cell: str, expected: str):
     assert neutralize_formula(cell) == expected
 
 
+HEADER = [Column("id"), Column("=evil")]
+
+
 def test_csv_neutralises_text_cells_and_header(tmp_path: Path):
-    written = write_table(tmp_path / "x.csv", "csv", [Column("id"), Column("=evil")],
-                          [[{"id": "@me", "=evil": "-2+3"}, {"id": "-1", "=evil": "safe"}]], {})
+    written = write_table(tmp_path / "x.csv", "csv", HEADER,
+                          [columns_of([{"id": "@me", "=evil": "-2+3"}, {"id": "-1", "=evil": "safe"}],
+                                      HEADER)], {})
     with written.path.open(encoding="utf-8", newline="") as source:
         rows = list(csv.reader(source))
     assert rows == [["id", "'=evil"], ["'@me", "'-2+3"], ["-1", "safe"]]
@@ -51,7 +60,8 @@ def test_csv_neutralises_text_cells_and_header(tmp_path: Path):
 def test_jsonl_keeps_text_exact_and_types(tmp_path: Path):
     text = "emoji 🧪 RTL עברית العربية \x01\x1f ctrl \u2028 sep \"quoted\" \\ back\nline" + "x" * 100_000
     rows = [{**ROWS[0], "text": text}, ROWS[1]]
-    written = write_table(tmp_path / "x.jsonl", "jsonl", COLUMNS, [rows], {"project": "p"})
+    written = write_table(tmp_path / "x.jsonl", "jsonl", COLUMNS, [columns_of(rows, COLUMNS)],
+                          {"project": "p"})
     raw = written.path.read_bytes()
     assert "🧪 RTL עברית العربية".encode() in raw  # not ASCII-escaped
     lines = raw.decode("utf-8").split("\n")
@@ -66,8 +76,8 @@ def test_jsonl_keeps_text_exact_and_types(tmp_path: Path):
 
 
 def test_parquet_has_typed_columns_and_metadata(tmp_path: Path):
-    written = write_table(tmp_path / "x.parquet", "parquet", COLUMNS, [ROWS[:1], [], ROWS[1:]],
-                          {"project": "p"})
+    batches = [columns_of(ROWS[:1], COLUMNS), columns_of([], COLUMNS), columns_of(ROWS[1:], COLUMNS)]
+    written = write_table(tmp_path / "x.parquet", "parquet", COLUMNS, batches, {"project": "p"})
     table = pq.read_table(written.path)
     assert table.column_names == [c.name for c in COLUMNS]
     assert str(table.schema.field("n").type) == "int64"
@@ -83,7 +93,8 @@ def test_parquet_has_typed_columns_and_metadata(tmp_path: Path):
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
 def test_sidecar_has_row_count_and_checksum(tmp_path: Path, fmt: str):
-    written = write_table(tmp_path / f"x.{fmt}", fmt, COLUMNS, iter([ROWS]), {"kind": "gold"})
+    written = write_table(tmp_path / f"x.{fmt}", fmt, COLUMNS, iter([columns_of(ROWS, COLUMNS)]),
+                          {"kind": "gold"})
     meta = json.loads(meta_path_for(written.path).read_text(encoding="utf-8"))
     assert meta["sha256"] == hashlib.sha256(written.path.read_bytes()).hexdigest() == written.sha256
     assert (meta["rows"], meta["kind"], meta["file"]) == (2, "gold", f"x.{fmt}")
@@ -96,7 +107,7 @@ def test_a_failed_export_leaves_the_previous_file_and_no_temporary(tmp_path: Pat
     target.write_bytes(b"previous export")
 
     def batches():
-        yield ROWS
+        yield columns_of(ROWS, COLUMNS)
         raise RuntimeError("the database went away")
 
     with pytest.raises(RuntimeError, match="went away"):
@@ -120,3 +131,16 @@ def test_write_text_is_atomic_with_sidecar(tmp_path: Path):
     written = write_text(tmp_path / "r.html", "<p>é</p>", {"kind": "report"})
     assert written.path.read_text(encoding="utf-8") == "<p>é</p>"
     assert json.loads(written.meta_path.read_text())["sha256"] == written.sha256
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.text()), st.one_of(st.none(), st.integers()),
+                          st.one_of(st.none(), st.text(alphabet=',"\r\n =+-@\tab'))),
+                min_size=1, max_size=20))
+def test_csv_cells_write_what_the_csv_module_writes(rows):
+    columns = [Column("a"), Column("n", "int"), Column("b")]
+    batch = columns_of([dict(zip(("a", "n", "b"), row, strict=True)) for row in rows], columns)
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\r\n").writerows(
+        [neutralize_formula(v) if isinstance(v, str) else v for v in row] for row in rows)
+    assert "".join(line + "\r\n" for line in csv_cells(columns, batch)) == expected.getvalue()

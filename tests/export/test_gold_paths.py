@@ -1,0 +1,64 @@
+"""The SQLite fast paths of the gold export give the same files as the portable column path
+(the one PostgreSQL uses): byte for byte for JSONL, the same table for Parquet."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+import pytest
+
+import storage.export
+from core.export.gold import GoldPolicy, gold_columns
+from core.export.writers import write_table
+from storage.export import gold_table
+from storage.projects import get_project
+from tests.export.helpers import export, import_records
+
+TRICKY = ["emoji 🧪 and 東京", "RTL עברית", "ctrl \x01\x1f\x7f tab\t CR\r LF\n \u2028",
+          'quote " backslash \\ comma ,', "=1+1", "-2", "@x", "", "plain"]
+
+
+def records(template: str) -> list[dict]:
+    rows = []
+    for i, text in enumerate(TRICKY):
+        row = {"id": f"t{i}", "model": text or None, "group": "g,1" if i % 2 else None,
+               "note_field": text, "number": i}
+        if template == "thematic_alignment":
+            row |= {"source": [text, "second"] if i % 2 else text, "response": text or "r",
+                    "humans": {a: {"alignment": 1 + i % 5} for a in ("ann", "bob")}}
+        else:
+            row |= {"prompt": text or "p", "response": text, "reference": text or None,
+                    "humans": {a: {"correct": "correct" if i % 3 else "incorrect"}
+                               for a in ("ann", "bob")}}
+        rows.append(row)
+    return rows
+
+
+def portable(db, project: str, fmt: str, path) -> bytes:
+    """The export written through the column path, whatever the database."""
+    with db.read() as session:
+        info = get_project(session=session, name=project)
+        gold = gold_table(session, info, GoldPolicy("majority", 1))
+        batches = storage.export._column_batches(session, info, gold,
+                                                 decode_metadata=fmt == "jsonl")
+        write_table(path, fmt, gold_columns(info.schema), batches, {})
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("template", ["correctness", "thematic_alignment"])
+def test_jsonl_fast_path_equals_the_column_path(sqlite_db, tmp_path, template):
+    fmt = "jsonl"
+    import_records(sqlite_db, tmp_path, template, records(template), "tricky")
+    fast = export(sqlite_db, tmp_path, "tricky", "gold", fmt, min_labels=1).written.path
+    assert fast.read_bytes() == portable(sqlite_db, "tricky", fmt, tmp_path / f"slow.{fmt}")
+    assert fast.read_bytes().count(b"\n") >= len(TRICKY)
+
+
+def test_parquet_from_bytes_equals_the_column_path(sqlite_db, tmp_path):
+    import_records(sqlite_db, tmp_path, "thematic_alignment", records("thematic_alignment"),
+                   "tricky")
+    fast = export(sqlite_db, tmp_path, "tricky", "gold", "parquet", min_labels=1).written.path
+    portable(sqlite_db, "tricky", "parquet", tmp_path / "slow.parquet")
+    assert pq.read_table(fast).equals(pq.read_table(tmp_path / "slow.parquet"))
+    first = pq.read_table(fast).to_pylist()[1]
+    assert first["source"] == [TRICKY[1], "second"] and first["metadata"] == (
+        '{"note_field": "RTL עברית", "number": 1}')
