@@ -235,6 +235,11 @@ def label_colors(labels: Sequence[str], ordered: bool) -> list[str]:
     return [LABEL_COLORS[i % len(LABEL_COLORS)] for i in range(len(labels))]
 
 
+def _distribution_axis(rater: str, n: int) -> str:
+    # "humans" is the pooled row of every human label, not a rater name.
+    return f"all human labels (n={n:,})" if rater == "humans" else rater_label(rater, n)
+
+
 def distribution_figure(distributions: Mapping[str, Mapping[str, Any]], labels: Sequence[str],
                         raters: Sequence[str], *, ordered: bool = False) -> go.Figure:
     """Each rater's label distribution as stacked shares (nominal/ordinal, ``labels`` in
@@ -244,15 +249,14 @@ def distribution_figure(distributions: Mapping[str, Mapping[str, Any]], labels: 
     if not labels:
         points = [(r, distributions[r]) for r in names if distributions[r].get("mean") is not None]
         fig = go.Figure(go.Scatter(
-            x=[d["mean"] for _, d in points], y=[rater_label(r, d["n"]) for r, d in points],
+            x=[d["mean"] for _, d in points], y=[_distribution_axis(r, d["n"]) for r, d in points],
             mode="markers", marker={"size": 11, "color": JUDGE_COLOR},
             error_x={"type": "data", "array": [d["sd"] or 0 for _, d in points]},
             hovertemplate="%{y}<br>mean %{x:.2f}<extra></extra>"))
         fig.update_xaxes(title_text="mean score ± sd")
     else:
         totals = {r: sum(distributions[r].get(label, 0) for label in labels) for r in names}
-        axis = [rater_label(r, totals[r]) if r != "humans" else f"all human labels (n={totals[r]:,})"
-                for r in names]
+        axis = [_distribution_axis(r, totals[r]) for r in names]
         fig = go.Figure()
         colors = label_colors(labels, ordered)
         for index, label in enumerate(labels):

@@ -190,6 +190,15 @@ def test_distribution_figure_interval_means():
         [3.2], [0.5], ["a (n=5)"])
 
 
+def test_distribution_figure_interval_with_the_pooled_human_row():
+    # The Dashboard passes "humans" (every human label pooled) when there are 2+ annotators.
+    fig = distribution_figure({"humans": {"n": 9, "mean": 2.0, "sd": 1.0},
+                               "judge:a": {"n": 3, "mean": 3.0, "sd": 0.0}},
+                              [], ["humans", "judge:a"])
+    (points,) = fig.data
+    assert list(points.y) == ["all human labels (n=9)", "a (n=3)"]
+
+
 def test_slices_figure_shows_values_n_and_reasons():
     entries = [
         {"slice": "g1", "a": "human:consensus", "b": "judge:a", "n": 4, "cohen_kappa": 0.5,
