@@ -44,6 +44,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.synthetic import random_words  # noqa: E402
 from core.export.gold import GoldPolicy  # noqa: E402
 from core.templates import TEMPLATES  # noqa: E402
 from storage.database import Database  # noqa: E402
@@ -61,13 +62,7 @@ WORDS = ("the answer names the right entity and date while the response adds con
 
 def text(rng: random.Random, chars: int) -> str:
     """Random words, about ``chars`` characters long."""
-    words: list[str] = []
-    length = 0
-    while length < chars:
-        word = rng.choice(WORDS)
-        words.append(word)
-        length += len(word) + 1
-    return " ".join(words)
+    return random_words(rng, WORDS, chars)
 
 
 def build(folder: Path, n_items: int) -> Database:

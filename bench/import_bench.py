@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.synthetic import random_words
 from core.importing import read_import_file, validate_table
 from core.templates import TEMPLATES
 from storage.database import Database
@@ -49,13 +50,7 @@ WORDS = (
 
 def sentence(rng: random.Random, chars: int) -> str:
     """Return pseudo-text of about ``chars`` characters."""
-    words: list[str] = []
-    size = 0
-    while size < chars:
-        word = rng.choice(WORDS)
-        words.append(word)
-        size += len(word) + 1
-    return " ".join(words).capitalize() + "."
+    return random_words(rng, WORDS, chars).capitalize() + "."
 
 
 def generate(path: Path, n_items: int, *, scale: float = 1.0, seed: int = 7) -> int:
