@@ -22,7 +22,7 @@ allocates — Python objects, SQLite's cache and Arrow's buffers alike.
 
 Goal (issue 5): <= 1 s per format on this machine. Figures are printed, not asserted.
 
-    python bench/export_bench.py [--items 100000] [--repeat 3] [--keep DIR]
+    python bench/export_bench.py [--items 100000] [--repeat 3] [--keep DIR] [--skip-memory]
 """
 
 from __future__ import annotations
@@ -180,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="keep the files in this folder")
+    parser.add_argument("--skip-memory", action="store_true",
+                        help="do not measure peak memory (no child processes)")
     parser.add_argument("--child", nargs=3, metavar=("WHICH", "FORMAT", "FOLDER"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -190,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         db = build(folder, args.items)
         floor, _, _ = timed(read_floor(db), args.repeat)
         print(f"floor: reading the items and labels alone takes {floor:.3f} s")
-        start_rss = child_peak_mb(folder, "none", "jsonl")
+        start_rss = 0.0 if args.skip_memory else child_peak_mb(folder, "none", "jsonl")
         print(f"\n{'format':<8} {'docket best':>12} {'runs':>24} {'rows':>9} {'MB':>6} "
               f"{'peak':>7} | {'pandas':>7} {'peak':>7} {'ratio':>6}   (peak: RSS above "
               f"{start_rss:.0f} MB at start)")
@@ -200,8 +202,10 @@ def main(argv: list[str] | None = None) -> int:
             base = pandas_export(db, folder, fmt)
             best, runs, rows = timed(ours, args.repeat)
             base_best, _, base_rows = timed(base, args.repeat)
-            peak = child_peak_mb(folder, "docket", fmt) - start_rss
-            base_peak = child_peak_mb(folder, "pandas", fmt) - start_rss
+            peak = base_peak = float("nan")
+            if not args.skip_memory:
+                peak = child_peak_mb(folder, "docket", fmt) - start_rss
+                base_peak = child_peak_mb(folder, "pandas", fmt) - start_rss
             size = (folder / f"gold.{fmt}").stat().st_size / 1e6
             results[fmt] = best
             print(f"{fmt:<8} {best:>10.3f} s {' '.join(f'{t:.3f}' for t in runs):>24} "

@@ -62,7 +62,8 @@ def render_export(db: Database, user: UserInfo) -> None:
         return
     kind = st.segmented_control("What to export", list(KINDS), default="gold", key="export.kind",
                                 format_func=str.capitalize, required=True)
-    st.caption(KINDS[kind].description.capitalize() + ".")
+    description = KINDS[kind].description
+    st.caption(description[:1].upper() + description[1:] + ".")
     request = _request_form(project, kind)
     if request is not None:
         _run(db, project, request)

@@ -36,6 +36,8 @@ def test_an_admin_exports_gold_and_sees_a_preview(demo, admin):
     at = prepare(at, "gold")
 
     assert not at.exception and not at.error
+    assert at.caption[1].value == ("Gold label per dimension and gold reference answer, one row "
+                                   "per item.")
     last = at.session_state[STATE]
     path = Path(last["path"])
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

@@ -1,8 +1,12 @@
-"""Browser walk through the Dashboard and Disagreements pages on the demo projects: the
-headline and its chart appear after signing in through a deep link, and a gold decision made
-in the browser lands in the database with who decided it. Screenshots go to /tmp."""
+"""Browser walk through the Dashboard, Disagreements and Export pages on the demo projects: the
+headline and its chart appear after signing in through a deep link, a gold decision made in
+the browser lands in the database with who decided it, and an export downloads as the file its
+metadata describes. Screenshots go to /tmp."""
 
 from __future__ import annotations
+
+import hashlib
+import json
 
 import pytest
 from sqlalchemy import select
@@ -75,3 +79,32 @@ def test_gold_decided_in_the_browser_is_stored(page, demo_server):
                                                          demo_server.admin_name)
     finally:
         db.dispose()
+
+
+def test_an_export_downloads_with_its_checksum(page, demo_server, tmp_path):
+    page.goto(f"{demo_server.url}/Export?export.project=pairwise")
+    sign_in(page, demo_server.admin_name, demo_server.admin_password)
+    page.get_by_role("heading", name="Export").wait_for()
+    settled(page)
+    by_key(page, "export.kind").get_by_text("Preferences", exact=True).click()
+    settled(page)
+    page.get_by_role("button", name="Prepare export").click()
+    download_button = page.get_by_role("button", name="Download pairwise-preferences.jsonl",
+                                       exact=True)
+    download_button.wait_for()
+    settled(page)
+    snapshot(page, "docket_export.png")
+
+    with page.expect_download() as data_download:
+        download_button.click()
+    with page.expect_download() as meta_download:
+        page.get_by_role("button", name="Download pairwise-preferences.jsonl.meta.json").click()
+
+    data = tmp_path / "pairs.jsonl"
+    data_download.value.save_as(data)
+    meta = json.loads(meta_download.value.path().read_text(encoding="utf-8"))
+    assert data_download.value.suggested_filename == "pairwise-preferences.jsonl"
+    assert hashlib.sha256(data.read_bytes()).hexdigest() == meta["sha256"]
+    pairs = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines()]
+    assert len(pairs) == meta["rows"] > 0 and meta["kind"] == "preferences"
+    assert {"prompt", "chosen", "rejected"} <= set(pairs[0])
