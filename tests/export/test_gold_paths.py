@@ -6,10 +6,10 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-import storage.export
+import storage.export_gold
 from core.export.gold import GoldPolicy, gold_columns
 from core.export.writers import write_table
-from storage.export import gold_table
+from storage.export_gold import gold_table
 from storage.projects import get_project
 from tests.export.helpers import export, import_records
 
@@ -38,7 +38,7 @@ def portable(db, project: str, fmt: str, path) -> bytes:
     with db.read() as session:
         info = get_project(session=session, name=project)
         gold = gold_table(session, info, GoldPolicy("majority", 1))
-        batches = storage.export._column_batches(session, info, gold,
+        batches = storage.export_gold.column_batches(session, info, gold,
                                                  decode_metadata=fmt == "jsonl")
         write_table(path, fmt, gold_columns(info.schema), batches, {})
     return path.read_bytes()
