@@ -164,9 +164,9 @@ class _BulkWriter:
                                       (self.project_id,))
         self.report(0.0, "reading existing items")
         existing = {external_id: (item_id, content_hash) for item_id, external_id, content_hash
-                    in self.conn.exec_driver_sql(
+                    in self.plain_rows(
                         f"SELECT id, external_id, content_hash FROM item WHERE project_id = {self.mark}",
-                        (self.project_id,)).fetchall()}
+                        (self.project_id,))}
         new_rows: list[ItemRow] = []
         changed_rows: list[ItemRow] = []
         for row in batch.rows:
@@ -210,9 +210,17 @@ class _BulkWriter:
         self.execute_many(sql, values)
 
     def item_ids(self) -> dict[str, int]:
-        rows = self.conn.exec_driver_sql(
-            f"SELECT external_id, id FROM item WHERE project_id = {self.mark}", (self.project_id,))
-        return dict(rows.fetchall())
+        return dict(self.plain_rows(
+            f"SELECT external_id, id FROM item WHERE project_id = {self.mark}", (self.project_id,)))
+
+    def plain_rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """Rows as the driver returns them: SQLAlchemy's row objects cost ~0.3 s per 100k."""
+        cursor = self.conn.connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
 
     def ensure_judges(self, names: Iterable[str]) -> dict[str, int]:
         names = list(names)
