@@ -7,6 +7,7 @@ that what it sends is what the app understands, and that the label reaches the d
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -47,8 +48,11 @@ def test_the_ws_client_signs_in_labels_and_goes_on(own_docket_server, tmp_path):
                                password=PASSWORD)
         project_id = make_annotation_project(db, tmp_path, [user], name="ws quiz",
                                              settings=ProjectSettings(blind=True))
-        cursors, submit_label = asyncio.run(
-            _annotate(own_docket_server.url, user.name, project_id))
+        # In a thread of its own: Playwright's sync API (the other browser tests) may already
+        # run an event loop in this one.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            cursors, submit_label = pool.submit(
+                asyncio.run, _annotate(own_docket_server.url, user.name, project_id)).result()
         assert cursors == [f"project={project_id}&item={item}" for item in ("q0", "q1", "q2")]
         assert submit_label == "Save"  # blind, with judges: the choice next to it says what follows
         with db.read() as session:
