@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Text, bindparam, case, cast, delete, func, select, update
@@ -410,20 +411,29 @@ def annotator_state(*, session: Session, project_id: int, user_id: int) -> Annot
     ``ix_assignment_queue`` (the same as :func:`get_settings` and :func:`queue_counts`).
     Raises AnnotationError for an unknown project.
     """
-    def finished(status: str) -> Any:
-        return (select(func.count()).select_from(Assignment)
-                .where(Assignment.user_id == user_id, Assignment.project_id == project_id,
-                       Assignment.status == status).scalar_subquery())
-
-    query = select(Project.blind, Project.overlap, Project.queue_order, Project.queue_seed,
-                   Project.trusted_fields, finished("done"), finished("skipped")
-                   ).where(Project.id == project_id)
-    row = session.connection().execute(query).first()
+    row = session.connection().execute(_annotator_state_query(),
+                                       {"project_id": project_id, "user_id": user_id}).first()
     if row is None:
         raise AnnotationError(f"no project with id {project_id}")
     blind, overlap, order, seed, trusted, done, skipped = row
     return AnnotatorState(ProjectSettings(blind, overlap, order, seed, tuple(json.loads(trusted))),
                           {"done": int(done), "skipped": int(skipped)})
+
+
+# The hot path's statements are built once with bind parameters: building a select and its
+# cache key cost more than running it (0.2 ms vs 0.03 ms for the item read on SQLite).
+@cache
+def _annotator_state_query() -> Any:
+    project_id, user_id = bindparam("project_id"), bindparam("user_id")
+
+    def finished(status: str) -> Any:
+        return (select(func.count()).select_from(Assignment)
+                .where(Assignment.user_id == user_id, Assignment.project_id == project_id,
+                       Assignment.status == status).scalar_subquery())
+
+    return select(Project.blind, Project.overlap, Project.queue_order, Project.queue_seed,
+                  Project.trusted_fields, finished("done"), finished("skipped")
+                  ).where(Project.id == project_id)
 
 
 @dataclass(frozen=True)
@@ -447,14 +457,9 @@ def current_item(*, session: Session, project_id: int, user_id: int,
     """
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
-    query = (_queue(project_id, user_id)
-             .add_columns(Item.fields_json, Item.model, Item.group_name, Item.metadata_json,
-                          _labels_json(user_id, postgres), _verdicts_json(postgres)))
-    if external_id is not None:
-        query = query.where(Item.external_id == external_id)
-    else:
-        query = query.where(Assignment.status == "pending").order_by(Assignment.position)
-    row = connection.execute(query.limit(1)).first()
+    parameters = {"project_id": project_id, "user_id": user_id, "external_id": external_id}
+    row = connection.execute(_current_item_query(postgres, external_id is not None),
+                             parameters).first()
     if row is None:
         return None
     width = len(_VIEW_COLUMNS)
@@ -470,7 +475,20 @@ def current_item(*, session: Session, project_id: int, user_id: int,
     return CurrentItem(assignment, item, json.loads(labels or "{}"), tuple(views))
 
 
-def _labels_json(user_id: int, postgres: bool) -> Any:
+@cache
+def _current_item_query(postgres: bool, by_external_id: bool) -> Any:
+    project_id, user_id = bindparam("project_id"), bindparam("user_id")
+    query = (_queue(project_id, user_id)
+             .add_columns(Item.fields_json, Item.model, Item.group_name, Item.metadata_json,
+                          _labels_json(user_id, postgres), _verdicts_json(postgres)))
+    if by_external_id:
+        query = query.where(Item.external_id == bindparam("external_id"))
+    else:
+        query = query.where(Assignment.status == "pending").order_by(Assignment.position)
+    return query.limit(1)
+
+
+def _labels_json(user_id: Any, postgres: bool) -> Any:
     aggregate = (func.json_object_agg if postgres else func.json_group_object)(
         Annotation.dimension, Annotation.label)
     return (select(cast(aggregate, Text) if postgres else aggregate)
@@ -561,9 +579,8 @@ def submit_labels(db: Database, *, project_id: int, user_id: int, item_id: int,
         schema = parsed_schema(head.task_json, head.project_name)
         canonical = normalize_labels(schema, labels, complete=True)
         blind = head.blind and not head.verdicts_seen
-        before = dict(connection.execute(
-            select(Annotation.dimension, Annotation.label)
-            .where(Annotation.item_id == item_id, Annotation.user_id == user_id)).all())
+        before = dict(connection.execute(_saved_labels_query(),
+                                         {"item_id": item_id, "user_id": user_id}).all())
         changed = tuple(name for name, label in canonical.items() if before.get(name) != label)
         replaced = [name for name in changed if name in before]
         if head.status == "done" and replaced and reason is None:
@@ -572,8 +589,9 @@ def submit_labels(db: Database, *, project_id: int, user_id: int, item_id: int,
                 f"you already labelled this item ({', '.join(f'{n}: {before[n]}' for n in replaced)});"
                 " give a reason to change it")
         now = utcnow()
+        postgres = connection.dialect.name == "postgresql"
         if changed:
-            _upsert_labels(connection, [
+            connection.execute(_upsert_labels_statement(postgres), [
                 {"item_id": item_id, "user_id": user_id, "dimension": name,
                  "label": canonical[name], "blind": blind, "source": "ui", "revision": 1,
                  "created_at": now, "updated_at": now} for name in changed])
@@ -582,14 +600,27 @@ def submit_labels(db: Database, *, project_id: int, user_id: int, item_id: int,
                 {"at": now, "actor_id": user_id, "action": "revise", "item_id": item_id,
                  "subject_id": user_id, "dimension": name, "old_value": before[name],
                  "new_value": canonical[name], "reason": reason} for name in replaced])
-        values: dict[str, Any] = {"status": "done", "skip_reason": None,
-                                  "submitted_at": head.submitted_at or now, "comment": comment,
-                                  "confidence": confidence, "updated_at": now}
+        values: dict[str, Any] = {"assignment": head.assignment_id, "status": "done",
+                                  "skip_reason": None, "submitted_at": head.submitted_at or now,
+                                  "comment": comment, "confidence": confidence,
+                                  "updated_at": now}
         if schema.gold_reference:
             values["reference_answer"] = reference_answer
-        table = Assignment.__table__
-        connection.execute(update(table).where(table.c.id == head.assignment_id).values(values))
+        # The SET clause is the parameters named after columns (``assignment`` is the key).
+        connection.execute(_done_statement(), values)
         return SubmitResult(changed, head.status != "done")
+
+
+@cache
+def _saved_labels_query() -> Any:
+    return select(Annotation.dimension, Annotation.label).where(
+        Annotation.item_id == bindparam("item_id"), Annotation.user_id == bindparam("user_id"))
+
+
+@cache
+def _done_statement() -> Any:
+    table = Assignment.__table__
+    return update(table).where(table.c.id == bindparam("assignment"))
 
 
 @dataclass(frozen=True)
@@ -608,16 +639,9 @@ def _submit_head(connection: Any, project_id: int, user_id: int, item_id: int) -
 
     Raises AnnotationError like :func:`_locked_assignment`.
     """
-    active = select(UserAccount.active).where(UserAccount.id == user_id).scalar_subquery()
-    query = (select(Assignment.id, Assignment.status, Assignment.verdicts_seen,
-                    Assignment.submitted_at, Project.task_json, Project.name, Project.blind,
-                    active)
-             .join(Project, Project.id == Assignment.project_id)
-             .where(Assignment.project_id == project_id, Assignment.user_id == user_id,
-                    Assignment.item_id == item_id))
-    if connection.dialect.name == "postgresql":
-        query = query.with_for_update(of=Assignment)
-    row = connection.execute(query).first()
+    query = _submit_head_query(connection.dialect.name == "postgresql")
+    row = connection.execute(query, {"project_id": project_id, "user_id": user_id,
+                                     "item_id": item_id}).first()
     if row is None:
         raise AnnotationError("this item is not in your queue")
     if not row[-1]:
@@ -625,16 +649,29 @@ def _submit_head(connection: Any, project_id: int, user_id: int, item_id: int) -
     return _SubmitHead(*row[:-1])
 
 
-def _upsert_labels(connection: Any, rows: list[dict[str, Any]]) -> None:
+@cache
+def _submit_head_query(postgres: bool) -> Any:
+    user_id = bindparam("user_id")
+    active = select(UserAccount.active).where(UserAccount.id == user_id).scalar_subquery()
+    query = (select(Assignment.id, Assignment.status, Assignment.verdicts_seen,
+                    Assignment.submitted_at, Project.task_json, Project.name, Project.blind,
+                    active)
+             .join(Project, Project.id == Assignment.project_id)
+             .where(Assignment.project_id == bindparam("project_id"),
+                    Assignment.user_id == user_id, Assignment.item_id == bindparam("item_id")))
+    return query.with_for_update(of=Assignment) if postgres else query
+
+
+@cache
+def _upsert_labels_statement(postgres: bool) -> Any:
     table = Annotation.__table__
-    insert = (pg_insert if connection.dialect.name == "postgresql" else sqlite_insert)(table)
+    insert = (pg_insert if postgres else sqlite_insert)(table)
     # The WHERE keeps a repeated identical submit (double click, second tab) a no-op.
-    statement = insert.on_conflict_do_update(
+    return insert.on_conflict_do_update(
         index_elements=["item_id", "user_id", "dimension"],
         set_={"label": insert.excluded.label, "blind": insert.excluded.blind, "source": "ui",
               "updated_at": insert.excluded.updated_at, "revision": table.c.revision + 1},
         where=table.c.label != insert.excluded.label)
-    connection.execute(statement, rows)
 
 
 def skip_item(db: Database, *, project_id: int, user_id: int, item_id: int, reason: str) -> None:
