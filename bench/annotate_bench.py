@@ -73,6 +73,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import text as sql  # noqa: E402
+
 from bench.st_client import StreamlitClient  # noqa: E402
 from core.templates import TEMPLATES  # noqa: E402
 from storage.annotation import (  # noqa: E402
@@ -138,11 +140,19 @@ def build_database(folder: Path, n_items: int) -> tuple[str, dict[str, int], lis
     reuse = (folder / "bench.db").is_file()
     db = Database(url)
     if reuse:
-        with db.read() as session:
+        with db.write() as session:
             projects = {label: get_project(session=session, name=name).id
                         for label, name in names_of.items()}
+            # Earlier runs labelled items: start every queue from its beginning again, so a
+            # kept database neither runs out of items nor measures a different state.
+            session.execute(sql("DELETE FROM annotation"))
+            session.execute(sql("DELETE FROM audit_log WHERE action = 'revise'"))
+            session.execute(sql(
+                "UPDATE assignment SET status = 'pending', submitted_at = NULL, comment = NULL, "
+                "confidence = NULL, reference_answer = NULL, verdicts_seen = :no "
+                "WHERE status <> 'pending' OR verdicts_seen"), {"no": False})
         db.dispose()
-        print(f"reusing {folder / 'bench.db'}")
+        print(f"reusing {folder / 'bench.db'} (labels cleared)")
         return url, projects, names
     migrate(db)
     with db.write() as session:
