@@ -39,15 +39,16 @@ Scenarios, each after a warm-up whose timings are discarded:
 Goals (issue 3): p50 <= 10 ms and p99 <= 25 ms for one annotator; p99 <= 150 ms with ten;
 N items vs 1,000 within 1.5x. Figures are printed with "met"/"NOT met", never asserted.
 
-Measured on the 2-core development machine (SQLite, Streamlit 1.67, ``ws`` driver, 300 saves
-alone, 10 x 60 together; README "Tests" has the table), server side: 1 annotator p50 7.2 ms,
-p99 12.6 ms; 1,000 items p50 7.7 ms, p99 16.3 ms (ratios 0.94 / 0.77); 10 annotators p50
-6.7 ms, p99 18.3 ms; round trip p50 13 ms. Streamlit defaults: p50 5.9 / p99 10.4 ms alone,
-p99 25.8 ms with ten (round trip p99 65 vs 34 ms). Before the profile behind these figures:
-p50 12.9 ms server side and a 48 ms round trip, 40 ms of it Nagle's algorithm waiting for a
-delayed ACK (components/server_socket.py). ``--driver browser`` (100 saves, 10 x 20, load
-2.4 alone and 8.6 with ten Chromiums on 2 cores): p50 8.8 ms, p99 77 ms alone; p99 183 ms
-with ten.
+Measured on the 2-core development machine (SQLite, Streamlit 1.67, ``ws`` driver, defaults
+above, fresh database; the README's "Tests" section has the table), server side: 1 annotator
+p50 4.4 ms, p99 7.7 ms; 1,000 items p50 4.3 ms, p99 7.0 ms (ratios 1.00 / 1.10); 10
+annotators p50 6.3 ms, p99 19.2 ms; round trip p50 7 ms alone, 12 ms with ten. Streamlit
+defaults: p50 5.4 / p99 11.4 ms alone, p99 19.7 ms with ten (round trip p50 14 and 16 ms).
+Runs differ by a few ms (a rerun on a kept database: p50 7.2 ms, p99 12.6 ms alone). Before
+the profile behind these figures: p50 12.9 ms server side and a 48 ms round trip, 40 ms of
+it Nagle's algorithm waiting for a delayed ACK (components/server_socket.py). ``--driver
+browser`` (100 saves, 10 x 20, load 2.4 alone and 8.6 with ten Chromiums on 2 cores): p50
+8.8 ms, p99 77 ms alone; p99 183 ms with ten.
 
     python bench/annotate_bench.py [--items 100000] [--saves 300] [--concurrent-saves 60]
                                    [--driver ws|browser] [--think-ms 1000] [--keep DIR]
