@@ -1,4 +1,6 @@
-"""What one run of the annotation panel needs from the database, read in one short session.
+"""What one run of the annotation panel needs from the database, read in one short session:
+two statements (settings and progress; the item with its queue entry, saved labels and
+verdicts), because this runs on every "save & next" (issue 3).
 
 Blind first is decided here: in a blind project the judges' verdicts of an item the
 annotator has not labelled are only counted on the server; ``PanelData.verdicts`` is None,
@@ -15,18 +17,11 @@ from storage.annotation import (
     ItemView,
     ProjectSettings,
     VerdictView,
-    find_assignment,
-    get_settings,
-    item_verdicts,
-    item_view,
-    next_assignment,
-    queue_counts,
+    annotator_state,
+    current_item,
     reveal_verdicts,
-    user_labels,
 )
 from storage.database import Database
-
-FINISHED = ("done", "skipped")
 
 
 @dataclass(frozen=True)
@@ -67,26 +62,23 @@ def load_panel(db: Database, *, project_id: int, user_id: int, requested: str | 
     """
     refused = None
     with db.read() as session:
-        settings = get_settings(session=session, project_id=project_id)
-        assignment = None
+        state = annotator_state(session=session, project_id=project_id, user_id=user_id)
+        settings, finished = state.settings, state.finished
+        current = None
         if requested is not None:
-            assignment = find_assignment(session=session, project_id=project_id,
-                                         user_id=user_id, external_id=requested)
-            refused = None if assignment is not None else requested
-        if assignment is None:
-            assignment = next_assignment(session=session, project_id=project_id, user_id=user_id)
-        finished = queue_counts(session=session, project_id=project_id, user_id=user_id,
-                                statuses=FINISHED)
-        if assignment is None:
-            return PanelData(settings, None, None, {}, None, 0, finished, refused)
-        item = item_view(session=session, item_id=assignment.item_id)
-        saved = user_labels(session=session, item_id=assignment.item_id, user_id=user_id)
-        verdicts = tuple(item_verdicts(session=session, item_id=assignment.item_id))
+            current = current_item(session=session, project_id=project_id, user_id=user_id,
+                                   external_id=requested)
+            refused = None if current is not None else requested
+        if current is None:
+            current = current_item(session=session, project_id=project_id, user_id=user_id)
+    if current is None:
+        return PanelData(settings, None, None, {}, None, 0, finished, refused)
+    assignment, verdicts = current.assignment, current.verdicts
     shown = verdicts_allowed(settings, assignment)
     if shown and verdicts and not assignment.verdicts_seen:
         try:
             reveal_verdicts(db, project_id=project_id, user_id=user_id, item_id=assignment.item_id)
         except AnnotationError:  # the project turned blind, or the account was just deactivated
             shown = False
-    return PanelData(settings, assignment, item, saved, verdicts if shown else None,
-                     len(verdicts), finished, refused)
+    return PanelData(settings, assignment, current.item, current.saved,
+                     verdicts if shown else None, len(verdicts), finished, refused)

@@ -13,9 +13,11 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, select, update
+from sqlalchemy import Text, bindparam, case, cast, delete, func, select, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -35,7 +37,7 @@ from storage.models import (
     Verdict,
     utcnow,
 )
-from storage.projects import ProjectInfo, project_by_id
+from storage.projects import ProjectInfo, parsed_schema, project_by_id
 
 MAX_NOTE_CHARS = 10_000
 MAX_REFERENCE_CHARS = 100_000
@@ -394,6 +396,116 @@ def user_labels(*, session: Session, item_id: int, user_id: int) -> dict[str, st
     return dict(session.execute(query).all())
 
 
+@dataclass(frozen=True)
+class AnnotatorState:
+    """A project's settings and how much of one annotator's queue is finished."""
+
+    settings: ProjectSettings
+    finished: dict[str, int]
+
+
+def annotator_state(*, session: Session, project_id: int, user_id: int) -> AnnotatorState:
+    """Return the project's settings and the annotator's ``{"done": n, "skipped": n}``.
+
+    One statement: the project row by key plus two index range counts on
+    ``ix_assignment_queue`` (the same as :func:`get_settings` and :func:`queue_counts`).
+    Raises AnnotationError for an unknown project.
+    """
+    row = session.connection().execute(_annotator_state_query(),
+                                       {"project_id": project_id, "user_id": user_id}).first()
+    if row is None:
+        raise AnnotationError(f"no project with id {project_id}")
+    blind, overlap, order, seed, trusted, done, skipped = row
+    return AnnotatorState(ProjectSettings(blind, overlap, order, seed, tuple(json.loads(trusted))),
+                          {"done": int(done), "skipped": int(skipped)})
+
+
+# The hot path's statements are built once with bind parameters: building a select and its
+# cache key cost more than running it (0.2 ms vs 0.03 ms for the item read on SQLite).
+@cache
+def _annotator_state_query() -> Any:
+    project_id, user_id = bindparam("project_id"), bindparam("user_id")
+
+    def finished(status: str) -> Any:
+        return (select(func.count()).select_from(Assignment)
+                .where(Assignment.user_id == user_id, Assignment.project_id == project_id,
+                       Assignment.status == status).scalar_subquery())
+
+    return select(Project.blind, Project.overlap, Project.queue_order, Project.queue_seed,
+                  Project.trusted_fields, finished("done"), finished("skipped")
+                  ).where(Project.id == project_id)
+
+
+@dataclass(frozen=True)
+class CurrentItem:
+    """One item of an annotator's queue with all the annotation panel draws about it."""
+
+    assignment: AssignmentView
+    item: ItemView
+    saved: dict[str, str]
+    verdicts: tuple[VerdictView, ...]
+
+
+def current_item(*, session: Session, project_id: int, user_id: int,
+                 external_id: str | None = None) -> CurrentItem | None:
+    """Return the user's queue entry for ``external_id`` (or, without it, their next pending
+    item) with the item, the user's saved labels and every judge verdict, in one query.
+
+    The same values as :func:`find_assignment` / :func:`next_assignment`, :func:`item_view`,
+    :func:`user_labels` and :func:`item_verdicts` (verdicts in the same order); None when
+    the item is not in the user's queue or nothing is pending.
+    """
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    parameters = {"project_id": project_id, "user_id": user_id, "external_id": external_id}
+    row = connection.execute(_current_item_query(postgres, external_id is not None),
+                             parameters).first()
+    if row is None:
+        return None
+    width = len(_VIEW_COLUMNS)
+    assignment = AssignmentView(*row[:width])
+    fields_json, model, group, metadata_json, labels, verdicts = row[width:]
+    item = ItemView(assignment.item_id, assignment.external_id, json.loads(fields_json), model,
+                    group, json.loads(metadata_json) if metadata_json else None)
+    views = [VerdictView(*entry) for entry in json.loads(verdicts or "[]")]
+    if not postgres:
+        # SQLite (3.40) has no ORDER BY inside an aggregate; its default BINARY collation
+        # orders like Python's str, so sorting here gives item_verdicts' order.
+        views.sort(key=lambda v: (v.judge, v.dimension, v.sample_index))
+    return CurrentItem(assignment, item, json.loads(labels or "{}"), tuple(views))
+
+
+@cache
+def _current_item_query(postgres: bool, by_external_id: bool) -> Any:
+    project_id, user_id = bindparam("project_id"), bindparam("user_id")
+    query = (_queue(project_id, user_id)
+             .add_columns(Item.fields_json, Item.model, Item.group_name, Item.metadata_json,
+                          _labels_json(user_id, postgres), _verdicts_json(postgres)))
+    if by_external_id:
+        query = query.where(Item.external_id == bindparam("external_id"))
+    else:
+        query = query.where(Assignment.status == "pending").order_by(Assignment.position)
+    return query.limit(1)
+
+
+def _labels_json(user_id: Any, postgres: bool) -> Any:
+    aggregate = (func.json_object_agg if postgres else func.json_group_object)(
+        Annotation.dimension, Annotation.label)
+    return (select(cast(aggregate, Text) if postgres else aggregate)
+            .where(Annotation.item_id == Assignment.item_id, Annotation.user_id == user_id)
+            .scalar_subquery())
+
+
+def _verdicts_json(postgres: bool) -> Any:
+    entry = (func.json_build_array if postgres else func.json_array)(
+        Judge.name, Verdict.dimension, Verdict.sample_index, Verdict.label, Verdict.rationale)
+    aggregate = (cast(func.json_agg(aggregate_order_by(entry, Judge.name, Verdict.dimension,
+                                                       Verdict.sample_index)), Text)
+                 if postgres else func.json_group_array(entry))
+    return (select(aggregate).select_from(Verdict).join(Judge, Judge.id == Verdict.judge_id)
+            .where(Verdict.item_id == Assignment.item_id).scalar_subquery())
+
+
 # --- writes --------------------------------------------------------------------------------
 
 def _locked_assignment(session: Session, project_id: int, user_id: int, item_id: int
@@ -461,53 +573,105 @@ def submit_labels(db: Database, *, project_id: int, user_id: int, item_id: int,
     reference_answer = _text(reference_answer, MAX_REFERENCE_CHARS, "the reference answer")
     reason = _text(reason, MAX_NOTE_CHARS, "the reason")
     with db.write() as session:
-        assignment = _locked_assignment(session, project_id, user_id, item_id)
-        schema = project_by_id(session=session, project_id=project_id).schema
+        # Core statements, not ORM objects: this runs on every "save & next" (issue 3).
+        connection = session.connection()
+        head = _submit_head(connection, project_id, user_id, item_id)
+        schema = parsed_schema(head.task_json, head.project_name)
         canonical = normalize_labels(schema, labels, complete=True)
-        settings = get_settings(session=session, project_id=project_id)
-        blind = settings.blind and not assignment.verdicts_seen
-        before = user_labels(session=session, item_id=item_id, user_id=user_id)
+        blind = head.blind and not head.verdicts_seen
+        before = dict(connection.execute(_saved_labels_query(),
+                                         {"item_id": item_id, "user_id": user_id}).all())
         changed = tuple(name for name, label in canonical.items() if before.get(name) != label)
         replaced = [name for name in changed if name in before]
-        if assignment.status == "done" and replaced and reason is None:
+        if head.status == "done" and replaced and reason is None:
             # E.g. a second tab still showing the old form: a revision must say why.
             raise AnnotationError(
                 f"you already labelled this item ({', '.join(f'{n}: {before[n]}' for n in replaced)});"
                 " give a reason to change it")
         now = utcnow()
-        for name in changed:
-            _upsert_label(session, item_id=item_id, user_id=user_id, dimension=name,
-                          label=canonical[name], blind=blind, now=now)
-            if name in before:
-                session.add(AuditLog(actor_id=user_id, action="revise", item_id=item_id,
-                                     subject_id=user_id, dimension=name, old_value=before[name],
-                                     new_value=canonical[name], reason=reason))
-        first = assignment.status != "done"
-        assignment.status = "done"
-        assignment.skip_reason = None
-        assignment.submitted_at = assignment.submitted_at or now
-        assignment.comment = comment
-        assignment.confidence = confidence
+        postgres = connection.dialect.name == "postgresql"
+        if changed:
+            connection.execute(_upsert_labels_statement(postgres), [
+                {"item_id": item_id, "user_id": user_id, "dimension": name,
+                 "label": canonical[name], "blind": blind, "source": "ui", "revision": 1,
+                 "created_at": now, "updated_at": now} for name in changed])
+        if replaced:
+            connection.execute(AuditLog.__table__.insert(), [
+                {"at": now, "actor_id": user_id, "action": "revise", "item_id": item_id,
+                 "subject_id": user_id, "dimension": name, "old_value": before[name],
+                 "new_value": canonical[name], "reason": reason} for name in replaced])
+        values: dict[str, Any] = {"assignment": head.assignment_id, "status": "done",
+                                  "skip_reason": None, "submitted_at": head.submitted_at or now,
+                                  "comment": comment, "confidence": confidence,
+                                  "updated_at": now}
         if schema.gold_reference:
-            assignment.reference_answer = reference_answer
-        assignment.updated_at = now
-        return SubmitResult(changed, first)
+            values["reference_answer"] = reference_answer
+        # The SET clause is the parameters named after columns (``assignment`` is the key).
+        connection.execute(_done_statement(), values)
+        return SubmitResult(changed, head.status != "done")
 
 
-def _upsert_label(session: Session, *, item_id: int, user_id: int, dimension: str, label: str,
-                  blind: bool, now: datetime) -> None:
-    dialect = session.get_bind().dialect.name
-    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(Annotation)
-    statement = insert.values(item_id=item_id, user_id=user_id, dimension=dimension, label=label,
-                              blind=blind, source="ui", revision=1, created_at=now,
-                              updated_at=now)
+@cache
+def _saved_labels_query() -> Any:
+    return select(Annotation.dimension, Annotation.label).where(
+        Annotation.item_id == bindparam("item_id"), Annotation.user_id == bindparam("user_id"))
+
+
+@cache
+def _done_statement() -> Any:
+    table = Assignment.__table__
+    return update(table).where(table.c.id == bindparam("assignment"))
+
+
+@dataclass(frozen=True)
+class _SubmitHead:
+    assignment_id: int
+    status: str
+    verdicts_seen: bool
+    submitted_at: datetime | None
+    task_json: str
+    project_name: str
+    blind: bool
+
+
+def _submit_head(connection: Any, project_id: int, user_id: int, item_id: int) -> _SubmitHead:
+    """The user's assignment of the item (locked on PostgreSQL) with its project, in one query.
+
+    Raises AnnotationError like :func:`_locked_assignment`.
+    """
+    query = _submit_head_query(connection.dialect.name == "postgresql")
+    row = connection.execute(query, {"project_id": project_id, "user_id": user_id,
+                                     "item_id": item_id}).first()
+    if row is None:
+        raise AnnotationError("this item is not in your queue")
+    if not row[-1]:
+        raise AnnotationError("your account is not active")
+    return _SubmitHead(*row[:-1])
+
+
+@cache
+def _submit_head_query(postgres: bool) -> Any:
+    user_id = bindparam("user_id")
+    active = select(UserAccount.active).where(UserAccount.id == user_id).scalar_subquery()
+    query = (select(Assignment.id, Assignment.status, Assignment.verdicts_seen,
+                    Assignment.submitted_at, Project.task_json, Project.name, Project.blind,
+                    active)
+             .join(Project, Project.id == Assignment.project_id)
+             .where(Assignment.project_id == bindparam("project_id"),
+                    Assignment.user_id == user_id, Assignment.item_id == bindparam("item_id")))
+    return query.with_for_update(of=Assignment) if postgres else query
+
+
+@cache
+def _upsert_labels_statement(postgres: bool) -> Any:
+    table = Annotation.__table__
+    insert = (pg_insert if postgres else sqlite_insert)(table)
     # The WHERE keeps a repeated identical submit (double click, second tab) a no-op.
-    statement = statement.on_conflict_do_update(
+    return insert.on_conflict_do_update(
         index_elements=["item_id", "user_id", "dimension"],
-        set_={"label": statement.excluded.label, "blind": statement.excluded.blind,
-              "source": "ui", "updated_at": now, "revision": Annotation.revision + 1},
-        where=Annotation.label != statement.excluded.label)
-    session.execute(statement)
+        set_={"label": insert.excluded.label, "blind": insert.excluded.blind, "source": "ui",
+              "updated_at": insert.excluded.updated_at, "revision": table.c.revision + 1},
+        where=table.c.label != insert.excluded.label)
 
 
 def skip_item(db: Database, *, project_id: int, user_id: int, item_id: int, reason: str) -> None:

@@ -47,6 +47,15 @@ def _schema(task_json: str, project_name: str) -> TaskSchema:
     return schema_from_dict(json.loads(task_json), source=f"project {project_name!r}")
 
 
+def parsed_schema(task_json: str, project_name: str) -> TaskSchema:
+    """Return the :class:`TaskSchema` stored as ``task_json`` (parsed once per distinct text).
+
+    For readers that select a project's columns without loading the row. Raises
+    :class:`core.schema.SchemaError` if the stored schema is invalid.
+    """
+    return _schema(task_json, project_name)
+
+
 def _info(project: Project) -> ProjectInfo:
     assert project.id is not None
     schema = _schema(project.task_json, project.name)

@@ -22,7 +22,7 @@ from functools import cache
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -161,8 +161,12 @@ def hash_password(password: str) -> str:
 
 def get_user(*, session: Session, user_id: int) -> UserInfo | None:
     """Return the user with this id, or None if there is none (a primary-key lookup)."""
-    row = session.get(UserAccount, user_id)
+    # Every click of every page re-reads its user: one prepared Core select, no ORM object.
+    row = session.connection().execute(_USER_BY_ID, {"user_id": user_id}).first()
     return _info(row) if row is not None else None
+
+
+_USER_BY_ID = select(UserAccount.__table__).where(UserAccount.__table__.c.id == bindparam("user_id"))
 
 
 def find_user(*, session: Session, name: str) -> UserInfo | None:
