@@ -28,14 +28,25 @@ from storage.importer import import_file
 from storage.labels import load_ratings
 from storage.migrations import SchemaTooNewError, migrate
 from storage.projects import ProjectError, get_project, project_summaries
-from storage.users import ROLES, UserError, check_name, check_password, create_user, sign_in
+from storage.users import (
+    ROLES,
+    AuthConfigError,
+    UserError,
+    UserInfo,
+    auth_mode,
+    check_name,
+    check_password,
+    create_user,
+    ensure_local_admin,
+    sign_in,
+)
 
 log = logging.getLogger("docket.cli")
 
 # Errors a user can fix from the message alone; anything else is a bug and shows a traceback.
 USER_ERRORS = (SchemaError, ImportFileError, ImportRejected, ProjectError, DatabaseConfigError,
                SchemaTooNewError, FileNotFoundError, MetricsInputError, ExportError, ExportDenied,
-               UserError)
+               UserError, AuthConfigError)
 
 
 def cmd_init(args: argparse.Namespace, db: Database) -> int:
@@ -148,11 +159,7 @@ def cmd_metrics(args: argparse.Namespace, db: Database) -> int:
 def cmd_export(args: argparse.Namespace, db: Database) -> int:
     """Export gold, all labels, preference pairs or the agreement report (admins only)."""
     migrate(db)
-    password = read_password(f"Password for {args.user}: ")
-    result = sign_in(db, name=args.user, password=password, client="cli")
-    if result.user is None:
-        raise ExportDenied(result.message or "sign-in failed")
-    require_admin(result.user)
+    require_admin(export_user(args.user, db))
     juries = dict(args.jury)
     if len(juries) != len(args.jury):
         raise MetricsInputError("--jury: each jury needs its own name")
@@ -165,6 +172,26 @@ def cmd_export(args: argparse.Namespace, db: Database) -> int:
     print(summary.line())
     print(f"metadata: {summary.written.meta_path}")
     return 0
+
+
+def export_user(name: str | None, db: Database) -> UserInfo:
+    """Return who exports: ``name`` signed in with the password read from stdin, or, without
+    a name in single-user mode (``DOCKET_AUTH=none``, as the app), the local admin.
+
+    Raises :class:`ExportDenied` for a failed sign-in or a missing ``--user``.
+    """
+    if name is None:
+        if auth_mode() != "none":
+            raise ExportDenied("exports are for admins only: give --user NAME (the password is "
+                               "read from stdin)")
+        log.warning("single-user mode (DOCKET_AUTH=none): exporting as the local admin")
+        with db.write() as session:
+            return ensure_local_admin(session=session)
+    result = sign_in(db, name=name, password=read_password(f"Password for {name}: "),
+                     client="cli")
+    if result.user is None:
+        raise ExportDenied(result.message or "sign-in failed")
+    return result.user
 
 
 def jury_option(text: str) -> tuple[str, list[str]]:
@@ -232,8 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, metavar="PATH",
                         help="file to write (replaced atomically); PATH.meta.json gets the "
                              "metadata and SHA-256")
-    export.add_argument("--user", required=True,
-                        help="an admin's user name; the password is read from stdin")
+    export.add_argument("--user",
+                        help="an admin's user name; the password is read from stdin "
+                             "(may be left out in single-user mode, DOCKET_AUTH=none)")
     export.add_argument("--policy", choices=POLICIES, default="majority",
                         help="gold: adjudicated only, or adjudicated else unanimous/majority "
                              "of the human labels (default %(default)s)")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 
 import streamlit as st
 
@@ -23,6 +22,7 @@ from storage.users import (
     MIN_PASSWORD_CHARS,
     UserError,
     UserInfo,
+    auth_mode,
     create_first_admin,
     ensure_local_admin,
     find_user,
@@ -33,8 +33,6 @@ from storage.users import (
 
 log = logging.getLogger(__name__)
 
-AUTH_ENV = "DOCKET_AUTH"
-AUTH_MODES = ("password", "none")
 USER_KEY = "auth.user_id"
 STAMP_KEY = "auth.stamp"
 MESSAGE_KEY = "auth.message"
@@ -51,22 +49,6 @@ SINGLE_USER_WARNING = (
     "own computer; unset `DOCKET_AUTH` to require sign-in."
 )
 SESSION_ENDED = "You were signed out: your account was changed or deactivated. Sign in again."
-
-
-class AuthConfigError(ValueError):
-    """``DOCKET_AUTH`` has a value Docket does not know."""
-
-
-def auth_mode() -> str:
-    """Return ``"password"`` (default) or ``"none"`` from ``$DOCKET_AUTH``.
-
-    Raises :class:`AuthConfigError` for any other value, so a typo never switches sign-in off.
-    """
-    value = os.environ.get(AUTH_ENV, "").strip().lower() or "password"
-    if value not in AUTH_MODES:
-        raise AuthConfigError(f"{AUTH_ENV} must be one of {', '.join(AUTH_MODES)} (or unset); "
-                              f"got {os.environ[AUTH_ENV]!r}")
-    return value
 
 
 def may_open(user: UserInfo, page_role: str | None) -> bool:

@@ -15,19 +15,12 @@ from typing import NamedTuple
 import streamlit as st
 from sqlalchemy.exc import OperationalError
 
-from components.auth import (
-    AuthConfigError,
-    auth_mode,
-    deny_unless_allowed,
-    may_open,
-    require_user,
-    sign_out,
-)
+from components.auth import deny_unless_allowed, may_open, require_user, sign_out
 from components.resources import get_database
 from core.safe_text import escape_markdown
 from storage.database import Database, DatabaseConfigError
 from storage.migrations import SchemaTooNewError
-from storage.users import UserInfo
+from storage.users import AuthConfigError, UserInfo, auth_mode
 
 APP_NAME = "Docket"
 

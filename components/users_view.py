@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 import streamlit as st
 
-from components.auth import auth_mode, session_entries
+from components.auth import session_entries
 from components.flash import flash, show_flash
 from core.safe_text import escape_markdown
 from storage.database import Database
@@ -21,6 +21,7 @@ from storage.users import (
     MIN_PASSWORD_CHARS,
     UserError,
     UserInfo,
+    auth_mode,
     change_role,
     create_user,
     list_users,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -291,6 +292,26 @@ def set_active(*, session: Session, user_id: int, active: bool, actor_id: int | 
     session.add(row)
     log.info("user %r %s", row.name, "activated" if active else "deactivated")
     return _info(row)
+
+
+AUTH_ENV = "DOCKET_AUTH"
+AUTH_MODES = ("password", "none")
+
+
+class AuthConfigError(ValueError):
+    """``DOCKET_AUTH`` has a value Docket does not know."""
+
+
+def auth_mode() -> str:
+    """Return ``"password"`` (default) or ``"none"`` (single-user mode) from ``$DOCKET_AUTH``.
+
+    Raises :class:`AuthConfigError` for any other value, so a typo never switches sign-in off.
+    """
+    value = os.environ.get(AUTH_ENV, "").strip().lower() or "password"
+    if value not in AUTH_MODES:
+        raise AuthConfigError(f"{AUTH_ENV} must be one of {', '.join(AUTH_MODES)} (or unset); "
+                              f"got {os.environ[AUTH_ENV]!r}")
+    return value
 
 
 def ensure_local_admin(*, session: Session) -> UserInfo:

@@ -98,3 +98,24 @@ def test_export_errors_are_one_line(capsys, monkeypatch, database, tmp_path):
     code, _, err = run(capsys, monkeypatch, "", "--database", database, "export", "gold",
                        "--project", "pairwise", "-o", str(tmp_path / "x"), "--user", "ada")
     assert code == 1 and err[-1] == "error: no password on stdin (give it as one line)"
+
+
+def test_without_user_only_single_user_mode_exports(capsys, monkeypatch, database, tmp_path):
+    target = tmp_path / "gold.jsonl"
+    monkeypatch.delenv("DOCKET_AUTH", raising=False)
+    code, out, err = run(capsys, monkeypatch, "", "--database", database, "export", "gold",
+                         "--project", "pairwise", "-o", str(target))
+    assert (code, out) == (1, [])
+    assert err == ["error: exports are for admins only: give --user NAME (the password is read "
+                   "from stdin)"]
+    assert not target.exists()
+
+    monkeypatch.setenv("DOCKET_AUTH", "none")
+    code, out, _ = run(capsys, monkeypatch, "", "--database", database, "export", "gold",
+                       "--project", "pairwise", "-o", str(target))
+    assert code == 0 and out[0].startswith("exported ") and target.is_file()
+
+    monkeypatch.setenv("DOCKET_AUTH", "nobody")
+    code, _, err = run(capsys, monkeypatch, "", "--database", database, "export", "gold",
+                       "--project", "pairwise", "-o", str(target))
+    assert code == 1 and err[-1].startswith("error: DOCKET_AUTH must be one of password, none")
