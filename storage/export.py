@@ -75,7 +75,9 @@ class ExportSummary:
 
     def line(self) -> str:
         """One line for the CLI and the page: rows, size, checksum, skipped counts."""
-        text = (f"exported {self.written.rows:,} rows to {self.written.path} "
+        what = ("the report" if self.written.metadata.get("rows") is None
+                else f"{self.written.rows:,} rows")
+        text = (f"exported {what} to {self.written.path} "
                 f"({self.written.bytes:,} bytes, sha256 {self.written.sha256[:16]}…)")
         if self.skipped:
             text += "; left out: " + ", ".join(f"{count:,} {reason}"

@@ -47,7 +47,8 @@ def test_an_admin_exports_every_kind(capsys, monkeypatch, database, tmp_path, ki
                          kind, "--project", "pairwise", "--format", fmt, "-o", str(target),
                          "--user", "ada", "--bootstrap", "50")
     assert (code, err) == (0, [])
-    assert out[0].startswith("exported ") and str(target) in out[0]
+    assert out[0].startswith("exported the report to " if kind == "report" and fmt != "csv"
+                             else "exported ") and str(target) in out[0]
     meta = json.loads(Path(f"{target}.meta.json").read_text(encoding="utf-8"))
     assert (meta["kind"], meta["format"], meta["project"]) == (kind, fmt, "pairwise")
     assert target.stat().st_size == meta["bytes"] > 0

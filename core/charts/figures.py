@@ -218,8 +218,9 @@ def confusion_figure(matrix: Mapping[str, Any], rows_rater: str, columns_rater: 
                                               f"{short_name(columns_rater)}: %{{x}}<br>"
                                               "%{z} items<extra></extra>")))
     fig.update_xaxes(title_text=f"{short_name(columns_rater)} says", side="top", type="category")
+    # automargin: a long rater name in the axis title otherwise runs off the left edge.
     fig.update_yaxes(title_text=f"{short_name(rows_rater)} says", autorange="reversed",
-                     type="category")
+                     type="category", automargin=True)
     size = 140 + 60 * len(labels)
     fig.update_layout(height=max(size, 300), width=max(size + 120, 420),
                       margin={"l": 10, "r": 10, "t": 60, "b": 10}, font=FONT)
