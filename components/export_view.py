@@ -13,6 +13,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import streamlit as st
 
+from components.dashboard_filters import juries_key
 from components.review_project import choose_project
 from core.export.gold import DEFAULT_MIN_LABELS, POLICIES, GoldPolicy
 from core.export.preferences import preference_source
@@ -65,11 +67,19 @@ def render_export(db: Database, user: UserInfo) -> None:
     description = KINDS[kind].description
     st.caption(description[:1].upper() + description[1:] + ".")
     request = _request_form(project, kind)
+    if request is not None and kind in ("labels", "report"):
+        request = replace(request, juries=_session_juries(project))
     if request is not None:
         _run(db, project, request)
     last = st.session_state.get(STATE)
     if last is not None and last["project"] == project.name:
         _show_result(last)
+
+
+def _session_juries(project: ProjectInfo) -> dict[str, list[str]]:
+    """The juries defined on the Dashboard in this session for the project."""
+    return {name: list(members)
+            for name, members in st.session_state.get(juries_key(project.id), ())}
 
 
 def _request_form(project: ProjectInfo, kind: str) -> ExportRequest | None:
@@ -87,6 +97,13 @@ def _request_form(project: ProjectInfo, kind: str) -> ExportRequest | None:
                                             key="export.min_labels")
         if kind == "preferences":
             dimension, margin = _preference_options(project)
+        if kind in ("labels", "report"):
+            juries = _session_juries(project)
+            st.caption("Juries: " + "; ".join(
+                f"**{escape_markdown(name)}** ({escape_markdown(', '.join(members))})"
+                for name, members in juries.items()) if juries else
+                "Juries you define on the Dashboard are added here (their verdicts as rows, "
+                "or scored in the report).")
         if kind == "report":
             left, right = st.columns(2)
             n_resamples = left.number_input("Bootstrap resamples", 0, 10_000, 1000, step=100,

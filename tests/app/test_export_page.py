@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from components.export_view import STATE
+from core.safe_text import escape_markdown
 from storage.demo import load_demo
 from tests.app.review_helpers import open_with
 
@@ -80,3 +81,25 @@ def test_rating_preferences_ask_for_the_dimension(demo, admin):
         "correctness", "evidence_based", "professionalism", "relevance", "difficulty"]
     at = prepare(at, "preferences")
     assert not at.exception and at.session_state[STATE]["skipped"]
+
+
+def test_juries_from_the_dashboard_go_into_the_labels_export(demo, admin):
+    at = open_with(EXPORT, user=admin, params={"export.project": "correctness"})
+    project_id = next(iter(demo_project_ids(demo, "correctness")))
+    at.session_state[f"dashboard.juries.{project_id}"] = (("pair", ("gpt-4o", "llama-3.1-70b")),)
+    at.segmented_control(key="export.kind").set_value("labels").run()
+    listed = f"Juries: **pair** ({escape_markdown('gpt-4o, llama-3.1-70b')})"
+    assert listed in [c.value for c in at.caption]
+    at = prepare(at, "labels")
+    rows = [json.loads(line) for line in
+            Path(at.session_state[STATE]["path"]).read_text("utf-8").splitlines()]
+    jury = [row for row in rows if row["rater_kind"] == "jury"]
+    assert jury and {row["rater"] for row in jury} == {"pair"}
+    assert at.session_state[STATE]["metadata"]["juries"] == {"pair": ["gpt-4o", "llama-3.1-70b"]}
+
+
+def demo_project_ids(db, name: str) -> list[int]:
+    from storage.projects import get_project
+
+    with db.read() as session:
+        return [get_project(session=session, name=name).id]
