@@ -18,24 +18,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlmodel import Session
 
 from core import DOCKET_VERSION
 from core.export.gold import GoldPolicy, gold_columns
-from core.export.labels import LABEL_COLUMNS, jury_label_rows
+from core.export.labels import LABEL_COLUMNS
 from core.export.preferences import PREFERENCE_COLUMNS, PairStats, preference_pairs
 from core.export.registry import check_request
 from core.export.report import write_report
 from core.export.writers import ExportError, WrittenFile, columns_of, write_table
 from core.metrics import compare_dimension
-from core.metrics.consensus import jury_verdict
 from core.schema import schema_to_dict
 from storage.database import Database
 from storage.export_gold import gold_batches, gold_rows
+from storage.export_labels import label_batches
 from storage.export_sql import BATCH_ROWS
 from storage.labels import load_ratings
-from storage.models import Annotation, Assignment, Item, Judge, UserAccount, Verdict
 from storage.projects import ProjectInfo, get_project
 from storage.users import UserInfo
 
@@ -176,54 +174,10 @@ def _batched(rows: Iterator[dict[str, Any]], size: int = BATCH_ROWS
 
 # --- all labels ------------------------------------------------------------------------------
 
-def label_rows(session: Session, project: ProjectInfo,
-               juries: Mapping[str, Sequence[str]]) -> Iterator[list[dict[str, Any]]]:
-    """Batches of long-format label rows: every human label, every judge verdict (all
-    samples), then each jury's verdict per dimension; ordered by item within each kind."""
-    humans = (select(Item.external_id, Annotation.dimension, UserAccount.name, Annotation.label,
-                     Annotation.blind, Annotation.revision, Annotation.comment,
-                     Assignment.comment, Annotation.confidence, Assignment.confidence,
-                     Annotation.source, Annotation.created_at, Annotation.updated_at)
-              .join(Item, Item.id == Annotation.item_id)
-              .join(UserAccount, UserAccount.id == Annotation.user_id)
-              .outerjoin(Assignment, (Assignment.item_id == Annotation.item_id)
-                         & (Assignment.user_id == Annotation.user_id))
-              .where(Item.project_id == project.id)
-              .order_by(Item.id, UserAccount.name, Annotation.dimension))
-    for rows in session.execute(humans).yield_per(BATCH_ROWS).partitions():
-        yield [{"id": item, "dimension": dimension, "rater_kind": "human", "rater": name,
-                "label": label, "sample_index": None, "blind": blind, "revision": revision,
-                "comment": comment if comment is not None else item_comment,
-                "confidence": confidence if confidence is not None else item_confidence,
-                "rationale": None, "source": source, "created_at": created,
-                "updated_at": updated}
-               for (item, dimension, name, label, blind, revision, comment, item_comment,
-                    confidence, item_confidence, source, created, updated) in rows]
-    judges = (select(Item.external_id, Verdict.dimension, Judge.name, Verdict.label,
-                     Verdict.sample_index, Verdict.rationale, Verdict.created_at)
-              .join(Item, Item.id == Verdict.item_id).join(Judge, Judge.id == Verdict.judge_id)
-              .where(Item.project_id == project.id)
-              .order_by(Item.id, Judge.name, Verdict.sample_index, Verdict.dimension))
-    for rows in session.execute(judges).yield_per(BATCH_ROWS).partitions():
-        yield [{"id": item, "dimension": dimension, "rater_kind": "judge", "rater": name,
-                "label": label, "sample_index": sample, "blind": None, "revision": None,
-                "comment": None, "confidence": None, "rationale": rationale, "source": "import",
-                "created_at": created, "updated_at": created}
-               for item, dimension, name, label, sample, rationale, created in rows]
-    for dimension in project.schema.dimensions:
-        if not juries:
-            break
-        ratings = load_ratings(session=session, project_id=project.id, dimension=dimension)
-        for name, members in juries.items():
-            verdict = jury_verdict(ratings, members)
-            yield jury_label_rows(name, members, dimension, ratings.item_ids, verdict.values)
-
-
 def _export_labels(session: Session, project: ProjectInfo, request: ExportRequest,
                    path: Path | str, metadata: dict[str, Any]) -> ExportSummary:
     written = write_table(path, request.fmt, LABEL_COLUMNS,
-                          (columns_of(batch, LABEL_COLUMNS)
-                           for batch in label_rows(session, project, request.juries)), metadata)
+                          label_batches(session, project, request.juries), metadata)
     return ExportSummary(written, {})
 
 
@@ -251,4 +205,4 @@ def _export_report(session: Session, project: ProjectInfo, request: ExportReques
 
 
 __all__ = ["BATCH_ROWS", "ExportDenied", "ExportError", "ExportRequest", "ExportSummary",
-           "export_project", "gold_rows", "label_rows", "report_documents", "require_admin"]
+           "export_project", "gold_rows", "label_batches", "report_documents", "require_admin"]
