@@ -1,7 +1,7 @@
 """The gold export's rows: every item's gold under a policy, streamed in item order.
 
 Human decisions are made for all items at once from the label matrix
-(:func:`core.export.gold.decide_matrix`), then adjudicated gold is laid on top; the items are
+(:func:`core.export.gold.decide_counts`), then adjudicated gold is laid on top; the items are
 then read in batches and only those with any gold are written. On SQLite a JSONL export lets
 the database write each item's JSON object (read as bytes, no decode and re-encode of the
 texts) and appends the gold members; the bytes equal the portable column path's.
@@ -22,17 +22,15 @@ from sqlmodel import Session
 from core.export.gold import (
     Adjudicated,
     GoldPolicy,
-    decide_matrix,
+    decide_counts,
     gold_columns,
-    interval_codes,
     proposed_reference,
 )
 from core.export.writers import Batch, EncodedRows, jsonl_members
-from core.metrics.ratings import Ratings
-from core.schema import TaskSchema, format_number
+from core.metrics import MetricsInputError
+from core.schema import Dimension, TaskSchema, format_number
 from storage.export_sql import cursor_batches, item_columns_sql
 from storage.gold import reference_dimension
-from storage.labels import load_ratings
 from storage.models import Gold, Item, UserAccount
 from storage.projects import ProjectInfo
 
@@ -76,20 +74,55 @@ class GoldTable:
         return [[column[i] for i in positions] for column in self.columns]
 
 
-def _dimension_gold(ratings: Ratings, policy: GoldPolicy,
+_ITEM_IDS = "SELECT id, external_id FROM item WHERE project_id = :project ORDER BY id"
+_LABEL_COUNTS = (
+    "SELECT a.item_id, a.label, COUNT(*) FROM annotation a "
+    "WHERE a.item_id IN (SELECT id FROM item WHERE project_id = :project) "
+    "AND a.dimension = :dimension GROUP BY a.item_id, a.label")
+
+
+def _label_counts(session: Session, project_id: int, dimension: Dimension,
+                  item_rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Items x labels: how many humans gave each label on ``dimension`` (counted by the
+    database), and the label names; interval scores count as labels, one per distinct value.
+
+    Raises :class:`~core.metrics.MetricsInputError` for a stored label not on the scale.
+    """
+    rows = [row for batch in cursor_batches(
+        session, _LABEL_COUNTS, {"project": project_id, "dimension": dimension.name}, 100_000)
+        for row in batch]
+    stored = sorted({label for _, label, _ in rows})
+    if dimension.scale == "interval":
+        try:
+            value_of = {label: float(label) for label in stored}
+        except ValueError as exc:
+            raise MetricsInputError(f"dimension {dimension.name!r} is interval but a stored "
+                                    f"label is not a number: {exc}") from None
+        distinct = sorted(set(value_of.values()))
+        names = [format_number(value) for value in distinct]
+        code_of = {label: distinct.index(value) for label, value in value_of.items()}
+    else:
+        names = list(dimension.label_values)
+        code_of = {label: code for code, label in enumerate(names)}
+        unknown = [label for label in stored if label not in code_of]
+        if unknown:
+            raise MetricsInputError(f"stored label {unknown[0]!r} is not on the scale of "
+                                    f"dimension {dimension.name!r} (labels: {', '.join(names)})")
+    counts = np.zeros((len(item_rows), len(names)), dtype=np.int64)
+    if rows:
+        item_ids, labels, numbers = zip(*rows, strict=True)
+        positions = np.searchsorted(item_rows, np.fromiter(item_ids, np.int64, len(rows)))
+        codes = np.fromiter((code_of[label] for label in labels), np.int64, len(rows))
+        counts[positions, codes] = np.fromiter(numbers, np.int64, len(rows))
+    return counts, names
+
+
+def _dimension_gold(counts: np.ndarray, names: list[str], dimension: str, policy: GoldPolicy,
                     adjudicated: Mapping[str, Mapping[str, Adjudicated]],
                     row_of: Mapping[str, int]) -> list[list[Any]]:
     """The six gold columns of one dimension (label, method, annotators, agreeing, decided_by,
     decided_at) for every item, humans decided in one vectorised pass, adjudication on top."""
-    dimension = ratings.dimension
-    humans = [i for i, rater in enumerate(ratings.raters) if rater.startswith("human:")]
-    values = ratings.values[:, humans]
-    if dimension.scale == "interval":
-        codes, distinct = interval_codes(values)
-        names = [format_number(value) for value in distinct.tolist()]
-    else:
-        codes, names = values, list(dimension.label_values)
-    gold = decide_matrix(codes, len(names), policy)
+    gold = decide_counts(counts, policy)
     decided = gold.label >= 0
     label_of = np.array([*names, None], dtype=object)
     labels = label_of[np.where(decided, gold.label, len(names))].tolist()
@@ -100,7 +133,7 @@ def _dimension_gold(ratings: Ratings, policy: GoldPolicy,
     decided_at: list[Any] = [None] * len(labels)
     code_of = {name: code for code, name in enumerate(names)}
     for external_id, by_dimension in adjudicated.items():
-        ruling = by_dimension.get(dimension.name)
+        ruling = by_dimension.get(dimension)
         if ruling is None or ruling.label is None or external_id not in row_of:
             continue
         row = row_of[external_id]
@@ -118,16 +151,16 @@ def gold_table(session: Session, project: ProjectInfo, policy: GoldPolicy) -> Go
     answer and its source, then the adjudication note."""
     schema = project.schema
     adjudicated = _adjudicated(session, project.id)
+    items = [row for batch in cursor_batches(session, _ITEM_IDS, {"project": project.id},
+                                             100_000) for row in batch]
+    item_rows = np.fromiter((row[0] for row in items), np.int64, len(items))
+    item_ids = np.array([row[1] for row in items], dtype=object)
+    row_of = {external_id: row for row, (_, external_id) in enumerate(items)}
     columns: list[list[Any]] = []
-    item_ids: np.ndarray | None = None
-    row_of: dict[str, int] = {}
     for dimension in schema.dimensions:
-        ratings = load_ratings(session=session, project_id=project.id, dimension=dimension)
-        if item_ids is None:
-            item_ids = ratings.item_ids
-            row_of = {external_id: row for row, external_id in enumerate(item_ids.tolist())}
-        columns.extend(_dimension_gold(ratings, policy, adjudicated, row_of))
-    assert item_ids is not None  # a schema has at least one dimension
+        counts, names = _label_counts(session, project.id, dimension, item_rows)
+        columns.extend(_dimension_gold(counts, names, dimension.name, policy, adjudicated,
+                                       row_of))
     n_items = len(item_ids)
     keep = np.zeros(n_items, dtype=bool)
     for labels in columns[::6]:

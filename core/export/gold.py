@@ -10,7 +10,7 @@ Policies (``GoldPolicy.name``):
   not: a tie is no decision, the same rule as the dashboard's human consensus).
 
 Human decisions are made for every item at once from the items x annotators label matrix
-(:func:`decide_matrix`, numpy), not item by item. A gold row says how each label was decided
+(:func:`decide_counts`, numpy), not item by item. A gold row says how each label was decided
 (``method``), how many humans labelled the item (``annotators``) and how many of them gave the
 gold label (``agreeing``), and for an adjudicated label who decided and when. The gold
 reference answer (tasks with ``gold_reference``) is the adjudicated one; under the other
@@ -33,7 +33,6 @@ from datetime import datetime
 import numpy as np
 
 from core.export.writers import Column, ExportError
-from core.metrics.samples import label_counts
 from core.schema import TaskSchema
 
 POLICIES = ("adjudicated", "unanimous", "majority")
@@ -91,16 +90,16 @@ class HumanGold:
     counts: np.ndarray
 
 
-def decide_matrix(codes: np.ndarray, n_labels: int, policy: GoldPolicy) -> HumanGold:
+def decide_counts(counts: np.ndarray, policy: GoldPolicy) -> HumanGold:
     """Return the gold decided from the humans' labels under ``policy`` for every item at once.
 
-    ``codes`` is items x annotators of label codes (NaN or ``n_labels``: no label). An item
-    is decided when it has at least ``policy.min_labels`` labels and one label has more votes
-    than any other (``majority``) or all votes (``unanimous``); never under ``adjudicated``.
+    ``counts`` is items x labels: how many humans gave each label. An item is decided when it
+    has at least ``policy.min_labels`` labels and one label has more votes than any other
+    (``majority``) or all votes (``unanimous``); never under ``adjudicated``.
     """
-    counts = label_counts(codes, n_labels)
     total = counts.sum(axis=1)
-    top = counts.max(axis=1) if n_labels else np.zeros(len(codes), dtype=np.int64)
+    n_labels = counts.shape[1]
+    top = counts.max(axis=1) if n_labels else np.zeros(len(counts), dtype=np.int64)
     winners = (counts == top[:, None]).sum(axis=1)
     unanimous = (total > 0) & (top == total)
     decided = (total >= policy.min_labels) & (top > 0) & (winners == 1)
@@ -110,16 +109,6 @@ def decide_matrix(codes: np.ndarray, n_labels: int, policy: GoldPolicy) -> Human
         decided[:] = False
     label = np.where(decided, counts.argmax(axis=1) if n_labels else -1, -1)
     return HumanGold(label, unanimous, total, np.where(decided, top, 0), counts)
-
-
-def interval_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Scores (items x raters, NaN missing) as codes of their distinct values: returns
-    ``(codes with NaN kept, the distinct values)``, so equal scores vote together."""
-    present = ~np.isnan(values)
-    distinct, inverse = np.unique(values[present], return_inverse=True)
-    codes = np.full(values.shape, np.nan)
-    codes[present] = inverse
-    return codes, distinct
 
 
 def proposed_reference(proposals: Sequence[str]) -> str | None:

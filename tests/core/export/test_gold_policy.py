@@ -12,9 +12,8 @@ from hypothesis import strategies as st
 
 from core.export.gold import (
     GoldPolicy,
-    decide_matrix,
+    decide_counts,
     gold_columns,
-    interval_codes,
     proposed_reference,
 )
 from core.export.preferences import PairStats, preference_pairs, preference_source
@@ -39,9 +38,8 @@ def oracle(labels: list[str], policy: GoldPolicy) -> tuple[str, str, int, int] |
 
 
 def decided(rows: list[list[str | None]], policy: GoldPolicy) -> list[tuple | None]:
-    codes = np.array([[np.nan if v is None else LABELS.index(v) for v in row] for row in rows],
-                     dtype=float)
-    gold = decide_matrix(codes, len(LABELS), policy)
+    counts = np.array([[row.count(label) for label in LABELS] for row in rows], dtype=np.int64)
+    gold = decide_counts(counts, policy)
     return [None if gold.label[i] < 0 else
             (LABELS[gold.label[i]], "unanimous" if gold.unanimous[i] else "majority",
              int(gold.annotators[i]), int(gold.agreeing[i])) for i in range(len(rows))]
@@ -59,7 +57,7 @@ def decided(rows: list[list[str | None]], policy: GoldPolicy) -> list[tuple | No
     (["B", "B", None], ONLY_ADJUDICATED, None),
     ([None, None, None], GoldPolicy("majority", 1), None),
 ])
-def test_decide_matrix_cases(labels, policy, expected):
+def test_decide_counts_cases(labels, policy, expected):
     assert decided([labels], policy) == [expected]
 
 
@@ -67,17 +65,10 @@ def test_decide_matrix_cases(labels, policy, expected):
 @given(st.lists(st.lists(st.sampled_from([*LABELS, None]), min_size=5, max_size=5),
                 min_size=1, max_size=30),
        st.sampled_from(["adjudicated", "unanimous", "majority"]), st.integers(1, 4))
-def test_decide_matrix_matches_the_oracle(rows, policy_name, min_labels):
+def test_decide_counts_matches_the_oracle(rows, policy_name, min_labels):
     policy = GoldPolicy(policy_name, min_labels)
     assert decided(rows, policy) == [oracle([v for v in row if v is not None], policy)
                                      for row in rows]
-
-
-def test_interval_scores_vote_by_equal_value():
-    codes, distinct = interval_codes(np.array([[2.5, 2.5, 4.0], [1.0, np.nan, np.nan]]))
-    assert distinct.tolist() == [1.0, 2.5, 4.0]
-    gold = decide_matrix(codes, len(distinct), MAJORITY2)
-    assert gold.label.tolist() == [1, -1] and gold.agreeing.tolist() == [2, 0]
 
 
 def test_policy_validation():
