@@ -188,3 +188,17 @@ def test_hugging_face_datasets_load_the_exports(db, tmp_path, quiz, monkeypatch)
         assert data.num_rows == 3
         assert "gold_correct" in data.column_names and "prompt" in data.column_names
         assert sorted(data["gold_correct"]) == ["correct", "correct", "incorrect"]
+
+
+def test_a_stored_label_off_the_scale_is_named(db, tmp_path, quiz):
+    from sqlalchemy import text
+
+    from core.metrics import MetricsInputError
+
+    with db.write() as session:
+        session.execute(text("UPDATE annotation SET label = 'maybe' WHERE id = "
+                             "(SELECT MIN(id) FROM annotation)"))
+    with pytest.raises(MetricsInputError, match="stored label 'maybe' is not on the scale of "
+                                                "dimension 'correct'"):
+        export(db, tmp_path, "quiz", "gold")
+    assert not (tmp_path / "quiz-gold.jsonl").exists()
