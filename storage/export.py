@@ -73,8 +73,9 @@ class ExportSummary:
 
     def line(self) -> str:
         """One line for the CLI and the page: rows, size, checksum, skipped counts."""
+        rows = self.written.rows
         what = ("the report" if self.written.metadata.get("rows") is None
-                else f"{self.written.rows:,} rows")
+                else f"{rows:,} row" + ("" if rows == 1 else "s"))
         text = (f"exported {what} to {self.written.path} "
                 f"({self.written.bytes:,} bytes, sha256 {self.written.sha256[:16]}…)")
         if self.skipped:
