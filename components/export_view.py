@@ -12,6 +12,7 @@ import json
 import logging
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -37,6 +38,9 @@ from storage.users import UserInfo
 log = logging.getLogger(__name__)
 
 STATE = "export.last"
+# A session's export is replaced by its next one; one left behind by a closed browser tab is
+# removed by the first export started a day later.
+STALE_EXPORT_S = 24 * 3600
 PREVIEW_ROWS = 5
 MIME = {"jsonl": "application/jsonl", "csv": "text/csv", "parquet": "application/vnd.apache.parquet",
         "html": "text/html", "json": "application/json"}
@@ -142,9 +146,35 @@ def _preference_options(project: ProjectInfo) -> tuple[str | None, float]:
     return dimension, margin
 
 
+def export_root() -> Path:
+    """The folder under which each browser session's export lives (created if missing)."""
+    root = Path(tempfile.gettempdir()) / "docket-exports"
+    root.mkdir(mode=0o700, exist_ok=True)
+    return root
+
+
+def remove_stale_exports(root: Path, *, older_than_s: float = STALE_EXPORT_S,
+                         now: float | None = None) -> int:
+    """Delete export folders under ``root`` last changed more than ``older_than_s`` ago (their
+    browser sessions ended without a new export replacing them); return how many went."""
+    now = time.time() if now is None else now
+    removed = 0
+    for folder in root.iterdir():
+        try:
+            stale = folder.is_dir() and now - folder.stat().st_mtime > older_than_s
+        except OSError:  # removed by another session meanwhile
+            continue
+        if stale:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 def _run(db: Database, project: ProjectInfo, request: ExportRequest) -> None:
     _forget_last()
-    folder = Path(tempfile.mkdtemp(prefix="docket-export-"))
+    root = export_root()
+    remove_stale_exports(root)
+    folder = Path(tempfile.mkdtemp(prefix="export-", dir=root))
     path = folder / default_file_name(project.name, request.kind, request.fmt)
     try:
         with st.spinner("Writing the export…"):

@@ -4,11 +4,13 @@ the file, its metadata and a preview; the file matches the CLI's code path."""
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
 
-from components.export_view import STATE
+from components.export_view import STATE, export_root
 from core.safe_text import escape_markdown
 from storage.demo import load_demo
 from tests.app.review_helpers import open_with
@@ -103,3 +105,22 @@ def demo_project_ids(db, name: str) -> list[int]:
 
     with db.read() as session:
         return [get_project(session=session, name=name).id]
+
+
+def test_exports_left_by_closed_sessions_are_removed_after_a_day(tmp_path):
+    from components.export_view import remove_stale_exports
+
+    old, fresh = tmp_path / "export-old", tmp_path / "export-fresh"
+    for folder in (old, fresh):
+        folder.mkdir()
+        (folder / "x.jsonl").write_text("{}\n")
+    day_ago = time.time() - 25 * 3600
+    os.utime(old, (day_ago, day_ago))
+    assert remove_stale_exports(tmp_path) == 1
+    assert not old.exists() and (fresh / "x.jsonl").is_file()
+
+
+def test_the_export_lives_under_the_shared_export_folder(demo, admin):
+    at = prepare(open_with(EXPORT, user=admin, params={"export.project": "pairwise"}), "gold")
+    path = Path(at.session_state[STATE]["path"])
+    assert path.parent.parent == export_root()
