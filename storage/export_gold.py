@@ -1,6 +1,6 @@
 """The gold export's rows: every item's gold under a policy, streamed in item order.
 
-Human decisions are made for all items at once from the label matrix
+Human decisions are made for all items at once from label counts the database groups
 (:func:`core.export.gold.decide_counts`), then adjudicated gold is laid on top; the items are
 then read in batches and only those with any gold are written. On SQLite a JSONL export lets
 the database write each item's JSON object (read as bytes, no decode and re-encode of the
@@ -23,13 +23,14 @@ from core.export.gold import (
     Adjudicated,
     GoldPolicy,
     decide_counts,
+    decision_columns,
     gold_columns,
     proposed_reference,
 )
 from core.export.writers import Batch, EncodedRows, jsonl_members
 from core.metrics import MetricsInputError
 from core.schema import Dimension, TaskSchema, format_number
-from storage.export_sql import cursor_batches, item_columns_sql
+from storage.export_sql import cursor_batches, fetch_rows, item_columns_sql
 from storage.gold import reference_dimension
 from storage.models import Gold, Item, UserAccount
 from storage.projects import ProjectInfo
@@ -88,9 +89,8 @@ def _label_counts(session: Session, project_id: int, dimension: Dimension,
 
     Raises :class:`~core.metrics.MetricsInputError` for a stored label not on the scale.
     """
-    rows = [row for batch in cursor_batches(
-        session, _LABEL_COUNTS, {"project": project_id, "dimension": dimension.name}, 100_000)
-        for row in batch]
+    rows = fetch_rows(session, _LABEL_COUNTS, {"project": project_id,
+                                               "dimension": dimension.name})
     stored = sorted({label for _, label, _ in rows})
     if dimension.scale == "interval":
         try:
@@ -151,8 +151,7 @@ def gold_table(session: Session, project: ProjectInfo, policy: GoldPolicy) -> Go
     answer and its source, then the adjudication note."""
     schema = project.schema
     adjudicated = _adjudicated(session, project.id)
-    items = [row for batch in cursor_batches(session, _ITEM_IDS, {"project": project.id},
-                                             100_000) for row in batch]
+    items = fetch_rows(session, _ITEM_IDS, {"project": project.id})
     item_rows = np.fromiter((row[0] for row in items), np.int64, len(items))
     item_ids = np.array([row[1] for row in items], dtype=object)
     row_of = {external_id: row for row, (_, external_id) in enumerate(items)}
@@ -257,7 +256,7 @@ def _sqlite_jsonl_batches(session: Session, project: ProjectInfo, gold: GoldTabl
                           ) -> Iterator[EncodedRows]:
     params: dict[str, Any] = {"project": project.id}
     sql = _sqlite_jsonl_sql(project.schema, params)
-    tail_columns = gold_columns(project.schema)[len(project.schema.fields) + 4:]
+    tail_columns = decision_columns(project.schema)
     start = 0
     for rows in cursor_batches(session, sql, params, as_bytes=True):
         positions = np.flatnonzero(gold.keep[start:start + len(rows)])
@@ -273,7 +272,7 @@ def _sqlite_jsonl_batches(session: Session, project: ProjectInfo, gold: GoldTabl
 
 
 def _check_order(gold: GoldTable, start: int, first: str, last: str, count: int) -> None:
-    """The item query and the label matrix list the same items in the same order (both by id,
+    """The item batches and the gold table list the same items in the same order (both by id,
     in one snapshot); a mismatch would pair items with another item's gold."""
     if (gold.item_ids[start], gold.item_ids[start + count - 1]) != (first, last):
         raise RuntimeError(f"gold rows out of step with the items at {first!r}")

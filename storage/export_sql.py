@@ -72,3 +72,8 @@ def item_columns_sql(session: Session, schema: TaskSchema, params: dict[str, Any
     fields = field_expressions(schema, session.get_bind().dialect.name, params)
     return (f"SELECT external_id, {', '.join(fields)}, model, group_name, metadata_json "
             f"FROM item WHERE {where} ORDER BY id")
+
+
+def fetch_rows(session: Session, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Return every row of a small result (ids, counts) as plain tuples from the cursor."""
+    return [row for batch in cursor_batches(session, sql, params, 100_000) for row in batch]

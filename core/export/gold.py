@@ -118,11 +118,17 @@ def proposed_reference(proposals: Sequence[str]) -> str | None:
     return texts.pop() if len(texts) == 1 else None
 
 
-def gold_columns(schema: TaskSchema) -> list[Column]:
-    """The gold export's columns for ``schema`` (see the module docstring for the layout)."""
+def item_columns(schema: TaskSchema) -> list[Column]:
+    """The item part of the gold export's columns: ``id``, the fields, model, group, metadata."""
     columns = [Column("id")] + [Column(spec.name, "texts" if spec.kind == "texts" else "string")
-                                   for spec in schema.fields]
-    columns += [Column("model"), Column("group"), Column("metadata", "json")]
+                                for spec in schema.fields]
+    return [*columns, Column("model"), Column("group"), Column("metadata", "json")]
+
+
+def decision_columns(schema: TaskSchema) -> list[Column]:
+    """The gold part of the gold export's columns: six per dimension, the reference answer
+    and its source (tasks with gold references), the note."""
+    columns = []
     for name in schema.dimension_names:
         columns += [Column(f"gold_{name}"), Column(f"gold_{name}_method"),
                     Column(f"gold_{name}_annotators", "int"), Column(f"gold_{name}_agreeing", "int"),
@@ -130,5 +136,9 @@ def gold_columns(schema: TaskSchema) -> list[Column]:
                     Column(f"gold_{name}_decided_at", "timestamp")]
     if schema.gold_reference:
         columns += [Column("gold_reference_answer"), Column("gold_reference_answer_source")]
-    columns.append(Column("gold_note"))
-    return columns
+    return [*columns, Column("gold_note")]
+
+
+def gold_columns(schema: TaskSchema) -> list[Column]:
+    """The gold export's columns for ``schema`` (see the module docstring for the layout)."""
+    return item_columns(schema) + decision_columns(schema)
