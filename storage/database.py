@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,6 +25,9 @@ DEFAULT_DATABASE_PATH = PROJECT_ROOT / "data" / "docket.db"
 DATABASE_URL_ENV = "DOCKET_DATABASE_URL"
 SQLITE_BUSY_TIMEOUT_S = 30
 _WRITE_OPTION = "docket_write"
+# One thread is enough: checkpoints of one file serialise inside SQLite anyway. Its worker is
+# joined at interpreter exit, so a CLI import finishes the checkpoint before the process ends.
+_CHECKPOINTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-checkpoint")
 
 
 class DatabaseConfigError(ValueError):
@@ -127,9 +131,70 @@ class Database:
                 session.rollback()
                 raise
 
+    @contextmanager
+    def bulk_write(self, *, enforce_foreign_keys: bool = True) -> Iterator[Session]:
+        """Like :meth:`write`, for one large transaction; the WAL checkpoint runs afterwards.
+
+        On SQLite the commit of a big transaction would otherwise copy the whole WAL into
+        the database file before returning (measured: 0.6 s of a 2.9 s import of 100k items,
+        180 MB of WAL). The data is committed and visible to every reader either way; here
+        the copy runs on a background thread, as the SQLite WAL documentation suggests for
+        large writes. :attr:`last_checkpoint` is its future.
+
+        ``enforce_foreign_keys=False`` skips SQLite's per-row reference lookups (0.3 s per
+        500k verdicts), as bulk loaders do. Only for writers whose every reference was read or
+        created in this same transaction, which holds the write lock, so none can dangle; and
+        nothing may rely on ``ON DELETE CASCADE`` inside. PostgreSQL: same as ``write``.
+        """
+        if self.dialect != "sqlite":
+            with self.write() as session:
+                yield session
+            return
+        with self._write_engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            # Both are connection settings that SQLite ignores inside a transaction: set them
+            # before BEGIN, and put them back before the connection returns to the pool.
+            pages = raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+            raw.execute("PRAGMA wal_autocheckpoint=0")
+            if not enforce_foreign_keys:
+                raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with Session(bind=connection, expire_on_commit=False) as session:
+                    try:
+                        yield session
+                        session.commit()
+                    except BaseException:
+                        session.rollback()
+                        raise
+            finally:
+                raw.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+                raw.execute("PRAGMA foreign_keys=ON")
+        self.last_checkpoint = _CHECKPOINTS.submit(_checkpoint, self.engine)
+
+    last_checkpoint: Future[tuple[int, int, int]] | None = None
+
     def dispose(self) -> None:
         """Close all pooled connections."""
         self.engine.dispose()
 
     def __repr__(self) -> str:
         return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+
+def _checkpoint(engine: Engine) -> tuple[int, int, int]:
+    """Run a passive WAL checkpoint; return SQLite's (busy, WAL frames, frames checkpointed).
+
+    Passive: readers and writers are never blocked; frames a reader still needs stay in the
+    WAL until a later checkpoint (any later commit triggers one automatically).
+    """
+    raw = engine.raw_connection()
+    try:
+        busy, frames, done = raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    except Exception:
+        log.exception("background WAL checkpoint failed")
+        raise
+    finally:
+        raw.close()
+    log.info("WAL checkpoint after a bulk write: %d of %d frames copied%s", done, frames,
+             " (some still in use by readers)" if done < frames else "")
+    return busy, frames, done

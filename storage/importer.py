@@ -11,8 +11,10 @@ changes is recorded in the audit log with its old and new value.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from core.importing import (
     read_import_file,
     validate_table,
 )
+from core.importing.content_hash import is_legacy_hash
 from core.schema import TaskSchema
 from storage.database import Database
 from storage.models import Annotation, Item, utcnow
@@ -36,6 +39,10 @@ log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float, str], None]
 CHUNK_ROWS = 10_000
+# Rows per packed INSERT on SQLite; fewer where the columns would pass the bound-parameter
+# limit (32,766 since SQLite 3.32, 999 before).
+PACKED_ROWS = 200
+SQLITE_MAX_PARAMETERS = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,9 @@ def write_import(db: Database, *, project_name: str, schema: TaskSchema | None,
     written.
     """
     report = progress or (lambda _fraction, _message: None)
-    with db.write() as session:
+    # The writer references only items, judges and users it reads or creates in the same
+    # locked transaction, and deletes only verdicts (nothing cascades from them).
+    with db.bulk_write(enforce_foreign_keys=False) as session:
         project, created = ensure_project(session=session, name=project_name,
                                           schema=schema or batch.schema)
         writer = _BulkWriter(session.connection(), project.id, report)
@@ -138,11 +147,20 @@ class _BulkWriter:
                 self.report(start + span * done / len(rows), f"{what}: {done:,}/{len(rows):,}")
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], *,
-                    start: float = 0.0, span: float = 0.0, what: str = "") -> None:
-        """Insert plain rows: ``COPY`` on PostgreSQL, ``executemany`` on SQLite."""
+                    start: float = 0.0, span: float = 0.0, what: str = "",
+                    short_rows: bool = False) -> None:
+        """Insert plain rows: ``COPY`` on PostgreSQL, ``executemany`` on SQLite.
+
+        On SQLite, ``short_rows=True`` packs many rows into each ``INSERT ... VALUES``: for
+        verdict-sized rows that is 20% faster than one statement per row (500k verdicts:
+        0.96 s vs 1.23 s); for rows of long texts it is slower, so items go one by one.
+        """
         if self.dialect != "postgresql":
-            self.execute_many(self.insert_sql(table, columns), rows, start=start, span=span,
-                              what=what)
+            if short_rows:
+                self.insert_packed(table, columns, rows, start=start, span=span, what=what)
+            else:
+                self.execute_many(self.insert_sql(table, columns), rows, start=start, span=span,
+                                  what=what)
             return
         # psycopg's executemany costs a round trip per row even when pipelined (measured: 1.8 s
         # for 43k rows); COPY streams them in the same transaction.
@@ -155,6 +173,23 @@ class _BulkWriter:
                 if span:
                     done = min(offset + CHUNK_ROWS, len(rows))
                     self.report(start + span * done / len(rows), f"{what}: {done:,}/{len(rows):,}")
+
+    def insert_packed(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], *,
+                      start: float, span: float, what: str) -> None:
+        """SQLite: insert ``rows`` several per statement, then the rest one by one."""
+        per = min(PACKED_ROWS, SQLITE_MAX_PARAMETERS // len(columns))
+        full = len(rows) - len(rows) % per
+        marks = "(" + ", ".join(["?"] * len(columns)) + ")"
+        packed = f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([marks] * per)
+        step = CHUNK_ROWS - CHUNK_ROWS % per
+        for offset in range(0, full, step):
+            end = min(offset + step, full)
+            self.conn.exec_driver_sql(packed, [
+                tuple(chain.from_iterable(rows[i:i + per])) for i in range(offset, end, per)])
+            if span:
+                self.report(start + span * end / len(rows), f"{what}: {end:,}/{len(rows):,}")
+        if full < len(rows):
+            self.execute_many(self.insert_sql(table, columns), rows[full:])
 
     # -- steps ------------------------------------------------------------------------------
     def write(self, batch: ImportBatch) -> dict[str, Any]:
@@ -169,12 +204,21 @@ class _BulkWriter:
                         (self.project_id,))}
         new_rows: list[ItemRow] = []
         changed_rows: list[ItemRow] = []
+        rehashed: list[tuple[str, int]] = []
         for row in batch.rows:
             found = existing.get(row.external_id)
             if found is None:
                 new_rows.append(row)
             elif found[1] != row.content_hash:
-                changed_rows.append(row)
+                if (is_legacy_hash(found[1])
+                        and batch.legacy_content_hash(row.position) == found[1]):
+                    rehashed.append((row.content_hash, found[0]))
+                else:
+                    changed_rows.append(row)
+        # Rows stored with a version 1 hash that still match: same content, new digest, so the
+        # next re-import compares them without recomputing the old one.
+        self.execute_many(f"UPDATE item SET content_hash = {self.mark} WHERE id = {self.mark}",
+                          rehashed)
         self.insert_items(new_rows)
         self.update_items(changed_rows, existing)
         item_ids = self.item_ids() if new_rows else {k: v[0] for k, v in existing.items()}
@@ -252,16 +296,17 @@ class _BulkWriter:
                    "raw_output", "created_at")
         now = self.now
 
+        judge_columns = sorted(
+            ((judge_ids[c.rater], c.dimension, c.sample_index, c) for c in batch.rater_labels
+             if c.kind == "judge" and c.rater in batch.judges),
+            key=lambda column: column[:3])
+
         def tuples(selection: _Selection) -> list[tuple[Any, ...]]:
-            out: list[tuple[Any, ...]] = []
-            for c in batch.rater_labels:
-                if c.kind != "judge" or c.rater not in batch.judges:
-                    continue
-                judge_id, dimension, sample = judge_ids[c.rater], c.dimension, c.sample_index
-                out.extend((item_id, judge_id, dimension, sample, label, note, raw, now)
-                           for item_id, label, note, raw in selection.zip(c)
-                           if label is not None)
-            return out
+            return _item_major([
+                [(item_id, judge_id, dimension, sample, label, note, raw, now)
+                 if label is not None else None
+                 for item_id, label, note, raw in selection.zip(c)]
+                for judge_id, dimension, sample, c in judge_columns])
 
         # For a changed item the file is the truth about the judges it names: their old
         # verdicts go (a verdict the file no longer has must not linger in the metrics);
@@ -271,7 +316,8 @@ class _BulkWriter:
             f"DELETE FROM verdict WHERE item_id = {self.mark} AND judge_id = {self.mark}",
             [(item_id, judge_id) for item_id in changed.item_ids for judge_id in file_judges])
         inserts = tuples(fresh) + tuples(changed)
-        self.insert_rows("verdict", columns, inserts, start=0.45, span=0.45, what="verdicts")
+        self.insert_rows("verdict", columns, inserts, start=0.45, span=0.45, what="verdicts",
+                         short_rows=True)
         return len(inserts)
 
     def write_human_labels(self, batch: ImportBatch, fresh: _Selection, changed: _Selection,
@@ -280,19 +326,21 @@ class _BulkWriter:
                    "revision", "created_at", "updated_at")
         now = self.now
 
+        human_columns = sorted(
+            ((user_ids[c.rater], c.dimension, c) for c in batch.rater_labels
+             if c.kind == "human" and c.rater in batch.annotators),
+            key=lambda column: column[:2])
+
         def tuples(selection: _Selection) -> list[tuple[Any, ...]]:
-            out: list[tuple[Any, ...]] = []
-            for c in batch.rater_labels:
-                if c.kind != "human" or c.rater not in batch.annotators:
-                    continue
-                user_id, dimension = user_ids[c.rater], c.dimension
-                out.extend((item_id, user_id, dimension, label, comment, None, "import", 1, now, now)
-                           for item_id, label, comment, _ in selection.zip(c)
-                           if label is not None)
-            return out
+            return _item_major([
+                [(item_id, user_id, dimension, label, comment, None, "import", 1, now, now)
+                 if label is not None else None
+                 for item_id, label, comment, _ in selection.zip(c)]
+                for user_id, dimension, c in human_columns])
 
         inserts = tuples(fresh)
-        self.insert_rows("annotation", columns, inserts, start=0.9, span=0.05, what="human labels")
+        self.insert_rows("annotation", columns, inserts, start=0.9, span=0.05, what="human labels",
+                         short_rows=True)
         upserts = tuples(changed)
         if upserts:
             self.audit_label_changes(upserts)
@@ -324,6 +372,15 @@ class _BulkWriter:
         self.execute_many(self.insert_sql(
             "audit_log", ("at", "actor_id", "action", "item_id", "subject_id", "dimension",
                           "old_value", "new_value", "reason")), changes)
+
+
+def _item_major(columns: list[list[tuple[Any, ...] | None]]) -> list[tuple[Any, ...]]:
+    """Interleave per-rater columns (one entry per item, None = no label) item by item.
+
+    The unique index on (item, rater, ...) then grows by appending instead of by inserts all
+    over the B-tree: 0.3-0.4 s less for 500k verdicts on SQLite than rater by rater.
+    """
+    return [row for per_item in zip(*columns, strict=True) for row in per_item if row is not None]
 
 
 def import_file(db: Database, path: str | Path, *, project_name: str,

@@ -6,19 +6,21 @@ project row, a judge without verdicts or a touched ``updated_at`` would all fail
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlmodel import SQLModel
 
-from core.importing import ImportFileError, ImportRejected
+from core.importing import ImportFileError, ImportRejected, read_import_file, validate_table
+from core.importing.content_hash import is_legacy_hash
 from core.schema import schema_from_dict, schema_to_dict
 from core.templates import TEMPLATES
 from storage import importer
 from storage.importer import import_file
-from storage.models import AuditLog, UserAccount
+from storage.models import AuditLog, Item, UserAccount
 from storage.projects import ProjectError, get_project
 from storage.readback import human_labels_frame, items_frame, verdicts_frame
 from tests.converters import Record, write_csv, write_jsonl
@@ -315,3 +317,107 @@ def test_import_without_task_uses_the_projects_schema(db, tmp_path: Path) -> Non
     _, summary = import_file(db, write_csv([record("c9")], tmp_path / "more.csv"), project_name="p",
                              schema=None)
     assert (summary.added, summary.unchanged, summary.created_project) == (1, 0, False)
+
+
+# --- digests stored by Docket 0.5 (version 1) ---------------------------------------------
+
+def item_states(db) -> dict[str, tuple[str, Any, str]]:
+    with db.read() as session:
+        rows = session.execute(select(Item.external_id, Item.content_hash, Item.updated_at,
+                                      Item.fields_json)).all()
+    return {external_id: (digest, updated, fields) for external_id, digest, updated, fields in rows}
+
+
+def test_reimport_over_version_1_digests_finds_only_real_changes(db, tmp_path: Path) -> None:
+    path = write_csv(CLEAN, tmp_path / "clean.csv")
+    import_file(db, path, project_name="p", schema=CORRECTNESS)
+    # Turn the stored digests into what Docket 0.5 wrote for the same rows.
+    batch = validate_table(read_import_file(path), CORRECTNESS)
+    with db.write() as session:
+        for row in batch.rows:
+            session.execute(update(Item).where(Item.external_id == row.external_id)
+                            .values(content_hash=batch.legacy_content_hash(row.position)))
+    before = item_states(db)
+    assert all(is_legacy_hash(digest) for digest, _, _ in before.values())
+    edited = [CLEAN[0], record("c2", response="Marseille", gpt="incorrect"), CLEAN[2]]
+
+    _, summary = import_file(db, write_csv(edited, tmp_path / "edited.csv"), project_name="p",
+                             schema=None)
+
+    assert (summary.added, summary.updated, summary.unchanged) == (0, 1, 2)
+    assert summary.changed_ids == ("c2",)
+    after = item_states(db)
+    assert all(digest.startswith("v2:") for digest, _, _ in after.values())
+    for unchanged in ("c1", "c3"):  # new digest, nothing else touched
+        assert after[unchanged][1:] == before[unchanged][1:]
+    assert after["c2"][1] != before["c2"][1]
+    # Once upgraded, the same file again is all unchanged without the version 1 path.
+    _, again = import_file(db, write_csv(edited, tmp_path / "edited.csv"), project_name="p",
+                           schema=None)
+    assert (again.updated, again.unchanged) == (0, 3)
+    assert item_states(db) == after
+
+
+# --- the bulk transaction ------------------------------------------------------------------
+
+def test_bulk_import_checkpoints_after_commit_and_restores_the_connection(sqlite_db, tmp_path: Path
+                                                                          ) -> None:
+    import_clean(sqlite_db, tmp_path)
+    busy, frames, copied = sqlite_db.last_checkpoint.result(timeout=30)
+    assert frames > 0 and copied == frames and busy == 0
+    # Every pooled connection checkpoints on its own again (1000 pages is SQLite's default)
+    # and enforces foreign keys again.
+    with sqlite_db.engine.connect() as first, sqlite_db.engine.connect() as second:
+        settings = [(c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one(),
+                     c.exec_driver_sql("PRAGMA foreign_keys").scalar_one()) for c in (first, second)]
+    assert settings == [(1000, 1), (1000, 1)]
+
+
+def test_imports_without_reference_checks_leave_no_dangling_reference(sqlite_db, tmp_path: Path
+                                                                     ) -> None:
+    import_clean(sqlite_db, tmp_path)
+    edited = [record("c1", response="Paris, France"), record("c3", alice="correct"),
+              record("c4", gpt="incorrect")]
+    import_file(sqlite_db, write_csv(edited, tmp_path / "edited.csv"), project_name="p",
+                schema=CORRECTNESS)
+    connection = sqlite3.connect(sqlite_db.engine.url.database, isolation_level=None)
+    try:
+        assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
+        # The check itself works: a verdict of an item that does not exist is reported.
+        connection.execute("BEGIN")
+        connection.execute(
+            "INSERT INTO verdict (item_id, judge_id, dimension, sample_index, label, created_at) "
+            "VALUES (999, 1, 'correct', 0, 'correct', '2026-01-01 00:00:00')")
+        assert [row[0] for row in connection.execute("PRAGMA foreign_key_check")] == ["verdict"]
+        connection.execute("ROLLBACK")
+    finally:
+        connection.close()
+
+
+def plain_rows(frame) -> list[tuple[Any, ...]]:
+    """The frame's rows as tuples, with pandas' NaN for a missing text back to None."""
+    return list(frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None))
+
+
+def test_a_thousand_rows_round_trip_through_packed_inserts(db, tmp_path: Path) -> None:
+    # 1,234 items: verdicts and labels go in packed statements of many rows plus a remainder.
+    records = [record(f"r{i:04d}", gpt="correct" if i % 3 else "incorrect",
+                      em="incorrect" if i % 7 else "correct", alice="correct" if i % 2 else "incorrect",
+                      comment=f"note {i} 🦜" if i % 5 == 0 else None)
+               for i in range(1234)]
+    records[17]["judges"].pop("EM")  # a missing verdict shifts every later row of the packing
+    _, summary = import_file(db, write_jsonl(records, tmp_path / "many.jsonl"), project_name="p",
+                             schema=CORRECTNESS)
+
+    assert (summary.added, summary.verdicts, summary.human_labels) == (1234, 2467, 1234)
+    with db.read() as session:
+        project_id = get_project(session=session, name="p").id
+        verdicts = verdicts_frame(session=session, project_id=project_id)
+        humans = human_labels_frame(session=session, project_id=project_id)
+    expected_verdicts = sorted(
+        (r["id"], judge, v["correct"], v.get("rationale"))
+        for r in records for judge, v in r["judges"].items())
+    assert sorted(plain_rows(verdicts[["id", "judge", "label", "rationale"]])) == expected_verdicts
+    expected_humans = sorted((r["id"], h["correct"], h.get("comment"))
+                             for r in records for h in r["humans"].values())
+    assert sorted(plain_rows(humans[["id", "label", "comment"]])) == expected_humans
