@@ -95,7 +95,7 @@ def _render_report(db: Database, stored: ValidatedUpload, target: ImportTarget, 
     batch = check.batch
     columns = st.columns(4)
     columns[0].metric("Records", check.total_records)
-    columns[1].metric("Valid", len(batch.rows) if batch else 0)
+    columns[1].metric("Valid", len(batch.items) if batch else 0)
     columns[2].metric("With problems", batch.rejected_rows if batch else check.total_records)
     columns[3].metric("Problems", len(batch.problems) if batch else len(check.file_problems))
 
@@ -137,11 +137,11 @@ def _render_problems(batch: ImportBatch, policy: str) -> None:
     if len(batch.problems) > MAX_PROBLEM_ROWS:
         st.caption(f"Showing the first {MAX_PROBLEM_ROWS:,} of {len(batch.problems):,} problems.")
     if policy == "strict":
-        valid = plural(len(batch.rows), "valid record")
+        valid = plural(len(batch.items), "valid record")
         st.error("Strict: Nothing will be written unless the file is clean. Fix the records "
                  f"listed above, or choose Skip to import only the {valid}.", icon=":material/block:")
     else:
-        st.info(f"Skip: {plural(len(batch.rows), 'valid record')} will be imported; "
+        st.info(f"Skip: {plural(len(batch.items), 'valid record')} will be imported; "
                 f"{plural(batch.rejected_rows, 'record')} with problems will be left out.",
                 icon=":material/info:")
 
@@ -151,12 +151,12 @@ def _render_import_button(db: Database, stored: ValidatedUpload, target: ImportT
     batch = stored.check.batch
     assert batch is not None
     blocked = policy == "strict" and not batch.is_clean
-    empty = not batch.rows
+    empty = not batch.items
     action = "create project" if target.is_new else "add to project"
     slot = st.empty()  # the button and its caption, replaced by the summary once imported
     with slot.container():
         st.caption(f"{action.capitalize()} “{escape_markdown(target.project)}”: "
-                   f"{plural(len(batch.rows), 'record')}.")
+                   f"{plural(len(batch.items), 'record')}.")
         clicked = st.button("Import", key="import.run", type="primary", disabled=blocked or empty,
                             icon=":material/upload:")
         if empty:

@@ -23,8 +23,8 @@ from sqlalchemy import Connection, select
 from core.importing import (
     ImportBatch,
     ImportLimits,
-    ItemRow,
     RaterLabels,
+    ValidItems,
     check_policy,
     read_import_file,
     validate_table,
@@ -104,12 +104,13 @@ def write_import(db: Database, *, project_name: str, schema: TaskSchema | None,
 
 
 class _Selection:
-    """Some rows of a batch (new or changed ones) with their database item ids."""
+    """Some valid records of a batch (new or changed ones) with their database item ids."""
 
-    def __init__(self, batch: ImportBatch, rows: list[ItemRow], item_ids: dict[str, int]) -> None:
-        self.everything = len(rows) == len(batch.rows)
-        self.positions = [row.position for row in rows]
-        self.item_ids = [item_ids[row.external_id] for row in rows]
+    def __init__(self, batch: ImportBatch, positions: list[int], item_ids: dict[str, int]) -> None:
+        self.everything = len(positions) == len(batch.items)
+        self.positions = positions
+        external_ids = batch.items.external_ids
+        self.item_ids = [item_ids[external_ids[p]] for p in positions]
 
     def zip(self, column: RaterLabels) -> Iterable[tuple[Any, Any, Any, Any]]:
         """Yield ``(item_id, label, note, raw_output)`` for the selected rows."""
@@ -202,55 +203,61 @@ class _BulkWriter:
                     in self.plain_rows(
                         f"SELECT id, external_id, content_hash FROM item WHERE project_id = {self.mark}",
                         (self.project_id,))}
-        new_rows: list[ItemRow] = []
-        changed_rows: list[ItemRow] = []
+        items = batch.items
+        new: list[int] = []
+        changed: list[int] = []
         rehashed: list[tuple[str, int]] = []
-        for row in batch.rows:
-            found = existing.get(row.external_id)
+        for position, (external_id, digest) in enumerate(zip(items.external_ids,
+                                                             items.content_hashes, strict=True)):
+            found = existing.get(external_id)
             if found is None:
-                new_rows.append(row)
-            elif found[1] != row.content_hash:
-                if (is_legacy_hash(found[1])
-                        and batch.legacy_content_hash(row.position) == found[1]):
-                    rehashed.append((row.content_hash, found[0]))
+                new.append(position)
+            elif found[1] != digest:
+                if is_legacy_hash(found[1]) and batch.legacy_content_hash(position) == found[1]:
+                    rehashed.append((digest, found[0]))
                 else:
-                    changed_rows.append(row)
+                    changed.append(position)
         # Rows stored with a version 1 hash that still match: same content, new digest, so the
         # next re-import compares them without recomputing the old one.
         self.execute_many(f"UPDATE item SET content_hash = {self.mark} WHERE id = {self.mark}",
                           rehashed)
-        self.insert_items(new_rows)
-        self.update_items(changed_rows, existing)
-        item_ids = self.item_ids() if new_rows else {k: v[0] for k, v in existing.items()}
+        self.insert_items(items, new)
+        self.update_items(items, changed, existing)
+        item_ids = self.item_ids() if new else {k: v[0] for k, v in existing.items()}
         judge_ids = self.ensure_judges(batch.judges)
         user_ids = self.ensure_annotators(batch.annotators)
-        fresh = _Selection(batch, new_rows, item_ids)
-        changed = _Selection(batch, changed_rows, item_ids)
-        verdicts = self.write_verdicts(batch, fresh, changed, judge_ids)
-        labels = self.write_human_labels(batch, fresh, changed, user_ids)
+        fresh = _Selection(batch, new, item_ids)
+        updated = _Selection(batch, changed, item_ids)
+        verdicts = self.write_verdicts(batch, fresh, updated, judge_ids)
+        labels = self.write_human_labels(batch, fresh, updated, user_ids)
         return {
-            "added": len(new_rows),
-            "updated": len(changed_rows),
-            "unchanged": len(batch.rows) - len(new_rows) - len(changed_rows),
+            "added": len(new),
+            "updated": len(changed),
+            "unchanged": len(items) - len(new) - len(changed),
             "verdicts": verdicts,
             "human_labels": labels,
-            "changed_ids": tuple(row.external_id for row in changed_rows[:1000]),
+            "changed_ids": tuple(items.external_ids[p] for p in changed[:1000]),
         }
 
-    def insert_items(self, rows: list[ItemRow]) -> None:
+    def insert_items(self, items: ValidItems, positions: list[int]) -> None:
         columns = ("project_id", "external_id", "fields_json", "model", "group_name",
                    "metadata_json", "content_hash", "created_at", "updated_at")
         pid, now = self.project_id, self.now
-        values = [(pid, r.external_id, r.fields_json, r.model, r.group, r.metadata_json,
-                   r.content_hash, now, now) for r in rows]
+        values = [(pid, external_id, fields, model, group, metadata, digest, now, now)
+                  for external_id, fields, model, group, metadata, digest in _pick(positions, len(items), (
+                      items.external_ids, items.fields_json, items.models, items.groups,
+                      items.metadata_json, items.content_hashes))]
         self.insert_rows("item", columns, values, start=0.05, span=0.35, what="items")
 
-    def update_items(self, rows: list[ItemRow], existing: dict[str, tuple[int, str]]) -> None:
+    def update_items(self, items: ValidItems, positions: list[int],
+                     existing: dict[str, tuple[int, str]]) -> None:
         m = self.mark
         sql = (f"UPDATE item SET fields_json = {m}, model = {m}, group_name = {m}, "
                f"metadata_json = {m}, content_hash = {m}, updated_at = {m} WHERE id = {m}")
-        values = [(r.fields_json, r.model, r.group, r.metadata_json, r.content_hash, self.now,
-                   existing[r.external_id][0]) for r in rows]
+        values = [(fields, model, group, metadata, digest, self.now, existing[external_id][0])
+                  for external_id, fields, model, group, metadata, digest in _pick(positions, len(items), (
+                      items.external_ids, items.fields_json, items.models, items.groups,
+                      items.metadata_json, items.content_hashes))]
         self.execute_many(sql, values)
 
     def item_ids(self) -> dict[str, int]:
@@ -372,6 +379,14 @@ class _BulkWriter:
         self.execute_many(self.insert_sql(
             "audit_log", ("at", "actor_id", "action", "item_id", "subject_id", "dimension",
                           "old_value", "new_value", "reason")), changes)
+
+
+def _pick(positions: list[int], total: int, columns: Sequence[list[Any]]
+          ) -> Iterable[tuple[Any, ...]]:
+    """Yield the values of ``columns`` at ``positions``, row by row."""
+    if len(positions) == total:  # every row: no indexing
+        return zip(*columns, strict=True)
+    return zip(*([column[p] for p in positions] for column in columns), strict=True)
 
 
 def _item_major(columns: list[list[tuple[Any, ...] | None]]) -> list[tuple[Any, ...]]:

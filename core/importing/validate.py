@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
@@ -109,6 +110,27 @@ class ItemRow:
                 for c in self.rater_labels if c.kind == "human" and c.labels[p] is not None]
 
 
+@dataclass(frozen=True)
+class ValidItems:
+    """The valid records of a batch column by column; index ``p`` is ``ImportBatch.rows[p]``.
+
+    Writers read these lists directly: building one :class:`ItemRow` per record cost 0.3 s
+    of a 100k-item import.
+    """
+
+    records: list[int]  # index of each valid record in the file
+    external_ids: list[str]
+    models: list[str | None]
+    groups: list[str | None]
+    metadata: list[dict[str, Any] | None]
+    fields_json: list[str]
+    metadata_json: list[str | None]
+    content_hashes: list[str]
+
+    def __len__(self) -> int:
+        return len(self.external_ids)
+
+
 @dataclass
 class ImportBatch:
     """The validated content of one import file."""
@@ -116,7 +138,7 @@ class ImportBatch:
     file: str
     format: str
     schema: TaskSchema
-    rows: list[ItemRow]
+    items: ValidItems
     problems: list[ImportProblem]
     total_records: int
     judges: tuple[str, ...] = ()
@@ -131,13 +153,21 @@ class ImportBatch:
         """True when no record has a problem."""
         return not self.problems
 
+    @cached_property
+    def rows(self) -> list[ItemRow]:
+        """The valid records as objects, in file order (built on first use)."""
+        i = self.items
+        return [ItemRow(*values, self.rater_labels) for values in zip(
+            i.records, range(len(i)), i.external_ids, i.models, i.groups, i.metadata,
+            i.fields_json, i.metadata_json, i.content_hashes, strict=True)]
+
     def legacy_content_hash(self, position: int) -> str:
         """Return the version 1 content hash of ``rows[position]`` (see ``content_hash``)."""
-        row = self.rows[position]
+        i = self.items
         present = [(name, values[position]) for name, values in self.label_columns
                    if values[position] is not None]
-        return legacy_content_hash(row.fields_json, row.metadata_json, row.model, row.group,
-                                   present)
+        return legacy_content_hash(i.fields_json[position], i.metadata_json[position],
+                                   i.models[position], i.groups[position], present)
 
     def problem_report(self, limit: int | None = None) -> str:
         """Return the problems, one per line (at most ``limit``, then a count of the rest)."""
@@ -449,19 +479,16 @@ class _Checker:
             [*((f"field.{name}", pieces) for name, pieces in field_pieces.items()),
              ("metadata", metadata_json), ("model", models), ("group", groups), *label_columns],
             len(keep))
-        rows: list[ItemRow] = []
-        for position, row in enumerate(keep):
-            external_id = ids[row]
-            assert external_id is not None  # rows without a valid id were reported as bad
-            rows.append(ItemRow(row, position, external_id, models[position], groups[position],
-                                metadata[position], fields_json[position], metadata_json[position],
-                                hashes[position], rater_labels))
+        external_ids = kept(ids)
+        assert None not in external_ids  # rows without a valid id were reported as bad
+        items = ValidItems(keep, external_ids, models, groups, metadata, fields_json,
+                           metadata_json, hashes)
         # Raters whose columns are empty in every kept row are not in the file in any useful sense.
         judges = sorted({c.rater for c in rater_labels if c.kind == "judge" and any(c.labels)})
         annotators = sorted({c.rater for c in rater_labels if c.kind == "human" and any(c.labels)})
         rejected = len(self.bad_rows) + len(self.raw.unparsed)
         self.problems.sort(key=_line_order)
-        return ImportBatch(self.raw.file, self.raw.format, self.schema, rows, self.problems,
+        return ImportBatch(self.raw.file, self.raw.format, self.schema, items, self.problems,
                            self.raw.total_records, tuple(judges), tuple(annotators), rejected,
                            rater_labels, label_columns)
 
