@@ -28,6 +28,7 @@ was set); the ratio to the floor run in the same process tells machines apart.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import sqlite3
@@ -47,6 +48,8 @@ from storage.importer import import_file, write_import
 from storage.migrations import migrate
 from storage.models import Item, Judge, Project, Verdict
 
+# The goal of 3 s was set on a machine where the floor measured 1.9 s.
+GOAL_RATIO = 3.0 / 1.9
 JUDGES = ("gpt-4o", "claude-3.5-sonnet", "llama-3-70b", "qwen2-72b", "mistral-large")
 WORDS = (
     "the answer is correct because it names the right entity and date while the response adds "
@@ -220,23 +223,28 @@ def main(argv: list[str] | None = None) -> int:
             Database(f"sqlite:///{folder / 'docket-0.db'}"), path))
         print(f"reimport : {reimport:6.2f} s  (all {args.items:,} rows unchanged, nothing written)")
 
-        def floor_run(index: list[int] = [0], *, at_commit: bool) -> float:  # noqa: B006
-            index[0] += 1
-            fresh_db(folder, f"floor-{index[0]}.db").dispose()
-            return run_floor(folder / f"floor-{index[0]}.db", path, checkpoint_at_commit=at_commit)
+        databases = itertools.count()
+
+        def floor_run(*, at_commit: bool) -> float:
+            db_path = folder / f"floor-{next(databases)}.db"
+            fresh_db(folder, db_path.name).dispose()
+            return run_floor(db_path, path, checkpoint_at_commit=at_commit)
 
         floor_deferred, _ = best_of(args.repeat, lambda: floor_run(at_commit=False))
         floor_commit, _ = best_of(args.repeat, lambda: floor_run(at_commit=True))
         print(f"floor    : {floor_deferred:6.2f} s  (pyarrow parse + bare sqlite3 executemany, no "
               f"checks, checkpoint after); {floor_commit:.2f} s with the checkpoint at commit")
-        print(f"ratio    : docket is {docket['total'] / floor_deferred:.2f}x the floor (like for like)")
+        ratio = docket["total"] / floor_deferred
+        print(f"ratio    : docket is {ratio:.2f}x the floor (like for like)")
         if not args.skip_naive:
             naive = run_naive(fresh_db(folder, "naive.db"), path)
             print(f"naive ORM: {naive:6.2f} s  ({rows / naive:,.0f} rows/s)")
             print(f"speed-up : {naive / docket['total']:.1f}x faster than the naive ORM import")
         goal = 3.0 * args.items / 100_000
         verdict = "met" if docket["total"] <= goal else "MISSED"
-        print(f"goal     : <= {goal:.2f} s for {args.items:,} items -> {verdict}")
+        relative = "met" if ratio <= GOAL_RATIO else "MISSED"
+        print(f"goal     : <= {goal:.2f} s for {args.items:,} items -> {verdict}; relative to the "
+              f"floor (<= {GOAL_RATIO:.2f}x, as 3 s was to 1.9 s) -> {relative}")
     return 0
 
 

@@ -106,11 +106,10 @@ def write_import(db: Database, *, project_name: str, schema: TaskSchema | None,
 class _Selection:
     """Some valid records of a batch (new or changed ones) with their database item ids."""
 
-    def __init__(self, batch: ImportBatch, positions: list[int], item_ids: dict[str, int]) -> None:
+    def __init__(self, batch: ImportBatch, positions: list[int], item_ids: list[int]) -> None:
         self.everything = len(positions) == len(batch.items)
         self.positions = positions
-        external_ids = batch.items.external_ids
-        self.item_ids = [item_ids[external_ids[p]] for p in positions]
+        self.item_ids = item_ids
 
     def zip(self, column: RaterLabels) -> Iterable[tuple[Any, Any, Any, Any]]:
         """Yield ``(item_id, label, note, raw_output)`` for the selected rows."""
@@ -221,13 +220,13 @@ class _BulkWriter:
         # next re-import compares them without recomputing the old one.
         self.execute_many(f"UPDATE item SET content_hash = {self.mark} WHERE id = {self.mark}",
                           rehashed)
-        self.insert_items(items, new)
+        new_ids = self.insert_items(items, new)
         self.update_items(items, changed, existing)
-        item_ids = self.item_ids() if new else {k: v[0] for k, v in existing.items()}
         judge_ids = self.ensure_judges(batch.judges)
         user_ids = self.ensure_annotators(batch.annotators)
-        fresh = _Selection(batch, new, item_ids)
-        updated = _Selection(batch, changed, item_ids)
+        fresh = _Selection(batch, new, new_ids)
+        updated = _Selection(batch, changed,
+                             [existing[items.external_ids[p]][0] for p in changed])
         verdicts = self.write_verdicts(batch, fresh, updated, judge_ids)
         labels = self.write_human_labels(batch, fresh, updated, user_ids)
         return {
@@ -239,15 +238,28 @@ class _BulkWriter:
             "changed_ids": tuple(items.external_ids[p] for p in changed[:1000]),
         }
 
-    def insert_items(self, items: ValidItems, positions: list[int]) -> None:
-        columns = ("project_id", "external_id", "fields_json", "model", "group_name",
-                   "metadata_json", "content_hash", "created_at", "updated_at")
+    def insert_items(self, items: ValidItems, positions: list[int]) -> list[int]:
+        """Insert the records at ``positions``; return their new item ids in that order."""
+        if not positions:
+            return []
+        columns = ["project_id", "external_id", "fields_json", "model", "group_name",
+                   "metadata_json", "content_hash", "created_at", "updated_at"]
         pid, now = self.project_id, self.now
         values = [(pid, external_id, fields, model, group, metadata, digest, now, now)
                   for external_id, fields, model, group, metadata, digest in _pick(positions, len(items), (
                       items.external_ids, items.fields_json, items.models, items.groups,
                       items.metadata_json, items.content_hashes))]
+        if self.dialect == "sqlite":
+            # The write lock is ours, so numbering on from the largest id is what SQLite would
+            # do itself, and spares reading 100k ids back (0.1 s).
+            (largest,), = self.plain_rows("SELECT COALESCE(MAX(id), 0) FROM item", ())
+            ids = list(range(largest + 1, largest + 1 + len(values)))
+            values = [(item_id, *row) for item_id, row in zip(ids, values, strict=True)]
+            self.insert_rows("item", ["id", *columns], values, start=0.05, span=0.35, what="items")
+            return ids
         self.insert_rows("item", columns, values, start=0.05, span=0.35, what="items")
+        stored = self.item_ids()
+        return [stored[items.external_ids[p]] for p in positions]
 
     def update_items(self, items: ValidItems, positions: list[int],
                      existing: dict[str, tuple[int, str]]) -> None:

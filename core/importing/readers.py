@@ -107,29 +107,31 @@ def read_jsonl(data: bytes, name: str) -> RawTable:
         raise ImportFileError([ImportProblem(name, "file", "", "the file is empty")])
     if data[start:start + 1] == b"[":
         return _json_array(data, name)
-    table = _jsonl_fast(data)
-    if table is None:
+    fast = _jsonl_fast(data)
+    if fast is None:
         return _jsonl_exact(data, name)
-    columns, string_columns = _arrow_columns(table)
+    table, (columns, string_columns) = fast
     return RawTable(name, "jsonl", columns, table.num_rows, _jsonl_locator(data),
                     frozenset(string_columns))
 
 
-def _jsonl_fast(data: bytes) -> pa.Table | None:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+def _jsonl_fast(data: bytes) -> tuple[pa.Table, tuple[dict[str, list[Any]], list[str]]] | None:
+    """Return the table pyarrow parsed and its Python columns, or None to take the exact path.
+
+    pyarrow does not check UTF-8 while parsing; turning its strings and names into Python
+    ones does, so invalid bytes surface here as UnicodeDecodeError (cheaper than decoding the
+    whole file up front: 0.07 s per 140 MB).
+    """
     try:
         table = pa_json.read_json(io.BytesIO(data))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        if not _arrow_is_exact(table):
+            return None
+        if "id" not in table.column_names or table.column("id").null_count:
+            # pyarrow reads a `null` line as an empty record; the exact path names such lines.
+            return None
+        return table, _arrow_columns(table)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
         return None
-    if not _arrow_is_exact(table):
-        return None
-    if "id" not in table.column_names or table.column("id").null_count:
-        # pyarrow reads a `null` line as an empty record; the exact path names such lines.
-        return None
-    return table
 
 
 def _jsonl_locator(data: bytes) -> Callable[[int], str]:
@@ -396,10 +398,9 @@ def read_csv(data: bytes, name: str) -> RawTable:
     if not data.strip():
         raise ImportFileError([ImportProblem(name, "file", "", "the file is empty")])
     header = _csv_header(data, name)
-    table = _csv_fast(data, header)
-    if table is not None:
-        columns = {col: values for col, values in zip(header, (c.to_pylist() for c in table.columns),
-                                                       strict=True)}
+    fast = _csv_fast(data, header)
+    if fast is not None:
+        table, columns = fast
         return RawTable(name, "csv", columns, table.num_rows, _csv_locator(data),
                         frozenset(header))
     return _csv_exact(data, name, header)
@@ -425,13 +426,13 @@ def _csv_header(data: bytes, name: str) -> list[str]:
     return header
 
 
-def _csv_fast(data: bytes, header: list[str]) -> pa.Table | None:
+def _csv_fast(data: bytes, header: list[str]) -> tuple[pa.Table, dict[str, list[Any]]] | None:
+    """Return pyarrow's table and its Python columns, or None to take the exact path.
+
+    As for JSONL, invalid UTF-8 surfaces when the strings become Python ones.
+    """
     try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    try:
-        return pa_csv.read_csv(
+        table = pa_csv.read_csv(
             io.BytesIO(data),
             parse_options=pa_csv.ParseOptions(newlines_in_values=True),
             convert_options=pa_csv.ConvertOptions(
@@ -440,8 +441,11 @@ def _csv_fast(data: bytes, header: list[str]) -> pa.Table | None:
                 quoted_strings_can_be_null=False,
             ),
         )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        columns = {column: values.to_pylist() for column, values in zip(header, table.columns,
+                                                                         strict=True)}
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
         return None
+    return table, columns
 
 
 def _csv_locator(data: bytes) -> Callable[[int], str]:

@@ -82,6 +82,19 @@ def test_unknown_label_csv():
     assert ids(batch) == ["q1", "q3"]
 
 
+@pytest.mark.parametrize("line", [
+    b'{"id": "q2", "pr\xffompt": "p"}',  # a key
+    b'{"id": "q2", "prompt": "p", "judges": {"gpt": {"correct": "correct", "rationale": "r\xe9s"}}}',
+    b'{"id": "q2", "prompt": "p", "judges": {"g\xf0t": {"correct": "correct"}}}',  # a judge name
+], ids=["key", "nested-value", "judge-name"])
+def test_undecodable_bytes_anywhere_in_a_jsonl_record(line):
+    first_bad = next(i for i, b in enumerate(line) if b >= 0x80)  # offset from 0, as Python reports
+    batch = validate_jsonl(item("q1"), line, item("q3"))
+    assert problems(batch) == [
+        f"f.jsonl:line 2: undecodable bytes: not UTF-8 at byte {first_bad} of the line"]
+    assert ids(batch) == ["q1", "q3"]
+
+
 def test_unknown_human_label_names_the_human_column():
     batch = validate_csv("id,prompt,human.dr.who.correct,human.dr.who.comment",
                          "q1,p,perhaps,unsure")
