@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.importing import ImportBatch, read_import_bytes, validate_table
+from core.importing.validate import json_value
 from core.templates import TEMPLATES
 
 CORRECTNESS = TEMPLATES["correctness"]
@@ -126,7 +127,7 @@ def assert_rows_equal_input(batch: ImportBatch, rows: list[dict[str, Any]]) -> N
         if row["response"]:
             expected_fields["response"] = row["response"]
         assert got.fields == expected_fields
-        assert json.loads(got.fields_json) == expected_fields
+        assert got.fields_json == json.dumps(expected_fields, ensure_ascii=False)  # exact text
         assert got.metadata == ({"topic": row["topic"]} if row["topic"] else None)
         assert {(v.judge, v.sample_index, v.dimension, v.label) for v in got.verdicts} == {
             (j, 0, "correct", c[0]) for j, c in row["judges"].items() if c is not None}
@@ -224,3 +225,12 @@ def test_csv_fast_and_exact_paths_agree(rows):
     assert fast.columns == exact.columns
     assert [r.content_hash for r in validate_table(fast, CORRECTNESS).rows] == [
         r.content_hash for r in validate_table(exact, CORRECTNESS).rows]
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(st.one_of(st.text(), st.text(st.sampled_from('ab "\\\n\t\x00\x1f\x7f\u2028é🦜')),
+                 st.lists(st.text(max_size=5), max_size=3)))
+def test_json_value_is_json_dumps(value):
+    # The quick path for plain strings must give the standard library's text exactly,
+    # including for lone surrogates, control characters, quotes and backslashes.
+    assert json_value(value) == json.dumps(value, ensure_ascii=False)
