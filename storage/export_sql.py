@@ -74,6 +74,25 @@ def item_columns_sql(session: Session, schema: TaskSchema, params: dict[str, Any
             f"FROM item WHERE {where} ORDER BY id")
 
 
+def project_items_where(session: Session, params: dict[str, Any]) -> str:
+    """Return a WHERE condition for the items of project ``params["project"]`` that lets the
+    database read them in id order without sorting.
+
+    SQLite would pick the (project, updated_at) index and then sort every row, JSON built
+    and all, before returning the first (0.28 s and the whole export in its sorter for
+    100k items); a range of ids with the project test kept off the index (``+``) makes it
+    walk the table in id order instead. May add ``first_item`` and ``last_item`` to ``params``.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return "project_id = :project"
+    ((first, last),) = fetch_rows(session, "SELECT MIN(id), MAX(id) FROM item "
+                                           "WHERE project_id = :project", params)
+    if first is None:
+        return "project_id = :project"
+    params.update(first_item=first, last_item=last)
+    return "id BETWEEN :first_item AND :last_item AND +project_id = :project"
+
+
 def fetch_rows(session: Session, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """Return every row of a small result (ids, counts) as plain tuples from the cursor."""
     return [row for batch in cursor_batches(session, sql, params, 100_000) for row in batch]
