@@ -255,7 +255,7 @@ def gold_batches(session: Session, project: ProjectInfo, policy: GoldPolicy,
         yield from _sqlite_jsonl_batches(session, project, gold)
     else:
         yield from column_batches(session, project, gold, decode_metadata=fmt == "jsonl",
-                                   as_bytes=sqlite and fmt == "parquet")
+                                   as_bytes=sqlite and fmt in ("csv", "parquet"))
     without = int((~gold.keep).sum())
     if without:
         skipped["items without gold"] = without

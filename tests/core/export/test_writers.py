@@ -38,6 +38,7 @@ ROWS = [{"id": "a", "text": "=HYPERLINK(\"http://127.0.0.1:9/x\")", "n": 1, "sco
 @pytest.mark.parametrize(("cell", "expected"), [
     ("=1+1", "'=1+1"), ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"), ("-2+3", "'-2+3"),
     ("@SUM(A1:A2)", "'@SUM(A1:A2)"), ("\tTAB", "'\tTAB"), ("\rCR", "'\rCR"),
+    ("-٣", "'-٣"),  # not a number to a spreadsheet: Arabic-Indic digits
     ("-1", "-1"), ("+3.5", "+3.5"), ("-.5e3", "-.5e3"), ("3", "3"), ("plain = text", "plain = text"),
     ("", ""), ("'quoted", "'quoted"),
 ])
@@ -116,6 +117,50 @@ def test_a_failed_export_leaves_the_previous_file_and_no_temporary(tmp_path: Pat
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"x.{fmt}"]
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_many_batches_land_in_order_and_the_checksum_covers_them(tmp_path: Path, fmt: str):
+    # Writes run on a background thread a few batches behind; order and checksum must hold.
+    columns = [Column("id"), Column("n", "int")]
+    batches = [[[f"r{b}-{i}" for i in range(7)], list(range(b * 7, b * 7 + 7))] for b in range(60)]
+    written = write_table(tmp_path / f"x.{fmt}", fmt, columns, iter(batches), {})
+    assert written.rows == 420
+    assert written.sha256 == hashlib.sha256(written.path.read_bytes()).hexdigest()
+    if fmt == "parquet":
+        numbers = pq.read_table(written.path).column("n").to_pylist()
+    elif fmt == "csv":
+        numbers = [int(row["n"]) for row in csv.DictReader(io.StringIO(written.path.read_text()))]
+    else:
+        numbers = [json.loads(line)["n"] for line in written.path.read_text().splitlines()]
+    assert numbers == list(range(420))
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_a_failing_disk_write_fails_the_export_and_leaves_nothing(tmp_path: Path, fmt: str,
+                                                                 monkeypatch):
+    target = tmp_path / f"x.{fmt}"
+    target.write_bytes(b"previous export")
+    real_write = io.BufferedWriter.write
+    calls = []
+
+    class FullDisk(io.BufferedWriter):
+        def write(self, data):  # the third write finds the disk full
+            calls.append(len(data))
+            if len(calls) == 3:
+                raise OSError(28, "No space left on device")
+            return real_write(self, data)
+
+    import core.export.writers as writers
+    real_fdopen = writers.os.fdopen
+    monkeypatch.setattr(writers.os, "fdopen",
+                        lambda fd, mode, buffering: FullDisk(real_fdopen(fd, mode, buffering=0),
+                                                             buffering))
+    batches = ([[f"r{b}"] * 5, [b] * 5] for b in range(40))
+    with pytest.raises(OSError, match="No space left"):
+        write_table(target, fmt, [Column("id"), Column("n", "int")], batches, {})
+    assert target.read_bytes() == b"previous export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"x.{fmt}"]
+
+
 def test_bad_requests_are_named(tmp_path: Path):
     with pytest.raises(ExportError, match="unknown table format 'xlsx'"):
         write_table(tmp_path / "x", "xlsx", COLUMNS, [], {})
@@ -143,4 +188,8 @@ def test_csv_cells_write_what_the_csv_module_writes(rows):
     expected = io.StringIO()
     csv.writer(expected, lineterminator="\r\n").writerows(
         [neutralize_formula(v) if isinstance(v, str) else v for v in row] for row in rows)
-    assert "".join(line + "\r\n" for line in csv_cells(columns, batch)) == expected.getvalue()
+    assert b"".join(line + b"\r\n" for line in csv_cells(columns, batch)
+                    ) == expected.getvalue().encode("utf-8")
+    # Text read from the database as UTF-8 bytes gives the same cells.
+    as_bytes = [[v.encode("utf-8") if isinstance(v, str) else v for v in column] for column in batch]
+    assert csv_cells(columns, as_bytes) == csv_cells(columns, batch)
