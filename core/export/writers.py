@@ -49,7 +49,7 @@ FORMULA_CHARS = frozenset("".join(FORMULA_START))
 # ASCII digits only: a spreadsheet reads "-٣" as text, so it must be neutralised like text.
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 _PLAIN_NUMBER_BYTES = re.compile(_PLAIN_NUMBER.pattern.encode())
-_FORMULA_BYTES = frozenset(start.encode() for start in FORMULA_START)
+_FORMULA_BYTES = frozenset(ord(start) for start in FORMULA_START)
 _ARROW_TYPES = {"string": pa.string(), "texts": pa.list_(pa.string()), "int": pa.int64(),
                 "float": pa.float64(), "bool": pa.bool_(), "timestamp": pa.timestamp("us", tz="UTC"),
                 "json": pa.string()}
@@ -107,12 +107,15 @@ Columns = Sequence[Sequence[Any]]
 Batch = Columns | EncodedRows
 CSV_LINE_END = "\r\n"
 _CSV_LINE_END = CSV_LINE_END.encode()
+_COMMA, _QUOTE, _LF, _CR = b',"\n\r'
 
 
 def csv_field(text: bytes) -> bytes:
     """UTF-8 ``text`` as one CSV field, quoted as :data:`csv.QUOTE_MINIMAL` quotes it (when it
     holds a comma, a double quote or a line break; quotes doubled). No formula neutralisation."""
-    if b"," in text or b'"' in text or b"\n" in text or b"\r" in text:
+    # Byte values, not b",": `int in bytes` is a memchr, `bytes in bytes` takes the buffer
+    # protocol first and was 8x slower (0.73 s vs 0.09 s for 800k cells).
+    if _COMMA in text or _QUOTE in text or _LF in text or _CR in text:
         return b'"' + text.replace(b'"', b'""') + b'"'
     return text
 
@@ -130,7 +133,7 @@ def csv_cells(columns: Sequence[Column], batch: Columns) -> list[bytes]:
 def _csv_text(value: str | bytes) -> bytes:
     """One text cell: UTF-8, neutralised (:func:`neutralize_formula`), quoted if needed."""
     data = value.encode("utf-8") if isinstance(value, str) else value
-    if data[:1] in _FORMULA_BYTES and not _PLAIN_NUMBER_BYTES.fullmatch(data):
+    if data and data[0] in _FORMULA_BYTES and not _PLAIN_NUMBER_BYTES.fullmatch(data):
         data = b"'" + data
     return csv_field(data)
 
