@@ -9,6 +9,7 @@ texts) and appends the gold members; the bytes equal the portable column path's.
 
 from __future__ import annotations
 
+import io
 import json
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.json as pa_json
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -256,6 +259,8 @@ def gold_batches(session: Session, project: ProjectInfo, policy: GoldPolicy,
     sqlite = session.get_bind().dialect.name == "sqlite"
     if fmt == "jsonl" and sqlite:
         yield from _sqlite_jsonl_batches(session, project, gold)
+    elif fmt == "parquet" and sqlite and all(spec.kind != "texts" for spec in project.schema.fields):
+        yield from _sqlite_parquet_batches(session, project, gold)
     else:
         yield from column_batches(session, project, gold, decode_metadata=fmt == "jsonl",
                                    as_bytes=sqlite and fmt in ("csv", "parquet"))
@@ -291,6 +296,38 @@ def column_batches(session: Session, project: ProjectInfo, gold: GoldTable, *,
         for index in decode:
             columns[index] = [None if v is None else loads(v) for v in columns[index]]
         yield columns + gold.rows((positions + start - len(rows)).tolist())
+
+
+def _sqlite_parquet_batches(session: Session, project: ProjectInfo, gold: GoldTable
+                            ) -> Iterator[list[Any]]:
+    """Parquet on SQLite, text fields only: the stored fields JSON of each batch parsed by
+    pyarrow straight into Arrow columns (C++, without the GIL, while the writer thread
+    compresses the previous batch), instead of one ``json_extract`` per field in SQLite and a
+    conversion per value (0.14 s less for 100k items)."""
+    options = pa_json.ParseOptions(
+        explicit_schema=pa.schema([(spec.name, pa.string()) for spec in project.schema.fields]),
+        unexpected_field_behavior="ignore")
+    params: dict[str, Any] = {"project": project.id}
+    sql = ("SELECT external_id, fields_json, model, group_name, metadata_json FROM item "
+           f"WHERE {project_items_where(session, params)} ORDER BY id")
+    start = 0
+    for rows in cursor_batches(session, sql, params, as_bytes=True):
+        positions = np.flatnonzero(gold.keep[start:start + len(rows)])
+        _check_order(gold, start, rows[0][0].decode(), rows[-1][0].decode(), len(rows))
+        start += len(rows)
+        if not len(positions):
+            continue
+        ids, fields, models, groups, metadata = (
+            list(values) for values in zip(*(rows[i] for i in positions.tolist()), strict=True))
+        data = b"\n".join(fields)
+        # One block holds the whole batch: a block must hold whole lines, and a line may be MBs.
+        table = pa_json.read_json(io.BytesIO(data), parse_options=options,
+                                  read_options=pa_json.ReadOptions(block_size=len(data) + 1))
+        if table.num_rows != len(ids):
+            raise RuntimeError(f"the fields of {len(ids)} items parsed as {table.num_rows} rows")
+        fields_columns = [column.combine_chunks() for column in table.columns]
+        yield [ids, *fields_columns, models, groups, metadata,
+               *gold.rows((positions + start - len(rows)).tolist())]
 
 
 def _sqlite_jsonl_batches(session: Session, project: ProjectInfo, gold: GoldTable

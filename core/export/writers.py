@@ -187,7 +187,9 @@ def _csv_column(values: Sequence[Any], kind: str) -> list[bytes]:
             for v in values]
 
 
-def _arrow_column(values: Sequence[Any], kind: str) -> pa.Array:
+def _arrow_column(values: Sequence[Any] | pa.Array, kind: str) -> pa.Array:
+    if isinstance(values, pa.Array):  # built by the caller already (storage's Parquet path)
+        return values if values.type == _ARROW_TYPES[kind] else values.cast(_ARROW_TYPES[kind])
     if kind == "json":
         values = [v if v is None or isinstance(v, str | bytes) else _SORTED_JSON.encode(v)
                   for v in values]

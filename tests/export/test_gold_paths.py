@@ -53,12 +53,19 @@ def test_jsonl_fast_path_equals_the_column_path(sqlite_db, tmp_path, template):
     assert fast.read_bytes().count(b"\n") >= len(TRICKY)
 
 
-def test_parquet_from_bytes_equals_the_column_path(sqlite_db, tmp_path):
-    import_records(sqlite_db, tmp_path, "thematic_alignment", records("thematic_alignment"),
-                   "tricky")
+@pytest.mark.parametrize("template", ["correctness", "thematic_alignment"])
+def test_parquet_fast_path_equals_the_column_path(sqlite_db, tmp_path, template):
+    # correctness: fields parsed by pyarrow from the stored JSON; thematic_alignment (a texts
+    # field): values read as bytes.
+    import_records(sqlite_db, tmp_path, template, records(template), "tricky")
     fast = export(sqlite_db, tmp_path, "tricky", "gold", "parquet", min_labels=1).written.path
     portable(sqlite_db, "tricky", "parquet", tmp_path / "slow.parquet")
     assert pq.read_table(fast).equals(pq.read_table(tmp_path / "slow.parquet"))
-    first = pq.read_table(fast).to_pylist()[1]
-    assert first["source"] == [TRICKY[1], "second"] and first["metadata"] == (
-        '{"note_field": "RTL עברית", "number": 1}')
+    rows = pq.read_table(fast).to_pylist()
+    assert [row["id"] for row in rows] == [f"t{i}" for i in range(len(TRICKY))]
+    assert rows[1]["metadata"] == '{"note_field": "RTL עברית", "number": 1}'
+    if template == "thematic_alignment":
+        assert rows[1]["source"] == [TRICKY[1], "second"]
+    else:
+        assert [row["response"] for row in rows] == [text or None for text in TRICKY]
+        assert rows[2]["prompt"] == TRICKY[2] and rows[7]["reference"] is None
