@@ -132,10 +132,25 @@ def csv_cells(columns: Sequence[Column], batch: Columns) -> list[bytes]:
 
 def _csv_text(value: str | bytes) -> bytes:
     """One text cell: UTF-8, neutralised (:func:`neutralize_formula`), quoted if needed."""
-    data = value.encode("utf-8") if isinstance(value, str) else value
-    if data and data[0] in _FORMULA_BYTES and not _PLAIN_NUMBER_BYTES.fullmatch(data):
-        data = b"'" + data
-    return csv_field(data)
+    return _csv_texts([value])[0]
+
+
+def _csv_texts(values: Iterable[str | bytes | None]) -> list[bytes]:
+    """:func:`_csv_text` of each value (None: an empty cell), in one loop: two calls per
+    cell cost 0.2 s of a 100k-item export."""
+    cells = []
+    append = cells.append
+    for value in values:
+        if value is None:
+            append(b"")
+            continue
+        data = value.encode("utf-8") if type(value) is str else value
+        if data and data[0] in _FORMULA_BYTES and not _PLAIN_NUMBER_BYTES.fullmatch(data):
+            data = b"'" + data
+        if _COMMA in data or _QUOTE in data or _LF in data or _CR in data:
+            data = b'"' + data.replace(b'"', b'""') + b'"'
+        append(data)
+    return cells
 
 
 def _iso_texts(values: Sequence[Any], template: str, missing: Any) -> list[Any]:
@@ -173,7 +188,7 @@ def _jsonl_column(values: Sequence[Any], kind: str) -> list[str]:
 def _csv_column(values: Sequence[Any], kind: str) -> list[bytes]:
     """The UTF-8 cells of one column (None is an empty cell)."""
     if kind == "string":
-        return [b"" if v is None else _csv_text(v) for v in values]
+        return _csv_texts(values)
     if kind in ("int", "float"):
         return [b"" if v is None else str(v).encode() for v in values]
     if kind == "timestamp":
@@ -183,8 +198,7 @@ def _csv_column(values: Sequence[Any], kind: str) -> list[bytes]:
     # json and texts: a list or object as JSON text; a string as it is (for json: JSON text
     # the database already holds)
     encode = _SORTED_JSON.encode
-    return [b"" if v is None else _csv_text(v if isinstance(v, str | bytes) else encode(v))
-            for v in values]
+    return _csv_texts(v if v is None or isinstance(v, str | bytes) else encode(v) for v in values)
 
 
 def _arrow_column(values: Sequence[Any] | pa.Array, kind: str) -> pa.Array:
