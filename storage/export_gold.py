@@ -131,17 +131,29 @@ def _scale_counts(session: Session, project_id: int, dimension: Dimension,
     for code, name in enumerate(names):
         params[f"label{code}"] = name
         sums.append(f"SUM(CASE WHEN a.label = :label{code} THEN 1 ELSE 0 END)")
-    sql = (f"SELECT a.item_id, COUNT(*), {', '.join(sums)} FROM annotation a "
-           "WHERE a.item_id IN (SELECT id FROM item WHERE project_id = :project) "
-           "AND a.dimension = :dimension GROUP BY a.item_id")
     counts = np.zeros((len(item_rows), len(names)), dtype=np.int64)
+    if not len(item_rows):
+        return counts, names
+    first, last = int(item_rows[0]), int(item_rows[-1])
+    if last - first < 2 * len(item_rows):
+        # The project's items are (nearly) a run of ids: walk that id range of the index and
+        # drop other projects' rows below, rather than look up each item id (0.19 s vs 0.24 s).
+        params.update(first=first, last=last)
+        items = "a.item_id BETWEEN :first AND :last"
+    else:
+        items = "a.item_id IN (SELECT id FROM item WHERE project_id = :project)"
+    sql = (f"SELECT a.item_id, COUNT(*), {', '.join(sums)} FROM annotation a "
+           f"WHERE {items} AND a.dimension = :dimension GROUP BY a.item_id")
     rows = fetch_rows(session, sql, params)
     if not rows:
         return counts, names
     table = np.array(rows, dtype=np.int64)
+    positions = np.searchsorted(item_rows, table[:, 0])
+    ours = item_rows[np.minimum(positions, len(item_rows) - 1)] == table[:, 0]
+    table, positions = table[ours], positions[ours]
     if (table[:, 1] != table[:, 2:].sum(axis=1)).any():
         _raise_unknown_label(session, project_id, dimension, names)
-    counts[np.searchsorted(item_rows, table[:, 0])] = table[:, 2:]
+    counts[positions] = table[:, 2:]
     return counts, names
 
 

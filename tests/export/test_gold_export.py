@@ -4,6 +4,7 @@ Hugging Face ``datasets`` loading."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -202,3 +203,31 @@ def test_a_stored_label_off_the_scale_is_named(db, tmp_path, quiz):
                                                 "dimension 'correct'"):
         export(db, tmp_path, "quiz", "gold")
     assert not (tmp_path / "quiz-gold.jsonl").exists()
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_projects_with_interleaved_items_keep_their_own_labels(db, tmp_path, fmt):
+    # "a" gets items before and after "b", so b's items lie inside a's range of item ids.
+    def item(item_id: str, label: str) -> dict:
+        return {"id": item_id, "prompt": f"question {item_id}", "response": "r",
+                "humans": {n: {"correct": label} for n in ("ann", "bob")}}
+
+    import_records(db, tmp_path, "correctness", [item("a1", "correct"), item("a2", "correct")], "a")
+    import_records(db, tmp_path, "correctness", [item("b1", "incorrect"), item("b2", "incorrect"),
+                                                 item("b3", "incorrect")], "b")
+    unlabelled = {"id": "a3", "prompt": "question a3", "response": "r"}
+    import_file(db, write_jsonl([item("a1", "correct"), item("a2", "correct"), unlabelled],
+                                tmp_path / "a-more.jsonl"), project_name="a", schema=None)
+
+    summary = export(db, tmp_path, "a", "gold", fmt)
+    path = summary.written.path
+    if fmt == "parquet":
+        rows = pq.read_table(path).to_pylist()
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    else:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    # b's labels must not count for a3, the item of "a" next to them in id order.
+    assert [(r["id"], r["gold_correct"], str(r["gold_correct_annotators"])) for r in rows] == [
+        ("a1", "correct", "2"), ("a2", "correct", "2")]
+    assert summary.skipped == {"items without gold": 1}
