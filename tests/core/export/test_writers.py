@@ -19,6 +19,7 @@ from core.export.writers import (
     ExportError,
     columns_of,
     csv_cells,
+    csv_lines,
     meta_path_for,
     neutralize_formula,
     write_table,
@@ -190,6 +191,9 @@ def test_csv_cells_write_what_the_csv_module_writes(rows):
         [neutralize_formula(v) if isinstance(v, str) else v for v in row] for row in rows)
     assert b"".join(line + b"\r\n" for line in csv_cells(columns, batch)
                     ) == expected.getvalue().encode("utf-8")
-    # Text read from the database as UTF-8 bytes gives the same cells.
+    assert csv_lines(columns, batch) == expected.getvalue().encode("utf-8")
+    # Text read from the database as UTF-8 bytes (all of it, or one column) gives the same.
     as_bytes = [[v.encode("utf-8") if isinstance(v, str) else v for v in column] for column in batch]
     assert csv_cells(columns, as_bytes) == csv_cells(columns, batch)
+    assert csv_lines(columns, as_bytes) == csv_lines(columns, [as_bytes[0], *batch[1:]]) == (
+        expected.getvalue().encode("utf-8"))
