@@ -123,13 +123,8 @@ class Database:
         On SQLite this is ``BEGIN IMMEDIATE``, so concurrent writers queue (busy timeout)
         instead of failing or losing updates. Any exception rolls the transaction back.
         """
-        with Session(self._write_engine, expire_on_commit=False) as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+        with Session(self._write_engine, expire_on_commit=False) as session, _committed(session):
+            yield session
 
     @contextmanager
     def bulk_write(self, *, enforce_foreign_keys: bool = True) -> Iterator[Session]:
@@ -159,13 +154,9 @@ class Database:
             if not enforce_foreign_keys:
                 raw.execute("PRAGMA foreign_keys=OFF")
             try:
-                with Session(bind=connection, expire_on_commit=False) as session:
-                    try:
-                        yield session
-                        session.commit()
-                    except BaseException:
-                        session.rollback()
-                        raise
+                with Session(bind=connection, expire_on_commit=False) as session, \
+                        _committed(session):
+                    yield session
             finally:
                 raw.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
                 raw.execute("PRAGMA foreign_keys=ON")
@@ -179,6 +170,17 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+
+@contextmanager
+def _committed(session: Session) -> Iterator[None]:
+    """Commit ``session`` when the block ends normally; roll it back on any exception."""
+    try:
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def _checkpoint(engine: Engine) -> tuple[int, int, int]:

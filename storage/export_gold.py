@@ -293,21 +293,11 @@ def column_batches(session: Session, project: ProjectInfo, gold: GoldTable, *,
     if decode_metadata:
         decode.append(1 + len(schema.fields) + 2)
     loads = json.loads
-    start = 0
-    for rows in cursor_batches(session, sql, params, as_bytes=as_bytes):
-        first, last = rows[0][0], rows[-1][0]
-        if as_bytes:
-            first, last = first.decode(), last.decode()
-        positions = np.flatnonzero(gold.keep[start:start + len(rows)])
-        _check_order(gold, start, first, last, len(rows))
-        start += len(rows)
-        if not len(positions):
-            continue
-        kept = [rows[i] for i in positions.tolist()]
+    for kept, gold_rows in _kept_batches(session, sql, params, gold, as_bytes=as_bytes):
         columns = [list(values) for values in zip(*kept, strict=True)]
         for index in decode:
             columns[index] = [None if v is None else loads(v) for v in columns[index]]
-        yield columns + gold.rows((positions + start - len(rows)).tolist())
+        yield columns + gold.rows(gold_rows)
 
 
 def _sqlite_parquet_batches(session: Session, project: ProjectInfo, gold: GoldTable
@@ -322,15 +312,8 @@ def _sqlite_parquet_batches(session: Session, project: ProjectInfo, gold: GoldTa
     params: dict[str, Any] = {"project": project.id}
     sql = ("SELECT external_id, fields_json, model, group_name, metadata_json FROM item "
            f"WHERE {project_items_where(session, params)} ORDER BY id")
-    start = 0
-    for rows in cursor_batches(session, sql, params, as_bytes=True):
-        positions = np.flatnonzero(gold.keep[start:start + len(rows)])
-        _check_order(gold, start, rows[0][0].decode(), rows[-1][0].decode(), len(rows))
-        start += len(rows)
-        if not len(positions):
-            continue
-        ids, fields, models, groups, metadata = (
-            list(values) for values in zip(*(rows[i] for i in positions.tolist()), strict=True))
+    for kept, gold_rows in _kept_batches(session, sql, params, gold, as_bytes=True):
+        ids, fields, models, groups, metadata = (list(values) for values in zip(*kept, strict=True))
         data = b"\n".join(fields)
         # One block holds the whole batch: a block must hold whole lines, and a line may be MBs.
         table = pa_json.read_json(io.BytesIO(data), parse_options=options,
@@ -338,8 +321,7 @@ def _sqlite_parquet_batches(session: Session, project: ProjectInfo, gold: GoldTa
         if table.num_rows != len(ids):
             raise RuntimeError(f"the fields of {len(ids)} items parsed as {table.num_rows} rows")
         fields_columns = [column.combine_chunks() for column in table.columns]
-        yield [ids, *fields_columns, models, groups, metadata,
-               *gold.rows((positions + start - len(rows)).tolist())]
+        yield [ids, *fields_columns, models, groups, metadata, *gold.rows(gold_rows)]
 
 
 def _sqlite_jsonl_batches(session: Session, project: ProjectInfo, gold: GoldTable
@@ -347,18 +329,26 @@ def _sqlite_jsonl_batches(session: Session, project: ProjectInfo, gold: GoldTabl
     params: dict[str, Any] = {"project": project.id}
     sql = _sqlite_jsonl_sql(project.schema, params, project_items_where(session, params))
     tail_columns = decision_columns(project.schema)
-    start = 0
-    for rows in cursor_batches(session, sql, params, as_bytes=True):
-        positions = np.flatnonzero(gold.keep[start:start + len(rows)])
-        _check_order(gold, start, rows[0][0].decode(), rows[-1][0].decode(), len(rows))
-        start += len(rows)
-        if not len(positions):
-            continue
-        members = jsonl_members(tail_columns,
-                                gold.rows((positions + start - len(rows)).tolist()))
-        lines = [rows[i][1][:-1] + b"," + tail for i, tail in zip(positions.tolist(), members,
-                                                                    strict=True)]
+    for kept, gold_rows in _kept_batches(session, sql, params, gold, as_bytes=True):
+        members = jsonl_members(tail_columns, gold.rows(gold_rows))
+        lines = [row[1][:-1] + b"," + tail for row, tail in zip(kept, members, strict=True)]
         yield EncodedRows(b"".join(lines), len(lines))
+
+
+def _kept_batches(session: Session, sql: str, params: Mapping[str, Any], gold: GoldTable, *,
+                  as_bytes: bool = False) -> Iterator[tuple[list[tuple[Any, ...]], list[int]]]:
+    """Yield each batch of item rows (by id, first column the external id) that has items with
+    gold, with those items' rows in the gold table; checks the two stay in step."""
+    start = 0
+    for rows in cursor_batches(session, sql, params, as_bytes=as_bytes):
+        first, last = rows[0][0], rows[-1][0]
+        if as_bytes:
+            first, last = first.decode(), last.decode()
+        _check_order(gold, start, first, last, len(rows))
+        positions = np.flatnonzero(gold.keep[start:start + len(rows)])
+        start += len(rows)
+        if len(positions):
+            yield [rows[i] for i in positions.tolist()], (positions + start - len(rows)).tolist()
 
 
 def _check_order(gold: GoldTable, start: int, first: str, last: str, count: int) -> None:

@@ -72,6 +72,15 @@ def snapshot(db) -> dict[str, list[tuple[Any, ...]]]:
     return result
 
 
+def stored(db, project: str = "p"):
+    """The project's items, verdicts and human labels as read back from the database."""
+    with db.read() as session:
+        project_id = get_project(session=session, name=project).id
+        return (items_frame(session=session, project_id=project_id),
+                verdicts_frame(session=session, project_id=project_id),
+                human_labels_frame(session=session, project_id=project_id))
+
+
 def counts(snap: dict[str, list[tuple[Any, ...]]]) -> dict[str, int]:
     return {name: len(rows) for name, rows in snap.items() if rows}
 
@@ -131,11 +140,7 @@ def test_skip_writes_exactly_the_valid_rows(db, tmp_path: Path) -> None:
     assert (summary.total_records, summary.added, summary.updated, summary.unchanged,
             summary.skipped) == (6, 2, 0, 0, 4)
     assert (summary.verdicts, summary.human_labels) == (4, 2)
-    with db.read() as session:
-        project_id = get_project(session=session, name="p").id
-        items = items_frame(session=session, project_id=project_id)
-        verdicts = verdicts_frame(session=session, project_id=project_id)
-        humans = human_labels_frame(session=session, project_id=project_id)
+    items, verdicts, humans = stored(db)
     assert items["id"].tolist() == ["ok-1", "ok-2"]
     assert items.set_index("id")["fields"].to_dict() == {
         "ok-1": {"prompt": "Capital of France?", "response": "Paris"},  # the first ok-1 wins
@@ -255,9 +260,7 @@ def test_reimport_drops_verdicts_the_file_no_longer_has(db, tmp_path: Path) -> N
                              schema=None)
 
     assert (summary.updated, summary.unchanged, summary.verdicts) == (1, 1, 1)
-    with db.read() as session:
-        project_id = get_project(session=session, name="p").id
-        verdicts = verdicts_frame(session=session, project_id=project_id)
+    _, verdicts, _ = stored(db)
     c1 = verdicts[verdicts["id"] == "c1"]
     assert sorted(zip(c1["judge"], c1["label"], strict=True)) == [
         ("gpt-3.5-turbo", "correct"), ("llama", "correct")]
@@ -410,10 +413,7 @@ def test_a_thousand_rows_round_trip_through_packed_inserts(db, tmp_path: Path) -
                              schema=CORRECTNESS)
 
     assert (summary.added, summary.verdicts, summary.human_labels) == (1234, 2467, 1234)
-    with db.read() as session:
-        project_id = get_project(session=session, name="p").id
-        verdicts = verdicts_frame(session=session, project_id=project_id)
-        humans = human_labels_frame(session=session, project_id=project_id)
+    _, verdicts, humans = stored(db)
     expected_verdicts = sorted(
         (r["id"], judge, v["correct"], v.get("rationale"))
         for r in records for judge, v in r["judges"].items())
