@@ -359,7 +359,7 @@ def _arrow_columns(table: pa.Table) -> tuple[dict[str, list[Any]], list[str]]:
     columns: dict[str, list[Any]] = {}
     string_columns: list[str] = []
 
-    def add(name: str, array: pa.Array, depth: int | None) -> None:
+    def add(name: str, array: pa.ChunkedArray, depth: int | None) -> None:
         # depth: None outside judges/humans; 0 at the group, 1 at a rater, 2 at a leaf.
         # Inside judges/humans null == absent, as on the exact path.
         if depth is not None and array.null_count == len(array):
@@ -377,7 +377,9 @@ def _arrow_columns(table: pa.Table) -> tuple[dict[str, list[Any]], list[str]]:
 
     for arrow_field, chunked in zip(table.schema, table.columns, strict=True):
         prefix = NESTED_PREFIXES.get(arrow_field.name)
-        add(prefix or arrow_field.name, chunked.combine_chunks(), 0 if prefix else None)
+        # Chunk by chunk: joining pyarrow's ~1 MB parse blocks first copied every byte again
+        # (0.17 s per 140 MB).
+        add(prefix or arrow_field.name, chunked, 0 if prefix else None)
     return columns, string_columns
 
 

@@ -389,6 +389,20 @@ def test_jsonl_fast_and_exact_paths_give_the_same_columns_and_rows():
             validate_table(exact, CORRECTNESS))
 
 
+@pytest.mark.parametrize("kind", [RICH, RICH_SAMPLES], ids=["objects", "samples"])
+def test_a_file_pyarrow_parses_in_many_blocks_reads_like_the_exact_path(kind):
+    # ~3 MB: pyarrow parses 1 MB blocks into chunks, which the fast path reads one by one.
+    records = [{**kind[i % 2], "id": i if kind is RICH_SAMPLES else f"r{i}", "padding": "x" * 700}
+               for i in range(4000)]
+    data = jsonl(records)
+    parsed = readers._jsonl_fast(data)
+    assert parsed is not None and parsed[0].column("judges").num_chunks > 1  # precondition
+    fast, exact = read_jsonl(data, "fast"), read_jsonl(data, "exact")
+    assert fast.columns == exact.columns
+    assert comparable(validate_table(fast, CORRECTNESS)) == comparable(
+        validate_table(exact, CORRECTNESS))
+
+
 def test_csv_fast_and_exact_paths_give_the_same_columns_and_rows():
     header = ["id", "prompt", "response", "model", "group", "difficulty", "judge.j.correct",
               "judge.j[1].correct", "human.ann.correct", "human.ann.comment"]
