@@ -246,22 +246,26 @@ class _BulkWriter:
         """Insert the records at ``positions``; return their new item ids in that order."""
         if not positions:
             return []
-        columns = ["project_id", "external_id", "fields_json", "model", "group_name",
+        columns = ["id", "project_id", "external_id", "fields_json", "model", "group_name",
                    "metadata_json", "content_hash", "created_at", "updated_at"]
         pid, now = self.project_id, self.now
-        values = [(pid, external_id, fields, model, group, metadata, digest, now, now)
-                  for external_id, fields, model, group, metadata, digest in _pick(positions, len(items), (
-                      items.external_ids, items.fields_json, items.models, items.groups,
-                      items.metadata_json, items.content_hashes))]
+        picked = _pick(positions, len(items), (items.external_ids, items.fields_json, items.models,
+                                               items.groups, items.metadata_json,
+                                               items.content_hashes))
         if self.dialect == "sqlite":
             # The write lock is ours, so numbering on from the largest id is what SQLite would
             # do itself, and spares reading 100k ids back (0.1 s).
             (largest,), = self.plain_rows("SELECT COALESCE(MAX(id), 0) FROM item", ())
-            ids = list(range(largest + 1, largest + 1 + len(values)))
-            values = [(item_id, *row) for item_id, row in zip(ids, values, strict=True)]
-            self.insert_rows("item", ["id", *columns], values, start=0.05, span=0.35, what="items")
+            ids = list(range(largest + 1, largest + 1 + len(positions)))
+            self.insert_rows("item", columns, [
+                (item_id, pid, external_id, fields, model, group, metadata, digest, now, now)
+                for item_id, (external_id, fields, model, group, metadata, digest)
+                in zip(ids, picked, strict=True)], start=0.05, span=0.35, what="items")
             return ids
-        self.insert_rows("item", columns, values, start=0.05, span=0.35, what="items")
+        self.insert_rows("item", columns[1:], [
+            (pid, external_id, fields, model, group, metadata, digest, now, now)
+            for external_id, fields, model, group, metadata, digest in picked],
+            start=0.05, span=0.35, what="items")
         stored = self.item_ids()
         return [stored[items.external_ids[p]] for p in positions]
 
