@@ -69,3 +69,14 @@ def test_bad_columns_are_refused():
         content_hashes([("x", [1])], 1)
     with pytest.raises(ValueError, match="'x' has 2 values, expected 1"):
         content_hashes([("x", ["a", "b"])], 1)
+
+
+def test_an_empty_cell_of_a_label_column_counts_as_absent():
+    # A column of few distinct values is hashed through pandas' categories, where None is
+    # coded apart: an empty cell must still leave the row's digest as if the column were not there.
+    labels = ["correct", "incorrect", None] * 100
+    texts = [f"row {i}" for i in range(300)]
+    with_labels = content_hashes([("text", texts), ("judge.gpt.correct", labels)], 300)
+    without = content_hashes([("text", texts)], 300)
+    assert [a == b for a, b in zip(with_labels, without, strict=True)] == [
+        label is None for label in labels]
