@@ -1,9 +1,11 @@
 """Streaming writers of export files: JSONL, CSV and Parquet, with a metadata sidecar.
 
 Rows arrive in batches of columns (one list of values per column), so an export of 100k items
-never holds the whole file in memory twice: each batch is encoded and written, then dropped.
-Encoding works column by column (one pass of a C encoder over each column's values), which is
-what makes the JSONL writer ~2x faster than one ``json.dumps`` per row.
+never holds the whole file in memory twice: each batch is encoded and handed to a background
+thread that hashes and writes it (or, for Parquet, compresses it) while the next batch is read;
+at most two batches wait there. Encoding works column by column (one pass of a C encoder over
+each column's values), which is what makes the JSONL writer ~2x faster than one ``json.dumps``
+per row; text may also arrive as UTF-8 ``bytes`` read from the database, written as it is.
 The file is written under a temporary name beside the target and moved into place only when
 complete, so a failed export never leaves a half-written file where the old one was.
 
