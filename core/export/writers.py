@@ -326,7 +326,9 @@ class _ByteSink:
             log.debug("background write of a failed export", exc_info=True)
 
 
-class _Jsonl:
+class _BytesFormat:
+    """A format written as bytes through a :class:`_ByteSink`; subclasses encode a batch."""
+
     def __init__(self, out: io.BufferedWriter, columns: Sequence[Column]) -> None:
         self.sink = _ByteSink(out)
         self.columns = columns
@@ -334,11 +336,11 @@ class _Jsonl:
     def write(self, batch: Batch) -> None:
         if isinstance(batch, EncodedRows):
             self.sink.write(batch.data)
-            return
-        encoded = _jsonl_parts(self.columns, batch)
-        if encoded and encoded[0]:
-            lines = "".join(["{" + ",".join(parts) + "}\n" for parts in zip(*encoded, strict=True)])
-            self.sink.write(lines.encode("utf-8"))
+        elif batch and len(batch[0]):
+            self.sink.write(self.encode(batch))
+
+    def encode(self, batch: Columns) -> bytes:
+        raise NotImplementedError
 
     def close(self, metadata: Mapping[str, Any]) -> str:
         return self.sink.close()
@@ -347,24 +349,20 @@ class _Jsonl:
         self.sink.abort()
 
 
-class _Csv:
+class _Jsonl(_BytesFormat):
+    def encode(self, batch: Columns) -> bytes:
+        encoded = _jsonl_parts(self.columns, batch)
+        return "".join(["{" + ",".join(parts) + "}\n"
+                        for parts in zip(*encoded, strict=True)]).encode("utf-8")
+
+
+class _Csv(_BytesFormat):
     def __init__(self, out: io.BufferedWriter, columns: Sequence[Column]) -> None:
-        self.sink = _ByteSink(out)
-        self.columns = columns
+        super().__init__(out, columns)
         self.sink.write(b",".join(_csv_text(c.name) for c in columns) + _CSV_LINE_END)
 
-    def write(self, batch: Batch) -> None:
-        if isinstance(batch, EncodedRows):
-            self.sink.write(batch.data)
-            return
-        if batch and len(batch[0]):
-            self.sink.write(csv_lines(self.columns, batch))
-
-    def close(self, metadata: Mapping[str, Any]) -> str:
-        return self.sink.close()
-
-    def abort(self) -> None:
-        self.sink.abort()
+    def encode(self, batch: Columns) -> bytes:
+        return csv_lines(self.columns, batch)
 
 
 class _Parquet:
