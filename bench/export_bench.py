@@ -136,8 +136,15 @@ def read_floor(db: Database) -> Callable[[], int]:
         with db.read() as session:
             project_id = get_project(session=session, name=PROJECT).id
             cursor = session.connection().connection.cursor()
+            # In id order the cheapest way SQLite has: along the table over the project's id
+            # range. ``project_id = ? ORDER BY id`` would sort every row in a temporary B-tree
+            # first (SQLite 3.40 picks the (project, updated_at) index), which once made this
+            # floor 0.3-0.6 s slower than it is.
+            first, last = cursor.execute("SELECT MIN(id), MAX(id) FROM item WHERE project_id = ?",
+                                         (project_id,)).fetchone()
             cursor.execute("SELECT external_id, fields_json, model, group_name, metadata_json "
-                           "FROM item WHERE project_id = ? ORDER BY id", (project_id,))
+                           "FROM item WHERE id BETWEEN ? AND ? AND +project_id = ?",
+                           (first, last, project_id))
             rows = 0
             while batch := cursor.fetchmany(5000):
                 rows += len(batch)

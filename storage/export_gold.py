@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,43 +44,78 @@ from storage.models import Gold, Item, UserAccount
 from storage.projects import ProjectInfo
 
 
-def _adjudicated(session: Session, project_id: int) -> dict[str, dict[str, Adjudicated]]:
-    """The admins' gold rows by item (external id) and dimension."""
-    query = (select(Item.external_id, Gold.dimension, Gold.label, Gold.reference_answer,
+def _adjudicated(session: Session, project_id: int) -> dict[int, dict[str, Adjudicated]]:
+    """The admins' gold rows by item id and dimension."""
+    query = (select(Gold.item_id, Gold.dimension, Gold.label, Gold.reference_answer,
                     Gold.note, UserAccount.name, Gold.decided_at)
              .join(Item, Item.id == Gold.item_id)
              .outerjoin(UserAccount, UserAccount.id == Gold.decided_by)
              .where(Item.project_id == project_id))
-    gold: dict[str, dict[str, Adjudicated]] = defaultdict(dict)
-    for external_id, dimension, *rest in session.execute(query):
-        gold[external_id][dimension] = Adjudicated(*rest)
+    gold: dict[int, dict[str, Adjudicated]] = defaultdict(dict)
+    for item_id, dimension, *rest in session.execute(query):
+        gold[item_id][dimension] = Adjudicated(*rest)
     return gold
 
 
-def _proposed_references(session: Session, project_id: int) -> dict[str, list[str]]:
-    """The annotators' proposed reference answers by item (external id)."""
-    sql = ("SELECT i.external_id, a.reference_answer FROM assignment a "
-           "JOIN item i ON i.id = a.item_id "
+def _proposed_references(session: Session, project_id: int) -> dict[int, list[str]]:
+    """The annotators' proposed reference answers by item id."""
+    sql = ("SELECT a.item_id, a.reference_answer FROM assignment a "
            "WHERE a.project_id = :project AND a.reference_answer IS NOT NULL")
-    proposals: dict[str, list[str]] = defaultdict(list)
+    proposals: dict[int, list[str]] = defaultdict(list)
     for rows in cursor_batches(session, sql, {"project": project_id}):
-        for external_id, text in rows:
-            proposals[external_id].append(text)
+        for item_id, text in rows:
+            proposals[item_id].append(text)
     return proposals
+
+
+def _project_item_ids(session: Session, project_id: int) -> np.ndarray:
+    """The ids of the project's items, ascending. When they are one unbroken run (a project
+    imported in one go) the run is all there is to read: three numbers off the index instead
+    of 100k rows."""
+    params = {"project": project_id}
+    ((count, first, last),) = fetch_rows(
+        session, "SELECT COUNT(*), MIN(id), MAX(id) FROM item WHERE project_id = :project", params)
+    if not count:
+        return np.empty(0, dtype=np.int64)
+    if last - first + 1 == count:
+        return np.arange(first, last + 1, dtype=np.int64)
+    rows = fetch_rows(session, "SELECT id FROM item WHERE project_id = :project ORDER BY id",
+                      params)
+    return np.fromiter((row[0] for row in rows), np.int64, len(rows))
 
 
 @dataclass(frozen=True, eq=False)
 class GoldTable:
-    """The gold columns of every item of a project, in item order (row ``i`` is the project's
-    ``i``-th item by id), and which items have any gold (``keep``)."""
+    """The gold columns of every item of a project: row ``i`` is the item with id
+    ``item_ids[i]`` (ascending), ``keep[i]`` says whether it has any gold."""
 
     item_ids: np.ndarray
     columns: list[list[Any]]
     keep: np.ndarray
 
     def rows(self, positions: Sequence[int]) -> list[list[Any]]:
-        """The gold columns of the items at ``positions``."""
+        """The gold columns of the table's rows at ``positions``."""
         return [[column[i] for i in positions] for column in self.columns]
+
+    def match(self, item_ids: Sequence[int]) -> tuple[list[int], list[int]]:
+        """Which of ``item_ids`` have gold: their positions in ``item_ids`` and their rows in
+        the table. An id the table does not hold (an item added after it was read) has none."""
+        ids = np.fromiter(item_ids, np.int64, len(item_ids))
+        if not len(self.item_ids):
+            return [], []
+        rows = np.minimum(np.searchsorted(self.item_ids, ids), len(self.item_ids) - 1)
+        positions = np.flatnonzero((self.item_ids[rows] == ids) & self.keep[rows])
+        return positions.tolist(), rows[positions].tolist()
+
+
+def _rows_of(item_rows: np.ndarray, item_ids: Collection[int]) -> dict[int, int]:
+    """The position in ``item_rows`` (ascending) of each of ``item_ids`` found there."""
+    ids = np.fromiter(item_ids, np.int64, len(item_ids))
+    if not len(item_rows) or not len(ids):
+        return {}
+    rows = np.minimum(np.searchsorted(item_rows, ids), len(item_rows) - 1)
+    found = item_rows[rows] == ids
+    return dict(zip(ids[found].tolist(), rows[found].tolist(), strict=True))
 
 
 _LABEL_COUNTS = (
@@ -168,8 +203,8 @@ def _raise_unknown_label(session: Session, project_id: int, dimension: Dimension
 
 
 def _dimension_gold(counts: np.ndarray, names: list[str], dimension: str, policy: GoldPolicy,
-                    adjudicated: Mapping[str, Mapping[str, Adjudicated]],
-                    row_of: Mapping[str, int]) -> list[list[Any]]:
+                    adjudicated: Mapping[int, Mapping[str, Adjudicated]],
+                    row_of: Mapping[int, int]) -> list[list[Any]]:
     """The six gold columns of one dimension (label, method, annotators, agreeing, decided_by,
     decided_at) for every item, humans decided in one vectorised pass, adjudication on top."""
     gold = decide_counts(counts, policy)
@@ -182,11 +217,11 @@ def _dimension_gold(counts: np.ndarray, names: list[str], dimension: str, policy
     decided_by: list[Any] = [None] * len(labels)
     decided_at: list[Any] = [None] * len(labels)
     code_of = {name: code for code, name in enumerate(names)}
-    for external_id, by_dimension in adjudicated.items():
+    for item_id, by_dimension in adjudicated.items():
         ruling = by_dimension.get(dimension)
-        if ruling is None or ruling.label is None or external_id not in row_of:
+        if ruling is None or ruling.label is None or item_id not in row_of:
             continue
-        row = row_of[external_id]
+        row = row_of[item_id]
         code = code_of.get(ruling.label)
         labels[row], method[row], decided_by[row], decided_at[row] = (
             ruling.label, "adjudicated", ruling.decided_by, ruling.decided_at)
@@ -201,43 +236,38 @@ def gold_table(session: Session, project: ProjectInfo, policy: GoldPolicy) -> Go
     answer and its source, then the adjudication note."""
     schema = project.schema
     adjudicated = _adjudicated(session, project.id)
-    params: dict[str, Any] = {"project": project.id}
-    where = project_items_where(session, params)
-    items = fetch_rows(session, f"SELECT id, external_id FROM item WHERE {where} ORDER BY id",
-                       params)
-    item_rows = np.fromiter((row[0] for row in items), np.int64, len(items))
-    item_ids = np.array([row[1] for row in items], dtype=object)
-    row_of = {external_id: row for row, (_, external_id) in enumerate(items)}
+    reference_dim = reference_dimension(schema)
+    proposals = (_proposed_references(session, project.id)
+                 if reference_dim and policy.name != "adjudicated" else {})
+    item_rows = _project_item_ids(session, project.id)
+    row_of = _rows_of(item_rows, adjudicated.keys() | proposals.keys())
     columns: list[list[Any]] = []
     for dimension in schema.dimensions:
         counts, names = _label_counts(session, project.id, dimension, item_rows)
         columns.extend(_dimension_gold(counts, names, dimension.name, policy, adjudicated,
                                        row_of))
-    n_items = len(item_ids)
+    n_items = len(item_rows)
     keep = np.zeros(n_items, dtype=bool)
     for labels in columns[::6]:
         keep |= np.array([label is not None for label in labels], dtype=bool)
-    reference_dim = reference_dimension(schema)
     if reference_dim:
-        proposals = (_proposed_references(session, project.id)
-                     if policy.name != "adjudicated" else {})
         answers: list[Any] = [None] * n_items
         sources: list[Any] = [None] * n_items
-        for external_id in adjudicated.keys() | proposals.keys():
-            reference = _reference(adjudicated.get(external_id, {}).get(reference_dim),
-                                   proposals.get(external_id))
-            if reference is not None and external_id in row_of:
-                row = row_of[external_id]
+        for item_id in adjudicated.keys() | proposals.keys():
+            reference = _reference(adjudicated.get(item_id, {}).get(reference_dim),
+                                   proposals.get(item_id))
+            if reference is not None and item_id in row_of:
+                row = row_of[item_id]
                 answers[row], sources[row] = reference
                 keep[row] = True
         columns += [answers, sources]
     notes: list[Any] = [None] * n_items
-    for external_id, by_dimension in adjudicated.items():
+    for item_id, by_dimension in adjudicated.items():
         texts = sorted({ruling.note for ruling in by_dimension.values() if ruling.note})
-        if texts and external_id in row_of:
-            notes[row_of[external_id]] = "\n".join(texts)
+        if texts and item_id in row_of:
+            notes[row_of[item_id]] = "\n".join(texts)
     columns.append(notes)
-    return GoldTable(item_ids, columns, keep)
+    return GoldTable(item_rows, columns, keep)
 
 
 def _sqlite_jsonl_sql(schema: TaskSchema, params: dict[str, Any], where: str) -> str:
@@ -254,7 +284,7 @@ def _sqlite_jsonl_sql(schema: TaskSchema, params: dict[str, Any], where: str) ->
         params[f"name{index}"] = spec.name
         members.append(f":name{index}, NULL")
     members += ["'model', model", "'group', group_name", "'metadata', json(metadata_json)"]
-    return (f"SELECT external_id, json_patch(json_object({', '.join(members)}), fields_json) "
+    return (f"SELECT id, json_patch(json_object({', '.join(members)}), fields_json) "
             f"FROM item WHERE {where} ORDER BY id")
 
 
@@ -294,7 +324,7 @@ def column_batches(session: Session, project: ProjectInfo, gold: GoldTable, *,
         decode.append(1 + len(schema.fields) + 2)
     loads = json.loads
     for kept, gold_rows in _kept_batches(session, sql, params, gold, as_bytes=as_bytes):
-        columns = [list(values) for values in zip(*kept, strict=True)]
+        columns = [list(values) for values in zip(*kept, strict=True)][1:]  # without the id
         for index in decode:
             columns[index] = [None if v is None else loads(v) for v in columns[index]]
         yield columns + gold.rows(gold_rows)
@@ -310,10 +340,11 @@ def _sqlite_parquet_batches(session: Session, project: ProjectInfo, gold: GoldTa
         explicit_schema=pa.schema([(spec.name, pa.string()) for spec in project.schema.fields]),
         unexpected_field_behavior="ignore")
     params: dict[str, Any] = {"project": project.id}
-    sql = ("SELECT external_id, fields_json, model, group_name, metadata_json FROM item "
+    sql = ("SELECT id, external_id, fields_json, model, group_name, metadata_json FROM item "
            f"WHERE {project_items_where(session, params)} ORDER BY id")
     for kept, gold_rows in _kept_batches(session, sql, params, gold, as_bytes=True):
-        ids, fields, models, groups, metadata = (list(values) for values in zip(*kept, strict=True))
+        _, ids, fields, models, groups, metadata = (list(values)
+                                                    for values in zip(*kept, strict=True))
         data = b"\n".join(fields)
         # One block holds the whole batch: a block must hold whole lines, and a line may be MBs.
         table = pa_json.read_json(io.BytesIO(data), parse_options=options,
@@ -324,6 +355,9 @@ def _sqlite_parquet_batches(session: Session, project: ProjectInfo, gold: GoldTa
         yield [ids, *fields_columns, models, groups, metadata, *gold.rows(gold_rows)]
 
 
+_COMMA = ord(",")
+
+
 def _sqlite_jsonl_batches(session: Session, project: ProjectInfo, gold: GoldTable
                           ) -> Iterator[EncodedRows]:
     params: dict[str, Any] = {"project": project.id}
@@ -331,31 +365,25 @@ def _sqlite_jsonl_batches(session: Session, project: ProjectInfo, gold: GoldTabl
     tail_columns = decision_columns(project.schema)
     for kept, gold_rows in _kept_batches(session, sql, params, gold, as_bytes=True):
         members = jsonl_members(tail_columns, gold.rows(gold_rows))
-        lines = [row[1][:-1] + b"," + tail for row, tail in zip(kept, members, strict=True)]
-        yield EncodedRows(b"".join(lines), len(lines))
+        # Each line is the item's object with its closing brace turned into a comma, then the
+        # gold members: appended in place, one copy of each object instead of three (slice,
+        # concatenation, join: 0.12 s vs 0.25 s for 100k items of 1 KB).
+        lines = bytearray()
+        for row, tail in zip(kept, members, strict=True):
+            lines += row[1]
+            lines[-1] = _COMMA
+            lines += tail
+        yield EncodedRows(lines, len(members))
 
 
 def _kept_batches(session: Session, sql: str, params: Mapping[str, Any], gold: GoldTable, *,
                   as_bytes: bool = False) -> Iterator[tuple[list[tuple[Any, ...]], list[int]]]:
-    """Yield each batch of item rows (by id, first column the external id) that has items with
-    gold, with those items' rows in the gold table; checks the two stay in step."""
-    start = 0
+    """Yield each batch of item rows (first column the item id) that has items with gold, with
+    those items' rows in the gold table, matched by id."""
     for rows in cursor_batches(session, sql, params, as_bytes=as_bytes):
-        first, last = rows[0][0], rows[-1][0]
-        if as_bytes:
-            first, last = first.decode(), last.decode()
-        _check_order(gold, start, first, last, len(rows))
-        positions = np.flatnonzero(gold.keep[start:start + len(rows)])
-        start += len(rows)
-        if len(positions):
-            yield [rows[i] for i in positions.tolist()], (positions + start - len(rows)).tolist()
-
-
-def _check_order(gold: GoldTable, start: int, first: str, last: str, count: int) -> None:
-    """The item batches and the gold table list the same items in the same order (both by id,
-    in one snapshot); a mismatch would pair items with another item's gold."""
-    if (gold.item_ids[start], gold.item_ids[start + count - 1]) != (first, last):
-        raise RuntimeError(f"gold rows out of step with the items at {first!r}")
+        positions, gold_rows = gold.match([row[0] for row in rows])
+        if positions:
+            yield [rows[i] for i in positions], gold_rows
 
 
 def gold_rows(session: Session, project: ProjectInfo, policy: GoldPolicy,

@@ -67,10 +67,10 @@ def field_expressions(schema: TaskSchema, dialect: str, params: dict[str, Any]) 
 
 def item_columns_sql(session: Session, schema: TaskSchema, params: dict[str, Any],
                      where: str) -> str:
-    """Return the query of the items matching ``where``: external id, each field
+    """Return the query of the items matching ``where``: id, external id, each field
     (:func:`field_expressions`), model, group and the stored metadata JSON, by id."""
     fields = field_expressions(schema, session.get_bind().dialect.name, params)
-    return (f"SELECT external_id, {', '.join(fields)}, model, group_name, metadata_json "
+    return (f"SELECT id, external_id, {', '.join(fields)}, model, group_name, metadata_json "
             f"FROM item WHERE {where} ORDER BY id")
 
 

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from sqlalchemy import text as sql_text
 
 import storage.export_gold
 from core.export.gold import GoldPolicy, gold_columns
 from core.export.writers import write_table
-from storage.export_gold import gold_table
+from storage.export_gold import GoldTable, _project_item_ids, gold_table
 from storage.projects import get_project
 from tests.export.helpers import export, import_records
 
@@ -69,3 +71,28 @@ def test_parquet_fast_path_equals_the_column_path(sqlite_db, tmp_path, template)
     else:
         assert [row["response"] for row in rows] == [text or None for text in TRICKY]
         assert rows[2]["prompt"] == TRICKY[2] and rows[7]["reference"] is None
+
+
+def test_gold_rows_are_matched_to_items_by_id():
+    # Items 10, 12, 13 of a project; 12 has no gold. A batch may hold ids the table does not
+    # (an item of another project, an item added since): they get no gold row.
+    gold = GoldTable(np.array([10, 12, 13]), [["x", None, "z"]], np.array([True, False, True]))
+    assert gold.match([9, 10, 11, 12, 13, 14]) == ([1, 4], [0, 2])
+    assert gold.match([12]) == ([], [])
+    assert gold.rows([0, 2]) == [["x", "z"]]
+    empty = GoldTable(np.empty(0, dtype=np.int64), [[]], np.empty(0, dtype=bool))
+    assert empty.match([1, 2]) == ([], [])
+
+
+def test_project_item_ids_read_as_a_run_or_one_by_one(sqlite_db, tmp_path):
+    import_records(sqlite_db, tmp_path, "correctness", records("correctness")[:3], "a")
+    import_records(sqlite_db, tmp_path, "correctness", records("correctness")[:2], "b")
+    import_records(sqlite_db, tmp_path, "correctness", records("correctness")[3:5], "a")
+    with sqlite_db.read() as session:
+        a = _project_item_ids(session, get_project(session=session, name="a").id)
+        b = _project_item_ids(session, get_project(session=session, name="b").id)
+        expected = {name: [row[0] for row in session.execute(sql_text(
+            "SELECT item.id FROM item JOIN project ON project.id = item.project_id "
+            "WHERE project.name = :name ORDER BY item.id"), {"name": name})] for name in "ab"}
+    assert a.tolist() == expected["a"] and len(a) == 5  # ids with b's between: read one by one
+    assert b.tolist() == expected["b"] and len(b) == 2  # one unbroken run

@@ -20,6 +20,7 @@ from core.export.writers import (
     columns_of,
     csv_cells,
     csv_lines,
+    jsonl_members,
     meta_path_for,
     neutralize_formula,
     write_table,
@@ -197,3 +198,29 @@ def test_csv_cells_write_what_the_csv_module_writes(rows):
     assert csv_cells(columns, as_bytes) == csv_cells(columns, batch)
     assert csv_lines(columns, as_bytes) == csv_lines(columns, [as_bytes[0], *batch[1:]]) == (
         expected.getvalue().encode("utf-8"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["correct", "incorrect", None, 'say "hi"\n']),
+                          st.one_of(st.none(), st.integers(0, 3)),
+                          st.sampled_from([None, AT, datetime(2026, 1, 1, tzinfo=UTC)])),
+                max_size=30))
+def test_jsonl_members_are_each_rows_json_members(rows):
+    # Rows repeat (as gold columns do), and each distinct row is encoded once: every row must
+    # still get its own members.
+    columns = [Column("gold"), Column("n", "int"), Column("at", "timestamp")]
+    batch = columns_of([dict(zip(("gold", "n", "at"), row, strict=True)) for row in rows], columns)
+    tails = jsonl_members(columns, batch)
+    assert len(tails) == len(rows)
+    for tail, (gold, n, at) in zip(tails, rows, strict=True):
+        expected = {"gold": gold, "n": n, "at": None if at is None else at.isoformat()}
+        assert tail.endswith(b"}\n")
+        assert json.loads(b"{" + tail) == expected
+
+
+def test_jsonl_members_keep_values_that_are_equal_but_encode_differently():
+    # 1 == 1.0 == True in Python, but they are three different JSON texts.
+    columns = [Column("score", "float"), Column("meta", "json")]
+    tails = jsonl_members(columns, [[1, 1.0, True], [1, 1.0, True]])
+    assert tails == [b'"score":1,"meta":1}\n', b'"score":1.0,"meta":1.0}\n',
+                     b'"score":true,"meta":true}\n']
