@@ -224,3 +224,19 @@ def test_jsonl_members_keep_values_that_are_equal_but_encode_differently():
     tails = jsonl_members(columns, [[1, 1.0, True], [1, 1.0, True]])
     assert tails == [b'"score":1,"meta":1}\n', b'"score":1.0,"meta":1.0}\n',
                      b'"score":true,"meta":true}\n']
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from([None, "correct", "=1+1", 'a "quoted", cell', "-3", "two\nlines",
+                                 ""]), min_size=64, max_size=200),
+       st.booleans())
+def test_csv_cells_of_a_repetitive_column_are_each_values_cell(values, as_bytes):
+    # A label column repeats a few values; each distinct value is made a cell once, and every
+    # row must still get its own cell (str and bytes alike).
+    columns = [Column("n", "int"), Column("label")]
+    batch = [list(range(len(values))),
+             [v.encode("utf-8") if as_bytes and v is not None else v for v in values]]
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\r\n").writerows(
+        [n, neutralize_formula(v) if isinstance(v, str) else v] for n, v in enumerate(values))
+    assert csv_lines(columns, batch) == expected.getvalue().encode("utf-8")
