@@ -157,6 +157,11 @@ def read_floor(db: Database) -> Callable[[], int]:
     return run
 
 
+def megabytes(value: float) -> str:
+    """A peak memory cell: ``123MB``, or ``-`` when not measured."""
+    return f"{'-':>7}" if value != value else f"{value:>5.0f}MB"
+
+
 def timed(run: Callable[[], int], repeat: int) -> tuple[float, list[float], int]:
     times, rows = [], 0
     for _ in range(repeat):
@@ -212,8 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"floor: reading the items and labels alone takes {floor:.3f} s")
         start_rss = 0.0 if args.skip_memory else child_peak_mb(folder, "none", "jsonl")
         print(f"\n{'format':<8} {'docket best':>12} {'runs':>24} {'rows':>9} {'MB':>6} "
-              f"{'peak':>7} | {'pandas':>7} {'peak':>7} {'ratio':>6}   (peak: RSS above "
-              f"{start_rss:.0f} MB at start)")
+              f"{'peak':>7} | {'pandas':>7} {'peak':>7} {'ratio':>6}   "
+              + ("(peak not measured: --skip-memory)" if args.skip_memory
+                 else f"(peak: RSS above {start_rss:.0f} MB at start)"))
         results = {}
         for fmt in FORMATS:
             ours = docket_export(db, folder, fmt)
@@ -227,8 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             size = (folder / f"gold.{fmt}").stat().st_size / 1e6
             results[fmt] = best
             print(f"{fmt:<8} {best:>10.3f} s {' '.join(f'{t:.3f}' for t in runs):>24} "
-                  f"{rows:>9,} {size:>6.0f} {peak:>5.0f}MB | "
-                  f"{base_best:>5.2f} s {base_peak:>5.0f}MB {base_best / best:>5.2f}x"
+                  f"{rows:>9,} {size:>6.0f} {megabytes(peak)} | "
+                  f"{base_best:>5.2f} s {megabytes(base_peak)} {base_best / best:>5.2f}x"
                   + ("" if base_rows == rows else f"  (baseline rows {base_rows:,})"))
         worst = max(results.values())
         print(f"\ngoal <= 1 s per format: {'met' if worst <= 1 else 'NOT met'} "
