@@ -15,6 +15,8 @@ from functools import cached_property
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from core.importing.content_hash import content_hashes, legacy_content_hash
 from core.importing.problems import ImportFileError, ImportProblem
 from core.importing.readers import RawTable
@@ -528,10 +530,8 @@ def _field_pieces(field_values: list[tuple[str, list[Any]]], keep: list[int]
 
     Joined with ``", "`` inside braces they give ``json.dumps(fields, ensure_ascii=False)``;
     encoding column by column is ~2x faster than one ``json.dumps`` per row (0.3 s vs 0.65 s
-    for 100k rows of 1 KB). The same pieces feed the content hash. A string that is all
-    printable with no quote or backslash needs no escaping (JSON escapes only those and
-    control characters, which are never printable), and quoting it directly is 8x cheaper
-    than the C encoder's scan (0.28 s per 44 MB).
+    for 100k rows of 1 KB). The same pieces feed the content hash. A string JSON leaves as it
+    is (:func:`_unescaped`) is quoted directly, 8x cheaper than the C encoder's scan.
     """
     pieces: dict[str, list[str | None]] = {}
     every_row = len(keep) == len(field_values[0][1]) if field_values else True
@@ -541,11 +541,51 @@ def _field_pieces(field_values: list[tuple[str, list[Any]]], keep: list[int]
         kept = values if every_row else [values[row] for row in keep]
         pieces[name] = [
             None if value is None
-            else quoted + value + '"' if (type(value) is str and value.isprintable()
-                                          and '"' not in value and "\\" not in value)
+            else quoted + value + '"' if plain
             else prefix + (encode_basestring(value) if type(value) is str else _JSON.encode(value))
-            for value in kept]
+            for value, plain in zip(kept, _unescaped(kept), strict=True)]
     return pieces
+
+
+_UNESCAPED_CHUNK = 4096
+
+
+def _unescaped(values: list[Any]) -> list[bool]:
+    """Per value: True for a string that JSON writes as it is, quotes around it (no character
+    below U+0020, no double quote, no backslash: what ``ensure_ascii=False`` escapes).
+
+    Checked on the UTF-8 bytes of a few thousand values at a time with numpy (a multi-byte
+    character has no byte below 0x80, so a byte test is exact): ~4x cheaper than
+    ``str.isprintable`` and two ``in`` tests per value, which read every character in Python's
+    Unicode tables.
+    """
+    flags: list[bool] = []
+    for start in range(0, len(values), _UNESCAPED_CHUNK):
+        chunk = values[start:start + _UNESCAPED_CHUNK]
+        # Values are separated (and the last ended) by NUL; anything not a string becomes
+        # "\x01", which the test rejects.
+        try:
+            data = np.frombuffer(("\x00".join([v if type(v) is str else "\x01" for v in chunk])
+                                  + "\x00").encode("utf-8"), dtype=np.uint8)
+        except UnicodeEncodeError:  # a lone surrogate somewhere: value by value
+            flags += [_unescaped_one(value) for value in chunk]
+            continue
+        ends = np.flatnonzero(data == 0)
+        if len(ends) != len(chunk):  # a value holds NUL itself: value by value
+            flags += [_unescaped_one(value) for value in chunk]
+            continue
+        escaped = (data < 0x20) | (data == 0x22) | (data == 0x5C)
+        escaped[ends] = False
+        starts = np.concatenate(([0], ends[:-1] + 1))
+        flags += np.logical_not(np.logical_or.reduceat(escaped, starts)).tolist()
+    return flags
+
+
+def _unescaped_one(value: Any) -> bool:
+    return (type(value) is str and not _JSON_ESCAPED.search(value))
+
+
+_JSON_ESCAPED = re.compile(r'[\x00-\x1f"\\]')
 
 
 def _line_order(problem: ImportProblem) -> int:

@@ -235,3 +235,17 @@ def test_field_pieces_are_json_dumps(value):
     # including for lone surrogates, control characters, quotes and backslashes.
     pieces = _field_pieces([("f", [value, None])], [0, 1])
     assert pieces == {"f": ['"f": ' + json.dumps(value, ensure_ascii=False), None]}
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(st.lists(st.one_of(st.none(), st.text(st.sampled_from('ab "\\\n\x00\x1fé🦜\ud800'),
+                                             max_size=6),
+                          st.lists(st.text(max_size=3), max_size=2)), max_size=40),
+       st.integers(0, 9000))
+def test_field_pieces_of_a_long_column_are_each_values_json(values, padding):
+    # Values are checked for escapes a few thousand at a time: whatever sits in a chunk (or
+    # across a chunk's edge) must not change another value's text.
+    column = ["plain"] * padding + values + ["plain"] * 5
+    pieces = _field_pieces([("f", column)], list(range(len(column))))["f"]
+    assert pieces == [None if v is None else '"f": ' + json.dumps(v, ensure_ascii=False)
+                      for v in column]
