@@ -99,23 +99,30 @@ class GoldTable:
 
     def match(self, item_ids: Sequence[int]) -> tuple[list[int], list[int]]:
         """Which of ``item_ids`` have gold: their positions in ``item_ids`` and their rows in
-        the table. An id the table does not hold (an item added after it was read) has none."""
+        the table. An id the table does not hold has none."""
         ids = np.fromiter(item_ids, np.int64, len(item_ids))
-        if not len(self.item_ids):
+        found, rows = _locate(self.item_ids, ids)
+        if not found.any():
             return [], []
-        rows = np.minimum(np.searchsorted(self.item_ids, ids), len(self.item_ids) - 1)
-        positions = np.flatnonzero((self.item_ids[rows] == ids) & self.keep[rows])
+        positions = np.flatnonzero(found & self.keep[rows])
         return positions.tolist(), rows[positions].tolist()
 
 
 def _rows_of(item_rows: np.ndarray, item_ids: Collection[int]) -> dict[int, int]:
     """The position in ``item_rows`` (ascending) of each of ``item_ids`` found there."""
     ids = np.fromiter(item_ids, np.int64, len(item_ids))
-    if not len(item_rows) or not len(ids):
-        return {}
-    rows = np.minimum(np.searchsorted(item_rows, ids), len(item_rows) - 1)
-    found = item_rows[rows] == ids
+    found, rows = _locate(item_rows, ids)
     return dict(zip(ids[found].tolist(), rows[found].tolist(), strict=True))
+
+
+def _locate(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``ids``: whether ``sorted_ids`` holds it, and at which position (0 where
+    it does not)."""
+    if not len(sorted_ids):
+        return np.zeros(len(ids), dtype=bool), np.zeros(len(ids), dtype=np.int64)
+    rows = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    found = sorted_ids[rows] == ids
+    return found, np.where(found, rows, 0)
 
 
 _LABEL_COUNTS = (
