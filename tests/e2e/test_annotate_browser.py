@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from storage.annotation import ProjectSettings, find_assignment, user_labels
 from storage.database import Database
@@ -61,6 +62,28 @@ def chosen(page, dimension: str, position: int) -> None:
     settled(page)
 
 
+def press_until(page, key: str, shown) -> None:
+    """Press ``key`` until ``shown`` (a locator) appears, at most three times. On a loaded
+    2-core machine a key pressed just as Streamlit redraws the panel can be lost (seen in 2 of
+    3 CI runs on 2026-11-29, never on a quiet run); only for keys whose effect is the same
+    when repeated (choosing the label of a one-dimension task, the key that signs out)."""
+    for attempt in range(3):
+        page.keyboard.press(key)
+        try:
+            shown.wait_for(timeout=7_000)
+            return
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
+
+
+def choose(page, key: str, dimension: str, position: int) -> None:
+    """Choose a label of a one-dimension task by its key, and wait until it shows chosen."""
+    press_until(page, key, by_key(page, f"annotate.label.{dimension}.{position}").locator(
+        '[data-testid="stBaseButton-primary"]'))
+    settled(page)
+
+
 def test_three_items_labelled_with_the_keyboard_alone_and_reload_keeps_the_item(
         page, own_docket_server, server_db, tmp_path):
     user = new_annotator(server_db)
@@ -73,8 +96,7 @@ def test_three_items_labelled_with_the_keyboard_alone_and_reload_keeps_the_item(
     snapshot(page, "docket_annotate_before.png")
 
     # k0: label with 1, Enter saves and reveals the judges, Enter again goes on.
-    page.keyboard.press("1")
-    chosen(page, "correct", 0)
+    choose(page, "1", "correct", 0)
     page.keyboard.press("Enter")
     page.get_by_text(rationale("judge-zeta", "k0")).wait_for()
     page.get_by_text("1 of 2 judges agree with you").wait_for()
@@ -84,14 +106,12 @@ def test_three_items_labelled_with_the_keyboard_alone_and_reload_keeps_the_item(
     shows_item(page, "k1")
 
     # Reload mid-way: the session is new (sign in again), the URL brings back the same item.
-    page.keyboard.press("2")
-    chosen(page, "correct", 1)
+    choose(page, "2", "correct", 1)
     page.reload()
     sign_in(page, user.name, ANNOTATOR_PASSWORD)
     shows_item(page, "k1")
     assert "item=k1" in page.url
-    page.keyboard.press("2")
-    chosen(page, "correct", 1)
+    choose(page, "2", "correct", 1)
     page.keyboard.press("Enter")
     page.get_by_text(rationale("judge-omega", "k1")).wait_for()
     settled(page)
@@ -103,8 +123,7 @@ def test_three_items_labelled_with_the_keyboard_alone_and_reload_keeps_the_item(
     shows_item(page, "k1")
     page.keyboard.press("n")
     shows_item(page, "k2")
-    page.keyboard.press("1")
-    chosen(page, "correct", 0)
+    choose(page, "1", "correct", 0)
     page.keyboard.press("Enter")
     page.get_by_text(rationale("judge-zeta", "k2")).wait_for()
     settled(page)
@@ -190,8 +209,7 @@ def test_a_deactivated_annotator_is_signed_out_at_the_next_key(page, own_docket_
     shows_item(page, "d0")
     with server_db.write() as session:
         set_active(session=session, user_id=user.id, active=False)
-    page.keyboard.press("1")
-    page.get_by_role("heading", name="Sign in to Docket").wait_for()
+    press_until(page, "1", page.get_by_role("heading", name="Sign in to Docket"))
     assert page.locator(".st-key-annotate-submit").count() == 0
     with server_db.read() as session:
         found = find_assignment(session=session, project_id=project, user_id=user.id,
