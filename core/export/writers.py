@@ -336,10 +336,10 @@ class _ByteSink:
         self.digest = hashlib.sha256()
         self.pipe = _Pipe()
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         self.pipe.submit(self._emit, data)
 
-    def _emit(self, data: bytes) -> None:
+    def _emit(self, data: bytes | bytearray) -> None:
         self.digest.update(data)
         self.out.write(data)
 
