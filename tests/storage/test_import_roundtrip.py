@@ -7,6 +7,8 @@ aliases), never from Docket's own reader.
 from __future__ import annotations
 
 import math
+import sqlite3
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ import pandas as pd
 import pytest
 
 from core.templates import TEMPLATES
-from storage.importer import import_file
+from storage.importer import _sql_literal, import_file
 from storage.projects import get_project
 from storage.readback import human_labels_frame, items_frame, verdicts_frame
 from tests.converters import WRITERS, Record
@@ -286,3 +288,53 @@ def test_thematic_alignment_list_source(db, tmp_path: Path, fmt: str) -> None:
         "Too expensive 💸", "Price is high; staff friendly", "غالي جدا", ""]
     assert _rows(verdicts, VERDICT_COLUMNS) == expected_verdicts(THEMATIC_RECORDS, THEMATIC_LABELS)
     assert _rows(humans, LABEL_COLUMNS) == expected_human_labels(THEMATIC_RECORDS, THEMATIC_LABELS)
+
+
+def test_columns_no_row_fills_are_stored_as_null(db, tmp_path: Path) -> None:
+    """No rationale, raw output, comment, model, group or metadata anywhere in the file.
+
+    The writer leaves such columns out of its statements (and writes its own constants into
+    them); what is stored must be what binding every value would have stored.
+    """
+    records = [{"id": f"r-{i}", "prompt": f"p{i}", "response": f"a{i}",
+                "judges": {"j1": {"correct": "correct"}, "j2": {"correct": "incorrect"}},
+                "humans": {"alice": {"correct": "correct"}}} for i in range(3)]
+    path = WRITERS["jsonl"](records, tmp_path / "bare.jsonl")
+    _, summary = import_file(db, path, project_name="bare", schema=TEMPLATES["correctness"])
+    assert (summary.added, summary.verdicts, summary.human_labels) == (3, 6, 3)
+
+    items, verdicts, humans = read_back(db, "bare")
+    assert _items(items) == expected_items(records, CORRECTNESS_FIELDS, as_text=False)
+    assert _rows(verdicts, VERDICT_COLUMNS) == expected_verdicts(records, CORRECTNESS_LABELS)
+    assert _rows(humans, LABEL_COLUMNS) == expected_human_labels(records, CORRECTNESS_LABELS)
+    with db.read() as session:
+        stamps = session.connection().exec_driver_sql(
+            "SELECT MIN(i.created_at), MAX(i.updated_at), MIN(v.created_at), MAX(v.created_at), "
+            "MIN(a.created_at), MAX(a.updated_at), COUNT(a.blind), MIN(p.id), MAX(i.project_id) "
+            "FROM item i JOIN verdict v ON v.item_id = i.id JOIN annotation a ON a.item_id = i.id "
+            "JOIN project p ON p.name = 'bare'").one()
+    assert stamps[0] is not None and len(set(stamps[:6])) == 1  # one import time everywhere
+    assert stamps[6] == 0  # blind is unknown for imported labels, not "true"
+    assert stamps[7] == stamps[8]
+
+    # A re-import that adds a comment and changes a label goes through the upsert path.
+    records[0]["humans"] = {"alice": {"correct": "incorrect", "comment": "it's wrong"}}
+    WRITERS["jsonl"](records, path)
+    _, summary = import_file(db, path, project_name="bare", schema=None)
+    assert (summary.updated, summary.unchanged) == (1, 2)
+    _, _, humans = read_back(db, "bare")
+    assert _rows(humans, LABEL_COLUMNS)[0] == ("r-0", "alice", "correct", "incorrect",
+                                               "it's wrong", "import", 2)
+
+
+@pytest.mark.parametrize("value", [None, 0, -7, 2**62, "", "plain", "it's", "x'); DROP TABLE t; --",
+                                   "2026-11-29 13:00:00.000001", "ünï 🦜"])
+def test_sql_literal_reads_back_as_the_value(value: Any) -> None:
+    connection = sqlite3.connect(":memory:")
+    assert connection.execute(f"SELECT {_sql_literal(value)}").fetchone() == (value,)
+
+
+@pytest.mark.parametrize("value", [True, 1.5, b"x", datetime(2026, 1, 1)])
+def test_sql_literal_refuses_other_types(value: Any) -> None:
+    with pytest.raises(TypeError, match="no SQL literal"):
+        _sql_literal(value)
