@@ -7,8 +7,6 @@ aliases), never from Docket's own reader.
 from __future__ import annotations
 
 import math
-import sqlite3
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ import pandas as pd
 import pytest
 
 from core.templates import TEMPLATES
-from storage.importer import _sql_literal, import_file
+from storage.importer import import_file
 from storage.projects import get_project
 from storage.readback import human_labels_frame, items_frame, verdicts_frame
 from tests.converters import WRITERS, Record
@@ -326,15 +324,3 @@ def test_columns_no_row_fills_are_stored_as_null(db, tmp_path: Path) -> None:
     assert _rows(humans, LABEL_COLUMNS)[0] == ("r-0", "alice", "correct", "incorrect",
                                                "it's wrong", "import", 2)
 
-
-@pytest.mark.parametrize("value", [None, 0, -7, 2**62, "", "plain", "it's", "x'); DROP TABLE t; --",
-                                   "2026-11-29 13:00:00.000001", "ünï 🦜"])
-def test_sql_literal_reads_back_as_the_value(value: Any) -> None:
-    connection = sqlite3.connect(":memory:")
-    assert connection.execute(f"SELECT {_sql_literal(value)}").fetchone() == (value,)
-
-
-@pytest.mark.parametrize("value", [True, 1.5, b"x", datetime(2026, 1, 1)])
-def test_sql_literal_refuses_other_types(value: Any) -> None:
-    with pytest.raises(TypeError, match="no SQL literal"):
-        _sql_literal(value)
