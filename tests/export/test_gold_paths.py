@@ -73,6 +73,36 @@ def test_parquet_fast_path_equals_the_column_path(sqlite_db, tmp_path, template)
         assert rows[2]["prompt"] == TRICKY[2] and rows[7]["reference"] is None
 
 
+@pytest.mark.parametrize("template", ["correctness", "thematic_alignment"])
+def test_csv_fast_path_equals_the_column_path(sqlite_db, tmp_path, template):
+    # correctness: fields parsed by pyarrow from the stored JSON, handed on as UTF-8 bytes;
+    # thematic_alignment (a texts field): one json_extract per field.
+    import_records(sqlite_db, tmp_path, template, records(template), "tricky")
+    fast = export(sqlite_db, tmp_path, "tricky", "gold", "csv", min_labels=1).written.path
+    assert fast.read_bytes() == portable(sqlite_db, "tricky", "csv", tmp_path / "slow.csv")
+    assert "ctrl \x01\x1f\x7f tab\t CR\r LF\n \u2028".encode() in fast.read_bytes()
+
+
+def test_parsed_fields_stay_with_their_batch(sqlite_db, tmp_path, monkeypatch):
+    # Each batch's fields are parsed while the next batch is read: with batches of two items
+    # every field must still land beside its own item's id and gold.
+    import_records(sqlite_db, tmp_path, "correctness", records("correctness"), "tricky")
+    cursor_batches = storage.export_gold.cursor_batches
+    monkeypatch.setattr(storage.export_gold, "cursor_batches",
+                        lambda *args, **kwargs: cursor_batches(*args, size=2, **kwargs))
+    for fmt in ("csv", "parquet"):
+        fast = export(sqlite_db, tmp_path, "tricky", "gold", fmt, min_labels=1).written.path
+        slow = tmp_path / f"slow.{fmt}"
+        portable(sqlite_db, "tricky", fmt, slow)
+        if fmt == "csv":
+            assert fast.read_bytes() == slow.read_bytes()
+        else:
+            assert pq.read_table(fast).equals(pq.read_table(slow))
+            rows = pq.read_table(fast).to_pylist()
+            assert [(row["id"], row["response"]) for row in rows] == [
+                (f"t{i}", text or None) for i, text in enumerate(TRICKY)]
+
+
 def test_gold_rows_are_matched_to_items_by_id():
     # Items 10, 12, 13 of a project; 12 has no gold. A batch may hold ids the table does not
     # (an item of another project, an item added since): they get no gold row.
