@@ -45,6 +45,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.memory import peak_rss_mb  # noqa: E402
 from bench.synthetic import random_words  # noqa: E402
 from core.export.gold import GoldPolicy  # noqa: E402
 from core.templates import TEMPLATES  # noqa: E402
@@ -185,11 +186,7 @@ def run_child(which: str, fmt: str, folder: Path) -> int:
     db = Database(f"sqlite:///{folder / 'bench.db'}")
     if which != "none":
         (docket_export if which == "docket" else pandas_export)(db, folder, fmt)()
-    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork/exec.
-    status = Path("/proc/self/status").read_text(encoding="ascii")
-    peak_kb = next(int(line.split()[1]) for line in status.splitlines()
-                   if line.startswith("VmHWM:"))
-    print(peak_kb / 1024)
+    print(peak_rss_mb())
     return 0
 
 

@@ -16,6 +16,9 @@ rationales of ~50 characters), writes them as JSONL, then times:
   Docket's import does (its checkpoint runs on a background thread after the commit; the
   bench waits for it and prints how long it took after the import returned).
 
+``memory``: the peak resident set of a fresh process that runs one Docket import of the file
+(read, validate, write), minus the peak of the same process that only opens a database.
+
 Each timing is the best of ``--repeat`` runs (default 3) into fresh databases: on a shared
 2-core machine the slowest run measures the neighbours. Goal on the 2-core reference machine:
 docket <= 3 s for 100k items + 500k verdicts (the floor measured ~1.9 s there when the goal
@@ -23,6 +26,7 @@ was set); the ratio to the floor run in the same process tells machines apart.
 ``--text-scale 2`` doubles every text, to see how the time grows with volume.
 
     python bench/import_bench.py [--items 100000] [--text-scale 1.0] [--repeat 3] [--skip-naive]
+                                 [--skip-memory]
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import json
 import random
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.memory import peak_rss_mb
 from bench.synthetic import random_words
 from core.importing import read_import_file, validate_table
 from core.templates import TEMPLATES
@@ -189,6 +195,24 @@ def run_naive(db: Database, path: Path) -> float:
     return time.perf_counter() - start
 
 
+def child_peak_mb(path: Path, folder: Path, which: str) -> float:
+    """Peak RSS (MB) of a fresh process that imports ``path`` (``which="docket"``) or only
+    opens a database (``"none"``)."""
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", which, str(path), str(folder)], check=True,
+        capture_output=True, text=True).stdout
+    return float(output.split()[-1])
+
+
+def run_child(which: str, path: Path, folder: Path) -> int:
+    """The child of :func:`child_peak_mb`: print the peak RSS in MB after its work."""
+    db = fresh_db(folder, f"child-{which}.db")
+    if which == "docket":
+        run_docket(db, path)
+    print(peak_rss_mb())
+    return 0
+
+
 def best_of(runs: int, measure) -> tuple[float, float]:
     """Return the best and the median of ``runs`` calls of ``measure()`` (seconds)."""
     times = [measure() for _ in range(runs)]
@@ -202,7 +226,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="multiply every text length (default 1: ~1 KB of text per item)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing (best is shown)")
     parser.add_argument("--skip-naive", action="store_true", help="skip the slow ORM baseline")
+    parser.add_argument("--skip-memory", action="store_true",
+                        help="do not measure peak memory (no child processes)")
+    parser.add_argument("--child", nargs=3, metavar=("WHICH", "FILE", "FOLDER"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        return run_child(args.child[0], Path(args.child[1]), Path(args.child[2]))
     with tempfile.TemporaryDirectory(prefix="docket-bench-") as tmp:
         folder = Path(tmp)
         path = folder / "items.jsonl"
@@ -219,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
               f"write {docket['write']:.2f} s")
         print(f"checkpoint: {docket['checkpoint']:5.2f} s  after the import returned (background "
               "thread; readers see the data at commit)")
+        if not args.skip_memory:
+            peak = child_peak_mb(path, folder, "docket") - child_peak_mb(path, folder, "none")
+            print(f"memory   : {peak:6.0f} MB peak above a process that only opens a database "
+                  f"(one import in a fresh process; the file is {size / 1e6:.0f} MB)")
         reimport, _ = best_of(args.repeat, lambda: run_reimport(
             Database(f"sqlite:///{folder / 'docket-0.db'}"), path))
         print(f"reimport : {reimport:6.2f} s  (all {args.items:,} rows unchanged, nothing written)")

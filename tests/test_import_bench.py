@@ -16,6 +16,8 @@ def test_import_bench_prints_every_measure_and_the_goal():
     assert result.returncode == 0, result.stderr
     lines = {line.split(":")[0].strip(): line for line in result.stdout.splitlines()}
     assert lines["file"].startswith("file: 500 items, 2,500 verdicts")
+    assert "MB peak above a process that only opens a database" in lines["memory"]
+    assert float(lines["memory"].split()[2]) > 0
     for measure in ("docket", "checkpoint", "reimport", "floor", "ratio", "naive ORM", "speed-up"):
         assert " s " in lines[measure] or "x" in lines[measure], lines[measure]
     assert "all 500 rows unchanged" in lines["reimport"]

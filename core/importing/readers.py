@@ -92,7 +92,12 @@ def read_import_bytes(data: bytes, *, fmt: str, name: str) -> RawTable:
     reader = READERS.get(fmt)
     if reader is None:
         raise ImportFileError([ImportProblem(name, "file", "", f"unknown format {fmt!r}")])
-    return reader(data, name)
+    table = reader(data, name)
+    # The Arrow tables are gone once their values are Python objects, but Arrow's allocator
+    # keeps the freed pages for reuse, and Python never reuses them: hand them back before
+    # validation doubles the data (peak of a 141 MB JSONL import 0.91 -> 0.65 GB, same time).
+    pa.default_memory_pool().release_unused()
+    return table
 
 
 # --- JSONL ---------------------------------------------------------------------------------
