@@ -110,14 +110,13 @@ def write_import(db: Database, *, project_name: str, schema: TaskSchema | None,
 class _Selection:
     """Some valid records of a batch (new or changed ones) with their database item ids."""
 
-    def __init__(self, batch: ImportBatch, positions: list[int], item_ids: list[int]) -> None:
-        self.everything = len(positions) == len(batch.items)
+    def __init__(self, positions: list[int], item_ids: list[int]) -> None:
         self.positions = positions
         self.item_ids = item_ids
 
     def pick(self, values: list[Any]) -> list[Any]:
         """Return the selected rows' entries of a per-record column, in selection order."""
-        return values if self.everything else [values[p] for p in self.positions]
+        return _picked(values, self.positions)
 
     def rater_rows(self, raters: Sequence[tuple[int, RaterLabels]], parts: Sequence[str]
                    ) -> np.ndarray:
@@ -274,8 +273,8 @@ class _BulkWriter:
         self.update_items(items, changed, existing)
         judge_ids = self.ensure_judges(batch.judges)
         user_ids = self.ensure_annotators(batch.annotators)
-        fresh = _Selection(batch, new, new_ids)
-        updated = _Selection(batch, changed,
+        fresh = _Selection(new, new_ids)
+        updated = _Selection(changed,
                              [existing[items.external_ids[p]][0] for p in changed])
         verdicts = self.write_verdicts(batch, fresh, updated, judge_ids)
         labels = self.write_human_labels(batch, fresh, updated, user_ids)
@@ -292,9 +291,8 @@ class _BulkWriter:
         """Insert the records at ``positions``; return their new item ids in that order."""
         if not positions:
             return []
-        every = len(positions) == len(items)
         picked = {
-            column: values if every else [values[p] for p in positions]
+            column: _picked(values, positions)
             for column, values in (("external_id", items.external_ids),
                                    ("fields_json", items.fields_json), ("model", items.models),
                                    ("group_name", items.groups),
@@ -322,9 +320,10 @@ class _BulkWriter:
         sql = (f"UPDATE item SET fields_json = {m}, model = {m}, group_name = {m}, "
                f"metadata_json = {m}, content_hash = {m}, updated_at = {m} WHERE id = {m}")
         values = [(fields, model, group, metadata, digest, self.now, existing[external_id][0])
-                  for external_id, fields, model, group, metadata, digest in _pick(positions, len(items), (
-                      items.external_ids, items.fields_json, items.models, items.groups,
-                      items.metadata_json, items.content_hashes))]
+                  for external_id, fields, model, group, metadata, digest in zip(*(
+                      _picked(column, positions) for column in (
+                          items.external_ids, items.fields_json, items.models, items.groups,
+                          items.metadata_json, items.content_hashes)), strict=True)]
         self.execute_many(sql, values)
 
     def item_ids(self) -> dict[str, int]:
@@ -438,12 +437,10 @@ class _BulkWriter:
                           "old_value", "new_value", "reason")), changes)
 
 
-def _pick(positions: list[int], total: int, columns: Sequence[list[Any]]
-          ) -> Iterable[tuple[Any, ...]]:
-    """Yield the values of ``columns`` at ``positions``, row by row."""
-    if len(positions) == total:  # every row: no indexing
-        return zip(*columns, strict=True)
-    return zip(*([column[p] for p in positions] for column in columns), strict=True)
+def _picked(values: list[Any], positions: list[int]) -> list[Any]:
+    """The entries of a per-record column at ``positions`` (ascending, distinct): the list
+    itself when they are every record, as for a first import."""
+    return values if len(positions) == len(values) else [values[p] for p in positions]
 
 
 def _tuples(rows: list[tuple[Any, ...]] | np.ndarray) -> list[tuple[Any, ...]]:

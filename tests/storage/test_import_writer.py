@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,15 +17,10 @@ def _column(kind: str, rater: str, labels: list[Any], notes: list[Any], sample: 
     return RaterLabels(kind, rater, sample, "correct", labels, notes, [None] * len(labels))
 
 
-def _selection(n_items: int, positions: list[int], item_ids: list[int]) -> _Selection:
-    batch = SimpleNamespace(items=[None] * n_items)
-    return _Selection(batch, positions, item_ids)  # type: ignore[arg-type]
-
-
 def test_rater_rows_go_item_by_item_and_skip_blanks() -> None:
     a = _column("judge", "a", ["correct", None, "incorrect"], ["why a0", None, "why a2"])
     b = _column("judge", "b", ["incorrect", "correct", None], [None, "why b1", None], sample=2)
-    rows = _selection(3, [0, 1, 2], [10, 11, 12]).rater_rows([(1, a), (2, b)], ["notes"])
+    rows = _Selection([0, 1, 2], [10, 11, 12]).rater_rows([(1, a), (2, b)], ["notes"])
 
     assert rows.tolist() == [
         [10, 1, "correct", 0, "correct", "why a0"],
@@ -39,10 +33,10 @@ def test_rater_rows_go_item_by_item_and_skip_blanks() -> None:
 
 def test_rater_rows_of_some_records_and_of_annotators() -> None:
     alice = _column("human", "alice", ["correct", "incorrect", "correct"], ["c0", "c1", "c2"])
-    rows = _selection(3, [2, 0], [7, 5]).rater_rows([(4, alice)], [])
+    rows = _Selection([2, 0], [7, 5]).rater_rows([(4, alice)], [])
 
     assert rows.tolist() == [[7, 4, "correct", "correct"], [5, 4, "correct", "correct"]]
-    assert _selection(3, [], []).rater_rows([(4, alice)], ["notes"]).shape == (0, 5)
+    assert _Selection([], []).rater_rows([(4, alice)], ["notes"]).shape == (0, 5)
 
 
 @pytest.mark.parametrize("value", [None, 0, -7, 2**62, "", "plain", "it's", "x'); DROP TABLE t; --",
