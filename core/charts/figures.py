@@ -19,6 +19,8 @@ from core.charts.model import (
     PROPORTIONS,
     Ceiling,
     HeadlineRow,
+    RangeVerdict,
+    compare_with_range,
     find_pair,
     format_value,
     metric_title,
@@ -57,25 +59,21 @@ def _bounded(metric: str) -> bool:
     return REGISTRY[metric].bounds == (-1.0, 1.0) or REGISTRY[metric].bounds == (0.0, 1.0)
 
 
-TIERS = (
-    ("within the human range", "#2ca02c"),
-    ("CI reaches the human range", "#ff7f0e"),
-    ("below the human range", "#d62728"),
-    ("no human range to compare with", JUDGE_COLOR),
-)
+TIER_COLORS = {
+    RangeVerdict.WITHIN: "#2ca02c",
+    RangeVerdict.NOT_DISTINGUISHABLE: "#ff7f0e",
+    RangeVerdict.BELOW: "#d62728",
+    RangeVerdict.NO_RANGE: JUDGE_COLOR,
+}
+TIERS = tuple((verdict.value, color) for verdict, color in TIER_COLORS.items())
 SYMBOLS = {"judge": "circle", "jury": "diamond"}
+HUMAN_PAIR_COLOR = "#7f7f7f"
 
 
 def tier(row: HeadlineRow, ceiling: Ceiling) -> str:
-    """How a defined headline value compares with the human–human range: at or above its
-    lowest pair, below it but with a CI reaching it, or below it altogether."""
-    if ceiling.low is None or row.main.value is None:
-        return TIERS[3][0]
-    if row.main.value >= ceiling.low:
-        return TIERS[0][0]
-    if row.main.ci95 is not None and row.main.ci95[1] >= ceiling.low:
-        return TIERS[1][0]
-    return TIERS[2][0]
+    """The legend name of how a headline value compares with the human range
+    (:func:`core.charts.model.compare_with_range`, judged by the CI)."""
+    return compare_with_range(row, ceiling).value
 
 
 def _error_bars(cells: Sequence[tuple[float, tuple[float, float] | None]]) -> dict[str, Any]:
@@ -89,8 +87,10 @@ def headline_figure(rows: Sequence[HeadlineRow], metric: str, second: str | None
                     ceiling: Ceiling) -> go.Figure:
     """Forest plot of each judge's/jury's ``metric`` against the consensus with its 95% CI,
     best at the top, coloured by how it compares with the human–human range (green band,
-    dashed mean); a bar chart of ``second`` beside it. Undefined raters sit at the bottom with
-    their reason. One scatter trace per (colour tier, judge/jury) and one bar trace."""
+    dashed mean) judged by its CI; the annotator pairs that make the band are grey squares
+    with their CIs below the judges. A bar chart of ``second`` beside it. Undefined raters sit
+    at the bottom of the judges with their reason. One scatter trace per (colour tier,
+    judge/jury), one for the annotator pairs, and one bar trace."""
     columns = 2 if second else 1
     titles = [f"{metric_title(metric)} vs human consensus, 95% CI"]
     if second:
@@ -98,6 +98,7 @@ def headline_figure(rows: Sequence[HeadlineRow], metric: str, second: str | None
     fig = make_subplots(rows=1, cols=columns, shared_yaxes=True, horizontal_spacing=0.03,
                         column_widths=[0.7, 0.3] if second else [1.0], subplot_titles=titles)
     labels = [rater_label(row.rater, row.main.n) for row in rows]
+    pair_labels = [f"{short_name(p.a)} × {short_name(p.b)} (n={p.cell.n:,})" for p in ceiling.pairs]
     defined = [(label, row) for label, row in zip(labels, rows, strict=True)
                if row.main.value is not None]
     colors = dict(TIERS)
@@ -133,6 +134,17 @@ def headline_figure(rows: Sequence[HeadlineRow], metric: str, second: str | None
             x=[None], y=[None], mode="lines", line={"dash": "dash", "color": CEILING_LINE, "width": 2},
             name=f"humans among themselves: mean {ceiling.mean:.2f}, "
                  f"range {ceiling.low:.2f}–{ceiling.high:.2f}"), row=1, col=1)
+        # The pairs that make the band, with their CIs: a band of two pairs on 20 items each
+        # is far less certain than its edges suggest.
+        values = [p.cell.value for p in ceiling.pairs]
+        fig.add_trace(go.Scatter(
+            x=values, y=pair_labels, mode="markers", name="annotator pair (in the range)",
+            marker={"size": 10, "color": HUMAN_PAIR_COLOR, "symbol": "square"},
+            error_x=_error_bars([(p.cell.value, p.cell.ci95) for p in ceiling.pairs])
+            | {"color": HUMAN_PAIR_COLOR},
+            customdata=[format_value(metric, v) for v in values],
+            hovertemplate="%{y}<br>" + metric_title(metric) + " %{customdata}<extra></extra>"),
+            row=1, col=1)
     if second:
         bars = [(label, row.second) for label, row in zip(labels, rows, strict=True)
                 if row.second is not None and row.second.value is not None]
@@ -147,15 +159,16 @@ def headline_figure(rows: Sequence[HeadlineRow], metric: str, second: str | None
             textposition="inside", insidetextanchor="start",
             error_x=_error_bars(list(zip(values, intervals, strict=True))) | {"color": "#555"},
             hovertemplate="%{y}<br>%{text}<extra></extra>"), row=1, col=2)
-    fig.update_yaxes(categoryorder="array", categoryarray=labels, autorange="reversed",
-                     row=1, col=1)
+    fig.update_yaxes(categoryorder="array", categoryarray=labels + pair_labels,
+                     autorange="reversed", row=1, col=1)
     lows = [row.main.ci95[0] if row.main.ci95 else row.main.value for _, row in defined]
+    lows += [p.cell.ci95[0] if p.cell.ci95 else p.cell.value for p in ceiling.pairs]
     if _bounded(metric):
         low_end = min([0.0, *(v for v in lows if v is not None)]) - 0.05
         fig.update_xaxes(range=[low_end, 1.05], row=1, col=1)
     if second in PROPORTIONS:
         fig.update_xaxes(range=[0, 105], row=1, col=2)
-    fig.update_layout(height=180 + ROW_HEIGHT * max(len(rows), 2), font=FONT,
+    fig.update_layout(height=180 + ROW_HEIGHT * max(len(rows) + len(pair_labels), 2), font=FONT,
                       legend={"orientation": "h", "yref": "container", "y": 0,
                               "yanchor": "bottom", "x": 0},
                       margin={"l": 10, "r": 10, "t": 40, "b": 64})

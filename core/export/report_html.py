@@ -217,23 +217,27 @@ def _consistency_table(document: Mapping[str, Any]) -> str:
             + _table(["judge", "swapped run", "n", "consistency"], cells, "consistency"))
 
 
-def _headline(document: Mapping[str, Any], metric: str, second: str, prefix: str) -> str:
+def _headline(document: Mapping[str, Any], metric: str, second: str, prefix: str,
+              min_pair_items: int) -> str:
     rows = model.headline_rows(document, metric, second)
     if not rows:
         reason = ("this dimension has no human labels" if CONSENSUS not in document["raters"]
                   else "this dimension has no judge")
         return f'<p class="note">No judge can be compared with the humans: {reason}.</p>'
-    ceiling = model.human_ceiling(document, metric)
+    ceiling = model.human_ceiling(document, metric, min_items=min_pair_items)
     title = model.metric_title(metric)
     if ceiling.mean is None:
         range_note = f"No human–human range: {ceiling.reason}."
     else:
-        range_note = (f"Green band: {title} between pairs of annotators (mean "
-                      f"{model.format_value(metric, ceiling.mean)}, range "
+        range_note = (f"Green band: {title} between pairs of annotators sharing at least "
+                      f"{ceiling.min_items:,} items (grey squares, with their CIs; range "
                       f"{model.format_value(metric, ceiling.low)} to "
-                      f"{model.format_value(metric, ceiling.high)}), dashed line its mean.")
+                      f"{model.format_value(metric, ceiling.high)}), dashed line their mean. A "
+                      "judge is within or below the human range only when its whole CI says so.")
+    left_out = model.left_out_note(ceiling)
     caption = (f"Each judge and jury against the human consensus on {title}, with its 95 % "
-               f"bootstrap CI where one was computed. {range_note}")
+               f"bootstrap CI where one was computed. {range_note}"
+               + (f" {left_out}" if left_out else ""))
     return _figure(figures.headline_figure(rows, metric, second, ceiling), "headline",
                    f"{prefix}-headline", caption)
 
@@ -279,7 +283,7 @@ def _ranking(document: Mapping[str, Any], prefix: str) -> str:
                                               f"{prefix}-ranking", caption)
 
 
-def _dimension_section(document: Mapping[str, Any], index: int) -> str:
+def _dimension_section(document: Mapping[str, Any], index: int, min_pair_items: int) -> str:
     scale = document["scale"]
     metric = model.main_metric(scale)
     second = model.SECOND_METRIC[scale]
@@ -294,7 +298,7 @@ def _dimension_section(document: Mapping[str, Any], index: int) -> str:
              f"<h2>{_text(document['dimension'])} ({_text(scale + binarized)})</h2>",
              f'<p class="note">{_text(summary)}</p>',
              f"<h3>Judges against the human consensus: {_text(model.metric_title(metric))}</h3>",
-             _headline(document, metric, second, prefix)]
+             _headline(document, metric, second, prefix, min_pair_items)]
     if len(document["raters"]) > 1:
         parts += ["<h3>Agreement matrix</h3>",
                   _figure(figures.rater_heatmap(document, metric), "heatmap", f"{prefix}-heatmap",
@@ -306,12 +310,14 @@ def _dimension_section(document: Mapping[str, Any], index: int) -> str:
     return "\n".join(part for part in parts if part)
 
 
-def render_report_html(documents: Iterable[Mapping[str, Any]], metadata: Mapping[str, Any]) -> str:
+def render_report_html(documents: Iterable[Mapping[str, Any]], metadata: Mapping[str, Any], *,
+                       min_pair_items: int = model.DEFAULT_MIN_PAIR_ITEMS) -> str:
     """The agreement report of one project as a standalone HTML page (plotly.js inline, no
     external URL): the title, every ``metadata`` key and value, then per dimension the
     headline figure, the rater heatmap, confusion matrices, label distribution, model ranking
     and the tables of pairs, groups and leniency. ``documents`` are
     :func:`core.metrics.compare_dimension` outputs with ``project`` added, in display order.
+    Annotator pairs sharing fewer than ``min_pair_items`` items stay out of the human range.
 
     Raises ValueError when the project is neither in ``metadata`` nor the one project of the
     documents, or when a document lacks a key of the comparison contract.
@@ -321,7 +327,8 @@ def render_report_html(documents: Iterable[Mapping[str, Any]], metadata: Mapping
     title = f"Docket agreement report — {project}"
     contents = "".join(f'<li><a href="#dimension-{index}">{_text(document["dimension"])}</a></li>'
                        for index, document in enumerate(documents))
-    sections = [_dimension_section(document, index) for index, document in enumerate(documents)]
+    sections = [_dimension_section(document, index, min_pair_items)
+                for index, document in enumerate(documents)]
     if not sections:
         sections = ['<p class="note">This project has no dimensions to report.</p>']
     return "\n".join([
