@@ -45,11 +45,14 @@ class MetricCell:
 
 @dataclass(frozen=True)
 class HeadlineRow:
-    """A judge or jury against the human consensus."""
+    """A judge or jury against the human consensus; for a judge, how many of its verdicts
+    did not parse to a label (``unparseable`` of ``verdicts``, left out of the metrics)."""
 
     rater: str
     main: MetricCell
     second: MetricCell | None
+    unparseable: int = 0
+    verdicts: int = 0
 
 
 @dataclass(frozen=True)
@@ -141,13 +144,16 @@ def human_raters(document: Mapping[str, Any]) -> list[str]:
 def headline_rows(document: Mapping[str, Any], metric: str, second: str | None) -> list[HeadlineRow]:
     """Every judge and jury against the consensus, best first; undefined values last (by
     name). Empty without a consensus (no human labels)."""
+    counts = {entry["rater"]: entry for entry in document.get("verdicts") or ()}
     rows = []
     for rater in scored_raters(document):
         pair = find_pair(document, CONSENSUS, rater)
         if pair is None:
             continue
+        count = counts.get(rater, {"parsed": 0, "unparseable": 0})
         rows.append(HeadlineRow(rater, cell(pair, metric),
-                                cell(pair, second) if second and second in pair else None))
+                                cell(pair, second) if second and second in pair else None,
+                                count["unparseable"], count["parsed"] + count["unparseable"]))
     defined = sorted((r for r in rows if r.main.value is not None),
                      key=lambda r: (-r.main.value, r.rater))  # type: ignore[operator]
     undefined = sorted((r for r in rows if r.main.value is None), key=lambda r: r.rater)
@@ -235,7 +241,8 @@ def format_interval(metric: str, interval: tuple[float, float] | None) -> str:
 
 
 def headline_table(rows: Sequence[HeadlineRow], metric: str, second: str | None) -> pd.DataFrame:
-    """The headline as a table: rater, value, 95 % CI, n, second metric and CI, why undefined."""
+    """The headline as a table: rater, value, 95 % CI, n, second metric and CI, why undefined;
+    when a judge has unparseable verdicts, an ``unparseable`` column ("25 of 999")."""
     records = []
     for row in rows:
         record: dict[str, Any] = {
@@ -250,6 +257,9 @@ def headline_table(rows: Sequence[HeadlineRow], metric: str, second: str | None)
                                            100 * value if second in PROPORTIONS else value)
             record[f"{metric_title(second)} 95% CI"] = format_interval(
                 second, None if row.second is None else row.second.ci95)
+        if any(r.unparseable for r in rows):
+            record["unparseable"] = (f"{row.unparseable:,} of {row.verdicts:,}"
+                                     if rater_kind(row.rater) == "judge" else "")
         reasons = [r for r in (row.main.reason, row.second.reason if row.second else None) if r]
         record["undefined because"] = "; ".join(dict.fromkeys(reasons))
         records.append(record)

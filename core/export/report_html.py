@@ -235,9 +235,12 @@ def _headline(document: Mapping[str, Any], metric: str, second: str, prefix: str
                       f"{model.format_value(metric, ceiling.high)}), dashed line their mean. A "
                       "judge is within or below the human range only when its whole CI says so.")
     left_out = model.left_out_note(ceiling)
+    failed = "; ".join(f"{model.short_name(row.rater)} {row.unparseable:,} of {row.verdicts:,}"
+                       for row in rows if row.unparseable)
     caption = (f"Each judge and jury against the human consensus on {title}, with its 95 % "
                f"bootstrap CI where one was computed. {range_note}"
-               + (f" {left_out}" if left_out else ""))
+               + (f" {left_out}" if left_out else "")
+               + (f" Unparseable verdicts, left out of every figure: {failed}." if failed else ""))
     return _figure(figures.headline_figure(rows, metric, second, ceiling), "headline",
                    f"{prefix}-headline", caption)
 

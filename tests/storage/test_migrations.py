@@ -26,10 +26,10 @@ def table_names(db) -> set[str]:
         return set(inspect(connection).get_table_names())
 
 
-def test_schema_version_is_four() -> None:
+def test_schema_version_is_five() -> None:
     # A bump must come with a migration step; test_a_version_1_database_upgrades_to_the_
     # current_schema below then checks the step against a fresh database.
-    assert SCHEMA_VERSION == 4
+    assert SCHEMA_VERSION == 5
 
 
 def test_a_version_1_database_upgrades_to_the_current_schema_and_keeps_its_data(db) -> None:
@@ -47,6 +47,35 @@ def test_a_version_1_database_upgrades_to_the_current_schema_and_keeps_its_data(
         row = session.execute(text("SELECT name, blind, overlap, queue_order, trusted_fields "
                                    "FROM project")).one()
     assert tuple(row) == ("old", True, 1, "sequential", "[]")
+
+
+def test_verdicts_survive_the_upgrade_and_may_then_be_unparseable(db) -> None:
+    recreate_as_version_1(db)
+    with db.engine.begin() as connection:
+        for sql in ("INSERT INTO project (id, name, template, task_json, created_at) "
+                    "VALUES (1, 'old', 'correctness', '{}', CURRENT_TIMESTAMP)",
+                    "INSERT INTO item (id, project_id, external_id, fields_json, content_hash, "
+                    "created_at, updated_at) VALUES (1, 1, 'q1', '{}', 'h', CURRENT_TIMESTAMP, "
+                    "CURRENT_TIMESTAMP)",
+                    "INSERT INTO judge (id, project_id, name, created_at) "
+                    "VALUES (1, 1, 'gpt', CURRENT_TIMESTAMP)",
+                    "INSERT INTO verdict (item_id, judge_id, dimension, sample_index, label, "
+                    "rationale, raw_output, created_at) VALUES (1, 1, 'correct', 0, 'correct', "
+                    "'why', 'raw', CURRENT_TIMESTAMP)"):
+            connection.execute(text(sql))
+
+    migrate(db)
+
+    with db.engine.begin() as connection:
+        kept = connection.execute(text("SELECT item_id, judge_id, dimension, sample_index, label, "
+                                       "rationale, raw_output FROM verdict")).all()
+        assert [tuple(row) for row in kept] == [(1, 1, "correct", 0, "correct", "why", "raw")]
+        connection.execute(text("INSERT INTO verdict (item_id, judge_id, dimension, sample_index, "
+                                "label, raw_output, created_at) VALUES (1, 1, 'correct', 1, NULL, "
+                                "'Verdict: maybe', CURRENT_TIMESTAMP)"))
+        # The rebuilt table still cascades from its item and keeps its unique constraint.
+        connection.execute(text("DELETE FROM item WHERE id = 1"))
+        assert connection.execute(text("SELECT COUNT(*) FROM verdict")).scalar() == 0
 
 
 def test_new_database_gets_every_table_at_the_current_version(db) -> None:
