@@ -221,3 +221,21 @@ def test_a_newcomer_with_few_shared_items_does_not_stretch_the_human_range(demo,
     at.number_input(key="dashboard.min_pair_items").set_value(1).run()
     band = next(s for s in plotly_figures(at)[0]["layout"]["shapes"] if s["type"] == "rect")
     assert band["x0"] < 0
+
+
+def test_the_headline_counts_each_judges_unparseable_verdicts(app_db, admin, tmp_path):
+    records = [{"id": f"q{i}", "prompt": f"question {i}", "response": "answer",
+                "judges": {"steady": {"correct": label},
+                           "flaky": ({"correct": label} if i % 3 else
+                                     {"correct": None, "raw": "Well, it depends."})},
+                "humans": {"ann": {"correct": label}}}
+               for i, label in enumerate(["correct", "incorrect"] * 6)]
+    import_file(app_db, write_jsonl(records, tmp_path / "flaky.jsonl"), project_name="flaky",
+                schema=TEMPLATES["correctness"])
+
+    at = open_with(DASHBOARD, user=admin, params={"dashboard.project": "flaky"})
+
+    table = table_with(at, "unparseable").set_index("rater")
+    assert table.loc["flaky", "unparseable"] == "4 of 12"
+    assert table.loc["steady", "unparseable"] == "0 of 12"
+    assert table.loc["flaky", "n"] == 8  # agreement on the 8 parsed verdicts only
