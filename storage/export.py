@@ -41,6 +41,10 @@ from storage.users import UserInfo
 log = logging.getLogger(__name__)
 
 
+def utc_now() -> datetime:
+    """The export's timestamp when the caller gives none (tests replace it to compare files)."""
+    return datetime.now(UTC)
+
 
 class ExportDenied(PermissionError):
     """The user may not export (not an admin, or deactivated)."""
@@ -108,7 +112,7 @@ def export_project(db: Database, *, project_name: str, request: ExportRequest,
     with db.read() as session:
         _snapshot(session)
         project = get_project(session=session, name=project_name)
-        metadata = _metadata(project, request, now or datetime.now(UTC))
+        metadata = _metadata(project, request, now or utc_now())
         if request.kind == "gold":
             return _export_gold(session, project, request, path, metadata)
         if request.kind == "labels":

@@ -37,6 +37,24 @@ REASON_CHARS = 120
 LABEL_COLORS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
                 "#ff9da7", "#9c755f", "#bab0ac")
 FONT = {"size": 13}
+# A horizontal legend at the bottom edge of the figure, below the x axis and its title
+# (within the figure's bottom margin, so they cannot overlap).
+BOTTOM_LEGEND = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0}
+
+
+def _finish(fig: go.Figure, *, grid: bool = True, **layout: Any) -> go.Figure:
+    """``fig`` with ``layout``, the shared font, and room made for every axis's labels;
+    ``grid=False`` hides the grid lines (a heatmap's would cross its empty cells).
+
+    automargin on every axis: the small fixed margins are a minimum that grows to fit the
+    tick labels (rater names) and axis titles, whatever plotly template is the default (the
+    "plotly" template turns automargin on, Streamlit's, set on import, does not).
+    """
+    axes: dict[str, Any] = {"automargin": True} | ({} if grid else {"showgrid": False})
+    fig.update_layout(font=FONT, **layout)
+    fig.update_xaxes(**axes)
+    fig.update_yaxes(**axes)
+    return fig
 
 
 def _scaled(metric: str, value: float | None) -> float | None:
@@ -168,11 +186,8 @@ def headline_figure(rows: Sequence[HeadlineRow], metric: str, second: str | None
         fig.update_xaxes(range=[low_end, 1.05], row=1, col=1)
     if second in PROPORTIONS:
         fig.update_xaxes(range=[0, 105], row=1, col=2)
-    fig.update_layout(height=180 + ROW_HEIGHT * max(len(rows) + len(pair_labels), 2), font=FONT,
-                      legend={"orientation": "h", "yref": "container", "y": 0,
-                              "yanchor": "bottom", "x": 0},
-                      margin={"l": 10, "r": 10, "t": 40, "b": 64})
-    return fig
+    return _finish(fig, height=180 + ROW_HEIGHT * max(len(rows) + len(pair_labels), 2),
+                   legend=BOTTOM_LEGEND, margin={"l": 10, "r": 10, "t": 40, "b": 64})
 
 
 def _cell_text(metric: str, entry: Mapping[str, Any] | None) -> tuple[float | None, str, str]:
@@ -213,8 +228,7 @@ def rater_heatmap(document: Mapping[str, Any], metric: str,
         colorbar={"title": {"text": metric_title(metric)}}))
     fig.update_yaxes(autorange="reversed")
     size = 90 + 48 * len(names)
-    fig.update_layout(height=max(size, 320), margin={"l": 10, "r": 10, "t": 30, "b": 10}, font=FONT)
-    return fig
+    return _finish(fig, grid=False, height=max(size, 320), margin={"l": 10, "r": 10, "t": 30, "b": 10})
 
 
 def confusion_figure(matrix: Mapping[str, Any], rows_rater: str, columns_rater: str) -> go.Figure:
@@ -231,13 +245,11 @@ def confusion_figure(matrix: Mapping[str, Any], rows_rater: str, columns_rater: 
                                               f"{short_name(columns_rater)}: %{{x}}<br>"
                                               "%{z} items<extra></extra>")))
     fig.update_xaxes(title_text=f"{short_name(columns_rater)} says", side="top", type="category")
-    # automargin: a long rater name in the axis title otherwise runs off the left edge.
     fig.update_yaxes(title_text=f"{short_name(rows_rater)} says", autorange="reversed",
-                     type="category", automargin=True)
+                     type="category")
     size = 140 + 60 * len(labels)
-    fig.update_layout(height=max(size, 300), width=max(size + 120, 420),
-                      margin={"l": 10, "r": 10, "t": 60, "b": 10}, font=FONT)
-    return fig
+    return _finish(fig, grid=False, height=max(size, 300), width=max(size + 120, 420),
+                   margin={"l": 10, "r": 10, "t": 60, "b": 10})
 
 
 def label_colors(labels: Sequence[str], ordered: bool) -> list[str]:
@@ -282,13 +294,11 @@ def distribution_figure(distributions: Mapping[str, Mapping[str, Any]], labels: 
                 text=[f"{s:.0f} %" if s >= 4 else "" for s in shares], textposition="inside",
                 customdata=[distributions[r].get(label, 0) for r in names],
                 hovertemplate=f"%{{y}}<br>{label}: %{{x:.1f}} % (%{{customdata}} items)<extra></extra>"))
-        fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.12,
-                                                   "traceorder": "normal"})
+        fig.update_layout(barmode="stack", legend=BOTTOM_LEGEND | {"traceorder": "normal"})
         fig.update_xaxes(title_text="share of the rater's labels (%)", range=[0, 100])
     fig.update_yaxes(autorange="reversed")
-    fig.update_layout(height=110 + ROW_HEIGHT * max(len(names), 2),
-                      margin={"l": 10, "r": 10, "t": 20, "b": 40}, font=FONT)
-    return fig
+    return _finish(fig, height=130 + ROW_HEIGHT * max(len(names), 2),
+                   margin={"l": 10, "r": 10, "t": 20, "b": 64})
 
 
 def _grid_heatmap(entries: Sequence[Mapping[str, Any]], metric: str, *, title: str,
@@ -313,9 +323,8 @@ def _grid_heatmap(entries: Sequence[Mapping[str, Any]], metric: str, *, title: s
         colorbar={"title": {"text": title}}))
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(side="top", type="category")
-    fig.update_layout(height=max(120 + 44 * len(slices), 300),
-                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, font=FONT)
-    return fig
+    return _finish(fig, grid=False, height=max(120 + 44 * len(slices), 300),
+                   margin={"l": 10, "r": 10, "t": 40, "b": 10})
 
 
 def slices_figure(entries: Sequence[Mapping[str, Any]], metric: str, by: str) -> go.Figure:
@@ -365,7 +374,5 @@ def ranking_figure(ranking: Mapping[str, Any]) -> go.Figure:
                           "<extra></extra>"))
     fig.update_yaxes(autorange="reversed", title_text="rank (1 = best)", dtick=1)
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=axis)
-    fig.update_layout(height=140 + 34 * max(len(ranking["models"]), 4),
-                      margin={"l": 10, "r": 10, "t": 20, "b": 10}, font=FONT,
-                      legend={"title": {"text": "model"}})
-    return fig
+    return _finish(fig, height=140 + 34 * max(len(ranking["models"]), 4),
+                   margin={"l": 10, "r": 10, "t": 20, "b": 10}, legend={"title": {"text": "model"}})

@@ -8,13 +8,17 @@ guarantee rather than a habit: even a plotly feature that would fetch a URL (map
 MathJax) is blocked by the browser. Every piece of user text (project, rater and label names,
 metadata) is HTML-escaped; the figures' JSON is escaped by plotly (``<`` as ``\\u003c``). An
 undefined metric is shown as "undefined" with its reason, never as NaN or 0.
+
+Every figure is drawn with :data:`REPORT_TEMPLATE`, never plotly's default template: importing
+Streamlit replaces that default with its own (without automargin), so a page that depended on
+it would differ between the Export page and ``python cli.py export report``. The template is
+small too: plotly's default one is 7 KB of JSON repeated in every figure.
 """
 
 from __future__ import annotations
 
 import functools
 import html
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -32,8 +36,15 @@ from core.export.report_tables import (
     pair_rows,
 )
 from core.metrics.ratings import CONSENSUS
+from core.schema import TaskSchema, dimension_values_text, schema_from_dict
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+GRID = "#e5e9ef"
+_AXIS = {"gridcolor": GRID, "linecolor": "#c9d3df", "zerolinecolor": "#c9d3df", "automargin": True}
+REPORT_TEMPLATE = go.layout.Template(layout={
+    "paper_bgcolor": "white", "plot_bgcolor": "white", "font": {"color": "#222"},
+    "colorway": list(figures.LABEL_COLORS), "xaxis": _AXIS, "yaxis": _AXIS,
+    "hoverlabel": {"align": "left"}})
 # Inline scripts and styles only; plotly draws with inline styles, data/blob images (download
 # as PNG) and, for a few traces, eval. Nothing may be fetched: default-src 'none'.
 CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
@@ -57,6 +68,7 @@ table.metadata th { width: 12rem; }
 nav ul { columns: 2; }
 """
 RATER_SEPARATOR = ", "
+SCHEMA_KEY = "schema"
 
 
 def _text(value: Any) -> str:
@@ -71,8 +83,12 @@ def _plotly_js() -> str:
 
 
 def _metadata_value(value: Any) -> str:
-    if isinstance(value, Mapping | list | tuple):
-        return json.dumps(value, ensure_ascii=False, default=str)
+    """A metadata value as text for people: ``key: value; ...`` for a mapping, a
+    comma-separated list for a sequence, "none" for None."""
+    if isinstance(value, Mapping):
+        return "; ".join(f"{key}: {_metadata_value(item)}" for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_metadata_value(item) for item in value)
     return "none" if value is None else str(value)
 
 
@@ -88,7 +104,9 @@ def _project(documents: Sequence[Mapping[str, Any]], metadata: Mapping[str, Any]
 
 
 def _figure(fig: go.Figure, kind: str, div_id: str, caption: str | None = None) -> str:
-    """One plotly figure as an HTML fragment (no plotly.js: it is in <head> once)."""
+    """One plotly figure, drawn with :data:`REPORT_TEMPLATE`, as an HTML fragment (no
+    plotly.js: it is in <head> once)."""
+    fig.update_layout(template=REPORT_TEMPLATE)
     body = pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id,
                        config=PLOTLY_CONFIG)
     note = f"<figcaption>{_text(caption)}</figcaption>" if caption else ""
@@ -122,11 +140,39 @@ def _value_cell(metric: str, value: float | None, interval: tuple[Any, Any],
 
 
 def _metadata_block(metadata: Mapping[str, Any]) -> str:
+    """Every metadata key and value but the task schema, which :func:`_task_block` shows."""
     rows = [[f"<th>{_text(key)}</th>", _cell(_metadata_value(value))]
-            for key, value in metadata.items()]
+            for key, value in metadata.items() if key != SCHEMA_KEY]
     body = "".join("<tr>" + "".join(row) + "</tr>" for row in rows)
     return (f'<section class="metadata"><h2>About this report</h2>'
             f'<table class="metadata"><tbody>{body}</tbody></table></section>')
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _task_block(schema: TaskSchema) -> str:
+    """The task the project was labelled with: its item fields, its dimensions with their
+    values, and each label's meaning, as tables (the sidecar keeps the schema's JSON)."""
+    fields = [[_cell(f.name), _cell(f.title), _cell(f.kind), _cell(_yes(f.required))]
+              for f in schema.fields]
+    dimensions = [[_cell(d.name), _cell(d.title), _cell(d.scale),
+                   _cell(dimension_values_text(d)), _cell(_yes(d.required)),
+                   _cell(d.description)] for d in schema.dimensions]
+    labels = [[_cell(d.name), _cell(label.value), _cell(label.display), _cell(label.key),
+               _cell(label.description)] for d in schema.dimensions for label in d.labels]
+    parts = [f'<section class="task"><h2>Task: {_text(schema.title)}</h2>',
+             f'<p class="note">{_text(schema.description)}</p>' if schema.description else "",
+             "<h3>Item fields</h3>",
+             _table(["field", "title", "kind", "required"], fields, "fields"),
+             "<h3>Dimensions</h3>",
+             _table(["dimension", "title", "scale", "values", "required", "question"],
+                    dimensions, "dimensions")]
+    if labels:
+        parts += ["<h3>Labels</h3>",
+                  _table(["dimension", "label", "shown as", "key", "meaning"], labels, "labels")]
+    return "".join(parts) + "</section>"
 
 
 def _pairs_table(document: Mapping[str, Any]) -> str:
@@ -316,14 +362,17 @@ def _dimension_section(document: Mapping[str, Any], index: int, min_pair_items: 
 def render_report_html(documents: Iterable[Mapping[str, Any]], metadata: Mapping[str, Any], *,
                        min_pair_items: int = model.DEFAULT_MIN_PAIR_ITEMS) -> str:
     """The agreement report of one project as a standalone HTML page (plotly.js inline, no
-    external URL): the title, every ``metadata`` key and value, then per dimension the
+    external URL): the title, every ``metadata`` key and value (its ``schema``, a
+    :func:`core.schema.schema_to_dict`, as tables of fields, dimensions and labels), then per
+    dimension the
     headline figure, the rater heatmap, confusion matrices, label distribution, model ranking
     and the tables of pairs, groups and leniency. ``documents`` are
     :func:`core.metrics.compare_dimension` outputs with ``project`` added, in display order.
     Annotator pairs sharing fewer than ``min_pair_items`` items stay out of the human range.
 
     Raises ValueError when the project is neither in ``metadata`` nor the one project of the
-    documents, or when a document lacks a key of the comparison contract.
+    documents, or when a document lacks a key of the comparison contract;
+    :class:`core.schema.SchemaError` for a ``schema`` that is not one.
     """
     documents = check_documents(documents)
     project = _project(documents, metadata)
@@ -345,6 +394,7 @@ def render_report_html(documents: Iterable[Mapping[str, Any]], metadata: Mapping
         "</head><body>",
         f"<h1>{_text(title)}</h1>",
         _metadata_block(metadata),
+        _task_block(schema_from_dict(metadata[SCHEMA_KEY])) if SCHEMA_KEY in metadata else "",
         f"<nav><h2>Dimensions</h2><ul>{contents}</ul></nav>" if contents else "",
         *sections,
         "</body></html>",

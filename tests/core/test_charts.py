@@ -322,3 +322,33 @@ def test_model_ranks_and_bump_chart():
     assert (m1.name, list(m1.x), list(m1.y)) == ("m1", ["human consensus", "a<br>τ -1.00"], [1.0, 2.0])
     assert list(m2.y) == [2.0, 1.0]
     assert fig.layout.yaxis.autorange == "reversed"
+
+
+def every_builder() -> dict[str, object]:
+    """One figure of each builder, with long rater names."""
+    doc = document()
+    rows = headline_rows(doc, "cohen_kappa", "percent_agreement")
+    ranking = {"score": "rate of 'correct'", "reference": "human:consensus", "models": ["m1"],
+               "scores": {"human:consensus": {"m1": 0.8}, "judge:a": {"m1": 0.5}},
+               "kendall_tau": {"judge:a": {"value": None, "n": 1}}}
+    entry = {"slice": "g1", "a": "human:consensus", "b": "judge:a", "n": 4, "cohen_kappa": 0.5,
+             "ci95": {}, "undefined": {}}
+    return {
+        "headline": headline_figure(rows, "cohen_kappa", "percent_agreement",
+                                    human_ceiling(doc, "cohen_kappa")),
+        "heatmap": rater_heatmap(doc, "cohen_kappa"),
+        "confusion": confusion_figure({"labels": ["a", "b"], "counts": [[1, 0], [0, 1]]},
+                                      "human:consensus", "judge:a"),
+        "distribution": distribution_figure({"judge:a": {"a": 1}}, ["a"], ["judge:a"]),
+        "slices": slices_figure([entry], "cohen_kappa", "group"),
+        "ranking": ranking_figure(ranking),
+    }
+
+
+@pytest.mark.parametrize("name", list(every_builder()))
+def test_every_axis_makes_room_for_its_labels_whatever_the_template(name):
+    # automargin set by the builder, not left to the default template: Streamlit's (the
+    # default once streamlit is imported) has none, and rater names ran off the figure.
+    fig = every_builder()[name]
+    axes = [fig.layout[key] for key in fig.layout if key.startswith(("xaxis", "yaxis"))]
+    assert axes and all(axis.automargin is True for axis in axes), name
