@@ -251,6 +251,7 @@ class _Reader:
         self.problems: list[tuple[str, str]] = []
 
     def note(self, key: str, problem: str) -> None:
+        """Note a problem at ``key``; returns None, which is what a read that found one returns."""
         self.problems.append((key, problem))
 
     def raise_problems(self) -> None:
@@ -305,7 +306,7 @@ class _Reader:
             )
         return value
 
-    def field_name(self, data: dict[str, Any], path: str) -> str | None:
+    def entry_name(self, data: dict[str, Any], path: str) -> str | None:
         """The ``name`` of a field or dimension: a valid name the import format does not use."""
         name = self.name(data, "name", path)
         if name in RESERVED_NAMES:
@@ -387,7 +388,7 @@ def _read_field(read: _Reader, raw: Any, path: str) -> FieldSpec | None:
     if data is None:
         return None
     read.unknown_keys(data, _FIELD_KEYS, path)
-    name = read.field_name(data, path)
+    name = read.entry_name(data, path)
     kind = read.string(data, "kind", path, default="text")
     if kind is not None and kind not in FIELD_KINDS:
         read.note(f"{path}kind", f"{kind!r} is not one of {', '.join(FIELD_KINDS)}")
@@ -408,7 +409,7 @@ def _read_dimension(read: _Reader, raw: Any, path: str) -> Dimension | None:
     if data is None:
         return None
     read.unknown_keys(data, _DIMENSION_KEYS, path)
-    name = read.field_name(data, path)
+    name = read.entry_name(data, path)
     scale = read.string(data, "scale", path)
     if scale is not None and scale not in SCALES:
         read.note(f"{path}scale", f"{scale!r} is not one of {', '.join(SCALES)}")
