@@ -1,7 +1,12 @@
 """Docket on the command line: create the database, import files, list projects, load the demo.
 
-Every command returns an exit code from :func:`main`; failures print one line starting with
-``error:`` on stderr (an import rejected by validation first lists each problem).
+Every command returns an exit code from :func:`main`; a failure prints lines starting with
+``error:`` on stderr (an import rejected by validation first lists its problems: the first
+20, then how many more and the file holding all of them).
+
+Start-up stays cheap: each command imports the modules it needs inside its own functions,
+and only the arguments of the command being run are declared (:func:`parse`), so ``--help``
+and ``projects`` never load what ``metrics`` (scipy) or ``export`` (pyarrow) need.
 """
 
 from __future__ import annotations
@@ -11,62 +16,103 @@ import getpass
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from core.charts.model import DEFAULT_MIN_PAIR_ITEMS
-from core.export.gold import DEFAULT_MIN_LABELS, POLICIES, GoldPolicy
-from core.export.registry import FORMATS, KINDS
-from core.export.writers import ExportError
-from core.importing import ON_ERROR_POLICIES, ImportFileError, ImportLimits, ImportRejected
-from core.metrics import MetricsInputError, compare_dimension
-from core.metrics.report import format_comparison
-from core.schema import SchemaError
-from core.templates import TEMPLATES, resolve_task
-from storage.database import Database, DatabaseConfigError, database_url_from_env
-from storage.demo import load_demo
-from storage.export import ExportDenied, ExportRequest, export_project, require_admin
-from storage.importer import import_file
-from storage.labels import load_ratings
-from storage.migrations import SchemaTooNewError, migrate
-from storage.projects import ProjectError, get_project, project_summaries
-from storage.users import (
-    ROLES,
-    AuthConfigError,
-    UserError,
-    UserInfo,
-    auth_mode,
-    check_name,
-    check_password,
-    create_user,
-    ensure_local_admin,
-    sign_in,
-)
+if TYPE_CHECKING:
+    from core.importing import ImportProblem
+    from storage.database import Database
+    from storage.users import UserInfo
 
 log = logging.getLogger("docket.cli")
 
-# Errors a user can fix from the message alone; anything else is a bug and shows a traceback.
-USER_ERRORS = (SchemaError, ImportFileError, ImportRejected, ProjectError, DatabaseConfigError,
-               SchemaTooNewError, FileNotFoundError, MetricsInputError, ExportError, ExportDenied,
-               UserError, AuthConfigError)
+# Errors a user can fix from the message alone, by module; anything else is a bug and shows a
+# traceback. Named, not imported: an error class whose module was never loaded cannot have
+# been raised, so the check needs no import (``core.metrics`` alone costs 0.7 s).
+USER_ERRORS: dict[str, tuple[str, ...]] = {
+    "core.schema": ("SchemaError",),
+    "core.importing.problems": ("ImportFileError",),
+    "core.importing.validate": ("ImportRejected",),
+    "core.metrics": ("MetricsInputError",),
+    "core.export.writers": ("ExportError",),
+    "storage.database": ("DatabaseConfigError",),
+    "storage.migrations": ("SchemaTooNewError",),
+    "storage.projects": ("ProjectError",),
+    "storage.export": ("ExportDenied",),
+    "storage.users": ("UserError", "AuthConfigError"),
+}
 
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Return the classes of :data:`USER_ERRORS` whose modules are loaded, and FileNotFoundError."""
+    return (FileNotFoundError, *(getattr(sys.modules[module], name)
+                                 for module, names in USER_ERRORS.items() if module in sys.modules
+                                 for name in names))
+
+
+# --- commands --------------------------------------------------------------------------------
 
 def cmd_init(args: argparse.Namespace, db: Database) -> int:
     """Create the database (or upgrade its schema) and say where it is."""
+    from storage.migrations import migrate
+
     before = migrate(db)
     state = "created" if before == 0 else "ready"
     print(f"database {state}: {db!r}")
     return 0
 
 
+def import_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the arguments of ``import``."""
+    from core.importing import FORMAT_OF_EXTENSION, ON_ERROR_POLICIES, PRINTED_PROBLEMS, ImportLimits
+    from core.templates import TEMPLATES
+
+    parser.add_argument("file", help=f"a {', '.join(FORMAT_OF_EXTENSION)} file (.json: JSON Lines "
+                                     "or one array of objects)")
+    parser.add_argument("--project", required=True, help="project name (created if new)")
+    parser.add_argument("--task", metavar="TEMPLATE|SCHEMA.toml",
+                        help=f"built-in template ({', '.join(TEMPLATES)}) or a schema file; "
+                             "required for a new project")
+    parser.add_argument("--on-error", choices=ON_ERROR_POLICIES, default="strict",
+                        help="strict: write nothing if any row is bad (default); "
+                             "skip: write the valid rows and report the others")
+    parser.add_argument("--max-text-chars", type=int, default=ImportLimits.max_text_chars,
+                        help="longest accepted text value (default %(default)s)")
+    parser.add_argument("--report", metavar="PATH", type=Path,
+                        help="write every problem to PATH as JSON Lines (default: the file's "
+                             "name + .problems.jsonl in the current directory, written only "
+                             f"when there are more than {PRINTED_PROBLEMS} problems to list)")
+
+
 def cmd_import(args: argparse.Namespace, db: Database) -> int:
     """Validate a file and write it into a project (created on first import)."""
+    from core.importing import ImportFileError, ImportLimits, ImportRejected, report_file_name
+    from core.templates import TEMPLATES, resolve_task
+    from storage.importer import import_file
+    from storage.migrations import migrate
+    from storage.projects import ProjectError, UnknownProjectError
+
     migrate(db)
     schema = resolve_task(args.task) if args.task else None
-    limits = ImportLimits(max_text_chars=args.max_text_chars)
-    batch, summary = import_file(db, args.file, project_name=args.project, schema=schema,
-                                 on_error=args.on_error, limits=limits)
-    for problem in batch.problems:
-        print(f"skipped: {problem}", file=sys.stderr)
+    report = ProblemReport(args.report or Path(report_file_name(args.file)),
+                           always=args.report is not None)
+    try:
+        batch, summary = import_file(db, args.file, project_name=args.project, schema=schema,
+                                     on_error=args.on_error,
+                                     limits=ImportLimits(max_text_chars=args.max_text_chars))
+    except UnknownProjectError as exc:  # only without --task: the project cannot be created
+        raise ProjectError(f"{exc}; to create it, give its task: --task TEMPLATE "
+                           f"({', '.join(TEMPLATES)}) or --task SCHEMA.toml") from None
+    except ImportFileError as exc:
+        report.show(exc.problems, "error")
+        return 1
+    except ImportRejected as exc:
+        report.show(exc.batch.problems, "problem")
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    report.show(batch.problems, "skipped")
     print(summary.line())
     if summary.changed_ids:
         shown = ", ".join(summary.changed_ids[:20])
@@ -75,8 +121,44 @@ def cmd_import(args: argparse.Namespace, db: Database) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class ProblemReport:
+    """Where an import's problems go: the first few on stderr, all of them to ``path``.
+
+    The file is written when not every problem fits on the screen, or ``always`` (the user
+    named it with ``--report``).
+    """
+
+    path: Path
+    always: bool = False
+
+    def show(self, problems: Sequence[ImportProblem], prefix: str) -> None:
+        """Print the problems on stderr, each line starting with ``prefix:`` (at most
+        :data:`core.importing.PRINTED_PROBLEMS`, then the count of the rest and this report)."""
+        from core.importing import PRINTED_PROBLEMS, problem_lines, problems_jsonl
+
+        if not problems:
+            return
+        written = None
+        if self.always or len(problems) > PRINTED_PROBLEMS:
+            try:
+                self.path.write_bytes(problems_jsonl(problems))
+                written = str(self.path)
+            except OSError as exc:
+                print(f"error: cannot write the problem report {self.path}: {exc.strerror}",
+                      file=sys.stderr)
+        lines = problem_lines(problems, report=written)
+        if written and len(problems) <= PRINTED_PROBLEMS:
+            lines.append(f"full report: {written}")
+        for line in lines:
+            print(f"{prefix}: {line}", file=sys.stderr)
+
+
 def cmd_projects(args: argparse.Namespace, db: Database) -> int:
     """List projects: name, template, items, judges, human labels."""
+    from storage.migrations import migrate
+    from storage.projects import project_summaries
+
     migrate(db)
     with db.read() as session:
         summaries = project_summaries(session=session)
@@ -92,24 +174,35 @@ def cmd_projects(args: argparse.Namespace, db: Database) -> int:
 
 def cmd_demo(args: argparse.Namespace, db: Database) -> int:
     """Load one demo project per built-in template (idempotent)."""
+    from storage.demo import load_demo
+    from storage.migrations import migrate
+
     migrate(db)
     for summary in load_demo(db):
         print(summary.line())
     return 0
 
 
+def create_user_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the arguments of ``create-user``."""
+    from storage.models import ROLES
+
+    parser.add_argument("name", help="user name: letters, digits and . _ @ + -")
+    parser.add_argument("--role", required=True, choices=ROLES, help=" or ".join(ROLES))
+    parser.add_argument("--display-name", default="", help="name shown in the app (optional)")
+
+
 def cmd_create_user(args: argparse.Namespace, db: Database) -> int:
     """Create a user; the password is read from stdin (asked for twice on a terminal)."""
+    from storage.migrations import migrate
+    from storage.users import check_name, check_password, create_user
+
     migrate(db)
-    try:
-        name = check_name(args.name)
-        password = check_password(read_password(f"Password for {name}: "))
-        with db.write() as session:
-            user = create_user(session=session, name=name, role=args.role, password=password,
-                               display_name=args.display_name)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    name = check_name(args.name)
+    password = check_password(read_password(f"Password for {name}: "))
+    with db.write() as session:
+        user = create_user(session=session, name=name, role=args.role, password=password,
+                           display_name=args.display_name)
     print(f"user created: {user.name} ({user.role})")
     return 0
 
@@ -119,6 +212,8 @@ def read_password(prompt: str) -> str:
 
     Raises :class:`storage.users.UserError` if nothing was given or the two entries differ.
     """
+    from storage.users import UserError
+
     if sys.stdin.isatty():
         try:
             password = getpass.getpass(prompt)
@@ -133,8 +228,29 @@ def read_password(prompt: str) -> str:
     return line.rstrip("\r\n")
 
 
+def metrics_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the arguments of ``metrics``."""
+    parser.add_argument("--project", required=True, help="project name")
+    parser.add_argument("--dimension", help="dimension to compare (default: the schema's first)")
+    parser.add_argument("--binarize-at", metavar="LABEL",
+                        help="compare the ordinal (or interval) scale as '>= LABEL' vs '< LABEL'")
+    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                        help="bootstrap resamples for the 95%% CIs (default %(default)s; 0: none)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
+    parser.add_argument("--jury", type=jury_option, action="append", default=[],
+                        metavar="NAME=JUDGE,JUDGE,...",
+                        help="a jury of judges (majority/median/mean per item); repeatable")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
 def cmd_metrics(args: argparse.Namespace, db: Database) -> int:
     """Agreement of every rater pair, the rater groups, bias and rankings on one dimension."""
+    from core.metrics import MetricsInputError, compare_dimension
+    from core.metrics.report import format_comparison
+    from storage.labels import load_ratings
+    from storage.migrations import migrate
+    from storage.projects import get_project
+
     migrate(db)
     juries = dict(args.jury)
     if len(juries) != len(args.jury):
@@ -157,8 +273,50 @@ def cmd_metrics(args: argparse.Namespace, db: Database) -> int:
     return 0
 
 
+def export_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the arguments of ``export``."""
+    from core.charts.model import DEFAULT_MIN_PAIR_ITEMS
+    from core.export.gold import DEFAULT_MIN_LABELS, POLICIES
+    from core.export.registry import FORMATS, KINDS
+
+    parser.add_argument("kind", choices=list(KINDS),
+                        help="; ".join(f"{k.name}: {k.description}" for k in KINDS.values()))
+    parser.add_argument("--project", required=True, help="project name")
+    parser.add_argument("--format", choices=FORMATS,
+                        help="jsonl (default), csv or parquet; report: html (default), json, csv")
+    parser.add_argument("-o", "--output", required=True, metavar="PATH",
+                        help="file to write (replaced atomically); PATH.meta.json gets the "
+                             "metadata and SHA-256")
+    parser.add_argument("--user",
+                        help="an admin's user name; the password is read from stdin "
+                             "(may be left out in single-user mode, DOCKET_AUTH=none)")
+    parser.add_argument("--policy", choices=POLICIES, default="majority",
+                        help="gold: adjudicated only, or adjudicated else unanimous/majority "
+                             "of the human labels (default %(default)s)")
+    parser.add_argument("--min-labels", type=int, default=DEFAULT_MIN_LABELS, metavar="K",
+                        help="human labels an item needs for a unanimous/majority gold "
+                             "(default %(default)s)")
+    parser.add_argument("--dimension", help="preferences from ratings: the dimension to rank by")
+    parser.add_argument("--margin", type=float, default=1.0,
+                        help="preferences from ratings: smallest score gap (default %(default)s)")
+    parser.add_argument("--jury", type=jury_option, action="append", default=[],
+                        metavar="NAME=JUDGE,JUDGE,...", help="labels/report: add a jury")
+    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                        help="report: bootstrap resamples (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="report: bootstrap seed")
+    parser.add_argument("--min-pair-items", type=int, default=DEFAULT_MIN_PAIR_ITEMS, metavar="K",
+                        help="report: items two annotators must share to count in the human "
+                             "range (default %(default)s)")
+
+
 def cmd_export(args: argparse.Namespace, db: Database) -> int:
     """Export gold, all labels, preference pairs or the agreement report (admins only)."""
+    from core.export.gold import GoldPolicy
+    from core.export.registry import KINDS
+    from core.metrics import MetricsInputError
+    from storage.export import ExportRequest, export_project, require_admin
+    from storage.migrations import migrate
+
     migrate(db)
     require_admin(export_user(args.user, db))
     juries = dict(args.jury)
@@ -182,6 +340,9 @@ def export_user(name: str | None, db: Database) -> UserInfo:
 
     Raises :class:`ExportDenied` for a failed sign-in or a missing ``--user``.
     """
+    from storage.export import ExportDenied
+    from storage.users import auth_mode, ensure_local_admin, sign_in
+
     if name is None:
         if auth_mode() != "none":
             raise ExportDenied("exports are for admins only: give --user NAME (the password is "
@@ -206,114 +367,89 @@ def jury_option(text: str) -> tuple[str, list[str]]:
     return name.strip(), judges
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser with one sub-command per entry of :data:`COMMANDS`."""
+# --- registry and parsing ----------------------------------------------------------------------
+
+def no_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare nothing: the command takes no arguments."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """A sub-command: its handler (whose docstring's first line is its help) and its arguments."""
+
+    run: Callable[[argparse.Namespace, Database], int]
+    arguments: Callable[[argparse.ArgumentParser], None] = no_arguments
+
+    @property
+    def help(self) -> str:
+        """The one-line description shown by ``--help``."""
+        return (self.run.__doc__ or "").splitlines()[0]
+
+
+COMMANDS: dict[str, Command] = {
+    "init": Command(cmd_init),
+    "import": Command(cmd_import, import_arguments),
+    "projects": Command(cmd_projects),
+    "demo": Command(cmd_demo),
+    "create-user": Command(cmd_create_user, create_user_arguments),
+    "metrics": Command(cmd_metrics, metrics_arguments),
+    "export": Command(cmd_export, export_arguments),
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Return the argument parser: every command of :data:`COMMANDS` by name, and the
+    arguments (and ``--help``) of ``command`` only (None: of no command)."""
     parser = argparse.ArgumentParser(prog="python cli.py", description=__doc__.splitlines()[0])
     parser.add_argument("--database", metavar="URL",
                         help="database URL (default: $DOCKET_DATABASE_URL or data/docket.db)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    commands.add_parser("init", help=cmd_init.__doc__).set_defaults(handler=cmd_init)
-
-    imp = commands.add_parser("import", help=cmd_import.__doc__)
-    imp.add_argument("file", help="a .jsonl, .json (array of objects), .csv or .parquet file")
-    imp.add_argument("--project", required=True, help="project name (created if new)")
-    imp.add_argument("--task", metavar="TEMPLATE|SCHEMA.toml",
-                     help=f"built-in template ({', '.join(TEMPLATES)}) or a schema file; "
-                          "required for a new project")
-    imp.add_argument("--on-error", choices=ON_ERROR_POLICIES, default="strict",
-                     help="strict: write nothing if any row is bad (default); "
-                          "skip: write the valid rows and report the others")
-    imp.add_argument("--max-text-chars", type=int, default=ImportLimits.max_text_chars,
-                     help="longest accepted text value (default %(default)s)")
-    imp.set_defaults(handler=cmd_import)
-
-    commands.add_parser("projects", help=cmd_projects.__doc__).set_defaults(handler=cmd_projects)
-    commands.add_parser("demo", help=cmd_demo.__doc__).set_defaults(handler=cmd_demo)
-
-    user = commands.add_parser("create-user", help=cmd_create_user.__doc__)
-    user.add_argument("name", help="user name: letters, digits and . _ @ + -")
-    user.add_argument("--role", required=True, choices=ROLES, help="admin or annotator")
-    user.add_argument("--display-name", default="", help="name shown in the app (optional)")
-    user.set_defaults(handler=cmd_create_user)
-
-    metrics = commands.add_parser("metrics", help=cmd_metrics.__doc__)
-    metrics.add_argument("--project", required=True, help="project name")
-    metrics.add_argument("--dimension", help="dimension to compare (default: the schema's first)")
-    metrics.add_argument("--binarize-at", metavar="LABEL",
-                         help="compare the ordinal (or interval) scale as '>= LABEL' vs '< LABEL'")
-    metrics.add_argument("--bootstrap", type=int, default=1000, metavar="N",
-                         help="bootstrap resamples for the 95%% CIs (default %(default)s; 0: none)")
-    metrics.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
-    metrics.add_argument("--jury", type=jury_option, action="append", default=[],
-                         metavar="NAME=JUDGE,JUDGE,...",
-                         help="a jury of judges (majority/median/mean per item); repeatable")
-    metrics.add_argument("--json", action="store_true", help="print one JSON document")
-    metrics.set_defaults(handler=cmd_metrics)
-
-    export = commands.add_parser("export", help=cmd_export.__doc__)
-    export.add_argument("kind", choices=list(KINDS),
-                        help="; ".join(f"{k.name}: {k.description}" for k in KINDS.values()))
-    export.add_argument("--project", required=True, help="project name")
-    export.add_argument("--format", choices=FORMATS,
-                        help="jsonl (default), csv or parquet; report: html (default), json, csv")
-    export.add_argument("-o", "--output", required=True, metavar="PATH",
-                        help="file to write (replaced atomically); PATH.meta.json gets the "
-                             "metadata and SHA-256")
-    export.add_argument("--user",
-                        help="an admin's user name; the password is read from stdin "
-                             "(may be left out in single-user mode, DOCKET_AUTH=none)")
-    export.add_argument("--policy", choices=POLICIES, default="majority",
-                        help="gold: adjudicated only, or adjudicated else unanimous/majority "
-                             "of the human labels (default %(default)s)")
-    export.add_argument("--min-labels", type=int, default=DEFAULT_MIN_LABELS, metavar="K",
-                        help="human labels an item needs for a unanimous/majority gold "
-                             "(default %(default)s)")
-    export.add_argument("--dimension", help="preferences from ratings: the dimension to rank by")
-    export.add_argument("--margin", type=float, default=1.0,
-                        help="preferences from ratings: smallest score gap (default %(default)s)")
-    export.add_argument("--jury", type=jury_option, action="append", default=[],
-                        metavar="NAME=JUDGE,JUDGE,...", help="labels/report: add a jury")
-    export.add_argument("--bootstrap", type=int, default=1000, metavar="N",
-                        help="report: bootstrap resamples (default %(default)s)")
-    export.add_argument("--seed", type=int, default=0, help="report: bootstrap seed")
-    export.add_argument("--min-pair-items", type=int, default=DEFAULT_MIN_PAIR_ITEMS, metavar="K",
-                        help="report: items two annotators must share to count in the human "
-                             "range (default %(default)s)")
-    export.set_defaults(handler=cmd_export)
+    for name, spec in COMMANDS.items():
+        sub = commands.add_parser(name, help=spec.help, description=spec.help,
+                                  add_help=name == command)
+        if name == command:
+            spec.arguments(sub)
     return parser
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Return the parsed arguments; raises SystemExit as argparse does (usage error, --help).
+
+    Declaring every command's arguments would import what each needs (their choices come from
+    the modules that define them), so the command is found first and only its arguments are
+    declared for the real parse.
+    """
+    command = build_parser().parse_known_args(argv)[0].command
+    return build_parser(command).parse_args(argv)
 
 
 def command_names() -> list[str]:
     """Return the names of all sub-commands (the README documents each)."""
-    parser = build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return list(sub.choices)
+    return list(COMMANDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one CLI command; return its exit code (0 ok, 1 user error, 2 usage error)."""
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parse(argv)
     except SystemExit as exc:  # argparse exits on usage errors (2) and --help (0)
         return int(exc.code or 0)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        from storage.database import Database, database_url_from_env
+
         db = Database(args.database or database_url_from_env())
         try:
-            return args.handler(args, db)
+            return COMMANDS[args.command].run(args, db)
         finally:
             db.dispose()
-    except ImportRejected as exc:
-        for problem in exc.batch.problems:
-            print(f"problem: {problem}", file=sys.stderr)
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except USER_ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        if not isinstance(exc, user_errors()):
+            raise
+        for line in str(exc).splitlines():
+            print(f"error: {line}", file=sys.stderr)
         return 1
 
 

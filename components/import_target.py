@@ -81,8 +81,9 @@ def _choose_task() -> TaskSchema | None:
         st.error(escape_markdown(f"{schema_file.name}: not UTF-8 at byte {exc.start}"),
                  icon=":material/error:")
         return None
-    except SchemaError as exc:
-        st.error(escape_markdown(exc), icon=":material/error:")
+    except SchemaError as exc:  # one problem per line (a markdown hard break: two spaces)
+        st.error("  \n".join(escape_markdown(line) for line in str(exc).splitlines()),
+                 icon=":material/error:")
         return None
     st.markdown(f"Task: **{escape_markdown(schema.title)}**")
     _show_schema(schema)

@@ -8,20 +8,31 @@ file that is deleted at once (:mod:`components.upload_check`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 import streamlit as st
 
 from components.frames import MAX_PROBLEM_ROWS, PREVIEW_ROWS, plural, problems_frame, summary_counts
 from components.import_target import ImportTarget, choose_import_target
 from components.upload_check import UploadCheck, check_upload, schema_fingerprint
-from core.importing import ON_ERROR_POLICIES, ImportBatch, ImportRejected, check_policy
+from core.importing import (
+    FORMAT_OF_EXTENSION,
+    ON_ERROR_POLICIES,
+    ImportBatch,
+    ImportProblem,
+    ImportRejected,
+    check_policy,
+    problems_jsonl,
+    report_file_name,
+)
 from core.safe_text import escape_markdown
 from storage.database import Database
 from storage.importer import ImportSummary, write_import
 from storage.projects import ProjectError
 
-FILE_TYPES = ("jsonl", "ndjson", "json", "csv", "parquet")
+FILE_TYPES = tuple(extension.lstrip(".") for extension in FORMAT_OF_EXTENSION)
 POLICY_LABELS = {
     "strict": "Strict: import nothing if any record has a problem",
     "skip": "Skip: import the valid records, leave out the others",
@@ -57,7 +68,7 @@ def render_import(db: Database) -> None:
     with st.expander("File format"):
         st.markdown(FORMAT_HELP)
     upload = st.file_uploader("Data file", type=list(FILE_TYPES), key="import.uploader",
-                              help="JSONL (.jsonl, .ndjson, .json), CSV or Parquet")
+                              help="JSONL (.jsonl, .ndjson, .json), CSV or Parquet (.parquet, .pq)")
     left, right = st.columns(2, gap="large")
     with left:
         target = choose_import_target(db)
@@ -106,10 +117,10 @@ def _render_report(db: Database, stored: ValidatedUpload, target: ImportTarget, 
     if batch is None:
         st.error("The file cannot be imported as it is. Nothing will be written.",
                  icon=":material/error:")
-        st.dataframe(problems_frame(check.file_problems), hide_index=True, width="stretch")
+        _render_problem_table(check.file_problems, check.file_name)
         return
     _render_raters(batch)
-    _render_problems(batch, policy)
+    _render_problems(batch, policy, check.file_name)
     if stored.summary is not None:
         _render_summary(stored.summary)
         return
@@ -126,16 +137,14 @@ def _render_raters(batch: ImportBatch) -> None:
     annotators.text(", ".join(batch.annotators) or "none")
 
 
-def _render_problems(batch: ImportBatch, policy: str) -> None:
+def _render_problems(batch: ImportBatch, policy: str, file_name: str) -> None:
     if batch.is_clean:
         st.success(f"No problems: {plural(batch.total_records, 'record')}, all valid.",
                    icon=":material/check_circle:")
         return
     st.warning(f"{plural(len(batch.problems), 'problem')} in {batch.rejected_rows} of "
                f"{plural(batch.total_records, 'record')}.", icon=":material/warning:")
-    st.dataframe(problems_frame(batch.problems), hide_index=True, width="stretch")
-    if len(batch.problems) > MAX_PROBLEM_ROWS:
-        st.caption(f"Showing the first {MAX_PROBLEM_ROWS:,} of {len(batch.problems):,} problems.")
+    _render_problem_table(batch.problems, file_name)
     if policy == "strict":
         valid = plural(len(batch.items), "valid record")
         st.error("Strict: Nothing will be written unless the file is clean. Fix the records "
@@ -144,6 +153,19 @@ def _render_problems(batch: ImportBatch, policy: str) -> None:
         st.info(f"Skip: {plural(len(batch.items), 'valid record')} will be imported; "
                 f"{plural(batch.rejected_rows, 'record')} with problems will be left out.",
                 icon=":material/info:")
+
+
+def _render_problem_table(problems: Sequence[ImportProblem], file_name: str) -> None:
+    """The problems as a table (the first :data:`MAX_PROBLEM_ROWS`) and the full report as the
+    CLI writes it, one JSON object per problem, to download."""
+    st.dataframe(problems_frame(problems), hide_index=True, width="stretch")
+    if len(problems) > MAX_PROBLEM_ROWS:
+        st.caption(f"Showing the first {MAX_PROBLEM_ROWS:,} of {len(problems):,} problems; the "
+                   "report below has all of them.")
+    report = report_file_name(file_name)
+    st.download_button(f"Download {report}", partial(problems_jsonl, problems), file_name=report,
+                       mime="application/jsonl", icon=":material/download:",
+                       key="import.problem_report", on_click="ignore")
 
 
 def _render_import_button(db: Database, stored: ValidatedUpload, target: ImportTarget,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -28,13 +29,20 @@ RESERVED_NAMES = frozenset(
 
 
 class SchemaError(ValueError):
-    """A schema definition is invalid; the message names the source, the key and the problem."""
+    """A schema definition is invalid; the message names the source, the key and the problem.
 
-    def __init__(self, source: str, key: str, problem: str) -> None:
+    A schema reports all its problems at once: ``problems`` holds every ``(key, problem)``
+    and the message has one ``<source>: <key>: <problem>`` line each; ``key`` and ``problem``
+    are the first.
+    """
+
+    def __init__(self, source: str, key: str, problem: str, *,
+                 more: Sequence[tuple[str, str]] = ()) -> None:
         self.source = source
         self.key = key
         self.problem = problem
-        super().__init__(f"{source}: {key}: {problem}")
+        self.problems: tuple[tuple[str, str], ...] = ((key, problem), *more)
+        super().__init__("\n".join(f"{source}: {k}: {p}" for k, p in self.problems))
 
 
 class LabelError(ValueError):
@@ -242,32 +250,44 @@ def _dimension_to_dict(dimension: Dimension) -> dict[str, Any]:
 
 
 class _Reader:
-    """Typed access to a nested dict that reports the dotted key path on error."""
+    """Typed access to a nested dict that notes each problem with its dotted key path.
+
+    A read that finds a problem notes it and returns None, so reading goes on and one
+    :class:`SchemaError` lists every problem of the schema (:meth:`raise_problems`).
+    """
 
     def __init__(self, source: str) -> None:
         self.source = source
+        self.problems: list[tuple[str, str]] = []
 
-    def fail(self, key: str, problem: str) -> SchemaError:
-        return SchemaError(self.source, key, problem)
+    def note(self, key: str, problem: str) -> None:
+        """Note a problem at ``key``; returns None, which is what a read that found one returns."""
+        self.problems.append((key, problem))
 
-    def table(self, data: Any, key: str) -> dict[str, Any]:
+    def raise_problems(self) -> None:
+        """Raise one :class:`SchemaError` listing every noted problem, if any."""
+        if self.problems:
+            (key, problem), *more = self.problems
+            raise SchemaError(self.source, key, problem, more=more)
+
+    def table(self, data: Any, key: str) -> dict[str, Any] | None:
         if not isinstance(data, dict):
-            raise self.fail(key, f"expected a table, got {type(data).__name__}")
+            return self.note(key, f"expected a table, got {type(data).__name__}")
         return data
 
     def string(self, data: dict[str, Any], key: str, path: str, *, default: str | None = None
-               ) -> str:
+               ) -> str | None:
         value = data.get(key, default)
         if value is None:
-            raise self.fail(f"{path}{key}", "is required")
+            return self.note(f"{path}{key}", "is required")
         if not isinstance(value, str):
-            raise self.fail(f"{path}{key}", f"expected a string, got {type(value).__name__}")
+            return self.note(f"{path}{key}", f"expected a string, got {type(value).__name__}")
         return value
 
-    def boolean(self, data: dict[str, Any], key: str, path: str, *, default: bool) -> bool:
+    def boolean(self, data: dict[str, Any], key: str, path: str, *, default: bool) -> bool | None:
         value = data.get(key, default)
         if not isinstance(value, bool):
-            raise self.fail(f"{path}{key}", f"expected true or false, got {value!r}")
+            return self.note(f"{path}{key}", f"expected true or false, got {value!r}")
         return value
 
     def number(self, data: dict[str, Any], key: str, path: str) -> float | None:
@@ -275,31 +295,38 @@ class _Reader:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(f"{path}{key}", f"expected a number, got {value!r}")
+            return self.note(f"{path}{key}", f"expected a number, got {value!r}")
         return float(value)
 
-    def array(self, data: dict[str, Any], key: str, path: str) -> list[Any]:
+    def array(self, data: dict[str, Any], key: str, path: str) -> list[Any] | None:
         value = data.get(key)
         if value is None:
-            raise self.fail(f"{path}{key}", "is required")
+            return self.note(f"{path}{key}", "is required")
         if not isinstance(value, list):
-            raise self.fail(f"{path}{key}", f"expected an array, got {type(value).__name__}")
+            return self.note(f"{path}{key}", f"expected an array, got {type(value).__name__}")
         return value
 
-    def name(self, data: dict[str, Any], key: str, path: str) -> str:
+    def name(self, data: dict[str, Any], key: str, path: str) -> str | None:
         value = self.string(data, key, path)
-        if not NAME_PATTERN.match(value):
-            raise self.fail(
+        if value is not None and not NAME_PATTERN.match(value):
+            return self.note(
                 f"{path}{key}",
                 f"{value!r} is not a valid name (lowercase letter first, then a-z, 0-9 or _,"
                 " at most 64 characters)",
             )
         return value
 
+    def entry_name(self, data: dict[str, Any], path: str) -> str | None:
+        """The ``name`` of a field or dimension: a valid name the import format does not use."""
+        name = self.name(data, "name", path)
+        if name in RESERVED_NAMES:
+            return self.note(f"{path}name", f"{name!r} is reserved by the import format")
+        return name
+
     def unknown_keys(self, data: dict[str, Any], allowed: set[str], path: str) -> None:
         for key in data:
             if key not in allowed:
-                raise self.fail(f"{path}{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                self.note(f"{path}{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
 _SCHEMA_KEYS = {"name", "title", "description", "gold_reference", "fields", "dimensions"}
@@ -311,136 +338,176 @@ _LABEL_KEYS = {"value", "display", "description", "key", "aliases"}
 def schema_from_dict(data: Any, *, source: str = "<schema>") -> TaskSchema:
     """Build and validate a :class:`TaskSchema` from plain data (parsed TOML or JSON).
 
-    Raises :class:`SchemaError` whose message is ``<source>: <key path>: <problem>``.
+    Raises :class:`SchemaError` listing every problem, each as ``<source>: <key path>:
+    <problem>``.
     """
-    read = _Reader(source)
-    root = read.table(data, "<root>")
+    if not isinstance(data, dict):  # then nothing else can be read
+        raise SchemaError(source, "<root>", f"expected a table, got {type(data).__name__}")
+    read, root = _Reader(source), data
     read.unknown_keys(root, _SCHEMA_KEYS, "")
     name = read.name(root, "name", "")
-    title = read.string(root, "title", "", default=name)
+    title = read.string(root, "title", "", default=name or "")
     description = read.string(root, "description", "", default="")
     gold_reference = read.boolean(root, "gold_reference", "", default=False)
 
-    fields = tuple(_read_field(read, raw, f"fields[{i}].")
-                   for i, raw in enumerate(read.array(root, "fields", "")))
-    if not fields:
-        raise read.fail("fields", "a schema needs at least one field")
-    _check_unique(read, [f.name for f in fields], "fields", "field name", "name")
+    raw_fields = read.array(root, "fields", "")
+    fields = [_read_field(read, raw, f"fields[{i}].") for i, raw in enumerate(raw_fields or [])]
+    if raw_fields == []:
+        read.note("fields", "a schema needs at least one field")
+    _check_unique(read, _raw_names(raw_fields, "name"), "fields", "field name", "name")
 
-    dimensions = tuple(_read_dimension(read, raw, f"dimensions[{i}].")
-                       for i, raw in enumerate(read.array(root, "dimensions", "")))
-    if not dimensions:
-        raise read.fail("dimensions", "a schema needs at least one dimension")
-    _check_unique(read, [d.name for d in dimensions], "dimensions", "dimension name", "name")
-    field_names = {f.name for f in fields}
-    for index, dimension in enumerate(dimensions):
-        if dimension.name in field_names:
-            raise read.fail(f"dimensions[{index}].name", f"{dimension.name!r} is also a field name")
-    return TaskSchema(name, title, description, fields, dimensions, gold_reference)
+    raw_dimensions = read.array(root, "dimensions", "")
+    dimensions = [_read_dimension(read, raw, f"dimensions[{i}].")
+                  for i, raw in enumerate(raw_dimensions or [])]
+    if raw_dimensions == []:
+        read.note("dimensions", "a schema needs at least one dimension")
+    _check_unique(read, _raw_names(raw_dimensions, "name"), "dimensions", "dimension name", "name")
+    field_names = set(_raw_names(raw_fields, "name")) - {""}
+    for index, dimension_name in enumerate(_raw_names(raw_dimensions, "name")):
+        if dimension_name in field_names:
+            read.note(f"dimensions[{index}].name", f"{dimension_name!r} is also a field name")
+    read.raise_problems()
+    return TaskSchema(name, title, description, tuple(fields), tuple(dimensions),  # type: ignore[arg-type]
+                      gold_reference)
 
 
 def _check_unique(read: _Reader, names: list[str], key: str, what: str, attribute: str) -> None:
-    """Raise naming ``<key>[i].<attribute>`` of the first repeat; empty names are not compared."""
+    """Note ``<key>[i].<attribute>`` of every repeat; empty names are not compared."""
     seen: set[str] = set()
     for index, name in enumerate(names):
         if name and name in seen:
-            raise read.fail(f"{key}[{index}].{attribute}", f"duplicate {what} {name!r}")
+            read.note(f"{key}[{index}].{attribute}", f"duplicate {what} {name!r}")
         seen.add(name)
 
 
-def _read_field(read: _Reader, raw: Any, path: str) -> FieldSpec:
+def _raw_names(raws: list[Any] | None, key: str) -> list[str]:
+    """Return the ``key`` of each raw table as text ("" where absent or not a string or an
+    integer), so that a repeat is found even among entries that have another problem."""
+    names = []
+    for raw in raws or []:
+        value = raw.get(key) if isinstance(raw, dict) else None
+        valid = isinstance(value, str | int) and not isinstance(value, bool)
+        names.append(str(value) if valid else "")
+    return names
+
+
+def _read_field(read: _Reader, raw: Any, path: str) -> FieldSpec | None:
+    """Return the field at ``path``, or None when it has a problem (noted in ``read``)."""
+    noted = len(read.problems)
     data = read.table(raw, path.rstrip("."))
+    if data is None:
+        return None
     read.unknown_keys(data, _FIELD_KEYS, path)
-    name = read.name(data, "name", path)
-    if name in RESERVED_NAMES:
-        raise read.fail(f"{path}name", f"{name!r} is reserved by the import format")
+    name = read.entry_name(data, path)
     kind = read.string(data, "kind", path, default="text")
-    if kind not in FIELD_KINDS:
-        raise read.fail(f"{path}kind", f"{kind!r} is not one of {', '.join(FIELD_KINDS)}")
-    return FieldSpec(
-        name=name,
-        title=read.string(data, "title", path, default=name.replace("_", " ").capitalize()),
-        required=read.boolean(data, "required", path, default=True),
-        kind=kind,  # type: ignore[arg-type]
-        description=read.string(data, "description", path, default=""),
-        allow_empty=read.boolean(data, "allow_empty", path, default=False),
-    )
+    if kind is not None and kind not in FIELD_KINDS:
+        read.note(f"{path}kind", f"{kind!r} is not one of {', '.join(FIELD_KINDS)}")
+    title = read.string(data, "title", path, default=(name or "").replace("_", " ").capitalize())
+    required = read.boolean(data, "required", path, default=True)
+    description = read.string(data, "description", path, default="")
+    allow_empty = read.boolean(data, "allow_empty", path, default=False)
+    if len(read.problems) > noted:
+        return None
+    return FieldSpec(name=name, title=title, required=required, kind=kind,  # type: ignore[arg-type]
+                     description=description, allow_empty=allow_empty)  # type: ignore[arg-type]
 
 
-def _read_dimension(read: _Reader, raw: Any, path: str) -> Dimension:
+def _read_dimension(read: _Reader, raw: Any, path: str) -> Dimension | None:
+    """Return the dimension at ``path``, or None when it has a problem (noted in ``read``)."""
+    noted = len(read.problems)
     data = read.table(raw, path.rstrip("."))
+    if data is None:
+        return None
     read.unknown_keys(data, _DIMENSION_KEYS, path)
-    name = read.name(data, "name", path)
-    if name in RESERVED_NAMES:
-        raise read.fail(f"{path}name", f"{name!r} is reserved by the import format")
+    name = read.entry_name(data, path)
     scale = read.string(data, "scale", path)
-    if scale not in SCALES:
-        raise read.fail(f"{path}scale", f"{scale!r} is not one of {', '.join(SCALES)}")
-    common = {
+    if scale is not None and scale not in SCALES:
+        read.note(f"{path}scale", f"{scale!r} is not one of {', '.join(SCALES)}")
+        scale = None
+    common: dict[str, Any] = {
         "name": name,
         "scale": scale,
-        "title": read.string(data, "title", path, default=name.replace("_", " ").capitalize()),
+        "title": read.string(data, "title", path, default=(name or "").replace("_", " ").capitalize()),
         "description": read.string(data, "description", path, default=""),
         "required": read.boolean(data, "required", path, default=True),
     }
+    if scale is None:  # unknown: whether labels or min/max belong here cannot be told
+        return None
     if scale == "interval":
         if "labels" in data:
-            raise read.fail(f"{path}labels", "an interval dimension takes min/max, not labels")
+            read.note(f"{path}labels", "an interval dimension takes min/max, not labels")
         minimum, maximum = read.number(data, "min", path), read.number(data, "max", path)
         if minimum is not None and maximum is not None and minimum >= maximum:
-            raise read.fail(f"{path}max", f"max ({maximum:g}) must be greater than min ({minimum:g})")
-        return Dimension(**common, minimum=minimum, maximum=maximum)
+            read.note(f"{path}max", f"max ({maximum:g}) must be greater than min ({minimum:g})")
+        scale_keys: dict[str, Any] = {"minimum": minimum, "maximum": maximum}
+    else:
+        scale_keys = {"labels": _read_labels(read, data, path, scale)}
+    if len(read.problems) > noted:
+        return None
+    return Dimension(**common, **scale_keys)
+
+
+def _read_labels(read: _Reader, data: dict[str, Any], path: str, scale: str) -> tuple[Label, ...]:
+    """Return the labels of a nominal or ordinal dimension (problems noted in ``read``)."""
     for bound in ("min", "max"):
         if bound in data:
-            raise read.fail(f"{path}{bound}", f"only interval dimensions take {bound}")
+            read.note(f"{path}{bound}", f"only interval dimensions take {bound}")
     raw_labels = read.array(data, "labels", path)
-    labels = tuple(_read_label(read, raw_label, f"{path}labels[{i}].", scale)
-                   for i, raw_label in enumerate(raw_labels))
+    if raw_labels is None:
+        return ()
+    labels = [_read_label(read, raw_label, f"{path}labels[{i}].", scale)
+              for i, raw_label in enumerate(raw_labels)]
     if len(labels) < 2:
-        raise read.fail(f"{path}labels", f"needs at least 2 labels, got {len(labels)}")
-    _check_unique(read, [label.value for label in labels], f"{path}labels", "label value", "value")
-    _check_unique(read, [label.key for label in labels], f"{path}labels", "key", "key")
+        read.note(f"{path}labels", f"needs at least 2 labels, got {len(labels)}")
+    _check_unique(read, _raw_names(raw_labels, "value"), f"{path}labels", "label value", "value")
+    _check_unique(read, [key.lower() for key in _raw_names(raw_labels, "key")], f"{path}labels",
+                  "key", "key")
     _check_no_alias_clash(read, labels, path)
-    return Dimension(**common, labels=labels)
+    return tuple(label for label in labels if label)
 
 
-def _read_label(read: _Reader, raw: Any, path: str, scale: str) -> Label:
+def _read_label(read: _Reader, raw: Any, path: str, scale: str) -> Label | None:
+    """Return the label at ``path``, or None when it has a problem (noted in ``read``)."""
+    noted = len(read.problems)
     data = read.table(raw, path.rstrip("."))
+    if data is None:
+        return None
     read.unknown_keys(data, _LABEL_KEYS, path)
     value = data.get("value")
     if scale == "ordinal" and isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value.strip():
-        raise read.fail(f"{path}value", f"expected a non-empty string, got {value!r}")
-    key = read.string(data, "key", path, default="")
+        read.note(f"{path}value", f"expected a non-empty string, got {value!r}")
+        value = ""
+    key = read.string(data, "key", path, default="") or ""
     if key and (len(key) != 1 or not key.isascii() or not key.isalnum()):
-        raise read.fail(f"{path}key", f"{key!r} must be a single letter or digit")
-    key = key.lower()
-    if key in RESERVED_KEYS:
-        raise read.fail(
+        read.note(f"{path}key", f"{key!r} must be a single letter or digit")
+    elif key.lower() in RESERVED_KEYS:
+        read.note(
             f"{path}key",
-            f"{key!r} is reserved (C and R by Streamlit; N, B, S, V by annotation navigation)",
+            f"{key.lower()!r} is reserved (C and R by Streamlit; N, B, S, V by annotation navigation)",
         )
     aliases = data.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-        raise read.fail(f"{path}aliases", "expected an array of strings")
-    return Label(
-        value=value,
-        display=read.string(data, "display", path, default=value),
-        description=read.string(data, "description", path, default=""),
-        key=key,
-        aliases=tuple(aliases),
-    )
+        read.note(f"{path}aliases", "expected an array of strings")
+        aliases = []
+    display = read.string(data, "display", path, default=value)
+    description = read.string(data, "description", path, default="")
+    if len(read.problems) > noted:
+        return None
+    return Label(value=value, display=display, description=description,  # type: ignore[arg-type]
+                 key=key.lower(), aliases=tuple(aliases))
 
 
-def _check_no_alias_clash(read: _Reader, labels: tuple[Label, ...], path: str) -> None:
+def _check_no_alias_clash(read: _Reader, labels: list[Label | None], path: str) -> None:
+    """Note every spelling (value, display, alias) that two labels would share."""
     owner: dict[str, str] = {}
     for index, label in enumerate(labels):
-        for spelling in {label.value.casefold(), label.display.casefold(),
-                         *(a.casefold() for a in label.aliases)}:
+        if label is None:
+            continue
+        for spelling in sorted({label.value.casefold(), label.display.casefold(),
+                                *(a.casefold() for a in label.aliases)}):
             other = owner.setdefault(spelling, label.value)
             if other != label.value:
-                raise read.fail(
-                    f"{path}labels[{index}]",
-                    f"{spelling!r} would mean both {other!r} and {label.value!r}",
-                )
+                read.note(f"{path}labels[{index}]",
+                          f"{spelling!r} would mean both {other!r} and {label.value!r}")

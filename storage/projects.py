@@ -18,6 +18,15 @@ class ProjectError(ValueError):
     """A project operation cannot be done as asked (unknown name, schema mismatch)."""
 
 
+class UnknownProjectError(ProjectError):
+    """No project has the ``name`` asked for; ``known`` lists the project names there are."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        self.known = known
+        super().__init__(f"no project named {name!r} (projects: {', '.join(known) or 'none yet'})")
+
+
 @dataclass(frozen=True)
 class ProjectInfo:
     """A project as the rest of the app sees it (no ORM object escapes storage)."""
@@ -77,11 +86,10 @@ def project_by_id(*, session: Session, project_id: int) -> ProjectInfo:
 
 
 def get_project(*, session: Session, name: str) -> ProjectInfo:
-    """Return the project called ``name``; raises :class:`ProjectError` if there is none."""
+    """Return the project called ``name``; raises :class:`UnknownProjectError` if there is none."""
     info = find_project(session=session, name=name)
     if info is None:
-        known = ", ".join(project_names(session=session)) or "none yet"
-        raise ProjectError(f"no project named {name!r} (projects: {known})")
+        raise UnknownProjectError(name, project_names(session=session))
     return info
 
 

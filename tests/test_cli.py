@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -173,10 +174,123 @@ def test_missing_task_file_and_missing_import_file(capsys, tmp_path: Path, datab
     assert err == [f"error: {tmp_path / 'gone.csv'}:file: cannot read: No such file or directory"]
 
 
-def test_import_into_unknown_project_without_task(capsys, tmp_path: Path, database: str) -> None:
+def test_import_into_unknown_project_without_task_suggests_task(capsys, tmp_path: Path,
+                                                                database: str) -> None:
     path = write_csv(RECORDS, tmp_path / "items.csv")
     assert run(capsys, "--database", database, "import", str(path), "--project", "qa") == (
-        1, [], ["error: no project named 'qa' (projects: none yet)"])
+        1, [], ["error: no project named 'qa' (projects: none yet); to create it, give its task: "
+                f"--task TEMPLATE ({', '.join(TEMPLATES)}) or --task SCHEMA.toml"])
+
+
+# --- problem lists: the first 20 on screen, every one in the JSONL report -----------------------
+
+MANY_BAD = [*RECORDS, *({"id": f"b{n}", "prompt": "", "response": "x"} for n in range(30))]
+
+
+def report_records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_strict_failure_prints_20_problems_and_writes_all_to_the_report(
+        capsys, tmp_path: Path, database: str, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = write_csv(MANY_BAD, tmp_path / "many.csv")
+
+    code, out, err = run(capsys, "--database", database, "import", str(path), "--project", "qa",
+                         "--task", "correctness")
+
+    assert (code, out) == (1, [])
+    assert err[:20] == [f"problem: {path}:line {n}: prompt: missing required field"
+                        for n in range(5, 25)]
+    assert err[20] == "problem: ... and 10 more problems; full report: many.problems.jsonl"
+    assert err[21].startswith(f"error: {path}: 30 problem(s) in 30 of 33 records; nothing was imported")
+    assert len(err) == 22
+    assert report_records(tmp_path / "many.problems.jsonl") == [
+        {"file": str(path), "location": f"line {n}", "line": n, "field": "prompt",
+         "message": "missing required field"} for n in range(5, 35)]
+
+
+def test_skip_caps_the_skipped_lines_too(capsys, tmp_path: Path, database: str) -> None:
+    path = write_csv(MANY_BAD, tmp_path / "many.csv")
+    report = tmp_path / "out" / "problems.jsonl"
+    report.parent.mkdir()
+
+    code, out, err = run(capsys, "--database", database, "import", str(path), "--project", "qa",
+                         "--task", "correctness", "--on-error", "skip", "--report", str(report))
+
+    assert code == 0
+    assert err[:20] == [f"skipped: {path}:line {n}: prompt: missing required field"
+                        for n in range(5, 25)]
+    assert err[20:] == [f"skipped: ... and 10 more problems; full report: {report}"]
+    assert [record["line"] for record in report_records(report)] == list(range(5, 35))
+    assert out[0].startswith("qa: 3 added, 0 updated, 0 unchanged, 30 skipped;")
+
+
+def test_a_few_problems_write_no_report_unless_asked(capsys, tmp_path: Path, database: str,
+                                                     monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = write_csv(BAD, tmp_path / "bad.csv")
+    run(capsys, "--database", database, "import", str(path), "--project", "qa", "--task", "correctness")
+    assert not (tmp_path / "bad.problems.jsonl").exists()
+
+    code, _, err = run(capsys, "--database", database, "import", str(path), "--project", "qa",
+                       "--task", "correctness", "--report", "mine.jsonl")
+
+    assert code == 1
+    assert err[2] == "problem: full report: mine.jsonl"
+    assert [record["line"] for record in report_records(tmp_path / "mine.jsonl")] == [5, 6]
+
+
+def test_an_unparsable_file_lists_20_errors_and_writes_the_report(capsys, tmp_path: Path,
+                                                                 database: str, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "broken.jsonl"
+    path.write_text("".join('{"id": "x", \n' for _ in range(25)), encoding="utf-8")
+
+    code, out, err = run(capsys, "--database", database, "import", str(path), "--project", "qa",
+                         "--task", "correctness")
+
+    assert (code, out, len(err)) == (1, [], 21)
+    assert all(line.startswith(f"error: {path}:line ") for line in err[:20])
+    assert err[20] == "error: ... and 5 more problems; full report: broken.problems.jsonl"
+    assert [record["line"] for record in report_records(tmp_path / "broken.problems.jsonl")] == list(
+        range(1, 26))
+
+
+def test_every_header_problem_is_an_error_line(capsys, tmp_path: Path, database: str) -> None:
+    path = tmp_path / "header.csv"
+    path.write_text("id,,prompt,prompt,\n1,2,3,4,5\n", encoding="utf-8")
+    assert run(capsys, "--database", database, "import", str(path), "--project", "qa",
+               "--task", "correctness") == (1, [], [
+        f"error: {path}:header: column 2: empty column name",
+        f"error: {path}:header: prompt: duplicate column name",
+        f"error: {path}:header: column 5: empty column name",
+    ])
+
+
+def test_an_unknown_file_type_names_every_accepted_extension(capsys, tmp_path: Path,
+                                                             database: str) -> None:
+    path = tmp_path / "items.txt"
+    path.write_text("id\n1\n", encoding="utf-8")
+    assert run(capsys, "--database", database, "import", str(path), "--project", "qa",
+               "--task", "correctness") == (1, [], [
+        f"error: {path}:file: unknown file type '.txt'; use .jsonl, .ndjson, .json, .csv, .parquet, .pq"])
+
+
+def test_a_schema_file_reports_all_its_problems(capsys, tmp_path: Path, database: str) -> None:
+    schema = tmp_path / "bad.toml"
+    schema.write_text('name = "Bad Name"\n[[fields]]\nname = "text"\nkind = "image"\n',
+                      encoding="utf-8")
+    path = write_csv(RECORDS, tmp_path / "items.csv")
+    code, out, err = run(capsys, "--database", database, "import", str(path), "--project", "qa",
+                         "--task", str(schema))
+    assert (code, out) == (1, [])
+    assert err == [
+        f"error: {schema}: name: 'Bad Name' is not a valid name (lowercase letter first, then a-z, "
+        "0-9 or _, at most 64 characters)",
+        f"error: {schema}: fields[0].kind: 'image' is not one of text, texts",
+        f"error: {schema}: dimensions: is required",
+    ]
 
 
 def test_projects_lists_each_project(capsys, tmp_path: Path, database: str) -> None:
@@ -245,3 +359,19 @@ def test_usage_errors_exit_2(capsys, argv: list[str]) -> None:
 
 def test_command_names() -> None:
     assert {"init", "import", "projects", "demo"} <= set(cli.command_names())
+
+
+@pytest.mark.parametrize("command", cli.command_names())
+def test_each_command_has_its_help(capsys, command: str) -> None:
+    assert cli.main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: python cli.py {command}")
+    assert cli.COMMANDS[command].help in " ".join(out.split())  # argparse wraps the lines
+
+
+def test_every_user_error_names_an_exception_class() -> None:
+    import importlib
+
+    for module, names in cli.USER_ERRORS.items():
+        for name in names:
+            assert issubclass(getattr(importlib.import_module(module), name), Exception), (module, name)

@@ -16,24 +16,28 @@ from core.templates import TEMPLATES
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+CREATE_VENV = "python3 -m venv .venv && . .venv/bin/activate"
 INSTALL_AND_RUN = "pip install -r requirements.txt && streamlit run app.py"
-TEST_COMMAND = "pytest"
+TEST_COMMAND = "pip install -r requirements-dev.txt && pytest"
 
 
 def code_blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
 
 
-def test_readme_gives_the_two_commands():
+def test_readme_gives_the_two_commands_after_creating_a_venv():
     bash = code_blocks("bash")
-    assert [block.strip() for block in bash[:2]] == [INSTALL_AND_RUN, TEST_COMMAND]
+    assert [block.strip().splitlines() for block in bash[:2]] == [
+        [CREATE_VENV, INSTALL_AND_RUN], [TEST_COMMAND]]
 
 
-def test_ci_runs_exactly_the_readme_test_command():
+def test_ci_runs_exactly_the_readme_test_command_in_a_fresh_venv():
     lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     commands = [line for line in lines if line and not line.startswith("#")]
     assert commands[-1] == TEST_COMMAND
-    assert "pip install --quiet -r requirements.txt" in " ".join(commands)
+    created = next(i for i, command in enumerate(commands) if " -m venv " in command)
+    activated = next(i for i, command in enumerate(commands) if "bin/activate" in command)
+    assert created < activated < len(commands) - 1
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.label)

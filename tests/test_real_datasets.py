@@ -57,7 +57,8 @@ def pandalm_raw(shared_data: Path) -> dict[str, list[dict]]:
 
 
 def test_pandalm_strict_lists_exactly_the_garbage_verdicts(db, tmp_path: Path, capsys, shared_data: Path,
-                                                           pandalm_raw) -> None:
+                                                           pandalm_raw, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # where the full problem report goes
     path = write_jsonl(pandalm_records(shared_data / "PandaLM"), tmp_path / "pandalm.jsonl")
     garbage_idx = sorted(r["idx"] for r in pandalm_raw["gpt-3.5-turbo-testset-v1"]
                          if r["gpt_result"] == "garbage")
@@ -68,12 +69,18 @@ def test_pandalm_strict_lists_exactly_the_garbage_verdicts(db, tmp_path: Path, c
 
     err = capsys.readouterr().err.splitlines()
     assert code == 1
-    # JSONL line = idx + 1 (the converter writes the records in idx order).
-    assert err[:-1] == [
+    # JSONL line = idx + 1 (the converter writes the records in idx order). The first 20 are
+    # printed, all 25 are in the report.
+    assert err[:20] == [
         f"problem: {path}:line {idx + 1}: judge.gpt-3.5-turbo.preference: unknown label 'garbage' "
         "(allowed: A, B, tie)"
-        for idx in garbage_idx
+        for idx in garbage_idx[:20]
     ]
+    assert err[20:-1] == ["problem: ... and 5 more problems; full report: pandalm.problems.jsonl"]
+    report = [json.loads(line) for line in (tmp_path / "pandalm.problems.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["field"], r["message"]) for r in report] == [
+        (idx + 1, "judge.gpt-3.5-turbo.preference", "unknown label 'garbage' (allowed: A, B, tie)")
+        for idx in garbage_idx]
     assert err[-1].startswith(f"error: {path}: 25 problem(s) in 25 of 999 records; nothing was imported")
     with db.read() as session, pytest.raises(ProjectError, match="no project named 'pandalm'"):
         get_project(session=session, name="pandalm")

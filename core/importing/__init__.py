@@ -1,7 +1,15 @@
 """Reading and validating import files (JSONL, CSV, Parquet) against a task schema."""
 
-from core.importing.problems import ImportFileError, ImportProblem
+from core.importing.problems import (
+    PRINTED_PROBLEMS,
+    ImportFileError,
+    ImportProblem,
+    problem_lines,
+    problems_jsonl,
+    report_file_name,
+)
 from core.importing.readers import (
+    FORMAT_OF_EXTENSION,
     READERS,
     RawTable,
     detect_format,
@@ -23,7 +31,9 @@ from core.importing.validate import (
 )
 
 __all__ = [
+    "FORMAT_OF_EXTENSION",
     "ON_ERROR_POLICIES",
+    "PRINTED_PROBLEMS",
     "READERS",
     "HumanLabelRow",
     "ImportBatch",
@@ -38,7 +48,10 @@ __all__ = [
     "VerdictRow",
     "check_policy",
     "detect_format",
+    "problem_lines",
+    "problems_jsonl",
     "read_import_bytes",
     "read_import_file",
+    "report_file_name",
     "validate_table",
 ]

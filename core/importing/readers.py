@@ -32,6 +32,9 @@ import pyarrow.parquet as pq
 from core.importing.problems import ImportFileError, ImportProblem
 
 NESTED_PREFIXES = {"judges": "judge", "humans": "human"}
+# Every accepted file name extension and the reader it selects (.json: JSONL or one array).
+FORMAT_OF_EXTENSION = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
+                       ".parquet": "parquet", ".pq": "parquet"}
 _BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
 _LEADING_SPACE = re.compile(rb"[ \t\r\n]*")
 _LEADING_TEXT_SPACE = re.compile(r"[ \t\r\n]*")
@@ -61,12 +64,11 @@ def detect_format(name: str) -> str:
     Raises :class:`ImportFileError` for any other extension.
     """
     suffix = Path(name).suffix.lower()
-    fmt = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
-           ".parquet": "parquet", ".pq": "parquet"}.get(suffix)
+    fmt = FORMAT_OF_EXTENSION.get(suffix)
     if fmt is None:
         raise ImportFileError([ImportProblem(
-            name, "file", "", f"unknown file type {suffix or '(none)'!r}; use .jsonl, .csv or .parquet"
-        )])
+            name, "file", "", f"unknown file type {suffix or '(none)'!r}; use "
+                              f"{', '.join(FORMAT_OF_EXTENSION)}")])
     return fmt
 
 

@@ -173,14 +173,6 @@ class ImportBatch:
         return legacy_content_hash(i.fields_json[position], i.metadata_json[position],
                                    i.models[position], i.groups[position], present)
 
-    def problem_report(self, limit: int | None = None) -> str:
-        """Return the problems, one per line (at most ``limit``, then a count of the rest)."""
-        shown = self.problems if limit is None else self.problems[:limit]
-        lines = [str(problem) for problem in shown]
-        if len(shown) < len(self.problems):
-            lines.append(f"... and {len(self.problems) - len(shown)} more problems")
-        return "\n".join(lines)
-
 
 class ImportRejected(ValueError):
     """Strict policy: the file has problems, so nothing may be written."""

@@ -69,7 +69,7 @@ def test_page_renders_its_controls(app_db, admin):
     at = open_page(IMPORT_PAGE, user=admin)
     assert not at.exception
     assert at.file_uploader(key="import.uploader").allowed_type == [
-        ".jsonl", ".ndjson", ".json", ".csv", ".parquet"]
+        ".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".pq"]
     assert at.text_input(key="import.new_project").value == ""
     assert at.radio(key="import.task_source").value == "template"
     template = at.selectbox(key="import.template")
@@ -98,6 +98,7 @@ def test_strict_blocks_a_file_with_a_bad_row_and_skip_imports_the_rest(app_db_an
         "location": "line 3", "field": "judge.gpt.correct",
         "reason": "unknown label 'maybe' (allowed: correct, incorrect)"}]
     assert any("Nothing will be written unless the file is clean" in e.value for e in at.error)
+    assert [b.label for b in at.get("download_button")] == ["Download answers.problems.jsonl"]
     assert at.button(key="import.run").disabled
     assert [t.value for t in at.text] == ["gpt", "alice"]  # judges, annotators
     assert "Judges found: 1" in _markdown(at) and "Annotators found: 1" in _markdown(at)
@@ -175,6 +176,7 @@ def test_whole_file_problem_is_shown_and_nothing_is_written(app_db, admin):
     assert problems_table(at).to_dict("records") == [{
         "location": "header", "field": "id",
         "reason": "missing column 'id' (every row needs a unique id)"}]
+    assert [b.label for b in at.get("download_button")] == ["Download no_ids.problems.jsonl"]
     with pytest.raises(KeyError):
         at.button(key="import.run")
     assert project_id(app_db, "never") is None
@@ -266,6 +268,21 @@ def test_bad_schema_file_shows_the_schema_error(app_db, admin):
                        "ordinal, interval")
     upload(at, "h.jsonl", jsonl({"id": 1, "prompt": "p", "response": "r"}))
     assert at.button(key="import.validate").disabled
+
+
+def test_a_schema_file_with_several_problems_shows_each_on_its_own_line(app_db, admin):
+    at = open_page(IMPORT_PAGE, user=admin)
+    at.text_input(key="import.new_project").input("custom")
+    at.radio(key="import.task_source").set_value("toml").run()
+    bad = SCHEMA_TOML.replace(b'scale = "ordinal"', b'scale = "ordinall"').replace(
+        b'name = "helpfulness"', b'name = "Helpfulness"')
+    upload(at, "schema.toml", bad, key="import.schema_file")
+    assert not at.exception
+    assert at.error[0].value.replace("\\", "").split("  \n") == [
+        "schema.toml: name: 'Helpfulness' is not a valid name (lowercase letter first, then a-z, "
+        "0-9 or _, at most 64 characters)",
+        "schema.toml: dimensions[0].scale: 'ordinall' is not one of nominal, ordinal, interval",
+    ]
 
 
 def test_untrusted_text_is_shown_literally(app_db, admin):

@@ -12,11 +12,15 @@ from pathlib import Path
 import pytest
 
 from core.importing import (
+    PRINTED_PROBLEMS,
     ImportBatch,
     ImportFileError,
     ImportLimits,
+    ImportProblem,
     ImportRejected,
     check_policy,
+    problem_lines,
+    problems_jsonl,
     read_import_bytes,
     validate_table,
 )
@@ -285,8 +289,7 @@ def test_missing_id_and_required_columns_jsonl_reports_all():
         "f.jsonl:header: prompt: missing column 'prompt', required by task 'pairwise'",
         "f.jsonl:header: response_b: missing column 'response_b', required by task 'pairwise'",
     ]
-    assert str(info.value) == ("f.jsonl:header: id: missing column 'id' (every row needs a unique "
-                               "id) (and 2 more)")
+    assert str(info.value).splitlines() == [str(p) for p in info.value.problems]
 
 
 def test_judge_column_with_unknown_dimension_csv():
@@ -419,14 +422,41 @@ def test_unknown_policy_is_refused():
         check_policy(batch, "ignore")
 
 
-def test_problem_report_limits_the_lines():
+def test_problem_lines_show_the_first_problems_then_the_count_and_the_report():
     batch = validate_jsonl(*FIVE_PROBLEMS_JSONL)
-    assert batch.problem_report(limit=2).splitlines() == [
+    first_two = [
         "f.jsonl:line 2: bad JSON: Expecting value at column 24",
         "f.jsonl:line 3: judge.gpt-4.correct: unknown label 'maybe' (allowed: correct, incorrect)",
-        "... and 3 more problems",
     ]
-    assert batch.problem_report() == "\n".join(problems(batch))
+    assert problem_lines(batch.problems, limit=2) == [*first_two, "... and 3 more problems"]
+    assert problem_lines(batch.problems, limit=2, report="f.problems.jsonl") == [
+        *first_two, "... and 3 more problems; full report: f.problems.jsonl"]
+    assert problem_lines(batch.problems) == problems(batch)  # 5 <= PRINTED_PROBLEMS: no count
+
+
+def test_problems_jsonl_has_one_object_per_problem():
+    batch = validate_jsonl(*FIVE_PROBLEMS_JSONL)
+    header = ImportProblem("f.csv", "header", "id", "missing column 'id'")
+    parquet = ImportProblem("f.parquet", "row 4", "", "caf\u00e9 \udc80")
+    records = [json.loads(line) for line in
+               problems_jsonl([*batch.problems, header, parquet]).decode("utf-8").splitlines()]
+    assert records[:2] == [
+        {"file": "f.jsonl", "location": "line 2", "line": 2, "field": "",
+         "message": "bad JSON: Expecting value at column 24"},
+        {"file": "f.jsonl", "location": "line 3", "line": 3, "field": "judge.gpt-4.correct",
+         "message": "unknown label 'maybe' (allowed: correct, incorrect)"},
+    ]
+    assert [r["line"] for r in records] == [2, 3, 5, 6, 8, None, None]
+    assert records[5] == {"file": "f.csv", "location": "header", "line": None, "field": "id",
+                          "message": "missing column 'id'"}
+    assert records[6]["message"] == "caf\u00e9 \udc80"  # a lone surrogate survives as an escape
+
+
+def test_a_file_error_lists_every_problem_up_to_the_printed_limit():
+    many = [ImportProblem("f.jsonl", f"line {n}", "", "bad JSON") for n in range(1, 31)]
+    assert str(ImportFileError(many[:3])).splitlines() == [str(p) for p in many[:3]]
+    assert str(ImportFileError(many)).splitlines() == [
+        *(str(p) for p in many[:PRINTED_PROBLEMS]), "... and 10 more problems"]
 
 
 def test_a_file_of_only_broken_lines_reports_those_lines():

@@ -106,7 +106,7 @@ def test_valid_custom_schema_loads_with_defaults(tmp_path):
 def test_load_schema_text_names_the_given_source():
     with pytest.raises(SchemaError) as info:
         load_schema_text('name = "x"\n', source="inline schema")
-    assert str(info.value) == "inline schema: fields: is required"
+    assert str(info.value) == "inline schema: fields: is required\ninline schema: dimensions: is required"
 
 
 FIELDS = """
@@ -245,6 +245,35 @@ def test_invalid_schema_names_file_key_and_problem(tmp_path, text, key, problem)
     error = info.value
     assert (error.source, error.key, error.problem) == (str(path), key, problem)
     assert str(error) == f"{path}: {key}: {problem}"
+
+
+def test_a_schema_reports_all_its_problems_at_once(tmp_path):
+    text = ('name = "My Task"\ncolour = "red"\n'
+            '[[fields]]\nname = "prompt"\nkind = "image"\n'
+            '[[fields]]\nname = "prompt"\n'
+            + dimension('name = "score"\nscale = "likert"')
+            + dimension('name = "ok"\nscale = "nominal"',
+                        ['value = "yes"\n  key = "C"', 'value = "no"\n  key = "10"', 'value = "yes"'])
+            + dimension('name = "grade"\nscale = "interval"\nmin = "0"\nmax = 1'))
+    path = write(tmp_path, text)
+    with pytest.raises(SchemaError) as info:
+        load_schema_toml(path)
+    expected = [
+        ("colour", "unknown key (allowed: description, dimensions, fields, gold_reference, name, title)"),
+        ("name", "'My Task' is not a valid name (lowercase letter first, then a-z, 0-9 or _, at most "
+                 "64 characters)"),
+        ("fields[0].kind", "'image' is not one of text, texts"),
+        ("fields[1].name", "duplicate field name 'prompt'"),
+        ("dimensions[0].scale", "'likert' is not one of nominal, ordinal, interval"),
+        ("dimensions[1].labels[0].key",
+         "'c' is reserved (C and R by Streamlit; N, B, S, V by annotation navigation)"),
+        ("dimensions[1].labels[1].key", "'10' must be a single letter or digit"),
+        ("dimensions[1].labels[2].value", "duplicate label value 'yes'"),
+        ("dimensions[2].min", "expected a number, got '0'"),
+    ]
+    assert list(info.value.problems) == expected
+    assert (info.value.key, info.value.problem) == expected[0]
+    assert str(info.value).splitlines() == [f"{path}: {key}: {problem}" for key, problem in expected]
 
 
 @pytest.mark.parametrize("key", ["c", "r", "n", "b", "s", "v", "C", "R", "N", "B", "S", "V"])

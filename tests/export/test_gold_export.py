@@ -180,7 +180,7 @@ def test_hugging_face_datasets_load_the_exports(db, tmp_path, quiz, monkeypatch)
     # traffic may leave this machine.
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    import datasets  # a test requirement (requirements.txt): heavy, so only imported here
+    import datasets  # a test requirement (requirements-dev.txt): heavy, so only imported here
     cache = tmp_path / "hf-cache"
     for fmt, builder in (("jsonl", "json"), ("parquet", "parquet"), ("csv", "csv")):
         path = export(db, tmp_path, "quiz", "gold", fmt, min_labels=1).written.path

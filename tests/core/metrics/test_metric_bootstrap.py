@@ -70,6 +70,7 @@ def labelled(rng: np.random.Generator, n: int, k: int, agree: float) -> tuple[np
     return noisy(), noisy()
 
 
+@pytest.mark.slow
 def test_nominal_bootstrap_matches_the_naive_loop():
     a, b = labelled(np.random.default_rng(7), 2000, 3, 0.7)
     domain = [0, 1, 2]
@@ -98,6 +99,7 @@ def ranked_correlation(x: np.ndarray, y: np.ndarray) -> float:
     return np.corrcoef(rankdata(x), rankdata(y))[0, 1]
 
 
+@pytest.mark.slow
 def test_ordinal_bootstrap_matches_the_naive_loop():
     a, b = labelled(np.random.default_rng(8), 3000, 5, 0.5)
     b = np.clip(b + (np.random.default_rng(9).random(3000) < 0.2), 0, 4)
@@ -126,6 +128,7 @@ def interval_alpha(x: np.ndarray, y: np.ndarray) -> float:
     return 1 - observed / expected
 
 
+@pytest.mark.slow
 def test_interval_bootstrap_matches_the_naive_loop():
     rng = np.random.default_rng(10)
     a = rng.integers(3, 16, 1500) / 3  # 1..5 in thirds, like means of three 1-5 ratings
@@ -152,6 +155,7 @@ def classic_fleiss(values: np.ndarray, k: int) -> float:
     return (p_i.mean() - (p_j ** 2).sum()) / (1 - (p_j ** 2).sum())
 
 
+@pytest.mark.slow
 def test_group_bootstrap_matches_the_naive_loop():
     rng = np.random.default_rng(11)
     k, n = 3, 1500
