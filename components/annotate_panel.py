@@ -64,7 +64,7 @@ def annotation_panel(db: Database, user_id: int, project: ProjectInfo, total: in
         status=assignment.status, blind=data.settings.blind, n_verdicts=data.n_verdicts,
         verdicts_shown=data.verdicts is not None, flagged=assignment.flagged,
         flag_note=assignment.flag_note, saved=data.saved,
-        reference=assignment.reference_answer or _text_field(data.item.fields.get("reference")))
+        reference=assignment.reference_answer or project.schema.given_reference(data.item.fields))
     _toolbar(target, key_map)
     left, right = st.columns([3, 2], gap="large")
     with left:
@@ -92,10 +92,6 @@ def item_heading(external_id: str, status: str, *, flagged: bool) -> str:
              "skipped": ":gray-badge[:material/redo: Skipped]"}.get(status, ":blue-badge[To label]")
     flag = " :orange-badge[:material/flag: Flagged for review]" if flagged else ""
     return f"**Item {escape_markdown(external_id)}** {badge}{flag}"
-
-
-def _text_field(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _progress(data: PanelData, total: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -162,6 +163,8 @@ class TaskSchema:
     fields: tuple[FieldSpec, ...]
     dimensions: tuple[Dimension, ...]
     gold_reference: bool = False
+    # The field whose text the gold reference box starts from (the item's own reference).
+    gold_reference_field: str | None = None
 
     def dimension(self, name: str) -> Dimension:
         """Return the dimension called ``name``; raises KeyError listing the known ones."""
@@ -181,6 +184,14 @@ class TaskSchema:
         """Names of the item text fields, in schema order."""
         return tuple(f.name for f in self.fields)
 
+    def given_reference(self, fields: Mapping[str, Any]) -> str | None:
+        """The item's own reference answer: the text of :attr:`gold_reference_field` in the
+        item's ``fields``, None when the schema names no such field or the item's is empty."""
+        if not self.gold_reference or self.gold_reference_field is None:
+            return None
+        value = fields.get(self.gold_reference_field)
+        return value if isinstance(value, str) and value.strip() else None
+
 
 def schema_to_dict(schema: TaskSchema) -> dict[str, Any]:
     """Return a plain dict (JSON/TOML-ready) that :func:`schema_from_dict` reads back equal."""
@@ -189,6 +200,8 @@ def schema_to_dict(schema: TaskSchema) -> dict[str, Any]:
         "title": schema.title,
         "description": schema.description,
         "gold_reference": schema.gold_reference,
+        **({"gold_reference_field": schema.gold_reference_field}
+           if schema.gold_reference_field is not None else {}),
         "fields": [
             {
                 "name": f.name,
@@ -292,7 +305,10 @@ class _Reader:
                 raise self.fail(f"{path}{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
-_SCHEMA_KEYS = {"name", "title", "description", "gold_reference", "fields", "dimensions"}
+_SCHEMA_KEYS = {"name", "title", "description", "gold_reference", "gold_reference_field", "fields",
+                "dimensions"}
+# Schemas stored before ``gold_reference_field`` existed started the box from this field.
+DEFAULT_REFERENCE_FIELD = "reference"
 _FIELD_KEYS = {"name", "title", "required", "kind", "description", "allow_empty"}
 _DIMENSION_KEYS = {"name", "scale", "title", "description", "required", "labels", "min", "max"}
 _LABEL_KEYS = {"value", "display", "description", "key", "aliases"}
@@ -326,7 +342,27 @@ def schema_from_dict(data: Any, *, source: str = "<schema>") -> TaskSchema:
     for index, dimension in enumerate(dimensions):
         if dimension.name in field_names:
             raise read.fail(f"dimensions[{index}].name", f"{dimension.name!r} is also a field name")
-    return TaskSchema(name, title, description, fields, dimensions, gold_reference)
+    reference_field = _reference_field(read, root, fields, gold_reference)
+    return TaskSchema(name, title, description, fields, dimensions, gold_reference,
+                      reference_field)
+
+
+def _reference_field(read: _Reader, root: dict[str, Any], fields: tuple[FieldSpec, ...],
+                     gold_reference: bool) -> str | None:
+    """The field the gold reference box starts from: ``gold_reference_field`` (a text field),
+    else :data:`DEFAULT_REFERENCE_FIELD` when the schema has it, else None (an empty box)."""
+    if "gold_reference_field" not in root:
+        has_default = any(f.name == DEFAULT_REFERENCE_FIELD for f in fields)
+        return DEFAULT_REFERENCE_FIELD if gold_reference and has_default else None
+    name = read.string(root, "gold_reference_field", "")
+    if not gold_reference:
+        raise read.fail("gold_reference_field", "needs gold_reference = true")
+    kinds = {f.name: f.kind for f in fields}
+    if kinds.get(name) != "text":
+        text_fields = ", ".join(f.name for f in fields if f.kind == "text")
+        raise read.fail("gold_reference_field",
+                        f"{name!r} is not a text field of the schema (text fields: {text_fields})")
+    return name
 
 
 def _check_unique(read: _Reader, names: list[str], key: str, what: str, attribute: str) -> None:

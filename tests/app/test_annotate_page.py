@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from components.annotate_panel import HIDDEN_NOTE
 from components.auth import USER_KEY
+from core.templates import TEMPLATES
 from storage.annotation import (
     ProjectSettings,
     audit_trail,
@@ -146,8 +147,9 @@ def test_save_and_next_without_comparing_and_reveal_later_with_v(app_db, annotat
     saved = assignment(app_db, quiz, annotator, "q0")
     assert (saved.status, saved.comment, saved.confidence, saved.verdicts_seen) == (
         "done", "unsure", 2, False)
-    # The gold reference answer is prefilled from the item's reference and saved with the label.
-    assert saved.reference_answer == "Reference 0"
+    # The gold reference answer is prefilled from the item's reference and saved with the
+    # label, as kept: untouched, it is the item's, not a proposal of the annotator's.
+    assert (saved.reference_answer, saved.reference_edited) == ("Reference 0", False)
 
     at.button(key="annotate.back").click().run()
     assert current_item(at) == "q0"
@@ -170,7 +172,28 @@ def test_gold_reference_answer_is_editable(app_db, annotator, quiz):
     box.input("Vitamin C (ascorbic acid)")
     label(at, "correct", 0)
     submit(at)
-    assert assignment(app_db, quiz, annotator, "q0").reference_answer == "Vitamin C (ascorbic acid)"
+    saved = assignment(app_db, quiz, annotator, "q0")
+    assert (saved.reference_answer, saved.reference_edited) == ("Vitamin C (ascorbic acid)", True)
+
+
+def test_exam_questions_have_a_reference_box_that_starts_from_the_answer(app_db, annotator,
+                                                                         tmp_path):
+    # Experts correct generated questions' answers: the box starts from the item's answer.
+    records = [{"id": "e1", "source": "Context", "prompt": "A question?", "response": "An answer"}]
+    project = make_annotation_project(app_db, tmp_path, [annotator], records=records,
+                                      template="exam_question", name="exam")
+    at = open_annotate(annotator, project_id=project)
+    first = item_id(app_db, project, annotator, "e1")
+    box = at.text_area(key=f"annotate.reference.{first}")
+    assert box.value == "An answer"
+    assert "starts from the item's “Its answer”" in box.help
+    box.input("The corrected answer")
+    for dimension in TEMPLATES["exam_question"].dimension_names:
+        label(at, dimension, 3)
+    submit(at)
+    saved = assignment(app_db, project, annotator, "e1")
+    assert (saved.status, saved.reference_answer, saved.reference_edited) == (
+        "done", "The corrected answer", True)
 
 
 def test_skip_and_flag_are_recorded(app_db_any, annotator, quiz):

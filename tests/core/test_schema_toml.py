@@ -150,7 +150,8 @@ INVALID = [
      f"'{'a' * 65}' is not a valid name (lowercase letter first, then a-z, 0-9 or _, at most 64 "
      "characters)"),
     ("unknown top-level key", 'name = "t"\ncolour = "red"' + FIELDS + YES_NO, "colour",
-     "unknown key (allowed: description, dimensions, fields, gold_reference, name, title)"),
+     "unknown key (allowed: description, dimensions, fields, gold_reference, "
+     "gold_reference_field, name, title)"),
     ("unknown label key", 'name = "t"' + FIELDS + dimension(
         'name = "ok"\nscale = "nominal"', ['value = "yes"', 'value = "no"\n  colour = "red"']),
      "dimensions[0].labels[1].colour",
@@ -222,6 +223,18 @@ INVALID = [
      "fields[0].kind", "'image' is not one of text, texts"),
     ("gold_reference not a bool", 'name = "t"\ngold_reference = "yes"' + FIELDS + YES_NO,
      "gold_reference", "expected true or false, got 'yes'"),
+    ("gold_reference_field without gold_reference", 'name = "t"\n'
+     'gold_reference_field = "response"' + FIELDS + YES_NO,
+     "gold_reference_field", "needs gold_reference = true"),
+    ("gold_reference_field not a field", 'name = "t"\ngold_reference = true\n'
+     'gold_reference_field = "answer"' + FIELDS + YES_NO,
+     "gold_reference_field", "'answer' is not a text field of the schema (text fields: prompt, "
+                             "response)"),
+    ("gold_reference_field a list of texts", 'name = "t"\ngold_reference = true\n'
+     'gold_reference_field = "sources"' + FIELDS + '\n[[fields]]\nname = "sources"\n'
+     'kind = "texts"\n' + YES_NO,
+     "gold_reference_field", "'sources' is not a text field of the schema (text fields: prompt, "
+                             "response)"),
     ("empty label value", 'name = "t"' + FIELDS + dimension(
         'name = "ok"\nscale = "nominal"', ['value = " "', 'value = "no"']),
      "dimensions[0].labels[0].value", "expected a non-empty string, got ' '"),
