@@ -34,9 +34,10 @@ def render_label_form(target: actions.Target, work: state.ItemWork, key_map: key
         _dimension_box(target, work, index, dimension, index == active,
                        key_map.labels[dimension.name], verdicts)
     if schema.gold_reference:
+        # As tall as its text: a long reference is read whole, not through a 3-line slot.
         st.text_area("Gold reference answer", value=target.reference or "",
-                     key=state.reference_key(target.item_id), height=90, on_change="ignore",
-                     help=reference_help(schema))
+                     key=state.reference_key(target.item_id), height="content",
+                     on_change="ignore", help=reference_help(schema))
     st.text_area("Comment (optional)", value=comment or "", key=state.comment_key(target.item_id),
                  height=68, on_change="ignore", placeholder="Anything a reviewer should know")
     _confidence(target, confidence)
@@ -85,7 +86,7 @@ def _dimension_box(target: actions.Target, work: state.ItemWork, index: int,
             _label_buttons(target, index, dimension, chosen, label_keys if is_active else {},
                            expanded=is_active)
         if verdicts is not None:
-            render_dimension_verdicts(dimension, verdicts, target.saved.get(dimension.name))
+            render_dimension_verdicts(dimension, verdicts, chosen, target.saved.get(dimension.name))
 
 
 def _label_buttons(target: actions.Target, index: int, dimension: Dimension, chosen: str | None,

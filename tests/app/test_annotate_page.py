@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from components.annotate_actions import BLIND_UNTIL_SAVED
 from components.annotate_panel import HIDDEN_NOTE
 from components.auth import USER_KEY
 from core.templates import TEMPLATES
@@ -83,7 +84,11 @@ def test_blind_label_then_reveal_then_revise_with_a_reason(app_db_any, annotator
     # Blind: no judge name, label line or rationale was sent, not even hidden.
     assert not [s for s in verdict_strings("q0") if s in sent]
     assert HIDDEN_NOTE in [caption.value for caption in at.caption]
-    assert at.button(key="annotate.reveal").disabled
+    # V before labelling says why nothing is shown (it did nothing at all), and shows nothing.
+    at.button(key="annotate.reveal").click().run()
+    assert [info.value for info in at.info] == [BLIND_UNTIL_SAVED]
+    assert not [s for s in verdict_strings("q0") if s in page_text(at)]
+    assert not assignment(db, quiz, annotator, "q0").verdicts_seen
 
     label(at, "correct", 0)
     assert at.button(key="annotate.label.correct.0").proto.type == "primary"
@@ -205,7 +210,7 @@ def test_skip_and_flag_are_recorded(app_db_any, annotator, quiz):
     at.button(key="annotate.flag.set").click().run()
     flagged = assignment(db, quiz, annotator, "q0")
     assert (flagged.flagged, flagged.flag_note) == (True, "the question is ambiguous")
-    assert any(":orange-badge[:material/flag: Flagged for review]" in m.value for m in at.markdown)
+    assert any(":orange-badge[:material/flag: Flagged]" in m.value for m in at.markdown)
 
     at.button(key="annotate.skip").click().run()
     # In skip mode the digits choose a reason (the label buttons are gone).
@@ -346,6 +351,36 @@ def test_only_the_active_dimension_has_keys_and_choosing_moves_on(app_db, annota
         assert user_labels(session=session, item_id=first, user_id=annotator.id) == {
             "correctness": "4", "evidence_based": "5", "professionalism": "5", "relevance": "5",
             "difficulty": "5"}
+
+
+def test_changing_a_saved_label_shows_its_agreement_as_unsaved_and_opens_the_reason(
+        app_db, annotator, tmp_path):
+    # Both judges say "correct"; the expert saves "correct", then presses 2 to revise.
+    records = [{"id": "u1", "prompt": "Capital of Australia?", "response": "Canberra",
+                "judges": {judge: {"correct": "correct"} for judge in JUDGES}}]
+    project = make_annotation_project(app_db, tmp_path, [annotator], records=records,
+                                      name="unsaved")
+    at = open_annotate(annotator, project_id=project)
+    label(at, "correct", 0)
+    submit(at)
+    first = item_id(app_db, project, annotator, "u1")
+    assert "2 of 2 judges agree with you" in [c.value for c in at.caption]
+    assert not [h for h in at.get("html") if "annotate-reason" in h.proto.body]
+
+    label(at, "correct", 1)
+
+    captions = [c.value for c in at.caption]
+    assert "0 of 2 judges agree with your unsaved label (2 with the saved one)" in captions
+    assert "2 of 2 judges agree with you" not in captions
+    marks = [plain(m.value) for m in at.markdown if "judge-" in plain(m.value)]
+    assert marks == [":red[:material/cancel:] judge-omega — **Correct**",
+                     ":red[:material/cancel:] judge-zeta — **Correct**"]
+    assert at.text_input(key=f"annotate.reason.{first}")  # the reason box is open ...
+    scripts = [h.proto.body for h in at.get("html") if "<script>" in h.proto.body]
+    # ... and a one-off script puts the cursor in it (the browser test checks the focus).
+    assert len(scripts) == 1 and f".st-key-annotate-reason-{first} input" in scripts[0]
+    label(at, "correct", 1)  # the same label again: the box stays, no second focus request
+    assert not [h for h in at.get("html") if "<script>" in h.proto.body]
 
 
 def test_the_key_legend_and_the_navigation_keys(app_db, annotator, quiz):
