@@ -118,6 +118,22 @@ class AnnotatorProgress:
 
 
 @dataclass(frozen=True)
+class QueueSummary:
+    """One user's queue in one project they annotate."""
+
+    project_id: int
+    project: str
+    done: int
+    skipped: int
+    pending: int
+
+    @property
+    def total(self) -> int:
+        """Items in the queue (0 until an admin builds the queues)."""
+        return self.done + self.skipped + self.pending
+
+
+@dataclass(frozen=True)
 class SubmitResult:
     """What a submit changed: the dimensions whose label is new or different."""
 
@@ -202,6 +218,22 @@ def member_projects(*, session: Session, user_id: int) -> list[ProjectInfo]:
     ids = session.execute(select(ProjectMember.project_id).join(Project)
                           .where(ProjectMember.user_id == user_id).order_by(Project.name)).scalars()
     return [project_by_id(session=session, project_id=project_id) for project_id in ids]
+
+
+def member_queues(*, session: Session, user_id: int) -> list[QueueSummary]:
+    """Return the queue of every project ``user_id`` annotates, by project name, with its
+    done / skipped / pending counts (one grouped query; zeros for a queue not built yet)."""
+    counts = (select(Assignment.project_id,
+                     func.sum(_flag(Assignment.status == "done")).label("done"),
+                     func.sum(_flag(Assignment.status == "skipped")).label("skipped"),
+                     func.sum(_flag(Assignment.status == "pending")).label("pending"))
+              .where(Assignment.user_id == user_id).group_by(Assignment.project_id).subquery())
+    query = (select(Project.id, Project.name, counts.c.done, counts.c.skipped, counts.c.pending)
+             .join(ProjectMember, ProjectMember.project_id == Project.id)
+             .outerjoin(counts, counts.c.project_id == Project.id)
+             .where(ProjectMember.user_id == user_id).order_by(Project.name))
+    return [QueueSummary(project_id, name, int(done or 0), int(skipped or 0), int(pending or 0))
+            for project_id, name, done, skipped, pending in session.execute(query)]
 
 
 # --- queues --------------------------------------------------------------------------------

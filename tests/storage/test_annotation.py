@@ -18,6 +18,7 @@ from storage.annotation import (
     find_assignment,
     get_settings,
     item_verdicts,
+    member_queues,
     next_assignment,
     previous_assignment,
     progress,
@@ -113,6 +114,30 @@ def test_submit_advances_the_queue_and_progress(db, tmp_path):
     assert (done.status, done.comment, done.confidence, done.reference_answer) == (
         "done", "close but wrong", 4, "The real answer")
     assert stats == {"ann": (1, 0, 2), "bob": (0, 0, 3)}
+
+
+def test_member_queues_count_each_projects_queue_of_one_user(db, tmp_path):
+    project_id, (ann, bob) = setup_queue(db, tmp_path)  # ann: q0 q2 q4, bob: q1 q3 q5
+    with db.read() as session:
+        first = next_assignment(session=session, project_id=project_id, user_id=ann)
+    submit_labels(db, project_id=project_id, user_id=ann, item_id=first.item_id,
+                  labels={"correct": "correct"})
+    with db.read() as session:
+        second = next_assignment(session=session, project_id=project_id, user_id=ann)
+    skip_item(db, project_id=project_id, user_id=ann, item_id=second.item_id, reason="unsure")
+    unbuilt = make_project(db, tmp_path, 2, name="another")  # a member, queues not built yet
+    make_project(db, tmp_path, 2, name="not hers")
+    with db.write() as session:
+        set_members(session=session, project_id=unbuilt, user_ids=[ann], actor_id=None)
+
+    with db.read() as session:
+        queues = member_queues(session=session, user_id=ann)
+        bobs = member_queues(session=session, user_id=bob)
+
+    assert [(q.project, q.done, q.skipped, q.pending, q.total) for q in queues] == [
+        ("another", 0, 0, 0, 0), ("quiz", 1, 1, 1, 3)]
+    assert [q.project_id for q in queues] == [unbuilt, project_id]
+    assert [(q.project, q.done, q.skipped, q.pending) for q in bobs] == [("quiz", 0, 0, 3)]
 
 
 def test_a_reference_answer_is_stored_as_kept_or_as_written(db, tmp_path):
