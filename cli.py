@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from core.charts.model import DEFAULT_MIN_PAIR_ITEMS
 from core.export.gold import DEFAULT_MIN_LABELS, POLICIES, GoldPolicy
 from core.export.registry import FORMATS, KINDS
 from core.export.writers import ExportError
@@ -167,7 +168,8 @@ def cmd_export(args: argparse.Namespace, db: Database) -> int:
     request = ExportRequest(kind=args.kind, fmt=fmt,
                             policy=GoldPolicy(args.policy, args.min_labels),
                             dimension=args.dimension, margin=args.margin, juries=juries,
-                            n_resamples=args.bootstrap, seed=args.seed)
+                            n_resamples=args.bootstrap, seed=args.seed,
+                            min_pair_items=args.min_pair_items)
     summary = export_project(db, project_name=args.project, request=request, path=args.output)
     print(summary.line())
     print(f"metadata: {summary.written.meta_path}")
@@ -276,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                         help="report: bootstrap resamples (default %(default)s)")
     export.add_argument("--seed", type=int, default=0, help="report: bootstrap seed")
+    export.add_argument("--min-pair-items", type=int, default=DEFAULT_MIN_PAIR_ITEMS, metavar="K",
+                        help="report: items two annotators must share to count in the human "
+                             "range (default %(default)s)")
     export.set_defaults(handler=cmd_export)
     return parser
 

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from components.annotate_item import render_item
+from components.annotate_verdicts import UNPARSEABLE
 from components.frames import plural
 from core.safe_text import escape_markdown
 from core.schema import Dimension, TaskSchema
@@ -110,7 +111,7 @@ def _judge_verdicts(review: ItemReview, schema: TaskSchema) -> None:
         verdicts = [v for v in review.verdicts if v.judge == judge]
         with st.container(border=True):
             labels = " · ".join(f"{v.dimension}{f' [sample {v.sample_index}]' if v.sample_index else ''}"
-                                f": {v.label}" for v in verdicts)
+                                f": {v.label or UNPARSEABLE}" for v in verdicts)
             st.markdown(f"**{escape_markdown(judge)}**")
             st.text(labels)
             for verdict in verdicts:

@@ -33,8 +33,14 @@ def judge_name(verdict: VerdictView) -> str:
     return f"{verdict.judge} (sample {verdict.sample_index + 1})"
 
 
-def display_label(dimension: Dimension, value: str) -> str:
-    """The display name of a label value (the value itself for numbers or unknown labels)."""
+UNPARSEABLE = "unparseable output (no label)"
+
+
+def display_label(dimension: Dimension, value: str | None) -> str:
+    """The display name of a label value (the value itself for numbers or unknown labels;
+    :data:`UNPARSEABLE` for a verdict whose output did not parse)."""
+    if value is None:
+        return UNPARSEABLE
     for label in dimension.labels:
         if label.value == value:
             return label.display
@@ -43,9 +49,10 @@ def display_label(dimension: Dimension, value: str) -> str:
 
 def judge_marks(dimension: Dimension, verdicts: Sequence[VerdictView], expert: str | None
                 ) -> list[JudgeMark]:
-    """Return each judge's verdict on ``dimension`` and whether it matches ``expert``."""
+    """Return each judge's verdict on ``dimension`` and whether it matches ``expert`` (None
+    when there is nothing to compare: no expert label, or an unparseable verdict)."""
     return [JudgeMark(judge_name(v), display_label(dimension, v.label),
-                      None if expert is None else v.label == expert)
+                      None if expert is None or v.label is None else v.label == expert)
             for v in verdicts if v.dimension == dimension.name]
 
 

@@ -62,9 +62,9 @@ def render_dashboard(db: Database) -> None:
         st.warning("Left out (a member judge is filtered out): "
                    + escape_markdown(", ".join(data["juries_dropped"])), icon=":material/warning:")
     _summary(project, request, data)
-    metric = _metric_choice(document["scale"])
+    metric, min_pair_items = _headline_options(document["scale"])
     second = model.SECOND_METRIC[document["scale"]]
-    _headline(document, metric, second)
+    _headline(document, metric, second, min_pair_items)
     _position_consistency(document)
     view = st.segmented_control("Details", VIEWS, default=VIEWS[0], key=VIEW_KEY, required=True)
     _detail(view or VIEWS[0], db, project, version, data, metric)
@@ -103,22 +103,27 @@ def _summary(project: ProjectInfo, request: DashboardRequest, data: Mapping[str,
                           + (f"Undefined: {reason}" if reason else "")))
 
 
-def _metric_choice(scale: str) -> str:
+def _headline_options(scale: str) -> tuple[str, int]:
+    """The headline's metric and the overlap an annotator pair needs to count in the human
+    range (presentation only: changing them recomputes nothing)."""
     choices = model.metrics_for(scale)
-    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    left, middle, right = st.columns([3, 2, 2], vertical_alignment="bottom")
     metric = left.selectbox("Headline metric", choices, key=f"dashboard.metric.{scale}",
                             index=choices.index(model.MAIN_METRIC[scale]),
                             format_func=model.metric_title, width=320)
+    min_items = middle.number_input("Human pairs: shared items", min_value=1,
+                                    value=model.DEFAULT_MIN_PAIR_ITEMS, step=5,
+                                    key="dashboard.min_pair_items", help=model.MIN_PAIR_ITEMS_HELP)
     with right.popover("What do the metrics mean?", icon=":material/help:"):
         for name in choices:
             st.markdown(f"**{REGISTRY[name].title}** (`{name}`)")
             st.caption(REGISTRY[name].definition)
-    return metric
+    return metric, int(min_items)
 
 
-def _headline(document: Mapping[str, Any], metric: str, second: str) -> None:
+def _headline(document: Mapping[str, Any], metric: str, second: str, min_pair_items: int) -> None:
     rows = model.headline_rows(document, metric, second)
-    ceiling = model.human_ceiling(document, metric)
+    ceiling = model.human_ceiling(document, metric, min_items=min_pair_items)
     with st.container(border=True):
         st.markdown(model.verdict_sentence(rows, ceiling, metric))
         if not rows:
@@ -127,7 +132,9 @@ def _headline(document: Mapping[str, Any], metric: str, second: str) -> None:
                         key="dashboard.headline", config=PLOT_CONFIG)
         st.caption("Dots: each judge against the human consensus, with its 95 % bootstrap CI "
                    "(1,000 resamples of the items). Green band: the range of the same metric "
-                   "between pairs of annotators, dashed line its mean. Read κ next to percent "
+                   "between pairs of annotators who share enough items (grey squares, with "
+                   "their CIs), dashed line their mean. A judge is called within or below the "
+                   "human range only when its whole CI says so. Read κ next to percent "
                    "agreement: a judge can agree often just because one label dominates.")
         table = model.headline_table(rows, metric, second)
         st.dataframe(table, hide_index=True, key="dashboard.headline_table",

@@ -24,6 +24,7 @@ import streamlit as st
 
 from components.dashboard_filters import juries_key
 from components.review_project import choose_project
+from core.charts.model import DEFAULT_MIN_PAIR_ITEMS, MIN_PAIR_ITEMS_HELP
 from core.export.gold import DEFAULT_MIN_LABELS, POLICIES, GoldPolicy
 from core.export.preferences import preference_source
 from core.export.registry import KINDS, default_file_name
@@ -91,7 +92,7 @@ def _request_form(project: ProjectInfo, kind: str) -> ExportRequest | None:
     with st.form(f"export.form.{kind}"):
         fmt = st.radio("Format", KINDS[kind].formats, horizontal=True, key=f"export.format.{kind}")
         policy, min_labels, dimension, margin = "majority", DEFAULT_MIN_LABELS, None, 1.0
-        n_resamples, seed = 1000, 0
+        n_resamples, seed, min_pair_items = 1000, 0, DEFAULT_MIN_PAIR_ITEMS
         if kind in ("gold", "preferences"):
             left, right = st.columns([3, 1])
             policy = left.radio("Gold policy", POLICIES, index=POLICIES.index("majority"),
@@ -109,16 +110,20 @@ def _request_form(project: ProjectInfo, kind: str) -> ExportRequest | None:
                 "Juries you define on the Dashboard are added here (their verdicts as rows, "
                 "or scored in the report).")
         if kind == "report":
-            left, right = st.columns(2)
+            left, middle, right = st.columns(3)
             n_resamples = left.number_input("Bootstrap resamples", 0, 10_000, 1000, step=100,
                                             key="export.resamples")
-            seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="export.seed")
+            seed = middle.number_input("Seed", 0, 2**31 - 1, 0, key="export.seed")
+            min_pair_items = right.number_input(
+                "Human pairs: shared items", 1, 1_000_000, DEFAULT_MIN_PAIR_ITEMS,
+                key="export.min_pair_items", help=MIN_PAIR_ITEMS_HELP)
         if not st.form_submit_button("Prepare export", type="primary", icon=":material/download:"):
             return None
     try:
         return ExportRequest(kind=kind, fmt=fmt, policy=GoldPolicy(policy, int(min_labels)),
                              dimension=dimension, margin=float(margin),
-                             n_resamples=int(n_resamples), seed=int(seed))
+                             n_resamples=int(n_resamples), seed=int(seed),
+                             min_pair_items=int(min_pair_items))
     except ExportError as exc:
         st.error(str(exc))
         return None

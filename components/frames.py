@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from core.importing import ImportProblem, RawTable
-from core.schema import TaskSchema
+from core.schema import TaskSchema, dimension_values_text
 from storage.importer import ImportSummary
 from storage.projects import ProjectSummary
 
@@ -80,15 +80,8 @@ def projects_frame(summaries: Sequence[ProjectSummary]) -> pd.DataFrame:
 
 def schema_frame(schema: TaskSchema) -> pd.DataFrame:
     """Return one row per dimension: ``dimension``, ``scale``, ``labels`` (values, in order)."""
-    rows = []
-    for dimension in schema.dimensions:
-        if dimension.scale == "interval":
-            low = "" if dimension.minimum is None else f"{dimension.minimum:g}"
-            high = "" if dimension.maximum is None else f"{dimension.maximum:g}"
-            labels = f"number {low}…{high}" if low or high else "any number"
-        else:
-            labels = ", ".join(dimension.label_values)
-        rows.append((dimension.name, dimension.scale, labels))
+    rows = [(dimension.name, dimension.scale, dimension_values_text(dimension))
+            for dimension in schema.dimensions]
     return pd.DataFrame(rows, columns=["dimension", "scale", "labels"])
 
 

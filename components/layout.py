@@ -23,6 +23,11 @@ from storage.migrations import SchemaTooNewError
 from storage.users import AuthConfigError, UserInfo, auth_mode
 
 APP_NAME = "Docket"
+# An emoji, drawn by the browser as an inline SVG data URL. A ``:material/...`` page icon
+# makes Streamlit 1.67 fetch the icon from fonts.gstatic.com on every page (an outside
+# request, an error offline); the ``:material/...`` icons of buttons and links do not: they
+# come from the Material Symbols font Streamlit serves itself.
+PAGE_ICON = "⚖️"
 
 
 class PageEntry(NamedTuple):
@@ -68,7 +73,7 @@ def page_setup(title: str, *, role: str | None = None) -> PageContext:
     ``role``. The user is re-read from the database on every run (no caching), so role
     changes and deactivations apply at the next click.
     """
-    st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=":material/balance:",
+    st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=PAGE_ICON,
                        layout="wide")
     try:
         db = get_database()

@@ -193,6 +193,16 @@ class TaskSchema:
         return value if isinstance(value, str) and value.strip() else None
 
 
+def dimension_values_text(dimension: Dimension) -> str:
+    """The values a dimension takes, for people: its label values in scale order
+    (``"correct, incorrect"``), or an interval's range (``"number 0…10"``, ``"any number"``)."""
+    if dimension.scale != "interval":
+        return ", ".join(dimension.label_values)
+    low = "" if dimension.minimum is None else f"{dimension.minimum:g}"
+    high = "" if dimension.maximum is None else f"{dimension.maximum:g}"
+    return f"number {low}…{high}" if low or high else "any number"
+
+
 def schema_to_dict(schema: TaskSchema) -> dict[str, Any]:
     """Return a plain dict (JSON/TOML-ready) that :func:`schema_from_dict` reads back equal."""
     return {

@@ -96,7 +96,7 @@ class VerdictView:
     judge: str
     dimension: str
     sample_index: int
-    label: str
+    label: str | None  # None: the judge's output did not parse to a label
     rationale: str | None
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlmodel import Session
 
 from core import DOCKET_VERSION
+from core.charts.model import DEFAULT_MIN_PAIR_ITEMS
 from core.export.gold import GoldPolicy, gold_columns
 from core.export.labels import LABEL_COLUMNS
 from core.export.preferences import PREFERENCE_COLUMNS, PairStats, preference_pairs
@@ -40,6 +41,10 @@ from storage.users import UserInfo
 log = logging.getLogger(__name__)
 
 
+def utc_now() -> datetime:
+    """The export's timestamp when the caller gives none (tests replace it to compare files)."""
+    return datetime.now(UTC)
+
 
 class ExportDenied(PermissionError):
     """The user may not export (not an admin, or deactivated)."""
@@ -51,7 +56,8 @@ class ExportRequest:
 
     ``policy`` decides gold (gold and preferences). ``dimension``/``margin`` pick the rating
     pairs of preferences. ``juries`` (name -> judges) add jury rows to labels and the report.
-    ``n_resamples``/``seed`` are the report's bootstrap settings.
+    ``n_resamples``/``seed`` are the report's bootstrap settings; ``min_pair_items`` the
+    items an annotator pair must share to count in its human range.
     """
 
     kind: str
@@ -62,6 +68,7 @@ class ExportRequest:
     juries: Mapping[str, Sequence[str]] = field(default_factory=dict)
     n_resamples: int = 1000
     seed: int = 0
+    min_pair_items: int = DEFAULT_MIN_PAIR_ITEMS
 
 
 @dataclass(frozen=True)
@@ -100,10 +107,12 @@ def export_project(db: Database, *, project_name: str, request: ExportRequest,
     (the message says which). Nothing is left at ``path`` when it fails.
     """
     check_request(request.kind, request.fmt)
+    if request.min_pair_items < 1:
+        raise ExportError(f"min_pair_items must be at least 1, got {request.min_pair_items}")
     with db.read() as session:
         _snapshot(session)
         project = get_project(session=session, name=project_name)
-        metadata = _metadata(project, request, now or datetime.now(UTC))
+        metadata = _metadata(project, request, now or utc_now())
         if request.kind == "gold":
             return _export_gold(session, project, request, path, metadata)
         if request.kind == "labels":
@@ -132,6 +141,7 @@ def _metadata(project: ProjectInfo, request: ExportRequest, now: datetime) -> di
         metadata["juries"] = {name: list(members) for name, members in request.juries.items()}
     if request.kind == "report":
         metadata["bootstrap"] = {"resamples": request.n_resamples, "seed": request.seed}
+        metadata["human_range"] = {"min_pair_items": request.min_pair_items}
     return metadata
 
 
@@ -202,7 +212,8 @@ def report_documents(session: Session, project: ProjectInfo, request: ExportRequ
 def _export_report(session: Session, project: ProjectInfo, request: ExportRequest,
                    path: Path | str, metadata: dict[str, Any]) -> ExportSummary:
     documents = report_documents(session, project, request)
-    return ExportSummary(write_report(path, request.fmt, documents, metadata), {})
+    return ExportSummary(write_report(path, request.fmt, documents, metadata,
+                                      min_pair_items=request.min_pair_items), {})
 
 
 __all__ = ["BATCH_ROWS", "ExportDenied", "ExportError", "ExportRequest", "ExportSummary",

@@ -7,6 +7,9 @@ straight from the driver's cursor: measured on 100k items x 8 raters (800k label
 SQLAlchemy ``Row`` objects cost ~0.9 s where the packed integers through the DB-API cursor
 cost ~0.45 s. Interval labels come as (packed key, label text).
 
+A judge verdict stored without a label (its output did not parse) comes back as NaN and marked
+in ``Ratings.unparseable``: counted, never a label.
+
 Judges contribute their sample 0 only: further samples of the same judge measure
 self-consistency, a different question from agreement with the humans, and mixing them in
 would give one judge several votes. Raters come back as ``human:<annotator>`` (sorted) then
@@ -49,6 +52,7 @@ _LABELS = (
 _KINDS = (JUDGE, HUMAN)  # kind bit: 0 judge, 1 human
 _CODE_BITS = 8
 _UNKNOWN = (1 << _CODE_BITS) - 1
+_UNPARSEABLE = _UNKNOWN - 1  # a verdict whose label is NULL
 _PARAMETER = re.compile(r":(\w+)")
 
 
@@ -101,17 +105,24 @@ def load_ratings(*, session: Session, project_id: int, dimension: Dimension,
         sql = _LABELS.format(judge_value=f"{judge_key}, v.label", human_value=f"{human_key}, a.label")
         rows = _fetch(session, sql, params)
         keys = np.fromiter(map(itemgetter(0), rows), dtype=np.int64, count=len(rows))
+        labels = np.array(list(map(itemgetter(1), rows)), dtype=object)
+        failed = np.equal(labels, None).astype(bool)
+        labels[failed] = "nan"
         try:
-            values = np.array(list(map(itemgetter(1), rows)), dtype=float)
+            values = labels.astype(float)
         except ValueError as exc:
             raise MetricsInputError(f"dimension {dimension.name!r} is interval but a stored "
                                     f"label is not a number: {exc}") from None
     else:
+        if len(dimension.label_values) >= _UNPARSEABLE:
+            raise MetricsInputError(f"dimension {dimension.name!r} has more than "
+                                    f"{_UNPARSEABLE - 1} labels")
         cases = " ".join(f"WHEN :label{code} THEN {code}"
                          for code in range(len(dimension.label_values)))
         params.update({f"label{code}": value for code, value in enumerate(dimension.label_values)})
         sql = _LABELS.format(
-            judge_value=f"{judge_key} * {1 << _CODE_BITS} + CASE v.label {cases} ELSE {_UNKNOWN} END",
+            judge_value=f"{judge_key} * {1 << _CODE_BITS} + CASE WHEN v.label IS NULL THEN "
+                        f"{_UNPARSEABLE} ELSE CASE v.label {cases} ELSE {_UNKNOWN} END END",
             human_value=f"{human_key} * {1 << _CODE_BITS} + CASE a.label {cases} ELSE {_UNKNOWN} END")
         rows = _fetch(session, sql, params)
         packed = np.fromiter(map(itemgetter(0), rows), dtype=np.int64, count=len(rows))
@@ -119,13 +130,14 @@ def load_ratings(*, session: Session, project_id: int, dimension: Dimension,
         keys = packed >> _CODE_BITS
         if (codes == _UNKNOWN).any():
             _raise_unknown_label(session, dimension, params)
-        values = codes.astype(float)
-    return _assemble(dimension, items, names, keys, values, rater_bits)
+        failed = codes == _UNPARSEABLE
+        values = np.where(failed, np.nan, codes.astype(float))
+    return _assemble(dimension, items, names, keys, values, failed, rater_bits)
 
 
 def _assemble(dimension: Dimension, items: Sequence[tuple[Any, ...]],
               names: dict[tuple[int, int], str], keys: np.ndarray, values: np.ndarray,
-              rater_bits: int) -> Ratings:
+              failed: np.ndarray, rater_bits: int) -> Ratings:
     known = np.array(sorted((kind << (rater_bits - 1)) + rater for kind, rater in names),
                      dtype=np.int64)
     slot = np.searchsorted(known, keys & ((1 << rater_bits) - 1))
@@ -139,10 +151,13 @@ def _assemble(dimension: Dimension, items: Sequence[tuple[Any, ...]],
     column_of_slot[present[order]] = np.arange(len(order))
     all_items = np.fromiter(map(itemgetter(0), items), dtype=np.int64, count=len(items))
     matrix = np.full((len(items), len(order)), np.nan)
-    matrix[np.searchsorted(all_items, keys >> rater_bits), column_of_slot[slot]] = values
+    cells = (np.searchsorted(all_items, keys >> rater_bits), column_of_slot[slot])
+    matrix[cells] = values
+    unparseable = np.zeros(matrix.shape, dtype=bool)
+    unparseable[cells] = failed
     return Ratings(dimension, tuple(labels[i] for i in order), matrix,
                    np.array(list(map(itemgetter(1), items)), dtype=object),
-                   list(map(itemgetter(2), items)), list(map(itemgetter(3), items)))
+                   list(map(itemgetter(2), items)), list(map(itemgetter(3), items)), unparseable)
 
 
 def _raise_unknown_label(session: Session, dimension: Dimension, params: dict[str, Any]) -> None:

@@ -36,7 +36,7 @@ from storage.projects import parsed_schema
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x444F434B  # "DOCK": serialises concurrent migrations on PostgreSQL
 
@@ -120,8 +120,42 @@ def _index_item_updates(connection: Connection) -> None:
     connection.execute(text("CREATE INDEX ix_item_project_updated ON item (project_id, updated_at)"))
 
 
+def _allow_unparseable_verdicts(connection: Connection) -> None:
+    """Version 5: ``verdict.label`` may be NULL: a judge output that did not parse to a label,
+    kept with its raw text and counted, never mapped to a label.
+
+    PostgreSQL drops the constraint in place. SQLite cannot: the table is rebuilt as SQLite's
+    documented procedure for other ALTER TABLE changes has it (create, copy, drop, rename;
+    no table refers to ``verdict``, so nothing else changes). Spelled out as at version 5.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("ALTER TABLE verdict ALTER COLUMN label DROP NOT NULL"))
+        return
+    metadata = MetaData()
+    Table("item", metadata, Column("id", Integer, primary_key=True))
+    Table("judge", metadata, Column("id", Integer, primary_key=True))
+    rebuilt = Table(
+        "verdict_v5", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("item_id", Integer, ForeignKey("item.id", ondelete="CASCADE"), nullable=False),
+        Column("judge_id", Integer, ForeignKey("judge.id", ondelete="CASCADE"), nullable=False),
+        Column("dimension", String(64), nullable=False),
+        Column("sample_index", Integer, nullable=False),
+        Column("label", String(200), nullable=True),
+        Column("rationale", Text),
+        Column("raw_output", Text),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        UniqueConstraint("item_id", "judge_id", "dimension", "sample_index", name="uq_verdict"),
+    )
+    rebuilt.create(connection)
+    columns = ", ".join(column.name for column in rebuilt.columns)
+    connection.execute(text(f"INSERT INTO verdict_v5 ({columns}) SELECT {columns} FROM verdict"))
+    connection.execute(text("DROP TABLE verdict"))
+    connection.execute(text("ALTER TABLE verdict_v5 RENAME TO verdict"))
+
+
 def _add_reference_edited(connection: Connection) -> None:
-    """Version 5: ``assignment.reference_edited`` (did the annotator write or edit the gold
+    """Version 6: ``assignment.reference_edited`` (did the annotator write or edit the gold
     reference answer, or keep the item's own as given).
 
     Rows stored before are classified by comparing their answer with the item's own reference
@@ -152,7 +186,8 @@ MIGRATIONS: dict[int, Migration] = {
     2: _add_sign_in_attempt,
     3: _add_annotation_queues,
     4: _index_item_updates,
-    5: _add_reference_edited,
+    5: _allow_unparseable_verdicts,
+    6: _add_reference_edited,
 }
 
 

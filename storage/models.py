@@ -90,7 +90,8 @@ class Judge(SQLModel, table=True):
 
 
 class Verdict(SQLModel, table=True):
-    """A judge's label on one dimension of one item (one row per sample)."""
+    """A judge's label on one dimension of one item (one row per sample); an unparseable
+    output has no label."""
 
     __tablename__ = "verdict"
     __table_args__ = (
@@ -104,7 +105,8 @@ class Verdict(SQLModel, table=True):
     judge_id: int = Field(foreign_key="judge.id", ondelete="CASCADE")
     dimension: str = Field(max_length=64)
     sample_index: int = 0
-    label: str = Field(max_length=200)
+    # None: the judge's output did not parse to a label (schema version 5); raw_output keeps it.
+    label: str | None = Field(default=None, max_length=200)
     rationale: str | None = Field(default=None, sa_column=_text())
     raw_output: str | None = Field(default=None, sa_column=_text())
     created_at: datetime = Field(default_factory=utcnow)
@@ -180,7 +182,7 @@ class Assignment(SQLModel, table=True):
     comment: str | None = Field(default=None, sa_column=_text())
     confidence: int | None = None
     reference_answer: str | None = Field(default=None, sa_column=_text())
-    # Schema version 5. True: the annotator wrote or edited ``reference_answer``; False: they
+    # Schema version 6. True: the annotator wrote or edited ``reference_answer``; False: they
     # kept the item's own reference as given (no proposal of theirs); None: no answer stored.
     reference_edited: bool | None = None
     # True once the judges' verdicts were shown to this annotator for this item.

@@ -133,11 +133,12 @@ def pandalm_records(pandalm_dir: Path, *, garbage: str = "keep") -> list[Record]
 
     Human labels 0/1/2 become tie/A/B, GPT verdicts "1"/"2"/"Tie" become A/B/tie. An
     unparseable GPT verdict ("garbage") is kept as-is (``garbage="keep"``, so validation
-    rejects it) or turned into no verdict (``garbage="empty"``). Raises ValueError for any
-    other value, so a changed dataset cannot slip through unnoticed.
+    rejects it), turned into no verdict (``garbage="empty"``), or into Docket's unparseable
+    verdict: no label, the judge's text as its raw output (``garbage="unparseable"``).
+    Raises ValueError for any other value, so a changed dataset cannot slip through unnoticed.
     """
-    if garbage not in ("keep", "empty"):
-        raise ValueError(f"garbage must be 'keep' or 'empty', got {garbage!r}")
+    if garbage not in ("keep", "empty", "unparseable"):
+        raise ValueError(f"garbage must be 'keep', 'empty' or 'unparseable', got {garbage!r}")
     data = pandalm_dir / "data"
     items = _load_by_idx(data / "testset-v1.json")
     gpt = _load_by_idx(data / "gpt-3.5-turbo-testset-v1.json")
@@ -152,9 +153,12 @@ def pandalm_records(pandalm_dir: Path, *, garbage: str = "keep") -> list[Record]
         if gpt_result in PANDALM_GPT_LABELS:
             gpt_label = PANDALM_GPT_LABELS[gpt_result]
         elif gpt_result == "garbage":
-            gpt_label = gpt_result if garbage == "keep" else ""
+            gpt_label = {"keep": gpt_result, "empty": "", "unparseable": None}[garbage]
         else:
             raise ValueError(f"idx {idx}: unexpected gpt_result {gpt_result!r}")
+        gpt_verdict = {"preference": gpt_label, "rationale": gpt_row["gpt_reason"]}
+        if gpt_label is None:
+            gpt_verdict["raw"] = gpt_row["gpt_reason"] or gpt_result
         records.append({
             "id": str(idx),
             "prompt": prompt,
@@ -163,7 +167,7 @@ def pandalm_records(pandalm_dir: Path, *, garbage: str = "keep") -> list[Record]
             "model": item["cmp_key"],
             "group": item["motivation_app"],
             "judges": {
-                GPT_JUDGE: {"preference": gpt_label, "rationale": gpt_row["gpt_reason"]},
+                GPT_JUDGE: gpt_verdict,
                 PANDALM_JUDGE: {"preference": PANDALM_HUMAN_LABELS[pandalm_row["pandalm_result"]],
                                 "rationale": pandalm_row["pandalm_reason"]},
             },

@@ -120,3 +120,29 @@ def test_without_user_only_single_user_mode_exports(capsys, monkeypatch, databas
     code, _, err = run(capsys, monkeypatch, "", "--database", database, "export", "gold",
                        "--project", "pairwise", "-o", str(target))
     assert code == 1 and err[-1].startswith("error: DOCKET_AUTH must be one of password, none")
+
+
+def test_the_report_takes_the_human_range_overlap(capsys, monkeypatch, database, tmp_path):
+    def report(*options: str) -> tuple[str, dict]:
+        target = tmp_path / "report.html"
+        code, _, err = run(capsys, monkeypatch, PASSWORD + "\n", "--database", database, "export",
+                           "report", "--project", "correctness", "-o", str(target), "--user",
+                           "ada", "--bootstrap", "20", *options)
+        assert (code, err) == (0, [])
+        meta = json.loads(Path(f"{target}.meta.json").read_text(encoding="utf-8"))
+        return target.read_text(encoding="utf-8"), meta
+
+    # The demo's correctness annotators: dr_ahmed shares 10 items with each of the others,
+    # li.wei and maria 21.
+    html, meta = report()
+    assert meta["human_range"] == {"min_pair_items": 20}
+    assert "pairs of annotators sharing at least 20 items" in html
+    assert "dr_ahmed × li.wei (n = 10)" in html
+    html, meta = report("--min-pair-items", "5")
+    assert meta["human_range"] == {"min_pair_items": 5}
+    assert "pairs of annotators sharing at least 5 items" in html
+    assert "Left out of the human range" not in html
+    code, _, err = run(capsys, monkeypatch, PASSWORD + "\n", "--database", database, "export",
+                       "report", "--project", "correctness", "-o", str(tmp_path / "r.html"),
+                       "--user", "ada", "--min-pair-items", "0")
+    assert code == 1 and err[-1] == "error: min_pair_items must be at least 1, got 0"

@@ -85,6 +85,33 @@ TRIVIAQA_V1_JUDGES = {"GPT-4": (0.7876, 91.15), "Llama3-70B": (0.8179, 92.66),
                       "Contains": (0.6832, 84.78), "EM": (0.4578, 70.88)}
 
 
+def test_pandalm_garbage_kept_as_unparseable_is_counted_and_left_out(db, tmp_path: Path, capsys,
+                                                                      shared_data: Path):
+    """The 25 "garbage" GPT verdicts imported as unparseable (no label, raw text kept): the
+    judge shows 974 parsed of 999, and every metric is the one of the 974 parsed verdicts
+    (the same as importing them as no verdict at all)."""
+    unparseable = write_jsonl(pandalm_records(shared_data / "PandaLM", garbage="unparseable"),
+                              tmp_path / "unparseable.jsonl")
+    empty = write_jsonl(pandalm_records(shared_data / "PandaLM", garbage="empty"),
+                        tmp_path / "empty.jsonl")
+    _, summary = import_file(db, unparseable, project_name="kept", schema=TEMPLATES["pairwise"])
+    import_file(db, empty, project_name="dropped", schema=TEMPLATES["pairwise"])
+    assert (summary.verdicts, summary.unparseable_verdicts) == (2 * 999, 25)
+    assert "1998 verdicts written (2 judges; 25 unparseable)" in summary.line()
+
+    kept, dropped = metrics_json(db, capsys, "kept"), metrics_json(db, capsys, "dropped")
+
+    assert {e["rater"]: (e["parsed"], e["unparseable"]) for e in kept["verdicts"]} == {
+        "judge:gpt-3.5-turbo": (974, 25), "judge:pandalm-7b": (999, 0)}
+    gpt = pair(kept, "human:consensus", "judge:gpt-3.5-turbo")
+    assert gpt["n"] == 974
+    assert gpt == pair(dropped, "human:consensus", "judge:gpt-3.5-turbo")
+    assert kept["bias"]["distributions"]["judge:gpt-3.5-turbo"] == {"A": 460, "B": 476, "tie": 38}
+    assert cli.main(["--database", db.url, "metrics", "--project", "kept", "--bootstrap", "0"]) == 0
+    assert ("judge:gpt-3.5-turbo: 974 parsed of 999 verdicts (25 unparseable, left out)"
+            in capsys.readouterr().out)
+
+
 def test_triviaqa_v1_judges_against_the_human(db, tmp_path: Path, capsys, shared_data: Path):
     path = write_csv(triviaqa_v1_records(shared_data), tmp_path / "triviaqa_v1.csv")
     import_file(db, path, project_name="triviaqa", schema=TEMPLATES["correctness"])

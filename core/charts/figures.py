@@ -19,6 +19,8 @@ from core.charts.model import (
     PROPORTIONS,
     Ceiling,
     HeadlineRow,
+    RangeVerdict,
+    compare_with_range,
     find_pair,
     format_value,
     metric_title,
@@ -35,6 +37,24 @@ REASON_CHARS = 120
 LABEL_COLORS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
                 "#ff9da7", "#9c755f", "#bab0ac")
 FONT = {"size": 13}
+# A horizontal legend at the bottom edge of the figure, below the x axis and its title
+# (within the figure's bottom margin, so they cannot overlap).
+BOTTOM_LEGEND = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0}
+
+
+def _finish(fig: go.Figure, *, grid: bool = True, **layout: Any) -> go.Figure:
+    """``fig`` with ``layout``, the shared font, and room made for every axis's labels;
+    ``grid=False`` hides the grid lines (a heatmap's would cross its empty cells).
+
+    automargin on every axis: the small fixed margins are a minimum that grows to fit the
+    tick labels (rater names) and axis titles, whatever plotly template is the default (the
+    "plotly" template turns automargin on, Streamlit's, set on import, does not).
+    """
+    axes: dict[str, Any] = {"automargin": True} | ({} if grid else {"showgrid": False})
+    fig.update_layout(font=FONT, **layout)
+    fig.update_xaxes(**axes)
+    fig.update_yaxes(**axes)
+    return fig
 
 
 def _scaled(metric: str, value: float | None) -> float | None:
@@ -57,25 +77,21 @@ def _bounded(metric: str) -> bool:
     return REGISTRY[metric].bounds == (-1.0, 1.0) or REGISTRY[metric].bounds == (0.0, 1.0)
 
 
-TIERS = (
-    ("within the human range", "#2ca02c"),
-    ("CI reaches the human range", "#ff7f0e"),
-    ("below the human range", "#d62728"),
-    ("no human range to compare with", JUDGE_COLOR),
-)
+TIER_COLORS = {
+    RangeVerdict.WITHIN: "#2ca02c",
+    RangeVerdict.NOT_DISTINGUISHABLE: "#ff7f0e",
+    RangeVerdict.BELOW: "#d62728",
+    RangeVerdict.NO_RANGE: JUDGE_COLOR,
+}
+TIERS = tuple((verdict.value, color) for verdict, color in TIER_COLORS.items())
 SYMBOLS = {"judge": "circle", "jury": "diamond"}
+HUMAN_PAIR_COLOR = "#7f7f7f"
 
 
 def tier(row: HeadlineRow, ceiling: Ceiling) -> str:
-    """How a defined headline value compares with the human–human range: at or above its
-    lowest pair, below it but with a CI reaching it, or below it altogether."""
-    if ceiling.low is None or row.main.value is None:
-        return TIERS[3][0]
-    if row.main.value >= ceiling.low:
-        return TIERS[0][0]
-    if row.main.ci95 is not None and row.main.ci95[1] >= ceiling.low:
-        return TIERS[1][0]
-    return TIERS[2][0]
+    """The legend name of how a headline value compares with the human range
+    (:func:`core.charts.model.compare_with_range`, judged by the CI)."""
+    return compare_with_range(row, ceiling).value
 
 
 def _error_bars(cells: Sequence[tuple[float, tuple[float, float] | None]]) -> dict[str, Any]:
@@ -89,8 +105,10 @@ def headline_figure(rows: Sequence[HeadlineRow], metric: str, second: str | None
                     ceiling: Ceiling) -> go.Figure:
     """Forest plot of each judge's/jury's ``metric`` against the consensus with its 95% CI,
     best at the top, coloured by how it compares with the human–human range (green band,
-    dashed mean); a bar chart of ``second`` beside it. Undefined raters sit at the bottom with
-    their reason. One scatter trace per (colour tier, judge/jury) and one bar trace."""
+    dashed mean) judged by its CI; the annotator pairs that make the band are grey squares
+    with their CIs below the judges. A bar chart of ``second`` beside it. Undefined raters sit
+    at the bottom of the judges with their reason. One scatter trace per (colour tier,
+    judge/jury), one for the annotator pairs, and one bar trace."""
     columns = 2 if second else 1
     titles = [f"{metric_title(metric)} vs human consensus, 95% CI"]
     if second:
@@ -98,6 +116,7 @@ def headline_figure(rows: Sequence[HeadlineRow], metric: str, second: str | None
     fig = make_subplots(rows=1, cols=columns, shared_yaxes=True, horizontal_spacing=0.03,
                         column_widths=[0.7, 0.3] if second else [1.0], subplot_titles=titles)
     labels = [rater_label(row.rater, row.main.n) for row in rows]
+    pair_labels = [f"{short_name(p.a)} × {short_name(p.b)} (n={p.cell.n:,})" for p in ceiling.pairs]
     defined = [(label, row) for label, row in zip(labels, rows, strict=True)
                if row.main.value is not None]
     colors = dict(TIERS)
@@ -133,6 +152,17 @@ def headline_figure(rows: Sequence[HeadlineRow], metric: str, second: str | None
             x=[None], y=[None], mode="lines", line={"dash": "dash", "color": CEILING_LINE, "width": 2},
             name=f"humans among themselves: mean {ceiling.mean:.2f}, "
                  f"range {ceiling.low:.2f}–{ceiling.high:.2f}"), row=1, col=1)
+        # The pairs that make the band, with their CIs: a band of two pairs on 20 items each
+        # is far less certain than its edges suggest.
+        values = [p.cell.value for p in ceiling.pairs]
+        fig.add_trace(go.Scatter(
+            x=values, y=pair_labels, mode="markers", name="annotator pair (in the range)",
+            marker={"size": 10, "color": HUMAN_PAIR_COLOR, "symbol": "square"},
+            error_x=_error_bars([(p.cell.value, p.cell.ci95) for p in ceiling.pairs])
+            | {"color": HUMAN_PAIR_COLOR},
+            customdata=[format_value(metric, v) for v in values],
+            hovertemplate="%{y}<br>" + metric_title(metric) + " %{customdata}<extra></extra>"),
+            row=1, col=1)
     if second:
         bars = [(label, row.second) for label, row in zip(labels, rows, strict=True)
                 if row.second is not None and row.second.value is not None]
@@ -147,19 +177,17 @@ def headline_figure(rows: Sequence[HeadlineRow], metric: str, second: str | None
             textposition="inside", insidetextanchor="start",
             error_x=_error_bars(list(zip(values, intervals, strict=True))) | {"color": "#555"},
             hovertemplate="%{y}<br>%{text}<extra></extra>"), row=1, col=2)
-    fig.update_yaxes(categoryorder="array", categoryarray=labels, autorange="reversed",
-                     row=1, col=1)
+    fig.update_yaxes(categoryorder="array", categoryarray=labels + pair_labels,
+                     autorange="reversed", row=1, col=1)
     lows = [row.main.ci95[0] if row.main.ci95 else row.main.value for _, row in defined]
+    lows += [p.cell.ci95[0] if p.cell.ci95 else p.cell.value for p in ceiling.pairs]
     if _bounded(metric):
         low_end = min([0.0, *(v for v in lows if v is not None)]) - 0.05
         fig.update_xaxes(range=[low_end, 1.05], row=1, col=1)
     if second in PROPORTIONS:
         fig.update_xaxes(range=[0, 105], row=1, col=2)
-    fig.update_layout(height=180 + ROW_HEIGHT * max(len(rows), 2), font=FONT,
-                      legend={"orientation": "h", "yref": "container", "y": 0,
-                              "yanchor": "bottom", "x": 0},
-                      margin={"l": 10, "r": 10, "t": 40, "b": 64})
-    return fig
+    return _finish(fig, height=180 + ROW_HEIGHT * max(len(rows) + len(pair_labels), 2),
+                   legend=BOTTOM_LEGEND, margin={"l": 10, "r": 10, "t": 40, "b": 64})
 
 
 def _cell_text(metric: str, entry: Mapping[str, Any] | None) -> tuple[float | None, str, str]:
@@ -200,8 +228,7 @@ def rater_heatmap(document: Mapping[str, Any], metric: str,
         colorbar={"title": {"text": metric_title(metric)}}))
     fig.update_yaxes(autorange="reversed")
     size = 90 + 48 * len(names)
-    fig.update_layout(height=max(size, 320), margin={"l": 10, "r": 10, "t": 30, "b": 10}, font=FONT)
-    return fig
+    return _finish(fig, grid=False, height=max(size, 320), margin={"l": 10, "r": 10, "t": 30, "b": 10})
 
 
 def confusion_figure(matrix: Mapping[str, Any], rows_rater: str, columns_rater: str) -> go.Figure:
@@ -218,13 +245,11 @@ def confusion_figure(matrix: Mapping[str, Any], rows_rater: str, columns_rater: 
                                               f"{short_name(columns_rater)}: %{{x}}<br>"
                                               "%{z} items<extra></extra>")))
     fig.update_xaxes(title_text=f"{short_name(columns_rater)} says", side="top", type="category")
-    # automargin: a long rater name in the axis title otherwise runs off the left edge.
     fig.update_yaxes(title_text=f"{short_name(rows_rater)} says", autorange="reversed",
-                     type="category", automargin=True)
+                     type="category")
     size = 140 + 60 * len(labels)
-    fig.update_layout(height=max(size, 300), width=max(size + 120, 420),
-                      margin={"l": 10, "r": 10, "t": 60, "b": 10}, font=FONT)
-    return fig
+    return _finish(fig, grid=False, height=max(size, 300), width=max(size + 120, 420),
+                   margin={"l": 10, "r": 10, "t": 60, "b": 10})
 
 
 def label_colors(labels: Sequence[str], ordered: bool) -> list[str]:
@@ -269,13 +294,11 @@ def distribution_figure(distributions: Mapping[str, Mapping[str, Any]], labels: 
                 text=[f"{s:.0f} %" if s >= 4 else "" for s in shares], textposition="inside",
                 customdata=[distributions[r].get(label, 0) for r in names],
                 hovertemplate=f"%{{y}}<br>{label}: %{{x:.1f}} % (%{{customdata}} items)<extra></extra>"))
-        fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.12,
-                                                   "traceorder": "normal"})
+        fig.update_layout(barmode="stack", legend=BOTTOM_LEGEND | {"traceorder": "normal"})
         fig.update_xaxes(title_text="share of the rater's labels (%)", range=[0, 100])
     fig.update_yaxes(autorange="reversed")
-    fig.update_layout(height=110 + ROW_HEIGHT * max(len(names), 2),
-                      margin={"l": 10, "r": 10, "t": 20, "b": 40}, font=FONT)
-    return fig
+    return _finish(fig, height=130 + ROW_HEIGHT * max(len(names), 2),
+                   margin={"l": 10, "r": 10, "t": 20, "b": 64})
 
 
 def _grid_heatmap(entries: Sequence[Mapping[str, Any]], metric: str, *, title: str,
@@ -300,9 +323,8 @@ def _grid_heatmap(entries: Sequence[Mapping[str, Any]], metric: str, *, title: s
         colorbar={"title": {"text": title}}))
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(side="top", type="category")
-    fig.update_layout(height=max(120 + 44 * len(slices), 300),
-                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, font=FONT)
-    return fig
+    return _finish(fig, grid=False, height=max(120 + 44 * len(slices), 300),
+                   margin={"l": 10, "r": 10, "t": 40, "b": 10})
 
 
 def slices_figure(entries: Sequence[Mapping[str, Any]], metric: str, by: str) -> go.Figure:
@@ -352,7 +374,5 @@ def ranking_figure(ranking: Mapping[str, Any]) -> go.Figure:
                           "<extra></extra>"))
     fig.update_yaxes(autorange="reversed", title_text="rank (1 = best)", dtick=1)
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=axis)
-    fig.update_layout(height=140 + 34 * max(len(ranking["models"]), 4),
-                      margin={"l": 10, "r": 10, "t": 20, "b": 10}, font=FONT,
-                      legend={"title": {"text": "model"}})
-    return fig
+    return _finish(fig, height=140 + 34 * max(len(ranking["models"]), 4),
+                   margin={"l": 10, "r": 10, "t": 20, "b": 10}, legend={"title": {"text": "model"}})

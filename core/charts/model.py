@@ -3,15 +3,18 @@
 The headline compares every judge and jury with the human consensus on the scale's main
 metric (κ for nominal labels, quadratically weighted κ for ordinal scales, Krippendorff's α
 for interval scores), next to a plain second metric (percent agreement; MAE for interval
-scores), and against the human–human ceiling: the mean of that metric over every pair of
-annotators, with its range. A judge near the ceiling agrees with the experts about as well as
-they agree with each other.
+scores), and against the human–human range: the same metric between every pair of annotators
+who share enough items (:data:`DEFAULT_MIN_PAIR_ITEMS`, settable), with their CIs. A pair
+below that overlap is left out of the range and listed: one newcomer with five shared items
+must not stretch the range down and turn a weak judge green. A judge is called within or
+below the human range only when its CI says so (:func:`compare_with_range`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import pandas as pd
@@ -23,6 +26,11 @@ from core.safe_text import escape_markdown
 MAIN_METRIC = {"nominal": "cohen_kappa", "ordinal": "kappa_quadratic", "interval": "krippendorff_alpha"}
 SECOND_METRIC = {"nominal": "percent_agreement", "ordinal": "percent_agreement", "interval": "mae"}
 PROPORTIONS = {"percent_agreement"}
+# A pair of annotators sharing fewer items says little about how well humans agree (the
+# bootstrap CI of κ on 5 items spans most of [-1, 1]); such pairs stay out of the range.
+DEFAULT_MIN_PAIR_ITEMS = 20
+MIN_PAIR_ITEMS_HELP = ("Items two annotators must both have labelled for their agreement to count "
+                       "in the human range; pairs with fewer are left out and listed.")
 
 
 @dataclass(frozen=True)
@@ -37,22 +45,51 @@ class MetricCell:
 
 @dataclass(frozen=True)
 class HeadlineRow:
-    """A judge or jury against the human consensus."""
+    """A judge or jury against the human consensus; for a judge, how many of its verdicts
+    did not parse to a label (``unparseable`` of ``verdicts``, left out of the metrics)."""
 
     rater: str
     main: MetricCell
     second: MetricCell | None
+    unparseable: int = 0
+    verdicts: int = 0
+
+
+@dataclass(frozen=True)
+class HumanPair:
+    """Two annotators compared on the headline metric."""
+
+    a: str
+    b: str
+    cell: MetricCell
 
 
 @dataclass(frozen=True)
 class Ceiling:
-    """The humans among themselves: mean, lowest and highest value over annotator pairs."""
+    """The humans among themselves: the range (``low``..``high``) and ``mean`` of the metric's
+    point estimates over the annotator pairs in ``pairs`` (each with its CI).
+
+    ``too_few`` are the pairs left out because they share fewer than ``min_items`` items.
+    Without a range, ``mean``/``low``/``high`` are None and ``reason`` says why.
+    """
 
     mean: float | None
     low: float | None
     high: float | None
-    pairs: int
+    pairs: tuple[HumanPair, ...] = ()
+    too_few: tuple[HumanPair, ...] = ()
+    min_items: int = DEFAULT_MIN_PAIR_ITEMS
     reason: str | None = None
+
+
+class RangeVerdict(Enum):
+    """How a judge compares with the human range, judged by its CI (the value's ``.value`` is
+    the wording the dashboard and the report use)."""
+
+    WITHIN = "within or above the human range"
+    NOT_DISTINGUISHABLE = "not distinguishable from the human range"
+    BELOW = "below the human range"
+    NO_RANGE = "no human range to compare with"
 
 
 def metrics_for(scale: str) -> list[str]:
@@ -107,36 +144,84 @@ def human_raters(document: Mapping[str, Any]) -> list[str]:
 def headline_rows(document: Mapping[str, Any], metric: str, second: str | None) -> list[HeadlineRow]:
     """Every judge and jury against the consensus, best first; undefined values last (by
     name). Empty without a consensus (no human labels)."""
+    counts = {entry["rater"]: entry for entry in document.get("verdicts") or ()}
     rows = []
     for rater in scored_raters(document):
         pair = find_pair(document, CONSENSUS, rater)
         if pair is None:
             continue
+        count = counts.get(rater, {"parsed": 0, "unparseable": 0})
         rows.append(HeadlineRow(rater, cell(pair, metric),
-                                cell(pair, second) if second and second in pair else None))
+                                cell(pair, second) if second and second in pair else None,
+                                count["unparseable"], count["parsed"] + count["unparseable"]))
     defined = sorted((r for r in rows if r.main.value is not None),
                      key=lambda r: (-r.main.value, r.rater))  # type: ignore[operator]
     undefined = sorted((r for r in rows if r.main.value is None), key=lambda r: r.rater)
     return defined + undefined
 
 
-def human_ceiling(document: Mapping[str, Any], metric: str) -> Ceiling:
-    """Mean, low and high of ``metric`` over all annotator pairs with a defined value; with
-    a reason when there is none."""
+def human_ceiling(document: Mapping[str, Any], metric: str, *,
+                  min_items: int = DEFAULT_MIN_PAIR_ITEMS) -> Ceiling:
+    """The human–human range of ``metric``: low, high and mean of the point estimates of the
+    annotator pairs that share at least ``min_items`` items and have a defined value.
+
+    Pairs sharing fewer items are returned in ``too_few``. With fewer than two annotators,
+    no qualifying pair, or the metric undefined for every qualifying pair, the range is None
+    and ``reason`` says why. Raises ValueError if ``min_items`` is below 1.
+    """
+    if min_items < 1:
+        raise ValueError(f"min_items must be at least 1, got {min_items}")
     humans = human_raters(document)
     if len(humans) < 2:
-        return Ceiling(None, None, None, 0, "only one annotator labelled this dimension: there is "
-                                            "no human–human agreement to compare with")
-    values, reasons = [], []
+        return Ceiling(None, None, None, min_items=min_items,
+                       reason="only one annotator labelled this dimension: there is no "
+                              "human–human agreement to compare with")
+    shared, too_few = [], []
     for pair in document["pairs"]:
         if pair["a"] in humans and pair["b"] in humans:
-            if pair.get(metric) is not None:
-                values.append(pair[metric])
-            else:
-                reasons.append(pair.get("undefined", {}).get(metric, "undefined"))
-    if not values:
-        return Ceiling(None, None, None, 0, f"undefined for every annotator pair: {reasons[0]}")
-    return Ceiling(sum(values) / len(values), min(values), max(values), len(values))
+            entry = HumanPair(pair["a"], pair["b"], cell(pair, metric))
+            (shared if entry.cell.n >= min_items else too_few).append(entry)
+    defined = tuple(p for p in shared if p.cell.value is not None)
+    if not defined:
+        if shared:
+            reason = f"undefined for every annotator pair: {shared[0].cell.reason or 'undefined'}"
+        else:
+            reason = (f"no pair of annotators shares at least {min_items} items "
+                      f"({len(too_few)} pair(s) with fewer left out)")
+        return Ceiling(None, None, None, (), tuple(too_few), min_items, reason)
+    values = [p.cell.value for p in defined]
+    return Ceiling(sum(values) / len(values), min(values), max(values),  # type: ignore[arg-type]
+                   defined, tuple(too_few), min_items)
+
+
+def compare_with_range(row: HeadlineRow, ceiling: Ceiling) -> RangeVerdict:
+    """Whether a judge is within (or above) or below the human range, judged by its 95 % CI.
+
+    Within: the CI's lower end reaches at least the lowest annotator pair. Below: the whole CI
+    lies under the lowest pair. Otherwise (the CI straddles it, or there is no CI) the two are
+    not distinguishable. NO_RANGE without a range or a defined value.
+    """
+    if ceiling.low is None or row.main.value is None:
+        return RangeVerdict.NO_RANGE
+    if row.main.ci95 is None:
+        return RangeVerdict.NOT_DISTINGUISHABLE
+    low, high = row.main.ci95
+    if low >= ceiling.low:
+        return RangeVerdict.WITHIN
+    if high < ceiling.low:
+        return RangeVerdict.BELOW
+    return RangeVerdict.NOT_DISTINGUISHABLE
+
+
+def left_out_note(ceiling: Ceiling) -> str:
+    """Plain text naming the annotator pairs left out of the range for too few shared items
+    (empty when there are none)."""
+    if not ceiling.too_few:
+        return ""
+    names = ", ".join(f"{short_name(p.a)} × {short_name(p.b)} (n = {p.cell.n:,})"
+                      for p in ceiling.too_few)
+    return (f"Left out of the human range, too few shared items (fewer than "
+            f"{ceiling.min_items:,}): {names}.")
 
 
 def format_value(metric: str, value: float | None) -> str:
@@ -156,7 +241,8 @@ def format_interval(metric: str, interval: tuple[float, float] | None) -> str:
 
 
 def headline_table(rows: Sequence[HeadlineRow], metric: str, second: str | None) -> pd.DataFrame:
-    """The headline as a table: rater, value, 95 % CI, n, second metric and CI, why undefined."""
+    """The headline as a table: rater, value, 95 % CI, n, second metric and CI, why undefined;
+    when a judge has unparseable verdicts, an ``unparseable`` column ("25 of 999")."""
     records = []
     for row in rows:
         record: dict[str, Any] = {
@@ -171,6 +257,9 @@ def headline_table(rows: Sequence[HeadlineRow], metric: str, second: str | None)
                                            100 * value if second in PROPORTIONS else value)
             record[f"{metric_title(second)} 95% CI"] = format_interval(
                 second, None if row.second is None else row.second.ci95)
+        if any(r.unparseable for r in rows):
+            record["unparseable"] = (f"{row.unparseable:,} of {row.verdicts:,}"
+                                     if rater_kind(row.rater) == "judge" else "")
         reasons = [r for r in (row.main.reason, row.second.reason if row.second else None) if r]
         record["undefined because"] = "; ".join(dict.fromkeys(reasons))
         records.append(record)
@@ -190,16 +279,22 @@ def verdict_sentence(rows: Sequence[HeadlineRow], ceiling: Ceiling, metric: str)
     text = (f"**{escape_markdown(short_name(best.rater))}** agrees best with the human consensus: {title} "
             f"**{format_value(metric, best.main.value)}** {ci} (n = {best.main.n:,}).")
     if ceiling.mean is None:
-        return text + f" No human–human ceiling: {ceiling.reason}."
-    text += (f" The annotators agree with each other at {format_value(metric, ceiling.mean)} "
-             f"on average (range {format_value(metric, ceiling.low)} to "
-             f"{format_value(metric, ceiling.high)}).")
-    assert best.main.value is not None and ceiling.low is not None
-    if best.main.value >= ceiling.low:
-        text += " It is within or above the human range."
+        return text + f" No human–human range: {escape_markdown(ceiling.reason)}."
+    text += (f" Annotator pairs sharing at least {ceiling.min_items:,} items agree with each other "
+             f"at {format_value(metric, ceiling.low)} to {format_value(metric, ceiling.high)} "
+             f"(mean {format_value(metric, ceiling.mean)}, {len(ceiling.pairs)} pair(s)).")
+    verdict = compare_with_range(best, ceiling)
+    if verdict is RangeVerdict.WITHIN:
+        text += " Its CI lies within or above the human range."
+    elif verdict is RangeVerdict.BELOW:
+        text += " Its whole CI lies below every annotator pair: treat its labels with care."
+    elif best.main.ci95 is None:
+        text += " Without a CI it cannot be told apart from the human range."
     else:
-        text += " It is below every annotator pair: treat its labels with care."
-    return text
+        text += (" Its CI reaches into the human range and below it: not distinguishable from "
+                 "the humans yet (more labels narrow the CI).")
+    note = left_out_note(ceiling)
+    return text + (" " + escape_markdown(note) if note else "")
 
 
 def overview_entries(documents: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

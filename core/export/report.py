@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from core.charts.model import DEFAULT_MIN_PAIR_ITEMS
 from core.export.report_html import render_report_html
 from core.export.report_tables import REPORT_KEYS, REPORT_TABLES, report_json
 from core.export.writers import (
@@ -50,13 +51,16 @@ def stacked_tables(documents: Sequence[Mapping[str, Any]]) -> tuple[list[Column]
 
 
 def write_report(path: Path | str, fmt: str, documents: Sequence[Mapping[str, Any]],
-                 metadata: Mapping[str, Any]) -> WrittenFile:
+                 metadata: Mapping[str, Any], *,
+                 min_pair_items: int = DEFAULT_MIN_PAIR_ITEMS) -> WrittenFile:
     """Write the report of ``documents`` as ``fmt`` (html, json or csv) to ``path``; return it.
 
-    Raises :class:`~core.export.writers.ExportError` for another format.
+    ``min_pair_items`` is the overlap an annotator pair needs to count in the HTML report's
+    human range. Raises :class:`~core.export.writers.ExportError` for another format.
     """
     if fmt == "html":
-        return write_text(path, render_report_html(documents, metadata), metadata)
+        html = render_report_html(documents, metadata, min_pair_items=min_pair_items)
+        return write_text(path, html, metadata)
     if fmt == "json":
         text = json.dumps(report_json(documents, metadata), ensure_ascii=False, allow_nan=False,
                           indent=1)

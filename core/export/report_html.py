@@ -8,13 +8,17 @@ guarantee rather than a habit: even a plotly feature that would fetch a URL (map
 MathJax) is blocked by the browser. Every piece of user text (project, rater and label names,
 metadata) is HTML-escaped; the figures' JSON is escaped by plotly (``<`` as ``\\u003c``). An
 undefined metric is shown as "undefined" with its reason, never as NaN or 0.
+
+Every figure is drawn with :data:`REPORT_TEMPLATE`, never plotly's default template: importing
+Streamlit replaces that default with its own (without automargin), so a page that depended on
+it would differ between the Export page and ``python cli.py export report``. The template is
+small too: plotly's default one is 7 KB of JSON repeated in every figure.
 """
 
 from __future__ import annotations
 
 import functools
 import html
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -32,8 +36,15 @@ from core.export.report_tables import (
     pair_rows,
 )
 from core.metrics.ratings import CONSENSUS
+from core.schema import TaskSchema, dimension_values_text, schema_from_dict
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+GRID = "#e5e9ef"
+_AXIS = {"gridcolor": GRID, "linecolor": "#c9d3df", "zerolinecolor": "#c9d3df", "automargin": True}
+REPORT_TEMPLATE = go.layout.Template(layout={
+    "paper_bgcolor": "white", "plot_bgcolor": "white", "font": {"color": "#222"},
+    "colorway": list(figures.LABEL_COLORS), "xaxis": _AXIS, "yaxis": _AXIS,
+    "hoverlabel": {"align": "left"}})
 # Inline scripts and styles only; plotly draws with inline styles, data/blob images (download
 # as PNG) and, for a few traces, eval. Nothing may be fetched: default-src 'none'.
 CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
@@ -57,6 +68,7 @@ table.metadata th { width: 12rem; }
 nav ul { columns: 2; }
 """
 RATER_SEPARATOR = ", "
+SCHEMA_KEY = "schema"
 
 
 def _text(value: Any) -> str:
@@ -71,8 +83,12 @@ def _plotly_js() -> str:
 
 
 def _metadata_value(value: Any) -> str:
-    if isinstance(value, Mapping | list | tuple):
-        return json.dumps(value, ensure_ascii=False, default=str)
+    """A metadata value as text for people: ``key: value; ...`` for a mapping, a
+    comma-separated list for a sequence, "none" for None."""
+    if isinstance(value, Mapping):
+        return "; ".join(f"{key}: {_metadata_value(item)}" for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_metadata_value(item) for item in value)
     return "none" if value is None else str(value)
 
 
@@ -88,7 +104,9 @@ def _project(documents: Sequence[Mapping[str, Any]], metadata: Mapping[str, Any]
 
 
 def _figure(fig: go.Figure, kind: str, div_id: str, caption: str | None = None) -> str:
-    """One plotly figure as an HTML fragment (no plotly.js: it is in <head> once)."""
+    """One plotly figure, drawn with :data:`REPORT_TEMPLATE`, as an HTML fragment (no
+    plotly.js: it is in <head> once)."""
+    fig.update_layout(template=REPORT_TEMPLATE)
     body = pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id,
                        config=PLOTLY_CONFIG)
     note = f"<figcaption>{_text(caption)}</figcaption>" if caption else ""
@@ -122,11 +140,39 @@ def _value_cell(metric: str, value: float | None, interval: tuple[Any, Any],
 
 
 def _metadata_block(metadata: Mapping[str, Any]) -> str:
+    """Every metadata key and value but the task schema, which :func:`_task_block` shows."""
     rows = [[f"<th>{_text(key)}</th>", _cell(_metadata_value(value))]
-            for key, value in metadata.items()]
+            for key, value in metadata.items() if key != SCHEMA_KEY]
     body = "".join("<tr>" + "".join(row) + "</tr>" for row in rows)
     return (f'<section class="metadata"><h2>About this report</h2>'
             f'<table class="metadata"><tbody>{body}</tbody></table></section>')
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _task_block(schema: TaskSchema) -> str:
+    """The task the project was labelled with: its item fields, its dimensions with their
+    values, and each label's meaning, as tables (the sidecar keeps the schema's JSON)."""
+    fields = [[_cell(f.name), _cell(f.title), _cell(f.kind), _cell(_yes(f.required))]
+              for f in schema.fields]
+    dimensions = [[_cell(d.name), _cell(d.title), _cell(d.scale),
+                   _cell(dimension_values_text(d)), _cell(_yes(d.required)),
+                   _cell(d.description)] for d in schema.dimensions]
+    labels = [[_cell(d.name), _cell(label.value), _cell(label.display), _cell(label.key),
+               _cell(label.description)] for d in schema.dimensions for label in d.labels]
+    parts = [f'<section class="task"><h2>Task: {_text(schema.title)}</h2>',
+             f'<p class="note">{_text(schema.description)}</p>' if schema.description else "",
+             "<h3>Item fields</h3>",
+             _table(["field", "title", "kind", "required"], fields, "fields"),
+             "<h3>Dimensions</h3>",
+             _table(["dimension", "title", "scale", "values", "required", "question"],
+                    dimensions, "dimensions")]
+    if labels:
+        parts += ["<h3>Labels</h3>",
+                  _table(["dimension", "label", "shown as", "key", "meaning"], labels, "labels")]
+    return "".join(parts) + "</section>"
 
 
 def _pairs_table(document: Mapping[str, Any]) -> str:
@@ -217,23 +263,30 @@ def _consistency_table(document: Mapping[str, Any]) -> str:
             + _table(["judge", "swapped run", "n", "consistency"], cells, "consistency"))
 
 
-def _headline(document: Mapping[str, Any], metric: str, second: str, prefix: str) -> str:
+def _headline(document: Mapping[str, Any], metric: str, second: str, prefix: str,
+              min_pair_items: int) -> str:
     rows = model.headline_rows(document, metric, second)
     if not rows:
         reason = ("this dimension has no human labels" if CONSENSUS not in document["raters"]
                   else "this dimension has no judge")
         return f'<p class="note">No judge can be compared with the humans: {reason}.</p>'
-    ceiling = model.human_ceiling(document, metric)
+    ceiling = model.human_ceiling(document, metric, min_items=min_pair_items)
     title = model.metric_title(metric)
     if ceiling.mean is None:
         range_note = f"No human–human range: {ceiling.reason}."
     else:
-        range_note = (f"Green band: {title} between pairs of annotators (mean "
-                      f"{model.format_value(metric, ceiling.mean)}, range "
+        range_note = (f"Green band: {title} between pairs of annotators sharing at least "
+                      f"{ceiling.min_items:,} items (grey squares, with their CIs; range "
                       f"{model.format_value(metric, ceiling.low)} to "
-                      f"{model.format_value(metric, ceiling.high)}), dashed line its mean.")
+                      f"{model.format_value(metric, ceiling.high)}), dashed line their mean. A "
+                      "judge is within or below the human range only when its whole CI says so.")
+    left_out = model.left_out_note(ceiling)
+    failed = "; ".join(f"{model.short_name(row.rater)} {row.unparseable:,} of {row.verdicts:,}"
+                       for row in rows if row.unparseable)
     caption = (f"Each judge and jury against the human consensus on {title}, with its 95 % "
-               f"bootstrap CI where one was computed. {range_note}")
+               f"bootstrap CI where one was computed. {range_note}"
+               + (f" {left_out}" if left_out else "")
+               + (f" Unparseable verdicts, left out of every figure: {failed}." if failed else ""))
     return _figure(figures.headline_figure(rows, metric, second, ceiling), "headline",
                    f"{prefix}-headline", caption)
 
@@ -279,7 +332,7 @@ def _ranking(document: Mapping[str, Any], prefix: str) -> str:
                                               f"{prefix}-ranking", caption)
 
 
-def _dimension_section(document: Mapping[str, Any], index: int) -> str:
+def _dimension_section(document: Mapping[str, Any], index: int, min_pair_items: int) -> str:
     scale = document["scale"]
     metric = model.main_metric(scale)
     second = model.SECOND_METRIC[scale]
@@ -294,7 +347,7 @@ def _dimension_section(document: Mapping[str, Any], index: int) -> str:
              f"<h2>{_text(document['dimension'])} ({_text(scale + binarized)})</h2>",
              f'<p class="note">{_text(summary)}</p>',
              f"<h3>Judges against the human consensus: {_text(model.metric_title(metric))}</h3>",
-             _headline(document, metric, second, prefix)]
+             _headline(document, metric, second, prefix, min_pair_items)]
     if len(document["raters"]) > 1:
         parts += ["<h3>Agreement matrix</h3>",
                   _figure(figures.rater_heatmap(document, metric), "heatmap", f"{prefix}-heatmap",
@@ -306,22 +359,28 @@ def _dimension_section(document: Mapping[str, Any], index: int) -> str:
     return "\n".join(part for part in parts if part)
 
 
-def render_report_html(documents: Iterable[Mapping[str, Any]], metadata: Mapping[str, Any]) -> str:
+def render_report_html(documents: Iterable[Mapping[str, Any]], metadata: Mapping[str, Any], *,
+                       min_pair_items: int = model.DEFAULT_MIN_PAIR_ITEMS) -> str:
     """The agreement report of one project as a standalone HTML page (plotly.js inline, no
-    external URL): the title, every ``metadata`` key and value, then per dimension the
+    external URL): the title, every ``metadata`` key and value (its ``schema``, a
+    :func:`core.schema.schema_to_dict`, as tables of fields, dimensions and labels), then per
+    dimension the
     headline figure, the rater heatmap, confusion matrices, label distribution, model ranking
     and the tables of pairs, groups and leniency. ``documents`` are
     :func:`core.metrics.compare_dimension` outputs with ``project`` added, in display order.
+    Annotator pairs sharing fewer than ``min_pair_items`` items stay out of the human range.
 
     Raises ValueError when the project is neither in ``metadata`` nor the one project of the
-    documents, or when a document lacks a key of the comparison contract.
+    documents, or when a document lacks a key of the comparison contract;
+    :class:`core.schema.SchemaError` for a ``schema`` that is not one.
     """
     documents = check_documents(documents)
     project = _project(documents, metadata)
     title = f"Docket agreement report — {project}"
     contents = "".join(f'<li><a href="#dimension-{index}">{_text(document["dimension"])}</a></li>'
                        for index, document in enumerate(documents))
-    sections = [_dimension_section(document, index) for index, document in enumerate(documents)]
+    sections = [_dimension_section(document, index, min_pair_items)
+                for index, document in enumerate(documents)]
     if not sections:
         sections = ['<p class="note">This project has no dimensions to report.</p>']
     return "\n".join([
@@ -335,6 +394,7 @@ def render_report_html(documents: Iterable[Mapping[str, Any]], metadata: Mapping
         "</head><body>",
         f"<h1>{_text(title)}</h1>",
         _metadata_block(metadata),
+        _task_block(schema_from_dict(metadata[SCHEMA_KEY])) if SCHEMA_KEY in metadata else "",
         f"<nav><h2>Dimensions</h2><ul>{contents}</ul></nav>" if contents else "",
         *sections,
         "</body></html>",

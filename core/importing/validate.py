@@ -44,7 +44,7 @@ class VerdictRow(NamedTuple):
     judge: str
     sample_index: int
     dimension: str
-    label: str
+    label: str | None  # None: the raw output did not parse to a label
     rationale: str | None
     raw_output: str | None
 
@@ -98,11 +98,13 @@ class ItemRow:
 
     @property
     def verdicts(self) -> list[VerdictRow]:
-        """The judge verdicts of this item."""
+        """The judge verdicts of this item; an unparseable one (a raw output without a label)
+        has ``label`` None."""
         p = self.position
         return [VerdictRow(c.rater, c.sample_index, c.dimension, c.labels[p], c.notes[p],
                            c.raw_outputs[p])
-                for c in self.rater_labels if c.kind == "judge" and c.labels[p] is not None]
+                for c in self.rater_labels if c.kind == "judge"
+                and (c.labels[p] is not None or c.raw_outputs[p] is not None)]
 
     @property
     def human_labels(self) -> list[HumanLabelRow]:
@@ -486,7 +488,8 @@ class _Checker:
         items = ValidItems(keep, external_ids, models, groups, metadata, fields_json,
                            metadata_json, hashes)
         # Raters whose columns are empty in every kept row are not in the file in any useful sense.
-        judges = sorted({c.rater for c in rater_labels if c.kind == "judge" and any(c.labels)})
+        judges = sorted({c.rater for c in rater_labels if c.kind == "judge"
+                         and (any(c.labels) or any(c.raw_outputs))})
         annotators = sorted({c.rater for c in rater_labels if c.kind == "human" and any(c.labels)})
         rejected = len(self.bad_rows) + len(self.raw.unparsed)
         self.problems.sort(key=_line_order)
@@ -496,7 +499,12 @@ class _Checker:
 
     def rater_labels(self, rater_values: list[tuple[_RaterColumn, list[Any]]], keep: list[int]
                      ) -> tuple[RaterLabels, ...]:
-        """Group label, note and raw-output columns per (rater, sample, dimension)."""
+        """Group label, note and raw-output columns per (rater, sample, dimension).
+
+        A judge sample whose file has raw outputs but no label column at all (every output
+        failed to parse) gets an empty label list on every dimension, so its raw outputs are
+        stored as unparseable verdicts instead of vanishing.
+        """
         every_row = len(keep) == self.raw.n_rows
         by_rater: dict[tuple[str, str, int], dict[str, list[Any]]] = {}
         for rc, values in rater_values:
@@ -507,11 +515,12 @@ class _Checker:
         for (kind, rater, sample), keyed in sorted(by_rater.items()):
             notes = keyed.get("rationale" if kind == "judge" else "comment") or nothing
             raw_outputs = keyed.get("raw") or nothing
-            for dimension in self.schema.dimension_names:
-                labels = keyed.get(dimension)
-                if labels is not None:
-                    result.append(RaterLabels(kind, rater, sample, dimension, labels, notes,
-                                              raw_outputs))
+            dimensions = [name for name in self.schema.dimension_names if name in keyed]
+            if kind == "judge" and not dimensions and "raw" in keyed:
+                dimensions = list(self.schema.dimension_names)
+            for dimension in dimensions:
+                result.append(RaterLabels(kind, rater, sample, dimension,
+                                          keyed.get(dimension) or nothing, notes, raw_outputs))
         return tuple(result)
 
 

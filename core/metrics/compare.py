@@ -70,8 +70,12 @@ def with_derived_raters(ratings: Ratings, juries: Mapping[str, Sequence[str]]
     order = [*humans, *([CONSENSUS] if humans else []), *judges, *juries_named]
     columns = {name: ratings.values[:, i] for i, name in enumerate(ratings.raters)} | derived
     values = np.column_stack([columns[name] for name in order]) if order else ratings.values
+    failed = {name: ratings.unparseable[:, i] for i, name in enumerate(ratings.raters)}
+    none = np.zeros(len(ratings.item_ids), dtype=bool)
+    unparseable = (np.column_stack([failed.get(name, none) for name in order]) if order
+                   else ratings.unparseable)
     ordered = Ratings(ratings.dimension, tuple(order), values, ratings.item_ids, ratings.models,
-                      ratings.groups)
+                      ratings.groups, unparseable)
     return ordered, consensus_info, jury_info
 
 
@@ -170,7 +174,8 @@ def compare_dimension(ratings: Ratings, *, juries: Mapping[str, Sequence[str]] |
     Keys: ``dimension``, ``scale`` (``nominal`` after binarising), ``binarized_at``,
     ``raters``, ``pairs``, ``groups``, ``labels``, ``consensus`` (method, items, ties),
     ``juries``, ``bias``, ``ranking`` (None without models), ``preference`` (None unless
-    A/B preference). ``juries`` maps a jury name to its judges. Raises
+    A/B preference), ``verdicts`` (per judge: ``parsed`` and ``unparseable`` verdicts; the
+    metrics use the parsed ones only). ``juries`` maps a jury name to its judges. Raises
     :class:`MetricsInputError` for a bad jury, binarising threshold or bootstrap setting.
     """
     check_bootstrap(n_resamples, confidence)
@@ -202,4 +207,13 @@ def compare_dimension(ratings: Ratings, *, juries: Mapping[str, Sequence[str]] |
         "bias": bias_report(ratings, against, CONSENSUS) if has_consensus else None,
         "ranking": ranking_report(ratings, scored, CONSENSUS) if has_consensus else None,
         "preference": preference_report(ratings, pairs),
+        "verdicts": verdict_counts(ratings),
     }
+
+
+def verdict_counts(ratings: Ratings) -> list[dict[str, Any]]:
+    """Per judge (in matrix order): ``rater``, ``parsed`` (labels) and ``unparseable``
+    (outputs that did not parse to a label, left out of every metric)."""
+    return [{"rater": rater, "parsed": int((~np.isnan(ratings.column(rater))).sum()),
+             "unparseable": ratings.unparseable_count(rater)}
+            for rater in ratings.of_kind(JUDGE)]

@@ -76,7 +76,9 @@ class Ratings:
 
     ``values[i, r]`` is rater ``r``'s label on item ``i`` (a label code for nominal/ordinal,
     the number for interval) or NaN when that rater did not label that item. ``models`` and
-    ``groups`` are the items' ``model`` and ``group`` (none when not given).
+    ``groups`` are the items' ``model`` and ``group`` (none when not given). ``unparseable``
+    (items x raters, bool; default all False) marks a judge verdict that exists but did not
+    parse to a label: its value is NaN (never counted as a label), and it is counted apart.
     """
 
     dimension: Dimension
@@ -85,6 +87,7 @@ class Ratings:
     item_ids: np.ndarray
     models: Categories = field(default=None)  # type: ignore[assignment]
     groups: Categories = field(default=None)  # type: ignore[assignment]
+    unparseable: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         n_items = len(self.item_ids)
@@ -92,6 +95,12 @@ class Ratings:
             raise MetricsInputError(
                 f"values have shape {self.values.shape}, expected ({n_items}, {len(self.raters)}) "
                 "(items x raters)")
+        if self.unparseable is None:
+            object.__setattr__(self, "unparseable", np.zeros(self.values.shape, dtype=bool))
+        elif self.unparseable.shape != self.values.shape or self.unparseable.dtype != bool:
+            raise MetricsInputError(f"unparseable must be a bool matrix of shape {self.values.shape}")
+        elif (self.unparseable & ~np.isnan(self.values)).any():
+            raise MetricsInputError("a verdict cannot be both a label and unparseable")
         if len(set(self.raters)) != len(self.raters):
             raise MetricsInputError(f"duplicate rater names in {list(self.raters)}")
         for name in self.raters:
@@ -138,12 +147,17 @@ class Ratings:
         """The raters of one kind (``human``, ``judge``, ``jury``), in matrix order."""
         return tuple(name for name in self.raters if rater_kind(name) == kind)
 
+    def unparseable_count(self, rater: str) -> int:
+        """How many of ``rater``'s verdicts did not parse to a label (KeyError if unknown)."""
+        self.column(rater)
+        return int(self.unparseable[:, self.raters.index(rater)].sum())
+
     def replace(self, *, dimension: Dimension | None = None, values: np.ndarray | None = None
                 ) -> Ratings:
         """Return a copy with another dimension and/or value matrix (same raters and items)."""
         return Ratings(dimension or self.dimension, self.raters,
                        self.values if values is None else values, self.item_ids, self.models,
-                       self.groups)
+                       self.groups, self.unparseable)
 
 
 def encode_labels(dimension: Dimension, labels: Sequence[str | None], *, rater: str = "?"

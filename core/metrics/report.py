@@ -58,6 +58,11 @@ def format_comparison(document: dict[str, Any]) -> str:
     for jury in document.get("juries", []):
         lines.append(f"{jury['name']} = {jury['method']} of {', '.join(jury['members'])}: "
                      f"{jury['items']} items, {jury['ties']} tied (left out)")
+    for entry in document.get("verdicts") or ():
+        if entry["unparseable"]:
+            lines.append(f"{entry['rater']}: {entry['parsed']} parsed of "
+                         f"{entry['parsed'] + entry['unparseable']} verdicts "
+                         f"({entry['unparseable']} unparseable, left out)")
 
     pairs = document["pairs"]
     metrics = [m for m in REGISTRY if pairs and m in pairs[0] and m != "fleiss_kappa"]

@@ -32,7 +32,8 @@ def select_items(ratings: Ratings, mask: np.ndarray) -> Ratings:
     models = [ratings.models.names[c] if c >= 0 else None for c in ratings.models.codes[rows]]
     groups = [ratings.groups.names[c] if c >= 0 else None for c in ratings.groups.codes[rows]]
     return Ratings(ratings.dimension, ratings.raters, ratings.values[rows], ratings.item_ids[rows],
-                   Categories.of(models, len(rows)), Categories.of(groups, len(rows)))
+                   Categories.of(models, len(rows)), Categories.of(groups, len(rows)),
+                   ratings.unparseable[rows])
 
 
 def _in(categories: Categories, names: Sequence[str]) -> np.ndarray:
@@ -66,7 +67,8 @@ def select_raters(ratings: Ratings, raters: Sequence[str]) -> Ratings:
             raise MetricsInputError(f"unknown rater {name!r} (raters: {', '.join(ratings.raters)})")
     keep = [i for i, name in enumerate(ratings.raters) if name in set(raters)]
     return Ratings(ratings.dimension, tuple(ratings.raters[i] for i in keep),
-                   ratings.values[:, keep], ratings.item_ids, ratings.models, ratings.groups)
+                   ratings.values[:, keep], ratings.item_ids, ratings.models, ratings.groups,
+                   ratings.unparseable[:, keep])
 
 
 def slice_agreement(ratings: Ratings, *, by: str, reference: str, raters: Sequence[str],

@@ -18,6 +18,8 @@ from storage.projects import get_project
 from storage.review import find_item_id
 from tests.app.review_helpers import (
     DASHBOARD,
+    demo_records,
+    majority,
     open_with,
     oracle_against_consensus,
     plotly_figures,
@@ -56,6 +58,7 @@ def test_each_demo_project_shows_the_independently_computed_numbers(demo, admin,
     assert list(table[title]) == sorted(table[title], reverse=True)
     forest = plotly_figures(at)[0]
     drawn = {y.split(" (n=")[0]: x for trace in forest["data"] if trace["type"] == "scatter"
+             and not trace["name"].startswith("annotator pair")
              for x, y in zip(trace.get("x") or [], trace.get("y") or [], strict=True)
              if x is not None}
     assert drawn == pytest.approx({judge: value[0] for judge, value in expected.items()})
@@ -184,3 +187,55 @@ def test_an_undefined_value_is_shown_with_its_reason(app_db, admin, tmp_path):
     notes = [note for note in forest["layout"]["annotations"] if "hovertext" in note]
     assert [note["hovertext"] for note in notes] == [f"undefined: {reason}"]
     assert notes[0]["text"].startswith("undefined: both raters gave every pairable item")
+
+
+def test_a_newcomer_with_few_shared_items_does_not_stretch_the_human_range(demo, admin, tmp_path):
+    """The issue's walk: one new annotator labels 5 correctness items against the other
+    experts. Their pairs (n <= 5) stay out of the human range and are listed; the range is
+    still the one pair sharing >= 20 items, and the weak judge is not green."""
+    records = demo_records("correctness")[:5]
+    flipped = {"correct": "incorrect", "incorrect": "correct"}
+    for record in records:
+        labels = [h["correct"] for h in record["humans"].values()]
+        record.pop("judges")
+        record["humans"] = {"newcomer": {"correct": flipped[majority(labels)]}}
+    import_file(demo, write_jsonl(records, tmp_path / "newcomer.jsonl"), project_name="correctness",
+                schema=None)
+    at = open_with(DASHBOARD, user=admin, params={"dashboard.project": "correctness"})
+
+    forest = plotly_figures(at)[0]
+    band = next(shape for shape in forest["layout"]["shapes"] if shape["type"] == "rect")
+    # li.wei x maria (21 shared items, κ 22/31) is the one pair with enough overlap.
+    assert band["x0"] == band["x1"] == pytest.approx(22 / 31)
+    names = {trace["name"]: trace for trace in forest["data"]}
+    assert names["annotator pair (in the range)"]["y"] == ["li.wei × maria (n=21)"]
+    # (a flipped label ties some items' consensus, so n drops below the demo's 32)
+    assert [y.split(" (n=")[0] for y in names["below the human range"]["y"]] == ["prometheus-2-7b"]
+    (sentence,) = [m.value for m in at.markdown if "agrees best" in m.value]
+    assert escape_markdown("Left out of the human range, too few shared items (fewer than 20): "
+                           "dr_ahmed × li.wei (n = 10)") in sentence
+    assert escape_markdown("li.wei × newcomer (n = 3)") in sentence
+
+    # With no minimum the newcomer's negative κ becomes the low end, which is what made the
+    # weak judge look "within the human range" before.
+    at.number_input(key="dashboard.min_pair_items").set_value(1).run()
+    band = next(s for s in plotly_figures(at)[0]["layout"]["shapes"] if s["type"] == "rect")
+    assert band["x0"] < 0
+
+
+def test_the_headline_counts_each_judges_unparseable_verdicts(app_db, admin, tmp_path):
+    records = [{"id": f"q{i}", "prompt": f"question {i}", "response": "answer",
+                "judges": {"steady": {"correct": label},
+                           "flaky": ({"correct": label} if i % 3 else
+                                     {"correct": None, "raw": "Well, it depends."})},
+                "humans": {"ann": {"correct": label}}}
+               for i, label in enumerate(["correct", "incorrect"] * 6)]
+    import_file(app_db, write_jsonl(records, tmp_path / "flaky.jsonl"), project_name="flaky",
+                schema=TEMPLATES["correctness"])
+
+    at = open_with(DASHBOARD, user=admin, params={"dashboard.project": "flaky"})
+
+    table = table_with(at, "unparseable").set_index("rater")
+    assert table.loc["flaky", "unparseable"] == "4 of 12"
+    assert table.loc["steady", "unparseable"] == "0 of 12"
+    assert table.loc["flaky", "n"] == 8  # agreement on the 8 parsed verdicts only

@@ -43,7 +43,7 @@ def test_dashboard_shows_the_published_kappas(triviaqa, admin):
     best = table["Cohen's κ"].idxmax()
     assert round(table.loc[best, "Cohen's κ"], 4) >= 0.8179  # at least Llama3-70B's
     assert sentence.startswith(f"**{escape_markdown(best)}** agrees best")
-    assert "No human–human ceiling: only one annotator labelled this dimension" in sentence
+    assert "No human–human range: only one annotator labelled this dimension" in sentence
 
     at.segmented_control(key="dashboard.view").set_value("Model ranking").run()
     assert not at.exception

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+import storage.export
 from components.export_view import STATE, export_root
 from core.safe_text import escape_markdown
 from storage.demo import load_demo
+from tests.app.conftest import ADMIN_PASSWORD
 from tests.app.review_helpers import open_with
+from tests.conftest import REPO_ROOT
 
 EXPORT = "pages/7_Export.py"
 
@@ -124,3 +130,47 @@ def test_the_export_lives_under_the_shared_export_folder(demo, admin):
     at = prepare(open_with(EXPORT, user=admin, params={"export.project": "pairwise"}), "gold")
     path = Path(at.session_state[STATE]["path"])
     assert path.parent.parent == export_root()
+
+
+EXPORTED_AT = datetime(2026, 11, 29, 7, 30, tzinfo=UTC)
+# ``python cli.py`` in a fresh interpreter (as a user runs it: Streamlit never imported) with
+# the export clock fixed at argv[1]; the rest of argv is the command line.
+CLI_AT_A_FIXED_TIME = (
+    "import datetime, sys; import storage.export; "
+    "storage.export.utc_now = lambda: datetime.datetime.fromisoformat(sys.argv[1]); "
+    "import cli; code = cli.main(sys.argv[2:]); "
+    "assert 'streamlit' not in sys.modules, 'the CLI imported streamlit'; sys.exit(code)")
+
+
+@pytest.mark.parametrize("fmt", ["html", "json", "csv"])
+def test_the_page_writes_the_same_report_bytes_as_the_cli(demo, admin, monkeypatch, tmp_path,
+                                                          fmt):
+    # The same data, options and timestamp; the page runs in this process, where Streamlit
+    # (imported) changes plotly's default template, the CLI in a process without it.
+    monkeypatch.setattr(storage.export, "utc_now", lambda: EXPORTED_AT)
+    at = open_with(EXPORT, user=admin, params={"export.project": "correctness"})
+    project_id = demo_project_ids(demo, "correctness")[0]
+    at.session_state[f"dashboard.juries.{project_id}"] = (("pair", ("gpt-4o", "llama-3.1-70b")),)
+    at.segmented_control(key="export.kind").set_value("report").run()
+    at.radio(key="export.format.report").set_value(fmt)
+    at.number_input(key="export.resamples").set_value(50)
+    at.number_input(key="export.seed").set_value(3)
+    at = at.button(key="FormSubmitter:export.form.report-Prepare export").click().run()
+    assert not at.exception and not at.error
+    page_file = Path(at.session_state[STATE]["path"])
+
+    cli_file = tmp_path / page_file.name  # same name: the sidecars name the file
+    result = subprocess.run(
+        [sys.executable, "-c", CLI_AT_A_FIXED_TIME, EXPORTED_AT.isoformat(),
+         "--database", demo.url, "export", "report", "--project", "correctness",
+         "--format", fmt, "-o", str(cli_file), "--user", admin.name,
+         "--jury", "pair=gpt-4o,llama-3.1-70b", "--bootstrap", "50", "--seed", "3"],
+        input=ADMIN_PASSWORD + "\n", cwd=REPO_ROOT, capture_output=True, text=True,
+        timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+
+    assert cli_file.read_bytes() == page_file.read_bytes()
+    assert (Path(f"{cli_file}.meta.json").read_bytes()
+            == Path(f"{page_file}.meta.json").read_bytes())
+    assert json.loads(Path(f"{cli_file}.meta.json").read_text())["juries"] == {
+        "pair": ["gpt-4o", "llama-3.1-70b"]}

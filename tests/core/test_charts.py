@@ -19,7 +19,10 @@ from core.charts.figures import (
 from core.charts.model import (
     Ceiling,
     HeadlineRow,
+    HumanPair,
     MetricCell,
+    RangeVerdict,
+    compare_with_range,
     headline_rows,
     headline_table,
     human_ceiling,
@@ -75,13 +78,79 @@ def test_headline_rows_best_first_with_undefined_last():
 def test_human_ceiling_is_the_mean_and_range_over_annotator_pairs():
     doc = document()
     doc["raters"].insert(2, "human:cat")
-    doc["pairs"] += [pair("human:ann", "human:cat", 30, 0.8, 0.9),
+    doc["pairs"] += [pair("human:ann", "human:cat", 30, 0.8, 0.9, ci=(0.6, 0.95)),
                      pair("human:bob", "human:cat", 30, 0.7, 0.85)]
 
     ceiling = human_ceiling(doc, "cohen_kappa")
 
     # (0.6 + 0.8 + 0.7) / 3 = 0.7; pairs with the consensus do not count.
-    assert (ceiling.mean, ceiling.low, ceiling.high, ceiling.pairs) == (pytest.approx(0.7), 0.6, 0.8, 3)
+    assert (ceiling.mean, ceiling.low, ceiling.high) == (pytest.approx(0.7), 0.6, 0.8)
+    assert [(p.a, p.b, p.cell.n) for p in ceiling.pairs] == [
+        ("human:ann", "human:bob", 40), ("human:ann", "human:cat", 30), ("human:bob", "human:cat", 30)]
+    assert ceiling.pairs[1].cell.ci95 == (0.6, 0.95)
+    assert ceiling.too_few == () and ceiling.min_items == 20
+
+
+def newcomer_document():
+    """The issue's case: two seasoned annotators at κ 0.60-0.71 on 40 items, a newcomer who
+    shares 3 and 5 items with them (κ -0.364 on 5), and a judge at κ 0.23 [0.02, 0.44]."""
+    doc = document()
+    doc["raters"].insert(2, "human:new")
+    doc["pairs"][0] = pair("human:ann", "human:bob", 40, 0.71, 0.86, ci=(0.5, 0.88))
+    doc["pairs"] += [pair("human:ann", "human:new", 3, 0.25, 0.67),
+                     pair("human:bob", "human:new", 5, -0.364, 0.4, ci=(-1.0, 0.5)),
+                     pair("human:consensus", "judge:weak", 38, 0.23, 0.62, ci=(0.02, 0.44))]
+    doc["raters"].append("judge:weak")
+    return doc
+
+
+def test_pairs_sharing_too_few_items_are_left_out_of_the_range_and_listed():
+    doc = newcomer_document()
+
+    ceiling = human_ceiling(doc, "cohen_kappa")
+
+    # Only ann x bob shares >= 20 items; the newcomer's pairs (n = 3 and 5) would have dragged
+    # the low end down to -0.364.
+    assert (ceiling.low, ceiling.high) == (0.71, 0.71)
+    assert [(p.a, p.b, p.cell.n) for p in ceiling.too_few] == [
+        ("human:ann", "human:new", 3), ("human:bob", "human:new", 5)]
+    weak = next(r for r in headline_rows(doc, "cohen_kappa", None) if r.rater == "judge:weak")
+    assert compare_with_range(weak, ceiling) is RangeVerdict.BELOW
+    assert tier(weak, ceiling) == "below the human range"
+    # The same document with no minimum reproduces the bug the issue reports.
+    loose = human_ceiling(doc, "cohen_kappa", min_items=1)
+    assert loose.low == -0.364
+    assert compare_with_range(weak, loose) is RangeVerdict.WITHIN
+
+
+def test_the_minimum_overlap_is_settable_and_validated():
+    doc = newcomer_document()
+    assert [p.b for p in human_ceiling(doc, "cohen_kappa", min_items=5).pairs] == ["human:bob",
+                                                                                   "human:new"]
+    with pytest.raises(ValueError, match="min_items must be at least 1, got 0"):
+        human_ceiling(doc, "cohen_kappa", min_items=0)
+
+
+def test_no_range_when_no_pair_shares_enough_items_says_why():
+    doc = newcomer_document()
+    ceiling = human_ceiling(doc, "cohen_kappa", min_items=50)
+    assert ceiling.mean is None and ceiling.pairs == ()
+    assert ceiling.reason == "no pair of annotators shares at least 50 items (3 pair(s) with fewer left out)"
+    assert "left out" in verdict_sentence(headline_rows(doc, "cohen_kappa", None), ceiling,
+                                          "cohen_kappa")
+
+
+@pytest.mark.parametrize(("ci", "expected"), [
+    ((0.60, 0.9), RangeVerdict.WITHIN),          # lower end at the lowest pair
+    ((0.65, 0.9), RangeVerdict.WITHIN),
+    ((0.30, 0.59), RangeVerdict.BELOW),          # the whole CI under it
+    ((0.30, 0.60), RangeVerdict.NOT_DISTINGUISHABLE),
+    ((0.30, 0.95), RangeVerdict.NOT_DISTINGUISHABLE),
+    (None, RangeVerdict.NOT_DISTINGUISHABLE),    # no CI: no claim
+])
+def test_the_verdict_is_made_by_the_ci(ci, expected):
+    ceiling = Ceiling(0.7, 0.6, 0.8, (HumanPair("human:a", "human:b", MetricCell(0.6, 30)),))
+    assert compare_with_range(HeadlineRow("judge:x", MetricCell(0.62, 30, ci), None), ceiling) is expected
 
 
 def test_human_ceiling_undefined_with_one_annotator_says_why():
@@ -103,20 +172,26 @@ def test_headline_table_and_sentence():
     assert list(table["95% CI"]) == ["[0.700, 0.900]", "[0.200, 0.600]", ""]
     assert list(table["undefined because"]) == ["", "", REASON]
 
-    sentence = verdict_sentence(rows, Ceiling(0.6, 0.6, 0.6, 1), "cohen_kappa")
+    one_pair = (HumanPair("human:ann", "human:bob", MetricCell(0.6, 40)),)
+    sentence = verdict_sentence(rows, Ceiling(0.6, 0.6, 0.6, one_pair), "cohen_kappa")
     assert sentence.startswith("**b** agrees best with the human consensus: Cohen's κ **0.810**")
     assert "(n = 38)" in sentence and "within or above the human range" in sentence
-    low = verdict_sentence(rows, Ceiling(0.9, 0.85, 0.95, 3), "cohen_kappa")
+    assert "sharing at least 20 items agree with each other at 0.600 to 0.600" in sentence
+    low = verdict_sentence(rows, Ceiling(0.95, 0.92, 0.97, one_pair), "cohen_kappa")
     assert "below every annotator pair" in low
+    # b's CI [0.70, 0.90] straddles a range starting at 0.75: no claim either way.
+    unsure = verdict_sentence(rows, Ceiling(0.8, 0.75, 0.85, one_pair), "cohen_kappa")
+    assert "not distinguishable" in unsure
 
 
 def test_headline_figure_values_intervals_order_and_reasons():
     rows = headline_rows(document(), "cohen_kappa", "percent_agreement")
-    fig = headline_figure(rows, "cohen_kappa", "percent_agreement", Ceiling(0.6, 0.5, 0.7, 3))
+    pairs = (HumanPair("human:ann", "human:bob", MetricCell(0.5, 40, (0.3, 0.7))),
+             HumanPair("human:ann", "human:cat", MetricCell(0.7, 25, None)))
+    fig = headline_figure(rows, "cohen_kappa", "percent_agreement", Ceiling(0.6, 0.5, 0.7, pairs))
 
     scatter = {trace.name: trace for trace in fig.data if trace.type == "scatter"}
-    # b (0.81) is at or above the lowest annotator pair (0.5); a (0.42) is below it but its CI
-    # reaches 0.5.
+    # b's CI (0.7-0.9) lies above the lowest annotator pair (0.5); a's CI (0.2-0.6) straddles it.
     within, reaches = scatter[TIERS[0][0]], scatter[TIERS[1][0]]
     assert (list(within.x), list(within.y)) == ([0.81], ["b (n=38)"])
     assert list(within.error_x.array) == pytest.approx([0.09])
@@ -124,7 +199,13 @@ def test_headline_figure_values_intervals_order_and_reasons():
     assert (list(reaches.x), list(reaches.y)) == ([0.42], ["a (n=38)"])
     # Best at the top, the undefined judge at the bottom with its reason beside it.
     axis = fig.layout.yaxis
-    assert list(axis.categoryarray) == ["b (n=38)", "a (n=38)", "c (n=38)"]
+    assert list(axis.categoryarray) == ["b (n=38)", "a (n=38)", "c (n=38)", "ann × bob (n=40)",
+                                        "ann × cat (n=25)"]
+    # The annotator pairs that make the band, with their CIs.
+    humans = scatter["annotator pair (in the range)"]
+    assert (list(humans.x), list(humans.y)) == ([0.5, 0.7], ["ann × bob (n=40)", "ann × cat (n=25)"])
+    assert list(humans.error_x.array) == pytest.approx([0.2, 0.0])
+    assert list(humans.error_x.arrayminus) == pytest.approx([0.2, 0.0])
     assert axis.autorange == "reversed"
     notes = [a.text for a in fig.layout.annotations]
     assert f"undefined: {REASON}" in notes
@@ -138,14 +219,15 @@ def test_headline_figure_values_intervals_order_and_reasons():
     assert list(bars.y) == ["b (n=38)", "a (n=38)", "c (n=38)"]
 
 
-def test_tiers_compare_with_the_lowest_annotator_pair():
-    ceiling = Ceiling(0.7, 0.6, 0.8, 2)
+def test_tiers_compare_the_ci_with_the_lowest_annotator_pair():
+    ceiling = Ceiling(0.7, 0.6, 0.8, (HumanPair("human:a", "human:b", MetricCell(0.6, 30)),))
     row = HeadlineRow("judge:x", MetricCell(0.55, 10, (0.3, 0.65)), None)
-    assert tier(row, ceiling) == "CI reaches the human range"
+    assert tier(row, ceiling) == "not distinguishable from the human range"
     assert tier(HeadlineRow("judge:x", MetricCell(0.55, 10, (0.3, 0.59)), None), ceiling) == (
         "below the human range")
-    assert tier(row, Ceiling(None, None, None, 0, "one annotator")) == (
+    assert tier(row, Ceiling(None, None, None, reason="one annotator")) == (
         "no human range to compare with")
+    assert [name for name, _ in TIERS] == [v.value for v in RangeVerdict]
 
 
 def test_rater_heatmap_cells_values_diagonal_and_reasons():
@@ -240,3 +322,33 @@ def test_model_ranks_and_bump_chart():
     assert (m1.name, list(m1.x), list(m1.y)) == ("m1", ["human consensus", "a<br>τ -1.00"], [1.0, 2.0])
     assert list(m2.y) == [2.0, 1.0]
     assert fig.layout.yaxis.autorange == "reversed"
+
+
+def every_builder() -> dict[str, object]:
+    """One figure of each builder, with long rater names."""
+    doc = document()
+    rows = headline_rows(doc, "cohen_kappa", "percent_agreement")
+    ranking = {"score": "rate of 'correct'", "reference": "human:consensus", "models": ["m1"],
+               "scores": {"human:consensus": {"m1": 0.8}, "judge:a": {"m1": 0.5}},
+               "kendall_tau": {"judge:a": {"value": None, "n": 1}}}
+    entry = {"slice": "g1", "a": "human:consensus", "b": "judge:a", "n": 4, "cohen_kappa": 0.5,
+             "ci95": {}, "undefined": {}}
+    return {
+        "headline": headline_figure(rows, "cohen_kappa", "percent_agreement",
+                                    human_ceiling(doc, "cohen_kappa")),
+        "heatmap": rater_heatmap(doc, "cohen_kappa"),
+        "confusion": confusion_figure({"labels": ["a", "b"], "counts": [[1, 0], [0, 1]]},
+                                      "human:consensus", "judge:a"),
+        "distribution": distribution_figure({"judge:a": {"a": 1}}, ["a"], ["judge:a"]),
+        "slices": slices_figure([entry], "cohen_kappa", "group"),
+        "ranking": ranking_figure(ranking),
+    }
+
+
+@pytest.mark.parametrize("name", list(every_builder()))
+def test_every_axis_makes_room_for_its_labels_whatever_the_template(name):
+    # automargin set by the builder, not left to the default template: Streamlit's (the
+    # default once streamlit is imported) has none, and rater names ran off the figure.
+    fig = every_builder()[name]
+    axes = [fig.layout[key] for key in fig.layout if key.startswith(("xaxis", "yaxis"))]
+    assert axes and all(axis.automargin is True for axis in axes), name

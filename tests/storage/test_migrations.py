@@ -30,10 +30,10 @@ def table_names(db) -> set[str]:
         return set(inspect(connection).get_table_names())
 
 
-def test_schema_version_is_five() -> None:
+def test_schema_version_is_six() -> None:
     # A bump must come with a migration step; test_a_version_1_database_upgrades_to_the_
     # current_schema below then checks the step against a fresh database.
-    assert SCHEMA_VERSION == 5
+    assert SCHEMA_VERSION == 6
 
 
 def test_a_version_1_database_upgrades_to_the_current_schema_and_keeps_its_data(db) -> None:
@@ -51,6 +51,35 @@ def test_a_version_1_database_upgrades_to_the_current_schema_and_keeps_its_data(
         row = session.execute(text("SELECT name, blind, overlap, queue_order, trusted_fields "
                                    "FROM project")).one()
     assert tuple(row) == ("old", True, 1, "sequential", "[]")
+
+
+def test_verdicts_survive_the_upgrade_and_may_then_be_unparseable(db) -> None:
+    recreate_as_version_1(db)
+    with db.engine.begin() as connection:
+        for sql in ("INSERT INTO project (id, name, template, task_json, created_at) "
+                    "VALUES (1, 'old', 'correctness', '{}', CURRENT_TIMESTAMP)",
+                    "INSERT INTO item (id, project_id, external_id, fields_json, content_hash, "
+                    "created_at, updated_at) VALUES (1, 1, 'q1', '{}', 'h', CURRENT_TIMESTAMP, "
+                    "CURRENT_TIMESTAMP)",
+                    "INSERT INTO judge (id, project_id, name, created_at) "
+                    "VALUES (1, 1, 'gpt', CURRENT_TIMESTAMP)",
+                    "INSERT INTO verdict (item_id, judge_id, dimension, sample_index, label, "
+                    "rationale, raw_output, created_at) VALUES (1, 1, 'correct', 0, 'correct', "
+                    "'why', 'raw', CURRENT_TIMESTAMP)"):
+            connection.execute(text(sql))
+
+    migrate(db)
+
+    with db.engine.begin() as connection:
+        kept = connection.execute(text("SELECT item_id, judge_id, dimension, sample_index, label, "
+                                       "rationale, raw_output FROM verdict")).all()
+        assert [tuple(row) for row in kept] == [(1, 1, "correct", 0, "correct", "why", "raw")]
+        connection.execute(text("INSERT INTO verdict (item_id, judge_id, dimension, sample_index, "
+                                "label, raw_output, created_at) VALUES (1, 1, 'correct', 1, NULL, "
+                                "'Verdict: maybe', CURRENT_TIMESTAMP)"))
+        # The rebuilt table still cascades from its item and keeps its unique constraint.
+        connection.execute(text("DELETE FROM item WHERE id = 1"))
+        assert connection.execute(text("SELECT COUNT(*) FROM verdict")).scalar() == 0
 
 
 def test_new_database_gets_every_table_at_the_current_version(db) -> None:
@@ -122,14 +151,14 @@ def test_a_missing_step_is_an_error(db) -> None:
     assert recorded_versions(db) == [SCHEMA_VERSION]
 
 
-def test_version_5_classifies_stored_reference_answers_by_the_items_reference(db) -> None:
-    # Before version 5 every stored reference answer counted as the annotator's proposal, also
+def test_version_6_classifies_stored_reference_answers_by_the_items_reference(db) -> None:
+    # Before version 6 every stored reference answer counted as the annotator's proposal, also
     # one the box was prefilled with and never touched. The step compares each with the item's
     # own reference (spaces trimmed): the same text is kept, anything else edited.
     recreate_as_version_1(db)
-    migrate(db, target=4)
+    migrate(db, target=5)
     stored = schema_to_dict(TEMPLATES["correctness"])
-    del stored["gold_reference_field"]  # as version 4 stored the correctness schema
+    del stored["gold_reference_field"]  # as version 5 stored the correctness schema
     items = {"k": {"prompt": "Q1", "reference": "Canberra"},
              "e": {"prompt": "Q2", "reference": "Canberra"},
              "w": {"prompt": "Q3"},
@@ -155,7 +184,7 @@ def test_version_5_classifies_stored_reference_answers_by_the_items_reference(db
                 "'done', FALSE, :answer, FALSE, CURRENT_TIMESTAMP)"),
                 {"id": number, "answer": answers[external_id]})
 
-    assert migrate(db) == 4
+    assert migrate(db) == 5
 
     with db.read() as session:
         rows = session.execute(text(

@@ -9,13 +9,15 @@ import json
 import re
 import subprocess
 import sys
+from contextlib import contextmanager
 
+import plotly.io as pio
 import plotly.offline
 import pytest
 
 from core.export.report_html import render_report_html
 from core.metrics import compare_dimension, ratings_from_columns
-from core.schema import Dimension
+from core.schema import Dimension, schema_to_dict
 from core.templates import TEMPLATES
 from storage.database import Database
 from storage.demo import load_demo
@@ -153,16 +155,73 @@ def test_correctness_report_draws_each_judge_against_the_consensus(demo_document
 
 def test_metadata_block_shows_every_key_and_value_escaped(demo_documents):
     meta = metadata("pairwise") | {"note": "<b>draft</b> & 'internal'",
-                                   "filters": {"group": "<all>"}, "juries": None}
+                                   "filters": {"group": "<all>", "models": ["m1", "m2"]},
+                                   "juries": None}
     page = render_report_html(demo_documents["pairwise"], meta)
 
     block = page.split('<section class="metadata">', 1)[1].split("</section>", 1)[0]
-    for key, value in meta.items():
+    for key in meta:
         assert f"<th>{html.escape(key)}</th>" in block
-        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else (
-            "none" if value is None else str(value))
-        assert f"<td>{html.escape(shown)}</td>" in block
+    assert f"<td>{html.escape(meta['note'])}</td>" in block
+    assert "<td>group: &lt;all&gt;; models: m1, m2</td>" in block  # readable, not JSON
+    assert "<td>none</td>" in block and "<td>50</td>" in block
     assert "<b>draft</b>" not in page
+
+
+@pytest.mark.parametrize("project", list(TEMPLATES))
+def test_the_task_schema_is_shown_as_tables_not_json(demo_documents, project):
+    schema = TEMPLATES[project]
+    meta = metadata(project) | {"schema": schema_to_dict(schema)}
+    page = render_report_html(demo_documents[project], meta)
+
+    about = page.split('<section class="metadata">', 1)[1].split("</section>", 1)[0]
+    assert "<th>schema</th>" not in about
+    task = page.split('<section class="task">', 1)[1].split("</section>", 1)[0]
+    assert f"<h2>Task: {html.escape(schema.title)}</h2>" in task
+    rest = outside_plotly_js(page)
+    assert "&quot;dimensions&quot;" not in rest and "{&quot;" not in rest  # no JSON dump
+    fields = table_rows(task, "fields")
+    assert [row[:3] for row in fields] == [[f.name, f.title, f.kind] for f in schema.fields]
+    dimensions = table_rows(task, "dimensions")
+    assert [row[:3] for row in dimensions] == [[d.name, d.title, d.scale]
+                                               for d in schema.dimensions]
+    labels = [(d.name, label.value, label.description)
+              for d in schema.dimensions for label in d.labels]
+    assert [(row[0], row[1], row[4]) for row in table_rows(task, "labels")] == labels
+
+
+def table_rows(part: str, css_class: str) -> list[list[str]]:
+    """The body cells of the table of class ``css_class`` in ``part``, unescaped."""
+    if f'<table class="{css_class}">' not in part:
+        return []
+    body = part.split(f'<table class="{css_class}">', 1)[1].split("<tbody>", 1)[1]
+    body = body.split("</tbody>", 1)[0]
+    return [[html.unescape(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+            for row in body.split("</tr>") if "<td" in row]
+
+
+def test_the_page_does_not_depend_on_plotlys_default_template(demo_documents):
+    # Importing Streamlit makes its own template plotly's default (no automargin): the
+    # Export page and ``cli.py export report`` wrote different pages until the report
+    # named its template.
+    documents = demo_documents["correctness"]
+    pages = []
+    for template in ("plotly", "none", "simple_white"):
+        with default_template(template):
+            pages.append(render_report_html(documents, metadata("correctness")))
+    assert pages[0] == pages[1] == pages[2]
+    # plotly's default template (7 KB in every figure) is not in the page.
+    assert "histogram2dcontour" not in outside_plotly_js(pages[0])
+
+
+@contextmanager
+def default_template(name: str):
+    previous = pio.templates.default
+    pio.templates.default = name
+    try:
+        yield
+    finally:
+        pio.templates.default = previous
 
 
 def test_a_judge_named_like_a_script_appears_only_escaped(demo_documents):
