@@ -4,4 +4,4 @@ from components.home_view import render_home
 from components.layout import page_setup
 
 context = page_setup("Home")
-render_home(context.db, can_manage=context.user.is_admin)
+render_home(context.db, context.user)

@@ -86,14 +86,19 @@ def _human_labels(review: ItemReview, schema: TaskSchema) -> None:
         if human.comment:
             st.caption(f"{escape_markdown(human.annotator)} on {escape_markdown(human.dimension)}:")
             st.text(human.comment)
+    proposed = dict(review.proposed_references())
     for note in review.notes:
-        for title, text in (("comment", note.comment), ("proposed reference answer",
-                                                         note.reference_answer),
+        for title, text in (("comment", note.comment),
+                            ("proposed reference answer", proposed.get(note.annotator)),
                             ("flagged", note.flag_note if note.flagged else None),
                             ("skipped", note.skip_reason)):
             if text:
                 st.caption(f"{escape_markdown(note.annotator)} · {title}:")
                 st.text(text)
+    kept = review.kept_reference()
+    if kept:
+        st.caption(f"Kept the item's reference answer as given (no proposal): "
+                   f"{escape_markdown(', '.join(kept))}.")
 
 
 def _judge_verdicts(review: ItemReview, schema: TaskSchema) -> None:
@@ -130,10 +135,11 @@ def _gold(db: Database, user: UserInfo, schema: TaskSchema, item_id: int, review
         reference = None
         reference_dim = reference_dimension(schema)
         if reference_dim is not None:
-            reference = st.text_area("Gold reference answer", value=_reference_prefill(review),
+            reference = st.text_area("Gold reference answer",
+                                     value=_reference_prefill(review, schema),
                                      key=gold_key(item_id, "reference"), height=120,
                                      help="Prefilled with the gold so far, else the first answer "
-                                          "an annotator proposed, else the item's reference.")
+                                          "an annotator wrote or edited, else the item's own.")
         note = st.text_input("Note", key=gold_key(item_id, "note"),
                              placeholder="why this decision (kept with it and in the history)")
         saved = st.form_submit_button("Save gold", type="primary", icon=":material/gavel:",
@@ -175,15 +181,14 @@ def label_hint(review: ItemReview, dimension: str) -> str | None:
     return escape_markdown(". ".join(parts)) if parts else None
 
 
-def _reference_prefill(review: ItemReview) -> str:
+def _reference_prefill(review: ItemReview, schema: TaskSchema) -> str:
     for record in review.gold.values():
         if record.reference_answer:
             return record.reference_answer
     proposals = review.proposed_references()
     if proposals:
         return proposals[0][1]
-    reference = review.item.fields.get("reference")
-    return reference if isinstance(reference, str) else ""
+    return schema.given_reference(review.item.fields) or ""
 
 
 def _save(db: Database, user: UserInfo, item_id: int, labels: dict[str, str | None],

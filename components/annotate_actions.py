@@ -16,6 +16,7 @@ import streamlit as st
 
 from components import annotate_state as state
 from components import annotate_timing as timing
+from components.annotate_focus import widget_selector
 from core.safe_text import escape_markdown
 from storage.annotation import (
     AnnotationError,
@@ -75,8 +76,12 @@ def on_label(target: Target, index: int, value: str) -> None:
     if work is None or work.item_id != target.item_id:
         return
     dimensions = target.project.schema.dimensions
+    was_revising = bool(changed_labels(target.saved, work.labels))
     work.labels[dimensions[index].name] = value
     work.active = min(index + 1, len(dimensions) - 1)
+    if target.status == "done" and not was_revising and changed_labels(target.saved, work.labels):
+        # A saved label changed: the reason box opens, with the focus in it.
+        state.request_focus(widget_selector(state.reason_key(target.item_id)))
 
 
 def on_after_save(compare: bool) -> None:
@@ -194,6 +199,7 @@ def on_goto(db: Database, project_id: int, user_id: int) -> None:
     timing.start("goto")
     wanted = (st.session_state.get(state.GOTO) or "").strip()
     st.session_state[state.GOTO] = ""
+    state.request_focus(None)  # out of the box, so the keys work on the item shown
     if not wanted:
         return
     with db.read() as session:
@@ -205,9 +211,21 @@ def on_goto(db: Database, project_id: int, user_id: int) -> None:
     _go_to(found.external_id)
 
 
+BLIND_UNTIL_SAVED = ("Blind project: the judges' verdicts appear once your label on this item "
+                     "is saved.")
+NO_VERDICTS = "No judge gave a verdict on this item."
+
+
 def on_reveal(target: Target) -> None:
-    """Show the judges' verdicts on this item (after the label is saved, in a blind project)."""
+    """Show the judges' verdicts on this item (after the label is saved, in a blind project);
+    when they cannot be shown, say why."""
     timing.start("reveal")
+    if not target.n_verdicts:
+        state.flash("info", NO_VERDICTS)
+        return
+    if target.blind and target.status != "done":
+        state.flash("info", BLIND_UNTIL_SAVED)
+        return
     try:
         reveal_verdicts(target.db, project_id=target.project.id, user_id=target.user_id,
                         item_id=target.item_id)

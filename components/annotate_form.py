@@ -17,7 +17,7 @@ from components import annotate_keys as keys
 from components import annotate_state as state
 from components.annotate_verdicts import render_dimension_verdicts
 from core.safe_text import escape_markdown
-from core.schema import Dimension
+from core.schema import Dimension, TaskSchema
 from storage.annotation import VerdictView
 
 
@@ -34,10 +34,10 @@ def render_label_form(target: actions.Target, work: state.ItemWork, key_map: key
         _dimension_box(target, work, index, dimension, index == active,
                        key_map.labels[dimension.name], verdicts)
     if schema.gold_reference:
+        # As tall as its text: a long reference is read whole, not through a 3-line slot.
         st.text_area("Gold reference answer", value=target.reference or "",
-                     key=state.reference_key(target.item_id), height=90, on_change="ignore",
-                     help="The answer a judge should grade against. Prefilled from the item's "
-                          "reference; fix or write it, it is saved with your label.")
+                     key=state.reference_key(target.item_id), height="content",
+                     on_change="ignore", help=reference_help(schema))
     st.text_area("Comment (optional)", value=comment or "", key=state.comment_key(target.item_id),
                  height=68, on_change="ignore", placeholder="Anything a reviewer should know")
     _confidence(target, confidence)
@@ -46,6 +46,16 @@ def render_label_form(target: actions.Target, work: state.ItemWork, key_map: key
         st.text_input("Why do you change your label? (required, kept in the audit log)",
                       key=state.reason_key(target.item_id), on_change="ignore")
     _save_row(target, bool(revised))
+
+
+def reference_help(schema: TaskSchema) -> str:
+    """The reference box's help: where it starts from and what counts as the annotator's."""
+    spec = next((f for f in schema.fields if f.name == schema.gold_reference_field), None)
+    if spec is None:
+        return "The answer a judge should grade against; what you write is your proposal."
+    return (f"The answer a judge should grade against. It starts from the item's "
+            f"“{escape_markdown(spec.title)}”: kept as it is, it stays the item's; fixed or "
+            "rewritten, it is your proposal.")
 
 
 def _dimension_stepper(target: actions.Target, active: int, count: int) -> None:
@@ -76,7 +86,7 @@ def _dimension_box(target: actions.Target, work: state.ItemWork, index: int,
             _label_buttons(target, index, dimension, chosen, label_keys if is_active else {},
                            expanded=is_active)
         if verdicts is not None:
-            render_dimension_verdicts(dimension, verdicts, target.saved.get(dimension.name))
+            render_dimension_verdicts(dimension, verdicts, chosen, target.saved.get(dimension.name))
 
 
 def _label_buttons(target: actions.Target, index: int, dimension: Dimension, chosen: str | None,

@@ -20,6 +20,11 @@ from core.schema import FieldSpec, TaskSchema
 LONG_TEXT_CHARS = 900
 LONG_TEXT_LINES = 14
 SCROLL_HEIGHT = 340
+# A list of texts (survey answers) is read as a whole: it scrolls only when it is long in
+# total, not for its count (eight one-line answers used to show five in a 340 px box).
+LONG_LIST_CHARS = 3 * LONG_TEXT_CHARS
+LONG_LIST_TEXTS = 30
+LIST_SCROLL_HEIGHT = 560
 EMPTY = "(empty)"
 NOT_PROVIDED = "(not provided)"
 
@@ -96,8 +101,8 @@ def _texts(values: list[Any], *, trusted: bool) -> None:
         return
     st.caption(f"{len(values)} text{'s' if len(values) != 1 else ''}")
     total = sum(len(str(v)) for v in values)
-    box = st.container(height=SCROLL_HEIGHT) if total > LONG_TEXT_CHARS or len(values) > 6 \
-        else st.container()
+    long_list = total > LONG_LIST_CHARS or len(values) > LONG_LIST_TEXTS
+    box = st.container(height=LIST_SCROLL_HEIGHT) if long_list else st.container()
     with box, st.container(gap="medium"):
         for number, value in enumerate(values, start=1):
             with st.container(horizontal=True, gap="small"):

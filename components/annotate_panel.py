@@ -15,6 +15,7 @@ from components import annotate_keys as keys
 from components import annotate_state as state
 from components import annotate_timing as timing
 from components.annotate_data import PanelData, load_panel
+from components.annotate_focus import render_pending_focus
 from components.annotate_form import render_flag_choices, render_label_form, render_skip_choices
 from components.annotate_item import render_item
 from components.annotate_verdicts import render_rationales
@@ -24,6 +25,8 @@ from core.schema import TaskSchema
 from storage.database import Database
 from storage.projects import ProjectInfo
 
+BODY_KEY = "annotate.body"
+TOOLBAR_KEY = "annotate.toolbar"
 HIDDEN_NOTE = ("Blind project: the judges' verdicts on this item stay hidden until your label "
                "is saved.")
 
@@ -43,7 +46,7 @@ def annotation_panel(db: Database, user_id: int, project: ProjectInfo, total: in
     if user is None or user.id != user_id:
         st.rerun(scope="app")  # signed out or changed: the full page shows the sign-in form
     data = load_panel(db, project_id=project.id, user_id=user_id, requested=state.item_param())
-    _progress(data, total)
+    _progress(db, project.id, user_id, data, total)
     _flash()
     if data.refused is not None:
         st.error(f"Item {escape_markdown(data.refused)} is not in your queue; showing your next "
@@ -51,6 +54,7 @@ def annotation_panel(db: Database, user_id: int, project: ProjectInfo, total: in
     if data.assignment is None or data.item is None:
         state.set_item_param(None)
         _queue_finished(db, project.id, user_id, data)
+        render_pending_focus()
         timing.finish()
         return
     assignment = data.assignment
@@ -64,9 +68,10 @@ def annotation_panel(db: Database, user_id: int, project: ProjectInfo, total: in
         status=assignment.status, blind=data.settings.blind, n_verdicts=data.n_verdicts,
         verdicts_shown=data.verdicts is not None, flagged=assignment.flagged,
         flag_note=assignment.flag_note, saved=data.saved,
-        reference=assignment.reference_answer or _text_field(data.item.fields.get("reference")))
+        reference=assignment.reference_answer or project.schema.given_reference(data.item.fields))
     _toolbar(target, key_map)
-    left, right = st.columns([3, 2], gap="large")
+    # Keyed, so the page's style can share the width evenly on narrow screens (annotate_layout).
+    left, right = st.container(key=BODY_KEY).columns([3, 2], gap="large")
     with left:
         render_item(project.schema, data.item.fields, trusted=data.settings.trusted_fields)
     mode = work.mode if work.mode != "skip" or assignment.status != "done" else "label"
@@ -83,6 +88,7 @@ def annotation_panel(db: Database, user_id: int, project: ProjectInfo, total: in
             elif data.n_verdicts and data.verdicts is None and assignment.status != "done":
                 st.caption(HIDDEN_NOTE)
     _legend(key_map, mode)
+    render_pending_focus()
     timing.finish()
 
 
@@ -90,21 +96,20 @@ def item_heading(external_id: str, status: str, *, flagged: bool) -> str:
     """The item's id with badges for its state in the queue (one markdown element)."""
     badge = {"done": ":green-badge[:material/check: Labelled]",
              "skipped": ":gray-badge[:material/redo: Skipped]"}.get(status, ":blue-badge[To label]")
-    flag = " :orange-badge[:material/flag: Flagged for review]" if flagged else ""
+    flag = " :orange-badge[:material/flag: Flagged]" if flagged else ""
     return f"**Item {escape_markdown(external_id)}** {badge}{flag}"
 
 
-def _text_field(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _progress(data: PanelData, total: int) -> None:
+def _progress(db: Database, project_id: int, user_id: int, data: PanelData, total: int) -> None:
+    """The queue's progress bar with the go-to box beside it."""
     done, skipped = data.finished.get("done", 0), data.finished.get("skipped", 0)
     if total <= 0:
         return
     skipped_text = f" · {skipped:,} skipped" if skipped else ""
-    st.progress(min(1.0, (done + skipped) / total),
-                text=f"{done:,} of {total:,} labelled{skipped_text}")
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
+        st.progress(min(1.0, (done + skipped) / total),
+                    text=f"{done:,} of {total:,} labelled{skipped_text}")
+        _goto_box(db, project_id, user_id)
 
 
 def _flash() -> None:
@@ -121,9 +126,12 @@ def _flash() -> None:
 
 
 def _toolbar(target: actions.Target, key_map: keys.KeyMap) -> None:
-    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-        st.markdown(item_heading(target.external_id, target.status, flagged=target.flagged))
-        st.space("stretch")
+    # One row at any width: the heading takes what the buttons leave and ends in "…" if a
+    # long item id needs more (the full id is in the URL and the go-to box).
+    with st.container(horizontal=True, vertical_alignment="center", gap="xsmall", wrap=False,
+                      key=TOOLBAR_KEY):
+        st.markdown(item_heading(target.external_id, target.status, flagged=target.flagged),
+                    width="stretch", wrap=False)
         st.button("Back", key="annotate.back", icon=":material/arrow_back:", type="tertiary",
                   shortcut=keys.BACK_KEY, on_click=actions.on_back, args=(target,))
         st.button("Next", key="annotate.next", icon=":material/arrow_forward:", type="tertiary",
@@ -134,12 +142,10 @@ def _toolbar(target: actions.Target, key_map: keys.KeyMap) -> None:
                   on_click=actions.on_mode, args=(target, "skip"))
         st.button("Flag", key="annotate.flag", icon=":material/flag:", type="tertiary",
                   shortcut=key_map.flag, on_click=actions.on_mode, args=(target, "flag"))
-        can_reveal = (target.blind and target.status == "done" and target.n_verdicts > 0
-                      and not target.verdicts_shown)
-        st.button("Show judges", key="annotate.reveal", icon=":material/visibility:",
-                  type="tertiary", shortcut=keys.REVEAL_KEY, disabled=not can_reveal,
+        # Enabled until the verdicts are shown, so V always answers (on_reveal says why not).
+        st.button("Judges", key="annotate.reveal", icon=":material/visibility:",
+                  type="tertiary", shortcut=keys.REVEAL_KEY, disabled=target.verdicts_shown,
                   help=_reveal_help(target), on_click=actions.on_reveal, args=(target,))
-        _goto_box(target.db, target.project.id, target.user_id)
 
 
 def _reveal_help(target: actions.Target) -> str:
@@ -162,11 +168,9 @@ def _queue_finished(db: Database, project_id: int, user_id: int, data: PanelData
     done, skipped = data.finished.get("done", 0), data.finished.get("skipped", 0)
     st.success(f"Your queue is finished: {done:,} labelled, {skipped:,} skipped. Go back to "
                "revise an item, or jump to one by its id.", icon=":material/task_alt:")
-    with st.container(horizontal=True, vertical_alignment="center"):
-        st.button("Back to the last item", key="annotate.back", icon=":material/arrow_back:",
-                  shortcut=keys.BACK_KEY, on_click=actions.on_back_from_end,
-                  args=(db, project_id, user_id))
-        _goto_box(db, project_id, user_id)
+    st.button("Back to the last item", key="annotate.back", icon=":material/arrow_back:",
+              shortcut=keys.BACK_KEY, on_click=actions.on_back_from_end,
+              args=(db, project_id, user_id))
 
 
 MODE_LEGENDS = {

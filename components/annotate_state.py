@@ -21,6 +21,8 @@ COMPARE = f"{PREFIX}.compare"
 GOTO = f"{PREFIX}.goto"
 _FLASH = f"{PREFIX}.flash"
 _WORK = f"{PREFIX}.work"
+_FOCUS = f"{PREFIX}.focus"
+_FOCUS_COUNT = f"{PREFIX}.focus_count"
 
 @dataclass
 class ItemWork:
@@ -99,6 +101,19 @@ def flash(kind: str, message: str) -> None:
 def take_flash() -> tuple[str, str] | None:
     """Return and clear the pending message."""
     return st.session_state.pop(_FLASH, None)
+
+
+def request_focus(selector: str | None) -> None:
+    """Ask the next panel run to move the keyboard focus: into the element ``selector`` (a CSS
+    selector), or with None out of whatever box holds it, back to the page."""
+    number = int(st.session_state.get(_FOCUS_COUNT, 0)) + 1
+    st.session_state[_FOCUS_COUNT] = number
+    st.session_state[_FOCUS] = (selector, number)
+
+
+def take_focus() -> tuple[str | None, int] | None:
+    """Return and clear the pending focus request: ``(selector or None, its number)``."""
+    return st.session_state.pop(_FOCUS, None)
 
 
 def project_param() -> int | None:

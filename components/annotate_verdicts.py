@@ -56,23 +56,36 @@ def judge_marks(dimension: Dimension, verdicts: Sequence[VerdictView], expert: s
             for v in verdicts if v.dimension == dimension.name]
 
 
-def agreement_line(marks: Sequence[JudgeMark]) -> str:
-    """A short summary such as "2 of 3 judges agree with you"."""
+def agreement_line(marks: Sequence[JudgeMark], *, saved_marks: Sequence[JudgeMark] | None = None
+                   ) -> str:
+    """A short summary such as "2 of 3 judges agree with you".
+
+    ``saved_marks`` (the same judges against the saved label) says the marks are of a label
+    chosen but not saved yet: the line says so, and how the saved label fared.
+    """
     compared = [m for m in marks if m.agrees is not None]
     if not compared:
         return f"{len(marks)} judge verdict{'s' if len(marks) != 1 else ''}"
     agree = sum(m.agrees for m in compared)
-    return f"{agree} of {len(compared)} judge{'s' if len(compared) != 1 else ''} agree with you"
+    judges = f"judge{'s' if len(compared) != 1 else ''}"
+    if saved_marks is None:
+        return f"{agree} of {len(compared)} {judges} agree with you"
+    before = sum(bool(m.agrees) for m in saved_marks)
+    return (f"{agree} of {len(compared)} {judges} agree with your unsaved label "
+            f"({before} with the saved one)")
 
 
 def render_dimension_verdicts(dimension: Dimension, verdicts: Sequence[VerdictView],
-                              expert: str | None) -> None:
-    """Draw the judges' labels on one dimension under the expert's choice."""
-    marks = judge_marks(dimension, verdicts, expert)
+                              chosen: str | None, saved: str | None) -> None:
+    """Draw the judges' labels on one dimension against the expert's ``chosen`` label (the
+    ``saved`` one unless they are revising it)."""
+    marks = judge_marks(dimension, verdicts, chosen)
     if not marks:
         st.caption("No judge labelled this dimension.")
         return
-    st.caption(agreement_line(marks))
+    unsaved = saved is not None and chosen != saved
+    st.caption(agreement_line(
+        marks, saved_marks=judge_marks(dimension, verdicts, saved) if unsaved else None))
     for mark in marks:
         if mark.agrees is None:
             icon = ":gray[:material/remove:]"

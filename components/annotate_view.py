@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import annotate_state as state
+from components.annotate_layout import apply_layout
 from components.annotate_panel import annotation_panel
 from core.safe_text import escape_markdown
 from storage.annotation import get_settings, member_projects, queue_counts
@@ -42,6 +43,7 @@ def render_annotate(db: Database, user: UserInfo) -> None:
     with header:
         st.caption(f"{escape_markdown(project.schema.title)} · "
                    + (BLIND_NOTE if settings.blind else OPEN_NOTE))
+    apply_layout()
     annotation_panel(db, user.id, project, total)
 
 
@@ -68,4 +70,5 @@ def _chosen_project(projects: list[ProjectInfo]) -> ProjectInfo:
 
 def _on_pick() -> None:
     state.forget_work()
+    state.request_focus(None)  # out of the select box, so the label keys work at once
     state.set_project_param(st.session_state[state.PROJECT_PICK], keep_item=False)

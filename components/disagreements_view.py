@@ -8,6 +8,7 @@ opens the item with every label side by side and the gold form.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
 
 import pandas as pd
@@ -22,6 +23,11 @@ from storage.projects import ProjectInfo
 from storage.users import UserInfo
 
 ALL = "(all dimensions)"
+# A select's width in px for its longest choice: ~7.5 px a character of the UI font (a
+# generous average) plus the padding and the arrow.
+SELECT_CHAR_PX = 7.5
+SELECT_CHROME_PX = 64
+SELECT_MIN_PX = 160
 MAX_ROWS = 1000
 TABLE_KEY = "disagreements.table"
 ITEM_KEY = "disagreements.item"
@@ -72,25 +78,36 @@ def _filtered_table(db: Database, project: ProjectInfo, version: str) -> tuple[p
         judges.update(j.split(":", 1)[1] for j in facets.judges)
         groups = facets.groups
         has_humans = has_humans or bool(facets.humans)
-    cells = st.columns([2, 3, 3, 2])
-    dimension = cells[0].selectbox("Dimension", [ALL, *schema.dimension_names],
-                                   key=f"disagreements.dimension.{pid}")
-    chosen_judges = cells[1].multiselect("Judges", sorted(judges), key=f"disagreements.judges.{pid}",
-                                         placeholder="all judges",
-                                         help="Only items where one of these judges is against "
-                                              "the humans (and items where the humans split).")
-    chosen_groups = cells[2].multiselect("Groups", groups, key=f"disagreements.groups.{pid}",
-                                         placeholder="all groups")
-    sort_by = cells[3].selectbox("Most severe by", SEVERITIES, key="disagreements.sort",
-                                 format_func=SEVERITY_TITLES.__getitem__)
-    kinds = st.pills("Show", KINDS, selection_mode="multi", default=list(KINDS),
-                     key=f"disagreements.kinds.{pid}")
+    # Selects as wide as their longest choice at any screen width (in a fifth of one row the
+    # sort was cut to a few letters at 1024 px); the judge and group lists share the rest.
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        dimension = st.selectbox("Dimension", [ALL, *schema.dimension_names],
+                                 key=f"disagreements.dimension.{pid}",
+                                 width=_select_width([ALL, *schema.dimension_names]))
+        chosen_judges = st.multiselect("Judges", sorted(judges),
+                                       key=f"disagreements.judges.{pid}", placeholder="all judges",
+                                       help="Only items where one of these judges is against "
+                                            "the humans (and items where the humans split).")
+        chosen_groups = st.multiselect("Groups", groups, key=f"disagreements.groups.{pid}",
+                                       placeholder="all groups")
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
+        kinds = st.pills("Show", KINDS, selection_mode="multi", default=list(KINDS),
+                         key=f"disagreements.kinds.{pid}")
+        sort_by = st.selectbox("Most severe by", SEVERITIES, key="disagreements.sort",
+                               format_func=SEVERITY_TITLES.__getitem__,
+                               width=_select_width(SEVERITY_TITLES.values()))
     dimensions = schema.dimension_names if dimension == ALL else (dimension,)
     frame = disagreements_data(db, db.url, pid, version, tuple(dimensions),
                                tuple(chosen_judges) or None, tuple(chosen_groups) or None)
     if frame.empty:
         return frame, has_humans
     return sort_disagreements(frame[frame["kind"].isin(kinds)], sort_by), has_humans
+
+
+def _select_width(choices: Iterable[str]) -> int:
+    """Pixels a select needs to show the longest of ``choices`` uncut."""
+    longest = max((len(choice) for choice in choices), default=0)
+    return max(SELECT_MIN_PX, round(longest * SELECT_CHAR_PX) + SELECT_CHROME_PX)
 
 
 def _columns(frame: pd.DataFrame) -> list[str]:

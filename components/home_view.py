@@ -1,4 +1,5 @@
-"""The first screen: what Docket is, the projects, and a one-click demo."""
+"""The first screen: what Docket is, your own queues, and (admins) the projects and a
+one-click demo."""
 
 from __future__ import annotations
 
@@ -9,14 +10,18 @@ import streamlit as st
 from components.frames import projects_frame
 from core.importing import ImportFileError, ImportRejected
 from core.safe_text import escape_markdown
+from storage.annotation import QueueSummary, member_queues
 from storage.database import Database
 from storage.demo import demo_files, load_demo
 from storage.projects import ProjectError, project_summaries
+from storage.users import UserInfo
 
 log = logging.getLogger(__name__)
 
 IMPORT_PAGE = "pages/1_Import.py"
+ANNOTATE_PAGE = "pages/3_Annotate.py"
 _DEMO_NOTICE = "home.demo_notice"
+NO_QUEUES = "You are not annotating any project yet. An admin adds you to a project."
 
 INTRO = """\
 Docket checks **LLM judges against human experts**. You import items — a prompt, a model's
@@ -27,35 +32,52 @@ and exports the experts' labels and **gold reference answers** for your own eval
 """
 
 
-def render_home(db: Database, *, can_manage: bool = True) -> None:
-    """Draw the home page: the introduction, then the project list or the first steps.
-
-    ``can_manage`` (admins) adds the demo button and the links to Import; without it the page
-    only reads.
-    """
+def render_home(db: Database, user: UserInfo) -> None:
+    """Draw the home page for ``user``: the introduction, their own queues (with progress and
+    a link to go on labelling), then for admins the project list or the first steps, the
+    demo button and the links to Import."""
     st.title("Docket", anchor=False)
     st.markdown(INTRO)
     notice = st.session_state.pop(_DEMO_NOTICE, None)
     if notice:
         st.success(notice, icon=":material/check_circle:")
     with db.read() as session:
-        summaries = project_summaries(session=session)
-    if not summaries and not can_manage:
-        st.info("There are no projects yet. An admin imports the items to label.",
-                icon=":material/info:")
+        queues = member_queues(session=session, user_id=user.id)
+        summaries = project_summaries(session=session) if user.is_admin else []
+    if queues:
+        _queues(queues)
+    if not user.is_admin:
+        if not queues:
+            st.info(NO_QUEUES, icon=":material/info:")
         return
     if not summaries:
         _first_steps(db)
         return
     st.subheader("Projects", anchor=False)
     st.dataframe(projects_frame(summaries), hide_index=True, width="content")
-    if not can_manage:
-        return
     st.page_link(IMPORT_PAGE, label="Import more data", icon=":material/upload_file:")
     with st.expander("Demo data"):
         st.caption("Adds (or refreshes) one small demo project per built-in template.")
         if st.button("Load demo data", key="home.load_demo", icon=":material/science:"):
             _load_demo(db)
+
+
+def _queues(queues: list[QueueSummary]) -> None:
+    """One row per queue: the project, its progress bar and a link to the Annotate page."""
+    st.subheader("Your queues", anchor=False)
+    for queue in queues:
+        name, bar, link = st.container(border=True).columns([3, 4, 2], vertical_alignment="center")
+        name.markdown(f"**{escape_markdown(queue.project)}**")
+        if queue.total:
+            skipped = f" · {queue.skipped:,} skipped" if queue.skipped else ""
+            bar.progress((queue.done + queue.skipped) / queue.total,
+                         text=f"{queue.done:,} of {queue.total:,} labelled{skipped}")
+        else:
+            bar.caption("No items in your queue yet: an admin builds the queues.")
+        finished = queue.total > 0 and not queue.pending
+        link.page_link(ANNOTATE_PAGE, label="Revise" if finished else "Continue",
+                       icon=":material/edit_note:", query_params={"project": str(queue.project_id)},
+                       disabled=not queue.total)
 
 
 def _first_steps(db: Database) -> None:

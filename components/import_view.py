@@ -18,12 +18,13 @@ from components.frames import MAX_PROBLEM_ROWS, PREVIEW_ROWS, plural, problems_f
 from components.import_target import ImportTarget, choose_import_target
 from components.upload_check import UploadCheck, check_upload, schema_fingerprint
 from core.importing import (
-    FORMAT_OF_EXTENSION,
     ON_ERROR_POLICIES,
     ImportBatch,
+    ImportFileError,
     ImportProblem,
     ImportRejected,
     check_policy,
+    detect_format,
     problems_jsonl,
     report_file_name,
 )
@@ -32,7 +33,6 @@ from storage.database import Database
 from storage.importer import ImportSummary, write_import
 from storage.projects import ProjectError
 
-FILE_TYPES = tuple(extension.lstrip(".") for extension in FORMAT_OF_EXTENSION)
 POLICY_LABELS = {
     "strict": "Strict: import nothing if any record has a problem",
     "skip": "Skip: import the valid records, leave out the others",
@@ -67,8 +67,12 @@ def render_import(db: Database) -> None:
                 "The file is checked first; nothing is written until you press **Import**.")
     with st.expander("File format"):
         st.markdown(FORMAT_HELP)
-    upload = st.file_uploader("Data file", type=list(FILE_TYPES), key="import.uploader",
+    # No ``type=`` filter: the browser then refused a wrong file but kept it listed (with its
+    # error) beside the next one. The name is checked here instead, and the box holds one file.
+    upload = st.file_uploader("Data file", key="import.uploader",
                               help="JSONL (.jsonl, .ndjson, .json), CSV or Parquet (.parquet, .pq)")
+    if upload is not None and not _known_format(upload.name):
+        upload = None
     left, right = st.columns(2, gap="large")
     with left:
         target = choose_import_target(db)
@@ -95,6 +99,17 @@ def render_import(db: Database) -> None:
         st.caption("Upload a file and choose the project to validate it.")
     if stored is not None and target is not None:
         _render_report(db, stored, target, policy)
+
+
+def _known_format(name: str) -> bool:
+    """True if ``name`` is a file type Import reads; otherwise say so on the page."""
+    try:
+        detect_format(name)
+    except ImportFileError as exc:
+        st.error(f"{escape_markdown(name)}: {escape_markdown(exc.problems[0].reason)}. Nothing "
+                 "was read; upload another file in its place.", icon=":material/error:")
+        return False
+    return True
 
 
 # --- validation report and import ------------------------------------------------------------
@@ -172,17 +187,17 @@ def _render_import_button(db: Database, stored: ValidatedUpload, target: ImportT
                           policy: str) -> None:
     batch = stored.check.batch
     assert batch is not None
-    blocked = policy == "strict" and not batch.is_clean
-    empty = not batch.items
+    if policy == "strict" and not batch.is_clean:
+        return  # the page already says that nothing will be written, and how to go on
+    if not batch.items:
+        st.caption("There are no valid records to import.")
+        return
     action = "create project" if target.is_new else "add to project"
     slot = st.empty()  # the button and its caption, replaced by the summary once imported
     with slot.container():
         st.caption(f"{action.capitalize()} “{escape_markdown(target.project)}”: "
                    f"{plural(len(batch.items), 'record')}.")
-        clicked = st.button("Import", key="import.run", type="primary", disabled=blocked or empty,
-                            icon=":material/upload:")
-        if empty:
-            st.caption("There are no valid records to import.")
+        clicked = st.button("Import", key="import.run", type="primary", icon=":material/upload:")
     if not clicked:
         return
     bar = st.progress(0.0, text="Starting the import…")

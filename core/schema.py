@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -170,6 +170,8 @@ class TaskSchema:
     fields: tuple[FieldSpec, ...]
     dimensions: tuple[Dimension, ...]
     gold_reference: bool = False
+    # The field whose text the gold reference box starts from (the item's own reference).
+    gold_reference_field: str | None = None
 
     def dimension(self, name: str) -> Dimension:
         """Return the dimension called ``name``; raises KeyError listing the known ones."""
@@ -189,6 +191,14 @@ class TaskSchema:
         """Names of the item text fields, in schema order."""
         return tuple(f.name for f in self.fields)
 
+    def given_reference(self, fields: Mapping[str, Any]) -> str | None:
+        """The item's own reference answer: the text of :attr:`gold_reference_field` in the
+        item's ``fields``, None when the schema names no such field or the item's is empty."""
+        if not self.gold_reference or self.gold_reference_field is None:
+            return None
+        value = fields.get(self.gold_reference_field)
+        return value if isinstance(value, str) and value.strip() else None
+
 
 def dimension_values_text(dimension: Dimension) -> str:
     """The values a dimension takes, for people: its label values in scale order
@@ -207,6 +217,8 @@ def schema_to_dict(schema: TaskSchema) -> dict[str, Any]:
         "title": schema.title,
         "description": schema.description,
         "gold_reference": schema.gold_reference,
+        **({"gold_reference_field": schema.gold_reference_field}
+           if schema.gold_reference_field is not None else {}),
         "fields": [
             {
                 "name": f.name,
@@ -329,7 +341,10 @@ class _Reader:
                 self.note(f"{path}{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
-_SCHEMA_KEYS = {"name", "title", "description", "gold_reference", "fields", "dimensions"}
+_SCHEMA_KEYS = {"name", "title", "description", "gold_reference", "gold_reference_field", "fields",
+                "dimensions"}
+# Schemas stored before ``gold_reference_field`` existed started the box from this field.
+DEFAULT_REFERENCE_FIELD = "reference"
 _FIELD_KEYS = {"name", "title", "required", "kind", "description", "allow_empty"}
 _DIMENSION_KEYS = {"name", "scale", "title", "description", "required", "labels", "min", "max"}
 _LABEL_KEYS = {"value", "display", "description", "key", "aliases"}
@@ -366,9 +381,32 @@ def schema_from_dict(data: Any, *, source: str = "<schema>") -> TaskSchema:
     for index, dimension_name in enumerate(_raw_names(raw_dimensions, "name")):
         if dimension_name in field_names:
             read.note(f"dimensions[{index}].name", f"{dimension_name!r} is also a field name")
+    reference_field = _reference_field(read, root, fields, gold_reference)
     read.raise_problems()
     return TaskSchema(name, title, description, tuple(fields), tuple(dimensions),  # type: ignore[arg-type]
-                      gold_reference)
+                      gold_reference, reference_field)
+
+
+def _reference_field(read: _Reader, root: dict[str, Any], fields: Sequence[FieldSpec | None],
+                     gold_reference: bool | None) -> str | None:
+    """The field the gold reference box starts from: ``gold_reference_field`` (a text field),
+    else :data:`DEFAULT_REFERENCE_FIELD` when the schema has it, else None (an empty box).
+    A problem is noted (reported with the others), never raised here."""
+    known = [f for f in fields if f is not None]
+    if "gold_reference_field" not in root:
+        has_default = any(f.name == DEFAULT_REFERENCE_FIELD for f in known)
+        return DEFAULT_REFERENCE_FIELD if gold_reference and has_default else None
+    name = read.string(root, "gold_reference_field", "")
+    if not gold_reference:
+        read.note("gold_reference_field", "needs gold_reference = true")
+        return None
+    kinds = {f.name: f.kind for f in known}
+    if name is not None and kinds.get(name) != "text":
+        text_fields = ", ".join(f.name for f in known if f.kind == "text")
+        read.note("gold_reference_field",
+                  f"{name!r} is not a text field of the schema (text fields: {text_fields})")
+        return None
+    return name
 
 
 def _check_unique(read: _Reader, names: list[str], key: str, what: str, attribute: str) -> None:

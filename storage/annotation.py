@@ -72,6 +72,7 @@ class AssignmentView:
     comment: str | None
     confidence: int | None
     reference_answer: str | None
+    reference_edited: bool | None
     verdicts_seen: bool
     submitted_at: datetime | None
 
@@ -113,6 +114,22 @@ class AnnotatorProgress:
     @property
     def total(self) -> int:
         """Items in the queue."""
+        return self.done + self.skipped + self.pending
+
+
+@dataclass(frozen=True)
+class QueueSummary:
+    """One user's queue in one project they annotate."""
+
+    project_id: int
+    project: str
+    done: int
+    skipped: int
+    pending: int
+
+    @property
+    def total(self) -> int:
+        """Items in the queue (0 until an admin builds the queues)."""
         return self.done + self.skipped + self.pending
 
 
@@ -203,6 +220,22 @@ def member_projects(*, session: Session, user_id: int) -> list[ProjectInfo]:
     return [project_by_id(session=session, project_id=project_id) for project_id in ids]
 
 
+def member_queues(*, session: Session, user_id: int) -> list[QueueSummary]:
+    """Return the queue of every project ``user_id`` annotates, by project name, with its
+    done / skipped / pending counts (one grouped query; zeros for a queue not built yet)."""
+    counts = (select(Assignment.project_id,
+                     func.sum(_flag(Assignment.status == "done")).label("done"),
+                     func.sum(_flag(Assignment.status == "skipped")).label("skipped"),
+                     func.sum(_flag(Assignment.status == "pending")).label("pending"))
+              .where(Assignment.user_id == user_id).group_by(Assignment.project_id).subquery())
+    query = (select(Project.id, Project.name, counts.c.done, counts.c.skipped, counts.c.pending)
+             .join(ProjectMember, ProjectMember.project_id == Project.id)
+             .outerjoin(counts, counts.c.project_id == Project.id)
+             .where(ProjectMember.user_id == user_id).order_by(Project.name))
+    return [QueueSummary(project_id, name, int(done or 0), int(skipped or 0), int(pending or 0))
+            for project_id, name, done, skipped, pending in session.execute(query)]
+
+
 # --- queues --------------------------------------------------------------------------------
 
 def rebuild_queues(db: Database, *, project_id: int) -> int:
@@ -260,7 +293,7 @@ def _disagreement(session: Session, project_id: int) -> dict[int, float]:
 _VIEW_COLUMNS = (Assignment.item_id, Item.external_id, Assignment.position, Assignment.status,
                  Assignment.skip_reason, Assignment.flagged, Assignment.flag_note,
                  Assignment.comment, Assignment.confidence, Assignment.reference_answer,
-                 Assignment.verdicts_seen, Assignment.submitted_at)
+                 Assignment.reference_edited, Assignment.verdicts_seen, Assignment.submitted_at)
 
 
 def _views(session: Session, query: Any) -> AssignmentView | None:
@@ -563,7 +596,10 @@ def submit_labels(db: Database, *, project_id: int, user_id: int, item_id: int,
 
     Idempotent: the same submit twice changes nothing the second time. A label that replaces
     a different one is logged (old, new, ``reason``) and bumps the revision; once the item is
-    done, such a revision needs a ``reason``. Raises AnnotationError when the item is not in
+    done, such a revision needs a ``reason``. A ``reference_answer`` (tasks with gold
+    references) is stored with whether the annotator wrote or edited it, or kept the item's own
+    reference (the same text, spaces trimmed): only written or edited ones are their proposals
+    (``reference_edited``). Raises AnnotationError when the item is not in
     the user's queue, the account is inactive, a label is invalid, a required dimension has
     none, or a revision has no reason.
     """
@@ -606,9 +642,23 @@ def submit_labels(db: Database, *, project_id: int, user_id: int, item_id: int,
                                   "updated_at": now}
         if schema.gold_reference:
             values["reference_answer"] = reference_answer
+            values["reference_edited"] = (None if reference_answer is None else
+                                          _edited(connection, schema, item_id, reference_answer))
         # The SET clause is the parameters named after columns (``assignment`` is the key).
         connection.execute(_done_statement(), values)
         return SubmitResult(changed, head.status != "done")
+
+
+def _edited(connection: Any, schema: TaskSchema, item_id: int, answer: str) -> bool:
+    """True unless ``answer`` is the item's own reference as given (spaces trimmed)."""
+    fields_json = connection.execute(_item_fields_query(), {"item_id": item_id}).scalar_one()
+    given = schema.given_reference(json.loads(fields_json))
+    return given is None or answer.strip() != given.strip()
+
+
+@cache
+def _item_fields_query() -> Any:
+    return select(Item.fields_json).where(Item.id == bindparam("item_id"))
 
 
 @cache

@@ -24,12 +24,14 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from core.export.gold import (
+    ADJUDICATED,
+    FROM_ITEM,
     Adjudicated,
     GoldPolicy,
     decide_counts,
+    decide_reference,
     decision_columns,
     gold_columns,
-    proposed_reference,
 )
 from core.export.writers import Batch, EncodedRows, jsonl_members
 from core.metrics import MetricsInputError
@@ -58,15 +60,18 @@ def _adjudicated(session: Session, project_id: int) -> dict[int, dict[str, Adjud
     return gold
 
 
-def _proposed_references(session: Session, project_id: int) -> dict[int, list[str]]:
-    """The annotators' proposed reference answers by item id."""
-    sql = ("SELECT a.item_id, a.reference_answer FROM assignment a "
+def _annotator_references(session: Session, project_id: int
+                          ) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+    """The annotators' reference answers by item id: those they wrote or edited (their
+    proposals), and those they kept as the item gave them."""
+    sql = ("SELECT a.item_id, a.reference_answer, a.reference_edited FROM assignment a "
            "WHERE a.project_id = :project AND a.reference_answer IS NOT NULL")
     proposals: dict[int, list[str]] = defaultdict(list)
+    kept: dict[int, list[str]] = defaultdict(list)
     for rows in cursor_batches(session, sql, {"project": project_id}):
-        for item_id, text in rows:
-            proposals[item_id].append(text)
-    return proposals
+        for item_id, text, edited in rows:
+            (kept if edited is not None and not edited else proposals)[item_id].append(text)
+    return proposals, kept
 
 
 def _project_item_ids(session: Session, project_id: int) -> np.ndarray:
@@ -245,10 +250,10 @@ def gold_table(session: Session, project: ProjectInfo, policy: GoldPolicy) -> Go
     schema = project.schema
     adjudicated = _adjudicated(session, project.id)
     reference_dim = reference_dimension(schema)
-    proposals = (_proposed_references(session, project.id)
-                 if reference_dim and policy.name != "adjudicated" else {})
+    proposals, kept = (_annotator_references(session, project.id)
+                       if reference_dim and policy.name != ADJUDICATED else ({}, {}))
     item_rows = _project_item_ids(session, project.id)
-    row_of = _rows_of(item_rows, adjudicated.keys() | proposals.keys())
+    row_of = _rows_of(item_rows, adjudicated.keys() | proposals.keys() | kept.keys())
     columns: list[list[Any]] = []
     for dimension in schema.dimensions:
         counts, names = _label_counts(session, project.id, dimension, item_rows)
@@ -261,13 +266,17 @@ def gold_table(session: Session, project: ProjectInfo, policy: GoldPolicy) -> Go
     if reference_dim:
         answers: list[Any] = [None] * n_items
         sources: list[Any] = [None] * n_items
-        for item_id in adjudicated.keys() | proposals.keys():
-            reference = _reference(adjudicated.get(item_id, {}).get(reference_dim),
-                                   proposals.get(item_id))
-            if reference is not None and item_id in row_of:
-                row = row_of[item_id]
-                answers[row], sources[row] = reference
-                keep[row] = True
+        for item_id in adjudicated.keys() | proposals.keys() | kept.keys():
+            ruling = adjudicated.get(item_id, {}).get(reference_dim)
+            reference = decide_reference(ruling.reference_answer if ruling else None,
+                                         proposals.get(item_id, ()), kept.get(item_id, ()))
+            if reference is None or item_id not in row_of:
+                continue
+            row = row_of[item_id]
+            if reference[1] == FROM_ITEM and not keep[row]:
+                continue  # the item's own reference, kept: no gold of its own
+            answers[row], sources[row] = reference
+            keep[row] = True
         columns += [answers, sources]
     notes: list[Any] = [None] * n_items
     for item_id, by_dimension in adjudicated.items():
@@ -429,10 +438,3 @@ def gold_rows(session: Session, project: ProjectInfo, policy: GoldPolicy,
         for values in zip(*columns, strict=True):
             yield dict(zip(names, values, strict=True))
 
-
-def _reference(adjudicated: Adjudicated | None, proposals: Sequence[str] | None
-               ) -> tuple[str, str] | None:
-    if adjudicated is not None and adjudicated.reference_answer:
-        return adjudicated.reference_answer, "adjudicated"
-    text = proposed_reference(proposals or ())
-    return (text, "annotators") if text is not None else None

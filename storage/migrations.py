@@ -8,6 +8,7 @@ file as it was).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 
@@ -31,10 +32,11 @@ from sqlmodel import SQLModel
 
 from storage import models
 from storage.database import Database
+from storage.projects import parsed_schema
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x444F434B  # "DOCK": serialises concurrent migrations on PostgreSQL
 
@@ -152,12 +154,40 @@ def _allow_unparseable_verdicts(connection: Connection) -> None:
     connection.execute(text("ALTER TABLE verdict_v5 RENAME TO verdict"))
 
 
+def _add_reference_edited(connection: Connection) -> None:
+    """Version 6: ``assignment.reference_edited`` (did the annotator write or edit the gold
+    reference answer, or keep the item's own as given).
+
+    Rows stored before are classified by comparing their answer with the item's own reference
+    (the field the project's schema starts the box from) as it is now, spaces trimmed: the same
+    text is *kept* (False), anything else *edited* (True); rows without an answer stay NULL.
+    An item re-imported with another reference since the label was saved makes a kept answer
+    count as edited: the one case this comparison gets wrong, and it errs towards the
+    annotators (their answer is then offered as a proposal, as every answer was before).
+    """
+    connection.execute(text("ALTER TABLE assignment ADD COLUMN reference_edited BOOLEAN"))
+    rows = connection.execute(text(
+        "SELECT a.id, a.reference_answer, i.fields_json, p.task_json, p.name FROM assignment a "
+        "JOIN item i ON i.id = a.item_id JOIN project p ON p.id = a.project_id "
+        "WHERE a.reference_answer IS NOT NULL")).all()
+    if not rows:
+        return
+    updates = []
+    for assignment_id, answer, fields_json, task_json, project_name in rows:
+        given = parsed_schema(task_json, project_name).given_reference(json.loads(fields_json))
+        updates.append({"row": assignment_id,
+                        "edited": given is None or answer.strip() != given.strip()})
+    connection.execute(text("UPDATE assignment SET reference_edited = :edited WHERE id = :row"),
+                       updates)
+
+
 # version -> step that upgrades a database from version - 1 to version.
 MIGRATIONS: dict[int, Migration] = {
     2: _add_sign_in_attempt,
     3: _add_annotation_queues,
     4: _index_item_updates,
     5: _allow_unparseable_verdicts,
+    6: _add_reference_edited,
 }
 
 

@@ -182,6 +182,9 @@ class Assignment(SQLModel, table=True):
     comment: str | None = Field(default=None, sa_column=_text())
     confidence: int | None = None
     reference_answer: str | None = Field(default=None, sa_column=_text())
+    # Schema version 6. True: the annotator wrote or edited ``reference_answer``; False: they
+    # kept the item's own reference as given (no proposal of theirs); None: no answer stored.
+    reference_edited: bool | None = None
     # True once the judges' verdicts were shown to this annotator for this item.
     verdicts_seen: bool = False
     submitted_at: datetime | None = None

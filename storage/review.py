@@ -42,6 +42,7 @@ class AnnotatorNote:
     comment: str | None
     confidence: int | None
     reference_answer: str | None
+    reference_edited: bool | None  # False: the item's own reference, kept as given
     flagged: bool
     flag_note: str | None
     skip_reason: str | None
@@ -59,9 +60,16 @@ class ItemReview:
     history: list[GoldEvent]
 
     def proposed_references(self) -> list[tuple[str, str]]:
-        """``(annotator, answer)`` of every non-blank gold reference answer proposed."""
+        """``(annotator, answer)`` of every non-blank gold reference answer an annotator wrote
+        or edited (one kept as the item gave it is no proposal)."""
         return [(note.annotator, note.reference_answer) for note in self.notes
-                if note.reference_answer and note.reference_answer.strip()]
+                if note.reference_answer and note.reference_answer.strip()
+                and note.reference_edited is not False]
+
+    def kept_reference(self) -> list[str]:
+        """The annotators who kept the item's own reference answer as given."""
+        return [note.annotator for note in self.notes
+                if note.reference_answer and note.reference_edited is False]
 
 
 def find_item_id(*, session: Session, project_id: int, external_id: str) -> int | None:
@@ -85,7 +93,8 @@ def item_notes(*, session: Session, item_id: int) -> list[AnnotatorNote]:
     """Return each annotator's queue entry for the item (comment, confidence, proposed
     reference answer, skip, flag), by annotator."""
     query = (select(UserAccount.name, Assignment.status, Assignment.comment, Assignment.confidence,
-                    Assignment.reference_answer, Assignment.flagged, Assignment.flag_note,
+                    Assignment.reference_answer, Assignment.reference_edited,
+                    Assignment.flagged, Assignment.flag_note,
                     Assignment.skip_reason)
              .join(UserAccount, UserAccount.id == Assignment.user_id)
              .where(Assignment.item_id == item_id).order_by(UserAccount.name))

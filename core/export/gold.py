@@ -13,9 +13,12 @@ Human decisions are made for every item at once from the items x annotators labe
 (:func:`decide_counts`, numpy), not item by item. A gold row says how each label was decided
 (``method``), how many humans labelled the item (``annotators``) and how many of them gave the
 gold label (``agreeing``), and for an adjudicated label who decided and when. The gold
-reference answer (tasks with ``gold_reference``) is the adjudicated one; under the other
-policies, when there is none, the annotators' proposed reference answers are used if they
-all say the same (after trimming spaces), marked ``annotators``.
+reference answer (tasks with ``gold_reference``) is decided by :func:`decide_reference`: the
+adjudicated one; under the other policies, when there is none, the answers annotators wrote
+or edited, if they all say the same (after trimming spaces), marked ``annotators``; when no
+annotator wrote or edited one, the item's own reference that annotators kept as given,
+marked ``item`` (such a kept answer fills the column of an item exported for its gold
+labels, but does not put an item into the export by itself).
 
 Column names are flat and lower-case so that ``datasets.load_dataset("json" | "parquet" |
 "csv", data_files=...)`` loads an export as it is: ``id``, the template's fields, ``model``,
@@ -40,6 +43,7 @@ DEFAULT_POLICY = "majority"
 DEFAULT_MIN_LABELS = 2
 ADJUDICATED = "adjudicated"
 FROM_ANNOTATORS = "annotators"
+FROM_ITEM = "item"
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,25 @@ def proposed_reference(proposals: Sequence[str]) -> str | None:
     None when there is none or they differ."""
     texts = {text.strip() for text in proposals if text and text.strip()}
     return texts.pop() if len(texts) == 1 else None
+
+
+def decide_reference(adjudicated: str | None, proposed: Sequence[str], kept: Sequence[str]
+                     ) -> tuple[str, str] | None:
+    """Return ``(gold reference answer, source)`` of one item, or None when there is none.
+
+    ``adjudicated``: the admin's answer; ``proposed``: the answers annotators wrote or edited;
+    ``kept``: the item's own reference as annotators kept it untouched. The admin's answer
+    wins (``adjudicated``); else the proposals when they all agree (``annotators``: a kept
+    answer is no proposal and no vote against one); else, with no proposal at all, the kept
+    answer (``item``). Proposals that differ decide nothing.
+    """
+    if adjudicated:
+        return adjudicated, ADJUDICATED
+    if any(text and text.strip() for text in proposed):
+        text = proposed_reference(proposed)
+        return (text, FROM_ANNOTATORS) if text is not None else None
+    text = proposed_reference(kept)
+    return (text, FROM_ITEM) if text is not None else None
 
 
 def item_columns(schema: TaskSchema) -> list[Column]:

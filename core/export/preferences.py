@@ -6,10 +6,11 @@ Three sources, picked from the task schema:
 * ``pairwise`` — a nominal dimension with labels ``A`` and ``B`` (and usually ``tie``) over
   fields ``response_a``/``response_b``: the gold preference is chosen, the other response
   rejected; ties and undecided items give no pair.
-* ``reference`` — a task with gold reference answers (correctness): where the gold label of
-  its first dimension is the scale's last label (``incorrect``), the gold reference answer is
-  chosen and the response the humans rejected is rejected; without a gold reference answer
-  the item's own ``reference`` field is used (``chosen_source`` says which).
+* ``reference`` — a task with gold reference answers and a nominal first dimension
+  (correctness): where the gold label of that dimension is the scale's last label
+  (``incorrect``), the gold reference answer is chosen and the response the humans rejected
+  is rejected; without a gold reference answer the item's own ``reference`` field is used
+  (``chosen_source`` says which).
 * ``rating`` — an ordinal or interval dimension: responses to the same prompt (same text)
   are paired when their gold scores differ by at least ``margin``; the higher is chosen.
   This one groups by prompt, so it keeps each rated response's text in memory once.
@@ -57,7 +58,11 @@ def preference_source(schema: TaskSchema, dimension: str | None = None) -> tuple
         values = set(dim.label_values) if dim.scale != "interval" else set()
         if {"A", "B"} <= values and {"response_a", "response_b"} <= fields:
             return "pairwise", dim.name
-    if schema.gold_reference and schema.dimensions and "response" in fields and (
+    # The reference rule reads the first dimension's last label as "the response is wrong":
+    # a nominal verdict (correct / incorrect). A rated first dimension (exam questions, whose
+    # gold reference corrects the answer) pairs by its ratings instead.
+    if schema.gold_reference and schema.dimensions and "response" in fields and \
+            schema.dimensions[0].scale == "nominal" and (
             dimension is None or dimension == schema.dimensions[0].name):
         return "reference", schema.dimensions[0].name
     for dim in candidates:

@@ -41,5 +41,5 @@ def test_a_schema_that_uses_f_for_a_label_loses_the_flag_key_not_the_label():
 def test_item_heading_escapes_the_id_and_shows_the_state():
     assert item_heading("q*1", "done", flagged=True) == (
         "**Item q\\*1** :green-badge[:material/check: Labelled] "
-        ":orange-badge[:material/flag: Flagged for review]")
+        ":orange-badge[:material/flag: Flagged]")
     assert item_heading("q1", "pending", flagged=False) == "**Item q1** :blue-badge[To label]"

@@ -9,8 +9,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from components.annotate_actions import BLIND_UNTIL_SAVED
 from components.annotate_panel import HIDDEN_NOTE
 from components.auth import USER_KEY
+from core.templates import TEMPLATES
 from storage.annotation import (
     ProjectSettings,
     audit_trail,
@@ -82,7 +84,11 @@ def test_blind_label_then_reveal_then_revise_with_a_reason(app_db_any, annotator
     # Blind: no judge name, label line or rationale was sent, not even hidden.
     assert not [s for s in verdict_strings("q0") if s in sent]
     assert HIDDEN_NOTE in [caption.value for caption in at.caption]
-    assert at.button(key="annotate.reveal").disabled
+    # V before labelling says why nothing is shown (it did nothing at all), and shows nothing.
+    at.button(key="annotate.reveal").click().run()
+    assert [info.value for info in at.info] == [BLIND_UNTIL_SAVED]
+    assert not [s for s in verdict_strings("q0") if s in page_text(at)]
+    assert not assignment(db, quiz, annotator, "q0").verdicts_seen
 
     label(at, "correct", 0)
     assert at.button(key="annotate.label.correct.0").proto.type == "primary"
@@ -146,8 +152,9 @@ def test_save_and_next_without_comparing_and_reveal_later_with_v(app_db, annotat
     saved = assignment(app_db, quiz, annotator, "q0")
     assert (saved.status, saved.comment, saved.confidence, saved.verdicts_seen) == (
         "done", "unsure", 2, False)
-    # The gold reference answer is prefilled from the item's reference and saved with the label.
-    assert saved.reference_answer == "Reference 0"
+    # The gold reference answer is prefilled from the item's reference and saved with the
+    # label, as kept: untouched, it is the item's, not a proposal of the annotator's.
+    assert (saved.reference_answer, saved.reference_edited) == ("Reference 0", False)
 
     at.button(key="annotate.back").click().run()
     assert current_item(at) == "q0"
@@ -170,7 +177,28 @@ def test_gold_reference_answer_is_editable(app_db, annotator, quiz):
     box.input("Vitamin C (ascorbic acid)")
     label(at, "correct", 0)
     submit(at)
-    assert assignment(app_db, quiz, annotator, "q0").reference_answer == "Vitamin C (ascorbic acid)"
+    saved = assignment(app_db, quiz, annotator, "q0")
+    assert (saved.reference_answer, saved.reference_edited) == ("Vitamin C (ascorbic acid)", True)
+
+
+def test_exam_questions_have_a_reference_box_that_starts_from_the_answer(app_db, annotator,
+                                                                         tmp_path):
+    # Experts correct generated questions' answers: the box starts from the item's answer.
+    records = [{"id": "e1", "source": "Context", "prompt": "A question?", "response": "An answer"}]
+    project = make_annotation_project(app_db, tmp_path, [annotator], records=records,
+                                      template="exam_question", name="exam")
+    at = open_annotate(annotator, project_id=project)
+    first = item_id(app_db, project, annotator, "e1")
+    box = at.text_area(key=f"annotate.reference.{first}")
+    assert box.value == "An answer"
+    assert "starts from the item's “Its answer”" in box.help
+    box.input("The corrected answer")
+    for dimension in TEMPLATES["exam_question"].dimension_names:
+        label(at, dimension, 3)
+    submit(at)
+    saved = assignment(app_db, project, annotator, "e1")
+    assert (saved.status, saved.reference_answer, saved.reference_edited) == (
+        "done", "The corrected answer", True)
 
 
 def test_skip_and_flag_are_recorded(app_db_any, annotator, quiz):
@@ -182,7 +210,7 @@ def test_skip_and_flag_are_recorded(app_db_any, annotator, quiz):
     at.button(key="annotate.flag.set").click().run()
     flagged = assignment(db, quiz, annotator, "q0")
     assert (flagged.flagged, flagged.flag_note) == (True, "the question is ambiguous")
-    assert any(":orange-badge[:material/flag: Flagged for review]" in m.value for m in at.markdown)
+    assert any(":orange-badge[:material/flag: Flagged]" in m.value for m in at.markdown)
 
     at.button(key="annotate.skip").click().run()
     # In skip mode the digits choose a reason (the label buttons are gone).
@@ -323,6 +351,36 @@ def test_only_the_active_dimension_has_keys_and_choosing_moves_on(app_db, annota
         assert user_labels(session=session, item_id=first, user_id=annotator.id) == {
             "correctness": "4", "evidence_based": "5", "professionalism": "5", "relevance": "5",
             "difficulty": "5"}
+
+
+def test_changing_a_saved_label_shows_its_agreement_as_unsaved_and_opens_the_reason(
+        app_db, annotator, tmp_path):
+    # Both judges say "correct"; the expert saves "correct", then presses 2 to revise.
+    records = [{"id": "u1", "prompt": "Capital of Australia?", "response": "Canberra",
+                "judges": {judge: {"correct": "correct"} for judge in JUDGES}}]
+    project = make_annotation_project(app_db, tmp_path, [annotator], records=records,
+                                      name="unsaved")
+    at = open_annotate(annotator, project_id=project)
+    label(at, "correct", 0)
+    submit(at)
+    first = item_id(app_db, project, annotator, "u1")
+    assert "2 of 2 judges agree with you" in [c.value for c in at.caption]
+    assert not [h for h in at.get("html") if "annotate-reason" in h.proto.body]
+
+    label(at, "correct", 1)
+
+    captions = [c.value for c in at.caption]
+    assert "0 of 2 judges agree with your unsaved label (2 with the saved one)" in captions
+    assert "2 of 2 judges agree with you" not in captions
+    marks = [plain(m.value) for m in at.markdown if "judge-" in plain(m.value)]
+    assert marks == [":red[:material/cancel:] judge-omega — **Correct**",
+                     ":red[:material/cancel:] judge-zeta — **Correct**"]
+    assert at.text_input(key=f"annotate.reason.{first}")  # the reason box is open ...
+    scripts = [h.proto.body for h in at.get("html") if "<script>" in h.proto.body]
+    # ... and a one-off script puts the cursor in it (the browser test checks the focus).
+    assert len(scripts) == 1 and f".st-key-annotate-reason-{first} input" in scripts[0]
+    label(at, "correct", 1)  # the same label again: the box stays, no second focus request
+    assert not [h for h in at.get("html") if "<script>" in h.proto.body]
 
 
 def test_the_key_legend_and_the_navigation_keys(app_db, annotator, quiz):

@@ -10,11 +10,14 @@ from sqlalchemy import select
 
 from core.safe_text import escape_markdown
 from core.templates import TEMPLATES
+from storage.annotation import ProjectSettings, submit_labels
 from storage.demo import load_demo
 from storage.importer import import_file
 from storage.models import AuditLog, Gold
 from storage.projects import get_project
 from storage.review import find_item_id
+from storage.users import create_user
+from tests.app.annotate_helpers import make_annotation_project, quiz_records
 from tests.app.review_helpers import (
     DISAGREEMENTS,
     demo_records,
@@ -143,3 +146,28 @@ def test_a_project_without_human_labels_says_so(app_db, admin, tmp_path):
     assert not at.exception
     assert at.info[0].value.startswith("No human labels yet")
     assert not at.dataframe and not at.success
+
+
+def test_only_written_or_edited_references_are_proposals(app_db, admin, tmp_path):
+    # ann keeps the item's reference untouched, bob corrects it: only bob's answer is a
+    # proposal (listed, and the gold box starts from it); ann is named as having kept it.
+    with app_db.write() as session:
+        ann = create_user(session=session, name="ann", role="annotator", password=None)
+        bob = create_user(session=session, name="bob", role="annotator", password=None)
+    project = make_annotation_project(app_db, tmp_path, [ann, bob], records=quiz_records(1),
+                                      settings=ProjectSettings(overlap=2))
+    with app_db.read() as session:
+        item_id = find_item_id(session=session, project_id=project, external_id="q0")
+    for user, answer in ((ann, "Reference 0"), (bob, "Reference 0, corrected")):
+        submit_labels(app_db, project_id=project, user_id=user.id, item_id=item_id,
+                      labels={"correct": "incorrect"}, reference_answer=answer)
+    at = open_with(DISAGREEMENTS, user=admin,
+                   params={"disagreements.project": "quiz", "disagreements.item": "q0"})
+
+    assert not at.exception
+    captions = [c.value for c in at.caption]
+    assert "bob · proposed reference answer:" in captions
+    assert "ann · proposed reference answer:" not in captions
+    assert "Kept the item's reference answer as given (no proposal): ann." in captions
+    assert at.text_area(key=f"disagreements.gold.{item_id}.reference").value == (
+        "Reference 0, corrected")

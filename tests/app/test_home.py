@@ -4,10 +4,13 @@ import json
 
 import pytest
 
+from components.home_view import NO_QUEUES
 from core.importing import read_import_bytes, validate_table
 from core.templates import TEMPLATES
+from storage.annotation import find_assignment, skip_item, submit_labels
 from storage.demo import demo_files
 from storage.importer import write_import
+from tests.app.annotate_helpers import make_annotation_project, quiz_records
 from tests.app.apptest_helpers import open_page
 from tests.conftest import skip_or_fail
 
@@ -123,13 +126,29 @@ def test_annotator_gets_neither_the_demo_button_nor_the_import_links(app_db, ann
     with pytest.raises(KeyError):
         at.button(key="home.load_demo")
     assert not at.main.get("page_link")
-    assert at.info[0].value == "There are no projects yet. An admin imports the items to label."
+    assert at.info[0].value == NO_QUEUES
 
 
-def test_annotator_sees_the_projects_but_cannot_load_the_demo(app_db, imported_project, annotator):
+def test_annotator_sees_only_their_own_queues_with_progress_and_a_way_in(
+        app_db, imported_project, annotator, tmp_path):
+    # "My eval" is not theirs: no table of every project, no way into it.
+    project = make_annotation_project(app_db, tmp_path, [annotator], records=quiz_records(4))
+    with app_db.read() as session:
+        first, second = (find_assignment(session=session, project_id=project,
+                                         user_id=annotator.id, external_id=f"q{i}").item_id
+                         for i in (0, 1))
+    submit_labels(app_db, project_id=project, user_id=annotator.id, item_id=first,
+                  labels={"correct": "correct"})
+    skip_item(app_db, project_id=project, user_id=annotator.id, item_id=second, reason="unsure")
+
     at = open_page(user=annotator)
+
     assert not at.exception
-    assert list(_projects_table(at)["project"]) == ["My eval"]
-    assert not at.main.get("page_link")
-    with pytest.raises(KeyError):
-        at.button(key="home.load_demo")
+    assert not at.dataframe
+    assert "My eval" not in "\n".join(m.value for m in at.markdown)
+    assert [m.value for m in at.markdown if m.value.startswith("**")] == ["**quiz**"]
+    assert [(p.proto.value, p.proto.text) for p in at.get("progress")] == [
+        (50, "1 of 4 labelled · 1 skipped")]
+    (link,) = at.main.get("page_link")
+    assert (link.proto.label, link.proto.page, link.proto.query_string) == (
+        "Continue", "Annotate", f"project={project}")

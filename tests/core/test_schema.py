@@ -35,6 +35,10 @@ def test_correctness_template():
     assert schema.field_names == ("prompt", "response", "reference")
     assert [f.required for f in schema.fields] == [True, False, False]
     assert schema.gold_reference is True
+    assert schema.gold_reference_field == "reference"
+    assert schema.given_reference({"prompt": "Q", "reference": "Canberra"}) == "Canberra"
+    assert schema.given_reference({"prompt": "Q", "reference": "  "}) is None
+    assert schema.given_reference({"prompt": "Q"}) is None
     assert schema.dimension_names == ("correct",)
     correct = schema.dimension("correct")
     assert correct.scale == "nominal"
@@ -66,6 +70,9 @@ def test_thematic_alignment_template():
 def test_exam_question_template():
     schema = TEMPLATES["exam_question"]
     assert schema.field_names == ("source", "prompt", "response")
+    # Experts correct the generated answer: the gold reference box starts from it.
+    assert (schema.gold_reference, schema.gold_reference_field) == (True, "response")
+    assert schema.given_reference({"prompt": "Q?", "response": "Its answer"}) == "Its answer"
     assert schema.dimension_names == (
         "correctness", "evidence_based", "professionalism", "relevance", "difficulty")
     for dimension in schema.dimensions:
@@ -118,6 +125,19 @@ def test_round_trip_keeps_interval_bounds_and_optional_flags():
                                      "description": "", "required": False, "min": -1.5,
                                      "max": 10.0}
     assert schema_from_dict(data) == schema
+
+
+def test_a_schema_stored_before_gold_reference_field_starts_the_box_from_reference():
+    # Projects created before the key existed store the correctness schema without it; their
+    # reference box started from the item's ``reference`` field, and still does.
+    stored = schema_to_dict(TEMPLATES["correctness"])
+    del stored["gold_reference_field"]
+    assert schema_from_dict(stored).gold_reference_field == "reference"
+    no_reference = {**stored, "fields": [f for f in stored["fields"] if f["name"] != "reference"]}
+    assert schema_from_dict(no_reference).gold_reference_field is None  # the box starts empty
+    without_gold = {**stored, "gold_reference": False}
+    assert schema_from_dict(without_gold).gold_reference_field is None
+    assert schema_from_dict(without_gold).given_reference({"reference": "Canberra"}) is None
 
 
 def test_unknown_dimension_lists_the_known_ones():

@@ -150,7 +150,8 @@ INVALID = [
      f"'{'a' * 65}' is not a valid name (lowercase letter first, then a-z, 0-9 or _, at most 64 "
      "characters)"),
     ("unknown top-level key", 'name = "t"\ncolour = "red"' + FIELDS + YES_NO, "colour",
-     "unknown key (allowed: description, dimensions, fields, gold_reference, name, title)"),
+     "unknown key (allowed: description, dimensions, fields, gold_reference, "
+     "gold_reference_field, name, title)"),
     ("unknown label key", 'name = "t"' + FIELDS + dimension(
         'name = "ok"\nscale = "nominal"', ['value = "yes"', 'value = "no"\n  colour = "red"']),
      "dimensions[0].labels[1].colour",
@@ -222,6 +223,18 @@ INVALID = [
      "fields[0].kind", "'image' is not one of text, texts"),
     ("gold_reference not a bool", 'name = "t"\ngold_reference = "yes"' + FIELDS + YES_NO,
      "gold_reference", "expected true or false, got 'yes'"),
+    ("gold_reference_field without gold_reference", 'name = "t"\n'
+     'gold_reference_field = "response"' + FIELDS + YES_NO,
+     "gold_reference_field", "needs gold_reference = true"),
+    ("gold_reference_field not a field", 'name = "t"\ngold_reference = true\n'
+     'gold_reference_field = "answer"' + FIELDS + YES_NO,
+     "gold_reference_field", "'answer' is not a text field of the schema (text fields: prompt, "
+                             "response)"),
+    ("gold_reference_field a list of texts", 'name = "t"\ngold_reference = true\n'
+     'gold_reference_field = "sources"' + FIELDS + '\n[[fields]]\nname = "sources"\n'
+     'kind = "texts"\n' + YES_NO,
+     "gold_reference_field", "'sources' is not a text field of the schema (text fields: prompt, "
+                             "response)"),
     ("empty label value", 'name = "t"' + FIELDS + dimension(
         'name = "ok"\nscale = "nominal"', ['value = " "', 'value = "no"']),
      "dimensions[0].labels[0].value", "expected a non-empty string, got ' '"),
@@ -259,7 +272,8 @@ def test_a_schema_reports_all_its_problems_at_once(tmp_path):
     with pytest.raises(SchemaError) as info:
         load_schema_toml(path)
     expected = [
-        ("colour", "unknown key (allowed: description, dimensions, fields, gold_reference, name, title)"),
+        ("colour", "unknown key (allowed: description, dimensions, fields, gold_reference, "
+                   "gold_reference_field, name, title)"),
         ("name", "'My Task' is not a valid name (lowercase letter first, then a-z, 0-9 or _, at most "
                  "64 characters)"),
         ("fields[0].kind", "'image' is not one of text, texts"),
@@ -339,3 +353,13 @@ def test_resolve_task_with_missing_toml_file_says_so(tmp_path):
     with pytest.raises(SchemaError) as info:
         resolve_task(str(path))
     assert str(info.value) == f"{path}: <file>: file not found"
+
+
+def test_a_bad_reference_field_is_reported_with_the_other_problems(tmp_path):
+    text = ('name = "task"\ngold_reference_field = "missing"\ncolour = "red"\n'
+            '[[fields]]\nname = "prompt"\n' + dimension('name = "ok"\nscale = "nominal"',
+                                                      ['value = "yes"', 'value = "no"']))
+    with pytest.raises(SchemaError) as info:
+        load_schema_toml(write(tmp_path, text))
+    assert [key for key, _ in info.value.problems] == ["colour", "gold_reference_field"]
+    assert info.value.problems[1][1] == "needs gold_reference = true"

@@ -248,3 +248,60 @@ def test_html_and_markdown_in_an_item_stay_inert_text_in_the_browser(page, own_d
     assert not [url for url in requests if "127.0.0.1:9" in url or url.endswith("/x")]
     assert dialogs == []
     snapshot(page, "docket_annotate_xss.png")
+
+
+def test_keys_work_right_after_choosing_a_project_in_the_select_box(page, own_docket_server,
+                                                                    server_db, tmp_path):
+    # The select box kept the focus after a choice, and label keys then went nowhere.
+    user = new_annotator(server_db)
+    first = make_annotation_project(server_db, tmp_path, [user], name="pick one",
+                                    records=quiz_records(2, prefix="p"))
+    second = make_annotation_project(server_db, tmp_path, [user], name="pick two",
+                                     records=quiz_records(2, prefix="t"))
+    open_annotate(page, own_docket_server, user, first)
+    shows_item(page, "p0")
+    by_key(page, "annotate.project").locator("input").click()
+    page.get_by_role("option", name="pick two").click()
+    shows_item(page, "t0")
+    page.wait_for_function("() => document.activeElement === document.body")
+
+    page.keyboard.press("2")  # once: a lost key here is the bug, not the machine's load
+    chosen(page, "correct", 1)
+    page.keyboard.press("Enter")
+    page.get_by_text(rationale("judge-zeta", "t0")).wait_for()
+    with server_db.read() as session:
+        found = find_assignment(session=session, project_id=second, user_id=user.id,
+                                external_id="t0")
+        assert user_labels(session=session, item_id=found.item_id, user_id=user.id) == {
+            "correct": "incorrect"}
+
+
+def test_changing_a_saved_label_puts_the_cursor_in_the_reason_box(page, own_docket_server,
+                                                                  server_db, tmp_path):
+    user = new_annotator(server_db)
+    project = make_annotation_project(server_db, tmp_path, [user], name="revise quiz",
+                                      records=quiz_records(1, prefix="r"))
+    open_annotate(page, own_docket_server, user, project)
+    shows_item(page, "r0")
+    choose(page, "1", "correct", 0)
+    page.keyboard.press("Enter")
+    page.get_by_text("1 of 2 judges agree with you").wait_for()
+    settled(page)
+
+    page.keyboard.press("2")  # revise: the agreement is of the new label, marked unsaved
+    page.get_by_text("1 of 2 judges agree with your unsaved label (1 with the saved one)").wait_for()
+    reason = page.locator('[class*="st-key-annotate-reason-"] input')
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement.closest("
+        "'[class*=\"st-key-annotate-reason-\"]') !== null")
+    page.keyboard.type("the second judge is right")  # typed at once, no click
+    assert reason.input_value() == "the second judge is right"
+    page.keyboard.press("Tab")  # Tab leaves the box; Enter then saves the revision
+    settled(page)
+    page.keyboard.press("Enter")
+    page.get_by_text("Revised r0.").wait_for()
+    with server_db.read() as session:
+        found = find_assignment(session=session, project_id=project, user_id=user.id,
+                                external_id="r0")
+        assert user_labels(session=session, item_id=found.item_id, user_id=user.id) == {
+            "correct": "incorrect"}

@@ -18,6 +18,7 @@ from storage.annotation import (
     find_assignment,
     get_settings,
     item_verdicts,
+    member_queues,
     next_assignment,
     previous_assignment,
     progress,
@@ -113,6 +114,62 @@ def test_submit_advances_the_queue_and_progress(db, tmp_path):
     assert (done.status, done.comment, done.confidence, done.reference_answer) == (
         "done", "close but wrong", 4, "The real answer")
     assert stats == {"ann": (1, 0, 2), "bob": (0, 0, 3)}
+
+
+def test_member_queues_count_each_projects_queue_of_one_user(db, tmp_path):
+    project_id, (ann, bob) = setup_queue(db, tmp_path)  # ann: q0 q2 q4, bob: q1 q3 q5
+    with db.read() as session:
+        first = next_assignment(session=session, project_id=project_id, user_id=ann)
+    submit_labels(db, project_id=project_id, user_id=ann, item_id=first.item_id,
+                  labels={"correct": "correct"})
+    with db.read() as session:
+        second = next_assignment(session=session, project_id=project_id, user_id=ann)
+    skip_item(db, project_id=project_id, user_id=ann, item_id=second.item_id, reason="unsure")
+    unbuilt = make_project(db, tmp_path, 2, name="another")  # a member, queues not built yet
+    make_project(db, tmp_path, 2, name="not hers")
+    with db.write() as session:
+        set_members(session=session, project_id=unbuilt, user_ids=[ann], actor_id=None)
+
+    with db.read() as session:
+        queues = member_queues(session=session, user_id=ann)
+        bobs = member_queues(session=session, user_id=bob)
+
+    assert [(q.project, q.done, q.skipped, q.pending, q.total) for q in queues] == [
+        ("another", 0, 0, 0, 0), ("quiz", 1, 1, 1, 3)]
+    assert [q.project_id for q in queues] == [unbuilt, project_id]
+    assert [(q.project, q.done, q.skipped, q.pending) for q in bobs] == [("quiz", 0, 0, 3)]
+
+
+def test_a_reference_answer_is_stored_as_kept_or_as_written(db, tmp_path):
+    # The box starts from the item's reference: saving it untouched is no proposal of the
+    # annotator's. The server compares with the item itself (spaces trimmed), not with what
+    # the browser says it showed.
+    records = [{"id": f"r{i}", "prompt": f"Question {i}?", "response": f"Answer {i}",
+                "reference": f"Reference {i}"} for i in range(3)]
+    import_file(db, write_jsonl(records, tmp_path / "refs.jsonl"), project_name="refs",
+                schema=CORRECTNESS)
+    (ann,) = make_users(db, "ann")
+    with db.write() as session:
+        project_id = get_project(session=session, name="refs").id
+        set_members(session=session, project_id=project_id, user_ids=[ann], actor_id=None)
+    rebuild_queues(db, project_id=project_id)
+
+    def save(external_id: str, reference: str | None, reason: str | None = None):
+        with db.read() as session:
+            item_id = find_assignment(session=session, project_id=project_id, user_id=ann,
+                                      external_id=external_id).item_id
+        submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id,
+                      labels={"correct": "correct"}, reference_answer=reference, reason=reason)
+        with db.read() as session:
+            found = find_assignment(session=session, project_id=project_id, user_id=ann,
+                                    item_id=item_id)
+        return found.reference_answer, found.reference_edited
+
+    assert save("r0", "Reference 0\n") == ("Reference 0\n", False)  # kept as given
+    assert save("r1", "Reference 1, since 1913") == ("Reference 1, since 1913", True)
+    assert save("r2", "   ") == (None, None)  # emptied: no answer at all
+    # Revising back to the item's own text makes it kept again.
+    assert save("r1", "Reference 1") == ("Reference 1", False)
 
 
 def test_a_revision_is_audited_with_both_values_and_the_reason(db, tmp_path):

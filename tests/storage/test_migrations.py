@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import Connection, inspect, text
 from sqlmodel import SQLModel
 
+from core.schema import schema_to_dict
+from core.templates import TEMPLATES
 from storage.migrations import SCHEMA_VERSION, SchemaTooNewError, migrate, schema_version
 from tests.storage.legacy_schema import recreate_as_version_1, schema_shape
 
@@ -26,10 +30,10 @@ def table_names(db) -> set[str]:
         return set(inspect(connection).get_table_names())
 
 
-def test_schema_version_is_five() -> None:
+def test_schema_version_is_six() -> None:
     # A bump must come with a migration step; test_a_version_1_database_upgrades_to_the_
     # current_schema below then checks the step against a fresh database.
-    assert SCHEMA_VERSION == 5
+    assert SCHEMA_VERSION == 6
 
 
 def test_a_version_1_database_upgrades_to_the_current_schema_and_keeps_its_data(db) -> None:
@@ -145,3 +149,48 @@ def test_a_missing_step_is_an_error(db) -> None:
     with pytest.raises(RuntimeError, match=f"no migration step to schema version {NEXT}"):
         migrate(db, target=NEXT + 1, migrations={NEXT + 1: lambda connection: None})
     assert recorded_versions(db) == [SCHEMA_VERSION]
+
+
+def test_version_6_classifies_stored_reference_answers_by_the_items_reference(db) -> None:
+    # Before version 6 every stored reference answer counted as the annotator's proposal, also
+    # one the box was prefilled with and never touched. The step compares each with the item's
+    # own reference (spaces trimmed): the same text is kept, anything else edited.
+    recreate_as_version_1(db)
+    migrate(db, target=5)
+    stored = schema_to_dict(TEMPLATES["correctness"])
+    del stored["gold_reference_field"]  # as version 5 stored the correctness schema
+    items = {"k": {"prompt": "Q1", "reference": "Canberra"},
+             "e": {"prompt": "Q2", "reference": "Canberra"},
+             "w": {"prompt": "Q3"},
+             "n": {"prompt": "Q4", "reference": "Paris"}}
+    answers = {"k": "Canberra \n", "e": "Canberra (since 1913)", "w": "Jupiter", "n": None}
+    with db.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO project (id, name, template, task_json, created_at) "
+            "VALUES (1, 'old', 'correctness', :task, CURRENT_TIMESTAMP)"),
+            {"task": json.dumps(stored)})
+        connection.execute(text(
+            "INSERT INTO user_account (id, name, display_name, role, active, created_at) "
+            "VALUES (1, 'ann', '', 'annotator', TRUE, CURRENT_TIMESTAMP)"))
+        for number, (external_id, fields) in enumerate(items.items(), start=1):
+            connection.execute(text(
+                "INSERT INTO item (id, project_id, external_id, fields_json, content_hash, "
+                "created_at, updated_at) VALUES (:id, 1, :external, :fields, 'h', "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                {"id": number, "external": external_id, "fields": json.dumps(fields)})
+            connection.execute(text(
+                "INSERT INTO assignment (project_id, item_id, user_id, position, status, "
+                "flagged, reference_answer, verdicts_seen, updated_at) VALUES (1, :id, 1, :id, "
+                "'done', FALSE, :answer, FALSE, CURRENT_TIMESTAMP)"),
+                {"id": number, "answer": answers[external_id]})
+
+    assert migrate(db) == 5
+
+    with db.read() as session:
+        rows = session.execute(text(
+            "SELECT i.external_id, a.reference_answer, a.reference_edited FROM assignment a "
+            "JOIN item i ON i.id = a.item_id ORDER BY i.id")).all()
+    assert [(external_id, answer, None if edited is None else bool(edited))
+            for external_id, answer, edited in rows] == [
+        ("k", "Canberra \n", False), ("e", "Canberra (since 1913)", True),
+        ("w", "Jupiter", True), ("n", None, None)]

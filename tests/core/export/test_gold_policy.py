@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from core.export.gold import (
     GoldPolicy,
     decide_counts,
+    decide_reference,
     gold_columns,
     proposed_reference,
 )
@@ -152,5 +153,30 @@ def test_preference_source_by_schema():
     assert preference_source(TEMPLATES["correctness"]) == ("reference", "correct")
     assert preference_source(TEMPLATES["thematic_alignment"]) == ("rating", "alignment")
     assert preference_source(TEMPLATES["exam_question"], "relevance") == ("rating", "relevance")
+    # exam_question has gold references too, but its first dimension is a 1-5 rating, not a
+    # verdict whose last label means "wrong": it pairs by rating, as before it had them.
+    assert preference_source(TEMPLATES["exam_question"]) == ("rating", "correctness")
     with pytest.raises(ExportError, match="no dimension to build preference pairs"):
         preference_source(TEMPLATES["thematic_alignment"], "missing_themes")
+
+
+REFERENCE_CASES = [
+    # (case, adjudicated, written or edited, kept as given, expected)
+    ("admin wins over everything", "A", ["B"], ["C"], ("A", "adjudicated")),
+    ("one proposal", None, ["Canberra "], [], ("Canberra", "annotators")),
+    ("agreeing proposals", None, ["Canberra", " Canberra"], [], ("Canberra", "annotators")),
+    ("differing proposals decide nothing", None, ["Canberra", "Sydney"], [], None),
+    ("kept only: the item's", None, [], ["Canberra", "Canberra"], ("Canberra", "item")),
+    ("a kept answer is no vote against a proposal", None, ["Canberra, ACT"], ["Canberra"],
+     ("Canberra, ACT", "annotators")),
+    ("differing proposals beside kept ones", None, ["x", "y"], ["Canberra"], None),
+    ("blank proposals count as none", None, ["  "], ["Canberra"], ("Canberra", "item")),
+    ("nothing", None, [], [], None),
+]
+
+
+@pytest.mark.parametrize(("adjudicated", "proposed", "kept", "expected"),
+                         [case[1:] for case in REFERENCE_CASES],
+                         ids=[case[0] for case in REFERENCE_CASES])
+def test_decide_reference(adjudicated, proposed, kept, expected):
+    assert decide_reference(adjudicated, proposed, kept) == expected
