@@ -5,13 +5,16 @@
 - :func:`ws_session`: a websocket client (bench/st_client.py) signed in on a real server.
 - :func:`run_async`: runs a coroutine on a thread of its own, since Playwright's sync API
   (other browser tests of the same session) may already run an event loop on this one.
+- :func:`in_chromium`: a scenario in a Chromium of its own, on a thread of its own for the
+  same reason (the session's ``browser`` fixture belongs to tests/e2e).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -19,6 +22,7 @@ import pytest
 import components.browser
 from bench.st_client import ClientError, StreamlitClient
 from components.browser import BrowserRequest
+from tests.e2e.conftest import CHROMIUM_ARGS
 
 T = TypeVar("T")
 
@@ -35,6 +39,24 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run ``coroutine`` to its end on a thread of its own and return its result."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+def in_chromium(chromium: Path, scenario: Callable[[Any], T]) -> T:
+    """Run ``scenario(page)`` in a fresh headless Chromium tab and return its result."""
+    from playwright.sync_api import sync_playwright
+
+    def run() -> T:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+            try:
+                context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                context.set_default_timeout(20_000)
+                return scenario(context.new_page())
+            finally:
+                browser.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
 
 
 async def ws_session(url: str, name: str, password: str, *, page: str = "",
