@@ -13,18 +13,24 @@ somewhere without the cookie, does not resume a signed-in session.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from dataclasses import dataclass
+from functools import cache
 
 import streamlit as st
 
 from core.client_address import (
+    LOCAL_CLIENT,
+    PROXY_CLIENT,
     ClientAddress,
     IPNetwork,
     ServerTrust,
     parse_trusted_proxies,
     resolve_client,
 )
+
+log = logging.getLogger(__name__)
 
 BROWSER_COOKIE = "docket_browser"
 TRUSTED_PROXIES_ENV = "DOCKET_TRUSTED_PROXIES"
@@ -80,8 +86,20 @@ def sign_in_client() -> ClientAddress:
     """Return the client this session's sign-ins are counted against (see
     :func:`core.client_address.resolve_client`). Raises :class:`ProxyConfigError`."""
     request = browser_request()
-    return resolve_client(request.peer, request.forwarded_for, trusted_proxies(),
-                          ServerTrust.parse(os.environ.get(SERVER_TRUSTED_ENV)))
+    client = resolve_client(request.peer, request.forwarded_for, trusted_proxies(),
+                            ServerTrust.parse(os.environ.get(SERVER_TRUSTED_ENV)))
+    if request.forwarded_for and client.key in (LOCAL_CLIENT, PROXY_CLIENT):
+        _warn_untrusted_proxy()
+    return client
+
+
+@cache
+def _warn_untrusted_proxy() -> None:
+    """Once per process: a proxy forwards to Docket, but its header is not believed, so all
+    its clients share one sign-in counter."""
+    log.warning("a proxy forwards requests with X-Forwarded-For, but %s does not name it: all "
+                "its clients count as one for sign-in throttling (README, Configuration)",
+                TRUSTED_PROXIES_ENV)
 
 
 def browser_binding() -> str | None:

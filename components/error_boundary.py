@@ -16,8 +16,8 @@ import streamlit as st
 
 log = logging.getLogger(__name__)
 
-PAGE_FAILED = ("Something went wrong on this page. Nothing was shown to protect the server's "
-               "details; the administrator finds them in the server log under error id `{id}`.")
+PAGE_FAILED = ("Something went wrong on this page. The details are in the server log under "
+               "error id `{id}`: please pass the id on to your administrator.")
 UNAVAILABLE = ("Docket is not available: its configuration or its database has a problem. The "
                "administrator finds the reason in the server log under error id `{id}`.")
 

@@ -14,6 +14,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
+import components.browser
 import storage.users as users
 from core.client_address import (
     ClientAddress,
@@ -190,6 +191,17 @@ def test_the_form_counts_the_client_a_trusted_proxy_names(app_db_any, annotator,
     as_browser(monkeypatch, peer="198.51.100.7", forwarded_for=("198.51.100.7",))
     other = sign_in_through_the_form(open_page(), "ann", app_conftest.ANNOTATOR_PASSWORD)
     assert other.title[0].value == "Docket" and not other.error
+
+
+def test_an_unconfigured_proxy_is_reported_in_the_log_once(app_db, admin, monkeypatch, caplog):
+    components.browser._warn_untrusted_proxy.cache_clear()
+    as_browser(monkeypatch, peer="203.0.113.5", forwarded_for=("203.0.113.5",))
+    for _ in range(2):
+        open_page()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "components.browser"]
+    assert warnings == ["a proxy forwards requests with X-Forwarded-For, but "
+                        "DOCKET_TRUSTED_PROXIES does not name it: all its clients count as one "
+                        "for sign-in throttling (README, Configuration)"]
 
 
 def test_the_last_admin_at_the_server_signs_in_after_many_failures(app_db_any, admin,
