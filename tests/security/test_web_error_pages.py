@@ -5,7 +5,8 @@ failed) and "Ask Google" / "Ask ChatGPT" buttons that send it elsewhere. Docket'
 boundary (``st.App(on_script_error=...)``, components/error_boundary.py) shows a short
 message with an error id and logs the traceback under that id; ``client.showErrorDetails =
 "none"`` covers anything that slips past it. The failures here are real ones of a running
-server: a table its database lost, under a page run and under a widget callback.
+server: a table its database lost, under a page run and under a widget callback, and an
+upload whose file name holds a NUL (Streamlit's uploader raises for it).
 """
 
 from __future__ import annotations
@@ -114,3 +115,26 @@ def _has_table(server, name: str) -> bool:
     with sqlite3.connect(path) as connection:
         found = connection.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,))
         return found.fetchone() is not None
+
+
+def test_an_upload_named_with_a_nul_shows_no_traceback(server_and_log, chromium_path):
+    # One of the failures the issue lists: Streamlit's file uploader itself raises for it.
+    server, log_path = server_and_log
+
+    def scenario(page) -> tuple[str, list[str]]:
+        page.goto(f"{server.url}/Import")
+        sign_in(page, server.admin_name, server.admin_password)
+        uploader = page.locator(".st-key-import-uploader")
+        uploader.wait_for()
+        uploader.locator('input[type="file"]').set_input_files({
+            "name": "items\x00.jsonl", "mimeType": "application/json",
+            "buffer": b'{"id": "q1", "prompt": "p", "response": "r"}\n'})
+        page.locator('[data-testid="stAlert"], [data-testid="stException"]').first.wait_for()
+        page.wait_for_timeout(500)  # let the run finish drawing
+        text = page.locator("body").inner_text()
+        return text, [leak for leak in LEAKS if leak in text]
+
+    text, leaks = in_chromium(chromium_path, scenario)
+    assert leaks == []
+    for error_id in ERROR_ID.findall(text):  # if the page failed, the log has why
+        assert logged_with_traceback(log_path, error_id, "null bytes")
