@@ -11,11 +11,17 @@ changes it with ``page_info_changed``), the page's script hash, and every widget
 by its user key (element id, fragment, label). It has no I/O, so its message building and
 message reading are unit-tested; :class:`StreamlitClient` adds the websocket (``websockets``).
 No browser: one client costs a few milliseconds of CPU per run instead of a Chromium.
+
+Like a browser, the client first loads the page over HTTP and sends the cookies it got with
+its websocket (Docket binds a sign-in to its browser cookie), and it can reconnect to an
+existing session by its id (the third websocket subprotocol entry, as the browser does after
+a dropped connection).
 """
 
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,14 +78,17 @@ class PageState:
     """What the browser remembers between runs of one session (no I/O).
 
     ``widgets`` maps a user key to the widget drawn with it most recently; ``errors`` collects
-    the text of ``st.error`` / exception elements of the last run.
+    the text of ``st.error`` / exception elements of the last run, ``drawn`` the user keys of
+    the widgets it drew; ``session_id`` is the id the server gave the session.
     """
 
     page_name: str = ""
     query_string: str = ""
     page_script_hash: str = ""
+    session_id: str = ""
     widgets: dict[str, Widget] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    drawn: set[str] = field(default_factory=set)
 
     def rerun(self, widget_states: Iterable[WidgetState] = (), *, fragment_id: str = ""
               ) -> BackMsg:
@@ -118,7 +127,9 @@ class PageState:
     def apply(self, message: ForwardMsg) -> int | None:
         """Take in one ``ForwardMsg``; return its ``script_finished`` status, else None."""
         kind = message.WhichOneof("type")
-        if kind == "navigation":
+        if kind == "new_session":
+            self.session_id = message.new_session.initialize.session_id
+        elif kind == "navigation":
             # The page that ran (``new_session`` names the entry script, not the page).
             self.page_script_hash = message.navigation.page_script_hash
         elif kind == "page_info_changed":
@@ -143,6 +154,7 @@ class PageState:
         element_id = getattr(proto, "id", "") if proto is not None else ""
         key = user_key(element_id) if isinstance(element_id, str) else None
         if key is not None:
+            self.drawn.add(key)
             self.widgets[key] = Widget(element_id, kind, getattr(proto, "label", ""),
                                        delta.fragment_id)
 
@@ -157,20 +169,51 @@ class RunResult:
     messages: int
 
 
-class StreamlitClient:
-    """One browser session, without the browser: a websocket and a :class:`PageState`."""
+def page_cookies(base_url: str, headers: Mapping[str, str] | None = None) -> str:
+    """Load ``base_url`` and return the cookies it set, as a ``Cookie`` header value."""
+    request = urllib.request.Request(base_url, headers=dict(headers or {}))
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return "; ".join(cookie.split(";", 1)[0]
+                         for cookie in response.headers.get_all("Set-Cookie") or ())
 
-    def __init__(self, base_url: str, page_name: str, query_string: str = "") -> None:
-        self.ws_url = base_url.replace("http://", "ws://", 1).rstrip("/") + STREAM_PATH
+
+class StreamlitClient:
+    """One browser session, without the browser: a websocket and a :class:`PageState`.
+
+    ``headers`` go with the page load and the websocket (e.g. ``X-Forwarded-For``);
+    ``load_page=False`` skips the page load, so the websocket carries no cookies.
+    """
+
+    def __init__(self, base_url: str, page_name: str, query_string: str = "", *,
+                 headers: Mapping[str, str] | None = None, load_page: bool = True) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.ws_url = self.base_url.replace("http://", "ws://", 1) + STREAM_PATH
         self.state = PageState(page_name=page_name, query_string=query_string)
+        self.headers = dict(headers or {})
+        self.load_page = load_page
+        self.cookies = ""  # what the page load set, as a Cookie header value
         self._socket: Any = None
 
-    async def connect(self) -> RunResult:
-        """Open the websocket and run the page once (what loading the URL does)."""
+    async def connect(self, *, resume: str = "") -> RunResult:
+        """Load the page, open the websocket and run the page once (what opening the URL does).
+
+        ``resume``: the id of a session to reconnect to instead of starting a new one.
+        """
+        import asyncio
+
         from websockets.asyncio.client import connect
 
-        self._socket = await connect(self.ws_url, subprotocols=[SUBPROTOCOL], max_size=None,
-                                     compression=None, open_timeout=30)
+        headers = dict(self.headers)
+        if self.load_page:
+            self.cookies = await asyncio.to_thread(page_cookies, self.base_url + "/", self.headers)
+            if self.cookies:
+                headers["Cookie"] = self.cookies
+        # The browser's entries: the subprotocol, an XSRF token (unused without st.login), and
+        # the session to resume.
+        subprotocols = [SUBPROTOCOL, "-", resume] if resume else [SUBPROTOCOL]
+        self._socket = await connect(self.ws_url, subprotocols=subprotocols, max_size=None,
+                                     compression=None, open_timeout=30,
+                                     additional_headers=headers)
         return await self.send(self.state.rerun())
 
     async def send(self, message: BackMsg, *, timeout: float = 60) -> RunResult:
@@ -182,7 +225,7 @@ class StreamlitClient:
         """
         import asyncio
 
-        self.state.errors = []
+        self.state.errors, self.state.drawn = [], set()
         start = time.perf_counter()
         await self._socket.send(message.SerializeToString())
         count = 0

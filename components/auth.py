@@ -1,8 +1,15 @@
 """Sign-in for every page: who is signed in, the sign-in and first-admin forms, sign-out.
 
-The session remembers only the user's id and a stamp of their password hash. Every rerun
-re-reads the user by primary key (never cached), so a demotion, deactivation or password
-reset done by an admin — in any server process — takes effect at the user's next click.
+The session remembers only the user's id, a stamp of their password hash and a digest of the
+browser's cookie (:mod:`components.browser`). Every rerun re-reads the user by primary key
+(never cached), so a demotion, deactivation or password reset done by an admin — in any server
+process — takes effect at the user's next click; and a session resumed by a connection without
+that browser's cookie (a replayed session id) is signed out.
+
+Sign-ins are throttled per (user name, client) pair and per client, the client read behind
+the proxies named in ``DOCKET_TRUSTED_PROXIES``. While no admin exists, the first-admin form
+also asks for the setup token if the server listens beyond loopback
+(:mod:`components.setup_token`).
 
 ``DOCKET_AUTH=none`` switches sign-in off for a personal computer: everyone who reaches the
 server acts as one local admin account, and every page says so in a warning banner.
@@ -10,11 +17,14 @@ server acts as one local admin account, and every page says so in a warning bann
 
 from __future__ import annotations
 
-import ipaddress
+import hmac
 import logging
 
 import streamlit as st
 
+from components.browser import browser_binding, sign_in_client
+from components.setup_token import SETUP_TOKEN, setup_token_required
+from core.client_address import ClientAddress
 from core.safe_text import escape_markdown
 from storage.database import Database
 from storage.users import (
@@ -35,6 +45,7 @@ log = logging.getLogger(__name__)
 
 USER_KEY = "auth.user_id"
 STAMP_KEY = "auth.stamp"
+BROWSER_KEY = "auth.browser"
 MESSAGE_KEY = "auth.message"
 SIGN_IN_NAME = "auth.sign_in.name"
 SIGN_IN_PASSWORD = "auth.sign_in.password"
@@ -42,6 +53,7 @@ FIRST_NAME = "auth.first.name"
 FIRST_DISPLAY_NAME = "auth.first.display_name"
 FIRST_PASSWORD = "auth.first.password"
 FIRST_REPEAT = "auth.first.repeat"
+FIRST_TOKEN = "auth.first.token"
 
 SINGLE_USER_WARNING = (
     "**Single-user mode (`DOCKET_AUTH=none`): there is no sign-in.** Anyone who can reach this "
@@ -49,6 +61,12 @@ SINGLE_USER_WARNING = (
     "own computer; unset `DOCKET_AUTH` to require sign-in."
 )
 SESSION_ENDED = "You were signed out: your account was changed or deactivated. Sign in again."
+OTHER_BROWSER = ("You were signed out: this session was signed in from another browser. "
+                 "Sign in again.")
+NO_COOKIE = ("Signing in needs a cookie that this browser did not send. Allow cookies for this "
+             "site and reload the page.")
+WRONG_TOKEN = ("The setup token is wrong. This server is reachable from other computers, so the "
+               "first admin needs the one-time token printed in the server log at start-up.")
 
 
 def may_open(user: UserInfo, page_role: str | None) -> bool:
@@ -60,14 +78,15 @@ def may_open(user: UserInfo, page_role: str | None) -> bool:
 
 
 def session_entries(user: UserInfo) -> dict[str, object]:
-    """Return the session-state entries that mean "``user`` is signed in"."""
-    return {USER_KEY: user.id, STAMP_KEY: user.credential_stamp}
+    """Return the session-state entries that mean "``user`` is signed in" in this browser."""
+    return {USER_KEY: user.id, STAMP_KEY: user.credential_stamp, BROWSER_KEY: browser_binding()}
 
 
 def current_user(db: Database) -> UserInfo | None:
     """Return the signed-in user, re-read from the database, or None if nobody is signed in.
 
-    A session whose user was deleted, deactivated or got a new password since signing in is
+    A session whose user was deleted, deactivated or got a new password since signing in, or
+    that is now driven by a connection without the cookie of the browser that signed in, is
     signed out here (with a notice for the sign-in form). In single-user mode returns the
     local admin account.
     """
@@ -75,6 +94,10 @@ def current_user(db: Database) -> UserInfo | None:
         return _local_admin(db)
     user_id = st.session_state.get(USER_KEY)
     if user_id is None:
+        return None
+    if not _same_browser(st.session_state.get(BROWSER_KEY), browser_binding()):
+        sign_out()
+        st.session_state[MESSAGE_KEY] = OTHER_BROWSER
         return None
     with db.read() as session:
         user = get_user(session=session, user_id=user_id)
@@ -128,27 +151,6 @@ def deny_unless_allowed(user: UserInfo, *, role: str | None, title: str) -> None
     st.stop()
 
 
-def client_address() -> str | None:
-    """Return the browser's address for throttling, or None when it identifies nobody.
-
-    Loopback addresses are ignored: they mean a reverse proxy on the same host (every user
-    would share one counter) or a local single user. IPv6 clients are counted per /64, the
-    block one subscriber usually holds.
-    """
-    raw = st.context.ip_address
-    if not isinstance(raw, str):
-        return None
-    try:
-        address = ipaddress.ip_address(raw)
-    except ValueError:
-        return None
-    if address.is_loopback:
-        return None
-    if address.version == 6:
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
-
-
 def _local_admin(db: Database) -> UserInfo:
     with db.read() as session:
         user = find_user(session=session, name=LOCAL_ADMIN_NAME)
@@ -158,6 +160,12 @@ def _local_admin(db: Database) -> UserInfo:
         return ensure_local_admin(session=session)
 
 
+def _same_browser(signed_in: object, current: str | None) -> bool:
+    if signed_in is None or current is None:
+        return signed_in is current  # no browser at all: a test harness or a benchmark
+    return isinstance(signed_in, str) and hmac.compare_digest(signed_in, current)
+
+
 def _show_message() -> None:
     message = st.session_state.pop(MESSAGE_KEY, None)
     if message:
@@ -165,6 +173,7 @@ def _show_message() -> None:
 
 
 def _sign_in_form(db: Database) -> None:
+    client = sign_in_client()  # first: a bad proxy setting stops the page before it draws
     st.title("Sign in to Docket", anchor=False)
     _show_message()
     with st.form("auth.sign_in", width=420):
@@ -172,17 +181,20 @@ def _sign_in_form(db: Database) -> None:
         st.text_input("Password", type="password", key=SIGN_IN_PASSWORD,
                       autocomplete="current-password")
         st.form_submit_button("Sign in", key="auth.sign_in.submit", type="primary",
-                              on_click=_on_sign_in, args=(db, client_address()))
+                              on_click=_on_sign_in, args=(db, client))
 
 
-def _on_sign_in(db: Database, client: str | None) -> None:
+def _on_sign_in(db: Database, client: ClientAddress) -> None:
     name = st.session_state.get(SIGN_IN_NAME, "")
     password = st.session_state.get(SIGN_IN_PASSWORD, "")
     st.session_state[SIGN_IN_PASSWORD] = ""  # never keep a typed password in the session
     if not name.strip() or not password:
         st.session_state[MESSAGE_KEY] = "Enter your user name and password."
         return
-    result = sign_in(db, name=name, password=password, client=client)
+    if browser_binding() is None:
+        st.session_state[MESSAGE_KEY] = NO_COOKIE
+        return
+    result = sign_in(db, name=name, password=password, client=client.key, local=client.local)
     if result.user is None:
         st.session_state[MESSAGE_KEY] = result.message
         return
@@ -194,7 +206,14 @@ def _first_admin_form(db: Database) -> None:
     st.markdown("There is no admin account yet. Create the first one: it can import data, "
                 "add annotators and other admins, and export results.")
     _show_message()
+    token_required = setup_token_required()
+    if token_required:
+        SETUP_TOKEN.issue()
     with st.form("auth.first_admin", width=420):
+        if token_required:
+            st.text_input("Setup token", type="password", key=FIRST_TOKEN,
+                          help="This server is reachable from other computers: the token is "
+                               "printed in the server log at start-up (it works once)")
         st.text_input("User name", key=FIRST_NAME, autocomplete="username",
                       help="Letters, digits and . _ @ + - (e.g. maria or maria@example.org)")
         st.text_input("Display name (optional)", key=FIRST_DISPLAY_NAME)
@@ -203,15 +222,23 @@ def _first_admin_form(db: Database) -> None:
         st.text_input("Repeat the password", type="password", key=FIRST_REPEAT,
                       autocomplete="new-password")
         st.form_submit_button("Create admin and sign in", key="auth.first.submit", type="primary",
-                              on_click=_on_first_admin, args=(db,))
+                              on_click=_on_first_admin, args=(db, token_required))
 
 
-def _on_first_admin(db: Database) -> None:
+def _on_first_admin(db: Database, token_required: bool) -> None:
     password = st.session_state.get(FIRST_PASSWORD, "")
     repeat = st.session_state.get(FIRST_REPEAT, "")
+    token = st.session_state.get(FIRST_TOKEN, "")
     st.session_state[FIRST_PASSWORD] = st.session_state[FIRST_REPEAT] = ""
+    st.session_state[FIRST_TOKEN] = ""
+    if token_required and not SETUP_TOKEN.matches(token):
+        st.session_state[MESSAGE_KEY] = WRONG_TOKEN
+        return
     if password != repeat:
         st.session_state[MESSAGE_KEY] = "The two passwords differ."
+        return
+    if browser_binding() is None:
+        st.session_state[MESSAGE_KEY] = NO_COOKIE
         return
     try:
         with db.write() as session:
@@ -221,5 +248,7 @@ def _on_first_admin(db: Database) -> None:
     except UserError as exc:
         st.session_state[MESSAGE_KEY] = f"Cannot create the admin: {escape_markdown(exc)}."
         return
+    if token_required:
+        SETUP_TOKEN.consume()
     log.info("first admin %r created from the browser", user.name)
     st.session_state.update(session_entries(user))

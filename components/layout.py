@@ -16,6 +16,8 @@ import streamlit as st
 from sqlalchemy.exc import OperationalError
 
 from components.auth import deny_unless_allowed, may_open, require_user, sign_out
+from components.browser import ProxyConfigError
+from components.error_boundary import show_unavailable
 from components.resources import get_database
 from core.safe_text import escape_markdown
 from storage.database import Database, DatabaseConfigError
@@ -67,22 +69,22 @@ def page_setup(title: str, *, role: str | None = None) -> PageContext:
 
     Must be the first Streamlit call of every page and of ``app.py``. ``role`` is the role the
     page requires (None: any signed-in user). Stops the script (``st.stop``) after showing
-    only: the reason, if the database cannot be opened (bad URL, server down, schema from a
-    newer Docket) or ``DOCKET_AUTH`` is invalid; the sign-in form (or the first-admin form on
-    an empty database) if nobody is signed in; a "not allowed" message if the user lacks
-    ``role``. The user is re-read from the database on every run (no caching), so role
-    changes and deactivations apply at the next click.
+    only: that Docket is unavailable, with an error id, if the database cannot be opened (bad
+    URL, server down, schema from a newer Docket) or a setting (``DOCKET_AUTH``,
+    ``DOCKET_TRUSTED_PROXIES``) is invalid — the reason goes to the server log only, as it
+    may name hosts, users or secrets; the sign-in form (or the first-admin form on an empty
+    database) if nobody is signed in; a "not allowed" message if the user lacks ``role``. The
+    user is re-read from the database on every run (no caching), so role changes and
+    deactivations apply at the next click.
     """
     st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=PAGE_ICON,
                        layout="wide")
     try:
         db = get_database()
         user = require_user(db, role=role)
-    except (DatabaseConfigError, SchemaTooNewError, OperationalError) as exc:
-        st.error(f"Docket cannot open its database: {escape_markdown(exc)}", icon=":material/error:")
-        st.stop()
-    except AuthConfigError as exc:
-        st.error(f"Docket will not start: {escape_markdown(exc)}", icon=":material/error:")
+    except (DatabaseConfigError, SchemaTooNewError, OperationalError, AuthConfigError,
+            ProxyConfigError) as exc:
+        show_unavailable(exc)
         st.stop()
     _draw_navigation(user)
     deny_unless_allowed(user, role=role, title=title)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -39,18 +40,35 @@ def database_url_from_env() -> str:
     return os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{DEFAULT_DATABASE_PATH}"
 
 
+def masked_url(url: str) -> str:
+    """Return ``url`` with its password (in the user part or a ``password=`` query parameter)
+    replaced by ``***``; also for text SQLAlchemy cannot parse. Never raises."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    userinfo, at, host = rest.rpartition("@")  # a password may hold "@": the host comes last
+    if at:
+        user, colon, _password = userinfo.partition(":")
+        rest = f"{user}{':***' if colon else ''}@{host}"
+    return re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", f"{scheme}{separator}{rest}")
+
+
 def normalize_url(url: str) -> str:
     """Return ``url`` with PostgreSQL URLs routed to the psycopg 3 driver.
 
     Raises :class:`DatabaseConfigError` for backends other than SQLite and PostgreSQL and for
-    in-memory SQLite (each connection would see its own empty database).
+    in-memory SQLite (each connection would see its own empty database). Messages show the URL
+    with its password masked (:func:`masked_url`).
     """
     if url.startswith(("postgres://", "postgresql://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     try:
         parsed = make_url(url)
-    except Exception as exc:
-        raise DatabaseConfigError(f"{DATABASE_URL_ENV}: cannot parse {url!r}: {exc}") from None
+    except Exception:
+        # SQLAlchemy's reason may quote a piece of the password (a misplaced ":" or "@").
+        raise DatabaseConfigError(
+            f"{DATABASE_URL_ENV}: cannot parse {masked_url(url)!r} (expected sqlite:///PATH or "
+            "postgresql://USER:PASSWORD@HOST:PORT/DB)") from None
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
         raise DatabaseConfigError(

@@ -127,11 +127,12 @@ class UserAccount(SQLModel, table=True):
 
 
 class SignInAttempt(SQLModel, table=True):
-    """Failed sign-ins counted per user name or per client, for throttling.
+    """Failed sign-ins counted per (user name, client) pair (scope ``pair``) or per client
+    (scope ``client``), for throttling.
 
     Kept in the database, not in a server process, so every process sees the same counters.
-    ``key`` is a SHA-256 of the scope and the normalised name or address, never the typed text:
-    people sometimes type their password into the name field.
+    ``key`` is a SHA-256 of the normalised name and address, never the typed text: people
+    sometimes type their password into the name field.
     """
 
     __tablename__ = "sign_in_attempt"

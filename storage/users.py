@@ -2,9 +2,9 @@
 
 Passwords are hashed with Argon2id (argon2-cffi, RFC 9106 low-memory profile); a plain password
 is never stored or logged. :func:`sign_in` is the one way the UI and the CLI check a password:
-it throttles repeated failures per user name and per client in the ``sign_in_attempt`` table
-(so every server process sees the same counters), and it does the same work and gives the same
-answer whether or not the user exists.
+it throttles repeated failures per (user name, client) pair and per client in the
+``sign_in_attempt`` table (so every server process sees the same counters), and it does the
+same work and gives the same answer whether or not the user exists.
 
 Admin changes that could leave nobody able to administer Docket (demoting or deactivating the
 last active admin who has a password) are refused with :class:`LastAdminError`.
@@ -44,10 +44,11 @@ MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_CHARS = 1024
 LOCAL_ADMIN_NAME = "local-admin"
 
-# Throttling (see sign_in): failures beyond the free ones lock the name (or client) for
-# FIRST_LOCK, doubling with every further failure up to MAX_LOCK. Counters are forgotten after
-# FORGET_AFTER without a failure; a successful sign-in clears the name's counter.
-NAME_FREE_FAILURES = 5
+# Throttling (see sign_in): failures beyond the free ones lock a (user name, client) pair (or
+# a client, across names) for FIRST_LOCK, doubling with every further failure up to MAX_LOCK.
+# Counters are forgotten after FORGET_AFTER without a failure; a successful sign-in clears the
+# pair's counter.
+PAIR_FREE_FAILURES = 5
 CLIENT_FREE_FAILURES = 20
 FIRST_LOCK = timedelta(seconds=15)
 MAX_LOCK = timedelta(minutes=15)
@@ -364,20 +365,23 @@ def authenticate(db: Database, *, name: str, password: str) -> UserInfo | None:
 
 
 def sign_in(db: Database, *, name: str, password: str, client: str | None = None,
-            now: datetime | None = None) -> SignInResult:
+            local: bool = False, now: datetime | None = None) -> SignInResult:
     """Check a sign-in with throttling; return the user, or the message to show.
 
-    Throttling is counted per user name (case-insensitive, existing or not) and, when
-    ``client`` (e.g. an IP address) is given, per client across all names. The attempt is
-    counted *before* the password is checked, so parallel guesses cannot slip past the
-    counter; a success takes the count back. After :data:`NAME_FREE_FAILURES` failures for a
-    name (:data:`CLIENT_FREE_FAILURES` for a client) each further failure locks it for
-    :data:`FIRST_LOCK`, doubling up to :data:`MAX_LOCK`; attempts while locked are refused
-    without checking the password and without extending the lock. The messages are the same
-    whether or not the user exists. Never raises for a wrong name or password.
+    Failures are counted per (user name, client) pair — the name case-insensitively, existing
+    or not; ``client`` is e.g. an IP address, None when unknown — and per client across all
+    names. Failures from elsewhere never lock a user out, and one client cannot try many
+    names. The attempt is counted *before* the password is checked, so parallel guesses
+    cannot slip past the counter; a success takes the count back. After
+    :data:`PAIR_FREE_FAILURES` failures of a pair (:data:`CLIENT_FREE_FAILURES` of a client)
+    each further failure locks it for :data:`FIRST_LOCK`, doubling up to :data:`MAX_LOCK`;
+    attempts while locked are refused without checking the password and without extending
+    the lock. ``local`` (someone at the server's own keyboard, no proxy) never locks out the
+    last active admin: their attempts are still counted, but always checked. The messages are
+    the same whether or not the user exists. Never raises for a wrong name or password.
     """
     now = now or utcnow()
-    keys = [("name", _attempt_key(name.strip().lower()))]
+    keys = [("pair", _attempt_key(f"{name.strip().lower()}\n{client or ''}"))]
     if client:
         keys.append(("client", _attempt_key(client)))
     with db.write() as session:
@@ -385,7 +389,7 @@ def sign_in(db: Database, *, name: str, password: str, client: str | None = None
         # concurrent attempts on one name see each other's counts.
         rows = [_attempt_for_update(session, scope, key, now) for scope, key in keys]
         wait = max(_seconds_locked(row, now) for row in rows)
-        if wait > 0:
+        if wait > 0 and not (local and _is_last_admin_name(session, name)):
             return SignInResult(None, f"Too many failed sign-ins. Try again in {_duration(wait)}.",
                                 wait)
         for row in rows:
@@ -397,13 +401,13 @@ def sign_in(db: Database, *, name: str, password: str, client: str | None = None
         return SignInResult(None, SIGN_IN_FAILED)
     with db.write() as session:
         for scope, key in keys:
-            _take_back_failure(session, scope, key, clear=scope == "name")
+            _take_back_failure(session, scope, key, clear=scope == "pair")
     log.info("user %r signed in", user.name)
     return SignInResult(user)
 
 
 def lock_delay(failures: int, free: int) -> timedelta:
-    """Return how long ``failures`` failed sign-ins lock a name or client (0 up to ``free``)."""
+    """Return how long ``failures`` failed sign-ins lock a pair or client (0 up to ``free``)."""
     if failures <= free:
         return timedelta(0)
     return min(FIRST_LOCK * 2 ** min(failures - free - 1, 32), MAX_LOCK)
@@ -448,6 +452,11 @@ def _lock_admins(session: Session) -> None:
 def _is_last_admin(session: Session, row: UserAccount) -> bool:
     usable = row.role == "admin" and row.active and row.password_hash is not None
     return usable and count_admins(session=session) <= 1
+
+
+def _is_last_admin_name(session: Session, name: str) -> bool:
+    row = _row_by_name(session, name)
+    return row is not None and _is_last_admin(session, row)
 
 
 def _audit(session: Session, actor_id: int | None, action: str, subject_id: int | None,
@@ -535,7 +544,7 @@ def _forget_old_attempts(session: Session, now: datetime) -> None:
 
 
 def _free_failures(scope: str) -> int:
-    return NAME_FREE_FAILURES if scope == "name" else CLIENT_FREE_FAILURES
+    return CLIENT_FREE_FAILURES if scope == "client" else PAIR_FREE_FAILURES
 
 
 def _duration(seconds: int) -> str:

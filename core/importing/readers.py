@@ -61,8 +61,14 @@ class RawTable:
 def detect_format(name: str) -> str:
     """Return ``"jsonl"``, ``"csv"`` or ``"parquet"`` from a file name's extension.
 
-    Raises :class:`ImportFileError` for any other extension.
+    Raises :class:`ImportFileError` for any other extension, and for a name holding a control
+    character (a NUL would break every path built from it).
     """
+    control = next((char for char in name if ord(char) < 32 or ord(char) == 127), None)
+    if control is not None:
+        raise ImportFileError([ImportProblem(
+            repr(name)[1:-1], "file", "", f"the file name holds the control character "
+                                          f"{control!r}; rename the file")])
     suffix = Path(name).suffix.lower()
     fmt = FORMAT_OF_EXTENSION.get(suffix)
     if fmt is None:

@@ -16,8 +16,10 @@ import pytest
 import streamlit as st
 from argon2 import PasswordHasher
 
+import components.browser
 import storage.demo
 import storage.users
+from components.browser import BrowserRequest
 from storage.database import Database
 from storage.migrations import migrate
 from storage.users import UserInfo, create_user, find_user, set_password
@@ -42,6 +44,16 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2id with minimal cost, so signing in a test user takes microseconds."""
     monkeypatch.setattr(storage.users, "PASSWORD_HASHER",
                         PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+@pytest.fixture(autouse=True)
+def browser_on_this_computer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a browser on the server's computer sends: no proxy, Docket's cookie.
+
+    AppTest itself sends no cookies or headers (``st.context`` is empty there).
+    """
+    monkeypatch.setattr(components.browser, "browser_request",
+                        lambda: BrowserRequest(peer=None, forwarded_for=(), cookie="apptest"))
 
 
 @pytest.fixture(autouse=True)

@@ -148,8 +148,8 @@ def test_a_file_of_another_type_is_refused_by_name_and_the_next_file_replaces_it
     upload(at, "notes.txt", b"hello")
     assert not at.exception
     assert [e.value.replace("\\", "") for e in at.error] == [
-        "notes.txt: unknown file type '.txt'; use .jsonl, .ndjson, .json, .csv, .parquet, .pq. Nothing was read; "
-        "upload another file in its place."]
+        "notes.txt: unknown file type '.txt'; use .jsonl, .ndjson, .json, .csv, .parquet, .pq. "
+        "Nothing was read; upload another file in its place."]
     assert at.button(key="import.validate").disabled
     upload(at, "answers.jsonl", ONE_BAD_ROW)
     assert not at.error

@@ -16,7 +16,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core.importing import ImportFileError, read_import_bytes, read_import_file, readers, validate_table
+from core.importing import (
+    ImportFileError,
+    detect_format,
+    read_import_bytes,
+    read_import_file,
+    readers,
+    validate_table,
+)
 from core.templates import TEMPLATES
 
 CORRECTNESS = TEMPLATES["correctness"]
@@ -542,3 +549,12 @@ def test_pandalm_json_array_file_reads_directly(shared_data):
     assert raw.n_rows == 999 and not raw.unparsed
     assert raw.columns["idx"][:3] == [0, 1, 2]
     assert {"instruction", "response1", "response2", "annotator1"} <= set(raw.columns)
+
+
+@pytest.mark.parametrize("name", ["items\x00.jsonl", "a\nb.csv", "tab\t.parquet"])
+def test_a_file_name_with_a_control_character_is_refused(name):
+    with pytest.raises(ImportFileError) as info:
+        detect_format(name)
+    (problem,) = info.value.problems
+    assert problem.reason.startswith("the file name holds the control character ")
+    assert "\x00" not in problem.file and "\n" not in problem.file

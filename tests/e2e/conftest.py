@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,10 +76,13 @@ def chromium_path() -> Path:
 
 
 @contextmanager
-def running_server(folder: Path) -> Iterator[DocketServer]:
+def running_server(folder: Path, *, address: str | None = "127.0.0.1",
+                   env: Mapping[str, str] | None = None) -> Iterator[DocketServer]:
     """``streamlit run app.py`` on a free port with a fresh SQLite database in ``folder``.
 
     The database holds one admin (:data:`ADMIN_NAME`), created as ``cli.py create-user`` would.
+    ``address`` None leaves ``server.address`` to ``.streamlit/config.toml``; ``env`` adds
+    environment variables. The server's output goes to ``folder / "streamlit.log"``.
     """
     database_url = f"sqlite:///{folder / 'e2e.db'}"
     db = Database(database_url)
@@ -91,14 +94,14 @@ def running_server(folder: Path) -> Iterator[DocketServer]:
         db.dispose()
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DOCKET_DATABASE_URL": database_url}
+    env = {**os.environ, "DOCKET_DATABASE_URL": database_url, **(env or {})}
     env.pop("DOCKET_AUTH", None)  # sign-in on, whatever the environment says
     log_path = folder / "streamlit.log"
+    bind = ["--server.address", address] if address is not None else []
     with log_path.open("wb") as server_log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--server.fileWatcherType", "none"],
+             "--server.port", str(port), *bind, "--server.fileWatcherType", "none"],
             cwd=REPO_ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT,
         )
     try:

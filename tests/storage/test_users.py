@@ -326,7 +326,7 @@ def test_lock_delay_doubles_from_15_seconds_to_at_most_15_minutes():
     assert lock_delay(10_000, 5) == timedelta(minutes=15)
 
 
-def test_failed_sign_ins_lock_the_name_in_the_database(db, cheap_hasher):
+def test_failed_sign_ins_lock_the_name_and_client_pair_in_the_database(db, cheap_hasher):
     add(db, "maria")
     start = utcnow()
     results = [sign_in(db, name="maria", password=WRONG, now=start + timedelta(seconds=i))
@@ -337,7 +337,7 @@ def test_failed_sign_ins_lock_the_name_in_the_database(db, cheap_hasher):
     (row,) = attempt_rows(db)
     sixth = start + timedelta(seconds=5)
     assert (row.scope, row.failures, row.last_failure_at, row.locked_until) == (
-        "name", 6, sixth, sixth + timedelta(seconds=15))
+        "pair", 6, sixth, sixth + timedelta(seconds=15))
 
     # Locked: even the right password is refused, without checking it and without counting.
     cheap_hasher.verified = 0
@@ -465,9 +465,9 @@ def test_parallel_guesses_cannot_slip_past_the_counter(db, cheap_hasher):
     for thread in threads:
         thread.join()
     # Exactly the 5 free failures and the one that set the lock reached the password check.
-    assert cheap_hasher.verified == users.NAME_FREE_FAILURES + 1
-    assert sum(r.retry_after_s > 0 for r in results) == 12 - users.NAME_FREE_FAILURES - 1
-    assert attempt_rows(db)[0].failures == users.NAME_FREE_FAILURES + 1
+    assert cheap_hasher.verified == users.PAIR_FREE_FAILURES + 1
+    assert sum(r.retry_after_s > 0 for r in results) == 12 - users.PAIR_FREE_FAILURES - 1
+    assert attempt_rows(db)[0].failures == users.PAIR_FREE_FAILURES + 1
 
 
 # --- schema migration ---------------------------------------------------------------------
