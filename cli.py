@@ -351,7 +351,7 @@ def export_user(name: str | None, db: Database) -> UserInfo:
         with db.write() as session:
             return ensure_local_admin(session=session)
     result = sign_in(db, name=name, password=read_password(f"Password for {name}: "),
-                     client="cli")
+                     client="cli", local=True)
     if result.user is None:
         raise ExportDenied(result.message or "sign-in failed")
     return result.user

@@ -146,3 +146,18 @@ def test_the_report_takes_the_human_range_overlap(capsys, monkeypatch, database,
                        "report", "--project", "correctness", "-o", str(tmp_path / "r.html"),
                        "--user", "ada", "--min-pair-items", "0")
     assert code == 1 and err[-1] == "error: min_pair_items must be at least 1, got 0"
+
+
+def test_the_last_admin_is_never_locked_out_of_the_command_line(capsys, monkeypatch, database,
+                                                                tmp_path):
+    # The command line runs on the server's own machine: failed attempts are counted, but the
+    # only admin can always sign in there (the browser's throttling still applies elsewhere).
+    target = tmp_path / "gold.jsonl"
+    for _ in range(8):
+        code, _, err = run(capsys, monkeypatch, "wrong password\n", "--database", database,
+                           "export", "gold", "--project", "pairwise", "-o", str(target),
+                           "--user", "ada")
+        assert (code, err) == (1, ["error: Wrong user name or password."])
+    code, _, err = run(capsys, monkeypatch, PASSWORD + "\n", "--database", database, "export",
+                       "gold", "--project", "pairwise", "-o", str(target), "--user", "ada")
+    assert (code, err) == (0, []) and target.exists()
