@@ -10,6 +10,7 @@ import argparse
 import getpass
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 
@@ -61,7 +62,8 @@ def cmd_import(args: argparse.Namespace, db: Database) -> int:
     """Validate a file and write it into a project (created on first import)."""
     migrate(db)
     schema = resolve_task(args.task) if args.task else None
-    limits = ImportLimits(max_text_chars=args.max_text_chars)
+    limits = ImportLimits(max_text_chars=args.max_text_chars, max_total_bytes=args.max_total_bytes,
+                          max_rows=args.max_rows)
     batch, summary = import_file(db, args.file, project_name=args.project, schema=schema,
                                  on_error=args.on_error, limits=limits)
     for problem in batch.problems:
@@ -194,6 +196,30 @@ def export_user(name: str | None, db: Database) -> UserInfo:
     return result.user
 
 
+_BYTE_SIZE = re.compile(r"(\d+)\s*(?:([KMG])(?:i?B)?)?", re.IGNORECASE)
+_BYTE_UNITS = {None: 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def byte_size(text: str) -> int:
+    """argparse type of a size in bytes: ``536870912``, ``512M``, ``2G`` (K, M, G: 1024-based)."""
+    found = _BYTE_SIZE.fullmatch(text.strip())
+    if found is None or int(found[1]) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of bytes such as 536870912 or 512M, got {text!r}")
+    return int(found[1]) * _BYTE_UNITS[found[2] and found[2].upper()]
+
+
+def positive_int(text: str) -> int:
+    """argparse type of a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def jury_option(text: str) -> tuple[str, list[str]]:
     """argparse type of ``--jury NAME=judge1,judge2,...`` (at least two judges)."""
     name, equals, members = text.partition("=")
@@ -223,8 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--on-error", choices=ON_ERROR_POLICIES, default="strict",
                      help="strict: write nothing if any row is bad (default); "
                           "skip: write the valid rows and report the others")
-    imp.add_argument("--max-text-chars", type=int, default=ImportLimits.max_text_chars,
-                     help="longest accepted text value (default %(default)s)")
+    imp.add_argument("--max-text-chars", type=positive_int, default=ImportLimits.max_text_chars,
+                     metavar="N", help="longest accepted text value (default %(default)s)")
+    imp.add_argument("--max-total-bytes", type=byte_size, default=ImportLimits.max_total_bytes,
+                     metavar="SIZE",
+                     help="most data a file may hold: its size, and for Parquet its decoded "
+                          "size (default 512M; K, M, G suffixes)")
+    imp.add_argument("--max-rows", type=positive_int, default=ImportLimits.max_rows, metavar="N",
+                     help="most records a file may hold (default %(default)s)")
     imp.set_defaults(handler=cmd_import)
 
     commands.add_parser("projects", help=cmd_projects.__doc__).set_defaults(handler=cmd_projects)
