@@ -16,6 +16,7 @@ import streamlit as st
 from sqlalchemy.exc import OperationalError
 
 from components.auth import deny_unless_allowed, may_open, require_user, sign_out
+from components.export_view import sweep_at_start_up
 from components.resources import get_database
 from core.safe_text import escape_markdown
 from storage.database import Database, DatabaseConfigError
@@ -70,6 +71,7 @@ def page_setup(title: str, *, role: str | None = None) -> PageContext:
     """
     st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=":material/balance:",
                        layout="wide")
+    sweep_at_start_up()  # once per server process: what killed exports left behind
     try:
         db = get_database()
         user = require_user(db, role=role)
