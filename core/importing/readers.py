@@ -159,13 +159,20 @@ def read_jsonl(data: bytes, name: str, limits: ImportLimits) -> RawTable:
         raise ImportFileError([ImportProblem(name, f"line {line}", "", reason) for line in deep])
     # pyarrow refuses a lone surrogate (\ud800) and takes the exact path, which checks every
     # value; a NUL can only come as \u0000 or a raw byte.
-    unsafe = b"\\u0000" in data or b"\x00" in data
+    unsafe = _may_hold_nul(data)
     fast = _jsonl_fast(data, name, limits)
     if fast is None:
         return _jsonl_exact(data, name, limits)
     table, (columns, string_columns) = fast
     return RawTable(name, "jsonl", columns, table.num_rows, _jsonl_locator(data),
                     frozenset(string_columns), may_hold_unsafe_text=unsafe)
+
+
+def _may_hold_nul(data: bytes) -> bool:
+    """False when JSON ``data`` cannot decode to text holding NUL: no NUL byte and no
+    ``\u0000`` escape. A file without backslashes has no escapes at all (two memchr scans:
+    0.03 s per 141 MB); else the escape is searched for (0.11-0.15 s per 141 MB)."""
+    return b"\x00" in data or (b"\\" in data and b"\\u0000" in data)
 
 
 def _jsonl_fast(data: bytes, name: str = "", limits: ImportLimits | None = None

@@ -25,6 +25,7 @@ from core.importing import ImportFileError, ImportLimits, read_import_bytes, rea
 from core.templates import TEMPLATES
 from storage.importer import import_file
 from storage.projects import project_names
+from tests.conftest import REPO_ROOT
 
 CORRECTNESS = TEMPLATES["correctness"]
 MiB = 1 << 20
@@ -176,3 +177,11 @@ def test_the_import_page_check_applies_the_limits():
     check = check_upload(io.BytesIO(jsonl(5)), name="f.jsonl", schema=CORRECTNESS,
                          limits=ImportLimits(max_rows=4))
     assert [p.reason for p in check.file_problems] == ["more than 4 records (--max-rows)"]
+
+
+def test_readme_documents_the_limits_with_their_defaults():
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    for row in ("| `--max-total-bytes SIZE` | `512M`", "| `--max-rows N` | `1000000`",
+                "| `--max-text-chars N` | `1000000`"):
+        assert row in readme
+    assert "[--max-text-chars N] [--max-total-bytes SIZE] [--max-rows N]" in readme
