@@ -174,11 +174,9 @@ def sweep_export_leftovers(root: Path) -> int:
     """Remove the temporary files that killed exports left in the session folders under
     ``root`` (each export's own folder is swept when it runs; a session that never exports
     again would keep its leftover until its folder is a day old); return how many went."""
-    removed = 0
-    for folder in root.iterdir():
-        if folder.is_dir():
-            removed += sweep_temporary_files(folder)
-    return removed
+    if not root.is_dir():
+        return 0
+    return sum(sweep_temporary_files(folder) for folder in root.iterdir() if folder.is_dir())
 
 
 @st.cache_resource(show_spinner=False)

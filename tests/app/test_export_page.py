@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from components.export_view import STATE, export_root
+from core.export.writers import TEMP_FOLDER
 from core.safe_text import escape_markdown
 from storage.demo import load_demo
+from tests.app.apptest_helpers import open_page
 from tests.app.review_helpers import open_with
 
 EXPORT = "pages/7_Export.py"
@@ -124,3 +126,16 @@ def test_the_export_lives_under_the_shared_export_folder(demo, admin):
     at = prepare(open_with(EXPORT, user=admin, params={"export.project": "pairwise"}), "gold")
     path = Path(at.session_state[STATE]["path"])
     assert path.parent.parent == export_root()
+
+
+def test_the_first_page_run_sweeps_what_killed_exports_left(app_db, monkeypatch, tmp_path):
+    # Cold, nobody signed in: the sweep runs once per server process, before any sign-in.
+    leftover = tmp_path / "export-old" / TEMP_FOLDER / "gold.jsonl.abc.tmp"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"partial")
+    monkeypatch.setattr("components.export_view.export_root", lambda: tmp_path)
+
+    at = open_page("app.py")
+
+    assert not at.exception
+    assert not leftover.exists() and not leftover.parent.exists()

@@ -146,3 +146,7 @@ def test_a_failed_export_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError, match="went away"):
         write_table(tmp_path / "f.csv", "csv", COLUMNS, failing(), {})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_start_up_sweep_of_a_missing_root_does_nothing(tmp_path):
+    assert sweep_export_leftovers(tmp_path / "never-made") == 0
