@@ -30,7 +30,7 @@ RATER_KEYS = {"judge": ("rationale", "raw"), "human": ("comment",)}
 _WIDE_COLUMN = re.compile(r"^(?P<kind>judge|human)\.(?P<rater>.+)\.(?P<key>[^.]+)$")
 _RATER_SAMPLE = re.compile(r"^(?P<name>.+?)(?:\[(?P<sample>\d+)\])?$")
 _RESERVED_COLUMNS = ("id", "model", "group")
-# Types whose values can hold neither NaN/Infinity nor (but str) text to check further.
+# Value types that cannot hold NaN or Infinity: a metadata column of only these needs no walk.
 _FLAT_TYPES = frozenset({str, int, bool, type(None)})
 
 
