@@ -15,6 +15,7 @@ import argparse
 import getpass
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -78,8 +79,14 @@ def import_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--on-error", choices=ON_ERROR_POLICIES, default="strict",
                         help="strict: write nothing if any row is bad (default); "
                              "skip: write the valid rows and report the others")
-    parser.add_argument("--max-text-chars", type=int, default=ImportLimits.max_text_chars,
-                        help="longest accepted text value (default %(default)s)")
+    parser.add_argument("--max-text-chars", type=positive_int, default=ImportLimits.max_text_chars,
+                        metavar="N", help="longest accepted text value (default %(default)s)")
+    parser.add_argument("--max-total-bytes", type=byte_size, default=ImportLimits.max_total_bytes,
+                        metavar="SIZE",
+                        help="most data a file may hold: its size, and for Parquet its decoded "
+                             "size (default 512M; K, M, G suffixes)")
+    parser.add_argument("--max-rows", type=positive_int, default=ImportLimits.max_rows, metavar="N",
+                        help="most records a file may hold (default %(default)s)")
     parser.add_argument("--report", metavar="PATH", type=Path,
                         help="write every problem to PATH as JSON Lines (default: the file's "
                              "name + .problems.jsonl in the current directory, written only "
@@ -98,10 +105,11 @@ def cmd_import(args: argparse.Namespace, db: Database) -> int:
     schema = resolve_task(args.task) if args.task else None
     report = ProblemReport(args.report or Path(report_file_name(args.file)),
                            always=args.report is not None)
+    limits = ImportLimits(max_text_chars=args.max_text_chars, max_total_bytes=args.max_total_bytes,
+                          max_rows=args.max_rows)
     try:
         batch, summary = import_file(db, args.file, project_name=args.project, schema=schema,
-                                     on_error=args.on_error,
-                                     limits=ImportLimits(max_text_chars=args.max_text_chars))
+                                     on_error=args.on_error, limits=limits)
     except UnknownProjectError as exc:  # only without --task: the project cannot be created
         raise ProjectError(f"{exc}; to create it, give its task: --task TEMPLATE "
                            f"({', '.join(TEMPLATES)}) or --task SCHEMA.toml") from None
@@ -355,6 +363,30 @@ def export_user(name: str | None, db: Database) -> UserInfo:
     if result.user is None:
         raise ExportDenied(result.message or "sign-in failed")
     return result.user
+
+
+_BYTE_SIZE = re.compile(r"(\d+)\s*(?:([KMG])(?:i?B)?)?", re.IGNORECASE)
+_BYTE_UNITS = {None: 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def byte_size(text: str) -> int:
+    """argparse type of a size in bytes: ``536870912``, ``512M``, ``2G`` (K, M, G: 1024-based)."""
+    found = _BYTE_SIZE.fullmatch(text.strip())
+    if found is None or int(found[1]) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of bytes such as 536870912 or 512M, got {text!r}")
+    return int(found[1]) * _BYTE_UNITS[found[2] and found[2].upper()]
+
+
+def positive_int(text: str) -> int:
+    """argparse type of a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def jury_option(text: str) -> tuple[str, list[str]]:

@@ -28,7 +28,7 @@ from core.charts.model import DEFAULT_MIN_PAIR_ITEMS, MIN_PAIR_ITEMS_HELP
 from core.export.gold import DEFAULT_MIN_LABELS, POLICIES, GoldPolicy
 from core.export.preferences import preference_source
 from core.export.registry import KINDS, default_file_name
-from core.export.writers import ExportError
+from core.export.writers import ExportError, sweep_temporary_files
 from core.metrics import MetricsInputError
 from core.safe_text import escape_markdown
 from storage.database import Database
@@ -172,6 +172,25 @@ def remove_stale_exports(root: Path, *, older_than_s: float = STALE_EXPORT_S,
         if stale:
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1
+    return removed
+
+
+def sweep_export_leftovers(root: Path) -> int:
+    """Remove the temporary files that killed exports left in the session folders under
+    ``root`` (each export's own folder is swept when it runs; a session that never exports
+    again would keep its leftover until its folder is a day old); return how many went."""
+    if not root.is_dir():
+        return 0
+    return sum(sweep_temporary_files(folder) for folder in root.iterdir() if folder.is_dir())
+
+
+@st.cache_resource(show_spinner=False)
+def sweep_at_start_up() -> int:
+    """Once per server process (the first page run): :func:`sweep_export_leftovers` of
+    :func:`export_root`; return how many files went."""
+    removed = sweep_export_leftovers(export_root())
+    if removed:
+        log.info("start-up: removed %d temporary file(s) of killed exports", removed)
     return removed
 
 

@@ -21,6 +21,7 @@ from core.importing import (
     ON_ERROR_POLICIES,
     ImportBatch,
     ImportFileError,
+    ImportLimits,
     ImportProblem,
     ImportRejected,
     check_policy,
@@ -28,6 +29,7 @@ from core.importing import (
     problems_jsonl,
     report_file_name,
 )
+from core.importing.limits import MiB
 from core.safe_text import escape_markdown
 from storage.database import Database
 from storage.importer import ImportSummary, write_import
@@ -55,7 +57,7 @@ One record per item. **JSONL**: one JSON object per line. **CSV / Parquet**: one
 class ValidatedUpload:
     """A validation result kept across reruns, valid only for the same ``key``."""
 
-    key: tuple[str, str, str]
+    key: tuple[str, str, str, ImportLimits]
     check: UploadCheck
     summary: ImportSummary | None = None
 
@@ -79,10 +81,11 @@ def render_import(db: Database) -> None:
     with right:
         policy = st.radio("When some records have problems", ON_ERROR_POLICIES,
                           format_func=POLICY_LABELS.__getitem__, key="import.policy")
+        limits = _choose_limits()
 
     key = None
     if upload is not None and target is not None:
-        key = (upload.file_id, target.project, schema_fingerprint(target.schema))
+        key = (upload.file_id, target.project, schema_fingerprint(target.schema), limits)
     stored: ValidatedUpload | None = st.session_state.get(_STATE)
     if stored is not None and stored.key != key:
         del st.session_state[_STATE]  # stale: another file, project or task
@@ -92,7 +95,7 @@ def render_import(db: Database) -> None:
                  disabled=key is None, icon=":material/fact_check:"):
         assert upload is not None and target is not None and key is not None
         with st.spinner("Reading and checking the file…"):
-            check = check_upload(upload, name=upload.name, schema=target.schema)
+            check = check_upload(upload, name=upload.name, schema=target.schema, limits=limits)
         stored = ValidatedUpload(key, check)
         st.session_state[_STATE] = stored
     if key is None:
@@ -110,6 +113,23 @@ def _known_format(name: str) -> bool:
                  "was read; upload another file in its place.", icon=":material/error:")
         return False
     return True
+
+
+def _choose_limits() -> ImportLimits:
+    """The limits of ``cli.py import`` (same defaults), under an expander."""
+    defaults = ImportLimits()
+    with st.expander("Limits"):
+        text = st.number_input("Longest text, characters (--max-text-chars)", min_value=1,
+                               value=defaults.max_text_chars, step=10_000,
+                               key="import.max_text_chars")
+        total = st.number_input("Most data, MiB (--max-total-bytes): the file, and what a "
+                                "Parquet file decodes to", min_value=1,
+                                value=defaults.max_total_bytes // MiB, step=64,
+                                key="import.max_total_mib")
+        rows = st.number_input("Most records (--max-rows)", min_value=1, value=defaults.max_rows,
+                               step=10_000, key="import.max_rows")
+    return ImportLimits(max_text_chars=int(text), max_total_bytes=int(total) * MiB,
+                        max_rows=int(rows))
 
 
 # --- validation report and import ------------------------------------------------------------

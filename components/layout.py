@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from components.auth import deny_unless_allowed, may_open, require_user, sign_out
 from components.browser import ProxyConfigError
 from components.error_boundary import show_unavailable
+from components.export_view import sweep_at_start_up
 from components.resources import get_database
 from core.safe_text import escape_markdown
 from storage.database import Database, DatabaseConfigError
@@ -79,6 +80,7 @@ def page_setup(title: str, *, role: str | None = None) -> PageContext:
     """
     st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=PAGE_ICON,
                        layout="wide")
+    sweep_at_start_up()  # once per server process: what killed exports left behind
     try:
         db = get_database()
         user = require_user(db, role=role)

@@ -58,14 +58,16 @@ def check_upload(stream: BinaryIO, *, name: str, schema: TaskSchema,
     """Read ``stream`` (an uploaded file called ``name``) and validate it against ``schema``.
 
     The format comes from the extension of ``name``, which is used only for that and for
-    problem locations, never as a path. Never raises for bad content: whole-file problems
-    (unknown extension, unreadable file, missing ``id`` column, ...) come back in
+    problem locations, never as a path. ``limits`` are those of ``cli.py import`` (the same
+    reader and validator run). Never raises for bad content: whole-file problems (unknown
+    extension, unreadable file, missing ``id`` column, a limit passed, ...) come back in
     ``file_problems``.
     """
     raw: RawTable | None = None
+    limits = limits or ImportLimits()
     try:
         fmt = detect_format(name)
-        raw = _read_via_temporary_file(stream, fmt=fmt, name=name)
+        raw = _read_via_temporary_file(stream, fmt=fmt, name=name, limits=limits)
         batch = validate_table(raw, schema, limits=limits)
     except ImportFileError as exc:
         return UploadCheck(name, raw.total_records if raw else 0,
@@ -73,10 +75,11 @@ def check_upload(stream: BinaryIO, *, name: str, schema: TaskSchema,
     return UploadCheck(name, batch.total_records, preview_frame(raw), batch)
 
 
-def _read_via_temporary_file(stream: BinaryIO, *, fmt: str, name: str) -> RawTable:
+def _read_via_temporary_file(stream: BinaryIO, *, fmt: str, name: str, limits: ImportLimits
+                             ) -> RawTable:
     with tempfile.TemporaryDirectory(prefix="docket-import-") as folder:
         path = Path(folder) / f"upload.{fmt}"
         stream.seek(0)
         with path.open("wb") as out:
             shutil.copyfileobj(stream, out, COPY_CHUNK_BYTES)
-        return read_import_file(path, fmt=fmt, name=name)
+        return read_import_file(path, fmt=fmt, name=name, limits=limits)

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from core.queues import MAX_OVERLAP, QUEUE_ORDERS, judge_disagreement, order_items, plan_assignments
+from core.safe_text import require_safe_text
 from core.schema import LabelError, TaskSchema
 from storage.database import Database
 from storage.models import (
@@ -562,7 +563,7 @@ def _text(value: str | None, limit: int, what: str) -> str | None:
         return None
     if len(value) > limit:
         raise AnnotationError(f"{what} is too long ({len(value):,} characters, limit {limit:,})")
-    return value
+    return require_safe_text(value, what=what, error=AnnotationError)
 
 
 def normalize_labels(schema: TaskSchema, labels: Mapping[str, Any], *, complete: bool
@@ -576,6 +577,8 @@ def normalize_labels(schema: TaskSchema, labels: Mapping[str, Any], *, complete:
     for name, value in labels.items():
         if value is None or value == "":
             continue
+        if isinstance(value, str):
+            require_safe_text(value, what=f"{name}: the label", error=AnnotationError)
         try:
             dimension = schema.dimension(name)
             result[name] = dimension.normalize(value)

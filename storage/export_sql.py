@@ -45,19 +45,29 @@ def cursor_batches(session: Session, sql: str, params: Mapping[str, Any],
             driver.text_factory = str
 
 
+# PostgreSQL's ``->>`` cannot turn a JSON string holding ``\u0000`` into text (an error that
+# ends the export). Such items (stored before imports refused NUL) skip it: their fields come
+# as the stored JSON, decoded in Python (:func:`item_columns_sql`'s last column).
+_HOLDS_NUL = r"%\\u0000%"
+
+
 def field_expressions(schema: TaskSchema, dialect: str, params: dict[str, Any]) -> list[str]:
     """Return SQL that takes each template field out of ``fields_json`` in the database (C code, not
     ``json.loads`` per row): the text of a text field, the JSON of a texts field (a string or
-    a list, decoded in Python)."""
+    a list, decoded in Python). On PostgreSQL a text field of an item whose JSON holds
+    ``\u0000`` is NULL here (see :func:`item_columns_sql`)."""
     expressions = []
     for index, spec in enumerate(schema.fields):
         key = f"field{index}"
         if dialect == "postgresql":
             params[key] = spec.name
-            operator = "->" if spec.kind == "texts" else "->>"
-            expression = f"(CAST(fields_json AS json) {operator} CAST(:{key} AS text))"
-            expressions.append(f"CAST({expression} AS text)" if spec.kind == "texts"
-                               else expression)
+            params["holds_nul"] = _HOLDS_NUL
+            if spec.kind == "texts":
+                expressions.append(f"CAST((CAST(fields_json AS json) -> CAST(:{key} AS text)) "
+                                   "AS text)")
+            else:
+                expressions.append(f"CASE WHEN fields_json NOT LIKE :holds_nul THEN "
+                                   f"(CAST(fields_json AS json) ->> CAST(:{key} AS text)) END")
         else:
             params[key] = f'$."{spec.name}"'
             expressions.append(f"(fields_json -> :{key})" if spec.kind == "texts"
@@ -68,10 +78,16 @@ def field_expressions(schema: TaskSchema, dialect: str, params: dict[str, Any]) 
 def item_columns_sql(session: Session, schema: TaskSchema, params: dict[str, Any],
                      where: str) -> str:
     """Return the query of the items matching ``where``: id, external id, each field
-    (:func:`field_expressions`), model, group and the stored metadata JSON, by id."""
-    fields = field_expressions(schema, session.get_bind().dialect.name, params)
-    return (f"SELECT id, external_id, {', '.join(fields)}, model, group_name, metadata_json "
-            f"FROM item WHERE {where} ORDER BY id")
+    (:func:`field_expressions`), model, group, the stored metadata JSON and, last, the stored
+    fields JSON of the items whose fields the database could not take out (else NULL)."""
+    dialect = session.get_bind().dialect.name
+    fields = field_expressions(schema, dialect, params)
+    unread = "NULL"
+    if dialect == "postgresql":
+        params["holds_nul"] = _HOLDS_NUL
+        unread = "CASE WHEN fields_json LIKE :holds_nul THEN fields_json END"
+    return (f"SELECT id, external_id, {', '.join(fields)}, model, group_name, metadata_json, "
+            f"{unread} FROM item WHERE {where} ORDER BY id")
 
 
 def project_items_where(session: Session, params: dict[str, Any]) -> str:

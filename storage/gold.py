@@ -23,6 +23,7 @@ import pandas as pd
 from sqlalchemy import delete, select
 from sqlmodel import Session
 
+from core.safe_text import require_safe_text
 from core.schema import LabelError, TaskSchema
 from storage.models import AuditLog, Gold, Item, UserAccount, utcnow
 from storage.projects import project_by_id
@@ -107,7 +108,7 @@ def _clean(value: str | None, limit: int, what: str) -> str | None:
         return None
     if len(value) > limit:
         raise GoldError(f"{what} is too long ({len(value):,} characters, limit {limit:,})")
-    return value
+    return require_safe_text(value, what=what, error=GoldError)
 
 
 def _canonical_labels(schema: TaskSchema, labels: Mapping[str, str | None]) -> dict[str, str | None]:
@@ -120,6 +121,8 @@ def _canonical_labels(schema: TaskSchema, labels: Mapping[str, str | None]) -> d
         if value is None or (isinstance(value, str) and not value.strip()):
             result[name] = None
             continue
+        if isinstance(value, str):
+            require_safe_text(value, what=f"{name}: the label", error=GoldError)
         try:
             result[name] = dimension.normalize(value)
         except LabelError as exc:

@@ -494,8 +494,9 @@ def import_file(db: Database, path: str | Path, *, project_name: str,
                 progress: ProgressFn | None = None) -> tuple[ImportBatch, ImportSummary]:
     """Read, validate and write the file at ``path``; return the batch and the summary.
 
-    ``schema`` may be None when the project exists (its schema is used). Raises
-    :class:`core.importing.ImportFileError` for an unreadable file,
+    ``schema`` may be None when the project exists (its schema is used); ``limits`` bound
+    the file (see :class:`core.importing.ImportLimits`). Raises
+    :class:`core.importing.ImportFileError` for an unreadable file or one over a limit,
     :class:`core.importing.ImportRejected` under the strict policy when any record has a
     problem (nothing is written), and :class:`storage.projects.ProjectError` for an unknown
     project without a schema or a schema mismatch.
@@ -509,7 +510,7 @@ def import_file(db: Database, path: str | Path, *, project_name: str,
             existing = find_project(session=session, name=project_name)
             if existing is not None:
                 compatible_schema(existing, schema)
-    raw = read_import_file(path, name=name)
+    raw = read_import_file(path, name=name, limits=limits)
     batch = validate_table(raw, schema, limits=limits)
     check_policy(batch, on_error)
     return batch, write_import(db, project_name=project_name, schema=schema, batch=batch,

@@ -8,10 +8,13 @@ from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from core.safe_text import require_safe_text
 from core.schema import TaskSchema, schema_from_dict, schema_to_dict
-from storage.models import Annotation, Item, Judge, Project
+from storage.models import Annotation, Item, Judge, Project, utcnow
 
 
 class ProjectError(ValueError):
@@ -102,10 +105,13 @@ def ensure_project(*, session: Session, name: str, schema: TaskSchema | None
                    ) -> tuple[ProjectInfo, bool]:
     """Return ``(project, created)``: the existing project or a new one with ``schema``.
 
-    Raises :class:`ProjectError` when the project does not exist and no schema is given, or
-    exists with a different schema than the one given.
+    Safe when several sessions create the same project at once (imports started together):
+    the row is inserted with ``ON CONFLICT DO NOTHING``, so exactly one session creates it and
+    the others find it, waiting for the creator to commit (PostgreSQL; SQLite serialises
+    writers anyway). Raises :class:`ProjectError` for a bad name, when the project does not
+    exist and no schema is given, or when it exists with a different schema.
     """
-    name = name.strip()
+    name = require_safe_text(name.strip(), what="the project name", error=ProjectError)
     if not name or len(name) > 200:
         raise ProjectError("a project name needs 1 to 200 characters")
     existing = find_project(session=session, name=name)
@@ -115,11 +121,16 @@ def ensure_project(*, session: Session, name: str, schema: TaskSchema | None
     if schema is None:
         raise ProjectError(
             f"project {name!r} does not exist yet; choose a task (template or schema) to create it")
-    project = Project(name=name, template=schema.name,
-                      task_json=json.dumps(schema_to_dict(schema), ensure_ascii=False))
-    session.add(project)
-    session.flush()
-    return _info(project), True
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    created = session.execute(
+        insert(Project).values(name=name, template=schema.name, created_at=utcnow(),
+                               task_json=json.dumps(schema_to_dict(schema), ensure_ascii=False))
+        .on_conflict_do_nothing(index_elements=["name"]).returning(Project.id)).first()
+    project = find_project(session=session, name=name)
+    assert project is not None  # inserted just now, or by a session that has committed since
+    if created is None:
+        compatible_schema(project, schema)
+    return project, created is not None
 
 
 def compatible_schema(project: ProjectInfo, schema: TaskSchema | None) -> TaskSchema:

@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from core.safe_text import require_safe_text, unsafe_text_reason
 from storage.database import Database
 from storage.models import ROLES, AuditLog, SignInAttempt, UserAccount, utcnow
 
@@ -348,7 +349,8 @@ def authenticate(db: Database, *, name: str, password: str) -> UserInfo | None:
     verification runs outside any transaction, so it never holds SQLite's write lock.
     """
     with db.read() as session:
-        row = _row_by_name(session, name)
+        # A name PostgreSQL cannot even compare (NUL) belongs to nobody.
+        row = _row_by_name(session, name) if unsafe_text_reason(name) is None else None
         found = (row.id, row.password_hash, row.active) if row is not None else None
     user_id, stored, active = found if found is not None else (None, None, False)
     if not _verify(stored or _dummy_hash(), password) or stored is None or not active:
@@ -435,7 +437,8 @@ def _row_by_name(session: Session, name: str) -> UserAccount | None:
 
 
 def _check_display_name(display_name: str) -> str:
-    display_name = (display_name or "").strip()
+    display_name = require_safe_text((display_name or "").strip(), what="display name",
+                                     error=UserError)
     if len(display_name) > MAX_DISPLAY_NAME_CHARS:
         raise UserError(f"display name is {len(display_name)} characters long; at most "
                         f"{MAX_DISPLAY_NAME_CHARS} allowed")

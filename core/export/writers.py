@@ -6,14 +6,16 @@ thread that hashes and writes it (or, for Parquet, compresses it) while the next
 at most two batches wait there. Encoding works column by column (one pass of a C encoder over
 each column's values), which is what makes the JSONL writer ~2x faster than one ``json.dumps``
 per row; text may also arrive as UTF-8 ``bytes`` read from the database, written as it is.
-The file is written under a temporary name beside the target and moved into place only when
-complete, so a failed export never leaves a half-written file where the old one was.
+The file is written under a temporary name and moved into place only when complete, so a failed
+export never leaves a half-written file where the old one was; a killed one leaves its partial
+file in a ``.docket-tmp`` folder, which the next export there removes (:mod:`.temporary`).
 
 * JSONL keeps text exact: UTF-8, nothing ASCII-escaped (JSON still escapes ``"``, ``\\`` and
   control characters, which decode back to the same text); ``json`` columns stay objects.
-* CSV neutralises formula injection (OWASP): a text cell starting with ``=``, ``+``, ``-``,
-  ``@``, tab or carriage return gets a leading ``'`` so a spreadsheet shows it as text. Plain
-  numbers such as ``-1`` are left alone (a spreadsheet reads them as numbers, not formulas).
+* CSV neutralises formula injection (OWASP): a text cell starting, after any spaces, with
+  ``=``, ``+``, ``-``, ``@``, tab, carriage return or NUL gets a leading ``'`` so a spreadsheet
+  shows it as text. Plain numbers such as ``-1`` are left alone (a spreadsheet reads them as
+  numbers, not formulas).
 * Parquet has a fixed Arrow schema from the column types (an all-empty batch still has the
   right types) and carries the export's metadata under the ``docket`` key.
 
@@ -27,9 +29,7 @@ import hashlib
 import io
 import json
 import logging
-import os
 import re
-import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -42,16 +42,27 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.export.temporary import (
+    TEMP_FOLDER,
+    remove_if_empty,
+    sweep_temporary_files,
+    write_atomically,
+)
+
 # "texts": a string or a list of strings (a template field of kind texts, e.g. source texts).
 COLUMN_TYPES = ("string", "texts", "int", "float", "bool", "timestamp", "json")
 TABLE_FORMATS = ("jsonl", "csv", "parquet")
 META_SUFFIX = ".meta.json"
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# OWASP's set: spreadsheets skip a leading NUL or spaces and run what follows as a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
 FORMULA_CHARS = frozenset("".join(FORMULA_START))
+_SKIPPED_LEAD = " "
 # ASCII digits only: a spreadsheet reads "-٣" as text, so it must be neutralised like text.
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 _PLAIN_NUMBER_BYTES = re.compile(_PLAIN_NUMBER.pattern.encode())
 _FORMULA_BYTES = frozenset(ord(start) for start in FORMULA_START)
+_CHECKED_FIRST_BYTES = _FORMULA_BYTES | {ord(_SKIPPED_LEAD)}
+_CHECKED_FIRST_CHARS = FORMULA_CHARS | {_SKIPPED_LEAD}
 _ARROW_TYPES = {"string": pa.string(), "texts": pa.list_(pa.string()), "int": pa.int64(),
                 "float": pa.float64(), "bool": pa.bool_(), "timestamp": pa.timestamp("us", tz="UTC"),
                 "json": pa.string()}
@@ -87,8 +98,10 @@ class WrittenFile:
 
 def neutralize_formula(text: str) -> str:
     """Return ``text`` made safe for a spreadsheet cell (OWASP CSV injection rule): a leading
-    ``'`` when it starts with ``= + - @``, tab or carriage return and is not a plain number."""
-    if text.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+    ``'`` when, after any leading spaces, it starts with ``= + - @``, tab, carriage return or
+    NUL and what follows the spaces is not a plain number."""
+    head = text.lstrip(_SKIPPED_LEAD)
+    if head.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(head):
         return "'" + text
     return text
 
@@ -96,6 +109,12 @@ def neutralize_formula(text: str) -> str:
 # Compact separators: the same bytes SQLite's json_object() writes (storage's fast path).
 _JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _SORTED_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, sort_keys=True)
+
+
+def encode_json_object(value: Mapping[str, Any]) -> bytes:
+    """``value`` as the JSONL writer encodes a row: compact, UTF-8, nothing ASCII-escaped,
+    strict (no NaN), without the line end."""
+    return _JSON.encode(value).encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -177,8 +196,10 @@ def _csv_texts(values: Iterable[str | bytes | None]) -> list[bytes]:
             append(b"")
             continue
         data = value.encode("utf-8") if type(value) is str else value
-        if data and data[0] in _FORMULA_BYTES and not _PLAIN_NUMBER_BYTES.fullmatch(data):
-            data = b"'" + data
+        if data and data[0] in _CHECKED_FIRST_BYTES:
+            head = data.lstrip(b" ")
+            if head and head[0] in _FORMULA_BYTES and not _PLAIN_NUMBER_BYTES.fullmatch(head):
+                data = b"'" + data
         if _COMMA in data or _QUOTE in data or _LF in data or _CR in data:
             data = b'"' + data.replace(b'"', b'""') + b'"'
         append(data)
@@ -194,8 +215,8 @@ def _csv_strs(values: Iterable[str | bytes | None]) -> list[str]:
             append("")
             continue
         text = value if type(value) is str else value.decode("utf-8")
-        if text and text[0] in FORMULA_CHARS and not _PLAIN_NUMBER.fullmatch(text):
-            text = "'" + text
+        if text and text[0] in _CHECKED_FIRST_CHARS:
+            text = neutralize_formula(text)
         if "," in text or '"' in text or "\n" in text or "\r" in text:
             text = '"' + text.replace('"', '""') + '"'
         append(text)
@@ -524,36 +545,23 @@ def write_text(path: Path | str, text: str, metadata: Mapping[str, Any]) -> Writ
 
 def _finish(path: Path, write: Callable[[io.BufferedWriter], str | None],
             final_metadata: Callable[[], dict[str, Any]]) -> WrittenFile:
-    """Run ``write`` on a temporary file beside ``path``, move it into place, write the
-    sidecar. ``write`` returns the SHA-256 of what it wrote, or None to have the file read
-    back for it."""
+    """Sweep what killed exports left beside ``path``, run ``write`` on a temporary file, move
+    it into place, write the sidecar. ``write`` returns the SHA-256 of what it wrote, or None
+    to have the file read back for it."""
     folder = path.parent
     if not folder.is_dir():
         raise ExportError(f"{path}: folder {folder} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    sweep_temporary_files(folder)
     try:
-        with os.fdopen(handle, "wb", buffering=_HASH_CHUNK) as out:
-            digest = write(out)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    metadata = final_metadata()
-    metadata.update(file=path.name, bytes=path.stat().st_size,
-                    sha256=digest or file_sha256(path))
-    meta_path = meta_path_for(path)
-    _atomic_text(meta_path, json.dumps(metadata, ensure_ascii=False, indent=1, sort_keys=True)
-                 + "\n")
+        digest = write_atomically(path, write)
+        metadata = final_metadata()
+        metadata.update(file=path.name, bytes=path.stat().st_size,
+                        sha256=digest or file_sha256(path))
+        meta_path = meta_path_for(path)
+        text = json.dumps(metadata, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+        write_atomically(meta_path, lambda out: out.write(text.encode("utf-8")))
+    finally:
+        remove_if_empty(folder / TEMP_FOLDER)
     return WrittenFile(path, metadata["rows"] or 0, metadata["bytes"], metadata["sha256"],
                        meta_path, metadata)
 
-
-def _atomic_text(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

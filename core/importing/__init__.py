@@ -1,5 +1,6 @@
 """Reading and validating import files (JSONL, CSV, Parquet) against a task schema."""
 
+from core.importing.limits import ImportLimits
 from core.importing.problems import (
     PRINTED_PROBLEMS,
     ImportFileError,
@@ -20,7 +21,6 @@ from core.importing.validate import (
     ON_ERROR_POLICIES,
     HumanLabelRow,
     ImportBatch,
-    ImportLimits,
     ImportRejected,
     ItemRow,
     RaterLabels,

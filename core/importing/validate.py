@@ -9,6 +9,7 @@ file, line and field. Whether a batch with problems may be written is the caller
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,8 +19,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from core.importing.content_hash import content_hashes, legacy_content_hash
+from core.importing.limits import ImportLimits
 from core.importing.problems import ImportFileError, ImportProblem
 from core.importing.readers import RawTable
+from core.safe_text import printable, unsafe_positions, unsafe_text_reason
 from core.schema import Dimension, LabelError, TaskSchema
 
 ON_ERROR_POLICIES: tuple[str, ...] = ("strict", "skip")
@@ -27,15 +30,8 @@ RATER_KEYS = {"judge": ("rationale", "raw"), "human": ("comment",)}
 _WIDE_COLUMN = re.compile(r"^(?P<kind>judge|human)\.(?P<rater>.+)\.(?P<key>[^.]+)$")
 _RATER_SAMPLE = re.compile(r"^(?P<name>.+?)(?:\[(?P<sample>\d+)\])?$")
 _RESERVED_COLUMNS = ("id", "model", "group")
-MAX_NAME_CHARS = 200
-
-
-@dataclass(frozen=True)
-class ImportLimits:
-    """Size limits applied to each text value (characters)."""
-
-    max_text_chars: int = 1_000_000
-    max_name_chars: int = MAX_NAME_CHARS
+# Value types that cannot hold NaN or Infinity: a metadata column of only these needs no walk.
+_FLAT_TYPES = frozenset({str, int, bool, type(None)})
 
 
 class VerdictRow(NamedTuple):
@@ -225,9 +221,16 @@ class _Checker:
         self.limits = limits
         self.problems: list[ImportProblem] = list(raw.unparsed)
         self.bad_rows: set[int] = set()
+        self.reported: set[tuple[int, str]] = set()
+        self.unsafe_columns: set[str] = set()  # named with NUL or a surrogate: never read
 
     # -- problems ---------------------------------------------------------------------------
     def report(self, row: int, column: str, reason: str) -> None:
+        """Record a problem of ``row`` in ``column``; the first one per cell is the one kept
+        (text refused as unsafe is not reported again as, say, an unknown label)."""
+        if (row, column) in self.reported:
+            return
+        self.reported.add((row, column))
         self.problems.append(ImportProblem(self.raw.file, self.raw.line_of(row), column, reason, row))
         self.bad_rows.add(row)
 
@@ -248,7 +251,7 @@ class _Checker:
         metadata: list[str] = []
         known = set(self.schema.field_names) | set(_RESERVED_COLUMNS)
         for column in columns:
-            if column in known:
+            if column in known or column in self.unsafe_columns:
                 continue
             head = column.split(".", 1)[0]
             if head not in RATER_KEYS:
@@ -284,6 +287,49 @@ class _Checker:
         if kind == "human" and sample:
             return "human labels have no samples; use one column per annotator"
         return _RaterColumn(column, kind, name, sample, key)
+
+    # -- text that cannot be stored, numbers JSON cannot write --------------------------------
+    def unsafe_text(self) -> None:
+        """Report every value (and every column name) holding NUL or a lone surrogate.
+
+        Column names are always checked; values only when the reader could not rule such
+        characters out from the raw bytes. A column whose name is unsafe is left out of the
+        import: each row that has a value in it is reported.
+        """
+        for column, values in self.raw.columns.items():
+            reason = unsafe_text_reason(column)
+            if reason is None:
+                continue
+            self.unsafe_columns.add(column)
+            for row, value in enumerate(values):
+                if value is not None and value != "":
+                    self.report(row, printable(column), f"the column name {reason}")
+        if not self.raw.may_hold_unsafe_text:
+            return
+        for column, values in self.raw.columns.items():
+            if column in self.unsafe_columns:
+                continue
+            if column in self.raw.string_columns or _all_of_type(values, str):
+                for row in unsafe_positions(values):
+                    self.report(row, column, unsafe_text_reason(values[row]) or "")
+                continue
+            for row, value in enumerate(values):
+                reason = _unsafe_nested_text(value)
+                if reason is not None:
+                    self.report(row, column, reason)
+
+    def non_finite(self, columns: list[str]) -> None:
+        """Report NaN and Infinity anywhere in the metadata ``columns`` (pyarrow and Python's
+        json module accept them; JSON has no such numbers, so they cannot be stored)."""
+        for column in columns:
+            values = self.raw.columns[column]
+            if column in self.raw.string_columns or set(map(type, values)) <= _FLAT_TYPES:
+                continue
+            for row, value in enumerate(values):
+                number = _non_finite(value)
+                if number is not None:
+                    self.report(row, column, f"not a finite number: {number!r} (JSON has no NaN "
+                                             "or Infinity; leave the value out)")
 
     # -- values -----------------------------------------------------------------------------
     def ids(self) -> list[str | None]:
@@ -431,7 +477,9 @@ class _Checker:
 
     # -- assembly ---------------------------------------------------------------------------
     def run(self) -> ImportBatch:
+        self.unsafe_text()
         rater_columns, metadata_columns = self.classify()
+        self.non_finite(metadata_columns)
         n_rows = self.raw.n_rows
         ids = self.ids()
         field_values = [
@@ -587,6 +635,42 @@ def _unescaped_one(value: Any) -> bool:
 
 
 _JSON_ESCAPED = re.compile(r'[\x00-\x1f"\\]')
+
+
+def _nested(value: Any) -> list[Any]:
+    """Every value inside a decoded JSON value (dict keys too), found without recursion."""
+    found, pending = [], [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        else:
+            found.append(item)
+    return found
+
+
+def _unsafe_nested_text(value: Any) -> str | None:
+    """Why a string in ``value`` (a string, list or dict, keys included) cannot be stored."""
+    if type(value) is str:
+        return unsafe_text_reason(value)
+    if not isinstance(value, dict | list):
+        return None
+    for item in _nested(value):
+        if type(item) is str:
+            reason = unsafe_text_reason(item)
+            if reason is not None:
+                return reason
+    return None
+
+
+def _non_finite(value: Any) -> float | None:
+    """The first NaN or infinity in ``value`` (a number, list or dict), or None."""
+    items = _nested(value) if isinstance(value, dict | list) else [value]
+    return next((item for item in items if type(item) is float and not math.isfinite(item)),
+                None)
 
 
 def _line_order(problem: ImportProblem) -> int:

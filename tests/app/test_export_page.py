@@ -15,8 +15,10 @@ import pytest
 
 import storage.export
 from components.export_view import STATE, export_root
+from core.export.writers import TEMP_FOLDER
 from core.safe_text import escape_markdown
 from storage.demo import load_demo
+from tests.app.apptest_helpers import open_page
 from tests.app.conftest import ADMIN_PASSWORD
 from tests.app.review_helpers import open_with
 from tests.conftest import REPO_ROOT
@@ -174,3 +176,16 @@ def test_the_page_writes_the_same_report_bytes_as_the_cli(demo, admin, monkeypat
             == Path(f"{page_file}.meta.json").read_bytes())
     assert json.loads(Path(f"{cli_file}.meta.json").read_text())["juries"] == {
         "pair": ["gpt-4o", "llama-3.1-70b"]}
+
+
+def test_the_first_page_run_sweeps_what_killed_exports_left(app_db, monkeypatch, tmp_path):
+    # Cold, nobody signed in: the sweep runs once per server process, before any sign-in.
+    leftover = tmp_path / "export-old" / TEMP_FOLDER / "gold.jsonl.abc.tmp"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"partial")
+    monkeypatch.setattr("components.export_view.export_root", lambda: tmp_path)
+
+    at = open_page("app.py")
+
+    assert not at.exception
+    assert not leftover.exists() and not leftover.parent.exists()

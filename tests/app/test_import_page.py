@@ -201,6 +201,23 @@ def test_whole_file_problem_is_shown_and_nothing_is_written(app_db, admin):
     assert project_id(app_db, "never") is None
 
 
+def test_the_limits_of_cli_import_apply_and_a_change_asks_for_a_new_validation(app_db, admin):
+    at = open_page(IMPORT_PAGE, user=admin)
+    assert (at.number_input(key="import.max_text_chars").value,
+            at.number_input(key="import.max_total_mib").value,
+            at.number_input(key="import.max_rows").value) == (1_000_000, 512, 1_000_000)
+    upload(at, "answers.jsonl", ONE_BAD_ROW)
+    new_project(at, "limited")
+    validate(at)
+    assert metrics(at)["Records"] == "4"
+    at.number_input(key="import.max_rows").set_value(3).run()
+    assert not at.metric  # validated under other limits: the report no longer applies
+    validate(at)
+    assert problems_table(at).to_dict("records") == [{
+        "location": "file", "field": "", "reason": "more than 3 records (--max-rows)"}]
+    assert project_id(app_db, "limited") is None
+
+
 def test_changing_the_task_after_validating_asks_for_a_new_validation(app_db, admin):
     at = open_page(IMPORT_PAGE, user=admin)
     upload(at, "answers.jsonl", ONE_BAD_ROW)

@@ -151,9 +151,9 @@ def test_a_failing_disk_write_fails_the_export_and_leaves_nothing(tmp_path: Path
                 raise OSError(28, "No space left on device")
             return real_write(self, data)
 
-    import core.export.writers as writers
-    real_fdopen = writers.os.fdopen
-    monkeypatch.setattr(writers.os, "fdopen",
+    import core.export.temporary as temporary  # where the export's file is opened
+    real_fdopen = temporary.os.fdopen
+    monkeypatch.setattr(temporary.os, "fdopen",
                         lambda fd, mode, buffering: FullDisk(real_fdopen(fd, mode, buffering=0),
                                                              buffering))
     batches = ([[f"r{b}"] * 5, [b] * 5] for b in range(40))
