@@ -4,7 +4,8 @@ a recording fake sleep, and a way to run a coroutine with a client."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from core.judges.client import JudgeClient, JudgeRequest
@@ -33,6 +34,13 @@ def endpoint(server: FakeOpenAI, **settings: Any) -> Endpoint:
     return Endpoint(server.base_url, "judge-model", api_key_env="JUDGE_KEY", **settings)
 
 
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(coroutine)`` in a fresh thread: the browser tests' Playwright leaves an event
+    loop running in the main thread, where ``asyncio.run`` refuses to start."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 class FakeSleep:
     """Records the waits asked for instead of waiting (``then`` runs after each)."""
 
@@ -59,4 +67,4 @@ def with_client(server: FakeOpenAI, use: Callable[[JudgeClient], Awaitable[T]], 
         extra = {"sleep": sleep} if sleep is not None else {}
         async with JudgeClient(endpoint(server, **settings), api_key=key, retry=retry, **extra) as client:
             return await use(client)
-    return asyncio.run(main())
+    return run_async(main())

@@ -4,7 +4,6 @@ leaving the Authorization header."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 import threading
@@ -19,7 +18,7 @@ from core.judges.endpoints import Endpoint
 from core.judges.prompting import Message
 from core.judges.retry import RetryPolicy
 from core.judges.verdicts import verdict_response_format
-from tests.judges.helpers import CORRECT, SECRET, FakeSleep, endpoint, request, with_client
+from tests.judges.helpers import CORRECT, SECRET, FakeSleep, endpoint, request, run_async, with_client
 
 
 def call(server, req=None, **options):
@@ -160,7 +159,7 @@ def test_nothing_listening_is_a_connection_error():
                                sleep=FakeSleep()) as client:
             return await client.call(request())
 
-    result = asyncio.run(main())
+    result = run_async(main())
     assert result.attempts == 2 and result.error.startswith("connection error: ")
 
 

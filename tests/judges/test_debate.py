@@ -3,14 +3,12 @@ against the fake server through JudgeClient.complete."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from core.judges.client import JudgeClient
 from core.judges.debate import FIRST_SPEAKER, DebateError, DebateSetup, run_debate
 from core.judges.prompting import Message
-from tests.judges.helpers import CORRECT, SECRET, endpoint, request
+from tests.judges.helpers import CORRECT, SECRET, endpoint, request, run_async
 
 ITEM = [Message("system", "You grade answers."),
         Message("user", "Question: q?\nResponse: r\nEnd with a verdict line.")]
@@ -29,7 +27,7 @@ class Scripted:
 
 
 def debate(setup, call, item=ITEM):
-    return asyncio.run(run_debate(setup, item, CORRECT, call))
+    return run_async(run_debate(setup, item, CORRECT, call))
 
 
 def test_two_rounds_then_a_third_judge_decides():
@@ -109,7 +107,7 @@ def test_a_debate_through_the_client_against_the_fake_server(fake_openai):
             return await run_debate(DebateSetup(("ann", "bob"), rounds=1), req.messages("verdict"),
                                     CORRECT, call)
 
-    result = asyncio.run(main())
+    result = run_async(main())
     assert result.verdict.label == "incorrect"
     assert len(fake_openai.requests) == 3
     assert all("Reference 4" in r.user_text for r in fake_openai.requests)

@@ -12,7 +12,7 @@ import pytest
 from core.judges.client import CallResult, JudgeClient
 from core.judges.retry import RetryPolicy
 from core.judges.runner import Progress, run_calls
-from tests.judges.helpers import SECRET, FakeSleep, endpoint, request
+from tests.judges.helpers import SECRET, FakeSleep, endpoint, request, run_async
 
 
 def run(server, requests, *, concurrency, on_result=None, cancel_event=None, retry=None, sleep=None,
@@ -35,7 +35,7 @@ def run(server, requests, *, concurrency, on_result=None, cancel_event=None, ret
             return await run_calls(requests, call=client.call, concurrency=concurrency, on_result=keep,
                                    cancel_event=cancel_event, cost=ep.cost)
 
-    return asyncio.run(main()), results, snapshots
+    return run_async(main()), results, snapshots
 
 
 def test_the_server_never_sees_more_calls_at_once_than_the_concurrency(fake_openai):
@@ -146,7 +146,7 @@ def test_cancelling_the_run_task_aborts_calls_in_flight_without_reporting_them(f
                 await task
             return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
 
-    left_over = asyncio.run(main())
+    left_over = run_async(main())
     assert reported == [] and left_over == []
     assert len(fake_openai.requests) == 4
 
@@ -180,12 +180,12 @@ def test_concurrency_must_be_a_positive_whole_number(concurrency):
         await run_calls([], call=None, concurrency=concurrency, on_result=print)  # type: ignore[arg-type]
 
     with pytest.raises(ValueError, match="concurrency: expected a whole number >= 1"):
-        asyncio.run(main())
+        run_async(main())
 
 
 def test_no_requests_is_an_empty_run():
     async def main():
         return await run_calls([], call=None, concurrency=4, on_result=print)  # type: ignore[arg-type]
 
-    final = asyncio.run(main())
+    final = run_async(main())
     assert (final.total, final.done, final.remaining, final.cancelled) == (0, 0, 0, False)
