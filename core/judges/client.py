@@ -112,8 +112,9 @@ class CallResult:
 class JudgeClient:
     """Calls one endpoint. Use ``async with JudgeClient(endpoint, api_key=key) as client:``.
 
-    ``sleep``, ``random`` and ``wall_clock`` are injectable so tests can check the waits without
-    waiting. Raises :class:`ValueError` only for bad arguments; call failures are results.
+    ``sleep``, ``random`` (the jitter) and ``wall_clock`` (for HTTP-date ``Retry-After``) are
+    injectable so tests can check the waits without waiting. Failed calls are results, never
+    exceptions.
     """
 
     def __init__(self, endpoint: Endpoint, *, api_key: str | None, retry: RetryPolicy | None = None,

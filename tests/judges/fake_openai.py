@@ -15,6 +15,7 @@ for ever, optionally only for prompts containing ``when``) it answers instead:
 ``500``            HTTP 500
 ``slow``           the normal answer after ``delay`` seconds (client timeouts)
 ``malformed``      HTTP 200 whose body is not JSON
+``no_choices``     HTTP 200 with an empty ``choices`` list
 ``unparseable``    HTTP 200 whose content states no verdict
 ``drop``           closes the connection without answering
 ``echo_key``       HTTP 401 whose error message repeats the Authorization header
@@ -38,7 +39,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-FAULT_KINDS = ("400", "429", "500", "slow", "malformed", "unparseable", "drop", "echo_key", "reject_format")
+FAULT_KINDS = ("400", "429", "500", "slow", "malformed", "no_choices", "unparseable", "drop",
+               "echo_key", "reject_format")
 _EXPECT = re.compile(r"<<expect:([^>]+)>>")
 
 
@@ -184,6 +186,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500, b'{"error": {"message": "The server had an error"}}')
         elif kind == "malformed":
             self._send(200, b'{"id": "chatcmpl-fake", "choices": [')
+        elif kind == "no_choices":
+            self._send(200, b'{"id": "chatcmpl-fake", "object": "chat.completion", "choices": []}')
         elif kind == "drop":
             self.close_connection = True
         elif kind == "echo_key":

@@ -60,11 +60,12 @@ class FakeSleep:
 
 
 def with_client(server: FakeOpenAI, use: Callable[[JudgeClient], Awaitable[T]], *,
-                retry: RetryPolicy | None = None, sleep: Any = None, key: str | None = SECRET,
-                **settings: Any) -> T:
-    """Run ``use(client)`` with a client on the fake server, in a fresh event loop."""
+                retry: RetryPolicy | None = None, key: str | None = SECRET,
+                clocks: dict[str, Any] | None = None, **settings: Any) -> T:
+    """Run ``use(client)`` with a client on the fake server, in a fresh event loop; ``clocks``
+    are the client's ``sleep``/``random``/``wall_clock`` replacements."""
     async def main() -> T:
-        extra = {"sleep": sleep} if sleep is not None else {}
-        async with JudgeClient(endpoint(server, **settings), api_key=key, retry=retry, **extra) as client:
+        async with JudgeClient(endpoint(server, **settings), api_key=key, retry=retry,
+                               **(clocks or {})) as client:
             return await use(client)
     return run_async(main())

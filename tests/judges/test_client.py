@@ -66,7 +66,7 @@ def test_an_endpoint_without_a_key_sends_a_placeholder(fake_openai):
 def test_429_waits_exactly_as_long_as_retry_after_says(fake_openai):
     fake_openai.add_fault("429", times=2, retry_after="3")
     sleep = FakeSleep()
-    result = call(fake_openai, sleep=sleep)
+    result = call(fake_openai, clocks={"sleep": sleep})
     assert (result.verdict.label, result.attempts) == ("correct", 3)
     assert sleep.total == pytest.approx(6.0)
     assert max(sleep.waits) <= 0.1  # waited in short slices, to notice a cancel
@@ -77,12 +77,8 @@ def test_retry_after_as_an_http_date_is_honoured(fake_openai):
     fake_openai.add_fault("429", retry_after=format_datetime(
         datetime(2026, 3, 1, 12, 0, 5, tzinfo=UTC), usegmt=True))
     sleep = FakeSleep()
-
-    async def use(client):
-        client._wall_clock = now.timestamp  # the HTTP date is compared with this clock
-        return await client.call(request())
-
-    result = with_client(fake_openai, use, sleep=sleep)
+    result = with_client(fake_openai, lambda client: client.call(request()),
+                         clocks={"sleep": sleep, "wall_clock": now.timestamp})
     assert result.attempts == 2 and sleep.total == pytest.approx(5.0)
 
 
@@ -97,19 +93,16 @@ def test_a_real_retry_after_wait_shows_at_the_server(fake_openai):
 def test_5xx_is_retried_with_exponential_backoff(fake_openai):
     fake_openai.add_fault("500", times=3)
     sleep = FakeSleep()
-
-    async def use(client):
-        client._random = lambda: 0.0  # the jitter's lower end: waits step/2
-        return await client.call(request())
-
-    result = with_client(fake_openai, use, sleep=sleep, retry=RetryPolicy(base_delay=0.5))
+    # random() = 0: the jitter's lower end, each wait is half its step
+    result = with_client(fake_openai, lambda client: client.call(request()),
+                         clocks={"sleep": sleep, "random": lambda: 0.0}, retry=RetryPolicy(base_delay=0.5))
     assert (result.verdict.label, result.attempts) == ("correct", 4)
     assert sleep.total == pytest.approx(0.25 + 0.5 + 1.0)
 
 
 def test_5xx_until_the_attempts_run_out_is_a_failed_call(fake_openai):
     fake_openai.add_fault("500", times=None)
-    result = call(fake_openai, sleep=FakeSleep(), retry=RetryPolicy(max_attempts=3))
+    result = call(fake_openai, clocks={"sleep": FakeSleep()}, retry=RetryPolicy(max_attempts=3))
     assert result.verdict is None and not result.ok and not result.cancelled
     assert result.attempts == 3 and len(fake_openai.requests) == 3
     assert result.error.startswith("HTTP 500: ")
@@ -118,7 +111,7 @@ def test_5xx_until_the_attempts_run_out_is_a_failed_call(fake_openai):
 def test_a_retry_after_beyond_the_limit_ends_the_call(fake_openai):
     fake_openai.add_fault("429", retry_after="3600")
     sleep = FakeSleep()
-    result = call(fake_openai, sleep=sleep, retry=RetryPolicy(max_retry_after=120))
+    result = call(fake_openai, clocks={"sleep": sleep}, retry=RetryPolicy(max_retry_after=120))
     assert result.attempts == 1 and sleep.waits == []
     assert "the server asks to retry after 3600 s, more than the 120 s limit" in result.error
 
@@ -138,13 +131,13 @@ def test_a_slow_answer_within_the_timeout_is_fine(fake_openai):
 
 def test_a_dropped_connection_is_retried(fake_openai):
     fake_openai.add_fault("drop")
-    result = call(fake_openai, sleep=FakeSleep())
+    result = call(fake_openai, clocks={"sleep": FakeSleep()})
     assert (result.verdict.label, result.attempts) == ("correct", 2)
 
 
 def test_a_connection_that_keeps_dropping_is_a_failed_call(fake_openai):
     fake_openai.add_fault("drop", times=None)
-    result = call(fake_openai, sleep=FakeSleep(), retry=RetryPolicy(max_attempts=2))
+    result = call(fake_openai, clocks={"sleep": FakeSleep()}, retry=RetryPolicy(max_attempts=2))
     assert result.attempts == 2 and result.error.startswith("connection error: ")
 
 
@@ -165,8 +158,14 @@ def test_nothing_listening_is_a_connection_error():
 
 def test_a_malformed_answer_is_a_failed_call_not_retried(fake_openai):
     fake_openai.add_fault("malformed", times=None)
-    result = call(fake_openai, sleep=FakeSleep())
+    result = call(fake_openai, clocks={"sleep": FakeSleep()})
     assert result.attempts == 1 and result.error.startswith("invalid response: JSONDecodeError")
+
+
+def test_an_answer_without_a_message_is_a_failed_call(fake_openai):
+    fake_openai.add_fault("no_choices")
+    result = call(fake_openai)
+    assert result.attempts == 1 and result.error == "invalid response: no choices[0].message"
 
 
 def test_an_unparseable_verdict_is_a_verdict_without_a_label_with_its_raw_text(fake_openai):
@@ -179,12 +178,8 @@ def test_an_unparseable_verdict_is_a_verdict_without_a_label_with_its_raw_text(f
 
 def test_other_4xx_are_not_retried(fake_openai):
     fake_openai.add_fault("400", times=None)
-
-    async def use(client):
-        client._structured = False  # no response_format: nothing to fall back from
-        return await client.call(request())
-
-    result = with_client(fake_openai, use, sleep=FakeSleep())
+    # no response_format asked for: nothing to fall back from
+    result = call(fake_openai, clocks={"sleep": FakeSleep()}, structured_output=False)
     assert result.attempts == 1 and result.error == "HTTP 400: Invalid request"
 
 
@@ -237,7 +232,7 @@ def test_cancel_while_waiting_to_retry_stops_the_call(fake_openai):
     async def use(client):
         return await client.call(request(), cancel)
 
-    result = with_client(fake_openai, use, sleep=sleep)
+    result = with_client(fake_openai, use, clocks={"sleep": sleep})
     assert result.cancelled and result.verdict is None and result.error is None
     assert result.attempts == 1 and sleep.total <= 0.1
 
