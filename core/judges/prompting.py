@@ -1,0 +1,325 @@
+"""Judge prompts: the shipped strategies, validation of (user-edited) templates, rendering.
+
+A :class:`PromptTemplate` is a system text and a user text with named fields in braces
+(``{prompt}``, ``{response}``, ``{labels}`` ...; literal braces are written ``{{`` and ``}}``).
+:func:`builtin_prompt` composes the shipped one for a task schema and a strategy from the text
+files in ``prompts/``; users copy and edit those, and :func:`compile_prompt` holds shipped and
+edited templates to the same rules. A judge is prompted once per item x dimension x sample.
+
+Fields a template may use:
+
+* the schema's item fields (``prompt``, ``response``, ``source``, ``response_a`` ...): a list
+  value (e.g. the thematic ``source`` texts) is numbered ``1. ...``, one per line; a field the
+  item does not have reads ``(not given)``, an empty one ``(empty)``;
+* ``reference``: the reference answer the *caller* passes (the item's reference, or the
+  adjudicated gold reference when one exists), never read from the item. A template that uses
+  it is reference-guided and cannot be rendered without one;
+* ``dimension`` (its title), ``dimension_description``, ``labels`` (the allowed label values),
+  ``label_descriptions`` (one line per label: value, display name, description);
+* ``output_format`` (required): where Docket puts the answer format, which depends on the
+  endpoint: a JSON object (``"json"``, with ``response_format``) or a last line
+  ``Verdict: LABEL`` (``"verdict"``), each with a rationale first or not (the strategy's).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from core.schema import Dimension, TaskSchema, dimension_values_text
+
+PROMPT_DIR = Path(__file__).with_name("prompts")
+
+OutputMode = Literal["json", "verdict"]
+OUTPUT_MODES: tuple[str, ...] = ("json", "verdict")
+
+# Fields every template may use besides the schema's item fields (see the module docstring).
+PROMPT_FIELDS: tuple[str, ...] = (
+    "reference", "dimension", "dimension_description", "labels", "label_descriptions",
+    "output_format",
+)
+NOT_GIVEN = "(not given)"
+EMPTY = "(empty)"
+
+# "{{" and "}}" are literal braces; "{name}" a field; any other brace is an error.
+_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}\n]*)\}|[{}]")
+_FIELD_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class PromptError(ValueError):
+    """A template is invalid or cannot be rendered for an item; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message sent to a judge."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+    def as_dict(self) -> dict[str, str]:
+        """Return the OpenAI wire form ``{"role": ..., "content": ...}``."""
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A shipped way of asking for a verdict."""
+
+    name: str
+    title: str
+    description: str
+    # Whether the judge writes a rationale before its label (answer format and JSON schema).
+    rationale: bool
+
+
+STRATEGIES: dict[str, Strategy] = {
+    "direct": Strategy("direct", "Direct verdict",
+                       "The item, the criterion and the allowed labels; the label only.", False),
+    "rationale": Strategy("rationale", "Rationale then verdict",
+                          "The judge explains its reasoning first, then gives the label.", True),
+    "rubric": Strategy("rubric", "Rubric-guided",
+                       "Each label's description is a criterion the judge checks the item "
+                       "against; reasoning, then the label.", True),
+}
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A judge prompt: system and user texts with named fields, and the strategy it follows."""
+
+    system: str
+    user: str
+    strategy: str
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise PromptError(f"strategy: unknown strategy {self.strategy!r} "
+                              f"(strategies: {', '.join(STRATEGIES)})")
+
+
+def _read(relative: str) -> str:
+    return (PROMPT_DIR / relative).read_text(encoding="utf-8").strip()
+
+
+def builtin_prompt(schema: TaskSchema, strategy: str, *, reference: bool = False) -> PromptTemplate:
+    """Return the shipped template for ``schema`` and ``strategy``.
+
+    ``reference=True`` adds the reference-answer block (the template becomes reference-guided).
+    Built-in task templates have their own texts in ``prompts/<template>/``; any other schema
+    gets a generic item block listing its fields by title. Raises :class:`PromptError` for an
+    unknown strategy.
+    """
+    if strategy not in STRATEGIES:
+        raise PromptError(f"strategy: unknown strategy {strategy!r} (strategies: {', '.join(STRATEGIES)})")
+    folder = PROMPT_DIR / schema.name
+    if (folder / "item.txt").is_file():
+        system = _read(f"{schema.name}/system.txt")
+        blocks = [_read(f"{schema.name}/item.txt")]
+        reference_block = f"{schema.name}/reference.txt"
+    else:
+        system = "You are an expert evaluator. You judge the item below on one criterion."
+        blocks = ["\n\n".join(f"{spec.title}:\n{{{spec.name}}}" for spec in schema.fields
+                              if spec.name != "reference")]
+        reference_block = "correctness/reference.txt"
+    if reference:
+        blocks.append(_read(reference_block))
+    blocks.append(_read(f"strategies/{strategy}.txt"))
+    return PromptTemplate(system=system, user="\n\n".join(blocks), strategy=strategy)
+
+
+@dataclass(frozen=True)
+class _Part:
+    literal: str
+    field: str | None
+
+
+def _parse(text: str, allowed: frozenset[str], where: str) -> tuple[_Part, ...]:
+    """Split ``text`` into literal runs and field names; raises PromptError at the first bad brace."""
+    parts: list[_Part] = []
+    literal: list[str] = []
+    position = 0
+    for match in _TOKEN.finditer(text):
+        literal.append(text[position:match.start()])
+        position = match.end()
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            literal.append(token[0])
+            continue
+        line = text.count("\n", 0, match.start()) + 1
+        name = match.group(1)
+        if name is None:
+            raise PromptError(f"{where}, line {line}: single {token!r}; write {token * 2!r} "
+                              "for a literal brace")
+        if not _FIELD_NAME.match(name) or name not in allowed:
+            shown = "{" + name + "}"
+            raise PromptError(f"{where}, line {line}: unknown field {shown} (allowed: "
+                              f"{', '.join(sorted(allowed))}; write {{{{ and }}}} for literal braces)")
+        parts.append(_Part("".join(literal), name))
+        literal = []
+    literal.append(text[position:])
+    parts.append(_Part("".join(literal), None))
+    return tuple(parts)
+
+
+def _fill(parts: tuple[_Part, ...], values: Mapping[str, str]) -> str:
+    out: list[str] = []
+    for part in parts:
+        out.append(part.literal)
+        if part.field is not None:
+            out.append(values[part.field])
+    return "".join(out)
+
+
+def _fields(parts: tuple[_Part, ...]) -> set[str]:
+    return {part.field for part in parts if part.field is not None}
+
+
+@lru_cache(maxsize=1)
+def _output_formats() -> dict[tuple[str, bool], tuple[_Part, ...]]:
+    """(answer format, with rationale) -> the parsed shipped text ``output/<mode>[_rationale].txt``."""
+    formats = {}
+    for mode in OUTPUT_MODES:
+        for rationale in (False, True):
+            name = f"output/{mode}{'_rationale' if rationale else ''}.txt"
+            formats[(mode, rationale)] = _parse(_read(name), frozenset({"labels"}), name)
+    return formats
+
+
+def labels_text(dimension: Dimension) -> str:
+    """The allowed label values as the ``{labels}`` field shows them (``"correct, incorrect"``)."""
+    return dimension_values_text(dimension)
+
+
+def label_descriptions_text(dimension: Dimension) -> str:
+    """One line per label, as the ``{label_descriptions}`` field shows them:
+    ``- value (display): description`` (display and description left out when they add nothing)."""
+    if dimension.scale == "interval":
+        return f"- {dimension_values_text(dimension)}"
+    lines = []
+    for label in dimension.labels:
+        line = f"- {label.value}"
+        if label.display and label.display != label.value:
+            line += f" ({label.display})"
+        if label.description:
+            line += f": {label.description}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _item_text(value: object) -> str:
+    if value is None:
+        return NOT_GIVEN
+    if isinstance(value, str):
+        return value if value.strip() else EMPTY
+    if isinstance(value, Sequence):
+        texts = [str(text) for text in value]
+        return "\n".join(f"{number}. {text}" for number, text in enumerate(texts, 1)) or EMPTY
+    return str(value)
+
+
+@dataclass(frozen=True)
+class CompiledPrompt:
+    """A template validated against a schema, ready to render many items quickly."""
+
+    template: PromptTemplate
+    field_names: tuple[str, ...]
+    _system: tuple[_Part, ...] = field(repr=False)
+    _user: tuple[_Part, ...] = field(repr=False)
+    _used: frozenset[str] = field(repr=False)
+
+    @property
+    def reference_guided(self) -> bool:
+        """True when the template shows a reference answer (uses ``{reference}``)."""
+        return "reference" in self._used
+
+    @property
+    def rationale(self) -> bool:
+        """True when the judge is asked for a rationale before its label."""
+        return STRATEGIES[self.template.strategy].rationale
+
+    def render(self, item: Mapping[str, object], dimension: Dimension, *,
+               reference: str | Sequence[str] | None = None, output: OutputMode = "json"
+               ) -> list[Message]:
+        """Return the chat messages for ``item`` judged on ``dimension``.
+
+        ``item`` maps field names to text (or a list of texts); ``reference`` is the reference
+        answer for a reference-guided template. Raises :class:`PromptError` when the template
+        needs a reference and none (or a blank one) is given, or for an unknown ``output``.
+        """
+        if output not in OUTPUT_MODES:
+            raise PromptError(f"output: unknown answer format {output!r} (formats: "
+                              f"{', '.join(OUTPUT_MODES)})")
+        values = {name: _item_text(item.get(name)) for name in self.field_names if name in self._used}
+        if self.reference_guided:
+            text = None if reference is None else _item_text(reference)
+            if text is None or text == EMPTY:
+                raise PromptError("the template is reference-guided (uses {reference}) but no "
+                                  "reference answer was given for this item")
+            values["reference"] = text
+        values["dimension"] = dimension.title
+        values["dimension_description"] = dimension.description
+        values["labels"] = labels_text(dimension)
+        values["label_descriptions"] = label_descriptions_text(dimension)
+        values["output_format"] = _fill(_output_formats()[(output, self.rationale)], values)
+        messages = []
+        system = _fill(self._system, values).strip()
+        if system:
+            messages.append(Message("system", system))
+        messages.append(Message("user", _fill(self._user, values).strip()))
+        return messages
+
+
+def allowed_fields(schema: TaskSchema) -> frozenset[str]:
+    """Every field name a template for ``schema`` may use."""
+    return frozenset(schema.field_names) | frozenset(PROMPT_FIELDS)
+
+
+def compile_prompt(template: PromptTemplate, schema: TaskSchema) -> CompiledPrompt:
+    """Validate ``template`` against ``schema`` and return it ready to render.
+
+    Raises :class:`PromptError` naming the message (system/user), the line and the field for an
+    unknown field, a stray brace, or a template without ``{output_format}``.
+    """
+    return _compile(template, schema.field_names)
+
+
+@lru_cache(maxsize=256)
+def _compile(template: PromptTemplate, field_names: tuple[str, ...]) -> CompiledPrompt:
+    allowed = frozenset(field_names) | frozenset(PROMPT_FIELDS)
+    system = _parse(template.system, allowed, "system message")
+    user = _parse(template.user, allowed, "user message")
+    used = _fields(system) | _fields(user)
+    if "output_format" not in used:
+        raise PromptError("user message: the template must contain {output_format}, where Docket "
+                          "puts the answer format (a JSON object or a last 'Verdict: LABEL' line)")
+    return CompiledPrompt(template, field_names, system, user, frozenset(used))
+
+
+def render_messages(template: PromptTemplate, schema: TaskSchema, item: Mapping[str, object],
+                    dimension: Dimension, *, reference: str | Sequence[str] | None = None,
+                    output: OutputMode = "json") -> list[Message]:
+    """Return the chat messages of ``template`` for one item and dimension (the live preview).
+
+    Same as ``compile_prompt(template, schema).render(...)``; raises :class:`PromptError` as
+    those do.
+    """
+    return compile_prompt(template, schema).render(item, dimension, reference=reference, output=output)
+
+
+def fill_text(text: str, values: Mapping[str, str], *, where: str) -> str:
+    """Return ``text`` with its ``{name}`` fields replaced by ``values`` (no other names allowed).
+
+    Used for the shipped auxiliary texts (debate turns). Raises :class:`PromptError` for an
+    unknown field or a stray brace.
+    """
+    return _fill(_parse(text, frozenset(values), where), values)
+
+
+def read_prompt_text(relative: str) -> str:
+    """Return the shipped text file ``prompts/<relative>``, stripped."""
+    return _read(relative)
