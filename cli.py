@@ -42,6 +42,7 @@ USER_ERRORS: dict[str, tuple[str, ...]] = {
     "storage.migrations": ("SchemaTooNewError",),
     "storage.projects": ("ProjectError",),
     "storage.export": ("ExportDenied",),
+    "storage.authz": ("NotAllowed",),
     "storage.users": ("UserError", "AuthConfigError"),
 }
 
@@ -97,6 +98,7 @@ def cmd_import(args: argparse.Namespace, db: Database) -> int:
     """Validate a file and write it into a project (created on first import)."""
     from core.importing import ImportFileError, ImportLimits, ImportRejected, report_file_name
     from core.templates import TEMPLATES, resolve_task
+    from storage.authz import OPERATOR
     from storage.importer import import_file
     from storage.migrations import migrate
     from storage.projects import ProjectError, UnknownProjectError
@@ -109,7 +111,7 @@ def cmd_import(args: argparse.Namespace, db: Database) -> int:
                           max_rows=args.max_rows)
     try:
         batch, summary = import_file(db, args.file, project_name=args.project, schema=schema,
-                                     on_error=args.on_error, limits=limits)
+                                     on_error=args.on_error, limits=limits, actor=OPERATOR)
     except UnknownProjectError as exc:  # only without --task: the project cannot be created
         raise ProjectError(f"{exc}; to create it, give its task: --task TEMPLATE "
                            f"({', '.join(TEMPLATES)}) or --task SCHEMA.toml") from None
@@ -182,11 +184,12 @@ def cmd_projects(args: argparse.Namespace, db: Database) -> int:
 
 def cmd_demo(args: argparse.Namespace, db: Database) -> int:
     """Load one demo project per built-in template (idempotent)."""
+    from storage.authz import OPERATOR
     from storage.demo import load_demo
     from storage.migrations import migrate
 
     migrate(db)
-    for summary in load_demo(db):
+    for summary in load_demo(db, actor=OPERATOR):
         print(summary.line())
     return 0
 
@@ -202,6 +205,7 @@ def create_user_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_create_user(args: argparse.Namespace, db: Database) -> int:
     """Create a user; the password is read from stdin (asked for twice on a terminal)."""
+    from storage.authz import OPERATOR
     from storage.migrations import migrate
     from storage.users import check_name, check_password, create_user
 
@@ -210,7 +214,7 @@ def cmd_create_user(args: argparse.Namespace, db: Database) -> int:
     password = check_password(read_password(f"Password for {name}: "))
     with db.write() as session:
         user = create_user(session=session, name=name, role=args.role, password=password,
-                           display_name=args.display_name)
+                           display_name=args.display_name, actor=OPERATOR)
     print(f"user created: {user.name} ({user.role})")
     return 0
 
@@ -322,11 +326,11 @@ def cmd_export(args: argparse.Namespace, db: Database) -> int:
     from core.export.gold import GoldPolicy
     from core.export.registry import KINDS
     from core.metrics import MetricsInputError
-    from storage.export import ExportRequest, export_project, require_admin
+    from storage.export import ExportRequest, export_project
     from storage.migrations import migrate
 
     migrate(db)
-    require_admin(export_user(args.user, db))
+    actor = export_user(args.user, db)
     juries = dict(args.jury)
     if len(juries) != len(args.jury):
         raise MetricsInputError("--jury: each jury needs its own name")
@@ -336,7 +340,8 @@ def cmd_export(args: argparse.Namespace, db: Database) -> int:
                             dimension=args.dimension, margin=args.margin, juries=juries,
                             n_resamples=args.bootstrap, seed=args.seed,
                             min_pair_items=args.min_pair_items)
-    summary = export_project(db, project_name=args.project, request=request, path=args.output)
+    summary = export_project(db, project_name=args.project, request=request, path=args.output,
+                             actor=actor)
     print(summary.line())
     print(f"metadata: {summary.written.meta_path}")
     return 0

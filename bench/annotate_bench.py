@@ -85,6 +85,7 @@ from storage.annotation import (  # noqa: E402
     set_members,
     update_settings,
 )
+from storage.authz import OPERATOR  # noqa: E402
 from storage.database import Database  # noqa: E402
 from storage.importer import import_file  # noqa: E402
 from storage.migrations import migrate  # noqa: E402
@@ -159,8 +160,9 @@ def build_database(folder: Path, n_items: int) -> tuple[str, dict[str, int], lis
     migrate(db)
     with db.write() as session:
         # An admin must exist, or the app asks for the first admin instead of signing in.
-        create_user(session=session, name="bench-admin", role="admin", password=PASSWORD)
-        users = [create_user(session=session, name=name, role="annotator", password=PASSWORD).id
+        create_user(session=session, name="bench-admin", role="admin", password=PASSWORD, actor=OPERATOR)
+        users = [create_user(session=session, name=name, role="annotator", password=PASSWORD,
+                             actor=OPERATOR).id
                  for name in names]
     projects = {}
     for label, size in (("large", n_items), ("small", SMALL_ITEMS)):
@@ -168,13 +170,13 @@ def build_database(folder: Path, n_items: int) -> tuple[str, dict[str, int], lis
         path = folder / f"{label}.jsonl"
         write_items(path, size, prefix=f"{label[0]}")
         name = names_of[label]
-        import_file(db, path, project_name=name, schema=TEMPLATES["correctness"])
+        import_file(db, path, project_name=name, schema=TEMPLATES["correctness"], actor=OPERATOR)
         with db.write() as session:
             project_id = get_project(session=session, name=name).id
-            update_settings(session=session, project_id=project_id, actor_id=None,
+            update_settings(session=session, project_id=project_id, actor=OPERATOR,
                             settings=ProjectSettings(blind=True, overlap=ANNOTATORS))
-            set_members(session=session, project_id=project_id, user_ids=users, actor_id=None)
-        slots = rebuild_queues(db, project_id=project_id)
+            set_members(session=session, project_id=project_id, user_ids=users, actor=OPERATOR)
+        slots = rebuild_queues(db, project_id=project_id, actor=OPERATOR)
         projects[label] = project_id
         print(f"built {name}: {slots:,} queue slots in {time.perf_counter() - start:.1f} s")
     db.dispose()

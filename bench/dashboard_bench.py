@@ -33,6 +33,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from components.auth import session_entries  # noqa: E402
 from core.templates import TEMPLATES  # noqa: E402
+from storage.authz import OPERATOR  # noqa: E402
 from storage.database import Database  # noqa: E402
 from storage.importer import import_file  # noqa: E402
 from storage.migrations import migrate  # noqa: E402
@@ -54,12 +55,12 @@ def prepare(url: str, n_items: int, folder: Path) -> UserInfo:
             path = folder / "items.jsonl"
             write_items(path, n_items, 200)
             start = time.perf_counter()
-            import_file(db, path, project_name="bench", schema=TEMPLATES["correctness"])
+            import_file(db, path, project_name="bench", schema=TEMPLATES["correctness"], actor=OPERATOR)
             print(f"(setup: import of {n_items:,} items took {time.perf_counter() - start:.1f} s)")
         with db.write() as session:
             return (find_user(session=session, name="bench-admin")
                     or create_user(session=session, name="bench-admin", role="admin",
-                                   password="bench admin password"))
+                                   password="bench admin password", actor=OPERATOR))
     finally:
         db.dispose()
 

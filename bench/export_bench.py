@@ -49,6 +49,7 @@ from bench.memory import peak_rss_mb  # noqa: E402
 from bench.synthetic import random_words  # noqa: E402
 from core.export.gold import GoldPolicy  # noqa: E402
 from core.templates import TEMPLATES  # noqa: E402
+from storage.authz import OPERATOR  # noqa: E402
 from storage.database import Database  # noqa: E402
 from storage.export import ExportRequest, export_project  # noqa: E402
 from storage.importer import import_file  # noqa: E402
@@ -89,7 +90,7 @@ def build(folder: Path, n_items: int) -> Database:
     db = Database(f"sqlite:///{folder / 'bench.db'}")
     migrate(db)
     started = time.perf_counter()
-    import_file(db, source, project_name=PROJECT, schema=TEMPLATES["correctness"])
+    import_file(db, source, project_name=PROJECT, schema=TEMPLATES["correctness"], actor=OPERATOR)
     print(f"built {n_items:,} items with 3 human labels each in {time.perf_counter() - started:.1f} s "
           f"(source {source.stat().st_size / 1e6:.0f} MB)")
     return db
@@ -101,7 +102,7 @@ def docket_export(db: Database, folder: Path, fmt: str) -> Callable[[], int]:
 
     def run() -> int:
         summary = export_project(db, project_name=PROJECT, request=request,
-                                 path=folder / f"gold.{fmt}")
+                                 path=folder / f"gold.{fmt}", actor=OPERATOR)
         return summary.written.rows
     return run
 

@@ -49,6 +49,7 @@ from bench.memory import peak_rss_mb
 from bench.synthetic import random_words
 from core.importing import read_import_file, validate_table
 from core.templates import TEMPLATES
+from storage.authz import OPERATOR
 from storage.database import Database
 from storage.importer import import_file, write_import
 from storage.migrations import migrate
@@ -109,7 +110,7 @@ def run_docket(db: Database, path: Path) -> dict[str, float]:
     parsed = time.perf_counter()
     batch = validate_table(raw, schema)
     validated = time.perf_counter()
-    summary = write_import(db, project_name="bench", schema=schema, batch=batch)
+    summary = write_import(db, project_name="bench", schema=schema, batch=batch, actor=OPERATOR)
     written = time.perf_counter()
     assert summary.added == raw.n_rows and not batch.problems, summary
     checkpoint = db.last_checkpoint.result() if db.last_checkpoint else None
@@ -123,7 +124,7 @@ def run_docket(db: Database, path: Path) -> dict[str, float]:
 
 def run_reimport(db: Database, path: Path) -> float:
     start = time.perf_counter()
-    _, summary = import_file(db, path, project_name="bench", schema=None)
+    _, summary = import_file(db, path, project_name="bench", schema=None, actor=OPERATOR)
     elapsed = time.perf_counter() - start
     assert summary.added == 0 and summary.updated == 0, summary
     return elapsed

@@ -38,6 +38,7 @@ from core.metrics import compare_dimension, pair_sample
 from core.metrics.bootstrap import bootstrap_values, percentile_intervals
 from core.metrics.registry import pair_metrics_for
 from core.templates import TEMPLATES
+from storage.authz import OPERATOR
 from storage.database import Database
 from storage.importer import import_file
 from storage.labels import load_ratings
@@ -139,7 +140,8 @@ def bench_compare(n_items: int, resamples: int, rationale_chars: int) -> None:
         db = Database(url)
         migrate(db)
         start = time.perf_counter()
-        import_file(db, folder / "items.jsonl", project_name="bench", schema=TEMPLATES["correctness"])
+        import_file(db, folder / "items.jsonl", project_name="bench", schema=TEMPLATES["correctness"],
+                    actor=OPERATOR)
         print(f"  (setup: import took {time.perf_counter() - start:.1f} s)")
         db.dispose()
 

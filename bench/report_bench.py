@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from storage.authz import OPERATOR  # noqa: E402
 from storage.database import Database  # noqa: E402
 from storage.demo import load_demo  # noqa: E402
 from storage.export import ExportRequest, export_project  # noqa: E402
@@ -46,11 +47,12 @@ def write_report(folder: Path, project: str, resamples: int) -> tuple[Path, floa
     db = Database(f"sqlite:///{folder / 'demo.db'}")
     try:
         migrate(db)
-        load_demo(db)
+        load_demo(db, actor=OPERATOR)
         path = folder / f"{project}-report.html"
         started = time.perf_counter()
         export_project(db, project_name=project, path=path,
-                       request=ExportRequest(kind="report", fmt="html", n_resamples=resamples))
+                       request=ExportRequest(kind="report", fmt="html", n_resamples=resamples),
+                       actor=OPERATOR)
         return path, time.perf_counter() - started
     finally:
         db.dispose()

@@ -16,13 +16,16 @@ import streamlit as st
 
 from components.annotate_item import render_item
 from components.annotate_verdicts import UNPARSEABLE
+from components.auth import refused
 from components.frames import plural
 from core.safe_text import escape_markdown
 from core.schema import Dimension, TaskSchema
+from storage.authz import NotAllowed
 from storage.database import Database
-from storage.gold import KEEP, GoldError, adjudicate, reference_dimension
+from storage.gold import KEEP, GoldError, adjudicate, gold_revision, reference_dimension
 from storage.projects import ProjectInfo
 from storage.review import ItemReview, find_item_id, item_review
+from storage.revisions import StaleEdit
 from storage.users import UserInfo
 
 FLASH_KEY = "disagreements.flash"
@@ -130,6 +133,13 @@ def _gold(db: Database, user: UserInfo, schema: TaskSchema, item_id: int, review
         st.dataframe(gold_table(review), hide_index=True, key="disagreements.gold_table")
     else:
         st.caption("No gold decided for this item yet.")
+    drawn_from = st.session_state.setdefault(gold_key(item_id, "revision"), review.revision.id)
+    if drawn_from != review.revision.id:
+        st.warning(f"This item's gold was {escape_markdown(review.revision.describe())}, after "
+                   "you opened it. Reload to see it before you decide.",
+                   icon=":material/sync_problem:")
+        st.button("Reload the gold", key=gold_key(item_id, "reload"), icon=":material/refresh:",
+                  on_click=_reload_gold, args=(item_id, schema))
     with st.form(f"disagreements.gold_form.{item_id}"):
         chosen = {d.name: _gold_widget(item_id, d, review) for d in schema.dimensions}
         reference = None
@@ -191,16 +201,29 @@ def _reference_prefill(review: ItemReview, schema: TaskSchema) -> str:
     return schema.given_reference(review.item.fields) or ""
 
 
+def _reload_gold(item_id: int, schema: TaskSchema) -> None:
+    """Forget the form's values and its revision: it is drawn again from the stored gold."""
+    for name in (*schema.dimension_names, "reference", "note", "revision"):
+        st.session_state.pop(gold_key(item_id, name), None)
+
+
 def _save(db: Database, user: UserInfo, item_id: int, labels: dict[str, str | None],
           reference: object, note: str) -> None:
+    """Save the form's decision, refused if the gold changed since the form was drawn."""
     try:
         with db.write() as session:
-            changes = adjudicate(session=session, item_id=item_id, actor_id=user.id,
+            changes = adjudicate(session=session, item_id=item_id, actor=user,
                                  labels=labels, reference_answer=reference,  # type: ignore[arg-type]
-                                 note=note)
-    except GoldError as exc:
+                                 note=note,
+                                 expected_revision=st.session_state.get(gold_key(item_id, "revision")))
+            revision = gold_revision(session=session, item_id=item_id)
+    except NotAllowed as exc:
+        refused(exc)
+        st.rerun()
+    except (GoldError, StaleEdit) as exc:
         st.error(f"Not saved: {escape_markdown(exc)}", icon=":material/error:")
         return
+    st.session_state[gold_key(item_id, "revision")] = revision.id
     message = (f"Gold saved: {plural(len(changes), 'change')}." if changes
                else "Nothing changed: this is already the gold.")
     st.session_state[FLASH_KEY] = ("success" if changes else "info", message)

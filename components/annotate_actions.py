@@ -1,8 +1,10 @@
 """What the annotation panel's buttons do (Streamlit callbacks, run before the panel redraws).
 
-Each action is one short database call from ``storage.annotation``; a failure (the item left
-the queue, the account was deactivated, a label is missing) becomes a message at the top of
-the panel, never an exception. Moving to another item only changes the URL's ``item``
+Each action is one short database call from ``storage.annotation``, made for the signed-in
+user as re-read when the click arrives (:func:`components.auth.acting_user`: a click that
+waited while the account was reset or deactivated saves nothing and signs out). A failure
+(the item left the queue, a label is missing) becomes a message at the top of the panel,
+never an exception. Moving to another item only changes the URL's ``item``
 parameter; the panel then reads what to show.
 """
 
@@ -17,6 +19,7 @@ import streamlit as st
 from components import annotate_state as state
 from components import annotate_timing as timing
 from components.annotate_focus import widget_selector
+from components.auth import acting_user, refused
 from core.safe_text import escape_markdown
 from storage.annotation import (
     AnnotationError,
@@ -29,6 +32,7 @@ from storage.annotation import (
     skip_item,
     submit_labels,
 )
+from storage.authz import NotAllowed
 from storage.database import Database
 from storage.projects import ProjectInfo
 
@@ -132,17 +136,23 @@ def on_submit(target: Target) -> None:
         state.flash("error", "Say why you change your label: the reason is kept with the old "
                              "and the new label in the audit log.")
         return
+    actor = acting_user(target.db)
+    if actor is None:
+        return
     try:
         result = submit_labels(
             target.db, project_id=target.project.id, user_id=target.user_id,
-            item_id=target.item_id, labels=labels,
+            item_id=target.item_id, actor=actor, labels=labels,
             comment=st.session_state.get(state.comment_key(target.item_id)),
             confidence=_confidence(target.item_id),
             reference_answer=st.session_state.get(state.reference_key(target.item_id)),
             reason=reason or None)
         if compare:
             reveal_verdicts(target.db, project_id=target.project.id, user_id=target.user_id,
-                            item_id=target.item_id)
+                            item_id=target.item_id, actor=actor)
+    except NotAllowed as exc:
+        refused(exc)
+        return
     except AnnotationError as exc:
         state.flash("error", f"Not saved: {escape_markdown(exc)}.")
         return
@@ -226,9 +236,14 @@ def on_reveal(target: Target) -> None:
     if target.blind and target.status != "done":
         state.flash("info", BLIND_UNTIL_SAVED)
         return
+    actor = acting_user(target.db)
+    if actor is None:
+        return
     try:
         reveal_verdicts(target.db, project_id=target.project.id, user_id=target.user_id,
-                        item_id=target.item_id)
+                        item_id=target.item_id, actor=actor)
+    except NotAllowed as exc:
+        refused(exc)
     except AnnotationError as exc:
         state.flash("error", f"{escape_markdown(exc).capitalize()}.")
 
@@ -250,9 +265,15 @@ def on_skip(target: Target, preset: str | None) -> None:
     if not reason:
         state.flash("error", "Say why you skip this item: choose a reason or type one.")
         return
+    actor = acting_user(target.db)
+    if actor is None:
+        return
     try:
         skip_item(target.db, project_id=target.project.id, user_id=target.user_id,
-                  item_id=target.item_id, reason=reason)
+                  item_id=target.item_id, reason=reason, actor=actor)
+    except NotAllowed as exc:
+        refused(exc)
+        return
     except AnnotationError as exc:
         state.flash("error", f"Not skipped: {escape_markdown(exc)}.")
         return
@@ -264,9 +285,15 @@ def on_flag(target: Target, flagged: bool) -> None:
     """Flag the item for review with the typed note, or clear the flag."""
     timing.start("flag")
     note = st.session_state.get(state.flag_note_key(target.item_id))
+    actor = acting_user(target.db)
+    if actor is None:
+        return
     try:
         set_flag(target.db, project_id=target.project.id, user_id=target.user_id,
-                 item_id=target.item_id, flagged=flagged, note=note)
+                 item_id=target.item_id, flagged=flagged, note=note, actor=actor)
+    except NotAllowed as exc:
+        refused(exc)
+        return
     except AnnotationError as exc:
         state.flash("error", f"Not flagged: {escape_markdown(exc)}.")
         return

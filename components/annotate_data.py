@@ -21,7 +21,9 @@ from storage.annotation import (
     current_item,
     reveal_verdicts,
 )
+from storage.authz import NotAllowed
 from storage.database import Database
+from storage.users import UserInfo
 
 
 @dataclass(frozen=True)
@@ -52,15 +54,15 @@ def verdicts_allowed(settings: ProjectSettings, assignment: AssignmentView) -> b
     return not settings.blind or (assignment.status == "done" and assignment.verdicts_seen)
 
 
-def load_panel(db: Database, *, project_id: int, user_id: int, requested: str | None
+def load_panel(db: Database, *, project_id: int, user: UserInfo, requested: str | None
                ) -> PanelData:
-    """Return the panel's data for ``requested`` (an item id) or else the next item to label.
+    """Return ``user``'s panel data for ``requested`` (an item id) or else the next item.
 
     In a project that is not blind, showing the verdicts is recorded (``reveal_verdicts``)
     the first time they are shown for the item. Raises nothing for an unknown ``requested``:
     it comes back in ``refused`` and the next item is shown instead.
     """
-    refused = None
+    refused, user_id = None, user.id
     with db.read() as session:
         state = annotator_state(session=session, project_id=project_id, user_id=user_id)
         settings, finished = state.settings, state.finished
@@ -77,8 +79,9 @@ def load_panel(db: Database, *, project_id: int, user_id: int, requested: str | 
     shown = verdicts_allowed(settings, assignment)
     if shown and verdicts and not assignment.verdicts_seen:
         try:
-            reveal_verdicts(db, project_id=project_id, user_id=user_id, item_id=assignment.item_id)
-        except AnnotationError:  # the project turned blind, or the account was just deactivated
+            reveal_verdicts(db, project_id=project_id, user_id=user_id, item_id=assignment.item_id,
+                            actor=user)
+        except (AnnotationError, NotAllowed):  # turned blind, or the account just changed
             shown = False
     return PanelData(settings, assignment, current.item, current.saved,
                      verdicts if shown else None, len(verdicts), finished, refused)

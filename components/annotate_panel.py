@@ -45,7 +45,7 @@ def annotation_panel(db: Database, user_id: int, project: ProjectInfo, total: in
     user = current_user(db)
     if user is None or user.id != user_id:
         st.rerun(scope="app")  # signed out or changed: the full page shows the sign-in form
-    data = load_panel(db, project_id=project.id, user_id=user_id, requested=state.item_param())
+    data = load_panel(db, project_id=project.id, user=user, requested=state.item_param())
     _progress(db, project.id, user_id, data, total)
     _flash()
     if data.refused is not None:

@@ -26,6 +26,7 @@ from components.browser import browser_binding, sign_in_client
 from components.setup_token import SETUP_TOKEN, setup_token_required
 from core.client_address import ClientAddress
 from core.safe_text import escape_markdown
+from storage.authz import NotAllowed
 from storage.database import Database
 from storage.users import (
     LOCAL_ADMIN_NAME,
@@ -106,6 +107,41 @@ def current_user(db: Database) -> UserInfo | None:
         st.session_state[MESSAGE_KEY] = SESSION_ENDED
         return None
     return user
+
+
+def acting_user(db: Database, *, role: str | None = None) -> UserInfo | None:
+    """The user a state-changing callback acts for, re-read now; None when they may not act.
+
+    Callbacks run before the page's :func:`components.layout.page_setup` re-checks the
+    session, and a click may wait in the browser while an admin deactivates, demotes or
+    resets the clicker: so every callback that changes something starts here. A session that
+    ended is signed out with the reason (see :func:`current_user`); a user without ``role``
+    gets a notice. The storage function checks the same again inside its transaction.
+    """
+    user = current_user(db)
+    if user is None:
+        return None
+    if not may_open(user, role):
+        st.session_state[MESSAGE_KEY] = f"Nothing was saved: this needs the {role} role."
+        sign_out_keeping_message()
+        return None
+    return user
+
+
+def refused(exc: NotAllowed) -> None:
+    """End the session after a storage function refused its actor (what the next click would
+    find): signed out, with the reason shown on the sign-in form."""
+    log.info("a change was refused: %s", exc)
+    st.session_state[MESSAGE_KEY] = f"Nothing was saved: {exc}."
+    sign_out_keeping_message()
+
+
+def sign_out_keeping_message() -> None:
+    """Sign out, keeping the notice for the sign-in form."""
+    message = st.session_state.get(MESSAGE_KEY)
+    sign_out()
+    if message:
+        st.session_state[MESSAGE_KEY] = message
 
 
 def sign_out() -> None:

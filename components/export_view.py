@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import streamlit as st
 
+from components.auth import refused
 from components.dashboard_filters import juries_key
 from components.review_project import choose_project
 from core.charts.model import DEFAULT_MIN_PAIR_ITEMS, MIN_PAIR_ITEMS_HELP
@@ -31,8 +32,9 @@ from core.export.registry import KINDS, default_file_name
 from core.export.writers import ExportError, sweep_temporary_files
 from core.metrics import MetricsInputError
 from core.safe_text import escape_markdown
+from storage.authz import NotAllowed
 from storage.database import Database
-from storage.export import ExportDenied, ExportRequest, ExportSummary, export_project, require_admin
+from storage.export import ExportRequest, ExportSummary, export_project
 from storage.projects import ProjectError, ProjectInfo
 from storage.users import UserInfo
 
@@ -54,13 +56,8 @@ POLICY_HELP = {
 
 
 def render_export(db: Database, user: UserInfo) -> None:
-    """Draw the Export page for ``user`` (an admin; anyone else gets an error)."""
+    """Draw the Export page for ``user`` (an admin: the export re-checks it)."""
     st.title("Export", anchor=False)
-    try:
-        require_admin(user)
-    except ExportDenied as exc:
-        st.error(str(exc))
-        return
     st.caption("Gold labels and reference answers, all labels, preference pairs for DPO "
                "training, or the agreement report. The same exports as "
                "`python cli.py export`.")
@@ -75,7 +72,7 @@ def render_export(db: Database, user: UserInfo) -> None:
     if request is not None and kind in ("labels", "report"):
         request = replace(request, juries=_session_juries(project))
     if request is not None:
-        _run(db, project, request)
+        _run(db, user, project, request)
     last = st.session_state.get(STATE)
     if last is not None and last["project"] == project.name:
         _show_result(last)
@@ -194,7 +191,7 @@ def sweep_at_start_up() -> int:
     return removed
 
 
-def _run(db: Database, project: ProjectInfo, request: ExportRequest) -> None:
+def _run(db: Database, user: UserInfo, project: ProjectInfo, request: ExportRequest) -> None:
     _forget_last()
     root = export_root()
     remove_stale_exports(root)
@@ -202,7 +199,12 @@ def _run(db: Database, project: ProjectInfo, request: ExportRequest) -> None:
     path = folder / default_file_name(project.name, request.kind, request.fmt)
     try:
         with st.spinner("Writing the export…"):
-            summary = export_project(db, project_name=project.name, request=request, path=path)
+            summary = export_project(db, project_name=project.name, request=request, path=path,
+                                     actor=user)
+    except NotAllowed as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        refused(exc)
+        st.rerun()
     except (ExportError, MetricsInputError, ProjectError) as exc:
         shutil.rmtree(folder, ignore_errors=True)
         st.error(f"The export failed: {exc}")

@@ -7,10 +7,12 @@ import logging
 
 import streamlit as st
 
+from components.auth import refused
 from components.frames import projects_frame
 from core.importing import ImportFileError, ImportRejected
 from core.safe_text import escape_markdown
 from storage.annotation import QueueSummary, member_queues
+from storage.authz import NotAllowed
 from storage.database import Database
 from storage.demo import demo_files, load_demo
 from storage.projects import ProjectError, project_summaries
@@ -51,7 +53,7 @@ def render_home(db: Database, user: UserInfo) -> None:
             st.info(NO_QUEUES, icon=":material/info:")
         return
     if not summaries:
-        _first_steps(db)
+        _first_steps(db, user)
         return
     st.subheader("Projects", anchor=False)
     st.dataframe(projects_frame(summaries), hide_index=True, width="content")
@@ -59,7 +61,7 @@ def render_home(db: Database, user: UserInfo) -> None:
     with st.expander("Demo data"):
         st.caption("Adds (or refreshes) one small demo project per built-in template.")
         if st.button("Load demo data", key="home.load_demo", icon=":material/science:"):
-            _load_demo(db)
+            _load_demo(db, user)
 
 
 def _queues(queues: list[QueueSummary]) -> None:
@@ -80,7 +82,7 @@ def _queues(queues: list[QueueSummary]) -> None:
                        disabled=not queue.total)
 
 
-def _first_steps(db: Database) -> None:
+def _first_steps(db: Database, user: UserInfo) -> None:
     st.info("There are no projects yet. Load the demo data to look around, or import your own "
             "file.", icon=":material/info:")
     left, right = st.columns([1, 3], vertical_alignment="center")
@@ -90,11 +92,12 @@ def _first_steps(db: Database) -> None:
     with right:
         st.page_link(IMPORT_PAGE, label="Import your own data", icon=":material/upload_file:")
     if clicked:
-        _load_demo(db)
+        _load_demo(db, user)
 
 
-def _load_demo(db: Database) -> None:
-    """Load the demo projects with a progress bar; on success rerun to show them."""
+def _load_demo(db: Database, user: UserInfo) -> None:
+    """Load the demo projects for ``user`` (an admin) with a progress bar; on success rerun
+    to show them."""
     missing = [path for path in demo_files().values() if not path.is_file()]
     if missing:
         names = ", ".join(path.name for path in missing)
@@ -108,7 +111,10 @@ def _load_demo(db: Database) -> None:
             bar.progress(min(max(fraction, 0.0), 1.0), text=message)
 
         try:
-            summaries = load_demo(db, progress=report)
+            summaries = load_demo(db, actor=user, progress=report)
+        except NotAllowed as exc:
+            refused(exc)
+            st.rerun()
         except (ImportFileError, ImportRejected, ProjectError) as exc:
             log.exception("loading the demo data failed")
             status.update(label="Loading the demo data failed", state="error")

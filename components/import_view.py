@@ -14,6 +14,7 @@ from functools import partial
 
 import streamlit as st
 
+from components.auth import refused
 from components.frames import MAX_PROBLEM_ROWS, PREVIEW_ROWS, plural, problems_frame, summary_counts
 from components.import_target import ImportTarget, choose_import_target
 from components.upload_check import UploadCheck, check_upload, schema_fingerprint
@@ -31,9 +32,11 @@ from core.importing import (
 )
 from core.importing.limits import MiB
 from core.safe_text import escape_markdown
+from storage.authz import NotAllowed
 from storage.database import Database
 from storage.importer import ImportSummary, write_import
 from storage.projects import ProjectError
+from storage.users import UserInfo
 
 POLICY_LABELS = {
     "strict": "Strict: import nothing if any record has a problem",
@@ -62,7 +65,7 @@ class ValidatedUpload:
     summary: ImportSummary | None = None
 
 
-def render_import(db: Database) -> None:
+def render_import(db: Database, user: UserInfo) -> None:
     """Draw the Import page: choices, validation report, import button and summary."""
     st.title("Import", anchor=False)
     st.markdown("Add items, LLM judge verdicts and earlier human labels to a project. "
@@ -101,7 +104,7 @@ def render_import(db: Database) -> None:
     if key is None:
         st.caption("Upload a file and choose the project to validate it.")
     if stored is not None and target is not None:
-        _render_report(db, stored, target, policy)
+        _render_report(db, user, stored, target, policy)
 
 
 def _known_format(name: str) -> bool:
@@ -134,7 +137,8 @@ def _choose_limits() -> ImportLimits:
 
 # --- validation report and import ------------------------------------------------------------
 
-def _render_report(db: Database, stored: ValidatedUpload, target: ImportTarget, policy: str) -> None:
+def _render_report(db: Database, user: UserInfo, stored: ValidatedUpload, target: ImportTarget,
+                   policy: str) -> None:
     check = stored.check
     st.divider()
     st.subheader("Validation report", anchor=False)
@@ -159,7 +163,7 @@ def _render_report(db: Database, stored: ValidatedUpload, target: ImportTarget, 
     if stored.summary is not None:
         _render_summary(stored.summary)
         return
-    _render_import_button(db, stored, target, policy)
+    _render_import_button(db, user, stored, target, policy)
 
 
 def _render_raters(batch: ImportBatch) -> None:
@@ -203,7 +207,7 @@ def _render_problem_table(problems: Sequence[ImportProblem], file_name: str) -> 
                        key="import.problem_report", on_click="ignore")
 
 
-def _render_import_button(db: Database, stored: ValidatedUpload, target: ImportTarget,
+def _render_import_button(db: Database, user: UserInfo, stored: ValidatedUpload, target: ImportTarget,
                           policy: str) -> None:
     batch = stored.check.batch
     assert batch is not None
@@ -229,7 +233,10 @@ def _render_import_button(db: Database, stored: ValidatedUpload, target: ImportT
         check_policy(batch, policy)
         summary = write_import(db, project_name=target.project,
                                schema=target.schema if target.is_new else None, batch=batch,
-                               progress=report)
+                               actor=user, progress=report)
+    except NotAllowed as exc:
+        refused(exc)
+        st.rerun()
     except (ImportRejected, ProjectError) as exc:
         bar.empty()
         st.error(escape_markdown(exc), icon=":material/error:")

@@ -2,13 +2,16 @@
 
 "Apply" stores the settings and the team in one transaction and then re-plans the pending
 queue slots (labelled and skipped work never moves), so a new member, a changed overlap or a
-new order takes effect at once.
+new order takes effect at once. The form remembers the revision it was first drawn from: if
+another admin applied since, "Apply" is refused with who and when, and a Reload button
+brings their settings into the form (optimistic concurrency, storage/revisions.py).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from components.auth import acting_user, refused
 from components.flash import flash, show_flash
 from components.frames import projects_frame
 from components.projects_frames import flagged_frame, progress_frame
@@ -23,10 +26,13 @@ from storage.annotation import (
     progress,
     rebuild_queues,
     set_members,
+    settings_revision,
     update_settings,
 )
+from storage.authz import NotAllowed
 from storage.database import Database
 from storage.projects import ProjectInfo, find_project, project_summaries
+from storage.revisions import StaleEdit
 from storage.users import UserInfo, list_users
 
 PICK = "projects.pick"
@@ -45,8 +51,13 @@ def setting_key(project_id: int, name: str) -> str:
     return f"projects.{name}.{project_id}"
 
 
-def render_projects(db: Database, actor: UserInfo) -> None:
-    """Draw the Projects page for the admin ``actor``."""
+def revision_key(project_id: int) -> str:
+    """Session key of the settings revision the form's values come from."""
+    return f"projects.revision.{project_id}"
+
+
+def render_projects(db: Database) -> None:
+    """Draw the Projects page (for admins: "Apply" re-checks who acts)."""
     st.title("Projects", anchor=False)
     show_flash(_FLASH)
     with db.read() as session:
@@ -63,18 +74,36 @@ def render_projects(db: Database, actor: UserInfo) -> None:
         if project is None:  # deleted since the list was read
             st.rerun()
         settings = get_settings(session=session, project_id=project.id)
+        revision = settings_revision(session=session, project_id=project.id)
         members = member_ids(session=session, project_id=project.id)
         users = list_users(session=session)
         rows = progress(session=session, project_id=project.id)
         flagged = flagged_items(session=session, project_id=project.id)
     left, right = st.columns([2, 3], gap="large")
     with left:
-        _settings_form(db, actor, project, settings, members, users)
+        drawn_from = st.session_state.setdefault(revision_key(project.id), revision.id)
+        if drawn_from != revision.id:
+            _changed_elsewhere(project.id, revision.describe())
+        _settings_form(db, project, settings, members, users)
     with right:
         _progress(rows, flagged)
 
 
-def _settings_form(db: Database, actor: UserInfo, project: ProjectInfo, settings: ProjectSettings,
+def _changed_elsewhere(project_id: int, change: str) -> None:
+    """Another admin applied settings since this form was filled: say so, offer a reload."""
+    st.warning(f"These settings were {escape_markdown(change)}, after you opened them. Reload "
+               "to see them before you apply.", icon=":material/sync_problem:")
+    st.button("Reload the settings", key=f"projects.reload.{project_id}",
+              icon=":material/refresh:", on_click=_reload, args=(project_id,))
+
+
+def _reload(project_id: int) -> None:
+    for name in ("blind", "members", "overlap", "order", "seed", "trusted"):
+        st.session_state.pop(setting_key(project_id, name), None)
+    st.session_state.pop(revision_key(project_id), None)
+
+
+def _settings_form(db: Database, project: ProjectInfo, settings: ProjectSettings,
                    members: list[int], users: list[UserInfo]) -> None:
     st.subheader("Annotation settings", anchor=False)
     key = project.id
@@ -108,7 +137,7 @@ def _settings_form(db: Database, actor: UserInfo, project: ProjectInfo, settings
                        format_func=lambda name: f"{titles[name]} ({name})", help=TRUSTED_HELP)
         st.form_submit_button("Apply and rebuild queues", key=f"projects.apply.{key}",
                               type="primary", icon=":material/published_with_changes:",
-                              on_click=_on_apply, args=(db, actor, project.id, project.name))
+                              on_click=_on_apply, args=(db, project.id, project.name))
 
 
 def _describe(user: UserInfo) -> str:
@@ -135,21 +164,30 @@ def _progress(rows, flagged) -> None:
         st.dataframe(flagged_frame(flagged), hide_index=True, width="stretch")
 
 
-def _on_apply(db: Database, actor: UserInfo, project_id: int, name: str) -> None:
+def _on_apply(db: Database, project_id: int, name: str) -> None:
     def value(setting: str):
         return st.session_state[setting_key(project_id, setting)]
 
+    actor = acting_user(db, role="admin")
+    if actor is None:
+        return
     settings = ProjectSettings(blind=bool(value("blind")), overlap=int(value("overlap")),
                                queue_order=value("order"), queue_seed=int(value("seed")),
                                trusted_fields=tuple(value("trusted")))
     try:
         with db.write() as session:
             update_settings(session=session, project_id=project_id, settings=settings,
-                            actor_id=actor.id)
+                            actor=actor,
+                            expected_revision=st.session_state.get(revision_key(project_id)))
             set_members(session=session, project_id=project_id, user_ids=list(value("members")),
-                        actor_id=actor.id)
-        pending = rebuild_queues(db, project_id=project_id)
-    except AnnotationError as exc:
+                        actor=actor)
+            st.session_state[revision_key(project_id)] = settings_revision(
+                session=session, project_id=project_id).id
+        pending = rebuild_queues(db, project_id=project_id, actor=actor)
+    except NotAllowed as exc:
+        refused(exc)
+        return
+    except (AnnotationError, StaleEdit) as exc:
         flash(_FLASH, "error", f"Not applied: {escape_markdown(exc)}.")
         return
     flash(_FLASH, "success", f"Applied to {escape_markdown(name)}: {pending:,} "

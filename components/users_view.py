@@ -12,9 +12,10 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 import streamlit as st
 
-from components.auth import session_entries
+from components.auth import acting_user, refused, session_entries
 from components.flash import flash, show_flash
 from core.safe_text import escape_markdown
+from storage.authz import NotAllowed
 from storage.database import Database
 from storage.models import ROLES
 from storage.users import (
@@ -56,8 +57,8 @@ def role_key(user_id: int) -> str:
     return f"users.role.{user_id}"
 
 
-def render_users(db: Database, actor: UserInfo) -> None:
-    """Draw the Users page for the admin ``actor``."""
+def render_users(db: Database) -> None:
+    """Draw the Users page (for admins: each change re-checks who acts)."""
     st.title("Users", anchor=False)
     st.markdown(f"{ROLE_HELP} Annotators named in an import have no password and cannot sign in "
                 "until you set one here.")
@@ -67,12 +68,12 @@ def render_users(db: Database, actor: UserInfo) -> None:
     st.dataframe(users_frame(users), hide_index=True, width="content")
     left, right = st.columns(2, gap="large")
     with left:
-        _add_user_form(db, actor)
+        _add_user_form(db)
     with right:
-        _change_user(db, actor, users)
+        _change_user(db, users)
 
 
-def _add_user_form(db: Database, actor: UserInfo) -> None:
+def _add_user_form(db: Database) -> None:
     st.subheader("Add a user", anchor=False)
     with st.form("users.add"):
         st.text_input("User name", key=ADD_NAME,
@@ -84,10 +85,10 @@ def _add_user_form(db: Database, actor: UserInfo) -> None:
         st.text_input("Repeat the password", type="password", key=ADD_REPEAT,
                       autocomplete="new-password")
         st.form_submit_button("Add user", key="users.add.submit", type="primary",
-                              icon=":material/person_add:", on_click=_on_add, args=(db, actor))
+                              icon=":material/person_add:", on_click=_on_add, args=(db,))
 
 
-def _change_user(db: Database, actor: UserInfo, users: Sequence[UserInfo]) -> None:
+def _change_user(db: Database, users: Sequence[UserInfo]) -> None:
     st.subheader("Change a user", anchor=False)
     by_id = {user.id: user for user in users}
     picked = st.selectbox("User", list(by_id), key=PICK,
@@ -95,15 +96,15 @@ def _change_user(db: Database, actor: UserInfo, users: Sequence[UserInfo]) -> No
     user = by_id[picked]
     role = st.selectbox("Role", ROLES, index=ROLES.index(user.role), key=role_key(user.id))
     st.button("Change role", key="users.change_role", disabled=role == user.role,
-              on_click=_on_change_role, args=(db, actor, user.id))
+              on_click=_on_change_role, args=(db, user.id))
     if user.active:
         st.button("Deactivate", key="users.toggle_active", icon=":material/person_off:",
-                  on_click=_on_set_active, args=(db, actor, user.id, False),
+                  on_click=_on_set_active, args=(db, user.id, False),
                   help="A deactivated user is signed out at their next click and cannot sign in. "
                        "Their labels stay.")
     else:
         st.button("Activate", key="users.toggle_active", icon=":material/person_check:",
-                  on_click=_on_set_active, args=(db, actor, user.id, True))
+                  on_click=_on_set_active, args=(db, user.id, True))
     with st.form("users.password"):
         action = "Reset password" if user.has_password else "Set password"
         st.text_input("New password", type="password", key=NEW_PASSWORD, autocomplete="new-password",
@@ -112,7 +113,7 @@ def _change_user(db: Database, actor: UserInfo, users: Sequence[UserInfo]) -> No
         st.text_input("Repeat the new password", type="password", key=NEW_REPEAT,
                       autocomplete="new-password")
         st.form_submit_button(action, key="users.password.submit", icon=":material/key:",
-                              on_click=_on_set_password, args=(db, actor, user.id))
+                              on_click=_on_set_password, args=(db, user.id))
 
 
 def _describe(user: UserInfo) -> str:
@@ -121,9 +122,13 @@ def _describe(user: UserInfo) -> str:
 
 
 def _run(action: Callable[[], UserInfo], success: Callable[[UserInfo], str]) -> UserInfo | None:
-    """Run one user change and flash its outcome; return the changed user, None on an error."""
+    """Run one user change and flash its outcome; return the changed user, None on an error
+    (a refused actor is signed out with the reason)."""
     try:
         user = action()
+    except NotAllowed as exc:
+        refused(exc)
+        return None
     except UserError as exc:
         flash(_FLASH, "error", f"Not changed: {escape_markdown(exc)}.")
         return None
@@ -139,8 +144,11 @@ def _take_passwords(*keys: str) -> list[str]:
     return values
 
 
-def _on_add(db: Database, actor: UserInfo) -> None:
+def _on_add(db: Database) -> None:
     password, repeat = _take_passwords(ADD_PASSWORD, ADD_REPEAT)
+    actor = acting_user(db, role="admin")
+    if actor is None:
+        return
     if password != repeat:
         flash(_FLASH, "error", "Not added: the two passwords differ.")
         return
@@ -150,33 +158,44 @@ def _on_add(db: Database, actor: UserInfo) -> None:
             return create_user(session=session, name=st.session_state.get(ADD_NAME, ""),
                                role=st.session_state.get(ADD_ROLE, "annotator"), password=password,
                                display_name=st.session_state.get(ADD_DISPLAY_NAME, ""),
-                               actor_id=actor.id)
+                               actor=actor)
 
     if _run(add, lambda user: f"Added {escape_markdown(user.name)} ({user.role}).") is not None:
         st.session_state[ADD_NAME] = st.session_state[ADD_DISPLAY_NAME] = ""
 
 
-def _on_change_role(db: Database, actor: UserInfo, user_id: int) -> None:
+def _on_change_role(db: Database, user_id: int) -> None:
+    actor = acting_user(db, role="admin")
+    if actor is None:
+        return
+
     def change() -> UserInfo:
         with db.write() as session:
             return change_role(session=session, user_id=user_id,
-                               role=st.session_state[role_key(user_id)], actor_id=actor.id)
+                               role=st.session_state[role_key(user_id)], actor=actor)
 
     if _run(change, lambda user: f"{escape_markdown(user.name)} is now {user.role}.") is None:
         st.session_state.pop(role_key(user_id), None)  # show the role the user still has
 
 
-def _on_set_active(db: Database, actor: UserInfo, user_id: int, active: bool) -> None:
+def _on_set_active(db: Database, user_id: int, active: bool) -> None:
+    actor = acting_user(db, role="admin")
+    if actor is None:
+        return
+
     def change() -> UserInfo:
         with db.write() as session:
-            return set_active(session=session, user_id=user_id, active=active, actor_id=actor.id)
+            return set_active(session=session, user_id=user_id, active=active, actor=actor)
 
     _run(change, lambda user: f"{escape_markdown(user.name)} is now "
                               f"{'active' if user.active else 'deactivated'}.")
 
 
-def _on_set_password(db: Database, actor: UserInfo, user_id: int) -> None:
+def _on_set_password(db: Database, user_id: int) -> None:
     password, repeat = _take_passwords(NEW_PASSWORD, NEW_REPEAT)
+    actor = acting_user(db, role="admin")
+    if actor is None:
+        return
     if password != repeat:
         flash(_FLASH, "error", "Password not changed: the two passwords differ.")
         return
@@ -184,7 +203,7 @@ def _on_set_password(db: Database, actor: UserInfo, user_id: int) -> None:
     def change() -> UserInfo:
         with db.write() as session:
             return set_password(session=session, user_id=user_id, password=password,
-                                actor_id=actor.id)
+                                actor=actor)
 
     user = _run(change, lambda user: f"New password set for {escape_markdown(user.name)}.")
     if user is not None and user.id == actor.id and auth_mode() == "password":

@@ -4,4 +4,4 @@ from components.import_view import render_import
 from components.layout import page_setup
 
 context = page_setup("Import", role="admin")
-render_import(context.db)
+render_import(context.db, context.user)

@@ -4,4 +4,4 @@ from components.layout import page_setup
 from components.users_view import render_users
 
 context = page_setup("Users", role="admin")
-render_users(context.db, context.user)
+render_users(context.db)

@@ -4,4 +4,4 @@ from components.layout import page_setup
 from components.projects_view import render_projects
 
 context = page_setup("Projects", role="admin")
-render_projects(context.db, context.user)
+render_projects(context.db)

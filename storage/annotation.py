@@ -25,6 +25,7 @@ from sqlmodel import Session
 from core.queues import MAX_OVERLAP, QUEUE_ORDERS, judge_disagreement, order_items, plan_assignments
 from core.safe_text import require_safe_text
 from core.schema import LabelError, TaskSchema
+from storage.authz import ADMIN, Actor, authorize, authorize_self
 from storage.database import Database
 from storage.models import (
     Annotation,
@@ -39,9 +40,11 @@ from storage.models import (
     utcnow,
 )
 from storage.projects import ProjectInfo, parsed_schema, project_by_id
+from storage.revisions import Revision, check_revision, latest_revision
 
 MAX_NOTE_CHARS = 10_000
 MAX_REFERENCE_CHARS = 100_000
+SETTINGS_ACTIONS = ("settings", "members")
 
 
 class AnnotationError(ValueError):
@@ -154,14 +157,21 @@ def get_settings(*, session: Session, project_id: int) -> ProjectSettings:
 
 
 def update_settings(*, session: Session, project_id: int, settings: ProjectSettings,
-                    actor_id: int | None) -> None:
+                    actor: Actor, expected_revision: int | None = None) -> None:
     """Store ``settings`` (validated) and log the change; raises AnnotationError if invalid.
 
     Changing the order, seed or overlap takes effect on queues at :func:`rebuild_queues`.
+    ``actor`` must be an admin (:class:`~storage.authz.NotAllowed` otherwise). With
+    ``expected_revision`` (:func:`settings_revision` when the form was drawn) a newer change
+    by someone else is refused with :class:`~storage.revisions.StaleEdit`.
     """
-    project = session.get(Project, project_id)
+    actor_id = authorize(session, actor, role=ADMIN)
+    project = session.get(Project, project_id, with_for_update=_postgres(session))
     if project is None:
         raise AnnotationError(f"no project with id {project_id}")
+    check_revision(session=session, expected=expected_revision,
+                   what=f"the settings of project {project.name!r}", actions=SETTINGS_ACTIONS,
+                   subject_id=project_id)
     if not 1 <= settings.overlap <= MAX_OVERLAP:
         raise AnnotationError(f"overlap must be between 1 and {MAX_OVERLAP}, got {settings.overlap}")
     if settings.queue_order not in QUEUE_ORDERS:
@@ -178,16 +188,19 @@ def update_settings(*, session: Session, project_id: int, settings: ProjectSetti
     project.queue_order = settings.queue_order
     project.queue_seed = settings.queue_seed
     project.trusted_fields = json.dumps(list(settings.trusted_fields))
-    session.add(AuditLog(actor_id=actor_id, action="settings", old_value=repr(old),
-                         new_value=repr(settings), reason=f"project {project.name}"))
+    session.add(AuditLog(actor_id=actor_id, action="settings", subject_id=project_id,
+                         old_value=repr(old), new_value=repr(settings),
+                         reason=f"project {project.name}"))
 
 
 def set_members(*, session: Session, project_id: int, user_ids: Sequence[int],
-                actor_id: int | None) -> None:
+                actor: Actor) -> None:
     """Make exactly ``user_ids`` the project's annotators (their labels stay when removed).
 
-    Raises AnnotationError for an unknown or inactive user.
+    Raises AnnotationError for an unknown or inactive user, and
+    :class:`~storage.authz.NotAllowed` unless ``actor`` is an admin.
     """
+    actor_id = authorize(session, actor, role=ADMIN)
     wanted = set(user_ids)
     users = {u.id: u for u in session.execute(
         select(UserAccount).where(UserAccount.id.in_(wanted))).scalars()} if wanted else {}
@@ -203,9 +216,18 @@ def set_members(*, session: Session, project_id: int, user_ids: Sequence[int],
     for user_id in sorted(wanted - current):
         session.add(ProjectMember(project_id=project_id, user_id=user_id))
     if current != wanted:
-        session.add(AuditLog(actor_id=actor_id, action="members",
+        session.add(AuditLog(actor_id=actor_id, action="members", subject_id=project_id,
                              old_value=json.dumps(sorted(current)), new_value=json.dumps(sorted(wanted)),
                              reason=f"project {project_id}"))
+
+
+def settings_revision(*, session: Session, project_id: int) -> Revision:
+    """The newest change of the project's settings or members (for the Projects form)."""
+    return latest_revision(session=session, actions=SETTINGS_ACTIONS, subject_id=project_id)
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def member_ids(*, session: Session, project_id: int) -> list[int]:
@@ -239,14 +261,16 @@ def member_queues(*, session: Session, user_id: int) -> list[QueueSummary]:
 
 # --- queues --------------------------------------------------------------------------------
 
-def rebuild_queues(db: Database, *, project_id: int) -> int:
+def rebuild_queues(db: Database, *, project_id: int, actor: Actor) -> int:
     """Re-plan the project's pending queue slots; return how many pending slots it now has.
 
     Labelled and skipped slots stay where they are and count towards the overlap; pending
     slots are planned anew for the current members, order and overlap (so new items, new
-    members and changed settings all take effect). One transaction.
+    members and changed settings all take effect). One transaction. ``actor`` must be an
+    admin (:class:`~storage.authz.NotAllowed` otherwise).
     """
     with db.write() as session:
+        authorize(session, actor, role=ADMIN)
         settings = get_settings(session=session, project_id=project_id)
         members = member_ids(session=session, project_id=project_id)
         session.execute(delete(Assignment).where(Assignment.project_id == project_id,
@@ -591,7 +615,7 @@ def normalize_labels(schema: TaskSchema, labels: Mapping[str, Any], *, complete:
     return result
 
 
-def submit_labels(db: Database, *, project_id: int, user_id: int, item_id: int,
+def submit_labels(db: Database, *, project_id: int, user_id: int, item_id: int, actor: Actor,
                   labels: Mapping[str, Any], comment: str | None = None,
                   confidence: int | None = None, reference_answer: str | None = None,
                   reason: str | None = None) -> SubmitResult:
@@ -602,7 +626,8 @@ def submit_labels(db: Database, *, project_id: int, user_id: int, item_id: int,
     done, such a revision needs a ``reason``. A ``reference_answer`` (tasks with gold
     references) is stored with whether the annotator wrote or edited it, or kept the item's own
     reference (the same text, spaces trimmed): only written or edited ones are their proposals
-    (``reference_edited``). Raises AnnotationError when the item is not in
+    (``reference_edited``). ``actor`` acts for themselves (:func:`storage.authz.authorize_self`,
+    else :class:`~storage.authz.NotAllowed`). Raises AnnotationError when the item is not in
     the user's queue, the account is inactive, a label is invalid, a required dimension has
     none, or a revision has no reason.
     """
@@ -612,6 +637,7 @@ def submit_labels(db: Database, *, project_id: int, user_id: int, item_id: int,
     reference_answer = _text(reference_answer, MAX_REFERENCE_CHARS, "the reference answer")
     reason = _text(reason, MAX_NOTE_CHARS, "the reason")
     with db.write() as session:
+        authorize_self(session, actor, user_id)
         # Core statements, not ORM objects: this runs on every "save & next" (issue 3).
         connection = session.connection()
         head = _submit_head(connection, project_id, user_id, item_id)
@@ -727,13 +753,16 @@ def _upsert_labels_statement(postgres: bool) -> Any:
         where=table.c.label != insert.excluded.label)
 
 
-def skip_item(db: Database, *, project_id: int, user_id: int, item_id: int, reason: str) -> None:
+def skip_item(db: Database, *, project_id: int, user_id: int, item_id: int, reason: str,
+              actor: Actor) -> None:
     """Skip an item with a reason (kept); it leaves the pending queue. Raises AnnotationError
-    without a reason, when the item is not in the queue, or is already labelled."""
+    without a reason, when the item is not in the queue, or is already labelled, and
+    :class:`~storage.authz.NotAllowed` unless ``actor`` acts for themselves."""
     reason_text = _text(reason, MAX_NOTE_CHARS, "the reason")
     if reason_text is None:
         raise AnnotationError("say why you skip this item")
     with db.write() as session:
+        authorize_self(session, actor, user_id)
         assignment = _locked_assignment(session, project_id, user_id, item_id)
         if assignment.status == "done":
             raise AnnotationError("this item is already labelled; revise it instead of skipping")
@@ -743,23 +772,28 @@ def skip_item(db: Database, *, project_id: int, user_id: int, item_id: int, reas
 
 
 def set_flag(db: Database, *, project_id: int, user_id: int, item_id: int, flagged: bool,
-             note: str | None = None) -> None:
-    """Flag an item for review (with an optional note) or clear the flag."""
+             actor: Actor, note: str | None = None) -> None:
+    """Flag an item for review (with an optional note) or clear the flag. Raises
+    :class:`~storage.authz.NotAllowed` unless ``actor`` acts for themselves."""
     note_text = _text(note, MAX_NOTE_CHARS, "the note")
     with db.write() as session:
+        authorize_self(session, actor, user_id)
         assignment = _locked_assignment(session, project_id, user_id, item_id)
         assignment.flagged = flagged
         assignment.flag_note = note_text if flagged else None
         assignment.updated_at = utcnow()
 
 
-def reveal_verdicts(db: Database, *, project_id: int, user_id: int, item_id: int) -> None:
+def reveal_verdicts(db: Database, *, project_id: int, user_id: int, item_id: int,
+                    actor: Actor) -> None:
     """Record that the judges' verdicts are shown to the user for this item.
 
     In a blind project this is allowed only after the user's label is submitted. Raises
-    AnnotationError otherwise.
+    AnnotationError otherwise, and :class:`~storage.authz.NotAllowed` unless ``actor`` acts
+    for themselves.
     """
     with db.write() as session:
+        authorize_self(session, actor, user_id)
         assignment = _locked_assignment(session, project_id, user_id, item_id)
         settings = get_settings(session=session, project_id=project_id)
         if settings.blind and assignment.status != "done":

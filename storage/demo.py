@@ -6,6 +6,7 @@ from pathlib import Path
 
 from core.importing import check_policy, read_import_file, validate_table
 from core.templates import TEMPLATES
+from storage.authz import Actor
 from storage.database import Database
 from storage.importer import ImportSummary, ProgressFn, write_import
 
@@ -17,13 +18,16 @@ def demo_files() -> dict[str, Path]:
     return {name: DEMO_DIR / f"{name}.jsonl" for name in TEMPLATES}
 
 
-def load_demo(db: Database, *, progress: ProgressFn | None = None) -> list[ImportSummary]:
+def load_demo(db: Database, *, actor: Actor, progress: ProgressFn | None = None
+              ) -> list[ImportSummary]:
     """Import every demo file into a project named after its template; return the summaries.
 
     All files are read and validated before the first write, so a broken file (a bug, caught
     by tests) leaves the database untouched. Idempotent: loading twice reports every item
-    unchanged. Raises :class:`core.importing.ImportFileError` or
-    :class:`core.importing.ImportRejected` for a broken demo file.
+    unchanged. ``actor`` must be an admin or the command line's operator
+    (:class:`~storage.authz.NotAllowed` otherwise). Raises
+    :class:`core.importing.ImportFileError` or :class:`core.importing.ImportRejected` for a
+    broken demo file.
     """
     batches = []
     for template, path in demo_files().items():
@@ -35,7 +39,7 @@ def load_demo(db: Database, *, progress: ProgressFn | None = None) -> list[Impor
         if progress is not None:
             progress(index / len(batches), f"loading demo project {template}")
         summaries.append(write_import(db, project_name=template, schema=TEMPLATES[template],
-                                      batch=batch))
+                                      batch=batch, actor=actor))
     if progress is not None:
         progress(1.0, "demo loaded")
     return summaries

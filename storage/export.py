@@ -4,8 +4,8 @@ One code path for the Export page and ``python cli.py export``: :func:`export_pr
 an :class:`ExportRequest`, reads the project inside one read transaction (a consistent
 snapshot: SQLite's WAL snapshot; PostgreSQL at REPEATABLE READ), and streams rows to
 :mod:`core.export.writers` in batches of :data:`BATCH_ROWS` items, so the item texts are never
-all in memory at once. Who may export is the caller's check (:func:`require_admin`).
-The gold rows come from :mod:`storage.export_gold`, the cursor reading from
+all in memory at once. Only admins export: :func:`export_project` checks its actor inside
+that transaction. The gold rows come from :mod:`storage.export_gold`, the cursor reading from
 :mod:`storage.export_sql`.
 """
 
@@ -30,13 +30,13 @@ from core.export.report import write_report
 from core.export.writers import ExportError, WrittenFile, columns_of, write_table
 from core.metrics import compare_dimension
 from core.schema import schema_to_dict
+from storage.authz import ADMIN, Actor, authorize
 from storage.database import Database
 from storage.export_gold import gold_batches, gold_rows
 from storage.export_labels import label_batches
 from storage.export_sql import BATCH_ROWS
 from storage.labels import load_ratings
 from storage.projects import ProjectInfo, get_project
-from storage.users import UserInfo
 
 log = logging.getLogger(__name__)
 
@@ -91,18 +91,13 @@ class ExportSummary:
         return text
 
 
-def require_admin(user: UserInfo | None) -> UserInfo:
-    """Return ``user`` if it is an active admin; raise :class:`ExportDenied` otherwise."""
-    if user is None or not user.active or user.role != "admin":
-        raise ExportDenied("exports are for admins only")
-    return user
-
-
 def export_project(db: Database, *, project_name: str, request: ExportRequest,
-                   path: Path | str, now: datetime | None = None) -> ExportSummary:
+                   path: Path | str, actor: Actor, now: datetime | None = None) -> ExportSummary:
     """Write the export ``request`` of project ``project_name`` to ``path``; return its summary.
 
-    Raises :class:`storage.projects.ProjectError` for an unknown project and
+    Exports are for admins: ``actor`` is checked in the export's own read transaction.
+    Raises :class:`~storage.authz.NotAllowed` for anyone else,
+    :class:`storage.projects.ProjectError` for an unknown project and
     :class:`~core.export.writers.ExportError` for a kind/format/policy that does not apply
     (the message says which). Nothing is left at ``path`` when it fails.
     """
@@ -111,6 +106,7 @@ def export_project(db: Database, *, project_name: str, request: ExportRequest,
         raise ExportError(f"min_pair_items must be at least 1, got {request.min_pair_items}")
     with db.read() as session:
         _snapshot(session)
+        authorize(session, actor, role=ADMIN, action="export")
         project = get_project(session=session, name=project_name)
         metadata = _metadata(project, request, now or utc_now())
         if request.kind == "gold":
@@ -217,4 +213,4 @@ def _export_report(session: Session, project: ProjectInfo, request: ExportReques
 
 
 __all__ = ["BATCH_ROWS", "ExportDenied", "ExportError", "ExportRequest", "ExportSummary",
-           "export_project", "gold_rows", "label_batches", "report_documents", "require_admin"]
+           "export_project", "gold_rows", "label_batches", "report_documents"]

@@ -5,7 +5,9 @@ has ``gold_reference`` (the correctness template), the gold reference answer. Th
 stored on the gold row of the schema's first dimension (:func:`reference_dimension`), so a row
 may hold a reference answer without a label. Every change writes an audit row with the old
 and the new value and the note; ``decided_by``/``decided_at`` say who made the row's latest
-decision. The caller (the Disagreements page) makes sure the actor is an admin.
+decision. :func:`adjudicate` checks that its actor is an admin and, given the revision the
+form was drawn from (:func:`gold_revision`), refuses to overwrite a newer decision
+(:class:`~storage.revisions.StaleEdit`: "changed by A at 14:02 ... reload to see it").
 
 Functions take ``session=`` keyword-only; :func:`adjudicate` expects a write session
 (``Database.write``) and locks the item on PostgreSQL, so two admins deciding the same item at
@@ -25,8 +27,10 @@ from sqlmodel import Session
 
 from core.safe_text import require_safe_text
 from core.schema import LabelError, TaskSchema
+from storage.authz import ADMIN, Actor, authorize
 from storage.models import AuditLog, Gold, Item, UserAccount, utcnow
 from storage.projects import project_by_id
+from storage.revisions import Revision, check_revision, latest_revision
 
 MAX_NOTE_CHARS = 10_000
 MAX_REFERENCE_CHARS = 100_000
@@ -130,10 +134,15 @@ def _canonical_labels(schema: TaskSchema, labels: Mapping[str, str | None]) -> d
     return result
 
 
-def adjudicate(*, session: Session, item_id: int, actor_id: int | None,
+def gold_revision(*, session: Session, item_id: int) -> Revision:
+    """The newest gold decision on the item (id 0 when none): what a form remembers."""
+    return latest_revision(session=session, actions=GOLD_ACTIONS, item_id=item_id)
+
+
+def adjudicate(*, session: Session, item_id: int, actor: Actor,
                labels: Mapping[str, str | None] | None = None,
-               reference_answer: str | Keep | None = KEEP, note: str | None = None
-               ) -> list[GoldChange]:
+               reference_answer: str | Keep | None = KEEP, note: str | None = None,
+               expected_revision: int | None = None) -> list[GoldChange]:
     """Set or clear gold labels and the gold reference answer of one item; return the changes.
 
     ``labels`` maps dimensions to their gold label (any spelling the dimension accepts) or
@@ -144,9 +153,14 @@ def adjudicate(*, session: Session, item_id: int, actor_id: int | None,
     with neither label nor reference answer are deleted. Idempotent: the same call twice
     changes nothing the second time.
 
-    Raises :class:`GoldError` for an unknown item or dimension, a label not on the scale, a
-    reference answer on a task without gold references, or a text over its length limit.
+    ``actor`` must be an admin (:class:`~storage.authz.NotAllowed` otherwise). With
+    ``expected_revision`` (:func:`gold_revision` when the form was drawn), a decision made
+    since by someone else is refused with :class:`~storage.revisions.StaleEdit`; None
+    overwrites (scripts). Raises :class:`GoldError` for an unknown item or dimension, a label
+    not on the scale, a reference answer on a task without gold references, or a text over
+    its length limit.
     """
+    actor_id = authorize(session, actor, role=ADMIN)
     note = _clean(note, MAX_NOTE_CHARS, "the note")
     item_query = select(Item.project_id).where(Item.id == item_id)
     if session.get_bind().dialect.name == "postgresql":
@@ -154,6 +168,8 @@ def adjudicate(*, session: Session, item_id: int, actor_id: int | None,
     project_id = session.execute(item_query).scalar()
     if project_id is None:
         raise GoldError(f"no item with id {item_id}")
+    check_revision(session=session, expected=expected_revision, what="this item's gold",
+                   actions=GOLD_ACTIONS, item_id=item_id)
     schema = project_by_id(session=session, project_id=project_id).schema
     wanted = _canonical_labels(schema, labels or {})
     reference_dim = reference_dimension(schema)

@@ -35,6 +35,7 @@ from core.importing import (
 )
 from core.importing.content_hash import is_legacy_hash
 from core.schema import TaskSchema
+from storage.authz import ADMIN, Actor, authorize
 from storage.database import Database
 from storage.models import Annotation, Item, utcnow
 from storage.projects import compatible_schema, ensure_project, find_project, get_project
@@ -84,12 +85,15 @@ def _count(n: int, noun: str) -> str:
 
 
 def write_import(db: Database, *, project_name: str, schema: TaskSchema | None,
-                 batch: ImportBatch, progress: ProgressFn | None = None) -> ImportSummary:
+                 batch: ImportBatch, actor: Actor, progress: ProgressFn | None = None
+                 ) -> ImportSummary:
     """Write the valid rows of ``batch`` into project ``project_name`` in one transaction.
 
     Creates the project with ``schema`` on first import. Applying the error policy is the
     caller's job (:func:`core.importing.check_policy`); rows with problems are not in
-    ``batch.rows`` and are counted as skipped. Raises
+    ``batch.rows`` and are counted as skipped. ``actor`` must be an admin (or the command
+    line's :data:`~storage.authz.OPERATOR`), checked in the import's own transaction. Raises
+    :class:`~storage.authz.NotAllowed` for anyone else and
     :class:`storage.projects.ProjectError` on a schema mismatch; on any error nothing is
     written.
     """
@@ -97,6 +101,7 @@ def write_import(db: Database, *, project_name: str, schema: TaskSchema | None,
     # The writer references only items, judges and users it reads or creates in the same
     # locked transaction, and deletes only verdicts (nothing cascades from them).
     with db.bulk_write(enforce_foreign_keys=False) as session:
+        authorize(session, actor, role=ADMIN)
         project, created = ensure_project(session=session, name=project_name,
                                           schema=schema or batch.schema)
         writer = _BulkWriter(session.connection(), project.id, report)
@@ -489,7 +494,7 @@ def _sql_literal(value: Any) -> str:
 
 
 def import_file(db: Database, path: str | Path, *, project_name: str,
-                schema: TaskSchema | None, on_error: str = "strict",
+                schema: TaskSchema | None, actor: Actor, on_error: str = "strict",
                 limits: ImportLimits | None = None, name: str | None = None,
                 progress: ProgressFn | None = None) -> tuple[ImportBatch, ImportSummary]:
     """Read, validate and write the file at ``path``; return the batch and the summary.
@@ -498,8 +503,9 @@ def import_file(db: Database, path: str | Path, *, project_name: str,
     the file (see :class:`core.importing.ImportLimits`). Raises
     :class:`core.importing.ImportFileError` for an unreadable file or one over a limit,
     :class:`core.importing.ImportRejected` under the strict policy when any record has a
-    problem (nothing is written), and :class:`storage.projects.ProjectError` for an unknown
-    project without a schema or a schema mismatch.
+    problem (nothing is written), :class:`storage.projects.ProjectError` for an unknown
+    project without a schema or a schema mismatch, and :class:`~storage.authz.NotAllowed`
+    unless ``actor`` is an admin or the command line's operator.
     """
     with db.read() as session:
         if schema is None:
@@ -514,4 +520,4 @@ def import_file(db: Database, path: str | Path, *, project_name: str,
     batch = validate_table(raw, schema, limits=limits)
     check_policy(batch, on_error)
     return batch, write_import(db, project_name=project_name, schema=schema, batch=batch,
-                               progress=progress)
+                               actor=actor, progress=progress)

@@ -36,7 +36,7 @@ from storage.projects import parsed_schema
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x444F434B  # "DOCK": serialises concurrent migrations on PostgreSQL
 
@@ -181,6 +181,15 @@ def _add_reference_edited(connection: Connection) -> None:
                        updates)
 
 
+def _add_credential_version(connection: Connection) -> None:
+    """Version 7: ``user_account.credential_version``, bumped by every password, role or
+    activation change and part of the credential stamp (storage/authz.py): a session that
+    signed in before such a change may not act again, even after the change is undone.
+    Existing sessions are signed out once, as the stamp's formula changes."""
+    connection.execute(text("ALTER TABLE user_account ADD COLUMN credential_version INTEGER "
+                            "NOT NULL DEFAULT 0"))
+
+
 # version -> step that upgrades a database from version - 1 to version.
 MIGRATIONS: dict[int, Migration] = {
     2: _add_sign_in_attempt,
@@ -188,6 +197,7 @@ MIGRATIONS: dict[int, Migration] = {
     4: _index_item_updates,
     5: _allow_unparseable_verdicts,
     6: _add_reference_edited,
+    7: _add_credential_version,
 }
 
 

@@ -124,6 +124,9 @@ class UserAccount(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=512)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    # Bumped by every password, role or activation change (schema version 7): part of the
+    # credential stamp, so a session that began before any such change never acts again.
+    credential_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class SignInAttempt(SQLModel, table=True):

@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from storage.annotation import ItemView, VerdictView, item_verdicts, item_view
-from storage.gold import GoldEvent, GoldRecord, gold_history, item_gold
+from storage.gold import GoldEvent, GoldRecord, gold_history, gold_revision, item_gold
 from storage.models import Annotation, Assignment, Item, UserAccount
+from storage.revisions import Revision
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class ItemReview:
     verdicts: list[VerdictView]
     gold: dict[str, GoldRecord]
     history: list[GoldEvent]
+    revision: Revision  # of the gold, for the adjudication form (storage/revisions.py)
 
     def proposed_references(self) -> list[tuple[str, str]]:
         """``(annotator, answer)`` of every non-blank gold reference answer an annotator wrote
@@ -109,4 +111,5 @@ def item_review(*, session: Session, item_id: int) -> ItemReview:
                       notes=item_notes(session=session, item_id=item_id),
                       verdicts=item_verdicts(session=session, item_id=item_id),
                       gold=item_gold(session=session, item_id=item_id),
-                      history=gold_history(session=session, item_id=item_id))
+                      history=gold_history(session=session, item_id=item_id),
+                      revision=gold_revision(session=session, item_id=item_id))

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from core.safe_text import require_safe_text, unsafe_text_reason
+from storage.authz import ADMIN, OPERATOR, Actor, authorize, credential_stamp
 from storage.database import Database
 from storage.models import ROLES, AuditLog, SignInAttempt, UserAccount, utcnow
 
@@ -71,8 +72,9 @@ class LastAdminError(UserError):
 class UserInfo:
     """A user as the UI and CLI see it: no password hash, safe to keep in session state.
 
-    ``credential_stamp`` changes whenever the password hash changes, so a session can notice
-    that the password was reset since it signed in.
+    ``credential_stamp`` changes with every password, role or activation change
+    (:func:`storage.authz.credential_stamp`), so a session can notice any of them since it
+    signed in.
     """
 
     id: int
@@ -200,13 +202,15 @@ def needs_first_admin(*, session: Session) -> bool:
 # --- changing -----------------------------------------------------------------------------
 
 
-def create_user(*, session: Session, name: str, role: str, password: str | None,
-                display_name: str = "", actor_id: int | None = None) -> UserInfo:
+def create_user(*, session: Session, name: str, role: str, password: str | None, actor: Actor,
+                display_name: str = "") -> UserInfo:
     """Add a user and return it; ``password`` None makes an account that cannot sign in yet.
 
+    ``actor`` must be an admin (:func:`storage.authz.authorize`, else :class:`NotAllowed`).
     Raises :class:`UserError` for a bad name, role, display name or password, and if a user
     with the same name (ignoring case) exists.
     """
+    actor_id = authorize(session, actor, role=ADMIN)
     name = check_name(name)
     role = check_role(role)
     display_name = _check_display_name(display_name)
@@ -236,30 +240,34 @@ def create_first_admin(*, session: Session, name: str, password: str,
     if not needs_first_admin(session=session):
         raise UserError("an admin account exists already; sign in instead")
     return create_user(session=session, name=name, role="admin", password=password,
-                       display_name=display_name)
+                       display_name=display_name, actor=OPERATOR)
 
 
-def set_password(*, session: Session, user_id: int, password: str,
-                 actor_id: int | None = None) -> UserInfo:
+def set_password(*, session: Session, user_id: int, password: str, actor: Actor) -> UserInfo:
     """Replace the user's password (or give one to an imported annotator); return the user.
 
-    Sessions signed in with the old password end at their next click. Raises
-    :class:`UserError` for an unknown user or a bad password.
+    Sessions signed in before end at their next click. ``actor`` must be an admin
+    (:class:`NotAllowed` otherwise). Raises :class:`UserError` for an unknown user or a bad
+    password.
     """
+    actor_id = authorize(session, actor, role=ADMIN)
     row = _row(session, user_id)
     row.password_hash = hash_password(password)
+    row.credential_version += 1
     session.add(row)
     _audit(session, actor_id, "password_set", row.id, None, None)
     log.info("password of user %r replaced", row.name)
     return _info(row)
 
 
-def change_role(*, session: Session, user_id: int, role: str, actor_id: int | None = None) -> UserInfo:
-    """Give the user ``role`` and return the user.
+def change_role(*, session: Session, user_id: int, role: str, actor: Actor) -> UserInfo:
+    """Give the user ``role`` and return the user (their sessions end: sign in again).
 
-    Raises :class:`UserError` for an unknown user or role, and :class:`LastAdminError` if
-    this would demote the last active admin who can sign in.
+    ``actor`` must be an admin (:class:`NotAllowed` otherwise). Raises :class:`UserError` for
+    an unknown user or role, and :class:`LastAdminError` if this would demote the last active
+    admin who can sign in.
     """
+    actor_id = authorize(session, actor, role=ADMIN)
     role = check_role(role)
     _lock_admins(session)
     row = _row(session, user_id)
@@ -270,17 +278,21 @@ def change_role(*, session: Session, user_id: int, role: str, actor_id: int | No
                              "first, then change this one")
     _audit(session, actor_id, "role_changed", row.id, row.role, role)
     row.role = role
+    row.credential_version += 1
     session.add(row)
     log.info("user %r now has role %s", row.name, role)
     return _info(row)
 
 
-def set_active(*, session: Session, user_id: int, active: bool, actor_id: int | None = None) -> UserInfo:
-    """Activate or deactivate the user and return it; a deactivated user cannot sign in.
+def set_active(*, session: Session, user_id: int, active: bool, actor: Actor) -> UserInfo:
+    """Activate or deactivate the user and return it; a deactivated user cannot sign in, and
+    sessions that began before either change never act again.
 
-    Raises :class:`UserError` for an unknown user and :class:`LastAdminError` if this would
-    deactivate the last active admin who can sign in.
+    ``actor`` must be an admin (:class:`NotAllowed` otherwise). Raises :class:`UserError` for
+    an unknown user and :class:`LastAdminError` if this would deactivate the last active admin
+    who can sign in.
     """
+    actor_id = authorize(session, actor, role=ADMIN)
     _lock_admins(session)
     row = _row(session, user_id)
     if row.active == active:
@@ -291,6 +303,7 @@ def set_active(*, session: Session, user_id: int, active: bool, actor_id: int | 
     _audit(session, actor_id, "user_activated" if active else "user_deactivated", row.id,
            str(row.active).lower(), str(active).lower())
     row.active = active
+    row.credential_version += 1
     session.add(row)
     log.info("user %r %s", row.name, "activated" if active else "deactivated")
     return _info(row)
@@ -333,6 +346,7 @@ def ensure_local_admin(*, session: Session) -> UserInfo:
     elif row.role != "admin" or not row.active:
         log.warning("single-user mode: made %r an active admin again", LOCAL_ADMIN_NAME)
         row.role, row.active = "admin", True
+        row.credential_version += 1
         session.add(row)
     return _info(row)
 
@@ -419,7 +433,7 @@ def lock_delay(failures: int, free: int) -> timedelta:
 
 
 def _info(row: UserAccount) -> UserInfo:
-    stamp = hashlib.sha256((row.password_hash or "").encode()).hexdigest()[:16]
+    stamp = credential_stamp(row.password_hash, row.credential_version)
     return UserInfo(id=row.id, name=row.name, display_name=row.display_name or "", role=row.role,
                     active=bool(row.active), has_password=row.password_hash is not None,
                     created_at=row.created_at, credential_stamp=stamp)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import cli
+from storage.authz import OPERATOR
 from storage.database import Database
 from storage.demo import load_demo
 from storage.migrations import migrate
@@ -23,10 +24,10 @@ def database(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     db = Database(url)
     migrate(db)
-    load_demo(db)
+    load_demo(db, actor=OPERATOR)
     with db.write() as session:
-        create_user(session=session, name="ada", role="admin", password=PASSWORD)
-        create_user(session=session, name="ann", role="annotator", password=PASSWORD)
+        create_user(session=session, name="ada", role="admin", password=PASSWORD, actor=OPERATOR)
+        create_user(session=session, name="ann", role="annotator", password=PASSWORD, actor=OPERATOR)
     db.dispose()
     return url
 
@@ -66,7 +67,7 @@ def test_the_default_format_is_the_kinds_first(capsys, monkeypatch, database, tm
 
 
 @pytest.mark.parametrize(("user", "password", "message"), [
-    ("ann", PASSWORD, "error: exports are for admins only"),
+    ("ann", PASSWORD, "error: 'ann' is not an admin: only admins may export"),
     ("ada", "wrong password", "error: Wrong user name or password."),
     ("nobody", PASSWORD, "error: Wrong user name or password."),
 ])

@@ -17,6 +17,7 @@ from sqlalchemy import text
 import cli
 from core.metrics import MetricsInputError, pair_metrics_for
 from core.templates import TEMPLATES
+from storage.authz import OPERATOR
 from storage.demo import load_demo
 from storage.importer import import_file
 from storage.labels import load_ratings
@@ -43,7 +44,7 @@ def metrics_json(db, capsys, *argv: str) -> dict[str, Any]:
 
 @pytest.fixture
 def demo_db(db):
-    load_demo(db)
+    load_demo(db, actor=OPERATOR)
     return db
 
 
@@ -153,7 +154,7 @@ RECORDS = [
 @pytest.fixture
 def small_project(db, tmp_path: Path):
     import_file(db, write_jsonl(RECORDS, tmp_path / "small.jsonl"), project_name="small",
-                schema=TEMPLATES["correctness"])
+                schema=TEMPLATES["correctness"], actor=OPERATOR)
     with db.read() as session:
         project_id = get_project(session=session, name="small").id
     return db, project_id
@@ -182,7 +183,7 @@ def test_load_ratings_reads_sample_zero_and_every_item(small_project):
 
 def test_load_ratings_of_an_empty_dimension_keeps_the_items(db, tmp_path: Path):
     import_file(db, write_jsonl([{"id": "q1", "prompt": "?"}], tmp_path / "bare.jsonl"),
-                project_name="bare", schema=TEMPLATES["correctness"])
+                project_name="bare", schema=TEMPLATES["correctness"], actor=OPERATOR)
     with db.read() as session:
         project_id = get_project(session=session, name="bare").id
     ratings = read(db, project_id)

@@ -17,6 +17,7 @@ import pytest
 
 import cli
 from core.templates import TEMPLATES
+from storage.authz import OPERATOR
 from storage.importer import import_file
 from tests.converters import (
     HANNA_CRITERIA,
@@ -53,7 +54,7 @@ def group(document: dict[str, Any], name: str) -> dict[str, Any]:
 def test_pandalm_inter_annotator_agreement(db, tmp_path: Path, capsys, shared_data: Path):
     path = write_jsonl(pandalm_records(shared_data / "PandaLM", garbage="empty"),
                        tmp_path / "pandalm.jsonl")
-    import_file(db, path, project_name="pandalm", schema=TEMPLATES["pairwise"])
+    import_file(db, path, project_name="pandalm", schema=TEMPLATES["pairwise"], actor=OPERATOR)
 
     document = metrics_json(db, capsys, "pandalm")
 
@@ -94,8 +95,9 @@ def test_pandalm_garbage_kept_as_unparseable_is_counted_and_left_out(db, tmp_pat
                               tmp_path / "unparseable.jsonl")
     empty = write_jsonl(pandalm_records(shared_data / "PandaLM", garbage="empty"),
                         tmp_path / "empty.jsonl")
-    _, summary = import_file(db, unparseable, project_name="kept", schema=TEMPLATES["pairwise"])
-    import_file(db, empty, project_name="dropped", schema=TEMPLATES["pairwise"])
+    _, summary = import_file(db, unparseable, project_name="kept", schema=TEMPLATES["pairwise"],
+                             actor=OPERATOR)
+    import_file(db, empty, project_name="dropped", schema=TEMPLATES["pairwise"], actor=OPERATOR)
     assert (summary.verdicts, summary.unparseable_verdicts) == (2 * 999, 25)
     assert "1998 verdicts written (2 judges; 25 unparseable)" in summary.line()
 
@@ -114,7 +116,7 @@ def test_pandalm_garbage_kept_as_unparseable_is_counted_and_left_out(db, tmp_pat
 
 def test_triviaqa_v1_judges_against_the_human(db, tmp_path: Path, capsys, shared_data: Path):
     path = write_csv(triviaqa_v1_records(shared_data), tmp_path / "triviaqa_v1.csv")
-    import_file(db, path, project_name="triviaqa", schema=TEMPLATES["correctness"])
+    import_file(db, path, project_name="triviaqa", schema=TEMPLATES["correctness"], actor=OPERATOR)
 
     document = metrics_json(db, capsys, "triviaqa")
 
@@ -140,7 +142,7 @@ HANNA_CHATGPT_RHO = {"RE": 0.1931, "CH": 0.2583, "EM": 0.2398, "SU": 0.0572, "EG
 
 def test_hanna_human_alpha_per_criterion(db, tmp_path: Path, capsys, shared_data: Path):
     path = write_jsonl(hanna_records(shared_data), tmp_path / "hanna.jsonl")
-    batch, summary = import_file(db, path, project_name="hanna", schema=hanna_schema())
+    batch, summary = import_file(db, path, project_name="hanna", schema=hanna_schema(), actor=OPERATOR)
     assert (summary.added, len(batch.problems)) == (1056, 0)
 
     for code, dimension in HANNA_CRITERIA.items():
@@ -157,7 +159,7 @@ def test_hanna_chatgpt_prompt_1_against_the_human_mean(db, tmp_path: Path, capsy
     generated = [r for r in hanna_records(shared_data) if r["model"] != "Human"]
     assert len(generated) == 960
     path = write_jsonl(generated, tmp_path / "hanna_generated.jsonl")
-    import_file(db, path, project_name="hanna-generated", schema=hanna_schema())
+    import_file(db, path, project_name="hanna-generated", schema=hanna_schema(), actor=OPERATOR)
 
     for code, dimension in HANNA_CRITERIA.items():
         document = metrics_json(db, capsys, "hanna-generated", "--dimension", dimension)

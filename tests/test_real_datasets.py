@@ -20,6 +20,7 @@ from sklearn.metrics import cohen_kappa_score
 import cli
 from core.importing import ImportRejected
 from core.templates import TEMPLATES
+from storage.authz import OPERATOR
 from storage.importer import import_file
 from storage.projects import ProjectError, get_project
 from storage.readback import human_labels_frame, items_frame, verdicts_frame
@@ -89,7 +90,7 @@ def test_pandalm_strict_lists_exactly_the_garbage_verdicts(db, tmp_path: Path, c
 def test_pandalm_strict_raises_import_rejected(db, tmp_path: Path, shared_data: Path) -> None:
     path = write_jsonl(pandalm_records(shared_data / "PandaLM"), tmp_path / "pandalm.jsonl")
     with pytest.raises(ImportRejected) as caught:
-        import_file(db, path, project_name="pandalm", schema=TEMPLATES["pairwise"])
+        import_file(db, path, project_name="pandalm", schema=TEMPLATES["pairwise"], actor=OPERATOR)
     assert len(caught.value.batch.problems) == 25
     assert {p.field for p in caught.value.batch.problems} == {"judge.gpt-3.5-turbo.preference"}
 
@@ -98,7 +99,7 @@ def test_pandalm_skip_imports_the_974_clean_items(db, tmp_path: Path, shared_dat
     path = write_jsonl(pandalm_records(shared_data / "PandaLM"), tmp_path / "pandalm.jsonl")
 
     batch, summary = import_file(db, path, project_name="pandalm", schema=TEMPLATES["pairwise"],
-                                 on_error="skip")
+                                 on_error="skip", actor=OPERATOR)
 
     assert (summary.total_records, summary.added, summary.skipped) == (999, 974, 25)
     assert (summary.verdicts, summary.human_labels) == (2 * 974, 3 * 974)
@@ -114,7 +115,8 @@ def test_pandalm_with_garbage_as_no_verdict(db, tmp_path: Path, shared_data: Pat
     path = write_jsonl(pandalm_records(shared_data / "PandaLM", garbage="empty"),
                        tmp_path / "pandalm.jsonl")
 
-    batch, summary = import_file(db, path, project_name="pandalm", schema=TEMPLATES["pairwise"])
+    batch, summary = import_file(db, path, project_name="pandalm", schema=TEMPLATES["pairwise"],
+                                 actor=OPERATOR)
 
     assert batch.problems == []
     assert (summary.added, summary.skipped, summary.verdicts, summary.human_labels) == (
@@ -161,7 +163,7 @@ def test_pandalm_empty_responses_import_as_empty_text(db, tmp_path: Path, shared
     records = pandalm_records(shared_data / "PandaLM", garbage="empty")
     path = write_jsonl(records, tmp_path / "pandalm.jsonl")
 
-    import_file(db, path, project_name="pandalm", schema=TEMPLATES["pairwise"])
+    import_file(db, path, project_name="pandalm", schema=TEMPLATES["pairwise"], actor=OPERATOR)
 
     with db.read() as session:
         project_id = get_project(session=session, name="pandalm").id

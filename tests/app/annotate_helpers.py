@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from components.auth import session_entries
 from core.templates import TEMPLATES
 from storage.annotation import ProjectSettings, rebuild_queues, set_members, update_settings
+from storage.authz import OPERATOR
 from storage.database import Database
 from storage.importer import import_file
 from storage.projects import get_project
@@ -48,14 +49,14 @@ def make_annotation_project(db: Database, folder: Path, members: list[UserInfo],
     annotators with ``settings`` and build the queues; return the project id."""
     records = quiz_records(4) if records is None else records
     path = write_jsonl(records, folder / f"{name}.jsonl")
-    import_file(db, path, project_name=name, schema=TEMPLATES[template])
+    import_file(db, path, project_name=name, schema=TEMPLATES[template], actor=OPERATOR)
     with db.write() as session:
         project_id = get_project(session=session, name=name).id
-        update_settings(session=session, project_id=project_id, actor_id=None,
+        update_settings(session=session, project_id=project_id, actor=OPERATOR,
                         settings=settings or ProjectSettings())
         set_members(session=session, project_id=project_id, user_ids=[m.id for m in members],
-                    actor_id=None)
-    rebuild_queues(db, project_id=project_id)
+                    actor=OPERATOR)
+    rebuild_queues(db, project_id=project_id, actor=OPERATOR)
     return project_id
 
 

@@ -20,6 +20,7 @@ import components.browser
 import storage.demo
 import storage.users
 from components.browser import BrowserRequest
+from storage.authz import OPERATOR
 from storage.database import Database
 from storage.migrations import migrate
 from storage.users import UserInfo, create_user, find_user, set_password
@@ -73,7 +74,7 @@ def admin(request: pytest.FixtureRequest) -> UserInfo:
     """An admin in the app's database (password :data:`ADMIN_PASSWORD`)."""
     with app_database(request).write() as session:
         return create_user(session=session, name="ada", role="admin", password=ADMIN_PASSWORD,
-                           display_name="Ada Admin")
+                           display_name="Ada Admin", actor=OPERATOR)
 
 
 @pytest.fixture
@@ -85,9 +86,10 @@ def annotator(request: pytest.FixtureRequest, admin: UserInfo) -> UserInfo:
     with app_database(request).write() as session:
         imported = find_user(session=session, name="ann")
         if imported is not None:
-            return set_password(session=session, user_id=imported.id, password=ANNOTATOR_PASSWORD)
+            return set_password(session=session, user_id=imported.id, password=ANNOTATOR_PASSWORD,
+                                actor=OPERATOR)
         return create_user(session=session, name="ann", role="annotator",
-                           password=ANNOTATOR_PASSWORD)
+                           password=ANNOTATOR_PASSWORD, actor=OPERATOR)
 
 
 @pytest.fixture

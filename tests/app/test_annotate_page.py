@@ -20,6 +20,7 @@ from storage.annotation import (
     next_assignment,
     user_labels,
 )
+from storage.authz import OPERATOR
 from storage.models import Annotation
 from storage.users import create_user, set_active
 from tests.app.annotate_helpers import (
@@ -268,7 +269,7 @@ def test_an_item_of_another_annotator_is_refused_by_link_and_by_id(app_db_any, a
                                                                    tmp_path):
     db = app_db_any
     with db.write() as session:
-        bob = create_user(session=session, name="bob", role="annotator", password=None)
+        bob = create_user(session=session, name="bob", role="annotator", password=None, actor=OPERATOR)
     project = make_annotation_project(db, tmp_path, [annotator, bob])  # q0, q2 ann; q1, q3 bob
     with db.read() as session:
         bobs = next_assignment(session=session, project_id=project, user_id=bob.id).external_id
@@ -309,7 +310,7 @@ def test_a_link_to_an_item_opens_it_and_reload_stays_there(app_db, annotator, qu
 def test_a_deactivated_annotator_is_signed_out_at_the_next_click(app_db, admin, annotator, quiz):
     at = open_annotate(annotator, project_id=quiz)
     with app_db.write() as session:
-        set_active(session=session, user_id=annotator.id, active=False, actor_id=admin.id)
+        set_active(session=session, user_id=annotator.id, active=False, actor=admin)
     label(at, "correct", 0)
     assert not at.exception
     assert at.title[0].value == "Sign in to Docket"

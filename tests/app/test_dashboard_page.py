@@ -12,6 +12,7 @@ from core.metrics import REGISTRY
 from core.safe_text import escape_markdown
 from core.templates import TEMPLATES
 from storage.annotation import ProjectSettings, rebuild_queues, set_members, submit_labels, update_settings
+from storage.authz import OPERATOR
 from storage.demo import load_demo
 from storage.importer import import_file
 from storage.projects import get_project
@@ -32,7 +33,7 @@ MAIN_TITLE = {"nominal": "Cohen's κ", "ordinal": "Quadratically weighted κ"}
 
 @pytest.fixture
 def demo(app_db):
-    load_demo(app_db)
+    load_demo(app_db, actor=OPERATOR)
     return app_db
 
 
@@ -108,14 +109,14 @@ def test_the_cache_is_hit_until_a_label_changes_the_data_version(demo, admin, an
     with demo.write() as session:
         project_id = get_project(session=session, name="correctness").id
         update_settings(session=session, project_id=project_id, settings=ProjectSettings(),
-                        actor_id=None)
-        set_members(session=session, project_id=project_id, user_ids=[annotator.id], actor_id=None)
-    rebuild_queues(demo, project_id=project_id)
+                        actor=OPERATOR)
+        set_members(session=session, project_id=project_id, user_ids=[annotator.id], actor=OPERATOR)
+    rebuild_queues(demo, project_id=project_id, actor=OPERATOR)
     with demo.read() as session:
         item = find_item_id(session=session, project_id=project_id, external_id="corr-001")
     # corr-001 had two "incorrect" and one "correct": a fourth, "correct", ties it.
     submit_labels(demo, project_id=project_id, user_id=annotator.id, item_id=item,
-                  labels={"correct": "correct"})
+                  labels={"correct": "correct"}, actor=OPERATOR)
     at.run()
 
     assert len(calls) == 2
@@ -173,7 +174,7 @@ def test_an_undefined_value_is_shown_with_its_reason(app_db, admin, tmp_path):
                            "other": {"correct": "correct" if i % 2 else "incorrect"}},
                 "humans": {"h": {"correct": "correct"}}} for i in range(4)]
     import_file(app_db, write_jsonl(records, tmp_path / "u.jsonl"), project_name="flat",
-                schema=TEMPLATES["correctness"])
+                schema=TEMPLATES["correctness"], actor=OPERATOR)
     at = open_with(DASHBOARD, user=admin, params={"dashboard.project": "flat"})
 
     assert not at.exception
@@ -200,7 +201,7 @@ def test_a_newcomer_with_few_shared_items_does_not_stretch_the_human_range(demo,
         record.pop("judges")
         record["humans"] = {"newcomer": {"correct": flipped[majority(labels)]}}
     import_file(demo, write_jsonl(records, tmp_path / "newcomer.jsonl"), project_name="correctness",
-                schema=None)
+                schema=None, actor=OPERATOR)
     at = open_with(DASHBOARD, user=admin, params={"dashboard.project": "correctness"})
 
     forest = plotly_figures(at)[0]
@@ -231,7 +232,7 @@ def test_the_headline_counts_each_judges_unparseable_verdicts(app_db, admin, tmp
                 "humans": {"ann": {"correct": label}}}
                for i, label in enumerate(["correct", "incorrect"] * 6)]
     import_file(app_db, write_jsonl(records, tmp_path / "flaky.jsonl"), project_name="flaky",
-                schema=TEMPLATES["correctness"])
+                schema=TEMPLATES["correctness"], actor=OPERATOR)
 
     at = open_with(DASHBOARD, user=admin, params={"dashboard.project": "flaky"})
 

@@ -12,6 +12,7 @@ import pytest
 
 from core.safe_text import escape_markdown
 from core.templates import TEMPLATES
+from storage.authz import OPERATOR
 from storage.importer import import_file
 from tests.app.review_helpers import DASHBOARD, DISAGREEMENTS, open_with, table_with
 from tests.converters import triviaqa_v1_records, write_csv
@@ -26,7 +27,7 @@ TRIVIAQA_V1 = {"GPT-4": (0.7876, 91.15), "Llama3-70B": (0.8179, 92.66),
 @pytest.fixture
 def triviaqa(app_db, tmp_path: Path, shared_data: Path):
     path = write_csv(triviaqa_v1_records(shared_data), tmp_path / "triviaqa_v1.csv")
-    import_file(app_db, path, project_name="triviaqa", schema=TEMPLATES["correctness"])
+    import_file(app_db, path, project_name="triviaqa", schema=TEMPLATES["correctness"], actor=OPERATOR)
     return app_db
 
 

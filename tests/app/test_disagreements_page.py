@@ -11,6 +11,7 @@ from sqlalchemy import select
 from core.safe_text import escape_markdown
 from core.templates import TEMPLATES
 from storage.annotation import ProjectSettings, submit_labels
+from storage.authz import OPERATOR
 from storage.demo import load_demo
 from storage.importer import import_file
 from storage.models import AuditLog, Gold
@@ -32,7 +33,7 @@ HOSTILE = "![pixel](http://attacker.example/p.png) <img src=x onerror=alert(1)> 
 
 @pytest.fixture
 def demo(app_db):
-    load_demo(app_db)
+    load_demo(app_db, actor=OPERATOR)
     return app_db
 
 
@@ -72,7 +73,7 @@ def test_untrusted_text_is_drawn_as_text_only(app_db, admin, tmp_path):
                 "judges": {"judge-a": {"correct": "correct", "rationale": HOSTILE}},
                 "humans": {"maria": {"correct": "incorrect", "comment": HOSTILE}}}]
     import_file(app_db, write_jsonl(records, tmp_path / "x.jsonl"), project_name="hostile",
-                schema=TEMPLATES["correctness"])
+                schema=TEMPLATES["correctness"], actor=OPERATOR)
     at = open_with(DISAGREEMENTS, user=admin,
                    params={"disagreements.project": "hostile", "disagreements.item": "x1"})
 
@@ -127,7 +128,7 @@ def test_labels_only_items_open_without_a_response(app_db, admin, tmp_path):
     records = [{"id": "t1", "prompt": "Who wrote Hamlet?", "reference": "Shakespeare",
                 "judges": {"EM": {"correct": "incorrect"}}, "humans": {"human": {"correct": "correct"}}}]
     import_file(app_db, write_jsonl(records, tmp_path / "t.jsonl"), project_name="trivia",
-                schema=TEMPLATES["correctness"])
+                schema=TEMPLATES["correctness"], actor=OPERATOR)
     at = open_with(DISAGREEMENTS, user=admin,
                    params={"disagreements.project": "trivia", "disagreements.item": "t1"})
 
@@ -140,7 +141,7 @@ def test_a_project_without_human_labels_says_so(app_db, admin, tmp_path):
     records = [{"id": f"q{i}", "prompt": "?", "response": "x", "judges": {"j": {"correct": "correct"}}}
                for i in range(3)]
     import_file(app_db, write_jsonl(records, tmp_path / "j.jsonl"), project_name="judged",
-                schema=TEMPLATES["correctness"])
+                schema=TEMPLATES["correctness"], actor=OPERATOR)
     at = open_with(DISAGREEMENTS, user=admin, params={"disagreements.project": "judged"})
 
     assert not at.exception
@@ -152,15 +153,15 @@ def test_only_written_or_edited_references_are_proposals(app_db, admin, tmp_path
     # ann keeps the item's reference untouched, bob corrects it: only bob's answer is a
     # proposal (listed, and the gold box starts from it); ann is named as having kept it.
     with app_db.write() as session:
-        ann = create_user(session=session, name="ann", role="annotator", password=None)
-        bob = create_user(session=session, name="bob", role="annotator", password=None)
+        ann = create_user(session=session, name="ann", role="annotator", password=None, actor=OPERATOR)
+        bob = create_user(session=session, name="bob", role="annotator", password=None, actor=OPERATOR)
     project = make_annotation_project(app_db, tmp_path, [ann, bob], records=quiz_records(1),
                                       settings=ProjectSettings(overlap=2))
     with app_db.read() as session:
         item_id = find_item_id(session=session, project_id=project, external_id="q0")
     for user, answer in ((ann, "Reference 0"), (bob, "Reference 0, corrected")):
         submit_labels(app_db, project_id=project, user_id=user.id, item_id=item_id,
-                      labels={"correct": "incorrect"}, reference_answer=answer)
+                      labels={"correct": "incorrect"}, reference_answer=answer, actor=OPERATOR)
     at = open_with(DISAGREEMENTS, user=admin,
                    params={"disagreements.project": "quiz", "disagreements.item": "q0"})
 

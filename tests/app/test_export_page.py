@@ -17,6 +17,7 @@ import storage.export
 from components.export_view import STATE, export_root
 from core.export.writers import TEMP_FOLDER
 from core.safe_text import escape_markdown
+from storage.authz import OPERATOR
 from storage.demo import load_demo
 from tests.app.apptest_helpers import open_page
 from tests.app.conftest import ADMIN_PASSWORD
@@ -28,7 +29,7 @@ EXPORT = "pages/7_Export.py"
 
 @pytest.fixture
 def demo(app_db):
-    load_demo(app_db)
+    load_demo(app_db, actor=OPERATOR)
     return app_db
 
 

@@ -8,6 +8,7 @@ from components.home_view import NO_QUEUES
 from core.importing import read_import_bytes, validate_table
 from core.templates import TEMPLATES
 from storage.annotation import find_assignment, skip_item, submit_labels
+from storage.authz import OPERATOR
 from storage.demo import demo_files
 from storage.importer import write_import
 from tests.app.annotate_helpers import make_annotation_project, quiz_records
@@ -103,7 +104,7 @@ def imported_project(app_db):
     data = "".join(json.dumps(line) + "\n" for line in lines).encode()
     batch = validate_table(read_import_bytes(data, fmt="jsonl", name="x.jsonl"),
                            TEMPLATES["correctness"])
-    write_import(app_db, project_name="My eval", schema=TEMPLATES["correctness"], batch=batch)
+    write_import(app_db, project_name="My eval", schema=TEMPLATES["correctness"], batch=batch, actor=OPERATOR)
     return {"items": 3, "judges": 2, "human labels": 1}
 
 
@@ -138,8 +139,9 @@ def test_annotator_sees_only_their_own_queues_with_progress_and_a_way_in(
                                          user_id=annotator.id, external_id=f"q{i}").item_id
                          for i in (0, 1))
     submit_labels(app_db, project_id=project, user_id=annotator.id, item_id=first,
-                  labels={"correct": "correct"})
-    skip_item(app_db, project_id=project, user_id=annotator.id, item_id=second, reason="unsure")
+                  labels={"correct": "correct"}, actor=OPERATOR)
+    skip_item(app_db, project_id=project, user_id=annotator.id, item_id=second, reason="unsure",
+              actor=OPERATOR)
 
     at = open_page(user=annotator)
 

@@ -16,6 +16,7 @@ from storage.annotation import (
     set_flag,
     submit_labels,
 )
+from storage.authz import OPERATOR
 from storage.users import create_user, set_active
 from tests.app.annotate_helpers import PROJECTS_PAGE, make_annotation_project, open_annotate
 
@@ -27,7 +28,7 @@ def key(project_id: int, name: str) -> str:
 @pytest.fixture
 def team(app_db, admin, annotator):
     with app_db.write() as session:
-        bob = create_user(session=session, name="bob", role="annotator", password=None)
+        bob = create_user(session=session, name="bob", role="annotator", password=None, actor=OPERATOR)
     return annotator, bob
 
 
@@ -67,9 +68,9 @@ def test_progress_and_flagged_items_are_listed(app_db, admin, team, tmp_path):
     with app_db.read() as session:
         first = next_assignment(session=session, project_id=project, user_id=ann.id)
     submit_labels(app_db, project_id=project, user_id=ann.id, item_id=first.item_id,
-                  labels={"correct": "correct"})
+                  labels={"correct": "correct"}, actor=OPERATOR)
     set_flag(app_db, project_id=project, user_id=bob.id,
-             item_id=_next(app_db, project, bob).item_id, flagged=True, note="<b>unclear</b>")
+             item_id=_next(app_db, project, bob).item_id, flagged=True, note="<b>unclear</b>", actor=OPERATOR)
     at = open_annotate(admin, page=PROJECTS_PAGE)
     progress = at.dataframe[1].value
     assert progress.values.tolist() == [
@@ -91,7 +92,7 @@ def test_an_inactive_member_blocks_apply_and_nothing_is_half_written(app_db, adm
     ann, bob = team
     project = make_annotation_project(app_db, tmp_path, [ann, bob])
     with app_db.write() as session:
-        set_active(session=session, user_id=bob.id, active=False, actor_id=admin.id)
+        set_active(session=session, user_id=bob.id, active=False, actor=admin)
     at = open_annotate(admin, page=PROJECTS_PAGE)
     members = at.multiselect(key=key(project, "members"))
     assert members.format_func(bob.id) == "bob (annotator, inactive: remove)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from components.auth import USER_KEY
+from storage.authz import OPERATOR
 from storage.models import UserAccount
 from storage.users import authenticate, create_user, find_user
 from tests.app.apptest_helpers import open_page, rendered
@@ -98,7 +99,9 @@ def test_admin_changes_a_role_and_the_user_gets_the_admin_pages(app_db, admin, a
     assert not at.exception
     assert plain(at.success[0].value) == "ann is now admin."
     assert user_in_db(app_db, "ann").role == "admin"
-    promoted = open_page(USERS_PAGE, user=annotator)
+    # The role change ended ann's sessions; signed in again, ann has the admin pages.
+    assert USER_KEY not in open_page(USERS_PAGE, user=annotator).session_state
+    promoted = open_page(USERS_PAGE, user=user_in_db(app_db, "ann"))
     assert promoted.title[0].value == "Users"
 
 
@@ -148,7 +151,7 @@ def test_reset_a_password(app_db, admin, annotator):
 
 def test_an_imported_annotator_gets_a_first_password(app_db, admin):
     with app_db.write() as session:
-        create_user(session=session, name="imported", role="annotator", password=None)
+        create_user(session=session, name="imported", role="annotator", password=None, actor=OPERATOR)
     at = open_page(USERS_PAGE, user=admin)
     pick(at, app_db, "imported")
     assert at.button(key="users.password.submit").label == "Set password"

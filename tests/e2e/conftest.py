@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from storage.authz import OPERATOR
 from storage.database import Database
 from storage.migrations import migrate
 from storage.users import create_user
@@ -89,7 +90,8 @@ def running_server(folder: Path, *, address: str | None = "127.0.0.1",
     try:
         migrate(db)
         with db.write() as session:
-            create_user(session=session, name=ADMIN_NAME, role="admin", password=ADMIN_PASSWORD)
+            create_user(session=session, name=ADMIN_NAME, role="admin", password=ADMIN_PASSWORD,
+                        actor=OPERATOR)
     finally:
         db.dispose()
     port = _free_port()

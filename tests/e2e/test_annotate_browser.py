@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from storage.annotation import ProjectSettings, find_assignment, user_labels
+from storage.authz import OPERATOR
 from storage.database import Database
 from storage.users import UserInfo, create_user, set_active
 from tests.app.annotate_helpers import make_annotation_project, quiz_records, rationale
@@ -33,7 +34,7 @@ def server_db(own_docket_server):
 def new_annotator(db: Database) -> UserInfo:
     with db.write() as session:
         return create_user(session=session, name=f"e2e-ann-{next(_names)}", role="annotator",
-                           password=ANNOTATOR_PASSWORD)
+                           password=ANNOTATOR_PASSWORD, actor=OPERATOR)
 
 
 def open_annotate(page, server, user: UserInfo, project_id: int) -> None:
@@ -208,7 +209,7 @@ def test_a_deactivated_annotator_is_signed_out_at_the_next_key(page, own_docket_
     open_annotate(page, own_docket_server, user, project)
     shows_item(page, "d0")
     with server_db.write() as session:
-        set_active(session=session, user_id=user.id, active=False)
+        set_active(session=session, user_id=user.id, active=False, actor=OPERATOR)
     press_until(page, "1", page.get_by_role("heading", name="Sign in to Docket"))
     assert page.locator(".st-key-annotate-submit").count() == 0
     with server_db.read() as session:

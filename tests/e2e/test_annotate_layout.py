@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from storage.annotation import find_assignment, rebuild_queues, set_flag, set_members, submit_labels
+from storage.authz import OPERATOR
 from storage.database import Database
 from storage.demo import load_demo
 from storage.projects import get_project
@@ -67,24 +68,24 @@ def demo(own_docket_server):
     corr-001 labelled and flagged (the longest toolbar heading)."""
     db = Database(own_docket_server.database_url)
     try:
-        load_demo(db)
+        load_demo(db, actor=OPERATOR)
         with db.write() as session:
             user = create_user(session=session, name=ANNOTATOR, role="annotator",
-                               password=ANNOTATOR_PASSWORD)
+                               password=ANNOTATOR_PASSWORD, actor=OPERATOR)
             projects = {name: get_project(session=session, name=name).id
                         for name in ("correctness", "thematic_alignment", "exam_question")}
             for project_id in projects.values():
                 set_members(session=session, project_id=project_id, user_ids=[user.id],
-                            actor_id=None)
+                            actor=OPERATOR)
         for project_id in projects.values():
-            rebuild_queues(db, project_id=project_id)
+            rebuild_queues(db, project_id=project_id, actor=OPERATOR)
         with db.read() as session:
             item_id = find_assignment(session=session, project_id=projects["correctness"],
                                       user_id=user.id, external_id="corr-001").item_id
         submit_labels(db, project_id=projects["correctness"], user_id=user.id, item_id=item_id,
-                      labels={"correct": "incorrect"})
+                      labels={"correct": "incorrect"}, actor=OPERATOR)
         set_flag(db, project_id=projects["correctness"], user_id=user.id, item_id=item_id,
-                 flagged=True, note="dosing")
+                 flagged=True, note="dosing", actor=OPERATOR)
     finally:
         db.dispose()
     return own_docket_server, projects

@@ -16,6 +16,7 @@ import pytest
 
 from components.layout import PAGES
 from storage.annotation import rebuild_queues, set_members
+from storage.authz import OPERATOR
 from storage.database import Database
 from storage.demo import load_demo
 from storage.projects import get_project
@@ -59,12 +60,12 @@ def demo_server(own_docket_server):
     """The module's server with the demo projects; its admin annotates ``correctness``."""
     db = Database(own_docket_server.database_url)
     try:
-        load_demo(db)
+        load_demo(db, actor=OPERATOR)
         with db.write() as session:
             project_id = get_project(session=session, name=REPORT_PROJECT).id
             admin = find_user(session=session, name=own_docket_server.admin_name)
-            set_members(session=session, project_id=project_id, user_ids=[admin.id], actor_id=None)
-        rebuild_queues(db, project_id=project_id)
+            set_members(session=session, project_id=project_id, user_ids=[admin.id], actor=OPERATOR)
+        rebuild_queues(db, project_id=project_id, actor=OPERATOR)
     finally:
         db.dispose()
     return own_docket_server

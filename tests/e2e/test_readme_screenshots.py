@@ -14,6 +14,7 @@ import pytest
 from PIL import Image, ImageChops
 
 from storage.annotation import rebuild_queues, set_members
+from storage.authz import OPERATOR
 from storage.database import Database
 from storage.demo import load_demo
 from storage.projects import get_project
@@ -36,12 +37,12 @@ def demo_server(own_docket_server):
     only project: the Annotate page opens it)."""
     db = Database(own_docket_server.database_url)
     try:
-        load_demo(db)
+        load_demo(db, actor=OPERATOR)
         with db.write() as session:
             project_id = get_project(session=session, name=PROJECT).id
             admin = find_user(session=session, name=own_docket_server.admin_name)
-            set_members(session=session, project_id=project_id, user_ids=[admin.id], actor_id=None)
-        rebuild_queues(db, project_id=project_id)
+            set_members(session=session, project_id=project_id, user_ids=[admin.id], actor=OPERATOR)
+        rebuild_queues(db, project_id=project_id, actor=OPERATOR)
     finally:
         db.dispose()
     return own_docket_server

@@ -11,6 +11,7 @@ import json
 import pytest
 from sqlalchemy import select
 
+from storage.authz import OPERATOR
 from storage.database import Database
 from storage.demo import load_demo
 from storage.models import Gold, UserAccount
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.browser
 def demo_server(own_docket_server):
     db = Database(own_docket_server.database_url)
     try:
-        load_demo(db)
+        load_demo(db, actor=OPERATOR)
     finally:
         db.dispose()
     return own_docket_server

@@ -13,6 +13,7 @@ import pytest
 
 from bench.st_client import StreamlitClient
 from storage.annotation import ProjectSettings, find_assignment, user_labels
+from storage.authz import OPERATOR
 from storage.database import Database
 from storage.users import create_user
 from tests.app.annotate_helpers import make_annotation_project
@@ -45,7 +46,7 @@ def test_the_ws_client_signs_in_labels_and_goes_on(own_docket_server, tmp_path):
     try:
         with db.write() as session:
             user = create_user(session=session, name="e2e-ws-ann", role="annotator",
-                               password=PASSWORD)
+                               password=PASSWORD, actor=OPERATOR)
         project_id = make_annotation_project(db, tmp_path, [user], name="ws quiz",
                                              settings=ProjectSettings(blind=True))
         # In a thread of its own: Playwright's sync API (the other browser tests) may already

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from core.templates import TEMPLATES
+from storage.authz import OPERATOR
 from storage.gold import adjudicate
 from storage.importer import import_file
 from storage.projects import get_project
@@ -43,10 +44,10 @@ def read_jsonl(path: Path) -> list[dict]:
 def quiz(db, tmp_path):
     project_id = import_records(db, tmp_path, "correctness", RECORDS, "quiz")
     with db.write() as session:
-        admin = create_user(session=session, name="ada", role="admin", password=None)
+        admin = create_user(session=session, name="ada", role="admin", password=None, actor=OPERATOR)
     with db.read() as session:
         q3 = find_item_id(session=session, project_id=project_id, external_id="q3")
-    return project_id, admin.id, q3
+    return project_id, admin, q3
 
 
 def by_id(rows: list[dict]) -> dict[str, dict]:
@@ -72,7 +73,7 @@ def test_majority_policy_decides_from_the_humans(db, tmp_path, quiz):
 def test_policies_and_adjudication(db, tmp_path, quiz):
     _, admin, q3 = quiz
     with db.write() as session:
-        adjudicate(session=session, item_id=q3, actor_id=admin, labels={"correct": "incorrect"},
+        adjudicate(session=session, item_id=q3, actor=admin, labels={"correct": "incorrect"},
                    reference_answer="Jupiter", note="Saturn is second")
     unanimous = by_id(read_jsonl(export(db, tmp_path, "quiz", "gold", policy="unanimous")
                                  .written.path))
@@ -119,7 +120,7 @@ def reimport_as_humans(db, tmp_path: Path, fmt: str, exported: Path, name: str) 
                        and v not in (None, "")},
                     "humans": {"gold": {d: row[f"gold_{d}"] for d in dims}}} for row in table]
         path = (write_parquet if fmt == "parquet" else write_csv)(records, tmp_path / f"{name}.{fmt}")
-    import_file(db, path, project_name=name, schema=TEMPLATES["correctness"])
+    import_file(db, path, project_name=name, schema=TEMPLATES["correctness"], actor=OPERATOR)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
@@ -217,7 +218,7 @@ def test_projects_with_interleaved_items_keep_their_own_labels(db, tmp_path, fmt
                                                  item("b3", "incorrect")], "b")
     unlabelled = {"id": "a3", "prompt": "question a3", "response": "r"}
     import_file(db, write_jsonl([item("a1", "correct"), item("a2", "correct"), unlabelled],
-                                tmp_path / "a-more.jsonl"), project_name="a", schema=None)
+                                tmp_path / "a-more.jsonl"), project_name="a", schema=None, actor=OPERATOR)
 
     summary = export(db, tmp_path, "a", "gold", fmt)
     path = summary.written.path

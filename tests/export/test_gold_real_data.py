@@ -8,6 +8,7 @@ import json
 from collections import Counter
 
 from core.schema import format_number
+from storage.authz import OPERATOR
 from storage.importer import import_file
 from tests.converters import HANNA_CRITERIA, HANNA_HUMANS, hanna_records, hanna_schema, write_jsonl
 from tests.export.helpers import export, import_records
@@ -18,7 +19,7 @@ GENERATORS = ("GPT-2", "Human")
 def test_hanna_interval_gold_is_the_majority_score(db, tmp_path, shared_data):
     records = hanna_records(shared_data, generators=GENERATORS)
     import_file(db, write_jsonl(records, tmp_path / "hanna.jsonl"), project_name="hanna",
-                schema=hanna_schema())
+                schema=hanna_schema(), actor=OPERATOR)
 
     summary = export(db, tmp_path, "hanna", "gold", policy="majority", min_labels=2)
 

@@ -24,6 +24,7 @@ from storage.annotation import (
     submit_labels,
     update_settings,
 )
+from storage.authz import OPERATOR
 from storage.demo import demo_files, load_demo
 from storage.projects import get_project
 from storage.users import create_user
@@ -48,12 +49,12 @@ def majority(labels: list[str], min_labels: int = 2) -> str | None:
 @pytest.fixture
 def demo_session(db):
     """The demo loaded, a new annotator on the correctness project, all items in their queue."""
-    load_demo(db)
+    load_demo(db, actor=OPERATOR)
     with db.write() as session:
-        user = create_user(session=session, name="newcomer", role="annotator", password=None)
+        user = create_user(session=session, name="newcomer", role="annotator", password=None, actor=OPERATOR)
         project_id = get_project(session=session, name="correctness").id
-        set_members(session=session, project_id=project_id, user_ids=[user.id], actor_id=None)
-    rebuild_queues(db, project_id=project_id)
+        set_members(session=session, project_id=project_id, user_ids=[user.id], actor=OPERATOR)
+    rebuild_queues(db, project_id=project_id, actor=OPERATOR)
     return project_id, user.id
 
 
@@ -63,7 +64,7 @@ def save(db, project_id: int, user_id: int, external_id: str, label: str,
         item_id = find_assignment(session=session, project_id=project_id, user_id=user_id,
                                   external_id=external_id).item_id
     submit_labels(db, project_id=project_id, user_id=user_id, item_id=item_id,
-                  labels={"correct": label}, reference_answer=reference, reason=reason)
+                  labels={"correct": label}, reference_answer=reference, reason=reason, actor=OPERATOR)
 
 
 def read_rows(path: Path) -> dict[str, dict]:
@@ -115,13 +116,13 @@ def test_an_edited_reference_is_the_annotators_and_a_kept_one_no_vote_against_it
     save(db, project_id, user_id, second, "incorrect", records[second]["reference"])
     with db.write() as session:
         other = create_user(session=session, name="second-expert", role="annotator",
-                            password=None)
+                            password=None, actor=OPERATOR)
         set_members(session=session, project_id=project_id, user_ids=[user_id, other.id],
-                    actor_id=None)
+                    actor=OPERATOR)
     with db.write() as session:
-        update_settings(session=session, project_id=project_id, actor_id=None,
+        update_settings(session=session, project_id=project_id, actor=OPERATOR,
                         settings=ProjectSettings(overlap=2))
-    rebuild_queues(db, project_id=project_id)
+    rebuild_queues(db, project_id=project_id, actor=OPERATOR)
     # A second expert keeps the item's reference on the first item, and writes one of their
     # own on the second.
     save(db, project_id, other.id, first, "incorrect", records[first]["reference"])
@@ -146,20 +147,20 @@ def test_kept_answers_make_no_row_on_an_item_without_gold(db, tmp_path):
     records = [{"id": "e1", "prompt": "A question?", "response": "Its answer"}]
     project_id = import_records(db, tmp_path, "exam_question", records, "exam")
     with db.write() as session:
-        user = create_user(session=session, name="ann", role="annotator", password=None)
-        set_members(session=session, project_id=project_id, user_ids=[user.id], actor_id=None)
-    rebuild_queues(db, project_id=project_id)
+        user = create_user(session=session, name="ann", role="annotator", password=None, actor=OPERATOR)
+        set_members(session=session, project_id=project_id, user_ids=[user.id], actor=OPERATOR)
+    rebuild_queues(db, project_id=project_id, actor=OPERATOR)
     labels = dict.fromkeys(TEMPLATES["exam_question"].dimension_names, "4")
     with db.read() as session:
         item_id = find_assignment(session=session, project_id=project_id, user_id=user.id,
                                   external_id="e1").item_id
     submit_labels(db, project_id=project_id, user_id=user.id, item_id=item_id, labels=labels,
-                  reference_answer="Its answer")
+                  reference_answer="Its answer", actor=OPERATOR)
     summary = export(db, tmp_path, "exam", "gold")
     assert summary.written.rows == 0 and summary.skipped == {"items without gold": 1}
     # Corrected by the expert (the exam paper's case), the answer is theirs and makes a row.
     submit_labels(db, project_id=project_id, user_id=user.id, item_id=item_id, labels=labels,
-                  reference_answer="Its corrected answer")
+                  reference_answer="Its corrected answer", actor=OPERATOR)
     rows = read_rows(export(db, tmp_path, "exam", "gold").written.path)
     assert (rows["e1"]["gold_reference_answer"], rows["e1"]["gold_reference_answer_source"],
             rows["e1"]["gold_correctness"]) == ("Its corrected answer", "annotators", None)

@@ -19,6 +19,7 @@ from storage.annotation import (
     submit_labels,
     update_settings,
 )
+from storage.authz import OPERATOR
 from storage.users import create_user
 from tests.export.helpers import export, import_records
 
@@ -37,19 +38,19 @@ RECORDS = [
 def labelled(db, tmp_path):
     project_id = import_records(db, tmp_path, "correctness", RECORDS, "quiz")
     with db.write() as session:
-        ann = create_user(session=session, name="ann", role="annotator", password=None).id
-        update_settings(session=session, project_id=project_id, actor_id=None,
+        ann = create_user(session=session, name="ann", role="annotator", password=None, actor=OPERATOR).id
+        update_settings(session=session, project_id=project_id, actor=OPERATOR,
                         settings=ProjectSettings(overlap=1))
-        set_members(session=session, project_id=project_id, user_ids=[ann], actor_id=None)
-    rebuild_queues(db, project_id=project_id)
+        set_members(session=session, project_id=project_id, user_ids=[ann], actor=OPERATOR)
+    rebuild_queues(db, project_id=project_id, actor=OPERATOR)
     with db.read() as session:
         item_id = next_assignment(session=session, project_id=project_id, user_id=ann).item_id
     submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id,
-                  labels={"correct": "correct"}, comment="looks right", confidence=4)
-    reveal_verdicts(db, project_id=project_id, user_id=ann, item_id=item_id)
+                  labels={"correct": "correct"}, comment="looks right", confidence=4, actor=OPERATOR)
+    reveal_verdicts(db, project_id=project_id, user_id=ann, item_id=item_id, actor=OPERATOR)
     submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id,
                   labels={"correct": "incorrect"}, comment="looks right", confidence=4,
-                  reason="the judge was right")
+                  reason="the judge was right", actor=OPERATOR)
     return project_id
 
 

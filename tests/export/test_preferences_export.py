@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from core.templates import TEMPLATES
+from storage.authz import OPERATOR
 from storage.demo import load_demo
 from storage.importer import import_file
 from tests.converters import PANDALM_ANNOTATORS, pandalm_records, write_jsonl
@@ -24,7 +25,7 @@ def read_jsonl(path: Path) -> list[dict]:
 def test_pandalm_preferences_follow_the_human_majority(db, tmp_path, shared_data):
     records = pandalm_records(shared_data / "PandaLM", garbage="empty")
     import_file(db, write_jsonl(records, tmp_path / "pandalm.jsonl"), project_name="pandalm",
-                schema=TEMPLATES["pairwise"])
+                schema=TEMPLATES["pairwise"], actor=OPERATOR)
 
     summary = export(db, tmp_path, "pandalm", "preferences", policy="majority", min_labels=2)
 
@@ -48,7 +49,7 @@ def test_pandalm_preferences_follow_the_human_majority(db, tmp_path, shared_data
 
 
 def test_demo_correctness_pairs_put_the_reference_over_the_rejected_response(sqlite_db, tmp_path):
-    load_demo(sqlite_db)
+    load_demo(sqlite_db, actor=OPERATOR)
     summary = export(sqlite_db, tmp_path, "correctness", "preferences", "parquet", min_labels=2)
     pairs = pq.read_table(summary.written.path).to_pylist()
     gold = {row["id"]: row for row in read_jsonl(
@@ -66,7 +67,7 @@ def test_demo_correctness_pairs_put_the_reference_over_the_rejected_response(sql
 @pytest.mark.parametrize("project", ["exam_question", "thematic_alignment"])
 def test_rating_projects_without_shared_prompts_say_why_there_are_no_pairs(sqlite_db, tmp_path,
                                                                            project):
-    load_demo(sqlite_db)
+    load_demo(sqlite_db, actor=OPERATOR)
     summary = export(sqlite_db, tmp_path, project, "preferences", min_labels=2)
     assert summary.written.rows == 0
     assert summary.skipped["prompts with one rated response"] > 0

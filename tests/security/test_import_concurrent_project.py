@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from core.templates import TEMPLATES
 from storage import importer
+from storage.authz import OPERATOR
 from storage.database import Database
 from storage.models import Item, Project
 from storage.projects import ProjectError, ensure_project
@@ -66,7 +67,7 @@ def test_simultaneous_imports_into_a_new_project_all_succeed(db, url, tmp_path, 
 
         def work(database, index, name=name):
             return importer.write_import(database, project_name=name, schema=CORRECTNESS,
-                                         batch=batches[index])
+                                         batch=batches[index], actor=OPERATOR)
 
         summaries = run_together(url, work)
         assert sorted(s.created_project for s in summaries) == [False] * (THREADS - 1) + [True]
@@ -84,7 +85,7 @@ def test_simultaneous_import_file_calls(db, url, tmp_path):
 
     def work(database, index):
         return importer.import_file(database, files[index], project_name="together",
-                                    schema=CORRECTNESS)[1]
+                                    schema=CORRECTNESS, actor=OPERATOR)[1]
 
     summaries = run_together(url, work)
     assert sum(s.created_project for s in summaries) == 1

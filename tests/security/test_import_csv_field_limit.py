@@ -17,6 +17,7 @@ import pytest
 import cli
 from core.importing import ImportLimits, ImportProblem, read_import_bytes, validate_table
 from core.templates import TEMPLATES
+from storage.authz import OPERATOR
 from storage.importer import import_file
 from storage.projects import get_project
 from storage.readback import items_frame
@@ -88,6 +89,7 @@ def test_cli_reports_the_bad_row_of_a_file_with_a_long_cell(db, tmp_path, capsys
 def test_import_file_with_a_long_cell_and_a_bad_row(db, tmp_path):
     path = tmp_path / "long.csv"
     path.write_bytes(csv_bytes([["a", "q", long_text(LONG), "correct"], ["b", "q", "r", "maybe"]]))
-    batch, summary = import_file(db, path, project_name="p", schema=CORRECTNESS, on_error="skip")
+    batch, summary = import_file(db, path, project_name="p", schema=CORRECTNESS, on_error="skip",
+                                 actor=OPERATOR)
     assert (summary.added, summary.skipped) == (1, 1)
     assert [str(p) for p in batch.problems] == [f"{path}:line 3: judge.gpt.correct: {UNKNOWN}"]

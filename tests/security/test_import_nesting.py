@@ -17,6 +17,7 @@ import pytest
 
 from core.importing import ImportFileError, read_import_bytes, readers, validate_table
 from core.templates import TEMPLATES
+from storage.authz import OPERATOR
 from storage.importer import import_file
 from storage.projects import project_names
 
@@ -142,7 +143,7 @@ def test_a_deep_file_is_refused_and_nothing_is_written(db, tmp_path):
     path.write_text("\n".join([OK_LINE, record_with_depth(10_000, "arrays")]) + "\n")
 
     with pytest.raises(ImportFileError, match="line 2: nested deeper"):
-        import_file(db, path, project_name="deep", schema=CORRECTNESS, on_error="skip")
+        import_file(db, path, project_name="deep", schema=CORRECTNESS, on_error="skip", actor=OPERATOR)
     with db.read() as session:
         assert project_names(session=session) == []
 

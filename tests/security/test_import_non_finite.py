@@ -15,6 +15,7 @@ import pytest
 
 from core.importing import ImportProblem, ImportRejected, read_import_bytes, validate_table
 from core.templates import TEMPLATES
+from storage.authz import OPERATOR
 from storage.importer import import_file
 from storage.projects import project_names
 
@@ -65,10 +66,11 @@ def test_strict_import_refuses_and_writes_nothing(db, tmp_path):
     path = tmp_path / "nan.jsonl"
     path.write_bytes(OK + b'{"id": "b", "prompt": "p", "response": "r", "score": NaN}\n')
     with pytest.raises(ImportRejected) as rejected:
-        import_file(db, path, project_name="nan", schema=CORRECTNESS)
+        import_file(db, path, project_name="nan", schema=CORRECTNESS, actor=OPERATOR)
     assert [str(p) for p in rejected.value.batch.problems] == [
         f"{path}:line 2: score: {reason('nan')}"]
     with db.read() as session:
         assert project_names(session=session) == []
-    _, summary = import_file(db, path, project_name="nan", schema=CORRECTNESS, on_error="skip")
+    _, summary = import_file(db, path, project_name="nan", schema=CORRECTNESS, on_error="skip",
+                             actor=OPERATOR)
     assert (summary.added, summary.skipped) == (1, 1)

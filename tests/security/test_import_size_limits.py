@@ -23,6 +23,7 @@ import cli
 from components.upload_check import check_upload
 from core.importing import ImportFileError, ImportLimits, read_import_bytes, read_import_file
 from core.templates import TEMPLATES
+from storage.authz import OPERATOR
 from storage.importer import import_file
 from storage.projects import project_names
 from tests.conftest import REPO_ROOT
@@ -136,7 +137,7 @@ def test_import_file_refuses_a_bomb_and_writes_nothing(db, tmp_path):
     path.write_bytes(parquet_bomb(5_000))
     with pytest.raises(ImportFileError, match="--max-total-bytes"):
         import_file(db, path, project_name="bomb", schema=CORRECTNESS, on_error="skip",
-                    limits=ImportLimits(max_total_bytes=16 * MiB))
+                    limits=ImportLimits(max_total_bytes=16 * MiB), actor=OPERATOR)
     with db.read() as session:
         assert project_names(session=session) == []
 

@@ -19,6 +19,7 @@ import pytest
 
 from core.importing import ImportProblem, ImportRejected, read_import_bytes, validate_table
 from core.templates import TEMPLATES
+from storage.authz import OPERATOR
 from storage.importer import import_file
 from storage.projects import get_project
 from storage.readback import human_labels_frame, items_frame, verdicts_frame
@@ -170,10 +171,10 @@ def test_both_backends_refuse_the_record_and_write_the_rest(db, tmp_path, char, 
     reason = NUL_REASON if char == "\x00" else SURROGATE_REASON
 
     with pytest.raises(ImportRejected) as rejected:
-        import_file(db, path, project_name="p", schema=CORRECTNESS)
+        import_file(db, path, project_name="p", schema=CORRECTNESS, actor=OPERATOR)
     assert [str(p) for p in rejected.value.batch.problems] == [f"{path}:line 2: {field}: {reason}"]
 
-    _, summary = import_file(db, path, project_name="p", schema=CORRECTNESS, on_error="skip")
+    _, summary = import_file(db, path, project_name="p", schema=CORRECTNESS, on_error="skip", actor=OPERATOR)
     assert (summary.added, summary.skipped, summary.verdicts, summary.human_labels) == (2, 1, 2, 2)
     with db.read() as session:
         project_id = get_project(session=session, name="p").id
@@ -190,4 +191,4 @@ def test_nul_in_csv_is_refused_on_both_backends(db, tmp_path):
     path = tmp_path / "f.csv"
     path.write_bytes(csv_bytes([good("a"), record]))
     with pytest.raises(ImportRejected, match=r"line 3: human\.ann\.comment: contains a NUL"):
-        import_file(db, path, project_name="p", schema=CORRECTNESS)
+        import_file(db, path, project_name="p", schema=CORRECTNESS, actor=OPERATOR)

@@ -24,6 +24,7 @@ from storage.annotation import (
     submit_labels,
     update_settings,
 )
+from storage.authz import OPERATOR
 from storage.gold import GoldError, adjudicate
 from storage.importer import import_file
 from storage.models import Annotation, Assignment, Gold, Project, UserAccount
@@ -43,15 +44,16 @@ def queue(db, tmp_path: Path):
     records = [{"id": f"q{i}", "prompt": f"Question {i}?", "response": f"Answer {i}"}
                for i in range(2)]
     import_file(db, write_jsonl(records, tmp_path / "quiz.jsonl"), project_name="quiz",
-                schema=TEMPLATES["correctness"])
+                schema=TEMPLATES["correctness"], actor=OPERATOR)
     with db.write() as session:
         project_id = get_project(session=session, name="quiz").id
-        ann = create_user(session=session, name="ann", role="annotator", password=None).id
-        admin = create_user(session=session, name="ada", role="admin", password=None).id
-        update_settings(session=session, project_id=project_id, actor_id=None,
+        ann = create_user(session=session, name="ann", role="annotator", password=None,
+                          actor=OPERATOR).id
+        admin = create_user(session=session, name="ada", role="admin", password=None, actor=OPERATOR)
+        update_settings(session=session, project_id=project_id, actor=OPERATOR,
                         settings=ProjectSettings(overlap=1))
-        set_members(session=session, project_id=project_id, user_ids=[ann], actor_id=None)
-    rebuild_queues(db, project_id=project_id)
+        set_members(session=session, project_id=project_id, user_ids=[ann], actor=OPERATOR)
+    rebuild_queues(db, project_id=project_id, actor=OPERATOR)
     with db.read() as session:
         item = find_item_id(session=session, project_id=project_id, external_id="q0")
     return db, project_id, ann, admin, item
@@ -79,7 +81,7 @@ def test_submit_refuses_unsafe_text(queue, kind, what):
         options[what] = text
         expected = f"the {what.replace('_', ' ')} {reason}"
     with pytest.raises(AnnotationError) as caught:
-        submit_labels(db, project_id=project_id, user_id=ann, item_id=item, **options)
+        submit_labels(db, project_id=project_id, user_id=ann, item_id=item, actor=OPERATOR, **options)
     assert str(caught.value) == expected
     nothing_stored(db)
 
@@ -89,10 +91,11 @@ def test_skip_reason_and_flag_note_refuse_unsafe_text(queue, kind):
     db, project_id, ann, _, item = queue
     text, reason = UNSAFE[kind]
     with pytest.raises(AnnotationError) as caught:
-        skip_item(db, project_id=project_id, user_id=ann, item_id=item, reason=text)
+        skip_item(db, project_id=project_id, user_id=ann, item_id=item, reason=text, actor=OPERATOR)
     assert str(caught.value) == f"the reason {reason}"
     with pytest.raises(AnnotationError) as caught:
-        set_flag(db, project_id=project_id, user_id=ann, item_id=item, flagged=True, note=text)
+        set_flag(db, project_id=project_id, user_id=ann, item_id=item, flagged=True, note=text,
+                 actor=OPERATOR)
     assert str(caught.value) == f"the note {reason}"
     nothing_stored(db)
 
@@ -110,7 +113,7 @@ def test_gold_refuses_unsafe_text(queue, kind, what):
         options[what] = text
         expected = f"the {what.replace('_', ' ')} {reason}"
     with pytest.raises(GoldError) as caught, db.write() as session:
-        adjudicate(session=session, item_id=item, actor_id=admin, **options)
+        adjudicate(session=session, item_id=item, actor=admin, **options)
     assert str(caught.value) == expected
     nothing_stored(db)
 
@@ -120,10 +123,10 @@ def test_user_names_refuse_unsafe_text(db, kind):
     text, reason = UNSAFE[kind]
     with pytest.raises(UserError) as caught, db.write() as session:
         create_user(session=session, name="maria", role="annotator", password=None,
-                    display_name=text)
+                    display_name=text, actor=OPERATOR)
     assert str(caught.value) == f"display name {reason}"
     with pytest.raises(UserError, match="may only contain letters"), db.write() as session:
-        create_user(session=session, name=text, role="annotator", password=None)
+        create_user(session=session, name=text, role="annotator", password=None, actor=OPERATOR)
     with db.read() as session:
         assert session.execute(select(func.count()).select_from(UserAccount)).scalar() == 0
 

@@ -20,6 +20,7 @@ from streamlit import config
 from components.auth import FIRST_TOKEN, USER_KEY, WRONG_TOKEN
 from components.setup_token import SETUP_TOKEN
 from components.web_server import app_options
+from storage.authz import OPERATOR
 from storage.users import create_user, list_users
 from tests.app import conftest as app_conftest
 from tests.app.apptest_helpers import open_page, rendered
@@ -170,6 +171,6 @@ def test_the_server_logs_the_token_at_start_when_no_admin_exists(app_db, bound_t
 def test_no_token_when_an_admin_exists_or_on_loopback(app_db, bound_to, caplog, keep_logging):
     if bound_to == "0.0.0.0":
         with app_db.write() as session:
-            create_user(session=session, name="ada", role="admin", password="admin password")
+            create_user(session=session, name="ada", role="admin", password="admin password", actor=OPERATOR)
     start_up()
     assert logged_tokens(caplog) == []

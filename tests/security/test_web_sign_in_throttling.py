@@ -22,6 +22,7 @@ from core.client_address import (
     parse_trusted_proxies,
     resolve_client,
 )
+from storage.authz import OPERATOR
 from storage.database import Database
 from storage.models import SignInAttempt
 from storage.users import create_user, set_active, sign_in, utcnow
@@ -43,7 +44,7 @@ def cheap_hashing(monkeypatch):
 
 def add(db, name: str, role: str = "annotator"):
     with db.write() as session:
-        return create_user(session=session, name=name, role=role, password=PASSWORD)
+        return create_user(session=session, name=name, role=role, password=PASSWORD, actor=OPERATOR)
 
 
 def fail(db, name: str, times: int, *, client: str | None, local: bool = False, start=None):
@@ -101,7 +102,7 @@ def test_the_exemption_is_only_for_the_last_admin_and_only_local(db, cheap_hashi
     assert sign_in(db, name="root", password=PASSWORD, client="local", local=True,
                    now=now).retry_after_s > 0
     with db.write() as session:  # the second admin leaves: root is the last one again
-        set_active(session=session, user_id=second.id, active=False)
+        set_active(session=session, user_id=second.id, active=False, actor=OPERATOR)
     assert sign_in(db, name="root", password=PASSWORD, client="local", local=True, now=now).ok
 
 
@@ -255,7 +256,7 @@ def test_real_server_locks_the_pair_the_proxy_names(proxied_server):
     with_admin = Database(proxied_server.database_url)
     try:
         with with_admin.write() as session:  # a second admin: the first is not the last one
-            create_user(session=session, name="e2e-second", role="admin", password=PASSWORD)
+            create_user(session=session, name="e2e-second", role="admin", password=PASSWORD, actor=OPERATOR)
     finally:
         with_admin.dispose()
     # Six failures from 203.0.113.5 lock that client out of this account ...
@@ -271,7 +272,7 @@ def test_real_server_ignores_forged_forwarded_for_from_untrusted_peers(direct_se
     db = Database(direct_server.database_url)
     try:
         with db.write() as session:
-            create_user(session=session, name=name, role="annotator", password=PASSWORD)
+            create_user(session=session, name=name, role="annotator", password=PASSWORD, actor=OPERATOR)
     finally:
         db.dispose()
     # Rotating a forged X-Forwarded-For does not give each guess a fresh counter (uvicorn

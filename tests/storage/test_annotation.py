@@ -31,6 +31,7 @@ from storage.annotation import (
     update_settings,
     user_labels,
 )
+from storage.authz import OPERATOR
 from storage.importer import import_file
 from storage.models import Annotation, Assignment, AuditLog
 from storage.projects import get_project
@@ -47,14 +48,14 @@ def make_project(db, tmp_path: Path, n_items: int = 6, name: str = "quiz") -> in
                            "llama": {"correct": "correct"}}}
                for i in range(n_items)]
     import_file(db, write_jsonl(records, tmp_path / f"{name}.jsonl"), project_name=name,
-                schema=CORRECTNESS)
+                schema=CORRECTNESS, actor=OPERATOR)
     with db.read() as session:
         return get_project(session=session, name=name).id
 
 
 def make_users(db, *names: str) -> list[int]:
     with db.write() as session:
-        return [create_user(session=session, name=name, role="annotator", password=None).id
+        return [create_user(session=session, name=name, role="annotator", password=None, actor=OPERATOR).id
                 for name in names]
 
 
@@ -62,10 +63,10 @@ def setup_queue(db, tmp_path, *, users=("ann", "bob"), overlap=1, n_items=6, **s
     project_id = make_project(db, tmp_path, n_items)
     user_ids = make_users(db, *users)
     with db.write() as session:
-        update_settings(session=session, project_id=project_id, actor_id=None,
+        update_settings(session=session, project_id=project_id, actor=OPERATOR,
                         settings=ProjectSettings(overlap=overlap, **settings))
-        set_members(session=session, project_id=project_id, user_ids=user_ids, actor_id=None)
-    rebuild_queues(db, project_id=project_id)
+        set_members(session=session, project_id=project_id, user_ids=user_ids, actor=OPERATOR)
+    rebuild_queues(db, project_id=project_id, actor=OPERATOR)
     return project_id, user_ids
 
 
@@ -99,7 +100,7 @@ def test_submit_advances_the_queue_and_progress(db, tmp_path):
 
     result = submit_labels(db, project_id=project_id, user_id=ann, item_id=item.item_id,
                            labels={"correct": "incorrect"}, comment="close but wrong",
-                           confidence=4, reference_answer="The real answer")
+                           confidence=4, reference_answer="The real answer", actor=OPERATOR)
 
     assert result.changed == ("correct",) and result.first_submit
     with db.read() as session:
@@ -121,14 +122,14 @@ def test_member_queues_count_each_projects_queue_of_one_user(db, tmp_path):
     with db.read() as session:
         first = next_assignment(session=session, project_id=project_id, user_id=ann)
     submit_labels(db, project_id=project_id, user_id=ann, item_id=first.item_id,
-                  labels={"correct": "correct"})
+                  labels={"correct": "correct"}, actor=OPERATOR)
     with db.read() as session:
         second = next_assignment(session=session, project_id=project_id, user_id=ann)
-    skip_item(db, project_id=project_id, user_id=ann, item_id=second.item_id, reason="unsure")
+    skip_item(db, project_id=project_id, user_id=ann, item_id=second.item_id, reason="unsure", actor=OPERATOR)
     unbuilt = make_project(db, tmp_path, 2, name="another")  # a member, queues not built yet
     make_project(db, tmp_path, 2, name="not hers")
     with db.write() as session:
-        set_members(session=session, project_id=unbuilt, user_ids=[ann], actor_id=None)
+        set_members(session=session, project_id=unbuilt, user_ids=[ann], actor=OPERATOR)
 
     with db.read() as session:
         queues = member_queues(session=session, user_id=ann)
@@ -147,19 +148,20 @@ def test_a_reference_answer_is_stored_as_kept_or_as_written(db, tmp_path):
     records = [{"id": f"r{i}", "prompt": f"Question {i}?", "response": f"Answer {i}",
                 "reference": f"Reference {i}"} for i in range(3)]
     import_file(db, write_jsonl(records, tmp_path / "refs.jsonl"), project_name="refs",
-                schema=CORRECTNESS)
+                schema=CORRECTNESS, actor=OPERATOR)
     (ann,) = make_users(db, "ann")
     with db.write() as session:
         project_id = get_project(session=session, name="refs").id
-        set_members(session=session, project_id=project_id, user_ids=[ann], actor_id=None)
-    rebuild_queues(db, project_id=project_id)
+        set_members(session=session, project_id=project_id, user_ids=[ann], actor=OPERATOR)
+    rebuild_queues(db, project_id=project_id, actor=OPERATOR)
 
     def save(external_id: str, reference: str | None, reason: str | None = None):
         with db.read() as session:
             item_id = find_assignment(session=session, project_id=project_id, user_id=ann,
                                       external_id=external_id).item_id
         submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id,
-                      labels={"correct": "correct"}, reference_answer=reference, reason=reason)
+                      labels={"correct": "correct"}, reference_answer=reference, reason=reason,
+                      actor=OPERATOR)
         with db.read() as session:
             found = find_assignment(session=session, project_id=project_id, user_id=ann,
                                     item_id=item_id)
@@ -176,11 +178,13 @@ def test_a_revision_is_audited_with_both_values_and_the_reason(db, tmp_path):
     project_id, (ann, _) = setup_queue(db, tmp_path)
     with db.read() as session:
         item_id = next_assignment(session=session, project_id=project_id, user_id=ann).item_id
-    submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id, labels={"correct": "correct"})
-    reveal_verdicts(db, project_id=project_id, user_id=ann, item_id=item_id)
+    submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id, labels={"correct": "correct"},
+                  actor=OPERATOR)
+    reveal_verdicts(db, project_id=project_id, user_id=ann, item_id=item_id, actor=OPERATOR)
 
     again = submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id,
-                          labels={"correct": "incorrect"}, reason="the judge spotted the unit error")
+                          labels={"correct": "incorrect"}, reason="the judge spotted the unit error",
+                          actor=OPERATOR)
 
     assert again.changed == ("correct",) and not again.first_submit
     with db.read() as session:
@@ -197,9 +201,10 @@ def test_the_same_submit_twice_changes_nothing(db, tmp_path):
     project_id, (ann, _) = setup_queue(db, tmp_path)
     with db.read() as session:
         item_id = next_assignment(session=session, project_id=project_id, user_id=ann).item_id
-    submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id, labels={"correct": "correct"})
+    submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id, labels={"correct": "correct"},
+                  actor=OPERATOR)
     second = submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id,
-                           labels={"correct": "Correct"})
+                           labels={"correct": "Correct"}, actor=OPERATOR)
     assert second.changed == ()
     with db.read() as session:
         assert session.execute(select(Annotation.revision)).scalars().all() == [1]
@@ -212,9 +217,11 @@ def test_blind_projects_hide_verdicts_until_the_label_is_in(db, tmp_path):
     with db.read() as session:
         item_id = next_assignment(session=session, project_id=project_id, user_id=ann).item_id
     with pytest.raises(AnnotationError, match="submit your label first: this project is blind"):
-        reveal_verdicts(db, project_id=project_id, user_id=ann, item_id=item_id)
-    submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id, labels={"correct": "correct"})
-    reveal_verdicts(db, project_id=project_id, user_id=ann, item_id=item_id)
+        reveal_verdicts(db, project_id=project_id, user_id=ann, item_id=item_id,
+                        actor=OPERATOR)
+    submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id, labels={"correct": "correct"},
+                  actor=OPERATOR)
+    reveal_verdicts(db, project_id=project_id, user_id=ann, item_id=item_id, actor=OPERATOR)
     with db.read() as session:
         verdicts = item_verdicts(session=session, item_id=item_id)
         blind = session.execute(select(Annotation.blind)).scalar_one()
@@ -226,8 +233,9 @@ def test_non_blind_projects_record_that_labels_were_not_blind(db, tmp_path):
     project_id, (ann, _) = setup_queue(db, tmp_path, blind=False)
     with db.read() as session:
         item_id = next_assignment(session=session, project_id=project_id, user_id=ann).item_id
-    reveal_verdicts(db, project_id=project_id, user_id=ann, item_id=item_id)
-    submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id, labels={"correct": "correct"})
+    reveal_verdicts(db, project_id=project_id, user_id=ann, item_id=item_id, actor=OPERATOR)
+    submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id, labels={"correct": "correct"},
+                  actor=OPERATOR)
     with db.read() as session:
         assert session.execute(select(Annotation.blind)).scalar_one() is False
         assert get_settings(session=session, project_id=project_id).blind is False
@@ -238,10 +246,11 @@ def test_skip_and_flag_are_recorded(db, tmp_path):
     with db.read() as session:
         first = next_assignment(session=session, project_id=project_id, user_id=ann)
     with pytest.raises(AnnotationError, match="say why you skip this item"):
-        skip_item(db, project_id=project_id, user_id=ann, item_id=first.item_id, reason="  ")
-    skip_item(db, project_id=project_id, user_id=ann, item_id=first.item_id, reason="not my field")
+        skip_item(db, project_id=project_id, user_id=ann, item_id=first.item_id, reason="  ", actor=OPERATOR)
+    skip_item(db, project_id=project_id, user_id=ann, item_id=first.item_id, reason="not my field",
+              actor=OPERATOR)
     set_flag(db, project_id=project_id, user_id=ann, item_id=first.item_id, flagged=True,
-             note="the question is ambiguous")
+             note="the question is ambiguous", actor=OPERATOR)
     with db.read() as session:
         skipped = find_assignment(session=session, project_id=project_id, user_id=ann,
                                   external_id="q0")
@@ -263,9 +272,10 @@ def test_an_annotator_cannot_touch_another_annotators_items(db, tmp_path):
                                external_id=bobs.external_id) is None
     for action in (
         lambda: submit_labels(db, project_id=project_id, user_id=ann, item_id=bobs.item_id,
-                              labels={"correct": "correct"}),
-        lambda: skip_item(db, project_id=project_id, user_id=ann, item_id=bobs.item_id, reason="x"),
-        lambda: reveal_verdicts(db, project_id=project_id, user_id=ann, item_id=bobs.item_id),
+                              labels={"correct": "correct"}, actor=OPERATOR),
+        lambda: skip_item(db, project_id=project_id, user_id=ann, item_id=bobs.item_id, reason="x",
+                          actor=OPERATOR),
+        lambda: reveal_verdicts(db, project_id=project_id, user_id=ann, item_id=bobs.item_id, actor=OPERATOR),
     ):
         with pytest.raises(AnnotationError, match="this item is not in your queue"):
             action()
@@ -279,24 +289,25 @@ def test_bad_labels_and_missing_dimensions_are_refused(db, tmp_path):
         item_id = next_assignment(session=session, project_id=project_id, user_id=ann).item_id
     with pytest.raises(AnnotationError, match=r"correct: unknown label 'maybe' \(allowed: "):
         submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id,
-                      labels={"correct": "maybe"})
+                      labels={"correct": "maybe"}, actor=OPERATOR)
     with pytest.raises(AnnotationError, match="choose a label for: Correct"):
-        submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id, labels={})
+        submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id, labels={}, actor=OPERATOR)
     with pytest.raises(AnnotationError, match="confidence must be 1 to 5"):
         submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id,
-                      labels={"correct": "correct"}, confidence=9)
+                      labels={"correct": "correct"}, confidence=9, actor=OPERATOR)
 
 
 def test_rebuild_keeps_finished_work_and_rebalances_the_rest(db, tmp_path):
     project_id, (ann, bob) = setup_queue(db, tmp_path)
     with db.read() as session:
         item_id = next_assignment(session=session, project_id=project_id, user_id=ann).item_id
-    submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id, labels={"correct": "correct"})
+    submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id, labels={"correct": "correct"},
+                  actor=OPERATOR)
     (carol,) = make_users(db, "carol")
     with db.write() as session:
-        set_members(session=session, project_id=project_id, user_ids=[ann, bob, carol], actor_id=None)
+        set_members(session=session, project_id=project_id, user_ids=[ann, bob, carol], actor=OPERATOR)
 
-    pending = rebuild_queues(db, project_id=project_id)
+    pending = rebuild_queues(db, project_id=project_id, actor=OPERATOR)
 
     assert pending == 5
     with db.read() as session:
@@ -338,10 +349,10 @@ def test_many_annotators_submitting_at_once_lose_and_duplicate_nothing(db, tmp_p
     project_id = make_project(db, tmp_path, n_items=25)
     users = make_users(db, *(f"user{i}" for i in range(n_users)))
     with db.write() as session:
-        update_settings(session=session, project_id=project_id, actor_id=None,
+        update_settings(session=session, project_id=project_id, actor=OPERATOR,
                         settings=ProjectSettings(overlap=n_users))
-        set_members(session=session, project_id=project_id, user_ids=users, actor_id=None)
-    rebuild_queues(db, project_id=project_id)
+        set_members(session=session, project_id=project_id, user_ids=users, actor=OPERATOR)
+    rebuild_queues(db, project_id=project_id, actor=OPERATOR)
     with db.read() as session:
         item_ids = list(session.execute(text("SELECT id FROM item ORDER BY id")).scalars())
     errors: list[BaseException] = []
@@ -359,7 +370,7 @@ def test_many_annotators_submitting_at_once_lose_and_duplicate_nothing(db, tmp_p
             label = "correct" if (step + thread) % 3 else "incorrect"
             try:
                 result = submit_labels(db, project_id=project_id, user_id=user, item_id=item,
-                                       labels={"correct": label}, reason=f"thread {thread}")
+                                       labels={"correct": label}, reason=f"thread {thread}", actor=OPERATOR)
             except BaseException as exc:  # any error, "database is locked" included, fails
                 errors.append(exc)
                 return
@@ -394,11 +405,11 @@ def test_a_new_order_moves_finished_work_too_so_positions_stay_unique(db, tmp_pa
     with db.read() as session:
         first = next_assignment(session=session, project_id=project_id, user_id=ann)
     submit_labels(db, project_id=project_id, user_id=ann, item_id=first.item_id,
-                  labels={"correct": "correct"})
+                  labels={"correct": "correct"}, actor=OPERATOR)
     with db.write() as session:
-        update_settings(session=session, project_id=project_id, actor_id=None,
+        update_settings(session=session, project_id=project_id, actor=OPERATOR,
                         settings=ProjectSettings(queue_order="random", queue_seed=3))
-    rebuild_queues(db, project_id=project_id)
+    rebuild_queues(db, project_id=project_id, actor=OPERATOR)
 
     with db.read() as session:
         positions = session.execute(select(Assignment.position).where(
@@ -419,11 +430,12 @@ def test_a_revision_from_a_stale_tab_needs_a_reason(db, tmp_path):
     project_id, (ann, _) = setup_queue(db, tmp_path)
     with db.read() as session:
         item_id = next_assignment(session=session, project_id=project_id, user_id=ann).item_id
-    submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id, labels={"correct": "correct"})
+    submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id, labels={"correct": "correct"},
+                  actor=OPERATOR)
 
     with pytest.raises(AnnotationError, match=r"you already labelled this item \(correct: correct\); "
                                               "give a reason to change it"):
         submit_labels(db, project_id=project_id, user_id=ann, item_id=item_id,
-                      labels={"correct": "incorrect"})
+                      labels={"correct": "incorrect"}, actor=OPERATOR)
     with db.read() as session:
         assert user_labels(session=session, item_id=item_id, user_id=ann) == {"correct": "correct"}

@@ -28,6 +28,7 @@ from storage.annotation import (
     update_settings,
     user_labels,
 )
+from storage.authz import OPERATOR
 from storage.importer import import_file
 from storage.projects import get_project
 from tests.converters import write_jsonl
@@ -39,10 +40,10 @@ def test_queue_counts_of_one_annotator_by_status(db, tmp_path):
     with db.read() as session:
         first = next_assignment(session=session, project_id=project_id, user_id=ann)
     submit_labels(db, project_id=project_id, user_id=ann, item_id=first.item_id,
-                  labels={"correct": "correct"})
+                  labels={"correct": "correct"}, actor=OPERATOR)
     with db.read() as session:
         second = next_assignment(session=session, project_id=project_id, user_id=ann)
-    skip_item(db, project_id=project_id, user_id=ann, item_id=second.item_id, reason="unsure")
+    skip_item(db, project_id=project_id, user_id=ann, item_id=second.item_id, reason="unsure", actor=OPERATOR)
     with db.read() as session:
         assert queue_counts(session=session, project_id=project_id, user_id=ann) == {
             "pending": 1, "done": 1, "skipped": 1}
@@ -71,15 +72,15 @@ def test_flagged_items_list_note_annotator_and_status_newest_first(db, tmp_path)
         anns = next_assignment(session=session, project_id=project_id, user_id=ann)
         bobs = next_assignment(session=session, project_id=project_id, user_id=bob)
     set_flag(db, project_id=project_id, user_id=ann, item_id=anns.item_id, flagged=True,
-             note="ambiguous question")
-    set_flag(db, project_id=project_id, user_id=bob, item_id=bobs.item_id, flagged=True)
-    skip_item(db, project_id=project_id, user_id=bob, item_id=bobs.item_id, reason="broken")
+             note="ambiguous question", actor=OPERATOR)
+    set_flag(db, project_id=project_id, user_id=bob, item_id=bobs.item_id, flagged=True, actor=OPERATOR)
+    skip_item(db, project_id=project_id, user_id=bob, item_id=bobs.item_id, reason="broken", actor=OPERATOR)
     with db.read() as session:
         rows = flagged_items(session=session, project_id=project_id)
     assert [(r.external_id, r.annotator, r.status, r.note) for r in rows] == [
         ("q1", "bob", "skipped", None), ("q0", "ann", "pending", "ambiguous question")]
 
-    set_flag(db, project_id=project_id, user_id=bob, item_id=bobs.item_id, flagged=False)
+    set_flag(db, project_id=project_id, user_id=bob, item_id=bobs.item_id, flagged=False, actor=OPERATOR)
     with db.read() as session:
         assert [r.external_id for r in flagged_items(session=session, project_id=project_id)] == [
             "q0"]
@@ -118,24 +119,24 @@ def test_the_combined_read_returns_what_the_single_reads_return(db, tmp_path):
                            "Beta[1]": {"correct": "incorrect"}}}
                for i in range(5)]
     import_file(db, write_jsonl(records, tmp_path / "combined.jsonl"), project_name="combined",
-                schema=TEMPLATES["correctness"])
+                schema=TEMPLATES["correctness"], actor=OPERATOR)
     ann, bob = make_users(db, "ann", "bob")
     with db.write() as session:
         project_id = get_project(session=session, name="combined").id
-        update_settings(session=session, project_id=project_id, actor_id=None,
+        update_settings(session=session, project_id=project_id, actor=OPERATOR,
                         settings=ProjectSettings(blind=True, overlap=2, trusted_fields=("prompt",)))
-        set_members(session=session, project_id=project_id, user_ids=[ann, bob], actor_id=None)
-    rebuild_queues(db, project_id=project_id)
+        set_members(session=session, project_id=project_id, user_ids=[ann, bob], actor=OPERATOR)
+    rebuild_queues(db, project_id=project_id, actor=OPERATOR)
     with db.read() as session:
         first = next_assignment(session=session, project_id=project_id, user_id=ann)
     submit_labels(db, project_id=project_id, user_id=ann, item_id=first.item_id,
-                  labels={"correct": "incorrect"}, comment="hm", confidence=4)
-    reveal_verdicts(db, project_id=project_id, user_id=ann, item_id=first.item_id)
+                  labels={"correct": "incorrect"}, comment="hm", confidence=4, actor=OPERATOR)
+    reveal_verdicts(db, project_id=project_id, user_id=ann, item_id=first.item_id, actor=OPERATOR)
     with db.read() as session:
         second = next_assignment(session=session, project_id=project_id, user_id=ann)
-    skip_item(db, project_id=project_id, user_id=ann, item_id=second.item_id, reason="unsure")
+    skip_item(db, project_id=project_id, user_id=ann, item_id=second.item_id, reason="unsure", actor=OPERATOR)
     set_flag(db, project_id=project_id, user_id=ann, item_id=first.item_id, flagged=True,
-             note="look")
+             note="look", actor=OPERATOR)
 
     with db.read() as session:
         for user in (ann, bob):
@@ -173,7 +174,7 @@ def test_the_combined_read_without_verdicts_or_labels(db, tmp_path):
             entry = find_assignment(session=session, project_id=project_id, user_id=ann,
                                     external_id=item)
         submit_labels(db, project_id=project_id, user_id=ann, item_id=entry.item_id,
-                      labels={"correct": "correct"})
+                      labels={"correct": "correct"}, actor=OPERATOR)
     with db.read() as session:
         assert _combined(session, project_id, ann) is None  # the queue is finished
         assert _combined(session, project_id, ann, "q1") == _single_reads(

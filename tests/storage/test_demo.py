@@ -16,6 +16,7 @@ from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers every table in SQLModel.metadata)
 from core.templates import TEMPLATES
+from storage.authz import OPERATOR
 from storage.database import Database
 from storage.demo import DEMO_DIR, demo_files, load_demo
 from storage.projects import ProjectInfo, get_project, project_summaries
@@ -49,7 +50,7 @@ def row_counts(db: Database) -> dict[str, int]:
 @pytest.fixture
 def demo_db(db: Database) -> Database:
     """A database (SQLite file or PostgreSQL) with the demo loaded once."""
-    load_demo(db)
+    load_demo(db, actor=OPERATOR)
     return db
 
 
@@ -108,7 +109,7 @@ def test_demo_has_judge_human_and_human_human_disagreements(demo_db, template):
 def test_loading_the_demo_twice_changes_nothing(demo_db):
     before = row_counts(demo_db)
     assert before["item"] == sum(len(read_demo_records(t)) for t in TEMPLATES)
-    summaries = load_demo(demo_db)
+    summaries = load_demo(demo_db, actor=OPERATOR)
     assert [s.project for s in summaries] == list(TEMPLATES)
     for summary in summaries:
         assert summary.unchanged == summary.total_records == len(read_demo_records(summary.project))

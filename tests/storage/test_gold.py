@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.templates import TEMPLATES
+from storage.authz import OPERATOR
 from storage.gold import (
     KEEP,
     MAX_NOTE_CHARS,
@@ -31,25 +32,25 @@ from tests.converters import write_jsonl
 
 def import_project(db, tmp_path: Path, template: str, records: list[dict], name: str) -> int:
     import_file(db, write_jsonl(records, tmp_path / f"{name}.jsonl"), project_name=name,
-                schema=TEMPLATES[template])
+                schema=TEMPLATES[template], actor=OPERATOR)
     with db.read() as session:
         return get_project(session=session, name=name).id
 
 
 @pytest.fixture
 def quiz(db, tmp_path):
-    """A correctness project with two items, and an admin; returns (db, item ids, admin id)."""
+    """A correctness project with two items, and an admin; returns (db, item ids, admin)."""
     records = [{"id": "q1", "prompt": "Capital of Australia?", "response": "Sydney",
                 "reference": "Canberra", "judges": {"gpt-4o": {"correct": "incorrect"}},
                 "humans": {"maria": {"correct": "incorrect", "comment": "Common confusion."}}},
                {"id": "q2", "prompt": "2 + 2?", "response": "4"}]
     project_id = import_project(db, tmp_path, "correctness", records, "quiz")
     with db.write() as session:
-        admin = create_user(session=session, name="ada", role="admin", password=None)
+        admin = create_user(session=session, name="ada", role="admin", password=None, actor=OPERATOR)
     with db.read() as session:
         ids = [find_item_id(session=session, project_id=project_id, external_id=e)
                for e in ("q1", "q2")]
-    return db, ids, admin.id
+    return db, ids, admin
 
 
 def audit_rows(db, item_id):
@@ -64,7 +65,7 @@ def test_set_gold_label_and_reference_records_who_when_and_note(quiz):
     before = datetime.now(UTC)
 
     with db.write() as session:
-        changes = adjudicate(session=session, item_id=q1, actor_id=admin, labels={"correct": "No"},
+        changes = adjudicate(session=session, item_id=q1, actor=admin, labels={"correct": "No"},
                              reference_answer="Canberra (since 1913)", note="Sydney is wrong.")
 
     assert changes == [GoldChange("correct", "label", None, "incorrect"),
@@ -75,15 +76,15 @@ def test_set_gold_label_and_reference_records_who_when_and_note(quiz):
         "incorrect", "Canberra (since 1913)", "Sydney is wrong.", "adjudicated", "ada")
     assert before - timedelta(seconds=1) <= gold.decided_at <= datetime.now(UTC)
     assert audit_rows(db, q1) == [
-        ("gold", "correct", None, "incorrect", "Sydney is wrong.", admin),
-        ("gold_reference", "correct", None, "Canberra (since 1913)", "Sydney is wrong.", admin)]
+        ("gold", "correct", None, "incorrect", "Sydney is wrong.", admin.id),
+        ("gold_reference", "correct", None, "Canberra (since 1913)", "Sydney is wrong.", admin.id)]
 
 
 def test_the_same_decision_twice_changes_nothing(quiz):
     db, (q1, _), admin = quiz
     for expected in (1, 0):
         with db.write() as session:
-            changes = adjudicate(session=session, item_id=q1, actor_id=admin,
+            changes = adjudicate(session=session, item_id=q1, actor=admin,
                                  labels={"correct": "correct"}, note=None)
         assert len(changes) == expected
     assert len(audit_rows(db, q1)) == 1
@@ -92,17 +93,17 @@ def test_the_same_decision_twice_changes_nothing(quiz):
 def test_change_and_clear_keep_old_values_in_the_audit_and_delete_empty_rows(quiz):
     db, (q1, _), admin = quiz
     with db.write() as session:
-        adjudicate(session=session, item_id=q1, actor_id=admin, labels={"correct": "correct"},
+        adjudicate(session=session, item_id=q1, actor=admin, labels={"correct": "correct"},
                    reference_answer="Canberra")
     with db.write() as session:
-        adjudicate(session=session, item_id=q1, actor_id=admin, labels={"correct": "incorrect"},
+        adjudicate(session=session, item_id=q1, actor=admin, labels={"correct": "incorrect"},
                    note="second look")
     with db.read() as session:
         gold = item_gold(session=session, item_id=q1)["correct"]
     assert (gold.label, gold.reference_answer, gold.note) == ("incorrect", "Canberra", "second look")
 
     with db.write() as session:
-        changes = adjudicate(session=session, item_id=q1, actor_id=admin, labels={"correct": None},
+        changes = adjudicate(session=session, item_id=q1, actor=admin, labels={"correct": None},
                              reference_answer="   ", note="undecided after all")
     assert changes == [GoldChange("correct", "label", "incorrect", None),
                        GoldChange("correct", "reference_answer", "Canberra", None)]
@@ -119,9 +120,9 @@ def test_change_and_clear_keep_old_values_in_the_audit_and_delete_empty_rows(qui
 def test_reference_alone_keeps_a_row_without_label_and_keep_leaves_it(quiz):
     db, (_, q2), admin = quiz
     with db.write() as session:
-        adjudicate(session=session, item_id=q2, actor_id=admin, reference_answer="4")
+        adjudicate(session=session, item_id=q2, actor=admin, reference_answer="4")
     with db.write() as session:
-        adjudicate(session=session, item_id=q2, actor_id=admin, labels={"correct": "correct"},
+        adjudicate(session=session, item_id=q2, actor=admin, labels={"correct": "correct"},
                    reference_answer=KEEP)
     with db.read() as session:
         gold = item_gold(session=session, item_id=q2)["correct"]
@@ -131,13 +132,13 @@ def test_reference_alone_keeps_a_row_without_label_and_keep_leaves_it(quiz):
 def test_a_note_alone_replaces_the_note(quiz):
     db, (q1, _), admin = quiz
     with db.write() as session:
-        adjudicate(session=session, item_id=q1, actor_id=admin, labels={"correct": "incorrect"},
+        adjudicate(session=session, item_id=q1, actor=admin, labels={"correct": "incorrect"},
                    note="first")
     with db.write() as session:
-        changes = adjudicate(session=session, item_id=q1, actor_id=admin, note="clearer reason")
+        changes = adjudicate(session=session, item_id=q1, actor=admin, note="clearer reason")
     assert changes == [GoldChange("correct", "note", "first", "clearer reason")]
     with db.write() as session:  # a blank note with nothing else is no decision at all
-        assert adjudicate(session=session, item_id=q1, actor_id=admin, note="  ") == []
+        assert adjudicate(session=session, item_id=q1, actor=admin, note="  ") == []
     with db.read() as session:
         assert item_gold(session=session, item_id=q1)["correct"].note == "clearer reason"
     assert audit_rows(db, q1)[-1][:4] == ("gold_note", "correct", "first", "clearer reason")
@@ -152,7 +153,7 @@ def test_bad_decisions_are_refused_and_write_nothing(quiz, kwargs, message):
     db, (q1, _), admin = quiz
     with pytest.raises(GoldError, match=message.replace("(", r"\(").replace(")", r"\)")), \
             db.write() as session:
-        adjudicate(session=session, item_id=q1, actor_id=admin, **kwargs)
+        adjudicate(session=session, item_id=q1, actor=admin, **kwargs)
     assert audit_rows(db, q1) == []
 
 
@@ -163,9 +164,9 @@ def test_unknown_item_and_reference_on_a_task_without_gold_references(db, tmp_pa
         item_id = find_item_id(session=session, project_id=project_id, external_id="p1")
     with pytest.raises(GoldError, match="task 'pairwise' has no gold reference answer"), \
             db.write() as session:
-        adjudicate(session=session, item_id=item_id, actor_id=None, reference_answer="hi")
+        adjudicate(session=session, item_id=item_id, actor=OPERATOR, reference_answer="hi")
     with pytest.raises(GoldError, match="no item with id 999999"), db.write() as session:
-        adjudicate(session=session, item_id=999_999, actor_id=None, labels={"preference": "A"})
+        adjudicate(session=session, item_id=999_999, actor=OPERATOR, labels={"preference": "A"})
     assert reference_dimension(TEMPLATES["pairwise"]) is None
     assert reference_dimension(TEMPLATES["correctness"]) == "correct"
 
@@ -173,9 +174,9 @@ def test_unknown_item_and_reference_on_a_task_without_gold_references(db, tmp_pa
 def test_gold_frame_and_item_review(quiz):
     db, (q1, q2), admin = quiz
     with db.write() as session:
-        adjudicate(session=session, item_id=q1, actor_id=admin, labels={"correct": "incorrect"},
+        adjudicate(session=session, item_id=q1, actor=admin, labels={"correct": "incorrect"},
                    reference_answer="Canberra", note="n1")
-        adjudicate(session=session, item_id=q2, actor_id=admin, labels={"correct": "correct"})
+        adjudicate(session=session, item_id=q2, actor=admin, labels={"correct": "correct"})
     with db.read() as session:
         project_id = get_project(session=session, name="quiz").id
         frame = gold_frame(session=session, project_id=project_id)

@@ -19,6 +19,7 @@ from core.importing.content_hash import is_legacy_hash
 from core.schema import schema_from_dict, schema_to_dict
 from core.templates import TEMPLATES
 from storage import importer
+from storage.authz import OPERATOR
 from storage.importer import import_file
 from storage.models import AuditLog, Item, UserAccount
 from storage.projects import ProjectError, get_project
@@ -86,7 +87,8 @@ def counts(snap: dict[str, list[tuple[Any, ...]]]) -> dict[str, int]:
 
 
 def import_clean(db, tmp_path: Path, project: str = "p") -> None:
-    import_file(db, write_csv(CLEAN, tmp_path / "clean.csv"), project_name=project, schema=CORRECTNESS)
+    import_file(db, write_csv(CLEAN, tmp_path / "clean.csv"), project_name=project, schema=CORRECTNESS,
+                actor=OPERATOR)
 
 
 def problems(batch) -> list[tuple[str, str, str]]:
@@ -103,7 +105,7 @@ def test_strict_rejects_and_writes_nothing(db, tmp_path: Path, existing: bool) -
     path = write_csv(BAD, tmp_path / "bad.csv")
 
     with pytest.raises(ImportRejected) as caught:
-        import_file(db, path, project_name="p", schema=CORRECTNESS, on_error="strict")
+        import_file(db, path, project_name="p", schema=CORRECTNESS, on_error="strict", actor=OPERATOR)
 
     assert problems(caught.value.batch) == BAD_PROBLEMS
     assert all(p.file == str(path) for p in caught.value.batch.problems)
@@ -121,7 +123,7 @@ def test_file_level_error_writes_nothing(db, tmp_path: Path) -> None:
     path = write_csv(rows, tmp_path / "unknown_dimension.csv")
 
     with pytest.raises(ImportFileError) as caught:
-        import_file(db, path, project_name="p", schema=None, on_error="skip")
+        import_file(db, path, project_name="p", schema=None, on_error="skip", actor=OPERATOR)
 
     (problem,) = caught.value.problems
     assert (problem.location, problem.field) == ("header", "judge.gpt-3.5-turbo.colour")
@@ -134,7 +136,8 @@ def test_file_level_error_writes_nothing(db, tmp_path: Path) -> None:
 def test_skip_writes_exactly_the_valid_rows(db, tmp_path: Path) -> None:
     path = write_csv(BAD, tmp_path / "bad.csv")
 
-    batch, summary = import_file(db, path, project_name="p", schema=CORRECTNESS, on_error="skip")
+    batch, summary = import_file(db, path, project_name="p", schema=CORRECTNESS, on_error="skip",
+                                 actor=OPERATOR)
 
     assert problems(batch) == BAD_PROBLEMS
     assert (summary.total_records, summary.added, summary.updated, summary.unchanged,
@@ -172,7 +175,7 @@ def test_failure_mid_write_rolls_back(db, tmp_path: Path, monkeypatch, existing:
     path = write_csv(changed, tmp_path / "changed.csv")
 
     with pytest.raises(RuntimeError, match="disk full"):
-        import_file(db, path, project_name="p", schema=CORRECTNESS)
+        import_file(db, path, project_name="p", schema=CORRECTNESS, actor=OPERATOR)
 
     assert seen == [4]  # 3 existing + 1 new, or 4 new
     assert snapshot(db) == before
@@ -182,10 +185,10 @@ def test_failure_mid_write_rolls_back(db, tmp_path: Path, monkeypatch, existing:
 
 def test_same_file_twice_changes_nothing(db, tmp_path: Path) -> None:
     path = write_csv(CLEAN, tmp_path / "clean.csv")
-    _, first = import_file(db, path, project_name="p", schema=CORRECTNESS)
+    _, first = import_file(db, path, project_name="p", schema=CORRECTNESS, actor=OPERATOR)
     before = snapshot(db)
 
-    _, second = import_file(db, path, project_name="p", schema=CORRECTNESS)
+    _, second = import_file(db, path, project_name="p", schema=CORRECTNESS, actor=OPERATOR)
 
     assert (first.added, first.verdicts, first.human_labels, first.created_project) == (3, 6, 3, True)
     assert (second.added, second.updated, second.unchanged, second.skipped) == (0, 0, 3, 0)
@@ -197,11 +200,12 @@ def test_same_file_twice_changes_nothing(db, tmp_path: Path) -> None:
 def test_same_content_in_another_format_is_unchanged(db, tmp_path: Path) -> None:
     # A metadata value present in one row only: JSONL leaves it out, CSV has an empty cell.
     records = [{**CLEAN[0], "note": "checked twice"}, *CLEAN[1:]]
-    import_file(db, write_jsonl(records, tmp_path / "clean.jsonl"), project_name="p", schema=CORRECTNESS)
+    import_file(db, write_jsonl(records, tmp_path / "clean.jsonl"), project_name="p", schema=CORRECTNESS,
+                actor=OPERATOR)
     before = snapshot(db)
 
     _, summary = import_file(db, write_csv(records, tmp_path / "clean.csv"), project_name="p",
-                             schema=None)
+                             schema=None, actor=OPERATOR)
 
     assert (summary.added, summary.updated, summary.unchanged) == (0, 0, 3)
     assert snapshot(db) == before
@@ -218,7 +222,7 @@ def test_reimport_reports_exactly_the_changed_rows(db, tmp_path: Path) -> None:
     ]
 
     _, summary = import_file(db, write_csv(edited, tmp_path / "edited.csv"), project_name="p",
-                             schema=CORRECTNESS)
+                             schema=CORRECTNESS, actor=OPERATOR)
 
     assert (summary.added, summary.updated, summary.unchanged, summary.skipped) == (1, 2, 1, 0)
     assert summary.changed_ids == ("c1", "c3")
@@ -248,7 +252,8 @@ def test_reimport_drops_verdicts_the_file_no_longer_has(db, tmp_path: Path) -> N
     import_clean(db, tmp_path)
     other = [{"id": "c1", "prompt": "Capital of France?", "response": "Paris",
               "judges": {"llama": {"correct": "correct"}}}]
-    import_file(db, write_jsonl(other, tmp_path / "other.jsonl"), project_name="p", schema=None)
+    import_file(db, write_jsonl(other, tmp_path / "other.jsonl"), project_name="p", schema=None,
+                actor=OPERATOR)
     # c1 again, now without an EM verdict although the file still has EM (on c2): the stale
     # EM verdict must go; llama, which this file does not mention, keeps its verdict.
     edited = [{"id": "c1", "prompt": "Capital of France?", "response": "Paris",
@@ -257,7 +262,7 @@ def test_reimport_drops_verdicts_the_file_no_longer_has(db, tmp_path: Path) -> N
               record("c2", response="Lyon", gpt="incorrect")]
 
     _, summary = import_file(db, write_jsonl(edited, tmp_path / "edited.jsonl"), project_name="p",
-                             schema=None)
+                             schema=None, actor=OPERATOR)
 
     assert (summary.updated, summary.unchanged, summary.verdicts) == (1, 1, 1)
     _, verdicts, _ = stored(db)
@@ -272,7 +277,7 @@ def test_a_judge_column_empty_in_every_row_creates_no_judge(db, tmp_path: Path) 
                     "q1,Capital of Peru?,,,correct\nq2,Capital of Chile?,,  ,incorrect\n",
                     encoding="utf-8")
 
-    batch, summary = import_file(db, path, project_name="p", schema=CORRECTNESS)
+    batch, summary = import_file(db, path, project_name="p", schema=CORRECTNESS, actor=OPERATOR)
 
     assert (batch.judges, batch.annotators) == ((), ("bob",))
     assert (summary.added, summary.verdicts, summary.human_labels) == (2, 0, 2)
@@ -287,7 +292,7 @@ def test_reimport_with_another_task_is_refused(db, tmp_path: Path) -> None:
 
     with pytest.raises(ProjectError) as caught:
         import_file(db, write_csv(pairwise, tmp_path / "pairwise.csv"), project_name="p",
-                    schema=TEMPLATES["pairwise"])
+                    schema=TEMPLATES["pairwise"], actor=OPERATOR)
 
     assert str(caught.value) == ("project 'p' uses task 'correctness' with a different schema; "
                                  "import into a new project, or import without choosing a task")
@@ -301,7 +306,8 @@ def test_reimport_with_an_edited_schema_of_the_same_name_is_refused(db, tmp_path
     edited = schema_from_dict(data, source="edited.toml")
 
     with pytest.raises(ProjectError, match="project 'p' uses task 'correctness' with a different schema"):
-        import_file(db, write_csv(CLEAN, tmp_path / "again.csv"), project_name="p", schema=edited)
+        import_file(db, write_csv(CLEAN, tmp_path / "again.csv"), project_name="p", schema=edited,
+                    actor=OPERATOR)
 
 
 def test_import_without_task_into_unknown_project_is_refused(db, tmp_path: Path) -> None:
@@ -309,7 +315,8 @@ def test_import_without_task_into_unknown_project_is_refused(db, tmp_path: Path)
     before = snapshot(db)
 
     with pytest.raises(ProjectError) as caught:
-        import_file(db, write_csv(CLEAN, tmp_path / "c.csv"), project_name="nope", schema=None)
+        import_file(db, write_csv(CLEAN, tmp_path / "c.csv"), project_name="nope", schema=None,
+                    actor=OPERATOR)
 
     assert str(caught.value) == "no project named 'nope' (projects: existing)"
     assert snapshot(db) == before
@@ -318,7 +325,7 @@ def test_import_without_task_into_unknown_project_is_refused(db, tmp_path: Path)
 def test_import_without_task_uses_the_projects_schema(db, tmp_path: Path) -> None:
     import_clean(db, tmp_path)
     _, summary = import_file(db, write_csv([record("c9")], tmp_path / "more.csv"), project_name="p",
-                             schema=None)
+                             schema=None, actor=OPERATOR)
     assert (summary.added, summary.unchanged, summary.created_project) == (1, 0, False)
 
 
@@ -333,7 +340,7 @@ def item_states(db) -> dict[str, tuple[str, Any, str]]:
 
 def test_reimport_over_version_1_digests_finds_only_real_changes(db, tmp_path: Path) -> None:
     path = write_csv(CLEAN, tmp_path / "clean.csv")
-    import_file(db, path, project_name="p", schema=CORRECTNESS)
+    import_file(db, path, project_name="p", schema=CORRECTNESS, actor=OPERATOR)
     # Turn the stored digests into what Docket 0.5 wrote for the same rows.
     batch = validate_table(read_import_file(path), CORRECTNESS)
     with db.write() as session:
@@ -345,7 +352,7 @@ def test_reimport_over_version_1_digests_finds_only_real_changes(db, tmp_path: P
     edited = [CLEAN[0], record("c2", response="Marseille", gpt="incorrect"), CLEAN[2]]
 
     _, summary = import_file(db, write_csv(edited, tmp_path / "edited.csv"), project_name="p",
-                             schema=None)
+                             schema=None, actor=OPERATOR)
 
     assert (summary.added, summary.updated, summary.unchanged) == (0, 1, 2)
     assert summary.changed_ids == ("c2",)
@@ -356,7 +363,7 @@ def test_reimport_over_version_1_digests_finds_only_real_changes(db, tmp_path: P
     assert after["c2"][1] != before["c2"][1]
     # Once upgraded, the same file again is all unchanged without the version 1 path.
     _, again = import_file(db, write_csv(edited, tmp_path / "edited.csv"), project_name="p",
-                           schema=None)
+                           schema=None, actor=OPERATOR)
     assert (again.updated, again.unchanged) == (0, 3)
     assert item_states(db) == after
 
@@ -382,7 +389,7 @@ def test_imports_without_reference_checks_leave_no_dangling_reference(sqlite_db,
     edited = [record("c1", response="Paris, France"), record("c3", alice="correct"),
               record("c4", gpt="incorrect")]
     import_file(sqlite_db, write_csv(edited, tmp_path / "edited.csv"), project_name="p",
-                schema=CORRECTNESS)
+                schema=CORRECTNESS, actor=OPERATOR)
     connection = sqlite3.connect(sqlite_db.engine.url.database, isolation_level=None)
     try:
         assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
@@ -410,7 +417,7 @@ def test_a_thousand_rows_round_trip_through_packed_inserts(db, tmp_path: Path) -
                for i in range(1234)]
     records[17]["judges"].pop("EM")  # a missing verdict shifts every later row of the packing
     _, summary = import_file(db, write_jsonl(records, tmp_path / "many.jsonl"), project_name="p",
-                             schema=CORRECTNESS)
+                             schema=CORRECTNESS, actor=OPERATOR)
 
     assert (summary.added, summary.verdicts, summary.human_labels) == (1234, 2467, 1234)
     _, verdicts, humans = stored(db)

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from core.templates import TEMPLATES
+from storage.authz import OPERATOR
 from storage.importer import import_file
 from storage.projects import get_project
 from storage.readback import human_labels_frame, items_frame, verdicts_frame
@@ -155,7 +156,7 @@ def _items(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
 def test_correctness_round_trip(db, tmp_path: Path, fmt: str) -> None:
     path = WRITERS[fmt](CORRECTNESS_RECORDS, tmp_path / f"items.{fmt}")
 
-    batch, summary = import_file(db, path, project_name="rt", schema=TEMPLATES["correctness"])
+    batch, summary = import_file(db, path, project_name="rt", schema=TEMPLATES["correctness"], actor=OPERATOR)
 
     assert batch.problems == []
     assert (summary.added, summary.updated, summary.unchanged, summary.skipped) == (3, 0, 0, 0)
@@ -175,7 +176,7 @@ def test_correctness_round_trip(db, tmp_path: Path, fmt: str) -> None:
 def test_round_trip_keeps_text_byte_exact(db, tmp_path: Path) -> None:
     """No Unicode normalisation, no newline or whitespace changes anywhere."""
     path = WRITERS["csv"](CORRECTNESS_RECORDS, tmp_path / "items.csv")
-    import_file(db, path, project_name="rt", schema=TEMPLATES["correctness"])
+    import_file(db, path, project_name="rt", schema=TEMPLATES["correctness"], actor=OPERATOR)
     items, verdicts, _ = read_back(db, "rt")
     fields = dict(zip(items["id"], items["fields"], strict=True))
 
@@ -193,7 +194,7 @@ def test_jsonl_keeps_metadata_types(db, tmp_path: Path) -> None:
         {"id": "b", "prompt": "q", "tokens": 7},
     ]
     path = WRITERS["jsonl"](records, tmp_path / "meta.jsonl")
-    import_file(db, path, project_name="meta", schema=TEMPLATES["correctness"])
+    import_file(db, path, project_name="meta", schema=TEMPLATES["correctness"], actor=OPERATOR)
     items, _, _ = read_back(db, "meta")
     metadata = dict(zip(items["id"], items["metadata"], strict=True))
     assert metadata == {"a": {"tokens": 42, "score": 0.5, "flag": True, "tags": ["x", "y"]},
@@ -206,7 +207,7 @@ def test_jsonl_exact_path_round_trip(db, tmp_path: Path) -> None:
     records[0]["mixed"] = 1
     records[1]["mixed"] = "one"
     path = WRITERS["jsonl"](records, tmp_path / "mixed.jsonl")
-    batch, _ = import_file(db, path, project_name="rt", schema=TEMPLATES["correctness"])
+    batch, _ = import_file(db, path, project_name="rt", schema=TEMPLATES["correctness"], actor=OPERATOR)
     assert batch.problems == []
     items, verdicts, humans = read_back(db, "rt")
     assert _items(items) == expected_items(records, CORRECTNESS_FIELDS, as_text=False)
@@ -246,7 +247,8 @@ def test_exam_question_numeric_labels(db, tmp_path: Path, fmt: str) -> None:
     records = exam_records(numbers_as_text=fmt == "csv")
     path = WRITERS[fmt](records, tmp_path / f"exam.{fmt}")
 
-    batch, summary = import_file(db, path, project_name="exam", schema=TEMPLATES["exam_question"])
+    batch, summary = import_file(db, path, project_name="exam", schema=TEMPLATES["exam_question"],
+                                 actor=OPERATOR)
 
     assert batch.problems == []
     assert (summary.added, summary.verdicts, summary.human_labels) == (2, 10, 5)
@@ -277,7 +279,8 @@ THEMATIC_RECORDS: list[Record] = [
 def test_thematic_alignment_list_source(db, tmp_path: Path, fmt: str) -> None:
     path = WRITERS[fmt](THEMATIC_RECORDS, tmp_path / f"themes.{fmt}")
 
-    batch, _ = import_file(db, path, project_name="themes", schema=TEMPLATES["thematic_alignment"])
+    batch, _ = import_file(db, path, project_name="themes", schema=TEMPLATES["thematic_alignment"],
+                           actor=OPERATOR)
 
     assert batch.problems == []
     items, verdicts, humans = read_back(db, "themes")
@@ -298,7 +301,7 @@ def test_columns_no_row_fills_are_stored_as_null(db, tmp_path: Path) -> None:
                 "judges": {"j1": {"correct": "correct"}, "j2": {"correct": "incorrect"}},
                 "humans": {"alice": {"correct": "correct"}}} for i in range(3)]
     path = WRITERS["jsonl"](records, tmp_path / "bare.jsonl")
-    _, summary = import_file(db, path, project_name="bare", schema=TEMPLATES["correctness"])
+    _, summary = import_file(db, path, project_name="bare", schema=TEMPLATES["correctness"], actor=OPERATOR)
     assert (summary.added, summary.verdicts, summary.human_labels) == (3, 6, 3)
 
     items, verdicts, humans = read_back(db, "bare")
@@ -318,7 +321,7 @@ def test_columns_no_row_fills_are_stored_as_null(db, tmp_path: Path) -> None:
     # A re-import that adds a comment and changes a label goes through the upsert path.
     records[0]["humans"] = {"alice": {"correct": "incorrect", "comment": "it's wrong"}}
     WRITERS["jsonl"](records, path)
-    _, summary = import_file(db, path, project_name="bare", schema=None)
+    _, summary = import_file(db, path, project_name="bare", schema=None, actor=OPERATOR)
     assert (summary.updated, summary.unchanged) == (1, 2)
     _, _, humans = read_back(db, "bare")
     assert _rows(humans, LABEL_COLUMNS)[0] == ("r-0", "alice", "correct", "incorrect",

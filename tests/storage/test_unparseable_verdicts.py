@@ -13,6 +13,7 @@ import pytest
 from core.metrics import compare_dimension
 from core.templates import TEMPLATES
 from storage.annotation import item_verdicts
+from storage.authz import OPERATOR
 from storage.export import ExportRequest, export_project
 from storage.importer import import_file
 from storage.labels import load_ratings
@@ -42,7 +43,7 @@ def test_a_raw_output_without_a_label_is_stored_as_unparseable(db, tmp_path: Pat
     path = (write_jsonl(RECORDS, tmp_path / "v.jsonl") if fmt == "jsonl"
             else write_csv(RECORDS, tmp_path / "v.csv"))  # q2: empty label cell, raw text
 
-    batch, summary = import_file(db, path, project_name="p", schema=TEMPLATES["correctness"])
+    batch, summary = import_file(db, path, project_name="p", schema=TEMPLATES["correctness"], actor=OPERATOR)
 
     assert batch.problems == []
     assert (summary.verdicts, summary.unparseable_verdicts, summary.judges) == (4, 1, ("j",))
@@ -67,7 +68,7 @@ def test_a_raw_output_without_a_label_is_stored_as_unparseable(db, tmp_path: Pat
     assert (pair["n"], pair["percent_agreement"]) == (3, 1.0)
 
     # The same file again changes nothing.
-    _, again = import_file(db, path, project_name="p", schema=None)
+    _, again = import_file(db, path, project_name="p", schema=None, actor=OPERATOR)
     assert (again.unchanged, again.verdicts) == (4, 0)
 
 
@@ -76,7 +77,7 @@ def test_a_judge_with_only_unparseable_verdicts_is_listed_with_no_labels(db, tmp
                 "judges": {"broken": {"correct": None, "raw": "???"}},
                 "humans": {"ann": {"correct": "correct"}}}]
     _, summary = import_file(db, write_jsonl(records, tmp_path / "v.jsonl"), project_name="p",
-                             schema=TEMPLATES["correctness"])
+                             schema=TEMPLATES["correctness"], actor=OPERATOR)
     assert (summary.judges, summary.unparseable_verdicts) == (("broken",), 1)
     with db.read() as session:
         project = get_project(session=session, name="p")
@@ -90,10 +91,10 @@ def test_a_judge_with_only_unparseable_verdicts_is_listed_with_no_labels(db, tmp
 
 def test_the_labels_export_writes_an_unparseable_verdict_with_an_empty_label(db, tmp_path: Path):
     import_file(db, write_jsonl(RECORDS, tmp_path / "v.jsonl"), project_name="p",
-                schema=TEMPLATES["correctness"])
+                schema=TEMPLATES["correctness"], actor=OPERATOR)
     target = tmp_path / "labels.jsonl"
     export_project(db, project_name="p", request=ExportRequest(kind="labels", fmt="jsonl"),
-                   path=target)
+                   path=target, actor=OPERATOR)
     rows = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
     judged = {(r["id"], r["rater"]): r["label"] for r in rows if r["rater_kind"] == "judge"}
     assert judged == {("q1", "j"): "correct", ("q2", "j"): None, ("q3", "j"): "correct",

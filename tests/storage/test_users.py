@@ -15,6 +15,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select, text
 
 import storage.users as users
+from storage.authz import OPERATOR
 from storage.database import Database
 from storage.migrations import SCHEMA_VERSION, migrate
 from storage.models import AuditLog, SignInAttempt, UserAccount, utcnow
@@ -64,9 +65,10 @@ def cheap_hasher(monkeypatch) -> CountingHasher:
     return hasher
 
 
-def add(db, name: str, role: str = "annotator", password: str | None = PASSWORD, **kwargs):
+def add(db, name: str, role: str = "annotator", password: str | None = PASSWORD, *,
+        actor=OPERATOR):
     with db.write() as session:
-        return create_user(session=session, name=name, role=role, password=password, **kwargs)
+        return create_user(session=session, name=name, role=role, password=password, actor=actor)
 
 
 def stored_hash(db, name: str) -> str | None:
@@ -142,11 +144,11 @@ def test_create_user_refuses_a_taken_name_ignoring_case_and_an_unknown_role(db, 
 
 def test_user_changes_are_in_the_audit_log_without_passwords(db, cheap_hasher):
     boss = add(db, "boss", "admin")
-    ann = add(db, "ann", actor_id=boss.id)
+    ann = add(db, "ann", actor=boss)
     with db.write() as session:
-        change_role(session=session, user_id=ann.id, role="admin", actor_id=boss.id)
-        set_password(session=session, user_id=ann.id, password="another password", actor_id=boss.id)
-        set_active(session=session, user_id=ann.id, active=False, actor_id=boss.id)
+        change_role(session=session, user_id=ann.id, role="admin", actor=boss)
+        set_password(session=session, user_id=ann.id, password="another password", actor=boss)
+        set_active(session=session, user_id=ann.id, active=False, actor=boss)
     with db.read() as session:
         rows = session.execute(select(AuditLog.actor_id, AuditLog.action, AuditLog.subject_id,
                                       AuditLog.old_value, AuditLog.new_value)
@@ -170,7 +172,7 @@ def test_authenticate_accepts_only_the_right_password_of_an_active_user(db, chea
     assert authenticate(db, name="Maria", password=PASSWORD) is None  # names are exact
     assert authenticate(db, name="nobody", password=PASSWORD) is None
     with db.write() as session:
-        set_active(session=session, user_id=maria.id, active=False)
+        set_active(session=session, user_id=maria.id, active=False, actor=OPERATOR)
     assert authenticate(db, name="maria", password=PASSWORD) is None
 
 
@@ -187,7 +189,7 @@ def test_every_failure_costs_exactly_one_hash_verification(db, cheap_hasher, cas
     add(db, "imported", password=None)
     sleeper = add(db, "sleeper")
     with db.write() as session:
-        set_active(session=session, user_id=sleeper.id, active=False)
+        set_active(session=session, user_id=sleeper.id, active=False, actor=OPERATOR)
     name, password = {"wrong password": ("maria", WRONG), "unknown user": ("nobody", PASSWORD),
                       "no password": ("imported", PASSWORD), "inactive": ("sleeper", PASSWORD)}[case]
     cheap_hasher.verified = 0
@@ -216,7 +218,7 @@ def test_a_hash_with_old_parameters_is_upgraded_at_the_next_sign_in(db, monkeypa
 def test_a_new_password_changes_the_credential_stamp(db, cheap_hasher):
     maria = add(db, "maria")
     with db.write() as session:
-        renewed = set_password(session=session, user_id=maria.id, password="a new password")
+        renewed = set_password(session=session, user_id=maria.id, password="a new password", actor=OPERATOR)
     assert renewed.credential_stamp != maria.credential_stamp
     assert authenticate(db, name="maria", password=PASSWORD) is None
     assert authenticate(db, name="maria", password="a new password") == renewed
@@ -228,11 +230,11 @@ def test_a_new_password_changes_the_credential_stamp(db, cheap_hasher):
 def test_the_last_admin_can_be_neither_demoted_nor_deactivated(db, cheap_hasher):
     boss = add(db, "boss", "admin")
     with db.write() as session, pytest.raises(LastAdminError) as caught:
-        change_role(session=session, user_id=boss.id, role="annotator")
+        change_role(session=session, user_id=boss.id, role="annotator", actor=OPERATOR)
     assert str(caught.value) == ("'boss' is the last active admin; make another user admin "
                                  "first, then change this one")
     with db.write() as session, pytest.raises(LastAdminError, match="cannot be deactivated"):
-        set_active(session=session, user_id=boss.id, active=False)
+        set_active(session=session, user_id=boss.id, active=False, actor=OPERATOR)
     with db.read() as session:
         assert count_admins(session=session) == 1
         (row,) = list_users(session=session)
@@ -243,12 +245,12 @@ def test_with_two_admins_one_may_go_but_not_the_second(db, cheap_hasher):
     one = add(db, "one", "admin")
     two = add(db, "two", "admin")
     with db.write() as session:
-        change_role(session=session, user_id=one.id, role="annotator")
+        change_role(session=session, user_id=one.id, role="annotator", actor=OPERATOR)
     with db.write() as session, pytest.raises(LastAdminError):
-        set_active(session=session, user_id=two.id, active=False)
+        set_active(session=session, user_id=two.id, active=False, actor=OPERATOR)
     with db.write() as session:
-        change_role(session=session, user_id=one.id, role="admin")
-        set_active(session=session, user_id=two.id, active=False)
+        change_role(session=session, user_id=one.id, role="admin", actor=OPERATOR)
+        set_active(session=session, user_id=two.id, active=False, actor=OPERATOR)
     with db.read() as session:
         assert count_admins(session=session) == 1
 
@@ -258,11 +260,11 @@ def test_admins_who_cannot_sign_in_do_not_count(db, cheap_hasher):
     add(db, "no_password", "admin", password=None)
     sleeper = add(db, "sleeper", "admin")
     with db.write() as session:
-        set_active(session=session, user_id=sleeper.id, active=False)
+        set_active(session=session, user_id=sleeper.id, active=False, actor=OPERATOR)
     with db.read() as session:
         assert count_admins(session=session) == 1
     with db.write() as session, pytest.raises(LastAdminError):
-        change_role(session=session, user_id=boss.id, role="annotator")
+        change_role(session=session, user_id=boss.id, role="annotator", actor=OPERATOR)
 
 
 def test_the_first_admin_only_while_there_is_none(db, cheap_hasher):
@@ -288,7 +290,7 @@ def test_concurrent_demotions_leave_one_admin(db, cheap_hasher):
         barrier.wait()
         try:
             with db.write() as session:
-                change_role(session=session, user_id=user_id, role="annotator")
+                change_role(session=session, user_id=user_id, role="annotator", actor=OPERATOR)
             outcomes.append("ok")
         except LastAdminError:
             outcomes.append("refused")
@@ -309,7 +311,8 @@ def test_local_admin_of_single_user_mode(db, cheap_hasher):
     assert (local.name, local.role, local.active, local.has_password) == (
         "local-admin", "admin", True, False)
     with db.write() as session:
-        change_role(session=session, user_id=local.id, role="annotator")  # no password: allowed
+        change_role(session=session, user_id=local.id, role="annotator",
+                    actor=OPERATOR)  # no password: allowed
     with db.write() as session:
         again = ensure_local_admin(session=session)
     assert again.id == local.id and again.role == "admin"
@@ -489,7 +492,7 @@ def test_a_version_1_database_gets_the_sign_in_table_and_keeps_its_data(db):
     assert versions == list(range(1, SCHEMA_VERSION + 1))
     with db.write() as session:  # the new table works like a freshly created one
         set_password(session=session, user_id=find_user(session=session, name="old_admin").id,
-                     password=PASSWORD)
+                     password=PASSWORD, actor=OPERATOR)
     assert sign_in(db, name="old_admin", password=WRONG).message == users.SIGN_IN_FAILED
     assert attempt_rows(db)[0].failures == 1
     assert sign_in(db, name="old_admin", password=PASSWORD).ok

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from core.templates import TEMPLATES
 from storage.annotation import ProjectSettings, rebuild_queues, set_members, submit_labels, update_settings
+from storage.authz import OPERATOR
 from storage.gold import adjudicate, gold_frame
 from storage.importer import import_file
 from storage.labels import load_ratings
@@ -40,17 +41,17 @@ class Project:
         with db.write() as session:
             self.id = get_project(session=session, name=name).id
             self.annotator = create_user(session=session, name=f"ann-{name}", role="annotator",
-                                         password=None).id
+                                         password=None, actor=OPERATOR).id
             self.admin = create_user(session=session, name=f"ada-{name}", role="admin",
-                                     password=None).id
+                                     password=None, actor=OPERATOR)
             update_settings(session=session, project_id=self.id, settings=ProjectSettings(),
-                            actor_id=None)
-            set_members(session=session, project_id=self.id, user_ids=[self.annotator], actor_id=None)
-        rebuild_queues(db, project_id=self.id)
+                            actor=OPERATOR)
+            set_members(session=session, project_id=self.id, user_ids=[self.annotator], actor=OPERATOR)
+        rebuild_queues(db, project_id=self.id, actor=OPERATOR)
 
     def reimport(self, rows: list[dict]) -> None:
         path = write_jsonl(rows, self.tmp_path / f"{self.name}.jsonl")
-        import_file(self.db, path, project_name=self.name, schema=CORRECTNESS)
+        import_file(self.db, path, project_name=self.name, schema=CORRECTNESS, actor=OPERATOR)
 
     def item(self, external_id: str) -> int:
         with self.db.read() as session:
@@ -81,14 +82,15 @@ def test_reads_leave_the_version_alone(project):
 def test_a_label_submit_and_a_revision_change_it(project):
     before = project.version()
     submit_labels(project.db, project_id=project.id, user_id=project.annotator,
-                  item_id=project.item("q0"), labels={"correct": "correct"})
+                  item_id=project.item("q0"), labels={"correct": "correct"}, actor=OPERATOR)
     first = project.version()
     assert first != before
     submit_labels(project.db, project_id=project.id, user_id=project.annotator,
-                  item_id=project.item("q0"), labels={"correct": "correct"})
+                  item_id=project.item("q0"), labels={"correct": "correct"}, actor=OPERATOR)
     assert project.version() == first  # the same submit again writes nothing
     submit_labels(project.db, project_id=project.id, user_id=project.annotator,
-                  item_id=project.item("q0"), labels={"correct": "incorrect"}, reason="misread")
+                  item_id=project.item("q0"), labels={"correct": "incorrect"}, reason="misread",
+                  actor=OPERATOR)
     assert project.version() != first  # an in-place revision, seen through its audit row
 
 
@@ -142,12 +144,12 @@ def test_a_replaced_newest_verdict_changes_it_even_with_its_row_id_reused(projec
 def test_gold_changes_change_it(project):
     before = project.version()
     with project.db.write() as session:
-        adjudicate(session=session, item_id=project.item("q1"), actor_id=project.admin,
+        adjudicate(session=session, item_id=project.item("q1"), actor=project.admin,
                    labels={"correct": "incorrect"})
     decided = project.version()
     assert decided != before
     with project.db.write() as session:
-        adjudicate(session=session, item_id=project.item("q1"), actor_id=project.admin,
+        adjudicate(session=session, item_id=project.item("q1"), actor=project.admin,
                    note="why")
     assert project.version() != decided
 

@@ -19,6 +19,7 @@ from core.export.report_html import render_report_html
 from core.metrics import compare_dimension, ratings_from_columns
 from core.schema import Dimension, schema_to_dict
 from core.templates import TEMPLATES
+from storage.authz import OPERATOR
 from storage.database import Database
 from storage.demo import load_demo
 from storage.labels import load_ratings
@@ -37,7 +38,7 @@ def demo_documents(tmp_path_factory) -> dict[str, list[dict]]:
     """Every demo project's documents (one per dimension), read back from a SQLite file."""
     db = Database(f"sqlite:///{tmp_path_factory.mktemp('demo') / 'docket.db'}")
     migrate(db)
-    load_demo(db)
+    load_demo(db, actor=OPERATOR)
     documents = {}
     with db.read() as session:
         for name in TEMPLATES:

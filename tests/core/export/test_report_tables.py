@@ -26,6 +26,7 @@ from core.export.report_tables import (
 from core.metrics import compare_dimension, pair_metrics_for, ratings_from_columns
 from core.schema import Dimension
 from core.templates import TEMPLATES
+from storage.authz import OPERATOR
 from storage.database import Database
 from storage.demo import load_demo
 from storage.labels import load_ratings
@@ -96,7 +97,7 @@ def demo_document(tmp_path_factory):
     """The ``correct`` dimension of the correctness demo, read back from a SQLite file."""
     db = Database(f"sqlite:///{tmp_path_factory.mktemp('demo') / 'docket.db'}")
     migrate(db)
-    load_demo(db)
+    load_demo(db, actor=OPERATOR)
     with db.read() as session:
         project = get_project(session=session, name="correctness")
         ratings = load_ratings(session=session, project_id=project.id,
