@@ -17,6 +17,7 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -36,7 +37,7 @@ from storage.projects import parsed_schema
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x444F434B  # "DOCK": serialises concurrent migrations on PostgreSQL
 
@@ -190,6 +191,121 @@ def _add_credential_version(connection: Connection) -> None:
                             "NOT NULL DEFAULT 0"))
 
 
+def _add_judge_runs(connection: Connection) -> None:
+    """Version 8: judges Docket runs: ``judge_definition``, ``prompt_version``, ``judge_run``,
+    and on ``verdict`` the prompt version, model, tokens and latency of a verdict it ran.
+
+    Spelled out as at version 8 (see :func:`_add_sign_in_attempt`).
+    """
+    metadata = MetaData()
+    Table("project", metadata, Column("id", Integer, primary_key=True))
+    Table("user_account", metadata, Column("id", Integer, primary_key=True))
+    user = ForeignKey("user_account.id", ondelete="SET NULL")
+    definition = Table(
+        "judge_definition", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(100), nullable=False, unique=True),
+        Column("kind", String(16), nullable=False),
+        Column("lexical", String(32)),
+        Column("base_url", Text),
+        Column("model", String(200)),
+        Column("api_key_env", String(200)),
+        Column("temperature", Float),
+        Column("max_tokens", Integer),
+        Column("seed", Integer),
+        Column("timeout_s", Float, nullable=False),
+        Column("structured_output", Boolean, nullable=False),
+        Column("price_input_per_million", Float),
+        Column("price_output_per_million", Float),
+        Column("strategy", String(32), nullable=False),
+        Column("reference_guided", Boolean, nullable=False),
+        Column("family", String(100)),
+        Column("size", String(100)),
+        Column("provider", String(100)),
+        Column("created_by", Integer, user),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+    prompt = Table(
+        "prompt_version", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("judge_definition_id", Integer,
+               ForeignKey("judge_definition.id", ondelete="CASCADE"), nullable=False),
+        Column("task", String(64), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("strategy", String(32), nullable=False),
+        Column("reference_guided", Boolean, nullable=False),
+        Column("system_text", Text, nullable=False),
+        Column("user_text", Text, nullable=False),
+        Column("note", Text),
+        Column("created_by", Integer, ForeignKey("user_account.id", ondelete="SET NULL")),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        UniqueConstraint("judge_definition_id", "task", "version", name="uq_prompt_version"),
+    )
+    run = Table(
+        "judge_run", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("project_id", Integer, ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+        Column("judge_definition_id", Integer,
+               ForeignKey("judge_definition.id", ondelete="CASCADE"), nullable=False),
+        Column("prompt_version_id", Integer, ForeignKey("prompt_version.id", ondelete="SET NULL")),
+        Column("samples", Integer, nullable=False),
+        Column("swap", Boolean, nullable=False),
+        Column("limit_items", Integer),
+        Column("only_with_humans", Boolean, nullable=False),
+        Column("concurrency", Integer, nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("cancel_requested", Boolean, nullable=False),
+        Column("worker", String(100)),
+        Column("heartbeat_at", DateTime(timezone=True)),
+        *(Column(name, Integer, nullable=False) for name in
+          ("total", "done", "unparseable", "failed", "input_tokens", "output_tokens")),
+        Column("cost", Float),
+        Column("message", Text),
+        Column("created_by", Integer, ForeignKey("user_account.id", ondelete="SET NULL")),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("started_at", DateTime(timezone=True)),
+        Column("finished_at", DateTime(timezone=True)),
+        Index("ix_judge_run_status", "status", "id"),
+    )
+    for table in (definition, prompt, run):
+        table.create(connection)
+    added = (Column("prompt_version_id", Integer,
+                    ForeignKey("prompt_version.id", ondelete="SET NULL")),
+             Column("model", String(200)), Column("input_tokens", Integer),
+             Column("output_tokens", Integer), Column("latency_ms", Float))
+    if connection.dialect.name == "postgresql":
+        for column in added:
+            ddl = column.type.compile(dialect=connection.dialect)
+            references = (" REFERENCES prompt_version (id) ON DELETE SET NULL"
+                          if column.foreign_keys else "")
+            connection.execute(text(f"ALTER TABLE verdict ADD COLUMN {column.name} {ddl}{references}"))
+        return
+    # SQLite adds a column with REFERENCES, but only a table-level FOREIGN KEY is what every
+    # reader of the schema sees: rebuild the table as version 5 did.
+    Table("item", metadata, Column("id", Integer, primary_key=True))
+    Table("judge", metadata, Column("id", Integer, primary_key=True))
+    rebuilt = Table(
+        "verdict_v8", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("item_id", Integer, ForeignKey("item.id", ondelete="CASCADE"), nullable=False),
+        Column("judge_id", Integer, ForeignKey("judge.id", ondelete="CASCADE"), nullable=False),
+        Column("dimension", String(64), nullable=False),
+        Column("sample_index", Integer, nullable=False),
+        Column("label", String(200), nullable=True),
+        Column("rationale", Text),
+        Column("raw_output", Text),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        *added,
+        UniqueConstraint("item_id", "judge_id", "dimension", "sample_index", name="uq_verdict"),
+    )
+    rebuilt.create(connection)
+    new_names = {column.name for column in added}
+    kept = ", ".join(column.name for column in rebuilt.columns if column.name not in new_names)
+    connection.execute(text(f"INSERT INTO verdict_v8 ({kept}) SELECT {kept} FROM verdict"))
+    connection.execute(text("DROP TABLE verdict"))
+    connection.execute(text("ALTER TABLE verdict_v8 RENAME TO verdict"))
+
+
 # version -> step that upgrades a database from version - 1 to version.
 MIGRATIONS: dict[int, Migration] = {
     2: _add_sign_in_attempt,
@@ -198,6 +314,7 @@ MIGRATIONS: dict[int, Migration] = {
     5: _allow_unparseable_verdicts,
     6: _add_reference_edited,
     7: _add_credential_version,
+    8: _add_judge_runs,
 }
 
 

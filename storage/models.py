@@ -110,6 +110,13 @@ class Verdict(SQLModel, table=True):
     rationale: str | None = Field(default=None, sa_column=_text())
     raw_output: str | None = Field(default=None, sa_column=_text())
     created_at: datetime = Field(default_factory=utcnow)
+    # Verdicts Docket ran itself (schema version 8); None for imported ones.
+    prompt_version_id: int | None = Field(default=None, foreign_key="prompt_version.id",
+                                          ondelete="SET NULL")
+    model: str | None = Field(default=None, max_length=200)
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: float | None = None
 
 
 class UserAccount(SQLModel, table=True):
@@ -252,3 +259,88 @@ class AuditLog(SQLModel, table=True):
     old_value: str | None = Field(default=None, sa_column=_text())
     new_value: str | None = Field(default=None, sa_column=_text())
     reason: str | None = Field(default=None, sa_column=_text())
+
+
+class JudgeDefinition(SQLModel, table=True):
+    """A judge Docket runs (schema version 8): an OpenAI-compatible endpoint and model, or an
+    offline lexical judge. The API key itself is never stored, only the *name* of the
+    environment variable (or Streamlit secret) that holds it."""
+
+    __tablename__ = "judge_definition"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    kind: str = Field(default="llm", max_length=16)  # llm | lexical
+    lexical: str | None = Field(default=None, max_length=32)  # exact_match | contains
+    base_url: str | None = Field(default=None, sa_column=_text())
+    model: str | None = Field(default=None, max_length=200)
+    api_key_env: str | None = Field(default=None, max_length=200)
+    temperature: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    timeout_s: float = 60.0
+    structured_output: bool = True
+    price_input_per_million: float | None = None
+    price_output_per_million: float | None = None
+    strategy: str = Field(default="direct", max_length=32)  # of the first prompt version
+    reference_guided: bool = False
+    family: str | None = Field(default=None, max_length=100)
+    size: str | None = Field(default=None, max_length=100)
+    provider: str | None = Field(default=None, max_length=100)
+    created_by: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PromptVersion(SQLModel, table=True):
+    """One version of a judge's prompt for one task (schema name); every edit adds one."""
+
+    __tablename__ = "prompt_version"
+    __table_args__ = (UniqueConstraint("judge_definition_id", "task", "version",
+                                       name="uq_prompt_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    judge_definition_id: int = Field(foreign_key="judge_definition.id", ondelete="CASCADE")
+    task: str = Field(max_length=64)
+    version: int
+    strategy: str = Field(max_length=32)
+    reference_guided: bool = False
+    system_text: str = Field(sa_column=_text(nullable=False))
+    user_text: str = Field(sa_column=_text(nullable=False))
+    note: str | None = Field(default=None, sa_column=_text())
+    created_by: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class JudgeRun(SQLModel, table=True):
+    """A run of one judge (one prompt version) over a project: a job in the database that a
+    worker claims (schema version 8). Counters are updated as verdicts are written."""
+
+    __tablename__ = "judge_run"
+    __table_args__ = (Index("ix_judge_run_status", "status", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE")
+    judge_definition_id: int = Field(foreign_key="judge_definition.id", ondelete="CASCADE")
+    prompt_version_id: int | None = Field(default=None, foreign_key="prompt_version.id",
+                                          ondelete="SET NULL")
+    samples: int = 1
+    swap: bool = False
+    limit_items: int | None = None
+    only_with_humans: bool = False
+    concurrency: int = 8
+    status: str = Field(default="queued", max_length=16)  # queued running done failed cancelled
+    cancel_requested: bool = False
+    worker: str | None = Field(default=None, max_length=100)
+    heartbeat_at: datetime | None = None
+    total: int = 0
+    done: int = 0
+    unparseable: int = 0
+    failed: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float | None = None
+    message: str | None = Field(default=None, sa_column=_text())
+    created_by: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
