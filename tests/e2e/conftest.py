@@ -21,10 +21,13 @@ from pathlib import Path
 
 import pytest
 
+from storage.annotation import rebuild_queues, set_members
 from storage.authz import OPERATOR
 from storage.database import Database
+from storage.demo import load_demo
 from storage.migrations import migrate
-from storage.users import create_user
+from storage.projects import get_project
+from storage.users import create_user, find_user
 from tests.conftest import REPO_ROOT, skip_or_fail
 
 log = logging.getLogger(__name__)
@@ -134,6 +137,23 @@ def own_docket_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: P
     users) cannot change what the shared server's tests see."""
     with running_server(tmp_path_factory.mktemp("e2e-own")) as server:
         yield server
+
+
+def load_demo_for_admin(server: DocketServer, project: str) -> DocketServer:
+    """Load the demo projects into ``server``'s database and make its admin the only
+    annotator of ``project`` (so the Annotate page opens it); return the server."""
+    db = Database(server.database_url)
+    try:
+        load_demo(db, actor=OPERATOR)
+        with db.write() as session:
+            project_id = get_project(session=session, name=project).id
+            admin = find_user(session=session, name=server.admin_name)
+            set_members(session=session, project_id=project_id, user_ids=[admin.id],
+                        actor=OPERATOR)
+        rebuild_queues(db, project_id=project_id, actor=OPERATOR)
+    finally:
+        db.dispose()
+    return server
 
 
 @pytest.fixture(scope="session")

@@ -15,12 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from components.layout import PAGES
-from storage.annotation import rebuild_queues, set_members
-from storage.authz import OPERATOR
-from storage.database import Database
-from storage.demo import load_demo
-from storage.projects import get_project
-from storage.users import find_user
+from tests.e2e.conftest import load_demo_for_admin
 from tests.e2e.test_browser import by_key, sign_in
 
 pytestmark = pytest.mark.browser
@@ -57,18 +52,8 @@ document.addEventListener('securitypolicyviolation',
 
 @pytest.fixture(scope="module")
 def demo_server(own_docket_server):
-    """The module's server with the demo projects; its admin annotates ``correctness``."""
-    db = Database(own_docket_server.database_url)
-    try:
-        load_demo(db, actor=OPERATOR)
-        with db.write() as session:
-            project_id = get_project(session=session, name=REPORT_PROJECT).id
-            admin = find_user(session=session, name=own_docket_server.admin_name)
-            set_members(session=session, project_id=project_id, user_ids=[admin.id], actor=OPERATOR)
-        rebuild_queues(db, project_id=project_id, actor=OPERATOR)
-    finally:
-        db.dispose()
-    return own_docket_server
+    """The module's server with the demo projects; its admin annotates ``REPORT_PROJECT``."""
+    return load_demo_for_admin(own_docket_server, REPORT_PROJECT)
 
 
 def record_requests(page) -> list[str]:
