@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -21,8 +23,30 @@ INSTALL_AND_RUN = "pip install -r requirements.txt && streamlit run app.py"
 TEST_COMMAND = "pip install -r requirements-dev.txt && pytest"
 
 
+BENCH_README = ROOT / "bench" / "README.md"
+APP_CODE = ("app.py", "cli.py", "pages", "components", "storage", "core")
+ENV_NAME = re.compile(r"DOCKET_[A-Z0-9_]+")
+
+
 def code_blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
+
+
+def section(title: str) -> str:
+    """The README's ``## title`` section, up to the next ``## `` heading."""
+    return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def environment_names(*paths: str) -> set[str]:
+    """Every string literal that is a whole ``DOCKET_*`` name in the Python files under
+    ``paths``: the environment variables the code reads (``os.environ.get(AUTH_ENV)`` reads a
+    constant defined as such a literal). Docstrings that mention ``DOCKET_AUTH=none`` are not
+    whole names, and ``DOCKET_VERSION`` is a Python name, not a string."""
+    files = [file for path in paths for file in
+             ([ROOT / path] if path.endswith(".py") else sorted((ROOT / path).rglob("*.py")))]
+    return {node.value for file in files for node in ast.walk(ast.parse(file.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and ENV_NAME.fullmatch(node.value)}
 
 
 def test_readme_gives_the_two_commands_after_creating_a_venv():
@@ -97,3 +121,54 @@ def test_readme_export_examples_have_the_exported_columns():
     assert list(preferences) == [c.name for c in PREFERENCE_COLUMNS]
     for kind in KINDS.values():
         assert f"| `{kind.name}` | " + ", ".join(f"`{f}`" for f in kind.formats) in README
+
+
+def test_readme_links_the_benchmarks_once_and_keeps_their_figures_out():
+    assert README.count("bench/README.md") == 1
+    assert "](bench/README.md)" in section("Tests")
+    # How to run a bench, and its percentiles, belong in bench/README.md, not the user's guide.
+    for phrase in ("python bench/", "p50", "p99"):
+        assert phrase not in README, phrase
+
+
+@pytest.mark.parametrize("script", sorted(path.name for path in (ROOT / "bench").glob("*.py")))
+def test_bench_readme_names_every_script(script):
+    bench_readme = BENCH_README.read_text(encoding="utf-8")
+    assert f"`{script}`" in bench_readme, script
+    if script.endswith("_bench.py"):  # a runnable benchmark: its own section and command
+        assert f"\n## {script}\n" in bench_readme, script
+        assert f"python bench/{script}" in bench_readme, script
+
+
+def test_configuration_documents_every_environment_variable_the_code_reads():
+    names = environment_names(*APP_CODE)
+    assert {"DOCKET_DATABASE_URL", "DOCKET_AUTH", "DOCKET_TRUSTED_PROXIES"} <= names  # the scan works
+    configuration = section("Configuration")
+    assert [name for name in sorted(names) if f"| `{name}` |" not in configuration] == []
+
+
+def test_readme_documents_the_variables_the_tests_read():
+    names = environment_names("tests/conftest.py")
+    assert "DOCKET_TEST_POSTGRES_URL" in names
+    tests = section("Tests")
+    assert [name for name in sorted(names) if not re.search(rf"`{name}[`=]", tests)] == []
+
+
+def test_configuration_lists_every_streamlit_setting_we_ship():
+    with (ROOT / ".streamlit" / "config.toml").open("rb") as handle:
+        config = tomllib.load(handle)
+    configuration = section("Configuration")
+    for group, settings in config.items():
+        for key, value in settings.items():
+            row = next((line for line in configuration.splitlines()
+                        if line.startswith(f"| `{group}.{key}` |")), None)
+            assert row is not None, f"{group}.{key}"
+            assert json.dumps(value) in row, (f"{group}.{key}", value, row)
+
+
+def test_configuration_links_the_import_limits():
+    configuration = section("Configuration")
+    assert "(#limits-and-refusals)" in configuration
+    assert "\n### Limits and refusals\n" in section("Import")
+    for option in ("--max-text-chars", "--max-total-bytes", "--max-rows"):
+        assert option in configuration, option
