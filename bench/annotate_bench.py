@@ -40,7 +40,7 @@ Goals (issue 3): p50 <= 10 ms and p99 <= 25 ms for one annotator; p99 <= 150 ms 
 N items vs 1,000 within 1.5x. Figures are printed with "met"/"NOT met", never asserted.
 
 Measured on the 2-core development machine (SQLite, Streamlit 1.67, ``ws`` driver, defaults
-above, fresh database; the README's "Tests" section has the table), server side: 1 annotator
+above, fresh database; bench/README.md has the table), server side: 1 annotator
 p50 4.4 ms, p99 7.7 ms; 1,000 items p50 4.3 ms, p99 7.0 ms (ratios 1.00 / 1.10); 10
 annotators p50 6.3 ms, p99 19.2 ms; round trip p50 7 ms alone, 12 ms with ten. Streamlit
 defaults: p50 5.4 / p99 11.4 ms alone, p99 19.7 ms with ten (round trip p50 14 and 16 ms).
