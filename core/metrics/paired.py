@@ -24,10 +24,12 @@ from typing import Literal
 
 import numpy as np
 
-from core.metrics.agreement import MIN_ITEMS, check_bootstrap, pair_undefined_reason
+from core.metrics.agreement import MIN_ITEMS, agreement, check_bootstrap, pair_undefined_reason
 from core.metrics.bootstrap import MAX_BLOCK, percentile_intervals, resample_weights
-from core.metrics.ratings import MetricsInputError
+from core.metrics.compare import with_derived_raters
+from core.metrics.ratings import CONSENSUS, MetricsInputError, Ratings
 from core.metrics.registry import MAIN_METRIC, REGISTRY, pair_metrics_for
+from core.metrics.results import MetricResult
 from core.metrics.samples import PairSample, table_cells
 from core.schema import Dimension
 
@@ -196,3 +198,61 @@ def _resampled_deltas(cells: np.ndarray, counts: np.ndarray, scale: str, k: int,
         parts.append(function(new_sample) - function(old_sample))
         done += size
     return np.concatenate(parts)
+
+
+@dataclass(frozen=True)
+class RaterScore:
+    """One rater of a sequence (e.g. a judge's prompt versions) against the reference.
+
+    ``score`` is the main metric against the reference with its bootstrap CI (undefined, with
+    the reason, when the rater or the reference labelled nothing). ``parsed`` and
+    ``unparseable`` count the rater's labels and its outputs that did not parse (left out of
+    every metric). ``previous`` is the paired difference to the rater before it in the
+    sequence (None for the first).
+    """
+
+    rater: str
+    score: MetricResult
+    parsed: int
+    unparseable: int
+    previous: PairedDifference | None
+
+
+def score_in_sequence(ratings: Ratings, raters: Sequence[str], *, n_resamples: int = DEFAULT_RESAMPLES,
+                      seed: int = 0, confidence: float = 0.95) -> list[RaterScore]:
+    """Score each of ``raters`` (prefixed names, e.g. ``judge:gpt``, ``judge:gpt@v2``) against
+    the human consensus on the scale's main metric, and each against the one before it with
+    :func:`paired_difference`. A rater without labels on the dimension gets an undefined score
+    (and no comparison). Raises :class:`MetricsInputError` for a bad bootstrap setting.
+    """
+    check_bootstrap(n_resamples, confidence)
+    ratings = with_derived_raters(ratings, {})[0]
+    dimension = ratings.dimension
+    metric = MAIN_METRIC[dimension.scale]
+    has_reference = CONSENSUS in ratings.raters
+    reference = ratings.column(CONSENSUS) if has_reference else None
+    scores: list[RaterScore] = []
+    for index, rater in enumerate(raters):
+        present = rater in ratings.raters
+        column = ratings.column(rater) if present else None
+        if reference is None or column is None:
+            why = "no human labels on this dimension yet" if reference is None else "no verdicts yet"
+            score = MetricResult.undefined(0, why)
+        else:
+            score = agreement(reference, column, dimension, names=("human consensus", _short(rater)),
+                              n_resamples=n_resamples, seed=seed + index,
+                              confidence=confidence)[metric]
+        previous = None
+        if index and reference is not None and column is not None and raters[index - 1] in ratings.raters:
+            previous = paired_difference(
+                reference, ratings.column(raters[index - 1]), column, dimension,
+                names=("human consensus", _short(raters[index - 1]), _short(rater)),
+                n_resamples=n_resamples, seed=seed + index, confidence=confidence)
+        parsed = 0 if column is None else int((~np.isnan(column)).sum())
+        unparseable = ratings.unparseable_count(rater) if present else 0
+        scores.append(RaterScore(rater, score, parsed, unparseable, previous))
+    return scores
+
+
+def _short(rater: str) -> str:
+    return rater.split(":", 1)[-1]

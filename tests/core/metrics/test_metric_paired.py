@@ -18,7 +18,8 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from core.metrics import MetricsInputError, encode_labels
-from core.metrics.paired import PairedDifference, paired_difference
+from core.metrics.paired import PairedDifference, paired_difference, score_in_sequence
+from core.metrics.ratings import Ratings
 from core.schema import Dimension
 from core.templates import TEMPLATES
 
@@ -263,6 +264,57 @@ def test_bad_input_is_refused_with_what_is_wrong():
         paired_difference([0, 1], [0, 1], [0, 1], CORRECT, metric="pearson")
     with pytest.raises(MetricsInputError, match="bootstrap resamples"):
         paired_difference([0, 1], [0, 1], [0, 1], CORRECT, n_resamples=-1)
+
+
+# --- a sequence of prompt versions against the human consensus ---------------------------------
+
+def versions_ratings(with_humans: bool = True) -> Ratings:
+    c, i, nan = 0.0, 1.0, np.nan
+    humans = {  # the consensus is the majority of three: c c i i c i c i
+        "human:a": [c, c, i, i, c, i, c, i],
+        "human:b": [c, i, i, i, c, i, c, c],
+        "human:c": [c, c, c, i, i, i, c, i],
+    }
+    judges = {
+        "judge:gpt": [c, i, c, i, c, c, i, i],
+        "judge:gpt@v2": [c, c, i, i, c, nan, c, i],  # item 5 unparseable
+    }
+    columns = {**(humans if with_humans else {}), **judges}
+    values = np.column_stack([np.array(v) for v in columns.values()])
+    unparseable = np.zeros(values.shape, dtype=bool)
+    unparseable[5, list(columns).index("judge:gpt@v2")] = True
+    return Ratings(CORRECT, tuple(columns), values, np.array([f"q{n}" for n in range(8)]),
+                   unparseable=unparseable)
+
+
+def test_score_in_sequence_scores_each_version_and_compares_it_with_the_one_before():
+    consensus = ["c", "c", "i", "i", "c", "i", "c", "i"]
+    v1 = ["c", "i", "c", "i", "c", "c", "i", "i"]
+    v2 = ["c", "c", "i", "i", "c", None, "c", "i"]
+    kept = [n for n in range(8) if v2[n] is not None]
+
+    first, second, third = score_in_sequence(versions_ratings(),
+                                             ["judge:gpt", "judge:gpt@v2", "judge:gpt@v3"],
+                                             n_resamples=200)
+
+    assert first.score.value == pytest.approx(cohen_kappa_score(consensus, v1))
+    assert (first.score.n, first.parsed, first.unparseable, first.previous) == (8, 8, 0, None)
+    assert first.score.ci95 is not None
+    assert second.score.value == pytest.approx(cohen_kappa_score(
+        [consensus[n] for n in kept], [v2[n] for n in kept]))  # 1.0: v2 agrees on every parsed item
+    assert (second.score.n, second.parsed, second.unparseable) == (7, 7, 1)
+    assert second.previous.n == 7
+    assert second.previous.delta == pytest.approx(
+        cohen_kappa_score([consensus[n] for n in kept], [v2[n] for n in kept])
+        - cohen_kappa_score([consensus[n] for n in kept], [v1[n] for n in kept]))
+    assert (third.score.value, third.score.undefined_reason, third.previous) == (
+        None, "no verdicts yet", None)
+
+
+def test_score_in_sequence_without_human_labels_says_so():
+    [only] = score_in_sequence(versions_ratings(with_humans=False), ["judge:gpt"], n_resamples=0)
+    assert (only.score.value, only.score.undefined_reason, only.parsed) == (
+        None, "no human labels on this dimension yet", 8)
 
 
 # --- LLMBar: GPT-4 with two prompt strategies on the same items --------------------------------
