@@ -44,7 +44,7 @@ from storage.judges import (
 from storage.projects import ProjectInfo
 
 FLASH = "judges.flash.prompt"
-OUTPUT_TITLES = {"json": "JSON object (response_format)", "verdict": "last line 'Verdict: LABEL'"}
+OUTPUT_TITLES = {"json": "JSON object", "verdict": "Verdict: line"}
 
 
 def editor_key(judge: JudgeInfo, project: ProjectInfo, part: str) -> str:
@@ -83,7 +83,7 @@ def render_prompt_lab(db: Database, project: ProjectInfo, judge: JudgeInfo) -> N
     for part in ("system", "user", "strategy"):
         st.session_state.setdefault(editor_key(judge, project, part), getattr(saved, part))
     show_flash(FLASH)
-    left, right = st.columns(2, gap="large")
+    left, right = st.columns(2, gap="medium")
     with left:
         template, problem = _editor(db, project, judge, versions, saved)
     with right:
@@ -174,19 +174,19 @@ def _preview_and_try(db: Database, project: ProjectInfo, judge: JudgeInfo,
         st.info("The project has no items to preview.", icon=":material/info:")
         return
     names = dict(choices)
-    pick, dimension_pick, output_pick = st.columns(3)
-    item_id = pick.selectbox("Item", list(names), format_func=names.get,
-                             key=f"judges.preview.item.{project.id}",
-                             help="Items with human labels (those a run covers)")
+    item_id = st.selectbox("Item", list(names), format_func=names.get,
+                           key=f"judges.preview.item.{project.id}",
+                           help="Items with human labels (those a run covers)")
     dimensions = {d.name: d for d in project.schema.dimensions}
+    dimension_pick, output_pick = st.columns(2)
     dimension = dimensions[dimension_pick.selectbox(
         "Dimension", list(dimensions), format_func=lambda name: dimensions[name].title,
         key=f"judges.preview.dimension.{project.id}")]
     output = output_pick.selectbox(
         "Answer format", OUTPUT_MODES, format_func=OUTPUT_TITLES.get,
         index=0 if judge.spec.structured_output else 1, key=f"judges.preview.output.{judge.id}",
-        help="JSON when the endpoint accepts response_format; a judge whose endpoint refuses it "
-             "is asked for the 'Verdict:' line")
+        help="A JSON object (sent with response_format) when the endpoint accepts it; a judge "
+             "whose endpoint refuses it is asked for a last line 'Verdict: LABEL'")
     with db.read() as session:
         item = lab_item(session=session, project=project, item_id=item_id)
     if problem is not None:

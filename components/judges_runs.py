@@ -57,7 +57,8 @@ def render_run_form(db: Database, project: ProjectInfo, judge: JudgeInfo) -> Non
                                f" ({labelled:,})" if scope == "all" else ""))
         size_column.number_input("Sample size", min_value=1, max_value=labelled,
                                  value=min(50, labelled), step=1, key=PREFIX + "limit",
-                                 help="The same random sample on every rerun of this size")
+                                 help="For a random sample: how many of the items with human labels (the "
+                                      "same sample on every rerun)")
         samples, concurrency, swap = st.columns(3, vertical_alignment="bottom")
         samples.number_input("Samples per item", min_value=1, max_value=MAX_SAMPLES, value=1,
                              step=1, key=PREFIX + "samples", disabled=lexical,

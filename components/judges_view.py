@@ -20,10 +20,19 @@ from storage.database import Database
 from storage.judges import JudgeInfo, list_judges
 
 JUDGE_KEY = "judges.judge"
+# Below 1440 px Streamlit's 5 rem page padding leaves the editor and the preview ~250 px each
+# beside the sidebar at 1024 px; 1.5 rem (as on Annotate, components/annotate_layout.py) gives
+# them ~320 px. Measured in tests/e2e/test_judges_browser.py.
+CSS = """<style>
+@media (max-width: 1439.98px) {
+  .stMain .stMainBlockContainer { padding-left: 1.5rem; padding-right: 1.5rem; }
+}
+</style>"""
 
 
 def render_judges(db: Database) -> None:
     """Draw the Judges page."""
+    st.html(CSS)
     st.title("Judges", anchor=False)
     st.markdown("LLM judges on any OpenAI-compatible endpoint, and offline lexical judges. "
                 "Write a judge's prompt, preview it on an item, try it, run it on the items "
