@@ -215,6 +215,20 @@ def test_the_preview_shows_the_exact_messages_and_follows_the_editor(app_db, adm
     assert preview(at)[1].endswith(VERDICT_FORMAT)
 
 
+def test_item_text_is_previewed_as_plain_text(app_db, admin, tmp_path, fake_openai):
+    hostile = "![pixel](http://tracker.invalid/p.png) <img src=x onerror=alert(1)> **bold**"
+    records = [{"id": "h0", "prompt": "Question?", "response": hostile,
+                "humans": {"expert": {"correct": "correct"}}}]
+    import_file(app_db, write_jsonl(records, tmp_path / "hostile.jsonl"), project_name="quiz",
+                schema=CORRECTNESS, actor=OPERATOR)
+    add_judge(app_db, fake_openai)
+    at = open_page(JUDGES_PAGE, user=admin)
+
+    assert hostile in preview(at)[1]  # verbatim, in a code block
+    assert not [md for md in at.markdown if "tracker.invalid" in md.value]
+    assert all("tracker" not in str(element.proto) for element in at.get("html"))
+
+
 def test_a_prompt_error_is_shown_with_its_line_and_cannot_be_saved(app_db, admin, tmp_path,
                                                                   fake_openai):
     project = quiz(app_db, tmp_path)
@@ -277,6 +291,24 @@ def test_saving_adds_a_prompt_version_and_an_identical_save_adds_none(app_db_any
     # Every version is listed and can be loaded back into the editor.
     at.button(key=f"judges.prompt.load.{judge_id(db)}.1").click().run()
     assert at.text_area(key=user_key(db, project)).value == builtin_prompt(CORRECTNESS, "direct").user
+
+
+def test_a_shipped_prompt_can_be_loaded_into_the_editor(app_db, admin, tmp_path, fake_openai):
+    project = quiz(app_db, tmp_path)
+    add_judge(app_db, fake_openai)
+    at = open_page(JUDGES_PAGE, user=admin)
+    at.selectbox(key=editor_key_for(app_db, "shipped")).set_value("rationale")
+    at.checkbox(key=editor_key_for(app_db, "shipped_reference")).check()
+
+    at.button(key=f"judges.prompt.shipped.load.{judge_id(app_db)}").click().run()
+
+    assert not at.exception
+    shipped = builtin_prompt(CORRECTNESS, "rationale", reference=True)
+    assert at.text_area(key=user_key(app_db, project)).value == shipped.user
+    assert at.selectbox(key=editor_key_for(app_db, "strategy")).value == "rationale"
+    assert "Reference 0" in preview(at)[1]  # the preview follows at once
+    with app_db.read() as session:  # nothing saved
+        assert prompt_versions(session=session, judge_id=judge_id(app_db), task="correctness") == []
 
 
 def editor_key_for(db, part: str) -> str:
