@@ -54,6 +54,7 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/5_Dashboard.py", "Dashboard", ":material/monitoring:", "admin"),
     PageEntry("pages/6_Disagreements.py", "Disagreements", ":material/rule:", "admin"),
     PageEntry("pages/7_Export.py", "Export", ":material/download:", "admin"),
+    PageEntry("pages/8_Judges.py", "Judges", ":material/gavel:", "admin"),
 )
 
 

@@ -1,4 +1,4 @@
-"""The project picker of the Dashboard and Disagreements pages (kept in the URL)."""
+"""The project picker of the Dashboard, Disagreements and Judges pages (kept in the URL)."""
 
 from __future__ import annotations
 

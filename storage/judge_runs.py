@@ -328,7 +328,7 @@ def _plan(db: Database, run_id: int) -> _Plan:
                                                                          swapped=swapped))
                      for swapped in orders}
         items = _items(session, project.id, run)
-        references = _references(session, project, [item_id for item_id, _ in items])
+        references = item_references(session, project, [item_id for item_id, _ in items])
         done = {(item_id, judge_id, dimension, sample) for item_id, judge_id, dimension, sample in
                 session.execute(select(Verdict.item_id, Verdict.judge_id, Verdict.dimension,
                                        Verdict.sample_index)
@@ -374,7 +374,7 @@ def _items(session: Session, project_id: int, run: JudgeRun) -> list[tuple[int, 
     return rows
 
 
-def _references(session: Session, project: ProjectInfo, item_ids: Sequence[int]) -> dict[int, str]:
+def item_references(session: Session, project: ProjectInfo, item_ids: Sequence[int]) -> dict[int, str]:
     """Per item, what a reference-guided prompt is given: the adjudicated gold reference
     answer where there is one, else the item's ``reference`` field."""
     found: dict[int, str] = {}

@@ -21,9 +21,9 @@ import pandas as pd
 
 from core.metrics import REGISTRY
 from core.metrics.ratings import CONSENSUS, rater_kind
+from core.metrics.registry import MAIN_METRIC
 from core.safe_text import escape_markdown
 
-MAIN_METRIC = {"nominal": "cohen_kappa", "ordinal": "kappa_quadratic", "interval": "krippendorff_alpha"}
 SECOND_METRIC = {"nominal": "percent_agreement", "ordinal": "percent_agreement", "interval": "mae"}
 PROPORTIONS = {"percent_agreement"}
 # A pair of annotators sharing fewer items says little about how well humans agree (the

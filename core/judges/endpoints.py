@@ -52,8 +52,10 @@ class Endpoint:
         if not isinstance(self.model, str) or not self.model.strip():
             raise EndpointError("model", "is required")
         if self.api_key_env is not None and not _ENV_NAME.match(self.api_key_env):
-            raise EndpointError("api_key_env", f"{self.api_key_env!r} is not an environment "
-                                "variable name (letters, digits and _, not starting with a digit)")
+            # Not echoed: what lands in this box by mistake is usually the key itself.
+            raise EndpointError("api_key_env", "is not an environment variable name (letters, "
+                                "digits and _, not starting with a digit): give the name of the "
+                                "variable that holds the key, never the key")
         _check_number("temperature", self.temperature, low=0.0, high=2.0)
         if self.max_tokens is not None and (isinstance(self.max_tokens, bool)
                                             or not isinstance(self.max_tokens, int)

@@ -155,6 +155,10 @@ _DEFINITIONS = (
 
 REGISTRY: dict[str, MetricDefinition] = {d.name: d for d in _DEFINITIONS}
 
+# The metric a judge is scored by against the human consensus, per scale: the dashboard's
+# headline and the prompt lab's comparison of prompt versions.
+MAIN_METRIC = {"nominal": "cohen_kappa", "ordinal": "kappa_quadratic", "interval": "krippendorff_alpha"}
+
 
 def pair_metrics_for(scale: str) -> list[MetricDefinition]:
     """The pair metrics that apply to a scale, in registry (= output) order."""

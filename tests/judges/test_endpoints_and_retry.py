@@ -31,7 +31,7 @@ def test_a_valid_endpoint_and_its_cost_estimate():
     ({"base_url": "http://host/v1?key=1"}, "base_url: must not contain a query"),
     ({"base_url": ""}, "base_url: is required"),
     ({"model": " "}, "model: is required"),
-    ({"api_key_env": "MY KEY"}, "api_key_env: 'MY KEY' is not an environment variable name"),
+    ({"api_key_env": "MY KEY"}, "api_key_env: is not an environment variable name"),
     ({"temperature": 2.5}, "temperature: must be at least 0 and at most 2, got 2.5"),
     ({"temperature": math.nan}, "temperature: expected a number, got nan"),
     ({"max_tokens": 0}, "max_tokens: expected a positive whole number, got 0"),
@@ -54,6 +54,13 @@ def test_a_key_pasted_into_the_base_url_is_refused_without_being_echoed(url):
         Endpoint(url, "m")
     assert SECRET not in str(raised.value)
     assert str(raised.value).startswith("base_url: ")
+
+
+def test_a_key_pasted_as_the_variable_name_is_refused_without_being_echoed():
+    with pytest.raises(EndpointError) as raised:
+        Endpoint("https://api.example.test/v1", "m", api_key_env=SECRET)
+    assert SECRET not in str(raised.value)
+    assert str(raised.value).startswith("api_key_env: is not an environment variable name")
 
 
 def test_the_key_comes_from_the_named_variable_and_only_the_name_is_ever_shown():
