@@ -206,6 +206,10 @@ def add_prompt_version(*, session: Session, judge: JudgeInfo, schema: TaskSchema
     returns that version.
     """
     actor_id = authorize(session, actor, role=ADMIN)
+    require_safe_text(template.system, what="prompt: the system text", error=JudgeError)
+    require_safe_text(template.user, what="prompt: the user text", error=JudgeError)
+    if note is not None:
+        require_safe_text(note, what="the note", error=JudgeError)
     try:
         compiled = compile_prompt(template, schema)
     except PromptError as exc:

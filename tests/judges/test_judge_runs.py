@@ -334,3 +334,14 @@ def test_a_worker_carries_out_every_queued_run_and_reports_progress(db, tmp_path
     assert carried == 2
     assert [(info.status, info.total, info.done) for info in seen] == [("done", 5, 5),
                                                                        ("done", 10, 10)]
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\ud800"])
+def test_a_prompt_with_a_nul_or_a_lone_surrogate_is_refused(db, fake_openai, bad):
+    add_judge(db, fake_openai)
+    schema = TEMPLATES["correctness"]
+    template = PromptTemplate(system=f"Judge{bad}.", user="{prompt} {output_format}",
+                              strategy="direct")
+    with db.write() as session, pytest.raises(JudgeError, match="prompt: the system text"):
+        add_prompt_version(session=session, judge=get_judge(session=session, name="gpt"),
+                           schema=schema, template=template, actor=OPERATOR)
