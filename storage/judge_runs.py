@@ -214,12 +214,16 @@ def _runs(session: Session, condition: Any, *, limit: int | None = None) -> list
 
 # --- claiming ----------------------------------------------------------------------------------
 
-def claim_run(db: Database, *, worker: str, now: datetime | None = None) -> int | None:
+def claim_run(db: Database, *, worker: str, now: datetime | None = None,
+              run_id: int | None = None) -> int | None:
     """Take the oldest queued run (or a running one whose worker stopped beating); return its
-    id, or None when there is nothing to do. Exactly one of several workers gets each run."""
+    id, or None when there is nothing to do. Exactly one of several workers gets each run.
+    ``run_id``: take that run only (``cli.py judge run`` carrying out the run it queued)."""
     now = now or utcnow()
     takeable = (JudgeRun.status == "queued") | (
         (JudgeRun.status == "running") & (JudgeRun.heartbeat_at < now - STALE_AFTER))
+    if run_id is not None:
+        takeable = takeable & (JudgeRun.id == run_id)
     with db.write() as session:
         query = select(JudgeRun.id).where(takeable).order_by(JudgeRun.id).limit(1)
         if db.dialect == "postgresql":
@@ -261,30 +265,38 @@ class _Plan:
     project: ProjectInfo
     prompt_id: int | None
     prompt_template: PromptTemplate | None
+    cancel_requested: bool = False
     total: int = 0
     work: list[_Work] = field(default_factory=list)
 
 
 def execute_run(db: Database, run_id: int, *, worker: str, environ: Mapping[str, str],
                 client_factory: Callable[..., JudgeClient] = JudgeClient,
-                on_progress: Callable[[RunInfo], None] | None = None) -> RunInfo:
+                on_progress: Callable[[RunInfo], None] | None = None,
+                stop: threading.Event | None = None) -> RunInfo:
     """Carry out (or resume) run ``run_id``, claimed by ``worker``; return it when it ends.
 
     ``environ`` holds the judge's API key under the variable name the judge names (the
     process environment, or Streamlit secrets): the key is read here, handed to the client and
     kept nowhere else. ``on_progress`` gets the run after each written batch (at most once a
-    second or every 200 verdicts). Ends ``done`` (every verdict stored, or only failed calls left: the
+    second or every 200 verdicts). While calls are under way the run's heartbeat is written
+    every second even when none finishes (slow endpoints, long retry waits), so no other
+    worker takes over a live run. Ends ``done`` (every verdict stored, or only failed calls left: the
     message says how many, a rerun retries them), ``cancelled`` or ``failed`` (the message
-    says why: a missing API key, a prompt that no longer fits). Never raises for a failed call.
+    says why: a missing API key, a prompt that no longer fits). ``stop`` set (the worker is
+    shutting down): no new call is started, the finished ones are written and an unfinished
+    run goes back to ``queued`` for the next worker. Never raises for a failed call.
     """
+    halt = stop or threading.Event()
     try:
         plan = _plan(db, run_id)
-        if plan.work:
+        if plan.work and not plan.cancel_requested:
             if plan.judge.spec.kind == "lexical":
-                _run_lexical(db, plan, worker, on_progress)
+                _run_lexical(db, plan, worker, on_progress, halt)
             else:
-                _run_coroutine(_run_llm(db, plan, worker, environ, client_factory, on_progress))
-        status, message = _finish_state(db, run_id)
+                _run_coroutine(_run_llm(db, plan, worker, environ, client_factory, on_progress,
+                                        halt))
+        status, message = _finish_state(db, run_id, stopped=halt.is_set(), worker=worker)
     except (JudgeError, RunError) as exc:
         status, message = "failed", str(exc)
     except Exception as exc:  # a bug or a database outage: the run must not stay "running"
@@ -292,8 +304,11 @@ def execute_run(db: Database, run_id: int, *, worker: str, environ: Mapping[str,
         status, message = "failed", f"{type(exc).__name__}: see the server log"
     with db.write() as session:
         row = session.get(JudgeRun, run_id)
-        row.status, row.finished_at = status, utcnow()
-        row.message = message
+        row.status, row.message = status, message
+        if status == "queued":  # handed back: the next worker claims it at once
+            row.worker, row.heartbeat_at = None, None
+        else:
+            row.finished_at = utcnow()
         session.add(row)
     with db.read() as session:
         info = run_info(session=session, run_id=run_id)
@@ -335,7 +350,8 @@ def _plan(db: Database, run_id: int) -> _Plan:
                                 .where(Verdict.judge_id.in_(list(judge_ids.values()))))}
         template = None if prompt is None else PromptTemplate(
             system=prompt.system_text, user=prompt.user_text, strategy=prompt.strategy)
-        plan = _Plan(run.id, run.concurrency, judge, project, run.prompt_version_id, template)
+        plan = _Plan(run.id, run.concurrency, judge, project, run.prompt_version_id, template,
+                     run.cancel_requested)
         for item_id, fields in items:
             for swapped, judge_id in judge_ids.items():
                 shown = _swapped(fields) if swapped else fields
@@ -398,9 +414,23 @@ def _swapped(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {**fields, first: fields.get(second), second: fields.get(first)}
 
 
+@dataclass
+class _Batch:
+    """What a :class:`_Writer` collected since its last write, taken out in one go."""
+
+    rows: list[dict[str, Any]]
+    failed: int
+    input_tokens: int
+    output_tokens: int
+    last_error: str | None
+
+
 class _Writer:
     """Collects finished verdicts and writes them in batches, one transaction each, with the
-    run's counters and heartbeat; reads back whether the run was cancelled."""
+    run's counters and heartbeat; reads back whether the run was cancelled.
+
+    :meth:`take` runs in the thread that collects (the event loop) and :meth:`write` may run
+    in another: what arrives during a write goes to the next batch, never lost."""
 
     def __init__(self, db: Database, run_id: int, worker: str, prompt_id: int | None,
                  on_progress: Callable[[RunInfo], None] | None) -> None:
@@ -408,7 +438,6 @@ class _Writer:
         self.on_progress = on_progress
         self.rows: list[dict[str, Any]] = []
         self.failed = self.input_tokens = self.output_tokens = 0
-        self.cost: float | None = None
         self.last_error: str | None = None
         self.cancel = threading.Event()
         self.flushed_at = time.monotonic()
@@ -433,10 +462,23 @@ class _Writer:
         return (len(self.rows) >= FLUSH_EVERY
                 or time.monotonic() - self.flushed_at >= FLUSH_SECONDS)
 
+    def take(self) -> _Batch:
+        """What was collected since the last :meth:`take`; the collector starts afresh."""
+        batch = _Batch(self.rows, self.failed, self.input_tokens, self.output_tokens,
+                       self.last_error)
+        self.rows = []
+        self.failed = self.input_tokens = self.output_tokens = 0
+        self.last_error = None
+        self.flushed_at = time.monotonic()
+        return batch
+
     def flush(self, cost: float | None = None) -> None:
         """Write what is collected (idempotent: a verdict stored meanwhile is kept)."""
-        rows, self.rows = self.rows, []
-        self.flushed_at = time.monotonic()
+        self.write(self.take(), cost)
+
+    def write(self, batch: _Batch, cost: float | None = None) -> None:
+        """Write ``batch`` with the run's counters and heartbeat in one transaction."""
+        rows = batch.rows
         with self.db.write() as session:
             written = unparseable = 0
             if rows:
@@ -448,29 +490,39 @@ class _Writer:
                 unparseable = sum(1 for row in rows if row["label"] is None)
             values: dict[str, Any] = {
                 "done": JudgeRun.done + written, "unparseable": JudgeRun.unparseable + unparseable,
-                "failed": JudgeRun.failed + self.failed,
-                "input_tokens": JudgeRun.input_tokens + self.input_tokens,
-                "output_tokens": JudgeRun.output_tokens + self.output_tokens,
+                "failed": JudgeRun.failed + batch.failed,
+                "input_tokens": JudgeRun.input_tokens + batch.input_tokens,
+                "output_tokens": JudgeRun.output_tokens + batch.output_tokens,
                 "heartbeat_at": utcnow()}
             if cost is not None:
                 values["cost"] = cost
-            if self.last_error:
-                values["message"] = f"last failed call: {self.last_error}"
+            if batch.last_error:
+                values["message"] = f"last failed call: {batch.last_error}"
             session.execute(update(JudgeRun).where(JudgeRun.id == self.run_id).values(**values))
             cancel = session.execute(select(JudgeRun.cancel_requested)
                                      .where(JudgeRun.id == self.run_id)).scalar()
             info = run_info(session=session, run_id=self.run_id) if self.on_progress else None
-        self.failed = self.input_tokens = self.output_tokens = 0
-        self.last_error = None
         if cancel:
             self.cancel.set()
         if self.on_progress is not None and info is not None:
             self.on_progress(info)
 
 
+@dataclass(frozen=True)
+class _Either:
+    """Set when either event is: a cancel request or the worker stopping."""
+
+    first: threading.Event
+    second: threading.Event
+
+    def is_set(self) -> bool:
+        return self.first.is_set() or self.second.is_set()
+
+
 async def _run_llm(db: Database, plan: _Plan, worker: str, environ: Mapping[str, str],
                    client_factory: Callable[..., JudgeClient],
-                   on_progress: Callable[[RunInfo], None] | None) -> Progress:
+                   on_progress: Callable[[RunInfo], None] | None,
+                   stop: threading.Event) -> Progress:
     endpoint = plan.judge.spec.endpoint()
     if endpoint.api_key_env and not environ.get(endpoint.api_key_env):
         raise RunError(f"the variable {endpoint.api_key_env} that should hold judge "
@@ -483,21 +535,46 @@ async def _run_llm(db: Database, plan: _Plan, worker: str, environ: Mapping[str,
                              reference=work.reference, sample=work.sample)
                 for work in plan.work]
 
+    writing = asyncio.Lock()  # one write at a time, so the counters add up in order
+    cost: float | None = None
+
+    async def flush() -> None:
+        batch = writer.take()
+        async with writing:
+            await asyncio.to_thread(writer.write, batch, cost)
+
     async def on_result(result: CallResult, progress: Progress) -> None:
+        nonlocal cost
         writer.add(result.key, result)
+        cost = progress.cost
         if writer.due():
-            await asyncio.to_thread(writer.flush, progress.cost)
+            await flush()
+
+    async def heartbeat() -> None:
+        # Calls may all be waiting (a slow endpoint, Retry-After): beat anyway, and see a
+        # cancel request without waiting for a result.
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS / 2)
+            if writer.due():
+                await flush()
 
     async with client_factory(endpoint, api_key=api_key_from_env(endpoint, environ)) as client:
-        progress = await run_calls(requests, call=client.call, concurrency=plan.concurrency,
-                                   on_result=on_result, cancel_event=writer.cancel,
-                                   cost=endpoint.cost)
-    await asyncio.to_thread(writer.flush, progress.cost)
+        beating = asyncio.create_task(heartbeat())
+        try:
+            progress = await run_calls(requests, call=client.call, concurrency=plan.concurrency,
+                                       on_result=on_result,
+                                       cancel_event=_Either(writer.cancel, stop),
+                                       cost=endpoint.cost)
+        finally:
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
+    cost = progress.cost
+    await flush()
     return progress
 
 
 def _run_lexical(db: Database, plan: _Plan, worker: str,
-                 on_progress: Callable[[RunInfo], None] | None) -> None:
+                 on_progress: Callable[[RunInfo], None] | None, stop: threading.Event) -> None:
     dimensions = {d.name: d for d in plan.project.schema.dimensions}
     writer = _Writer(db, plan.run_id, worker, None, on_progress)
     for work in plan.work:
@@ -509,16 +586,20 @@ def _run_lexical(db: Database, plan: _Plan, worker: str,
                                     None, 1, error=verdict.problem))
         if writer.due():
             writer.flush()
-            if writer.cancel.is_set():
+            if writer.cancel.is_set() or stop.is_set():
                 break
     writer.flush()
 
 
-def _finish_state(db: Database, run_id: int) -> tuple[str, str | None]:
+def _finish_state(db: Database, run_id: int, *, stopped: bool, worker: str
+                  ) -> tuple[str, str | None]:
     with db.read() as session:
         row = session.get(JudgeRun, run_id)
         if row.cancel_requested:
             return "cancelled", f"cancelled: {row.done:,} of {row.total:,} verdicts stored"
+        if stopped and row.done < row.total:
+            return "queued", (f"worker {worker} stopped with {row.done:,} of {row.total:,} "
+                              "verdicts stored; the next worker does the rest")
         if row.done < row.total:
             return "done", (f"{row.total - row.done:,} verdicts missing after failed calls"
                             + (f" ({row.message})" if row.message else "")

@@ -32,8 +32,10 @@ def run_worker(db: Database, *, worker: str, environ: Mapping[str, str],
                stop: threading.Event, poll_seconds: float = POLL_SECONDS,
                until_idle: bool = False) -> int:
     """Claim and carry out runs until ``stop`` is set (or, with ``until_idle``, until none is
-    left); return how many runs this worker carried out. Never raises for a failed run (it
-    ends ``failed`` with the reason); a database error is logged and retried after a pause."""
+    left); return how many runs this worker carried out. ``stop`` set during a run: the calls
+    in flight finish, what finished is written and the run goes back to the queue. Never
+    raises for a failed run (it ends ``failed`` with the reason); a database error is logged
+    and retried after a pause. ``environ`` is read at each run, so a key added meanwhile counts."""
     carried_out = 0
     while not stop.is_set():
         try:
@@ -47,6 +49,6 @@ def run_worker(db: Database, *, worker: str, environ: Mapping[str, str],
             stop.wait(poll_seconds)
             continue
         log.info("worker %s: run %d", worker, run_id)
-        execute_run(db, run_id, worker=worker, environ=environ)
+        execute_run(db, run_id, worker=worker, environ=environ, stop=stop)
         carried_out += 1
     return carried_out
