@@ -1,4 +1,5 @@
-"""Docket on the command line: create the database, import files, list projects, load the demo.
+"""Docket on the command line: create the database, import files, list projects, load the demo,
+define and run LLM judges, run the worker that carries out judge runs.
 
 Every command returns an exit code from :func:`main`; a failure prints lines starting with
 ``error:`` on stderr (an import rejected by validation first lists its problems: the first
@@ -12,12 +13,16 @@ and ``projects`` never load what ``metrics`` (scipy) or ``export`` (pyarrow) nee
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import logging
+import os
 import re
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +30,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from core.importing import ImportProblem
     from storage.database import Database
+    from storage.judge_runs import RunInfo
     from storage.users import UserInfo
 
 log = logging.getLogger("docket.cli")
@@ -44,6 +50,9 @@ USER_ERRORS: dict[str, tuple[str, ...]] = {
     "storage.export": ("ExportDenied",),
     "storage.authz": ("NotAllowed",),
     "storage.users": ("UserError", "AuthConfigError"),
+    "storage.judges": ("JudgeError",),
+    "storage.judge_runs": ("RunError",),
+    "core.judges.endpoints": ("EndpointError",),
 }
 
 
@@ -354,20 +363,352 @@ def export_user(name: str | None, db: Database) -> UserInfo:
     Raises :class:`ExportDenied` for a failed sign-in or a missing ``--user``.
     """
     from storage.export import ExportDenied
+
+    return admin_user(name, db, what="exports", denied=ExportDenied)
+
+
+def admin_user(name: str | None, db: Database, *, what: str,
+               denied: type[Exception]) -> UserInfo:
+    """Return the admin acting: ``name`` signed in with the password read from stdin, or,
+    without a name in single-user mode (``DOCKET_AUTH=none``, as the app), the local admin.
+
+    Raises ``denied`` for a failed sign-in, a missing ``--user`` or a user who is not an admin
+    (``what`` names what is refused, e.g. "exports").
+    """
     from storage.users import auth_mode, ensure_local_admin, sign_in
 
     if name is None:
         if auth_mode() != "none":
-            raise ExportDenied("exports are for admins only: give --user NAME (the password is "
-                               "read from stdin)")
-        log.warning("single-user mode (DOCKET_AUTH=none): exporting as the local admin")
+            raise denied(f"{what} are for admins only: give --user NAME (the password is "
+                         "read from stdin)")
+        log.warning("single-user mode (DOCKET_AUTH=none): acting as the local admin")
         with db.write() as session:
             return ensure_local_admin(session=session)
     result = sign_in(db, name=name, password=read_password(f"Password for {name}: "),
                      client="cli", local=True)
     if result.user is None:
-        raise ExportDenied(result.message or "sign-in failed")
+        raise denied(result.message or "sign-in failed")
+    if result.user.role != "admin":
+        raise denied(f"{what} are for admins only: {name} is {result.user.role}")
     return result.user
+
+
+# --- judges ------------------------------------------------------------------------------------
+
+# The settings of storage.judges.JudgeSpec by the flag that sets them, so a refusal names the
+# flag the user typed rather than the field behind it.
+JUDGE_FLAGS = {"base_url": "--base-url", "model": "--model", "api_key_env": "--api-key-env",
+               "temperature": "--temperature", "max_tokens": "--max-tokens", "seed": "--seed",
+               "timeout": "--timeout", "price_input_per_million": "--price-input",
+               "price_output_per_million": "--price-output", "strategy": "--strategy",
+               "lexical": "--lexical", "family": "--family", "size": "--size",
+               "provider": "--provider", "name": "NAME", "samples": "--samples",
+               "concurrency": "--concurrency", "limit": "--limit", "swap": "--swap"}
+_SETTING = re.compile(r"(?<![\w-])(" + "|".join(sorted(JUDGE_FLAGS, key=len, reverse=True))
+                      + r"):")
+
+
+def flag_message(message: str) -> str:
+    """``message`` with each ``setting:`` of a judge or run option named by its CLI flag."""
+    return _SETTING.sub(lambda found: JUDGE_FLAGS[found[1]] + ":", message)
+
+
+def judge_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the actions of ``judge`` (add, list, run) and their arguments."""
+    from core.judges.lexical import LEXICAL_JUDGES
+    from core.judges.prompting import STRATEGIES
+    from storage.judge_runs import MAX_CONCURRENCY, MAX_SAMPLES
+
+    actions = parser.add_subparsers(dest="judge_command", required=True, metavar="ACTION")
+    user_help = ("an admin's user name; the password is read from stdin (may be left out in "
+                 "single-user mode, DOCKET_AUTH=none)")
+    add = actions.add_parser("add", help="define a judge: an OpenAI-compatible endpoint and "
+                                         "model, or an offline lexical judge",
+                             description="Define a judge. The API key is never given here: "
+                                         "--api-key-env names the variable that holds it.")
+    add.add_argument("name", metavar="NAME", help="judge name: letters, digits and ._-")
+    add.add_argument("--base-url", metavar="URL",
+                     help="the endpoint's base URL (http:// or https://), e.g. "
+                          "http://127.0.0.1:8000/v1")
+    add.add_argument("--model", help="the model name the endpoint expects")
+    add.add_argument("--strategy", choices=list(STRATEGIES), default="direct",
+                     help="shipped prompt strategy, the judge's prompt v1 (default %(default)s)")
+    add.add_argument("--reference", action="store_true",
+                     help="reference-guided: the prompt shows the item's reference answer (the "
+                          "adjudicated gold reference where there is one)")
+    add.add_argument("--api-key-env", metavar="VAR",
+                     help="the NAME of the environment variable (or Streamlit secret, for the "
+                          "app) holding the API key; leave out for endpoints needing none")
+    add.add_argument("--temperature", type=float, default=0.0,
+                     help="sampling temperature, 0 to 2 (default %(default)s)")
+    add.add_argument("--max-tokens", type=positive_int, default=1024, metavar="N",
+                     help="most tokens per answer (default %(default)s)")
+    add.add_argument("--seed", type=int, help="sampling seed where the endpoint supports it "
+                                              "(sample k uses seed + k)")
+    add.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                     help="seconds per call before it is retried (default %(default)s)")
+    add.add_argument("--price-input", type=float, metavar="PRICE",
+                     help="price per million input tokens, for the cost estimate")
+    add.add_argument("--price-output", type=float, metavar="PRICE",
+                     help="price per million output tokens, for the cost estimate")
+    add.add_argument("--family", help="model family, for the audit (e.g. llama)")
+    add.add_argument("--size", help="model size, for the audit (e.g. 70B)")
+    add.add_argument("--provider", help="provider, for the audit (e.g. vLLM on our server)")
+    add.add_argument("--lexical", choices=list(LEXICAL_JUDGES),
+                     help="an offline lexical judge instead of an endpoint (correctness tasks: "
+                          "the response against the reference and its aliases)")
+    add.add_argument("--user", help=user_help)
+    listing = actions.add_parser("list", help="list the judges (the API key's variable name and "
+                                              "whether it is set here, never the key)")
+    listing.add_argument("--user", help=user_help)
+    run = actions.add_parser("run", help="run a judge over a project here, with a progress line; "
+                                         "Ctrl-C cancels (what was written is kept)")
+    run.add_argument("--project", required=True, help="project name")
+    run.add_argument("--judge", required=True, help="judge name (see `judge list`)")
+    run.add_argument("--samples", type=int, default=1, metavar="K",
+                     help=f"verdicts per item and dimension, 1 to {MAX_SAMPLES} (default 1)")
+    run.add_argument("--swap", action="store_true",
+                     help="pairwise tasks: also run with response A and B exchanged, stored as "
+                          "NAME@swapped")
+    run.add_argument("--limit", type=int, metavar="N",
+                     help="at most N items, a random sample (the same on every rerun)")
+    run.add_argument("--only-with-humans", action="store_true",
+                     help="only the items with a human label")
+    run.add_argument("--concurrency", type=int, default=8, metavar="C",
+                     help=f"calls at once, 1 to {MAX_CONCURRENCY} (default %(default)s)")
+    run.add_argument("--user", help=user_help)
+
+
+def cmd_judge(args: argparse.Namespace, db: Database) -> int:
+    """Define, list and run LLM judges and lexical judges (admins only)."""
+    from storage.authz import NotAllowed
+    from storage.migrations import migrate
+
+    migrate(db)
+    actor = admin_user(args.user, db, what="judge commands", denied=NotAllowed)
+    action = {"add": judge_add, "list": judge_list, "run": judge_run}[args.judge_command]
+    return action(args, db, actor)
+
+
+def judge_add(args: argparse.Namespace, db: Database, actor: UserInfo) -> int:
+    """Store the judge ``judge add`` describes; refusals name the flag."""
+    from storage.judges import JudgeError, JudgeSpec, create_judge
+
+    if args.lexical:
+        endpoint_flags = [flag for flag, value in (("--base-url", args.base_url),
+                                                   ("--model", args.model),
+                                                   ("--api-key-env", args.api_key_env))
+                          if value is not None]
+        if endpoint_flags:
+            raise JudgeError(f"--lexical: a lexical judge calls no endpoint; leave out "
+                             f"{', '.join(endpoint_flags)}")
+        spec = JudgeSpec(name=args.name, kind="lexical", lexical=args.lexical)
+    else:
+        missing = [flag for flag, value in (("--base-url", args.base_url), ("--model", args.model))
+                   if not value]
+        if missing:
+            raise JudgeError(f"{' and '.join(missing)}: required for an LLM judge (or give "
+                             "--lexical for an offline one)")
+        spec = JudgeSpec(name=args.name, base_url=args.base_url, model=args.model,
+                         api_key_env=args.api_key_env, temperature=args.temperature,
+                         max_tokens=args.max_tokens, seed=args.seed, timeout_s=args.timeout,
+                         price_input_per_million=args.price_input,
+                         price_output_per_million=args.price_output, strategy=args.strategy,
+                         reference_guided=args.reference, family=args.family, size=args.size,
+                         provider=args.provider)
+    try:
+        with db.write() as session:
+            judge = create_judge(session=session, spec=spec, actor=actor)
+    except JudgeError as exc:
+        raise JudgeError(flag_message(str(exc))) from None
+    print(f"judge added: {judge_line(judge.spec)}")
+    return 0
+
+
+def judge_line(spec: object) -> str:
+    """One line about a judge: name, what it calls, strategy, key variable, prices, metadata."""
+    from storage.judges import JudgeSpec
+
+    assert isinstance(spec, JudgeSpec)
+    if spec.kind == "lexical":
+        return f"{spec.name}  lexical {spec.lexical} (offline)"
+    key = ("API key: none needed" if spec.api_key_env is None else
+           f"API key: ${spec.api_key_env} "
+           f"({'set' if os.environ.get(spec.api_key_env, '').strip() else 'not set'} here)")
+    strategy = spec.strategy + (" + reference" if spec.reference_guided else "")
+    parts = [f"{spec.name}  {spec.model} at {spec.base_url}", f"strategy {strategy}", key,
+             f"temperature {spec.temperature}", f"max tokens {spec.max_tokens}"]
+    if spec.seed is not None:
+        parts.append(f"seed {spec.seed}")
+    if spec.price_input_per_million is not None or spec.price_output_per_million is not None:
+        parts.append(f"prices per million tokens {spec.price_input_per_million} in / "
+                     f"{spec.price_output_per_million} out")
+    about = " ".join(value for value in (spec.family, spec.size, spec.provider) if value)
+    if about:
+        parts.append(about)
+    return "; ".join(parts)
+
+
+def judge_list(args: argparse.Namespace, db: Database, actor: UserInfo) -> int:
+    """Print one line per judge; never a key, only its variable's name and whether it is set."""
+    from storage.judges import list_judges
+
+    with db.read() as session:
+        judges = list_judges(session=session)
+    if not judges:
+        print("no judges yet: add one with `python cli.py judge add NAME --base-url URL "
+              "--model MODEL`")
+    for judge in judges:
+        print(judge_line(judge.spec))
+    return 0
+
+
+def judge_run(args: argparse.Namespace, db: Database, actor: UserInfo) -> int:
+    """Queue a run and carry it out in this process, printing its progress on stderr.
+
+    Ctrl-C (or SIGTERM) asks the run to stop: the calls in flight finish, what finished is
+    kept; a second Ctrl-C stops at once. Returns 0 when every verdict is stored, 1 when the run
+    failed or calls failed (the message says why), 130 when it was cancelled.
+    """
+    from storage.judge_runs import (
+        RunError,
+        RunOptions,
+        claim_run,
+        enqueue_run,
+        execute_run,
+        request_cancel,
+    )
+    from storage.judge_worker import worker_name
+    from storage.judges import JudgeError
+    from storage.projects import get_project
+
+    options = RunOptions(samples=args.samples, swap=args.swap, limit=args.limit,
+                         only_with_humans=args.only_with_humans, concurrency=args.concurrency)
+    try:
+        with db.write() as session:
+            project = get_project(session=session, name=args.project)
+            run = enqueue_run(session=session, project_id=project.id, judge_name=args.judge,
+                              options=options, actor=actor)
+    except (RunError, JudgeError) as exc:
+        raise type(exc)(flag_message(str(exc))) from None
+    version = f" with prompt v{run.prompt_version}" if run.prompt_version else ""
+    print(f"run {run.id} of {run.judge}{version} on {project.name}: queued", file=sys.stderr)
+    progress = ProgressLine()
+
+    def cancel() -> None:
+        with db.write() as session:
+            request_cancel(session=session, run_id=run.id, actor=actor)
+
+    worker = worker_name("cli")
+    with interrupts(cancel, "cancelling: the calls in flight finish, what is written is kept "
+                            "(Ctrl-C again to stop at once)"):
+        if claim_run(db, worker=worker, run_id=run.id) == run.id:
+            info = execute_run(db, run.id, worker=worker, environ=os.environ,
+                               on_progress=progress.show)
+        else:  # a worker took it first (the app's, or `cli.py worker`): follow it
+            info = follow_run(db, run.id, progress)
+    progress.end()
+    print(info.line())
+    if info.status == "cancelled":
+        return 130
+    if info.status != "done" or info.done < info.total:
+        state = "failed" if info.status == "failed" else f"{info.remaining:,} verdicts missing"
+        print(f"error: run {info.id} of {info.judge}: {state}: {info.message or 'see the log'}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def follow_run(db: Database, run_id: int, progress: ProgressLine) -> RunInfo:
+    """Show the progress of a run another worker carries out until it ends; return it."""
+    import time
+
+    from storage.judge_runs import run_info
+
+    while True:
+        with db.read() as session:
+            info = run_info(session=session, run_id=run_id)
+        if info.status not in ("queued", "running"):
+            return info
+        progress.show(info)
+        time.sleep(1.0)
+
+
+class ProgressLine:
+    """The run's progress on stderr: one line redrawn in place on a terminal, else a line
+    per update (at most one a second: the run reports after each written batch)."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.drawn = False
+
+    def show(self, info: RunInfo) -> None:
+        """Draw ``info``'s line."""
+        if self.tty:
+            sys.stderr.write("\r\x1b[K" + info.line())
+            self.drawn = True
+        else:
+            sys.stderr.write(info.line() + "\n")
+        sys.stderr.flush()
+
+    def end(self) -> None:
+        """End the redrawn line (a terminal)."""
+        if self.drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def interrupts(on_first: Callable[[], None], message: str) -> Iterator[None]:
+    """Within: the first SIGINT (Ctrl-C) or SIGTERM prints ``message`` on stderr and runs
+    ``on_first`` on a thread of its own (a signal handler must not wait for the database);
+    a second one raises KeyboardInterrupt. Outside the main thread nothing is installed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        received.append(signum)
+        if len(received) > 1:
+            raise KeyboardInterrupt
+        print(message, file=sys.stderr)
+        threading.Thread(target=on_first, name="docket-interrupt", daemon=True).start()
+
+    previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+def worker_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the arguments of ``worker``."""
+    parser.add_argument("--until-idle", action="store_true",
+                        help="stop when no run is queued (default: wait for new runs)")
+    parser.add_argument("--poll", type=float, default=2.0, metavar="SECONDS",
+                        help="seconds between looks for a queued run (default %(default)s)")
+
+
+def cmd_worker(args: argparse.Namespace, db: Database) -> int:
+    """Carry out queued judge runs until stopped (Ctrl-C, SIGTERM) or, --until-idle, none is left."""
+    from storage.judge_worker import run_worker, worker_name
+    from storage.migrations import migrate
+
+    migrate(db)
+    for name in ("storage.judge_runs", "storage.judge_worker"):  # each run's line, without -v
+        logging.getLogger(name).setLevel(min(logging.getLogger(name).getEffectiveLevel(),
+                                             logging.INFO))
+    stop = threading.Event()
+    name = worker_name("cli")
+    print(f"worker {name}: waiting for judge runs", file=sys.stderr)
+    with interrupts(stop.set, f"worker {name}: stopping: the calls in flight finish, an "
+                              "unfinished run goes back to the queue (again to stop at once)"):
+        carried = run_worker(db, worker=name, environ=os.environ, stop=stop,
+                             poll_seconds=args.poll, until_idle=args.until_idle)
+    print(f"worker {name}: {carried} run{'s' if carried != 1 else ''} carried out")
+    return 0
 
 
 _BYTE_SIZE = re.compile(r"(\d+)\s*(?:([KMG])(?:i?B)?)?", re.IGNORECASE)
@@ -431,6 +772,8 @@ COMMANDS: dict[str, Command] = {
     "create-user": Command(cmd_create_user, create_user_arguments),
     "metrics": Command(cmd_metrics, metrics_arguments),
     "export": Command(cmd_export, export_arguments),
+    "judge": Command(cmd_judge, judge_arguments),
+    "worker": Command(cmd_worker, worker_arguments),
 }
 
 
@@ -467,7 +810,8 @@ def command_names() -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one CLI command; return its exit code (0 ok, 1 user error, 2 usage error)."""
+    """Run one CLI command; return its exit code (0 ok, 1 user error, 2 usage error, 130
+    interrupted or cancelled with Ctrl-C)."""
     try:
         args = parse(argv)
     except SystemExit as exc:  # argparse exits on usage errors (2) and --help (0)
@@ -482,6 +826,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return COMMANDS[args.command].run(args, db)
         finally:
             db.dispose()
+    except KeyboardInterrupt:  # a second Ctrl-C: stopped at once, what was written stays
+        print("error: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:
         if not isinstance(exc, user_errors()):
             raise
