@@ -612,8 +612,8 @@ def judge_run(args: argparse.Namespace, db: Database, actor: UserInfo) -> int:
     if info.status == "cancelled":
         return 130
     if info.status != "done" or info.done < info.total:
-        state = "failed" if info.status == "failed" else f"{info.remaining:,} verdicts missing"
-        print(f"error: run {info.id} of {info.judge}: {state}: {info.message or 'see the log'}",
+        state = "failed: " if info.status == "failed" else ""
+        print(f"error: run {info.id} of {info.judge}: {state}{info.message or 'see the log'}",
               file=sys.stderr)
         return 1
     return 0

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import streamlit as st
 from sqlalchemy.exc import OperationalError
 
+from components.app_worker import WorkerConfigError, start_app_worker
 from components.auth import deny_unless_allowed, may_open, require_user, sign_out
 from components.browser import ProxyConfigError
 from components.error_boundary import show_unavailable
@@ -73,20 +74,22 @@ def page_setup(title: str, *, role: str | None = None) -> PageContext:
     page requires (None: any signed-in user). Stops the script (``st.stop``) after showing
     only: that Docket is unavailable, with an error id, if the database cannot be opened (bad
     URL, server down, schema from a newer Docket) or a setting (``DOCKET_AUTH``,
-    ``DOCKET_TRUSTED_PROXIES``) is invalid — the reason goes to the server log only, as it
+    ``DOCKET_TRUSTED_PROXIES``, ``DOCKET_WORKER``) is invalid — the reason goes to the server log only, as it
     may name hosts, users or secrets; the sign-in form (or the first-admin form on an empty
     database) if nobody is signed in; a "not allowed" message if the user lacks ``role``. The
     user is re-read from the database on every run (no caching), so role changes and
-    deactivations apply at the next click.
+    deactivations apply at the next click. The first run in the process starts the app's judge
+    worker thread (:mod:`components.app_worker`).
     """
     st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=PAGE_ICON,
                        layout="wide")
     sweep_at_start_up()  # once per server process: what killed exports left behind
     try:
         db = get_database()
+        start_app_worker(db)  # once per process; DOCKET_WORKER=off leaves it out
         user = require_user(db, role=role)
     except (DatabaseConfigError, SchemaTooNewError, OperationalError, AuthConfigError,
-            ProxyConfigError) as exc:
+            ProxyConfigError, WorkerConfigError) as exc:
         show_unavailable(exc)
         st.stop()
     _draw_navigation(user)

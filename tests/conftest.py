@@ -23,6 +23,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_DATA = Path(os.environ.get("DOCKET_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 IN_CI = os.environ.get("DOCKET_CI") == "1"
+# The app's in-process judge worker stays off in the tests (AppTests, served apps): tests carry
+# out runs themselves, with their own keys; the worker's own tests turn it on.
+os.environ["DOCKET_WORKER"] = "off"
 
 
 def skip_or_fail(reason: str) -> None:
