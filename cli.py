@@ -641,14 +641,19 @@ class ProgressLine:
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
         self.drawn = False
+        self.last = ""
 
     def show(self, info: RunInfo) -> None:
-        """Draw ``info``'s line."""
+        """Draw ``info``'s line (not again when nothing changed: the heartbeat reports too)."""
+        line = info.line()
+        if line == self.last:
+            return
+        self.last = line
         if self.tty:
-            sys.stderr.write("\r\x1b[K" + info.line())
+            sys.stderr.write("\r\x1b[K" + line)
             self.drawn = True
         else:
-            sys.stderr.write(info.line() + "\n")
+            sys.stderr.write(line + "\n")
         sys.stderr.flush()
 
     def end(self) -> None:

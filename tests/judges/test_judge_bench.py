@@ -1,5 +1,5 @@
-"""The judge benchmark runs end to end with small numbers (so it cannot rot unnoticed); its
-figures are printed by the bench itself, not asserted here."""
+"""The judge benchmark runs with small numbers, engine and end to end through the database
+(so it cannot rot unnoticed); its figures are printed by the bench itself, not asserted here."""
 
 from __future__ import annotations
 
@@ -20,4 +20,7 @@ def test_judge_bench_prints_its_figures_and_the_goals():
     assert any(line.startswith("bare openai loop (chat.completions.create): ") for line in lines)
     assert any(line.startswith("bare post loop ") for line in lines)
     assert any(line.startswith("goals: >= 300 verdicts/s: ") for line in lines)
+    assert any(line.startswith("end to end (enqueue_run + execute_run, SQLite, every verdict "
+                               "stored): ") for line in lines)
+    assert any(line.startswith("goals end to end: >= 300 verdicts/s: ") for line in lines)
     assert "error" not in result.stdout
