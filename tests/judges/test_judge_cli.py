@@ -382,6 +382,10 @@ def test_a_worker_stopped_with_sigterm_hands_its_run_back(tmp_path, fake_openai)
         run = run_info(session=session, run_id=run_id)
     assert run.status == "queued" and run.done == len(stored(db)) < 30
     assert "stopped with" in run.message
+    log = (tmp_path / "worker.log").read_text()
+    assert "stopping: the calls in flight finish" in log and "0 runs carried out" not in log
+    assert f"run {run_id} (gpt): queued; " in log  # each run's line, without -v
+    assert SECRET not in log
     fake_openai.set_delay(0.0)
     assert cli(url, "worker", "--until-idle").returncode == 0
     assert len(stored(db)) == 30
