@@ -372,8 +372,9 @@ def admin_user(name: str | None, db: Database, *, what: str,
     """Return the admin acting: ``name`` signed in with the password read from stdin, or,
     without a name in single-user mode (``DOCKET_AUTH=none``, as the app), the local admin.
 
-    Raises ``denied`` for a failed sign-in, a missing ``--user`` or a user who is not an admin
-    (``what`` names what is refused, e.g. "exports").
+    Raises ``denied`` for a failed sign-in or a missing ``--user`` (``what`` names what is
+    refused, e.g. "exports"). Whether the user is an admin is checked by the storage function
+    acting, inside its transaction.
     """
     from storage.users import auth_mode, ensure_local_admin, sign_in
 
@@ -388,8 +389,6 @@ def admin_user(name: str | None, db: Database, *, what: str,
                      client="cli", local=True)
     if result.user is None:
         raise denied(result.message or "sign-in failed")
-    if result.user.role != "admin":
-        raise denied(f"{what} are for admins only: {name} is {result.user.role}")
     return result.user
 
 
@@ -486,6 +485,8 @@ def cmd_judge(args: argparse.Namespace, db: Database) -> int:
 
     migrate(db)
     actor = admin_user(args.user, db, what="judge commands", denied=NotAllowed)
+    if actor.role != "admin":  # `judge list` writes nothing that would check it
+        raise NotAllowed(f"judge commands are for admins only: {actor.name} is {actor.role}")
     action = {"add": judge_add, "list": judge_list, "run": judge_run}[args.judge_command]
     return action(args, db, actor)
 
