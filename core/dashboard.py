@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.metrics.compare import compare_dimension, with_derived_raters
+from core.metrics.compare import binarized_juries, compare_dimension, with_derived_raters
+from core.metrics.consensus import Jury
 from core.metrics.ratings import CONSENSUS, JUDGE, JURY, MetricsInputError, Ratings
 from core.metrics.slices import SLICE_KINDS, filter_items, select_raters, slice_agreement
 from core.metrics.views import align_swapped, binarize
@@ -27,7 +28,7 @@ class DashboardRequest:
 
     ``raters`` lists the annotators and judges that take part (``human:<name>``,
     ``judge:<name>``; None: all). ``groups``/``models`` keep items of those groups/models
-    (None: all items). ``juries`` are ``(name, (judge, ...))`` pairs.
+    (None: all items). ``juries`` are ``(name, Jury)`` pairs (the project's stored juries).
     """
 
     dimension: str
@@ -36,17 +37,17 @@ class DashboardRequest:
     models: tuple[str, ...] | None = None
     min_human_labels: int = 0
     binarize_at: str | None = None
-    juries: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    juries: tuple[tuple[str, Jury], ...] = ()
     n_resamples: int = DEFAULT_RESAMPLES
     seed: int = 0
 
 
-def active_juries(request: DashboardRequest, judges: tuple[str, ...]) -> dict[str, list[str]]:
+def active_juries(request: DashboardRequest, judges: tuple[str, ...]) -> dict[str, Jury]:
     """The request's juries whose members are all among ``judges`` (``judge:<name>``), by name;
     a jury needs two of them."""
     present = {name.split(":", 1)[1] for name in judges}
-    return {name: list(members) for name, members in request.juries
-            if len(set(members)) >= 2 and set(members) <= present}
+    return {name: jury for name, jury in request.juries
+            if len(set(jury.members)) >= 2 and set(jury.members) <= present}
 
 
 def dashboard_report(ratings: Ratings, request: DashboardRequest) -> dict[str, Any]:
@@ -68,7 +69,9 @@ def dashboard_report(ratings: Ratings, request: DashboardRequest) -> dict[str, A
     juries = active_juries(request, chosen.of_kind(JUDGE))
     document = compare_dimension(chosen, juries=juries, binarize_at=request.binarize_at,
                                  n_resamples=request.n_resamples, seed=request.seed)
-    view = binarize(chosen, request.binarize_at) if request.binarize_at is not None else chosen
+    view = chosen
+    if request.binarize_at is not None:
+        view, juries = binarize(chosen, request.binarize_at), binarized_juries(juries)
     derived, _, _ = with_derived_raters(align_swapped(view), juries)
     slices: dict[str, list[dict[str, Any]]] = {by: [] for by in SLICE_KINDS}
     scored = [*derived.of_kind(JUDGE), *derived.of_kind(JURY)]
