@@ -20,7 +20,7 @@ from storage.projects import get_project
 from tests.converters import write_jsonl
 
 NAN = np.nan
-C, I = "correct", "incorrect"
+C, I = "correct", "incorrect"  # noqa: E741 (short labels keep the table readable)
 
 
 def sample(*labels: str | None) -> list[dict[str, str | None]]:

@@ -51,7 +51,7 @@ def test_a_judge_that_always_repeats_itself_is_perfectly_consistent_and_one_samp
     single = self_consistency("judge:j", np.array([[0, NAN], [1, NAN]]), CORRECT)
     assert single.results["fleiss_kappa"].value is None
     assert "fewer than 2 items" in single.results["fleiss_kappa"].undefined_reason
-    with pytest.raises(MetricsInputError, match="integers 0..1"):
+    with pytest.raises(MetricsInputError, match=r"integers 0\.\.1"):
         self_consistency("judge:j", np.array([[0, 2.0]]), CORRECT)
 
 
