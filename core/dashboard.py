@@ -10,8 +10,11 @@ every judge and jury with the human consensus.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from core.metrics.compare import binarized_juries, compare_dimension, with_derived_raters
 from core.metrics.consensus import Jury
@@ -50,14 +53,28 @@ def active_juries(request: DashboardRequest, judges: tuple[str, ...]) -> dict[st
             if len(set(jury.members)) >= 2 and set(jury.members) <= present}
 
 
-def dashboard_report(ratings: Ratings, request: DashboardRequest) -> dict[str, Any]:
+def _sample_rows(samples: Mapping[str, np.ndarray], full: Ratings, chosen: Ratings
+                 ) -> dict[str, np.ndarray]:
+    """The samples of the items left after the filters, in ``chosen``'s item order."""
+    if not samples:
+        return {}
+    position = {item: row for row, item in enumerate(full.item_ids.tolist())}
+    rows = np.fromiter((position[item] for item in chosen.item_ids.tolist()), dtype=np.int64,
+                       count=len(chosen.item_ids))
+    return {rater: values[rows] for rater, values in samples.items()}
+
+
+def dashboard_report(ratings: Ratings, request: DashboardRequest,
+                     samples: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
     """Everything the dashboard draws for ``request``; plain JSON-ready data.
 
     Keys: ``document`` (the comparison), ``slices`` (``{"group": [...], "model": [...]}``,
     entries as :func:`core.metrics.slices.slice_agreement`; empty without a human consensus
     or with fewer than two groups/models), ``items`` (after the item filters),
     ``items_total`` and ``juries_dropped`` (jury names left out because a member judge is
-    not taking part). Raises :class:`MetricsInputError` for a bad rater, threshold or
+    not taking part). ``samples`` are the multi-sample judges' samples (items x K, in
+    ``ratings``' item order) for the document's ``self_consistency``, on the filtered items.
+    Raises :class:`MetricsInputError` for a bad rater, threshold or
     bootstrap setting.
     """
     if ratings.dimension.name != request.dimension:
@@ -68,7 +85,8 @@ def dashboard_report(ratings: Ratings, request: DashboardRequest) -> dict[str, A
                           min_human_labels=request.min_human_labels)
     juries = active_juries(request, chosen.of_kind(JUDGE))
     document = compare_dimension(chosen, juries=juries, binarize_at=request.binarize_at,
-                                 n_resamples=request.n_resamples, seed=request.seed)
+                                 n_resamples=request.n_resamples, seed=request.seed,
+                                 samples=_sample_rows(samples or {}, ratings, chosen))
     view = chosen
     if request.binarize_at is not None:
         view, juries = binarize(chosen, request.binarize_at), binarized_juries(juries)

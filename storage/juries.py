@@ -11,6 +11,7 @@ it is left out.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -22,10 +23,12 @@ from core.metrics.consensus import JURY_RULES, RULE_SCALES, Jury
 from core.metrics.ratings import JUDGE
 from core.safe_text import require_safe_text
 from storage.authz import ADMIN, Actor, authorize
-from storage.judges import NAME_PATTERN
 from storage.models import AuditLog, Judge, utcnow
 from storage.models import Jury as JuryRow
 from storage.projects import project_by_id
+
+# Like a judge's name, and spaces inside ("big two"): a jury name is only ever shown.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._ -]*[A-Za-z0-9._-])?")
 
 
 class JuryError(ValueError):
@@ -61,7 +64,7 @@ def check_jury(*, session: Session, project_id: int, name: str, members: Sequenc
     name = (name or "").strip()
     if not NAME_PATTERN.fullmatch(name) or len(name) > JURY_NAME_CHARS:
         raise JuryError(f"jury name {name!r}: use 1 to {JURY_NAME_CHARS} letters, digits and "
-                        "._-, starting with a letter or digit")
+                        "._- and inner spaces, starting with a letter or digit")
     taken = session.execute(select(JuryRow.name).where(
         JuryRow.project_id == project_id, func.lower(JuryRow.name) == name.lower())).scalar()
     if taken is not None:

@@ -73,9 +73,10 @@ def with_derived_raters(ratings: Ratings, juries: Juries
                                     "characters and no ':'")
         members = as_jury(given)
         try:
-            verdict = jury_verdict(ratings, members)
+            members.method(ratings.dimension.scale)
         except MetricsInputError as exc:
             raise MetricsInputError(f"jury {jury!r}: {exc}") from None
+        verdict = jury_verdict(ratings, members)
         derived[f"{JURY}:{jury}"] = verdict.values
         jury_info.append({"name": f"{JURY}:{jury}",
                           "members": [m.removeprefix(f"{JUDGE}:") for m in members.members],

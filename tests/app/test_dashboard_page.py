@@ -15,6 +15,7 @@ from storage.annotation import ProjectSettings, rebuild_queues, set_members, sub
 from storage.authz import OPERATOR
 from storage.demo import load_demo
 from storage.importer import import_file
+from storage.juries import list_juries
 from storage.projects import get_project
 from storage.review import find_item_id
 from tests.app.review_helpers import (
@@ -145,10 +146,11 @@ def test_filters_apply_only_on_submit_and_recompute(demo, admin):
     assert list(table["rater"]) == ["gpt-4o"]
 
 
-def test_a_jury_is_added_and_scored(demo, admin):
+def test_a_jury_is_added_stored_scored_and_removed(demo, admin):
     at = open_with(DASHBOARD, user=admin, params={"dashboard.project": "correctness"})
     with demo.read() as session:
         pid = get_project(session=session, name="correctness").id
+    assert at.selectbox(key=f"dashboard.juries.{pid}.rule").options == ["majority"]  # nominal
     at.text_input(key=f"dashboard.juries.{pid}.name").input("big two")
     at.multiselect(key=f"dashboard.juries.{pid}.members").set_value(["gpt-4o", "llama-3.1-70b"])
     at.button(key=f"dashboard.jury.add.{pid}").click().run()
@@ -157,6 +159,19 @@ def test_a_jury_is_added_and_scored(demo, admin):
     table, _ = headline(at, "correctness")
     assert "jury big two" in table.index
     assert table.loc["jury big two", "n"] > 0
+    with demo.read() as session:  # stored, not kept in this browser session
+        assert [(j.name, j.members, j.rule) for j in list_juries(session=session, project_id=pid)] \
+            == [("big two", ("gpt-4o", "llama-3.1-70b"), "majority")]
+    fresh = open_with(DASHBOARD, user=admin, params={"dashboard.project": "correctness"})
+    assert "jury big two" in headline(fresh, "correctness")[0].index
+
+    at.text_input(key=f"dashboard.juries.{pid}.name").input("solo")
+    at.multiselect(key=f"dashboard.juries.{pid}.members").set_value(["gpt-4o"])
+    at.button(key=f"dashboard.jury.add.{pid}").click().run()
+    assert "at least two different judges" in at.error[0].value
+    at.button(key=f"dashboard.jury.remove.{pid}.big two").click().run()
+    assert not at.exception
+    assert "jury big two" not in headline(at, "correctness")[0].index
 
 
 def test_metric_definitions_are_one_click_away(demo, admin):
