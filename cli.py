@@ -45,6 +45,7 @@ USER_ERRORS: dict[str, tuple[str, ...]] = {
     "storage.authz": ("NotAllowed",),
     "storage.users": ("UserError", "AuthConfigError"),
     "storage.juries": ("JuryError",),
+    "storage.judges": ("JudgeError",),
     "storage.debates": ("DebateSetupError",),
 }
 
@@ -346,6 +347,73 @@ def cmd_jury(args: argparse.Namespace, db: Database) -> int:
     return 0
 
 
+def debate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the arguments of ``debate add|list|run``."""
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="store a debate of two defined judges")
+    add.add_argument("name", help="debate name (letters, digits and ._-); rater debate:NAME")
+    add.add_argument("--a", required=True, metavar="JUDGE", help="debater A (speaks first)")
+    add.add_argument("--b", required=True, metavar="JUDGE", help="debater B")
+    add.add_argument("--rounds", type=positive_int, default=2, metavar="R",
+                     help="rounds of arguments (default %(default)s)")
+    add.add_argument("--decider", metavar="JUDGE",
+                     help="the judge who gives the final verdict (default: debater A)")
+    listing = actions.add_parser("list", help="list the project's debates")
+    run = actions.add_parser("run", help="carry out a debate over the project's items (resumes: "
+                                         "only what is missing)")
+    run.add_argument("name", help="debate name")
+    run.add_argument("--limit", type=positive_int, metavar="N",
+                     help="at most N items (a fixed random sample)")
+    run.add_argument("--only-with-humans", action="store_true",
+                     help="only items with human labels")
+    run.add_argument("--concurrency", type=positive_int, default=8, metavar="C",
+                     help="debates at once (default %(default)s)")
+    for sub in (add, listing, run):
+        sub.add_argument("--project", required=True, help="project name")
+
+
+def cmd_debate(args: argparse.Namespace, db: Database) -> int:
+    """Store, list or run a project's debates (two judges argue; rater debate:NAME)."""
+    import os
+
+    from storage.authz import OPERATOR
+    from storage.debates import create_debate, enqueue_debate, list_debates
+    from storage.judge_runs import execute_run
+    from storage.judge_worker import worker_name
+    from storage.migrations import migrate
+    from storage.projects import get_project
+
+    migrate(db)
+    if args.action == "list":
+        with db.read() as session:
+            project = get_project(session=session, name=args.project)
+            debates = list_debates(session=session, project_id=project.id)
+        if not debates:
+            print(f"no debates in {project.name}: add one with `python cli.py debate add`")
+        for debate in debates:
+            print(f"{debate.judge_row}  {debate.debater_a} vs {debate.debater_b}, "
+                  f"{debate.rounds} rounds, decided by {debate.setup.decider}")
+        return 0
+    worker = worker_name("cli")
+    with db.write() as session:
+        project = get_project(session=session, name=args.project)
+        if args.action == "add":
+            debate = create_debate(session=session, project_id=project.id, name=args.name,
+                                   debater_a=args.a, debater_b=args.b, rounds=args.rounds,
+                                   decider=args.decider, actor=OPERATOR)
+            print(f"debate stored: {debate.judge_row} = {debate.debater_a} vs "
+                  f"{debate.debater_b}, {debate.rounds} rounds, decided by "
+                  f"{debate.setup.decider}")
+            return 0
+        run_id = enqueue_debate(session=session, project_id=project.id, name=args.name,
+                                limit=args.limit, only_with_humans=args.only_with_humans,
+                                concurrency=args.concurrency, claimed_by=worker, actor=OPERATOR)
+    info = execute_run(db, run_id, worker=worker, environ=os.environ,
+                       on_progress=lambda progress: print(progress.line(), file=sys.stderr))
+    print(info.line())
+    return 0 if info.status == "done" else 1
+
+
 def export_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments of ``export``."""
     from core.charts.model import DEFAULT_MIN_PAIR_ITEMS
@@ -493,6 +561,7 @@ COMMANDS: dict[str, Command] = {
     "metrics": Command(cmd_metrics, metrics_arguments),
     "export": Command(cmd_export, export_arguments),
     "jury": Command(cmd_jury, jury_arguments),
+    "debate": Command(cmd_debate, debate_arguments),
 }
 
 
