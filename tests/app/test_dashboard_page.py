@@ -255,3 +255,24 @@ def test_the_headline_counts_each_judges_unparseable_verdicts(app_db, admin, tmp
     assert table.loc["flaky", "unparseable"] == "4 of 12"
     assert table.loc["steady", "unparseable"] == "0 of 12"
     assert table.loc["flaky", "n"] == 8  # agreement on the 8 parsed verdicts only
+
+
+def test_a_judge_with_samples_shows_its_self_consistency(app_db, admin, tmp_path):
+    # Judge "wobbly" answers three samples per item; its majority is scored, its samples'
+    # agreement is shown with n. Hand-computed Fleiss' kappa over the samples: per-item
+    # agreement 1, 1, 1/3, 1/3 (mean 2/3), label shares 1/2 each (P_e 1/2): kappa 1/3.
+    samples = [["correct"] * 3, ["incorrect"] * 3, ["correct", "correct", "incorrect"],
+               ["incorrect", "incorrect", "correct"]]
+    records = [{"id": f"q{i}", "prompt": f"Q{i}?", "response": "A",
+                "judges": {"wobbly": [{"correct": label} for label in labels]},
+                "humans": {"h": {"correct": labels[0]}}} for i, labels in enumerate(samples)]
+    import_file(app_db, write_jsonl(records, tmp_path / "w.jsonl"), project_name="wobbly",
+                schema=TEMPLATES["correctness"], actor=OPERATOR)
+    at = open_with(DASHBOARD, user=admin, params={"dashboard.project": "wobbly"})
+
+    assert not at.exception
+    table = table_with(at, "samples")
+    assert list(table["judge"]) == ["wobbly"]
+    assert (table.loc[0, "samples"], table.loc[0, "items"]) == (3, 4)
+    assert table.loc[0, "Fleiss' κ"] == pytest.approx(1 / 3)
+    assert table.loc[0, "Fleiss' κ 95% CI"].startswith("[")
