@@ -20,18 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from core.judges.client import CallResult, JudgeClient
+from core.judges.client import CallResult, CancelSignal, JudgeClient
 from core.judges.debate import DebateError, DebateSetup, run_debate
 from core.judges.endpoints import api_key_from_env
-from core.judges.prompting import Message, PromptError
+from core.judges.prompting import CompiledPrompt, Message, PromptError
 from core.judges.runner import Progress, run_calls
+from core.schema import Dimension
 from storage.authz import ADMIN, Actor, authorize
 from storage.judges import JudgeError, JudgeInfo, current_prompt, get_judge
 from storage.models import AuditLog, Debate, JudgeDefinition, JudgeRun, utcnow
@@ -204,13 +205,14 @@ def _check_keys(plan: DebatePlan, environ: Mapping[str, str]) -> None:
                                    "Streamlit secrets)")
 
 
-async def run_debate_calls(plan: DebatePlan, work: list[Any], compiled: Any, dimensions: Mapping,
-                           *, concurrency: int, environ: Mapping[str, str],
-                           client_factory: Callable[..., JudgeClient],
+async def run_debate_calls(plan: DebatePlan, work: Sequence[Any], compiled: CompiledPrompt,
+                           dimensions: Mapping[str, Dimension], *, concurrency: int,
+                           environ: Mapping[str, str], client_factory: Callable[..., JudgeClient],
                            on_result: Callable[[CallResult, Progress], Any],
-                           cancel_event: Any) -> Progress:
-    """Debate every work item (one per item and dimension), ``concurrency`` debates at once;
-    each finished debate goes to ``on_result`` as a :class:`CallResult` whose verdict's
+                           cancel_event: CancelSignal | None) -> Progress:
+    """Debate every work item (one per item and dimension: anything with ``fields``,
+    ``dimension`` and ``reference``), ``concurrency`` debates at once; each finished debate
+    goes to ``on_result`` as a :class:`CallResult` keyed by its work item, whose verdict's
     rationale is the transcript (a failed one: ``error`` set, nothing to store).
 
     Raises :class:`DebateSetupError` when a judge's API key variable is not set.
@@ -221,7 +223,7 @@ async def run_debate_calls(plan: DebatePlan, work: list[Any], compiled: Any, dim
                for name, judge in plan.judges.items()}
     decider = plan.judges[plan.debate.setup.decider].spec
 
-    async def debate_one(work_item: Any, cancel: Any) -> CallResult:
+    async def debate_one(work_item: Any, cancel: CancelSignal | None) -> CallResult:
         tokens = [0, 0]
         started = asyncio.get_running_loop().time()
 

@@ -2,10 +2,11 @@
 
 A run is one judge (one prompt version) over one project: every item (or those with human
 labels, or a fixed random sample), every dimension, ``samples`` samples, and for a pairwise
-task optionally both orders. :func:`enqueue_run` stores it; a worker (``python cli.py worker``,
-or the app's own in-process one) takes it with :func:`claim_run` — on PostgreSQL with
-``FOR UPDATE SKIP LOCKED``, so of several workers exactly one gets each run — and
-:func:`execute_run` does it.
+task optionally both orders. A run with ``debate_id`` carries out a debate instead (one per
+item and dimension, stored as ``debate:NAME``; :mod:`storage.debates`). :func:`enqueue_run`
+stores it; a worker (``python cli.py worker``, or the app's own in-process one) takes it with
+:func:`claim_run` — on PostgreSQL with ``FOR UPDATE SKIP LOCKED``, so of several workers
+exactly one gets each run — and :func:`execute_run` does it.
 
 Resume is the normal path, not a special one: a run only ever does what is missing (the
 ``(item, judge row, dimension, sample)`` verdicts not stored yet), and each batch of finished
