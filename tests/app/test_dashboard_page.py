@@ -97,9 +97,9 @@ def test_the_cache_is_hit_until_a_label_changes_the_data_version(demo, admin, an
     calls = []
     original = components.review_data.dashboard_report
 
-    def counting(ratings, request):
+    def counting(ratings, request, samples=None):
         calls.append(request)
-        return original(ratings, request)
+        return original(ratings, request, samples)
 
     monkeypatch.setattr(components.review_data, "dashboard_report", counting)
     at = open_with(DASHBOARD, user=admin, params={"dashboard.project": "correctness"})
