@@ -22,7 +22,7 @@ from core.metrics.ratings import HUMAN, JUDGE
 from core.safe_text import escape_markdown
 from storage.authz import NotAllowed
 from storage.database import Database
-from storage.juries import JuryError, JuryInfo, create_jury, delete_jury, list_juries
+from storage.juries import JuryError, create_jury, delete_jury, list_juries
 from storage.projects import ProjectInfo
 
 
@@ -110,20 +110,22 @@ def stored_juries(db: Database, project_id: int) -> tuple[tuple[str, Jury], ...]
                                                                     project_id=project_id))
 
 
-def render_juries(db: Database, project: ProjectInfo, judges: tuple[str, ...]) -> None:
-    """The project's stored juries, each with a remove button, and a form to add one."""
+def render_juries(db: Database, project: ProjectInfo, judges: tuple[str, ...],
+                  juries: tuple[tuple[str, Jury], ...]) -> None:
+    """The project's stored ``juries`` (:func:`stored_juries`), each with a remove button,
+    and a form to add one."""
     key = juries_key(project.id)
     st.caption("A jury is a group of judges whose majority (nominal, ordinal), median (ordinal, "
                "interval) or mean (interval) label per item is scored like any other rater, "
                "as `jury:NAME`. Juries are stored with the project: the CLI's metrics and the "
                "exports use them too.")
     show_flash(f"{key}.flash")
-    for info in _list(db, project.id):
+    for name, jury in juries:
         left, right = st.columns([5, 1], vertical_alignment="center")
-        left.markdown(f"**{escape_markdown(info.name)}**: {info.rule} of "
-                      f"{escape_markdown(', '.join(info.members))}")
-        right.button("Remove", key=f"dashboard.jury.remove.{project.id}.{info.name}",
-                     on_click=_remove_jury, args=(db, project.id, info.name),
+        left.markdown(f"**{escape_markdown(name)}**: {jury.rule} of "
+                      f"{escape_markdown(', '.join(jury.members))}")
+        right.button("Remove", key=f"dashboard.jury.remove.{project.id}.{name}",
+                     on_click=_remove_jury, args=(db, project.id, name),
                      icon=":material/delete:")
     rules = [rule for rule, scales in RULE_SCALES.items()
              if all(d.scale in scales for d in project.schema.dimensions)]
@@ -137,11 +139,6 @@ def render_juries(db: Database, project: ProjectInfo, judges: tuple[str, ...]) -
         rule.selectbox("Rule", rules, key=f"{key}.rule")
         right.form_submit_button("Add jury", on_click=_add_jury, args=(db, project.id),
                                  key=f"dashboard.jury.add.{project.id}")
-
-
-def _list(db: Database, project_id: int) -> list[JuryInfo]:
-    with db.read() as session:
-        return list_juries(session=session, project_id=project_id)
 
 
 def _add_jury(db: Database, project_id: int) -> None:

@@ -51,7 +51,7 @@ def render_dashboard(db: Database) -> None:
         request = render_filters(project, facets_for, stored_juries(db, project.id))
     facets = facets_for(request.dimension)
     with juries.expander(f"Juries ({len(request.juries)})", icon=":material/groups:"):
-        render_juries(db, project, facets.judges)
+        render_juries(db, project, facets.judges, request.juries)
     try:
         data = dashboard_data(db, db.url, project.id, version, request)
     except MetricsInputError as exc:
