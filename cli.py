@@ -53,6 +53,8 @@ USER_ERRORS: dict[str, tuple[str, ...]] = {
     "storage.judges": ("JudgeError",),
     "storage.judge_runs": ("RunError",),
     "core.judges.endpoints": ("EndpointError",),
+    "storage.juries": ("JuryError",),
+    "storage.debates": ("DebateSetupError",),
 }
 
 
@@ -267,14 +269,16 @@ def metrics_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_metrics(args: argparse.Namespace, db: Database) -> int:
     """Agreement of every rater pair, the rater groups, bias and rankings on one dimension."""
     from core.metrics import MetricsInputError, compare_dimension
+    from core.metrics.ratings import JUDGE
     from core.metrics.report import format_comparison
-    from storage.labels import load_ratings
+    from storage.juries import jury_map, usable_juries
+    from storage.labels import load_ratings_and_samples
     from storage.migrations import migrate
     from storage.projects import get_project
 
     migrate(db)
-    juries = dict(args.jury)
-    if len(juries) != len(args.jury):
+    given = dict(args.jury)
+    if len(given) != len(args.jury):
         raise MetricsInputError("--jury: each jury needs its own name")
     with db.read() as session:
         project = get_project(session=session, name=args.project)
@@ -282,16 +286,140 @@ def cmd_metrics(args: argparse.Namespace, db: Database) -> int:
         if name not in project.schema.dimension_names:
             raise MetricsInputError(f"project {project.name!r} has no dimension {name!r} "
                                     f"(dimensions: {', '.join(project.schema.dimension_names)})")
-        ratings = load_ratings(session=session, project_id=project.id,
-                               dimension=project.schema.dimension(name))
+        ratings, samples = load_ratings_and_samples(session=session, project_id=project.id,
+                                                    dimension=project.schema.dimension(name))
+        juries = jury_map(session=session, project_id=project.id, extra=given)
+    # A stored jury is left out of a dimension its members gave no verdict on; a --jury given
+    # here is the user's explicit ask, so an unknown member stays an error.
+    stored, dropped = usable_juries({n: j for n, j in juries.items() if n not in given},
+                                    ratings.of_kind(JUDGE))
+    for jury in dropped:
+        print(f"note: jury:{jury} left out: a member judge has no verdict on {name!r}",
+              file=sys.stderr)
+    juries = {**stored, **{n: j for n, j in juries.items() if n in given}}
     document = {"project": project.name,
                 **compare_dimension(ratings, juries=juries, binarize_at=args.binarize_at,
-                                    n_resamples=args.bootstrap, seed=args.seed)}
+                                    n_resamples=args.bootstrap, seed=args.seed,
+                                    samples=samples)}
     if args.json:
         print(json.dumps(document, ensure_ascii=False, allow_nan=False, indent=1))
     else:
         print(format_comparison(document))
     return 0
+
+
+def jury_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the arguments of ``jury add|list|remove``."""
+    from core.metrics.consensus import JURY_RULES
+
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="store a jury of the project's judges")
+    add.add_argument("name", help="jury name (letters, digits and ._-); rater jury:NAME")
+    add.add_argument("--members", required=True, metavar="JUDGE,JUDGE,...",
+                     help="two or more of the project's judges (as in `metrics`: NAME, NAME@v2)")
+    add.add_argument("--rule", required=True, choices=JURY_RULES,
+                     help="majority (nominal/ordinal), median (ordinal/interval), mean (interval)")
+    listing = actions.add_parser("list", help="list the project's juries")
+    remove = actions.add_parser("remove", help="delete a jury")
+    remove.add_argument("name", help="jury name")
+    for sub in (add, listing, remove):
+        sub.add_argument("--project", required=True, help="project name")
+
+
+def cmd_jury(args: argparse.Namespace, db: Database) -> int:
+    """Store, list or remove a project's juries (rater jury:NAME in metrics and exports)."""
+    from storage.authz import OPERATOR
+    from storage.juries import create_jury, delete_jury, list_juries
+    from storage.migrations import migrate
+    from storage.projects import get_project
+
+    migrate(db)
+    if args.action == "list":
+        with db.read() as session:
+            project = get_project(session=session, name=args.project)
+            juries = list_juries(session=session, project_id=project.id)
+        if not juries:
+            print(f"no juries in {project.name}: add one with `python cli.py jury add`")
+        for jury in juries:
+            print(f"jury:{jury.name}  {jury.rule} of {', '.join(jury.members)}")
+        return 0
+    with db.write() as session:
+        project = get_project(session=session, name=args.project)
+        if args.action == "add":
+            jury = create_jury(session=session, project_id=project.id, name=args.name,
+                               members=args.members.split(","), rule=args.rule, actor=OPERATOR)
+            print(f"jury stored: jury:{jury.name} = {jury.rule} of {', '.join(jury.members)}")
+        else:
+            delete_jury(session=session, project_id=project.id, name=args.name, actor=OPERATOR)
+            print(f"jury removed: {args.name}")
+    return 0
+
+
+def debate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the arguments of ``debate add|list|run``."""
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="store a debate of two defined judges")
+    add.add_argument("name", help="debate name (letters, digits and ._-); rater debate:NAME")
+    add.add_argument("--a", required=True, metavar="JUDGE", help="debater A (speaks first)")
+    add.add_argument("--b", required=True, metavar="JUDGE", help="debater B")
+    add.add_argument("--rounds", type=positive_int, default=2, metavar="R",
+                     help="rounds of arguments (default %(default)s)")
+    add.add_argument("--decider", metavar="JUDGE",
+                     help="the judge who gives the final verdict (default: debater A)")
+    listing = actions.add_parser("list", help="list the project's debates")
+    run = actions.add_parser("run", help="carry out a debate over the project's items (resumes: "
+                                         "only what is missing)")
+    run.add_argument("name", help="debate name")
+    run.add_argument("--limit", type=positive_int, metavar="N",
+                     help="at most N items (a fixed random sample)")
+    run.add_argument("--only-with-humans", action="store_true",
+                     help="only items with human labels")
+    run.add_argument("--concurrency", type=positive_int, default=8, metavar="C",
+                     help="debates at once (default %(default)s)")
+    for sub in (add, listing, run):
+        sub.add_argument("--project", required=True, help="project name")
+
+
+def cmd_debate(args: argparse.Namespace, db: Database) -> int:
+    """Store, list or run a project's debates (two judges argue; rater debate:NAME)."""
+    import os
+
+    from storage.authz import OPERATOR
+    from storage.debates import create_debate, enqueue_debate, list_debates
+    from storage.judge_runs import execute_run
+    from storage.judge_worker import worker_name
+    from storage.migrations import migrate
+    from storage.projects import get_project
+
+    migrate(db)
+    if args.action == "list":
+        with db.read() as session:
+            project = get_project(session=session, name=args.project)
+            debates = list_debates(session=session, project_id=project.id)
+        if not debates:
+            print(f"no debates in {project.name}: add one with `python cli.py debate add`")
+        for debate in debates:
+            print(f"{debate.judge_row}  {debate.debater_a} vs {debate.debater_b}, "
+                  f"{debate.rounds} rounds, decided by {debate.setup.decider}")
+        return 0
+    worker = worker_name("cli")
+    with db.write() as session:
+        project = get_project(session=session, name=args.project)
+        if args.action == "add":
+            debate = create_debate(session=session, project_id=project.id, name=args.name,
+                                   debater_a=args.a, debater_b=args.b, rounds=args.rounds,
+                                   decider=args.decider, actor=OPERATOR)
+            print(f"debate stored: {debate.judge_row} = {debate.debater_a} vs "
+                  f"{debate.debater_b}, {debate.rounds} rounds, decided by "
+                  f"{debate.setup.decider}")
+            return 0
+        run_id = enqueue_debate(session=session, project_id=project.id, name=args.name,
+                                limit=args.limit, only_with_humans=args.only_with_humans,
+                                concurrency=args.concurrency, claimed_by=worker, actor=OPERATOR)
+    info = execute_run(db, run_id, worker=worker, environ=os.environ,
+                       on_progress=lambda progress: print(progress.line(), file=sys.stderr))
+    print(info.line())
+    return 0 if info.status == "done" else 1
 
 
 def export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -780,6 +908,8 @@ COMMANDS: dict[str, Command] = {
     "export": Command(cmd_export, export_arguments),
     "judge": Command(cmd_judge, judge_arguments),
     "worker": Command(cmd_worker, worker_arguments),
+    "jury": Command(cmd_jury, jury_arguments),
+    "debate": Command(cmd_debate, debate_arguments),
 }
 
 

@@ -2,7 +2,8 @@
 
 Widget keys carry the project id (and the dimension for rater and threshold choices), so
 switching project or dimension starts from that project's or dimension's own choices instead
-of carrying over options that no longer exist. Juries live in the session per project.
+of carrying over options that no longer exist. Juries are stored with the project
+(:mod:`storage.juries`): admins add and remove them here.
 """
 
 from __future__ import annotations
@@ -11,11 +12,17 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from components.auth import acting_user, refused
+from components.flash import flash, show_flash
 from components.review_data import Facets
 from core.dashboard import DashboardRequest
 from core.metrics.compare import JURY_NAME_CHARS
+from core.metrics.consensus import RULE_SCALES, Jury
 from core.metrics.ratings import HUMAN, JUDGE
 from core.safe_text import escape_markdown
+from storage.authz import NotAllowed
+from storage.database import Database
+from storage.juries import JuryError, create_jury, delete_jury, list_juries
 from storage.projects import ProjectInfo
 
 
@@ -25,7 +32,7 @@ def filter_key(project_id: int, name: str, *parts: str) -> str:
 
 
 def juries_key(project_id: int) -> str:
-    """Session key of the project's juries: a tuple of ``(name, (judge, ...))``."""
+    """Prefix of the session keys of the project's jury form."""
     return f"dashboard.juries.{project_id}"
 
 
@@ -33,8 +40,10 @@ def _bare(names: tuple[str, ...]) -> list[str]:
     return [name.split(":", 1)[1] for name in names]
 
 
-def render_filters(project: ProjectInfo, facets_for: Callable[[str], Facets]) -> DashboardRequest:
-    """Draw the filter form; return the request of the applied (submitted) filters."""
+def render_filters(project: ProjectInfo, facets_for: Callable[[str], Facets],
+                   juries: tuple[tuple[str, Jury], ...] = ()) -> DashboardRequest:
+    """Draw the filter form; return the request of the applied (submitted) filters, with the
+    project's stored ``juries``."""
     pid = project.id
     schema = project.schema
     dimension_key = filter_key(pid, "dimension")
@@ -76,7 +85,7 @@ def render_filters(project: ProjectInfo, facets_for: Callable[[str], Facets]) ->
         dimension=name, raters=None if everyone else tuple(raters),
         groups=tuple(groups) or None, models=tuple(models) or None,
         min_human_labels=int(minimum), binarize_at=threshold,
-        juries=st.session_state.get(juries_key(pid), ()))
+        juries=juries)
 
 
 def _binarize_widget(pid: int, scale: str, labels: tuple[str, ...], name: str) -> str | None:
@@ -93,47 +102,80 @@ def _binarize_widget(pid: int, scale: str, labels: tuple[str, ...], name: str) -
     return None
 
 
-def render_juries(project_id: int, judges: tuple[str, ...]) -> None:
-    """The juries of the project: list with remove buttons, and a form to add one."""
-    key = juries_key(project_id)
-    juries = st.session_state.get(key, ())
-    st.caption("A jury is a group of judges whose majority (nominal), median (ordinal) or mean "
-               "(interval) label per item is scored like any other rater.")
-    for name, members in juries:
+def stored_juries(db: Database, project_id: int) -> tuple[tuple[str, Jury], ...]:
+    """The project's stored juries as the request takes them (one small query, uncached: a
+    change writes the audit log, so cached results keyed on the data version follow)."""
+    with db.read() as session:
+        return tuple((info.name, info.jury) for info in list_juries(session=session,
+                                                                    project_id=project_id))
+
+
+def render_juries(db: Database, project: ProjectInfo, judges: tuple[str, ...],
+                  juries: tuple[tuple[str, Jury], ...]) -> None:
+    """The project's stored ``juries`` (:func:`stored_juries`), each with a remove button,
+    and a form to add one."""
+    key = juries_key(project.id)
+    st.caption("A jury is a group of judges whose majority (nominal, ordinal), median (ordinal, "
+               "interval) or mean (interval) label per item is scored like any other rater, "
+               "as `jury:NAME`. Juries are stored with the project: the CLI's metrics and the "
+               "exports use them too.")
+    show_flash(f"{key}.flash")
+    for name, jury in juries:
         left, right = st.columns([5, 1], vertical_alignment="center")
-        left.markdown(f"**{escape_markdown(name)}**: {escape_markdown(', '.join(members))}")
-        right.button("Remove", key=f"dashboard.jury.remove.{project_id}.{name}",
-                     on_click=_remove_jury, args=(key, name), icon=":material/delete:")
-    message = st.session_state.pop(f"{key}.message", None)
-    if message:
-        st.error(message, icon=":material/error:")
-    with st.form(f"dashboard.jury_form.{project_id}", clear_on_submit=True, border=False):
-        left, middle, right = st.columns([2, 4, 1], vertical_alignment="bottom")
+        left.markdown(f"**{escape_markdown(name)}**: {jury.rule} of "
+                      f"{escape_markdown(', '.join(jury.members))}")
+        right.button("Remove", key=f"dashboard.jury.remove.{project.id}.{name}",
+                     on_click=_remove_jury, args=(db, project.id, name),
+                     icon=":material/delete:")
+    rules = [rule for rule, scales in RULE_SCALES.items()
+             if all(d.scale in scales for d in project.schema.dimensions)]
+    if not rules:
+        st.caption("No jury rule fits every dimension of this project.")
+        return
+    with st.form(f"dashboard.jury_form.{project.id}", clear_on_submit=True, border=False):
+        left, middle, rule, right = st.columns([2, 4, 2, 1], vertical_alignment="bottom")
         left.text_input("Jury name", key=f"{key}.name", max_chars=JURY_NAME_CHARS)
         middle.multiselect("Judges", _bare(judges), key=f"{key}.members")
-        right.form_submit_button("Add jury", on_click=_add_jury, args=(key,),
-                                 key=f"dashboard.jury.add.{project_id}")
+        rule.selectbox("Rule", rules, key=f"{key}.rule")
+        right.form_submit_button("Add jury", on_click=_add_jury, args=(db, project.id),
+                                 key=f"dashboard.jury.add.{project.id}")
 
 
-def _add_jury(key: str) -> None:
-    name = st.session_state.get(f"{key}.name", "").strip()
-    members = tuple(st.session_state.get(f"{key}.members", []))
-    juries = st.session_state.get(key, ())
-    problem = None
-    if not name or ":" in name:
-        problem = "Give the jury a name (without ':')."
-    elif name in {existing for existing, _ in juries}:
-        problem = f"There is already a jury called {escape_markdown(name)}."
-    elif len(members) < 2:
-        problem = "A jury needs at least two judges."
-    if problem:
-        st.session_state[f"{key}.message"] = problem
+def _add_jury(db: Database, project_id: int) -> None:
+    key = juries_key(project_id)
+    actor = acting_user(db, role="admin")
+    if actor is None:
         return
-    st.session_state[key] = (*juries, (name, members))
+    try:
+        with db.write() as session:
+            info = create_jury(session=session, project_id=project_id,
+                               name=st.session_state.get(f"{key}.name", ""),
+                               members=st.session_state.get(f"{key}.members", []),
+                               rule=st.session_state.get(f"{key}.rule") or "", actor=actor)
+    except NotAllowed as exc:
+        refused(exc)
+        return
+    except JuryError as exc:
+        flash(f"{key}.flash", "error", f"Not added: {escape_markdown(exc)}.")
+        return
+    flash(f"{key}.flash", "success", f"Jury {escape_markdown(info.name)} added.")
 
 
-def _remove_jury(key: str, name: str) -> None:
-    st.session_state[key] = tuple(j for j in st.session_state.get(key, ()) if j[0] != name)
+def _remove_jury(db: Database, project_id: int, name: str) -> None:
+    key = juries_key(project_id)
+    actor = acting_user(db, role="admin")
+    if actor is None:
+        return
+    try:
+        with db.write() as session:
+            delete_jury(session=session, project_id=project_id, name=name, actor=actor)
+    except NotAllowed as exc:
+        refused(exc)
+        return
+    except JuryError as exc:
+        flash(f"{key}.flash", "error", f"Not removed: {escape_markdown(exc)}.")
+        return
+    flash(f"{key}.flash", "success", f"Jury {escape_markdown(name)} removed.")
 
 
 def filter_summary(request: DashboardRequest) -> str:

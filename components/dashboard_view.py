@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from components.dashboard_filters import filter_summary, render_filters, render_juries
+from components.dashboard_filters import filter_summary, render_filters, render_juries, stored_juries
 from components.review_data import (
     current_version,
     dashboard_data,
@@ -48,10 +48,10 @@ def render_dashboard(db: Database) -> None:
 
     filters, juries = st.columns(2)
     with filters.expander("Filters", icon=":material/filter_alt:"):
-        request = render_filters(project, facets_for)
+        request = render_filters(project, facets_for, stored_juries(db, project.id))
     facets = facets_for(request.dimension)
     with juries.expander(f"Juries ({len(request.juries)})", icon=":material/groups:"):
-        render_juries(project.id, facets.judges)
+        render_juries(db, project, facets.judges, request.juries)
     try:
         data = dashboard_data(db, db.url, project.id, version, request)
     except MetricsInputError as exc:
@@ -66,6 +66,7 @@ def render_dashboard(db: Database) -> None:
     second = model.SECOND_METRIC[document["scale"]]
     _headline(document, metric, second, min_pair_items)
     _position_consistency(document)
+    _self_consistency(document)
     view = st.segmented_control("Details", VIEWS, default=VIEWS[0], key=VIEW_KEY, required=True)
     _detail(view or VIEWS[0], db, project, version, data, metric)
 
@@ -209,6 +210,17 @@ def _position_consistency(document: Mapping[str, Any]) -> None:
                 "responses are shown in the other order.")
     st.dataframe(model.consistency_table(consistency), hide_index=True,
                  key="dashboard.consistency")
+
+
+def _self_consistency(document: Mapping[str, Any]) -> None:
+    entries = document.get("self_consistency") or []
+    if not entries:
+        return
+    st.markdown("**Self-consistency across samples**: how far each judge run with several "
+                "samples per item agrees with itself (its samples as raters). Its scores above "
+                "use the per-item majority of its samples (mean for scores); a tie gives no label.")
+    st.dataframe(model.self_consistency_table(entries), hide_index=True,
+                 key="dashboard.self_consistency")
 
 
 def _distribution(document: Mapping[str, Any]) -> None:

@@ -14,7 +14,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ import pyarrow.parquet as pq
 import streamlit as st
 
 from components.auth import refused
-from components.dashboard_filters import juries_key
+from components.dashboard_filters import stored_juries
 from components.review_project import choose_project
 from core.charts.model import DEFAULT_MIN_PAIR_ITEMS, MIN_PAIR_ITEMS_HELP
 from core.export.gold import DEFAULT_MIN_LABELS, POLICIES, GoldPolicy
@@ -31,6 +30,7 @@ from core.export.preferences import preference_source
 from core.export.registry import KINDS, default_file_name
 from core.export.writers import ExportError, sweep_temporary_files
 from core.metrics import MetricsInputError
+from core.metrics.consensus import Jury
 from core.safe_text import escape_markdown
 from storage.authz import NotAllowed
 from storage.database import Database
@@ -68,9 +68,7 @@ def render_export(db: Database, user: UserInfo) -> None:
                                 format_func=str.capitalize, required=True)
     description = KINDS[kind].description
     st.caption(description[:1].upper() + description[1:] + ".")
-    request = _request_form(project, kind)
-    if request is not None and kind in ("labels", "report"):
-        request = replace(request, juries=_session_juries(project))
+    request = _request_form(project, kind, stored_juries(db, project.id))
     if request is not None:
         _run(db, user, project, request)
     last = st.session_state.get(STATE)
@@ -78,13 +76,8 @@ def render_export(db: Database, user: UserInfo) -> None:
         _show_result(last)
 
 
-def _session_juries(project: ProjectInfo) -> dict[str, list[str]]:
-    """The juries defined on the Dashboard in this session for the project."""
-    return {name: list(members)
-            for name, members in st.session_state.get(juries_key(project.id), ())}
-
-
-def _request_form(project: ProjectInfo, kind: str) -> ExportRequest | None:
+def _request_form(project: ProjectInfo, kind: str, juries: tuple[tuple[str, Jury], ...]
+                  ) -> ExportRequest | None:
     """The options of ``kind`` in a form; the request once the form is submitted."""
     with st.form(f"export.form.{kind}"):
         fmt = st.radio("Format", KINDS[kind].formats, horizontal=True, key=f"export.format.{kind}")
@@ -100,12 +93,12 @@ def _request_form(project: ProjectInfo, kind: str) -> ExportRequest | None:
         if kind == "preferences":
             dimension, margin = _preference_options(project)
         if kind in ("labels", "report"):
-            juries = _session_juries(project)
-            st.caption("Juries: " + "; ".join(
-                f"**{escape_markdown(name)}** ({escape_markdown(', '.join(members))})"
-                for name, members in juries.items()) if juries else
-                "Juries you define on the Dashboard are added here (their verdicts as rows, "
-                "or scored in the report).")
+            st.caption("The project's juries are included: " + "; ".join(
+                f"**{escape_markdown(name)}** ({jury.rule} of "
+                f"{escape_markdown(', '.join(jury.members))})" for name, jury in juries)
+                if juries else "Juries stored with the project (added on the Dashboard or with "
+                "`python cli.py jury add`) are included here (their verdicts as rows, or "
+                "scored in the report).")
         if kind == "report":
             left, middle, right = st.columns(3)
             n_resamples = left.number_input("Bootstrap resamples", 0, 10_000, 1000, step=100,

@@ -22,7 +22,7 @@ from core.disagreements import find_disagreements
 from core.metrics import Ratings, compare_dimension
 from core.metrics.ratings import HUMAN, JUDGE
 from storage.database import Database
-from storage.labels import load_ratings
+from storage.labels import load_ratings_and_samples
 from storage.projects import ProjectInfo, find_project, project_by_id, project_names
 from storage.versioning import data_version
 
@@ -63,13 +63,20 @@ def current_version(db: Database, project_id: int) -> str:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=RATINGS_ENTRIES, show_spinner="Reading the labels…")
-def dimension_ratings(_db: Database, db_url: str, project_id: int, version: str,
-                      dimension: str) -> Ratings:
-    """All labels of one dimension (humans and judges, sample 0) as Ratings."""
+def dimension_labels(_db: Database, db_url: str, project_id: int, version: str,
+                     dimension: str) -> tuple[Ratings, dict[str, np.ndarray]]:
+    """All labels of one dimension as Ratings (a judge's samples: their per-item majority),
+    and the multi-sample judges' samples (see :func:`storage.labels.load_ratings_and_samples`)."""
     with _db.read() as session:
         schema = project_by_id(session=session, project_id=project_id).schema
-        return load_ratings(session=session, project_id=project_id,
-                            dimension=schema.dimension(dimension))
+        return load_ratings_and_samples(session=session, project_id=project_id,
+                                        dimension=schema.dimension(dimension))
+
+
+def dimension_ratings(_db: Database, db_url: str, project_id: int, version: str,
+                      dimension: str) -> Ratings:
+    """All labels of one dimension as Ratings (cached with :func:`dimension_labels`)."""
+    return dimension_labels(_db, db_url, project_id, version, dimension)[0]
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=RESULT_ENTRIES, show_spinner=False)
@@ -88,8 +95,8 @@ def dimension_facets(_db: Database, db_url: str, project_id: int, version: str,
 def dashboard_data(_db: Database, db_url: str, project_id: int, version: str,
                    request: DashboardRequest) -> dict[str, Any]:
     """:func:`core.dashboard.dashboard_report` for the request (plain data)."""
-    ratings = dimension_ratings(_db, db_url, project_id, version, request.dimension)
-    return dashboard_report(ratings, request)
+    ratings, samples = dimension_labels(_db, db_url, project_id, version, request.dimension)
+    return dashboard_report(ratings, request, samples)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=RESULT_ENTRIES, show_spinner="Comparing every dimension…")

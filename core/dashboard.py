@@ -10,10 +10,14 @@ every judge and jury with the human consensus.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.metrics.compare import compare_dimension, with_derived_raters
+import numpy as np
+
+from core.metrics.compare import binarized_juries, compare_dimension, with_derived_raters
+from core.metrics.consensus import Jury
 from core.metrics.ratings import CONSENSUS, JUDGE, JURY, MetricsInputError, Ratings
 from core.metrics.slices import SLICE_KINDS, filter_items, select_raters, slice_agreement
 from core.metrics.views import align_swapped, binarize
@@ -27,7 +31,7 @@ class DashboardRequest:
 
     ``raters`` lists the annotators and judges that take part (``human:<name>``,
     ``judge:<name>``; None: all). ``groups``/``models`` keep items of those groups/models
-    (None: all items). ``juries`` are ``(name, (judge, ...))`` pairs.
+    (None: all items). ``juries`` are ``(name, Jury)`` pairs (the project's stored juries).
     """
 
     dimension: str
@@ -36,27 +40,41 @@ class DashboardRequest:
     models: tuple[str, ...] | None = None
     min_human_labels: int = 0
     binarize_at: str | None = None
-    juries: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    juries: tuple[tuple[str, Jury], ...] = ()
     n_resamples: int = DEFAULT_RESAMPLES
     seed: int = 0
 
 
-def active_juries(request: DashboardRequest, judges: tuple[str, ...]) -> dict[str, list[str]]:
+def active_juries(request: DashboardRequest, judges: tuple[str, ...]) -> dict[str, Jury]:
     """The request's juries whose members are all among ``judges`` (``judge:<name>``), by name;
     a jury needs two of them."""
     present = {name.split(":", 1)[1] for name in judges}
-    return {name: list(members) for name, members in request.juries
-            if len(set(members)) >= 2 and set(members) <= present}
+    return {name: jury for name, jury in request.juries
+            if len(set(jury.members)) >= 2 and set(jury.members) <= present}
 
 
-def dashboard_report(ratings: Ratings, request: DashboardRequest) -> dict[str, Any]:
+def _sample_rows(samples: Mapping[str, np.ndarray], full: Ratings, chosen: Ratings
+                 ) -> dict[str, np.ndarray]:
+    """The samples of the items left after the filters, in ``chosen``'s item order."""
+    if not samples:
+        return {}
+    position = {item: row for row, item in enumerate(full.item_ids.tolist())}
+    rows = np.fromiter((position[item] for item in chosen.item_ids.tolist()), dtype=np.int64,
+                       count=len(chosen.item_ids))
+    return {rater: values[rows] for rater, values in samples.items()}
+
+
+def dashboard_report(ratings: Ratings, request: DashboardRequest,
+                     samples: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
     """Everything the dashboard draws for ``request``; plain JSON-ready data.
 
     Keys: ``document`` (the comparison), ``slices`` (``{"group": [...], "model": [...]}``,
     entries as :func:`core.metrics.slices.slice_agreement`; empty without a human consensus
     or with fewer than two groups/models), ``items`` (after the item filters),
     ``items_total`` and ``juries_dropped`` (jury names left out because a member judge is
-    not taking part). Raises :class:`MetricsInputError` for a bad rater, threshold or
+    not taking part). ``samples`` are the multi-sample judges' samples (items x K, in
+    ``ratings``' item order) for the document's ``self_consistency``, on the filtered items.
+    Raises :class:`MetricsInputError` for a bad rater, threshold or
     bootstrap setting.
     """
     if ratings.dimension.name != request.dimension:
@@ -67,8 +85,11 @@ def dashboard_report(ratings: Ratings, request: DashboardRequest) -> dict[str, A
                           min_human_labels=request.min_human_labels)
     juries = active_juries(request, chosen.of_kind(JUDGE))
     document = compare_dimension(chosen, juries=juries, binarize_at=request.binarize_at,
-                                 n_resamples=request.n_resamples, seed=request.seed)
-    view = binarize(chosen, request.binarize_at) if request.binarize_at is not None else chosen
+                                 n_resamples=request.n_resamples, seed=request.seed,
+                                 samples=_sample_rows(samples or {}, ratings, chosen))
+    view = chosen
+    if request.binarize_at is not None:
+        view, juries = binarize(chosen, request.binarize_at), binarized_juries(juries)
     derived, _, _ = with_derived_raters(align_swapped(view), juries)
     slices: dict[str, list[dict[str, Any]]] = {by: [] for by in SLICE_KINDS}
     scored = [*derived.of_kind(JUDGE), *derived.of_kind(JURY)]

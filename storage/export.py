@@ -29,13 +29,15 @@ from core.export.registry import check_request
 from core.export.report import write_report
 from core.export.writers import ExportError, WrittenFile, columns_of, write_table
 from core.metrics import compare_dimension
+from core.metrics.ratings import JUDGE
 from core.schema import schema_to_dict
 from storage.authz import ADMIN, Actor, authorize
 from storage.database import Database
 from storage.export_gold import gold_batches, gold_rows
 from storage.export_labels import label_batches
 from storage.export_sql import BATCH_ROWS
-from storage.labels import load_ratings
+from storage.juries import jury_map, list_juries, usable_juries
+from storage.labels import load_ratings_and_samples
 from storage.projects import ProjectInfo, get_project
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,8 @@ class ExportRequest:
     """What to export: ``kind`` (gold, labels, preferences, report) as ``fmt``.
 
     ``policy`` decides gold (gold and preferences). ``dimension``/``margin`` pick the rating
-    pairs of preferences. ``juries`` (name -> judges) add jury rows to labels and the report.
+    pairs of preferences. ``juries`` (name -> judges) add jury rows to labels and the report,
+    besides the project's stored juries (:mod:`storage.juries`), which are always included.
     ``n_resamples``/``seed`` are the report's bootstrap settings; ``min_pair_items`` the
     items an annotator pair must share to count in its human range.
     """
@@ -109,6 +112,11 @@ def export_project(db: Database, *, project_name: str, request: ExportRequest,
         authorize(session, actor, role=ADMIN, action="export")
         project = get_project(session=session, name=project_name)
         metadata = _metadata(project, request, now or utc_now())
+        stored = list_juries(session=session, project_id=project.id)
+        jury_map(session=session, project_id=project.id, extra=request.juries)  # name clashes
+        if stored:
+            metadata["juries"] = {jury.name: {"members": list(jury.members), "rule": jury.rule}
+                                  for jury in stored} | metadata.get("juries", {})
         if request.kind == "gold":
             return _export_gold(session, project, request, path, metadata)
         if request.kind == "labels":
@@ -134,7 +142,8 @@ def _metadata(project: ProjectInfo, request: ExportRequest, now: datetime) -> di
     if request.kind == "preferences":
         metadata["margin"] = request.margin
     if request.juries:
-        metadata["juries"] = {name: list(members) for name, members in request.juries.items()}
+        metadata["juries"] = {name: {"members": list(members), "rule": None}
+                              for name, members in request.juries.items()}
     if request.kind == "report":
         metadata["bootstrap"] = {"resamples": request.n_resamples, "seed": request.seed}
         metadata["human_range"] = {"min_pair_items": request.min_pair_items}
@@ -183,8 +192,9 @@ def _batched(rows: Iterator[dict[str, Any]], size: int = BATCH_ROWS
 
 def _export_labels(session: Session, project: ProjectInfo, request: ExportRequest,
                    path: Path | str, metadata: dict[str, Any]) -> ExportSummary:
+    stored = {jury.name: jury.jury for jury in list_juries(session=session, project_id=project.id)}
     written = write_table(path, request.fmt, LABEL_COLUMNS,
-                          label_batches(session, project, request.juries), metadata)
+                          label_batches(session, project, request.juries, stored=stored), metadata)
     return ExportSummary(written, {})
 
 
@@ -194,14 +204,15 @@ def report_documents(session: Session, project: ProjectInfo, request: ExportRequ
                      ) -> list[dict[str, Any]]:
     """The comparison document of every dimension of the project (as ``cli.py metrics``)."""
     documents = []
+    every = jury_map(session=session, project_id=project.id, extra=request.juries)
     for dimension in project.schema.dimensions:
-        ratings = load_ratings(session=session, project_id=project.id, dimension=dimension)
-        judges = {rater.split(":", 1)[1] for rater in ratings.raters if rater.startswith("judge:")}
-        juries = {name: list(members) for name, members in request.juries.items()
-                  if set(members) <= judges}
+        ratings, samples = load_ratings_and_samples(session=session, project_id=project.id,
+                                                    dimension=dimension)
+        juries, _ = usable_juries(every, ratings.of_kind(JUDGE))
         documents.append({"project": project.name,
                           **compare_dimension(ratings, juries=juries,
-                                              n_resamples=request.n_resamples, seed=request.seed)})
+                                              n_resamples=request.n_resamples, seed=request.seed,
+                                              samples=samples)})
     return documents
 
 

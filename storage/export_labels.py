@@ -15,8 +15,10 @@ from sqlmodel import Session
 
 from core.export.labels import LABEL_COLUMNS, jury_label_rows
 from core.export.writers import columns_of
-from core.metrics.consensus import jury_verdict
+from core.metrics.consensus import Jury, as_jury, jury_verdict
+from core.metrics.ratings import JUDGE
 from storage.export_sql import cursor_batches
+from storage.juries import usable_juries
 from storage.labels import load_ratings
 from storage.projects import ProjectInfo
 
@@ -55,10 +57,13 @@ def _flags(values: Sequence[Any]) -> list[bool | None]:
 
 
 def label_batches(session: Session, project: ProjectInfo,
-                  juries: Mapping[str, Sequence[str]]) -> Iterator[list[list[Any]]]:
+                  juries: Mapping[str, Sequence[str]], *,
+                  stored: Mapping[str, Jury] | None = None) -> Iterator[list[list[Any]]]:
     """Yield batches of the labels export's columns (:data:`LABEL_COLUMNS`): every human label,
     every judge verdict (all samples), then each jury's verdict per dimension; ordered by item
-    within each kind."""
+    within each kind. ``stored`` juries (the project's) are left out of a dimension a member
+    has no verdict on; ``juries`` given for this export must fit every dimension
+    (:class:`~core.metrics.MetricsInputError` naming the unknown judge otherwise)."""
     params = {"project": project.id}
     for rows in cursor_batches(session, _HUMANS, params):
         (item, dimension, rater, label, blind, revision, comment, confidence, source, created,
@@ -74,10 +79,12 @@ def label_batches(session: Session, project: ProjectInfo,
         created = _timestamps(created)
         yield [item, dimension, ["judge"] * len(rows), rater, label, sample, nothing, nothing,
                nothing, nothing, rationale, ["import"] * len(rows), created, created]
-    for dimension in project.schema.dimensions if juries else ():
+    for dimension in project.schema.dimensions if juries or stored else ():
         ratings = load_ratings(session=session, project_id=project.id, dimension=dimension)
-        for name, members in juries.items():
+        usable, _ = usable_juries(stored or {}, ratings.of_kind(JUDGE))
+        for name, members in {**usable, **{n: as_jury(m) for n, m in juries.items()}}.items():
             verdict = jury_verdict(ratings, members)
-            rows = jury_label_rows(name, members, dimension, ratings.item_ids, verdict.values)
+            rows = jury_label_rows(name, members.members, dimension, ratings.item_ids,
+                                   verdict.values)
             if rows:
                 yield columns_of(rows, LABEL_COLUMNS)

@@ -2,10 +2,11 @@
 
 A run is one judge (one prompt version) over one project: every item (or those with human
 labels, or a fixed random sample), every dimension, ``samples`` samples, and for a pairwise
-task optionally both orders. :func:`enqueue_run` stores it; a worker (``python cli.py worker``,
-or the app's own in-process one) takes it with :func:`claim_run` — on PostgreSQL with
-``FOR UPDATE SKIP LOCKED``, so of several workers exactly one gets each run — and
-:func:`execute_run` does it.
+task optionally both orders. A run with ``debate_id`` carries out a debate instead (one per
+item and dimension, stored as ``debate:NAME``; :mod:`storage.debates`). :func:`enqueue_run`
+stores it; a worker (``python cli.py worker``, or the app's own in-process one) takes it with
+:func:`claim_run` — on PostgreSQL with ``FOR UPDATE SKIP LOCKED``, so of several workers
+exactly one gets each run — and :func:`execute_run` does it.
 
 Resume is the normal path, not a special one: a run only ever does what is missing (the
 ``(item, judge row, dimension, sample)`` verdicts not stored yet), and each batch of finished
@@ -43,10 +44,12 @@ from core.judges.runner import Progress, run_calls
 from core.schema import TaskSchema
 from storage.authz import ADMIN, Actor, authorize
 from storage.database import Database
+from storage.debates import DEBATE_PREFIX, DebatePlan, DebateSetupError, debate_plan, run_debate_calls
 from storage.gold import reference_dimension
 from storage.judges import JudgeError, JudgeInfo, current_prompt, get_judge, rater_name
 from storage.models import (
     Annotation,
+    Debate,
     Gold,
     Item,
     Judge,
@@ -197,19 +200,21 @@ def project_runs(*, session: Session, project_id: int, limit: int = 50) -> list[
 
 
 def _runs(session: Session, condition: Any, *, limit: int | None = None) -> list[RunInfo]:
-    query = (select(JudgeRun, JudgeDefinition.name, PromptVersion.version)
+    query = (select(JudgeRun, JudgeDefinition.name, PromptVersion.version, Debate.name)
              .join(JudgeDefinition, JudgeDefinition.id == JudgeRun.judge_definition_id)
              .outerjoin(PromptVersion, PromptVersion.id == JudgeRun.prompt_version_id)
+             .outerjoin(Debate, Debate.id == JudgeRun.debate_id)
              .where(condition).order_by(JudgeRun.id.desc()))
     if limit is not None:
         query = query.limit(limit)
-    return [RunInfo(run.id, run.project_id, name, version,
+    return [RunInfo(run.id, run.project_id,
+                    name if debate is None else f"{DEBATE_PREFIX}{debate}", version,
                     RunOptions(run.samples, run.swap, run.limit_items, run.only_with_humans,
                                run.concurrency),
                     run.status, run.cancel_requested, run.total, run.done, run.unparseable,
                     run.failed, run.input_tokens, run.output_tokens, run.cost, run.message,
                     run.created_at, run.started_at, run.finished_at)
-            for run, name, version in session.execute(query)]
+            for run, name, version, debate in session.execute(query)]
 
 
 # --- claiming ----------------------------------------------------------------------------------
@@ -266,6 +271,7 @@ class _Plan:
     prompt_id: int | None
     prompt_template: PromptTemplate | None
     cancel_requested: bool = False
+    debate: DebatePlan | None = None  # a debate run (the verdicts of debate:NAME)
     total: int = 0
     work: list[_Work] = field(default_factory=list)
 
@@ -291,13 +297,16 @@ def execute_run(db: Database, run_id: int, *, worker: str, environ: Mapping[str,
     try:
         plan = _plan(db, run_id)
         if plan.work and not plan.cancel_requested:
-            if plan.judge.spec.kind == "lexical":
+            if plan.debate is not None:
+                _run_coroutine(_run_debates(db, plan, worker, environ, client_factory,
+                                            on_progress, halt))
+            elif plan.judge.spec.kind == "lexical":
                 _run_lexical(db, plan, worker, on_progress, halt)
             else:
                 _run_coroutine(_run_llm(db, plan, worker, environ, client_factory, on_progress,
                                         halt))
         status, message = _finish_state(db, run_id, stopped=halt.is_set(), worker=worker)
-    except (JudgeError, RunError) as exc:
+    except (JudgeError, RunError, DebateSetupError) as exc:
         status, message = "failed", str(exc)
     except Exception as exc:  # a bug or a database outage: the run must not stay "running"
         log.exception("run %d failed", run_id)
@@ -339,8 +348,10 @@ def _plan(db: Database, run_id: int) -> _Plan:
         prompt = session.get(PromptVersion, run.prompt_version_id) if run.prompt_version_id else None
         version = prompt.version if prompt is not None else 0
         orders = (False, True) if run.swap else (False,)
-        judge_ids = {swapped: _judge_row(session, project.id, rater_name(judge.name, version,
-                                                                         swapped=swapped))
+        debate = debate_plan(session, run.debate_id) if run.debate_id is not None else None
+        judge_ids = {swapped: _judge_row(session, project.id, debate.debate.judge_row
+                                         if debate is not None else
+                                         rater_name(judge.name, version, swapped=swapped))
                      for swapped in orders}
         items = _items(session, project.id, run)
         references = item_references(session, project, [item_id for item_id, _ in items])
@@ -351,7 +362,7 @@ def _plan(db: Database, run_id: int) -> _Plan:
         template = None if prompt is None else PromptTemplate(
             system=prompt.system_text, user=prompt.user_text, strategy=prompt.strategy)
         plan = _Plan(run.id, run.concurrency, judge, project, run.prompt_version_id, template,
-                     run.cancel_requested)
+                     run.cancel_requested, debate)
         for item_id, fields in items:
             for swapped, judge_id in judge_ids.items():
                 shown = _swapped(fields) if swapped else fields
@@ -570,6 +581,29 @@ async def _run_llm(db: Database, plan: _Plan, worker: str, environ: Mapping[str,
             await asyncio.gather(beating, return_exceptions=True)
     cost = progress.cost
     await flush()
+    return progress
+
+
+async def _run_debates(db: Database, plan: _Plan, worker: str, environ: Mapping[str, str],
+                       client_factory: Callable[..., JudgeClient],
+                       on_progress: Callable[[RunInfo], None] | None,
+                       stop: threading.Event) -> Progress:
+    """Carry out the missing debates of a debate run (see :mod:`storage.debates`)."""
+    assert plan.debate is not None
+    compiled = compile_prompt(plan.prompt_template, plan.project.schema)
+    dimensions = {d.name: d for d in plan.project.schema.dimensions}
+    writer = _Writer(db, plan.run_id, worker, plan.prompt_id, on_progress)
+
+    async def on_result(result: CallResult, progress: Progress) -> None:
+        writer.add(result.key, result)
+        if writer.due():
+            await asyncio.to_thread(writer.flush)
+
+    progress = await run_debate_calls(plan.debate, plan.work, compiled, dimensions,
+                                      concurrency=plan.concurrency, environ=environ,
+                                      client_factory=client_factory, on_result=on_result,
+                                      cancel_event=_Either(writer.cancel, stop))
+    await asyncio.to_thread(writer.flush)
     return progress
 
 

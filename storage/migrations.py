@@ -37,7 +37,7 @@ from storage.projects import parsed_schema
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x444F434B  # "DOCK": serialises concurrent migrations on PostgreSQL
 
@@ -306,6 +306,90 @@ def _add_judge_runs(connection: Connection) -> None:
     connection.execute(text("ALTER TABLE verdict_v8 RENAME TO verdict"))
 
 
+def _add_juries_and_debates(connection: Connection) -> None:
+    """Version 9: stored juries (``jury``), debate set-ups (``debate``) and
+    ``judge_run.debate_id`` (a run that carries out a debate).
+
+    Spelled out as at version 9 (see :func:`_add_sign_in_attempt`). SQLite rebuilds
+    ``judge_run`` so the new foreign key is a table-level one, as version 8 did for ``verdict``.
+    """
+    metadata = MetaData()
+    Table("project", metadata, Column("id", Integer, primary_key=True))
+    Table("user_account", metadata, Column("id", Integer, primary_key=True))
+    Table("judge_definition", metadata, Column("id", Integer, primary_key=True))
+    Table("prompt_version", metadata, Column("id", Integer, primary_key=True))
+
+    def user() -> Column:
+        return Column("created_by", Integer, ForeignKey("user_account.id", ondelete="SET NULL"))
+
+    def project() -> Column:
+        return Column("project_id", Integer, ForeignKey("project.id", ondelete="CASCADE"),
+                      nullable=False)
+
+    jury = Table(
+        "jury", metadata,
+        Column("id", Integer, primary_key=True),
+        project(),
+        Column("name", String(100), nullable=False),
+        Column("members_json", Text, nullable=False),
+        Column("rule", String(16), nullable=False),
+        user(),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        UniqueConstraint("project_id", "name", name="uq_jury_project_name"),
+    )
+    debate = Table(
+        "debate", metadata,
+        Column("id", Integer, primary_key=True),
+        project(),
+        Column("name", String(100), nullable=False),
+        *(Column(name, Integer, ForeignKey("judge_definition.id", ondelete="CASCADE"),
+                 nullable=name == "decider_id")
+          for name in ("debater_a_id", "debater_b_id", "decider_id")),
+        Column("rounds", Integer, nullable=False),
+        user(),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        UniqueConstraint("project_id", "name", name="uq_debate_project_name"),
+    )
+    jury.create(connection)
+    debate.create(connection)
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("ALTER TABLE judge_run ADD COLUMN debate_id INTEGER "
+                                "REFERENCES debate (id) ON DELETE CASCADE"))
+        return
+    run = Table(
+        "judge_run_v9", metadata,
+        Column("id", Integer, primary_key=True),
+        project(),
+        Column("judge_definition_id", Integer,
+               ForeignKey("judge_definition.id", ondelete="CASCADE"), nullable=False),
+        Column("prompt_version_id", Integer, ForeignKey("prompt_version.id", ondelete="SET NULL")),
+        Column("samples", Integer, nullable=False),
+        Column("swap", Boolean, nullable=False),
+        Column("limit_items", Integer),
+        Column("only_with_humans", Boolean, nullable=False),
+        Column("concurrency", Integer, nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("cancel_requested", Boolean, nullable=False),
+        Column("worker", String(100)),
+        Column("heartbeat_at", DateTime(timezone=True)),
+        *(Column(name, Integer, nullable=False) for name in
+          ("total", "done", "unparseable", "failed", "input_tokens", "output_tokens")),
+        Column("cost", Float),
+        Column("message", Text),
+        user(),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("started_at", DateTime(timezone=True)),
+        Column("finished_at", DateTime(timezone=True)),
+        Column("debate_id", Integer, ForeignKey("debate.id", ondelete="CASCADE")),
+    )
+    run.create(connection)
+    kept = ", ".join(column.name for column in run.columns if column.name != "debate_id")
+    connection.execute(text(f"INSERT INTO judge_run_v9 ({kept}) SELECT {kept} FROM judge_run"))
+    connection.execute(text("DROP TABLE judge_run"))
+    connection.execute(text("ALTER TABLE judge_run_v9 RENAME TO judge_run"))
+    connection.execute(text("CREATE INDEX ix_judge_run_status ON judge_run (status, id)"))
+
+
 # version -> step that upgrades a database from version - 1 to version.
 MIGRATIONS: dict[int, Migration] = {
     2: _add_sign_in_attempt,
@@ -315,6 +399,7 @@ MIGRATIONS: dict[int, Migration] = {
     6: _add_reference_edited,
     7: _add_credential_version,
     8: _add_judge_runs,
+    9: _add_juries_and_debates,
 }
 
 

@@ -311,6 +311,42 @@ class PromptVersion(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class Jury(SQLModel, table=True):
+    """A stored jury of a project (schema version 9): member judges (the project's judge rows,
+    as rater names without ``judge:``) whose verdicts are combined per item by ``rule``."""
+
+    __tablename__ = "jury"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_jury_project_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    members_json: str = Field(sa_column=_text(nullable=False))
+    rule: str = Field(max_length=16)  # majority | median | mean
+    created_by: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Debate(SQLModel, table=True):
+    """A stored debate set-up of a project (schema version 9): two judge definitions argue for
+    ``rounds`` rounds, then ``decider`` (None: debater A) gives the verdict, stored as the
+    project's judge row ``debate:NAME``."""
+
+    __tablename__ = "debate"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_debate_project_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    debater_a_id: int = Field(foreign_key="judge_definition.id", ondelete="CASCADE")
+    debater_b_id: int = Field(foreign_key="judge_definition.id", ondelete="CASCADE")
+    decider_id: int | None = Field(default=None, foreign_key="judge_definition.id",
+                                   ondelete="CASCADE")
+    rounds: int = 2
+    created_by: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class JudgeRun(SQLModel, table=True):
     """A run of one judge (one prompt version) over a project: a job in the database that a
     worker claims (schema version 8). Counters are updated as verdicts are written."""
@@ -344,3 +380,5 @@ class JudgeRun(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # A debate run (schema version 9): the debate's verdicts, not one judge's.
+    debate_id: int | None = Field(default=None, foreign_key="debate.id", ondelete="CASCADE")

@@ -166,9 +166,9 @@ def read(db, project_id: int, **options):
                             dimension=TEMPLATES["correctness"].dimension("correct"), **options)
 
 
-def test_load_ratings_reads_sample_zero_and_every_item(small_project):
+def test_load_ratings_reads_the_samples_majority_or_one_sample_and_every_item(small_project):
     db, project_id = small_project
-    ratings = read(db, project_id)
+    ratings = read(db, project_id, sample_index=0)
     assert ratings.raters == ("human:adam", "human:zoe", "judge:alpha", "judge:zeta")
     assert list(ratings.item_ids) == ["q1", "q2", "q3"]
     assert ratings.models.values() == ["m1", "m2", None]
@@ -176,6 +176,10 @@ def test_load_ratings_reads_sample_zero_and_every_item(small_project):
     nan = np.nan
     assert np.array_equal(ratings.values, [[1, 0, 1, 0], [nan, 1, nan, 1], [nan] * 4],
                           equal_nan=True)
+    # By default zeta's two samples per item are a tie on each item: no label, not unparseable.
+    majority = read(db, project_id)
+    assert np.array_equal(majority.column("judge:zeta"), [nan] * 3, equal_nan=True)
+    assert not majority.unparseable.any()
     second = read(db, project_id, sample_index=1)
     assert second.raters == ("human:adam", "human:zoe", "judge:zeta")
     assert np.array_equal(second.column("judge:zeta"), [1, 0, nan], equal_nan=True)

@@ -350,3 +350,27 @@ def consistency_table(consistency: Mapping[str, Mapping[str, Any]]) -> pd.DataFr
                 "undefined because": entry.get("undefined", "")}
                for judge, entry in consistency.items()]
     return pd.DataFrame.from_records(records)
+
+
+def self_consistency_table(entries: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Self-consistency per multi-sample judge: samples, items with two or more parsed
+    samples, Fleiss' κ (label scales) and Krippendorff's α with their 95 % CIs, and why a
+    value is undefined."""
+    records = []
+    for entry in entries:
+        record: dict[str, Any] = {"judge": short_name(entry["rater"]), "samples": entry["samples"],
+                                  "items": entry["items"]}
+        reasons = []
+        for metric in ("fleiss_kappa", "krippendorff_alpha"):
+            result = entry.get(metric)
+            if result is None:
+                continue
+            title = metric_title(metric)
+            record[title] = result.get("value")
+            record[f"{title} 95% CI"] = (format_interval(metric, tuple(result["ci95"]))
+                                         if result.get("ci95") else "")
+            if result.get("undefined"):
+                reasons.append(f"{title}: {result['undefined']}")
+        record["undefined because"] = "; ".join(reasons)
+        records.append(record)
+    return pd.DataFrame.from_records(records)

@@ -19,7 +19,8 @@ import numpy as np
 
 from core.metrics.agreement import check_bootstrap, confusion_matrix, group_agreement, pair_agreement
 from core.metrics.bias import bias_report
-from core.metrics.consensus import Aggregate, human_consensus, jury_verdict
+from core.metrics.consensus import Aggregate, Jury, as_jury, human_consensus, jury_verdict
+from core.metrics.consistency import consistency_report
 from core.metrics.ranking import ranking_report
 from core.metrics.ratings import CONSENSUS, HUMAN, JUDGE, JURY, MetricsInputError, Ratings
 from core.metrics.results import MetricResult
@@ -42,7 +43,16 @@ def _aggregate_info(aggregate: Aggregate) -> dict[str, Any]:
     return {"method": aggregate.method, "items": aggregate.items, "ties": aggregate.ties}
 
 
-def with_derived_raters(ratings: Ratings, juries: Mapping[str, Sequence[str]]
+Juries = Mapping[str, Sequence[str] | Jury]
+
+
+def binarized_juries(juries: Juries) -> dict[str, Jury]:
+    """The juries for a binarised view: each takes the majority of its members' binarised
+    labels, whatever its rule on the full scale (a median or mean of two labels is no label)."""
+    return {name: Jury(as_jury(jury).members) for name, jury in juries.items()}
+
+
+def with_derived_raters(ratings: Ratings, juries: Juries
                         ) -> tuple[Ratings, dict[str, Any] | None, list[dict[str, Any]]]:
     """Ratings in output order (humans, ``human:consensus``, judges, juries) and the consensus
     and jury descriptions (method, items with a value, tied items).
@@ -57,14 +67,19 @@ def with_derived_raters(ratings: Ratings, juries: Mapping[str, Sequence[str]]
         derived[CONSENSUS] = consensus.values
         consensus_info = _aggregate_info(consensus)
     jury_info = []
-    for jury, members in juries.items():
+    for jury, given in juries.items():
         if not jury or len(jury) > JURY_NAME_CHARS or ":" in jury:
             raise MetricsInputError(f"jury name {jury!r} must have 1 to {JURY_NAME_CHARS} "
                                     "characters and no ':'")
+        members = as_jury(given)
+        try:
+            members.method(ratings.dimension.scale)
+        except MetricsInputError as exc:
+            raise MetricsInputError(f"jury {jury!r}: {exc}") from None
         verdict = jury_verdict(ratings, members)
         derived[f"{JURY}:{jury}"] = verdict.values
         jury_info.append({"name": f"{JURY}:{jury}",
-                          "members": [m.removeprefix(f"{JUDGE}:") for m in members],
+                          "members": [m.removeprefix(f"{JUDGE}:") for m in members.members],
                           **_aggregate_info(verdict)})
     juries_named = [name for name in derived if name != CONSENSUS]
     order = [*humans, *([CONSENSUS] if humans else []), *judges, *juries_named]
@@ -166,22 +181,31 @@ def preference_report(ratings: Ratings, pairs: Sequence[dict[str, Any]]) -> dict
     return {"accuracy": accuracy, "position_consistency": consistency}
 
 
-def compare_dimension(ratings: Ratings, *, juries: Mapping[str, Sequence[str]] | None = None,
+def compare_dimension(ratings: Ratings, *, juries: Juries | None = None,
                       binarize_at: str | None = None, n_resamples: int = 0, seed: int = 0,
-                      confidence: float = 0.95) -> dict[str, Any]:
+                      confidence: float = 0.95,
+                      samples: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
     """Compare every rater of one dimension; returns plain JSON-ready data.
 
     Keys: ``dimension``, ``scale`` (``nominal`` after binarising), ``binarized_at``,
     ``raters``, ``pairs``, ``groups``, ``labels``, ``consensus`` (method, items, ties),
     ``juries``, ``bias``, ``ranking`` (None without models), ``preference`` (None unless
     A/B preference), ``verdicts`` (per judge: ``parsed`` and ``unparseable`` verdicts; the
-    metrics use the parsed ones only). ``juries`` maps a jury name to its judges. Raises
-    :class:`MetricsInputError` for a bad jury, binarising threshold or bootstrap setting.
+    metrics use the parsed ones only), ``self_consistency`` (per judge in ``samples``, its
+    items x K samples in ``ratings``' item order: :class:`~core.metrics.consistency.
+    SelfConsistency` as a dict; empty without samples). ``juries`` maps a jury name to its judges or to a
+    :class:`~core.metrics.consensus.Jury` with its rule (a binarised view: majority, see
+    :func:`binarized_juries`). Raises :class:`MetricsInputError` for a bad jury, binarising
+    threshold or bootstrap setting.
     """
     check_bootstrap(n_resamples, confidence)
     dimension_name = ratings.dimension.name
+    consistency = consistency_report(samples or {}, ratings.dimension,
+                                     raters=ratings.of_kind(JUDGE), binarize_at=binarize_at,
+                                     n_resamples=n_resamples, seed=seed, confidence=confidence)
     if binarize_at is not None:
         ratings = binarize(ratings, binarize_at)
+        juries = binarized_juries(juries or {})
         binarize_at = ratings.dimension.labels[0].value.removeprefix(">=")
     ratings = align_swapped(ratings)
     ratings, consensus, jury_info = with_derived_raters(ratings, juries or {})
@@ -208,6 +232,7 @@ def compare_dimension(ratings: Ratings, *, juries: Mapping[str, Sequence[str]] |
         "ranking": ranking_report(ratings, scored, CONSENSUS) if has_consensus else None,
         "preference": preference_report(ratings, pairs),
         "verdicts": verdict_counts(ratings),
+        "self_consistency": [entry.to_dict() for entry in consistency],
     }
 
 

@@ -7,6 +7,11 @@
   item and it counts as a tie — picking the lower or upper one would bias the jury.
 * interval: the mean of the available scores.
 
+A stored jury names its rule (:class:`Jury`): ``majority`` (nominal, ordinal), ``median``
+(ordinal, interval) or ``mean`` (interval); a jury given as a bare member list uses the
+scale's default above. A judge that answered several samples per item enters a jury (and the
+metrics) with its per-item majority (mean for interval), see :mod:`storage.labels`.
+
 Raters who did not label an item are left out of that item's vote; an item nobody labelled
 has no value (and is not a tie).
 """
@@ -23,6 +28,39 @@ from core.metrics.samples import label_counts
 
 JURY_METHODS = {"nominal": "majority", "ordinal": "median", "interval": "mean"}
 CONSENSUS_METHODS = {"nominal": "majority", "ordinal": "majority", "interval": "mean"}
+# The scales each jury rule is defined on: a mean of label codes is no label, and a majority
+# of free scores rarely exists.
+RULE_SCALES = {"majority": ("nominal", "ordinal"), "median": ("ordinal", "interval"),
+               "mean": ("interval",)}
+JURY_RULES = tuple(RULE_SCALES)
+
+
+@dataclass(frozen=True)
+class Jury:
+    """A jury's member judges (rater names with or without ``judge:``) and its rule (None: the
+    scale's default, :data:`JURY_METHODS`)."""
+
+    members: tuple[str, ...]
+    rule: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.rule is not None and self.rule not in RULE_SCALES:
+            raise MetricsInputError(f"jury rule {self.rule!r} is not one of {', '.join(JURY_RULES)}")
+
+    def method(self, scale: str) -> str:
+        """The rule used on ``scale``; raises :class:`MetricsInputError` when the rule is not
+        defined there (naming the scales it fits)."""
+        if self.rule is None:
+            return JURY_METHODS[scale]
+        if scale not in RULE_SCALES[self.rule]:
+            raise MetricsInputError(f"jury rule {self.rule!r} applies to "
+                                    f"{' and '.join(RULE_SCALES[self.rule])} scales, not {scale}")
+        return self.rule
+
+
+def as_jury(value: Jury | Sequence[str]) -> Jury:
+    """A :class:`Jury` from a stored jury or a bare member list (the scale's default rule)."""
+    return value if isinstance(value, Jury) else Jury(tuple(value))
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,13 +132,17 @@ def human_consensus(ratings: Ratings) -> Aggregate:
     return _aggregate(source[:, humans], method, ratings.n_labels)
 
 
-def jury_verdict(ratings: Ratings, members: Sequence[str]) -> Aggregate:
-    """A jury's verdict per item from its member judges (``judge:<name>`` or bare names):
-    majority (nominal), median (ordinal) or mean (interval).
+def jury_verdict(ratings: Ratings, members: Sequence[str] | Jury) -> Aggregate:
+    """A jury's verdict per item from its member judges (``judge:<name>`` or bare names), by
+    the jury's rule, or for a bare member list: majority (nominal), median (ordinal) or mean
+    (interval).
 
-    Raises :class:`MetricsInputError` naming an unknown judge (and listing the known ones)
-    or a jury with fewer than two distinct judges.
+    Raises :class:`MetricsInputError` naming an unknown judge (and listing the known ones),
+    a jury with fewer than two distinct judges, or a rule not defined on the scale.
     """
+    jury = as_jury(members)
+    method = jury.method(ratings.dimension.scale)
+    members = jury.members
     names = [m if m.startswith(f"{JUDGE}:") else f"{JUDGE}:{m}" for m in members]
     if len(set(names)) < 2:
         raise MetricsInputError(f"a jury needs at least two different judges, got {list(members)}")
@@ -110,6 +152,5 @@ def jury_verdict(ratings: Ratings, members: Sequence[str]) -> Aggregate:
             known = ", ".join(j.split(":", 1)[1] for j in judges) or "none"
             raise MetricsInputError(f"unknown judge {name.split(':', 1)[1]!r} in jury (judges: {known})")
     columns = [ratings.raters.index(name) for name in dict.fromkeys(names)]
-    method = JURY_METHODS[ratings.dimension.scale]
     source = ratings.codes if method == "majority" else ratings.values
     return _aggregate(source[:, columns], method, ratings.n_labels)

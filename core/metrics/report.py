@@ -85,7 +85,27 @@ def format_comparison(document: dict[str, Any]) -> str:
     lines += _bias_lines(document.get("bias"))
     lines += _ranking_lines(document.get("ranking"))
     lines += _preference_lines(document.get("preference"))
+    lines += _consistency_lines(document.get("self_consistency"))
     return "\n".join(lines)
+
+
+def _consistency_lines(entries: Sequence[dict[str, Any]] | None) -> list[str]:
+    if not entries:
+        return []
+    metrics = [m for m in ("fleiss_kappa", "krippendorff_alpha") if m in entries[0]]
+    rows = [[e["rater"], str(e["samples"]), str(e["items"]),
+             *(_cell({"v": e[m].get("value"), "ci95": {"v": e[m].get("ci95")}}, "v")
+               for m in metrics)] for e in entries]
+    lines = ["", "self-consistency across samples (agreement of a judge's samples; its metrics "
+                 "above use the per-item majority)",
+             *_table(["judge", "samples", "n", *(SHORT_NAMES[m] for m in metrics)], rows,
+                     right_from=1)]
+    for entry in entries:
+        for metric in metrics:
+            if entry[metric].get("undefined"):
+                lines.append(f"  {entry['rater']} {SHORT_NAMES[metric]}: "
+                             f"{entry[metric]['undefined']}")
+    return lines
 
 
 def _value(result: dict[str, Any] | None) -> str:

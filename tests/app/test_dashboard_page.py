@@ -15,6 +15,7 @@ from storage.annotation import ProjectSettings, rebuild_queues, set_members, sub
 from storage.authz import OPERATOR
 from storage.demo import load_demo
 from storage.importer import import_file
+from storage.juries import list_juries
 from storage.projects import get_project
 from storage.review import find_item_id
 from tests.app.review_helpers import (
@@ -96,9 +97,9 @@ def test_the_cache_is_hit_until_a_label_changes_the_data_version(demo, admin, an
     calls = []
     original = components.review_data.dashboard_report
 
-    def counting(ratings, request):
+    def counting(ratings, request, samples=None):
         calls.append(request)
-        return original(ratings, request)
+        return original(ratings, request, samples)
 
     monkeypatch.setattr(components.review_data, "dashboard_report", counting)
     at = open_with(DASHBOARD, user=admin, params={"dashboard.project": "correctness"})
@@ -145,10 +146,11 @@ def test_filters_apply_only_on_submit_and_recompute(demo, admin):
     assert list(table["rater"]) == ["gpt-4o"]
 
 
-def test_a_jury_is_added_and_scored(demo, admin):
+def test_a_jury_is_added_stored_scored_and_removed(demo, admin):
     at = open_with(DASHBOARD, user=admin, params={"dashboard.project": "correctness"})
     with demo.read() as session:
         pid = get_project(session=session, name="correctness").id
+    assert at.selectbox(key=f"dashboard.juries.{pid}.rule").options == ["majority"]  # nominal
     at.text_input(key=f"dashboard.juries.{pid}.name").input("big two")
     at.multiselect(key=f"dashboard.juries.{pid}.members").set_value(["gpt-4o", "llama-3.1-70b"])
     at.button(key=f"dashboard.jury.add.{pid}").click().run()
@@ -157,6 +159,19 @@ def test_a_jury_is_added_and_scored(demo, admin):
     table, _ = headline(at, "correctness")
     assert "jury big two" in table.index
     assert table.loc["jury big two", "n"] > 0
+    with demo.read() as session:  # stored, not kept in this browser session
+        assert [(j.name, j.members, j.rule) for j in list_juries(session=session, project_id=pid)] \
+            == [("big two", ("gpt-4o", "llama-3.1-70b"), "majority")]
+    fresh = open_with(DASHBOARD, user=admin, params={"dashboard.project": "correctness"})
+    assert "jury big two" in headline(fresh, "correctness")[0].index
+
+    at.text_input(key=f"dashboard.juries.{pid}.name").input("solo")
+    at.multiselect(key=f"dashboard.juries.{pid}.members").set_value(["gpt-4o"])
+    at.button(key=f"dashboard.jury.add.{pid}").click().run()
+    assert "at least two different judges" in at.error[0].value
+    at.button(key=f"dashboard.jury.remove.{pid}.big two").click().run()
+    assert not at.exception
+    assert "jury big two" not in headline(at, "correctness")[0].index
 
 
 def test_metric_definitions_are_one_click_away(demo, admin):
@@ -240,3 +255,24 @@ def test_the_headline_counts_each_judges_unparseable_verdicts(app_db, admin, tmp
     assert table.loc["flaky", "unparseable"] == "4 of 12"
     assert table.loc["steady", "unparseable"] == "0 of 12"
     assert table.loc["flaky", "n"] == 8  # agreement on the 8 parsed verdicts only
+
+
+def test_a_judge_with_samples_shows_its_self_consistency(app_db, admin, tmp_path):
+    # Judge "wobbly" answers three samples per item; its majority is scored, its samples'
+    # agreement is shown with n. Hand-computed Fleiss' kappa over the samples: per-item
+    # agreement 1, 1, 1/3, 1/3 (mean 2/3), label shares 1/2 each (P_e 1/2): kappa 1/3.
+    samples = [["correct"] * 3, ["incorrect"] * 3, ["correct", "correct", "incorrect"],
+               ["incorrect", "incorrect", "correct"]]
+    records = [{"id": f"q{i}", "prompt": f"Q{i}?", "response": "A",
+                "judges": {"wobbly": [{"correct": label} for label in labels]},
+                "humans": {"h": {"correct": labels[0]}}} for i, labels in enumerate(samples)]
+    import_file(app_db, write_jsonl(records, tmp_path / "w.jsonl"), project_name="wobbly",
+                schema=TEMPLATES["correctness"], actor=OPERATOR)
+    at = open_with(DASHBOARD, user=admin, params={"dashboard.project": "wobbly"})
+
+    assert not at.exception
+    table = table_with(at, "samples")
+    assert list(table["judge"]) == ["wobbly"]
+    assert (table.loc[0, "samples"], table.loc[0, "items"]) == (3, 4)
+    assert table.loc[0, "Fleiss' κ"] == pytest.approx(1 / 3)
+    assert table.loc[0, "Fleiss' κ 95% CI"].startswith("[")

@@ -94,19 +94,29 @@ def test_rating_preferences_ask_for_the_dimension(demo, admin):
     assert not at.exception and at.session_state[STATE]["skipped"]
 
 
-def test_juries_from_the_dashboard_go_into_the_labels_export(demo, admin):
+def store_pair_jury(db) -> None:
+    from storage.juries import create_jury
+
+    with db.write() as session:
+        create_jury(session=session, project_id=demo_project_ids(db, "correctness")[0],
+                    name="pair", members=["gpt-4o", "llama-3.1-70b"], rule="majority",
+                    actor=OPERATOR)
+
+
+def test_stored_juries_go_into_the_labels_export(demo, admin):
+    store_pair_jury(demo)
     at = open_with(EXPORT, user=admin, params={"export.project": "correctness"})
-    project_id = next(iter(demo_project_ids(demo, "correctness")))
-    at.session_state[f"dashboard.juries.{project_id}"] = (("pair", ("gpt-4o", "llama-3.1-70b")),)
     at.segmented_control(key="export.kind").set_value("labels").run()
-    listed = f"Juries: **pair** ({escape_markdown('gpt-4o, llama-3.1-70b')})"
+    listed = (f"The project's juries are included: **pair** (majority of "
+              f"{escape_markdown('gpt-4o, llama-3.1-70b')})")
     assert listed in [c.value for c in at.caption]
     at = prepare(at, "labels")
     rows = [json.loads(line) for line in
             Path(at.session_state[STATE]["path"]).read_text("utf-8").splitlines()]
     jury = [row for row in rows if row["rater_kind"] == "jury"]
     assert jury and {row["rater"] for row in jury} == {"pair"}
-    assert at.session_state[STATE]["metadata"]["juries"] == {"pair": ["gpt-4o", "llama-3.1-70b"]}
+    assert at.session_state[STATE]["metadata"]["juries"] == {
+        "pair": {"members": ["gpt-4o", "llama-3.1-70b"], "rule": "majority"}}
 
 
 def demo_project_ids(db, name: str) -> list[int]:
@@ -151,9 +161,8 @@ def test_the_page_writes_the_same_report_bytes_as_the_cli(demo, admin, monkeypat
     # The same data, options and timestamp; the page runs in this process, where Streamlit
     # (imported) changes plotly's default template, the CLI in a process without it.
     monkeypatch.setattr(storage.export, "utc_now", lambda: EXPORTED_AT)
+    store_pair_jury(demo)  # both the page and the CLI include the project's stored juries
     at = open_with(EXPORT, user=admin, params={"export.project": "correctness"})
-    project_id = demo_project_ids(demo, "correctness")[0]
-    at.session_state[f"dashboard.juries.{project_id}"] = (("pair", ("gpt-4o", "llama-3.1-70b")),)
     at.segmented_control(key="export.kind").set_value("report").run()
     at.radio(key="export.format.report").set_value(fmt)
     at.number_input(key="export.resamples").set_value(50)
@@ -167,7 +176,7 @@ def test_the_page_writes_the_same_report_bytes_as_the_cli(demo, admin, monkeypat
         [sys.executable, "-c", CLI_AT_A_FIXED_TIME, EXPORTED_AT.isoformat(),
          "--database", demo.url, "export", "report", "--project", "correctness",
          "--format", fmt, "-o", str(cli_file), "--user", admin.name,
-         "--jury", "pair=gpt-4o,llama-3.1-70b", "--bootstrap", "50", "--seed", "3"],
+         "--bootstrap", "50", "--seed", "3"],
         input=ADMIN_PASSWORD + "\n", cwd=REPO_ROOT, capture_output=True, text=True,
         timeout=300, check=False)
     assert result.returncode == 0, result.stderr
@@ -176,7 +185,7 @@ def test_the_page_writes_the_same_report_bytes_as_the_cli(demo, admin, monkeypat
     assert (Path(f"{cli_file}.meta.json").read_bytes()
             == Path(f"{page_file}.meta.json").read_bytes())
     assert json.loads(Path(f"{cli_file}.meta.json").read_text())["juries"] == {
-        "pair": ["gpt-4o", "llama-3.1-70b"]}
+        "pair": {"members": ["gpt-4o", "llama-3.1-70b"], "rule": "majority"}}
 
 
 def test_the_first_page_run_sweeps_what_killed_exports_left(app_db, monkeypatch, tmp_path):

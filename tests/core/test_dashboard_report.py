@@ -7,6 +7,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from core.dashboard import DashboardRequest, active_juries, dashboard_report
 from core.metrics import MetricsInputError, ratings_from_columns
+from core.metrics.consensus import Jury
 from core.metrics.ratings import CONSENSUS
 from core.schema import Dimension, Label
 
@@ -56,13 +57,14 @@ def test_group_filter_and_breakdowns():
 
 def test_juries_are_scored_and_a_jury_missing_a_judge_is_dropped():
     request = DashboardRequest("correct", raters=("human:h1", "human:h2", "judge:a", "judge:b"),
-                               juries=(("ab", ("a", "b")), ("ac", ("a", "c"))), n_resamples=0)
+                               juries=(("ab", Jury(("a", "b"))), ("ac", Jury(("a", "c")))),
+                               n_resamples=0)
     report = dashboard_report(binary(), request)
 
     assert "jury:ab" in report["document"]["raters"]
     assert report["juries_dropped"] == ["ac"]
     assert active_juries(request, ("judge:a", "judge:b", "judge:c")) == {
-        "ab": ["a", "b"], "ac": ["a", "c"]}
+        "ab": Jury(("a", "b")), "ac": Jury(("a", "c"))}
 
 
 def test_binarised_view_and_min_human_labels():
