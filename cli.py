@@ -92,6 +92,9 @@ def import_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write every problem to PATH as JSON Lines (default: the file's "
                              "name + .problems.jsonl in the current directory, written only "
                              f"when there are more than {PRINTED_PROBLEMS} problems to list)")
+    parser.add_argument("--sampled", choices=["uniform"],
+                        help="declare the file's human-labelled items a uniform random sample "
+                             "of the project, so that `estimate` may use their labels")
 
 
 def cmd_import(args: argparse.Namespace, db: Database) -> int:
@@ -111,7 +114,8 @@ def cmd_import(args: argparse.Namespace, db: Database) -> int:
                           max_rows=args.max_rows)
     try:
         batch, summary = import_file(db, args.file, project_name=args.project, schema=schema,
-                                     on_error=args.on_error, limits=limits, actor=OPERATOR)
+                                     on_error=args.on_error, limits=limits, actor=OPERATOR,
+                                     sampled=args.sampled)
     except UnknownProjectError as exc:  # only without --task: the project cannot be created
         raise ProjectError(f"{exc}; to create it, give its task: --task TEMPLATE "
                            f"({', '.join(TEMPLATES)}) or --task SCHEMA.toml") from None

@@ -53,6 +53,7 @@ class Design:
     shares: np.ndarray | None = None
     refused: int = 0
     note: str = ""
+    population: np.ndarray | None = None  # the items the design samples from (None: all)
 
     def __post_init__(self) -> None:
         if self.kind not in (UNIFORM, ACTIVE):
@@ -152,6 +153,8 @@ def prediction_values(ratings: Ratings, rater: str, samples: Sequence[np.ndarray
 
 def _one_slice(name: str, y: np.ndarray, f: np.ndarray, design: Design, members: np.ndarray,
                target: float, alpha: float) -> SliceEstimate:
+    if design.population is not None:
+        members = members & design.population
     usable = design.usable & members & ~np.isnan(y)
     n, total = int(usable.sum()), int(members.sum())
     if n < MIN_LABELS:

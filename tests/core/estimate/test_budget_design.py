@@ -79,3 +79,19 @@ def test_active_order_first_n_match_inclusion_probabilities():
 def test_verdict_uncertainty_is_the_spread():
     spread = verdict_uncertainty({1: [1, 1, 1], 2: [1, 0], 3: [1.0]})
     assert spread == {1: 0.0, 2: 0.5, 3: 0.0}
+
+
+def test_queue_design_orders():
+    from core.queues import QueueError, design_shares, judge_uncertainty, order_items
+    items = list(range(10, 30))
+    uniform = design_shares(items, order="estimation", uncertainty={10: 5.0})
+    assert set(uniform.values()) == {pytest.approx(1 / 20)}
+    scores = judge_uncertainty({10: {"c": ["a", "b"]}, 11: {"c": ["a", "a", "a"]}})
+    assert scores == {10: 1.0, 11: 0.0}
+    active = design_shares(items, order="active", uncertainty=scores)
+    assert active[10] == pytest.approx(0.2 / 20 + 0.8) and active[11] == pytest.approx(0.01)
+    assert order_items(items, order="estimation", seed=1) == design_order(items, seed=1)
+    assert order_items(items, order="active", seed=1, shares=active) == design_order(
+        items, seed=1, shares=[active[i] for i in items])
+    with pytest.raises(QueueError, match="no sampling design"):
+        design_shares(items, order="random")
