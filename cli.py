@@ -37,6 +37,7 @@ USER_ERRORS: dict[str, tuple[str, ...]] = {
     "core.importing.problems": ("ImportFileError",),
     "core.importing.validate": ("ImportRejected",),
     "core.metrics": ("MetricsInputError",),
+    "core.estimate.ppi": ("EstimateError",),
     "core.export.writers": ("ExportError",),
     "storage.database": ("DatabaseConfigError",),
     "storage.migrations": ("SchemaTooNewError",),
@@ -289,6 +290,47 @@ def cmd_metrics(args: argparse.Namespace, db: Database) -> int:
     return 0
 
 
+def estimate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the arguments of ``estimate``."""
+    parser.add_argument("--project", required=True, help="project name")
+    parser.add_argument("--judge", required=True,
+                        help="the judge whose verdicts (mean over its samples) power the estimate")
+    parser.add_argument("--dimension", help="dimension to estimate (default: the schema's first)")
+    parser.add_argument("--binarize-at", metavar="LABEL",
+                        help="estimate the share of items at '>= LABEL' (ordinal or interval)")
+    parser.add_argument("--by", choices=["model", "group"],
+                        help="one estimate per model or group (besides the overall one)")
+    parser.add_argument("--target-halfwidth", type=float, metavar="W",
+                        help="CI half-width the label budgets aim at (default: the project's "
+                             "setting, ±0.05 unless changed)")
+    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                        help="bootstrap resamples for the judges' kappa intervals "
+                             "(default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def cmd_estimate(args: argparse.Namespace, db: Database) -> int:
+    """Each model's human-level score: PPI++ estimate beside the classical one, label budgets."""
+    from core.estimate.report import format_report
+    from storage.estimates import estimate
+    from storage.migrations import migrate
+    from storage.projects import get_project
+
+    migrate(db)
+    with db.read() as session:
+        project = get_project(session=session, name=args.project)
+        report = estimate(session=session, project=project, judge=args.judge,
+                          dimension=args.dimension, binarize_at=args.binarize_at, by=args.by,
+                          target=args.target_halfwidth, n_resamples=args.bootstrap,
+                          seed=args.seed)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, allow_nan=False, indent=1))
+    else:
+        print(format_report(report))
+    return 0
+
+
 def export_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments of ``export``."""
     from core.charts.model import DEFAULT_MIN_PAIR_ITEMS
@@ -434,6 +476,7 @@ COMMANDS: dict[str, Command] = {
     "demo": Command(cmd_demo),
     "create-user": Command(cmd_create_user, create_user_arguments),
     "metrics": Command(cmd_metrics, metrics_arguments),
+    "estimate": Command(cmd_estimate, estimate_arguments),
     "export": Command(cmd_export, export_arguments),
 }
 

@@ -4,10 +4,7 @@ Pure numpy/scipy: :mod:`core.estimate.ppi` (PPI++ and its inverse-probability-we
 :mod:`core.estimate.design` (which items to label, with known probabilities),
 :mod:`core.estimate.budget` (how many more labels until an interval is tight enough) and
 :mod:`core.estimate.slices` (the estimate per model or group from one judge's predictions).
+
+Nothing is imported here: the queue orders need only :mod:`core.estimate.design` (numpy), and
+the annotation page should not pay for scipy.
 """
-
-from core.estimate.budget import budget_sentence, effective_labels, labels_needed
-from core.estimate.ppi import EstimateError, MeanEstimate, classical_mean, ppi_mean, ppi_mean_weighted
-
-__all__ = ["EstimateError", "MeanEstimate", "budget_sentence", "classical_mean",
-           "effective_labels", "labels_needed", "ppi_mean", "ppi_mean_weighted"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from core.estimate.budget import DEFAULT_TARGET
+from core.estimate.budget import DEFAULT_TARGET, budget_sentence
 from core.estimate.design import ACTIVE, UNIFORM
 from core.estimate.ppi import EstimateError, MeanEstimate
 from core.estimate.slices import (
@@ -224,3 +224,50 @@ def build_report(ratings: Ratings, *, project: str, judge: str,
     return EstimateReport(project, ratings.dimension.name, rater.removeprefix(f"{JUDGE}:"),
                           target, design.kind, source, design.note, int(labelled.sum()),
                           design.refused, tuple(estimates), tuple(budgets))
+
+
+def _bounds(result: MeanEstimate | None) -> str:
+    if result is None:
+        return "—"
+    return f"{result.estimate:.3f} [{result.ci[0]:.3f}, {result.ci[1]:.3f}]"
+
+
+def assumption_sentence(report: EstimateReport) -> str:
+    """What the interval means and what it assumes, in plain words (CLI and dashboard)."""
+    how = ("a uniform random sample" if report.design_kind == UNIFORM else
+           "a random sample drawn with known, unequal probabilities (weighted back)")
+    return (f"If the experts labelled the whole project, their mean {report.dimension} "
+            f"would fall inside the PPI++ interval in 95 of 100 such samples: it combines the "
+            f"expert labels, which are {how}, with {report.judge}'s verdicts on every item, and "
+            "stays valid however good or bad the judge is (a poor judge only makes it as wide "
+            "as the classical one); it assumes the labelled items were drawn as recorded and "
+            "that the experts' consensus is the truth you want.")
+
+
+def format_report(report: EstimateReport) -> str:
+    """The report as plain text: the design, one line per slice, the judges' budgets."""
+    lines = [f"{report.project} · {report.dimension} · judge {report.judge} · target "
+             f"±{report.target:g}",
+             f"design: {report.design_kind} ({report.design_source}), {report.labelled} "
+             f"labelled items"]
+    if report.design_note:
+        lines.append(report.design_note)
+    lines += ["", "slice  n/N  classical [95% CI]  PPI++ [95% CI]  lambda  effective labels  "
+              "labels to go"]
+    for s in report.estimates:
+        if s.ppi is None:
+            lines.append(f"{s.slice}  {s.n_labelled}/{s.n_total}  {s.reason}")
+            continue
+        worth = "—" if s.effective_labels is None else f"{s.effective_labels:.0f}"
+        lines.append(f"{s.slice}  {s.n_labelled}/{s.n_total}  {_bounds(s.classical)}  "
+                     f"{_bounds(s.ppi)}  {s.ppi.lam:.2f}  {worth}  "
+                     f"{budget_sentence(s.labels_needed, report.target)}")
+    if report.judges:
+        lines += ["", "judges vs human consensus (metric, 95% half-width, budget)"]
+        for b in report.judges:
+            value = "—" if b.value is None else f"{b.value:.3f}"
+            width = "—" if b.halfwidth is None else f"±{b.halfwidth:.3f}"
+            lines.append(f"{b.rater}  {b.metric} {value}  {width}  n={b.n}  "
+                         f"{budget_sentence(b.labels_needed, report.target)}")
+    lines += ["", assumption_sentence(report)]
+    return "\n".join(lines)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from core.estimate import budget_sentence, effective_labels, labels_needed
+from core.estimate.budget import budget_sentence, effective_labels, labels_needed
 from core.estimate.design import (
     design_order,
     draw_shares,

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from core.estimate import EstimateError, classical_mean, ppi_mean, ppi_mean_weighted
+from core.estimate.ppi import EstimateError, classical_mean, ppi_mean, ppi_mean_weighted
 from core.estimate.ppi import classical_mean_weighted, tuned_lambda
 
 ppi_py = pytest.importorskip("ppi_py")
