@@ -8,8 +8,14 @@ import math
 import numpy as np
 import pytest
 
-from core.estimate.ppi import EstimateError, classical_mean, ppi_mean, ppi_mean_weighted
-from core.estimate.ppi import classical_mean_weighted, tuned_lambda
+from core.estimate.ppi import (
+    EstimateError,
+    classical_mean,
+    classical_mean_weighted,
+    ppi_mean,
+    ppi_mean_weighted,
+    tuned_lambda,
+)
 
 ppi_py = pytest.importorskip("ppi_py")
 
