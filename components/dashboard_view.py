@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 
 from components.dashboard_filters import filter_summary, render_filters, render_juries
+from components.estimates_view import render_estimates
 from components.review_data import (
     current_version,
     dashboard_data,
@@ -30,7 +31,7 @@ from storage.database import Database
 from storage.projects import ProjectInfo
 
 VIEWS = ("Confusion matrix", "Agreement matrix", "Label distribution", "By group", "By model",
-         "Model ranking", "All dimensions")
+         "Model ranking", "All dimensions", "Estimates")
 VIEW_KEY = "dashboard.view"
 PLOT_CONFIG = {"displaylogo": False}
 
@@ -67,6 +68,10 @@ def render_dashboard(db: Database) -> None:
     _headline(document, metric, second, min_pair_items)
     _position_consistency(document)
     view = st.segmented_control("Details", VIEWS, default=VIEWS[0], key=VIEW_KEY, required=True)
+    if view == "Estimates":
+        render_estimates(db, project, version, request.dimension, request.binarize_at,
+                         facets.judges)
+        return
     _detail(view or VIEWS[0], db, project, version, data, metric)
 
 

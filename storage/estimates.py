@@ -8,10 +8,11 @@ from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from core.estimate.report import EstimateReport, QueueSlot, build_report
-from core.metrics.ratings import MetricsInputError
+from core.estimate.slices import judge_budgets
+from core.metrics.ratings import HUMAN, JUDGE, MetricsInputError
 from storage.labels import load_ratings
 from storage.models import Annotation, Assignment, Item, Judge, Project, Verdict
-from storage.projects import ProjectInfo
+from storage.projects import ProjectInfo, project_by_id
 
 UNIFORM_IMPORT = "uniform"
 
@@ -88,3 +89,20 @@ def estimate(*, session: Session, project: ProjectInfo, judge: str, dimension: s
         target=target if target is not None else target_halfwidth(session=session,
                                                                    project_id=project.id),
         n_resamples=n_resamples, seed=seed)
+
+
+def project_budget(*, session: Session, project_id: int, n_resamples: int = 200
+                   ) -> tuple[int | None, float]:
+    """``(labels to go, target)`` for the project's first dimension: the most further labels
+    any judge's κ (or main metric) needs to reach the project's target half-width; None
+    before there are a judge and enough human labels for an interval."""
+    project = project_by_id(session=session, project_id=project_id)
+    target = target_halfwidth(session=session, project_id=project_id)
+    ratings = load_ratings(session=session, project_id=project_id,
+                           dimension=project.schema.dimension(project.schema.dimension_names[0]))
+    if not ratings.of_kind(HUMAN) or not ratings.of_kind(JUDGE):
+        return None, target
+    needs = [b.labels_needed for b in judge_budgets(ratings, ratings.of_kind(JUDGE),
+                                                    target=target, n_resamples=n_resamples)
+             if b.labels_needed is not None]
+    return (max(needs) if needs else None), target
