@@ -338,11 +338,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shared-data", type=Path,
                         default=Path(os.environ.get("DOCKET_SHARED_DATA",
-                                                    Path(__file__).resolve().parents[2] / "shared" / "data")))
+                                                    Path(__file__).resolve().parents[1].parent
+                                                    / "shared" / "data")),
+                        help="the shared data folder (default $DOCKET_SHARED_DATA, else "
+                             "../shared/data beside the repository)")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-coverage", action="store_true")
     args = parser.parse_args(argv)
     if not args.skip_coverage:
+        if not (args.shared_data / TRIVIAQA).is_file():
+            parser.error(f"no TriviaQA file under {args.shared_data}: pass --shared-data or set "
+                         "DOCKET_SHARED_DATA")
         _coverage_tables(args.shared_data, args.reps, args.seed)
     if not args.skip_speed:
         print()

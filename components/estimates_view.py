@@ -9,7 +9,7 @@ import streamlit as st
 from core.charts.estimates import budgets_table, estimates_figure, estimates_table
 from core.estimate.budget import budget_sentence
 from core.estimate.ppi import EstimateError
-from core.estimate.report import EstimateReport, assumption_sentence
+from core.estimate.report import EstimateReport, assumption_sentence, small_sample_warning
 from core.metrics import MetricsInputError
 from core.safe_text import escape_markdown
 from storage.database import Database
@@ -67,6 +67,9 @@ def render_estimates(db: Database, project: ProjectInfo, version: str, dimension
         return
     with st.container(border=True):
         st.markdown(escape_markdown(assumption_sentence(report)))
+        warning = small_sample_warning(report)
+        if warning:
+            st.caption(escape_markdown(warning))
         design = ("a uniform random sample" if report.design_kind == "uniform"
                   else "an active sample (weighted back by its recorded probabilities)")
         st.caption(f"Labels used: {report.labelled - report.refused:,} of {report.labelled:,} "

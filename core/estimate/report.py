@@ -244,6 +244,22 @@ def assumption_sentence(report: EstimateReport) -> str:
             "that the experts' consensus is the truth you want.")
 
 
+SMALL_SAMPLE = 100
+
+
+def small_sample_warning(report: EstimateReport) -> str | None:
+    """A warning when a slice's interval rests on fewer than :data:`SMALL_SAMPLE` labels,
+    where the normal approximation is rough (bench/estimate_sim.py), else None."""
+    small = [s.slice for s in report.estimates if s.ppi is not None
+             and s.n_labelled < SMALL_SAMPLE]
+    if not small:
+        return None
+    return (f"{', '.join(small[:5])}{' …' if len(small) > 5 else ''}: fewer than "
+            f"{SMALL_SAMPLE} labels, where the normal approximation behind both intervals is "
+            "rough (simulated on TriviaQA: 95 % intervals from 30 labels covered the truth "
+            "83–92 % of the time, the classical ones 91 %).")
+
+
 def format_report(report: EstimateReport) -> str:
     """The report as plain text: the design, one line per slice, the judges' budgets."""
     lines = [f"{report.project} · {report.dimension} · judge {report.judge} · target "
@@ -270,4 +286,7 @@ def format_report(report: EstimateReport) -> str:
             lines.append(f"{b.rater}  {b.metric} {value}  {width}  n={b.n}  "
                          f"{budget_sentence(b.labels_needed, report.target)}")
     lines += ["", assumption_sentence(report)]
+    warning = small_sample_warning(report)
+    if warning:
+        lines.append(warning)
     return "\n".join(lines)
