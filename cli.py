@@ -294,7 +294,12 @@ def estimate_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments of ``estimate``."""
     parser.add_argument("--project", required=True, help="project name")
     parser.add_argument("--judge", required=True,
-                        help="the judge whose verdicts (mean over its samples) power the estimate")
+                        help="the judge whose verdicts (mean over its samples), or the --jury "
+                             "whose verdicts, power the estimate")
+    parser.add_argument("--jury", type=jury_option, action="append", default=[],
+                        metavar="NAME=JUDGE,JUDGE,...",
+                        help="a jury of judges (majority/median/mean per item), with its own "
+                             "label budget; repeatable")
     parser.add_argument("--dimension", help="dimension to estimate (default: the schema's first)")
     parser.add_argument("--binarize-at", metavar="LABEL",
                         help="estimate the share of items at '>= LABEL' (ordinal or interval)")
@@ -323,7 +328,7 @@ def cmd_estimate(args: argparse.Namespace, db: Database) -> int:
         report = estimate(session=session, project=project, judge=args.judge,
                           dimension=args.dimension, binarize_at=args.binarize_at, by=args.by,
                           target=args.target_halfwidth, n_resamples=args.bootstrap,
-                          seed=args.seed)
+                          seed=args.seed, juries=dict(args.jury))
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, allow_nan=False, indent=1))
     else:

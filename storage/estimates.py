@@ -56,11 +56,11 @@ def judge_sample_count(*, session: Session, project_id: int, judge: str, dimensi
 
 def estimate(*, session: Session, project: ProjectInfo, judge: str, dimension: str | None = None,
              binarize_at: str | None = None, by: str | None = None,
-             target: float | None = None, n_resamples: int = 1000, seed: int = 0
-             ) -> EstimateReport:
+             target: float | None = None, n_resamples: int = 1000, seed: int = 0,
+             juries: dict[str, list[str]] | None = None) -> EstimateReport:
     """The estimate report of ``judge`` on ``dimension`` (default: the schema's first).
 
-    ``target`` None uses the project's setting. Raises
+    ``target`` None uses the project's setting; ``judge`` may name one of ``juries``. Raises
     :class:`core.metrics.MetricsInputError` for an unknown dimension or judge, and
     :class:`core.estimate.report.NoDesignError` when no label was drawn with a known
     probability.
@@ -88,7 +88,7 @@ def estimate(*, session: Session, project: ProjectInfo, judge: str, dimension: s
         judge_samples=samples, binarize_at=binarize_at, by=by,
         target=target if target is not None else target_halfwidth(session=session,
                                                                    project_id=project.id),
-        n_resamples=n_resamples, seed=seed)
+        n_resamples=n_resamples, seed=seed, juries=juries)
 
 
 def project_budget(*, session: Session, project_id: int, n_resamples: int = 200

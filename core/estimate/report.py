@@ -24,7 +24,8 @@ from core.estimate.slices import (
     prepared,
     target_values,
 )
-from core.metrics.ratings import HUMAN, JUDGE, MetricsInputError, Ratings
+from core.metrics.consensus import jury_verdict
+from core.metrics.ratings import HUMAN, JUDGE, JURY, MetricsInputError, Ratings
 
 BY_OPTIONS = ("model", "group")
 QUEUE = "queue"
@@ -185,21 +186,30 @@ def build_report(ratings: Ratings, *, project: str, judge: str,
                  queue: Mapping[str, QueueSlot], imported_uniform: set[str],
                  judge_samples: Sequence[np.ndarray] = (), binarize_at: str | None = None,
                  by: str | None = None, target: float = DEFAULT_TARGET,
-                 n_resamples: int = 1000, seed: int = 0) -> EstimateReport:
+                 n_resamples: int = 1000, seed: int = 0,
+                 juries: Mapping[str, Sequence[str]] | None = None) -> EstimateReport:
     """Estimate the human mean of ``ratings``' dimension with ``judge``'s predictions.
 
-    ``judge`` is a judge's name (``judge:`` optional); ``judge_samples`` its label codes on
-    further samples, averaged in. Raises :class:`NoDesignError` when no label has a known
-    design, :class:`MetricsInputError` for an unknown judge, a bad ``by`` or threshold.
+    ``judge`` is a judge's name (``judge:`` optional) or the name of one of ``juries``
+    (name -> member judges; majority, median or mean per item); ``judge_samples`` are the
+    judge's label codes on further samples, averaged in. Every judge and jury gets a label
+    budget. Raises :class:`NoDesignError` when no label has a known design,
+    :class:`MetricsInputError` for an unknown judge or jury member, a bad ``by`` or threshold.
     """
     if not target > 0:
         raise MetricsInputError(f"the target half-width must be positive, got {target}")
-    rater = judge if judge.startswith(f"{JUDGE}:") else f"{JUDGE}:{judge}"
+    juries = dict(juries or {})
+    bare = judge.removeprefix(f"{JUDGE}:").removeprefix(f"{JURY}:")
+    on_jury = bare in juries and not judge.startswith(f"{JUDGE}:")
+    rater = f"{JURY}:{bare}" if on_jury else f"{JUDGE}:{bare}"
     judges = ratings.of_kind(JUDGE)
-    if rater not in judges:
+    if not on_jury and rater not in judges:
         known = ", ".join(name.removeprefix(f"{JUDGE}:") for name in judges) or "none"
-        raise MetricsInputError(f"unknown judge {rater.removeprefix(f'{JUDGE}:')!r} on dimension "
-                                f"{ratings.dimension.name!r} (judges: {known})")
+        raise MetricsInputError(f"unknown judge {bare!r} on dimension "
+                                f"{ratings.dimension.name!r} (judges: {known}"
+                                f"{'; juries: ' + ', '.join(juries) if juries else ''})")
+    if on_jury:
+        judge_samples = ()  # a jury has one verdict per item
     # Further samples ride along as extra columns, so a binarised view binarises them alike.
     extra = tuple(f"{rater}#sample{k}" for k in range(1, len(judge_samples) + 1))
     if extra:
@@ -211,6 +221,14 @@ def build_report(ratings: Ratings, *, project: str, judge: str,
                           ratings.models, ratings.groups, unparseable)
     view = prepared(ratings, binarize_at)
     samples = [view.column(name) for name in extra]
+    if juries:
+        verdicts = {f"{JURY}:{name}": jury_verdict(view, members).values
+                    for name, members in juries.items()}
+        values = np.column_stack([view.values, *verdicts.values()])
+        unparseable = np.zeros(values.shape, dtype=bool)
+        unparseable[:, :len(view.raters)] = view.unparseable
+        view = Ratings(view.dimension, view.raters + tuple(verdicts), values, view.item_ids,
+                       view.models, view.groups, unparseable)
     y = target_values(view)
     f = prediction_values(view, rater, samples)
     humans = [view.raters.index(name) for name in view.of_kind(HUMAN)]
@@ -219,9 +237,9 @@ def build_report(ratings: Ratings, *, project: str, judge: str,
     design, source = design_of(list(view.item_ids), labelled, queue=queue,
                                imported_uniform=imported_uniform, dimension=ratings.dimension.name)
     estimates = estimate_slices(y, f, design, target=target, slices=_slices(view, by))
-    budgets = judge_budgets(view, judges, target=target, n_resamples=n_resamples,
-                            seed=seed) if humans else []
-    return EstimateReport(project, ratings.dimension.name, rater.removeprefix(f"{JUDGE}:"),
+    budgets = judge_budgets(view, [*judges, *view.of_kind(JURY)], target=target,
+                            n_resamples=n_resamples, seed=seed) if humans else []
+    return EstimateReport(project, ratings.dimension.name, rater if on_jury else bare,
                           target, design.kind, source, design.note, int(labelled.sum()),
                           design.refused, tuple(estimates), tuple(budgets))
 
@@ -236,9 +254,9 @@ def assumption_sentence(report: EstimateReport) -> str:
     """What the interval means and what it assumes, in plain words (CLI and dashboard)."""
     how = ("a uniform random sample" if report.design_kind == UNIFORM else
            "a random sample drawn with known, unequal probabilities (weighted back)")
-    return (f"If the experts labelled the whole project, their mean {report.dimension} "
-            f"would fall inside the PPI++ interval in 95 of 100 such samples: it combines the "
-            f"expert labels, which are {how}, with {report.judge}'s verdicts on every item, and "
+    return (f"In 95 of 100 samples drawn this way, the PPI++ interval contains the mean "
+            f"{report.dimension} the experts would give if they labelled every item: it combines "
+            f"the expert labels, which are {how}, with {report.judge}'s verdicts on every item, and "
             "stays valid however good or bad the judge is (a poor judge only makes it as wide "
             "as the classical one); it assumes the labelled items were drawn as recorded and "
             "that the experts' consensus is the truth you want.")

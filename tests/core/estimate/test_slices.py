@@ -86,3 +86,29 @@ def test_judge_budget_projects_from_the_bootstrap_halfwidth():
     assert budget.metric == "cohen_kappa" and budget.n == 200
     assert 0.05 < budget.halfwidth < 0.2
     assert budget.labels_needed == int(np.ceil(200 * (budget.halfwidth / 0.05) ** 2 - 1e-9)) - 200
+
+
+def test_a_jury_powers_the_estimate_and_gets_a_budget():
+    from core.estimate.report import build_report
+
+    rng = np.random.default_rng(5)
+    n = 90
+    truth = (rng.random(n) < 0.6).astype(float)  # 1 = "no" (code 1)
+    judges = [np.where(rng.random(n) < q, truth, 1 - truth) for q in (0.8, 0.7, 0.9)]
+    human = np.where(np.arange(n) % 3 == 0, truth, np.nan)
+    values = np.column_stack([human, *judges])
+    ratings = Ratings(BINARY, ("human:ann", "judge:a", "judge:b", "judge:c"), values,
+                      np.array([f"i{i}" for i in range(n)], dtype=object))
+    sampled = {f"i{i}" for i in range(0, n, 3)}
+    report = build_report(ratings, project="p", judge="trio", queue={}, imported_uniform=sampled,
+                          juries={"trio": ["a", "b", "c"]}, n_resamples=100)
+    majority = (np.sum(judges, axis=0) >= 2).astype(float)  # code 1 ("no") by majority
+    positive = 1 - majority  # the target counts the first label, "yes" (code 0)
+    labelled = np.arange(n) % 3 == 0
+    expected = ppi_mean(1 - truth[labelled], positive[labelled], positive[~labelled])
+    assert report.judge == "jury:trio"
+    assert report.estimates[0].ppi.ci == pytest.approx(expected.ci, abs=1e-12)
+    assert [b.rater for b in report.judges] == ["judge:a", "judge:b", "judge:c", "jury:trio"]
+    with pytest.raises(MetricsInputError, match=r"unknown judge 'nobody'.*juries: trio"):
+        build_report(ratings, project="p", judge="nobody", queue={}, imported_uniform=sampled,
+                     juries={"trio": ["a", "b", "c"]})
