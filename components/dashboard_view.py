@@ -70,7 +70,7 @@ def render_dashboard(db: Database) -> None:
     view = st.segmented_control("Details", VIEWS, default=VIEWS[0], key=VIEW_KEY, required=True)
     if view == "Estimates":
         render_estimates(db, project, version, request.dimension, request.binarize_at,
-                         facets.judges)
+                         facets.judges, request.juries)
         return
     _detail(view or VIEWS[0], db, project, version, data, metric)
 

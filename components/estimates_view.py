@@ -24,12 +24,14 @@ BY_CHOICES = {"model": "per model", "group": "per group", None: "overall only"}
 
 @st.cache_data(ttl=ESTIMATE_TTL_S, max_entries=32, show_spinner="Estimating…")
 def estimate_data(_db: Database, db_url: str, project_id: int, version: str, judge: str,
-                  dimension: str, binarize_at: str | None, by: str | None) -> EstimateReport:
+                  dimension: str, binarize_at: str | None, by: str | None,
+                  juries: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> EstimateReport:
     """:func:`storage.estimates.estimate` for these options (a frozen dataclass)."""
     with _db.read() as session:
         project = project_by_id(session=session, project_id=project_id)
         return estimate(session=session, project=project, judge=judge, dimension=dimension,
-                        binarize_at=binarize_at, by=by)
+                        binarize_at=binarize_at, by=by,
+                        juries={name: list(members) for name, members in juries})
 
 
 @st.cache_data(ttl=ESTIMATE_TTL_S, max_entries=64, show_spinner=False)
@@ -48,19 +50,25 @@ def budget_line(db: Database, project_id: int, version: str) -> str | None:
 
 
 def render_estimates(db: Database, project: ProjectInfo, version: str, dimension: str,
-                     binarize_at: str | None, judges: tuple[str, ...]) -> None:
-    """Draw the Estimates view for one dimension of ``project``."""
+                     binarize_at: str | None, judges: tuple[str, ...],
+                     juries: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> None:
+    """Draw the Estimates view for one dimension of ``project``; ``juries`` (the Dashboard's,
+    whose members are all among ``judges``) may power the estimate too."""
     if not judges:
         st.info("Estimates need a judge's verdicts on the items.", icon=":material/info:")
         return
+    present = {name.removeprefix("judge:") for name in judges}
+    juries = tuple((name, members) for name, members in juries
+                   if {m.removeprefix("judge:") for m in members} <= present)
+    choices = [*judges, *(f"jury:{name}" for name, _ in juries)]
     left, right = st.columns(2)
-    judge = left.selectbox("Judge powering the estimate", judges, key="estimates.judge",
+    judge = left.selectbox("Judge or jury powering the estimate", choices, key="estimates.judge",
                            format_func=lambda name: name.removeprefix("judge:"), width=320)
     by = right.segmented_control("Split", list(BY_CHOICES), default="model",
                                  format_func=BY_CHOICES.get, key="estimates.by")
     try:
-        report = estimate_data(db, db.url, project.id, version, judge.removeprefix("judge:"),
-                               dimension, binarize_at, by)
+        report = estimate_data(db, db.url, project.id, version, judge, dimension, binarize_at,
+                               by, juries)
     except (EstimateError, MetricsInputError) as exc:
         # NoDesignError says in one sentence why no label can be used.
         st.warning(escape_markdown(exc), icon=":material/warning:")
@@ -85,7 +93,7 @@ def render_estimates(db: Database, project: ProjectInfo, version: str, dimension
         st.caption("Effective labels: how many expert labels alone would give the PPI++ "
                    "interval's width. Budget: further labels (same design) until the PPI++ "
                    f"interval is ±{report.target:g}, from the error shrinking as 1/√n.")
-    st.markdown("**Label budgets of the judges** (κ or the scale's main metric against the "
+    st.markdown("**Label budgets of the judges and juries** (κ or the scale's main metric against the "
                 "human consensus, all labels)")
     st.dataframe(budgets_table(report), hide_index=True, key="estimates.budgets",
                  column_config={"value": st.column_config.NumberColumn(format="%.3f"),

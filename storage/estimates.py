@@ -70,7 +70,7 @@ def estimate(*, session: Session, project: ProjectInfo, judge: str, dimension: s
     if name not in schema.dimension_names:
         raise MetricsInputError(f"project {project.name!r} has no dimension {name!r} "
                                 f"(dimensions: {', '.join(schema.dimension_names)})")
-    bare = judge.removeprefix("judge:")
+    bare = judge.removeprefix("judge:")  # a jury ("jury:<name>") has no samples to count
     dim = schema.dimension(name)
     ratings = load_ratings(session=session, project_id=project.id, dimension=dim)
     count = judge_sample_count(session=session, project_id=project.id, judge=bare, dimension=name)
@@ -82,7 +82,7 @@ def estimate(*, session: Session, project: ProjectInfo, judge: str, dimension: s
         if column in extra.raters:
             samples.append(extra.column(column))
     return build_report(
-        ratings, project=project.name, judge=bare,
+        ratings, project=project.name, judge=judge,
         queue=queue_design(session=session, project_id=project.id),
         imported_uniform=imported_uniform(session=session, project_id=project.id, dimension=name),
         judge_samples=samples, binarize_at=binarize_at, by=by,

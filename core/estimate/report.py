@@ -200,7 +200,10 @@ def build_report(ratings: Ratings, *, project: str, judge: str,
         raise MetricsInputError(f"the target half-width must be positive, got {target}")
     juries = dict(juries or {})
     bare = judge.removeprefix(f"{JUDGE}:").removeprefix(f"{JURY}:")
-    on_jury = bare in juries and not judge.startswith(f"{JUDGE}:")
+    # "jury:<name>" or "judge:<name>" say which; a bare name is a jury's when one has it.
+    on_jury = judge.startswith(f"{JURY}:") or (bare in juries and not judge.startswith(f"{JUDGE}:"))
+    if on_jury and bare not in juries:
+        raise MetricsInputError(f"unknown jury {bare!r} (juries: {', '.join(juries) or 'none'})")
     rater = f"{JURY}:{bare}" if on_jury else f"{JUDGE}:{bare}"
     judges = ratings.of_kind(JUDGE)
     if not on_jury and rater not in judges:

@@ -11,6 +11,7 @@ from core.templates import TEMPLATES
 from storage.annotation import ProjectSettings, find_assignment, submit_labels, update_settings
 from storage.authz import OPERATOR
 from storage.importer import import_file
+from storage.projects import get_project
 from storage.review import find_item_id
 from tests.app.annotate_helpers import make_annotation_project
 from tests.app.apptest_helpers import open_page
@@ -30,7 +31,8 @@ def judge(i: int) -> bool:
 
 def records(n: int = 120, human_every: int = 4):
     return [{"id": f"q{i}", "prompt": f"Q{i}?", "response": f"A{i}", "model": f"m{i % 2}",
-             "judges": {"gpt": {"correct": "correct" if judge(i) else "incorrect"}},
+             "judges": {"gpt": {"correct": "correct" if judge(i) else "incorrect"},
+                        "llama": {"correct": "correct" if i % 2 else "incorrect"}},
              **({"humans": {"ann": {"correct": "correct" if truth(i) else "incorrect"}}}
                 if i % human_every == 0 else {})} for i in range(n)]
 
@@ -71,7 +73,7 @@ def test_estimates_view_shows_both_intervals_equal_to_ppi_py(app_db, admin, tmp_
     sentences = [m.value for m in at.markdown if "95 of 100" in m.value]
     assert len(sentences) == 1 and "assumes" in sentences[0]
     budgets = table_with(at, "95 % half-width")
-    assert list(budgets["judge"]) == ["gpt"]
+    assert list(budgets["judge"]) == ["gpt", "llama"]
     assert budgets["budget"][0].startswith(("≈", "enough labels"))
 
 
@@ -109,3 +111,17 @@ def test_home_tells_the_annotator_the_label_budget(app_db, admin, annotator, tmp
     at = open_page(user=annotator)
     [line] = [c.value for c in at.caption if "Label budget" in c.value]
     assert "**quiz**: ≈ " in line and " labels to go for ±0.05" in line
+
+
+def test_a_dashboard_jury_can_power_the_estimate(app_db, admin, tmp_path):
+    import_project(app_db, tmp_path, "uniform")
+    at = open_estimates(admin)
+    with app_db.read() as session:
+        pid = get_project(session=session, name="est").id
+    at.text_input(key=f"dashboard.juries.{pid}.name").input("pair")
+    at.multiselect(key=f"dashboard.juries.{pid}.members").set_value(["gpt", "llama"])
+    at.button(key=f"dashboard.jury.add.{pid}").click().run()
+    at.selectbox(key="estimates.judge").set_value("jury:pair").run()
+    assert not at.exception and not at.warning
+    assert list(table_with(at, "95 % half-width")["judge"]) == ["gpt", "llama", "jury:pair"]
+    assert any("pair" in m.value and "95 of 100" in m.value for m in at.markdown)
