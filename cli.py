@@ -43,6 +43,7 @@ USER_ERRORS: dict[str, tuple[str, ...]] = {
     "core.importing.problems": ("ImportFileError",),
     "core.importing.validate": ("ImportRejected",),
     "core.metrics": ("MetricsInputError",),
+    "core.estimate.ppi": ("EstimateError",),
     "core.export.writers": ("ExportError",),
     "storage.database": ("DatabaseConfigError",),
     "storage.migrations": ("SchemaTooNewError",),
@@ -103,6 +104,9 @@ def import_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write every problem to PATH as JSON Lines (default: the file's "
                              "name + .problems.jsonl in the current directory, written only "
                              f"when there are more than {PRINTED_PROBLEMS} problems to list)")
+    parser.add_argument("--sampled", choices=["uniform"],
+                        help="declare the file's human-labelled items a uniform random sample "
+                             "of the project, so that `estimate` may use their labels")
 
 
 def cmd_import(args: argparse.Namespace, db: Database) -> int:
@@ -122,7 +126,8 @@ def cmd_import(args: argparse.Namespace, db: Database) -> int:
                           max_rows=args.max_rows)
     try:
         batch, summary = import_file(db, args.file, project_name=args.project, schema=schema,
-                                     on_error=args.on_error, limits=limits, actor=OPERATOR)
+                                     on_error=args.on_error, limits=limits, actor=OPERATOR,
+                                     sampled=args.sampled)
     except UnknownProjectError as exc:  # only without --task: the project cannot be created
         raise ProjectError(f"{exc}; to create it, give its task: --task TEMPLATE "
                            f"({', '.join(TEMPLATES)}) or --task SCHEMA.toml") from None
@@ -330,6 +335,35 @@ def cmd_jury(args: argparse.Namespace, db: Database) -> int:
     """Store, list or remove a project's juries (rater jury:NAME in metrics and exports)."""
     from storage.authz import OPERATOR
     from storage.juries import create_jury, delete_jury, list_juries
+def estimate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the arguments of ``estimate``."""
+    parser.add_argument("--project", required=True, help="project name")
+    parser.add_argument("--judge", required=True,
+                        help="the judge whose verdicts (mean over its samples), or the --jury "
+                             "whose verdicts, power the estimate")
+    parser.add_argument("--jury", type=jury_option, action="append", default=[],
+                        metavar="NAME=JUDGE,JUDGE,...",
+                        help="a jury of judges (majority/median/mean per item), with its own "
+                             "label budget; repeatable")
+    parser.add_argument("--dimension", help="dimension to estimate (default: the schema's first)")
+    parser.add_argument("--binarize-at", metavar="LABEL",
+                        help="estimate the share of items at '>= LABEL' (ordinal or interval)")
+    parser.add_argument("--by", choices=["model", "group"],
+                        help="one estimate per model or group (besides the overall one)")
+    parser.add_argument("--target-halfwidth", type=float, metavar="W",
+                        help="CI half-width the label budgets aim at (default: the project's "
+                             "setting, ±0.05 unless changed)")
+    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                        help="bootstrap resamples for the judges' kappa intervals "
+                             "(default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def cmd_estimate(args: argparse.Namespace, db: Database) -> int:
+    """Each model's human-level score: PPI++ estimate beside the classical one, label budgets."""
+    from core.estimate.report import format_report
+    from storage.estimates import estimate
     from storage.migrations import migrate
     from storage.projects import get_project
 
@@ -420,6 +454,19 @@ def cmd_debate(args: argparse.Namespace, db: Database) -> int:
                        on_progress=lambda progress: print(progress.line(), file=sys.stderr))
     print(info.line())
     return 0 if info.status == "done" else 1
+
+
+    with db.read() as session:
+        project = get_project(session=session, name=args.project)
+        report = estimate(session=session, project=project, judge=args.judge,
+                          dimension=args.dimension, binarize_at=args.binarize_at, by=args.by,
+                          target=args.target_halfwidth, n_resamples=args.bootstrap,
+                          seed=args.seed, juries=dict(args.jury))
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, allow_nan=False, indent=1))
+    else:
+        print(format_report(report))
+    return 0
 
 
 def export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -905,6 +952,7 @@ COMMANDS: dict[str, Command] = {
     "demo": Command(cmd_demo),
     "create-user": Command(cmd_create_user, create_user_arguments),
     "metrics": Command(cmd_metrics, metrics_arguments),
+    "estimate": Command(cmd_estimate, estimate_arguments),
     "export": Command(cmd_export, export_arguments),
     "judge": Command(cmd_judge, judge_arguments),
     "worker": Command(cmd_worker, worker_arguments),

@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 
 from components.dashboard_filters import filter_summary, render_filters, render_juries, stored_juries
+from components.estimates_view import render_estimates
 from components.review_data import (
     current_version,
     dashboard_data,
@@ -30,7 +31,7 @@ from storage.database import Database
 from storage.projects import ProjectInfo
 
 VIEWS = ("Confusion matrix", "Agreement matrix", "Label distribution", "By group", "By model",
-         "Model ranking", "All dimensions")
+         "Model ranking", "All dimensions", "Estimates")
 VIEW_KEY = "dashboard.view"
 PLOT_CONFIG = {"displaylogo": False}
 
@@ -68,6 +69,10 @@ def render_dashboard(db: Database) -> None:
     _position_consistency(document)
     _self_consistency(document)
     view = st.segmented_control("Details", VIEWS, default=VIEWS[0], key=VIEW_KEY, required=True)
+    if view == "Estimates":
+        render_estimates(db, project, version, request.dimension, request.binarize_at,
+                         facets.judges, request.juries)
+        return
     _detail(view or VIEWS[0], db, project, version, data, metric)
 
 

@@ -8,6 +8,7 @@ import logging
 import streamlit as st
 
 from components.auth import refused
+from components.estimates_view import budget_line
 from components.frames import projects_frame
 from core.importing import ImportFileError, ImportRejected
 from core.safe_text import escape_markdown
@@ -17,6 +18,7 @@ from storage.database import Database
 from storage.demo import demo_files, load_demo
 from storage.projects import ProjectError, project_summaries
 from storage.users import UserInfo
+from storage.versioning import data_version
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ def render_home(db: Database, user: UserInfo) -> None:
         summaries = project_summaries(session=session) if user.is_admin else []
     if queues:
         _queues(queues)
+        _budgets(db, queues)
     if not user.is_admin:
         if not queues:
             st.info(NO_QUEUES, icon=":material/info:")
@@ -80,6 +83,22 @@ def _queues(queues: list[QueueSummary]) -> None:
         link.page_link(ANNOTATE_PAGE, label="Revise" if finished else "Continue",
                        icon=":material/edit_note:", query_params={"project": str(queue.project_id)},
                        disabled=not queue.total)
+
+
+def _budgets(db: Database, queues: list[QueueSummary]) -> None:
+    """The label budget of each project the user annotates ("≈ 140 labels to go for ±0.05"
+    or "enough labels for ±0.05"), when it has judges and human labels."""
+    lines = []
+    for queue in queues:
+        with db.read() as session:
+            version = data_version(session=session, project_id=queue.project_id)
+        line = budget_line(db, queue.project_id, version)
+        if line is not None:
+            lines.append(f"**{escape_markdown(queue.project)}**: {line}")
+    if lines:
+        st.caption("Label budget (until every judge's κ is known to the project's target): "
+                   + " · ".join(lines), help="From the bootstrap CI of each judge's κ against "
+                   "the human consensus; the error shrinks as 1/√n.")
 
 
 def _first_steps(db: Database, user: UserInfo) -> None:

@@ -221,6 +221,12 @@ def _render_import_button(db: Database, user: UserInfo, stored: ValidatedUpload,
     with slot.container():
         st.caption(f"{action.capitalize()} “{escape_markdown(target.project)}”: "
                    f"{plural(len(batch.items), 'record')}.")
+        sampled = batch.annotators and st.checkbox(
+            "The human-labelled items are a uniform random sample of the project",
+            key="import.sampled_uniform",
+            help="Tick only if the labelled items were drawn at random, each equally likely "
+                 "(`--sampled uniform` on the command line): estimates may then use their "
+                 "labels. Otherwise the labels count for agreement metrics only.")
         clicked = st.button("Import", key="import.run", type="primary", icon=":material/upload:")
     if not clicked:
         return
@@ -233,7 +239,8 @@ def _render_import_button(db: Database, user: UserInfo, stored: ValidatedUpload,
         check_policy(batch, policy)
         summary = write_import(db, project_name=target.project,
                                schema=target.schema if target.is_new else None, batch=batch,
-                               actor=user, progress=report)
+                               actor=user, progress=report,
+                               sampled="uniform" if sampled else None)
     except NotAllowed as exc:
         refused(exc)
         st.rerun()

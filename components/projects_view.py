@@ -98,7 +98,7 @@ def _changed_elsewhere(project_id: int, change: str) -> None:
 
 
 def _reload(project_id: int) -> None:
-    for name in ("blind", "members", "overlap", "order", "seed", "trusted"):
+    for name in ("blind", "members", "overlap", "order", "seed", "trusted", "target"):
         st.session_state.pop(setting_key(project_id, name), None)
     st.session_state.pop(revision_key(project_id), None)
 
@@ -131,6 +131,13 @@ def _settings_form(db: Database, project: ProjectInfo, settings: ProjectSettings
         st.number_input("Seed (random order)", min_value=0, max_value=2**31 - 1,
                         value=settings.queue_seed, step=1, key=setting_key(key, "seed"),
                         help="The same seed gives the same order.")
+        st.number_input("Target CI half-width (label budgets)", min_value=0.001,
+                        max_value=1000.0, value=float(settings.target_halfwidth), step=0.01,
+                        format="%.3f", key=setting_key(key, "target"),
+                        help="How tight the 95 % intervals should be: the Dashboard and the "
+                             "annotators' Home say how many labels remain until each judge's κ "
+                             "and each estimate reach ±this. The estimation and active orders "
+                             "record sampling probabilities so estimates are valid.")
         titles = {spec.name: spec.title for spec in project.schema.fields}
         st.multiselect("Trusted fields (markdown)", list(titles),
                        default=list(settings.trusted_fields), key=setting_key(key, "trusted"),
@@ -173,7 +180,8 @@ def _on_apply(db: Database, project_id: int, name: str) -> None:
         return
     settings = ProjectSettings(blind=bool(value("blind")), overlap=int(value("overlap")),
                                queue_order=value("order"), queue_seed=int(value("seed")),
-                               trusted_fields=tuple(value("trusted")))
+                               trusted_fields=tuple(value("trusted")),
+                               target_halfwidth=float(value("target")))
     try:
         with db.write() as session:
             update_settings(session=session, project_id=project_id, settings=settings,

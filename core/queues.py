@@ -13,11 +13,19 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from core.estimate.design import design_order, draw_shares
+
 QUEUE_ORDERS: dict[str, str] = {
     "sequential": "In import order.",
     "random": "Shuffled with a seed (the same seed gives the same order).",
     "disagreement": "Items where the judges disagree most come first (ties in import order).",
+    "estimation": "A uniform random sample, each item's probability recorded: labels that "
+                  "give valid estimates of the models' human-level scores.",
+    "active": "A random sample favouring items the judges are unsure about (at least 20 % "
+              "uniform), probabilities recorded: the narrowest valid estimates per label.",
 }
+# Orders whose labelled items are a random sample with known probabilities (core.estimate).
+DESIGN_ORDERS = ("estimation", "active")
 MAX_OVERLAP = 10
 
 
@@ -35,8 +43,12 @@ class PlannedSlot:
 
 
 def order_items(item_ids: Sequence[int], *, order: str, seed: int = 0,
-                disagreement: Mapping[int, float] | None = None) -> list[int]:
+                disagreement: Mapping[int, float] | None = None,
+                shares: Mapping[int, float] | None = None) -> list[int]:
     """Return ``item_ids`` in queue order.
+
+    ``estimation`` and ``active`` follow :func:`core.estimate.design.design_order` (by a
+    uniform draw, or by draw / share with ``shares`` from :func:`design_shares`).
 
     ``random`` sorts by a keyed hash of (seed, item id): stable for a seed, independent of
     Python's hash randomisation, and an item keeps its place when others are added.
@@ -53,6 +65,11 @@ def order_items(item_ids: Sequence[int], *, order: str, seed: int = 0,
         scores = disagreement or {}
         rank = {item_id: index for index, item_id in enumerate(item_ids)}
         return sorted(item_ids, key=lambda item_id: (-scores.get(item_id, 0.0), rank[item_id]))
+    if order == "estimation":
+        return design_order(item_ids, seed=seed)
+    if order == "active":
+        weights = shares or design_shares(item_ids, order="active")
+        return design_order(item_ids, seed=seed, shares=[weights[i] for i in item_ids])
     raise QueueError(f"unknown queue order {order!r} (orders: {', '.join(QUEUE_ORDERS)})")
 
 
@@ -71,6 +88,25 @@ def judge_disagreement(labels: Mapping[int, Mapping[str, Sequence[str]]]) -> dic
             same += sum(c * (c - 1) // 2 for c in Counter(values).values())
         scores[item_id] = (pairs - same) / pairs if pairs else 0.0
     return scores
+
+
+def design_shares(item_ids: Sequence[int], *, order: str,
+                  uncertainty: Mapping[int, float] | None = None) -> dict[int, float]:
+    """Each item's draw share under a design order: 1/N for ``estimation``; for ``active``
+    a fifth uniform plus the rest in proportion to ``uncertainty`` (missing = 0). Raises
+    :class:`QueueError` for an order that is not a design order."""
+    if order not in DESIGN_ORDERS:
+        raise QueueError(f"order {order!r} has no sampling design ({', '.join(DESIGN_ORDERS)} do)")
+    scores = (uncertainty or {}) if order == "active" else {}
+    shares = draw_shares([scores.get(item_id, 0.0) for item_id in item_ids])
+    return {item_id: float(share) for item_id, share in zip(item_ids, shares, strict=True)}
+
+
+def judge_uncertainty(labels: Mapping[int, Mapping[str, Sequence[str]]]) -> dict[int, float]:
+    """Per item, √ of the share of differing verdict pairs (all judges and all their samples,
+    pooled over dimensions): for two labels proportional to √(p (1 − p)), the spread the
+    active design samples by (core/estimate/design.py)."""
+    return {item: share ** 0.5 for item, share in judge_disagreement(labels).items()}
 
 
 def plan_assignments(ordered_items: Sequence[int], annotators: Sequence[int], *, overlap: int,

@@ -22,7 +22,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from core.queues import MAX_OVERLAP, QUEUE_ORDERS, judge_disagreement, order_items, plan_assignments
+from core.queues import (
+    DESIGN_ORDERS,
+    MAX_OVERLAP,
+    QUEUE_ORDERS,
+    design_shares,
+    judge_disagreement,
+    judge_uncertainty,
+    order_items,
+    plan_assignments,
+)
 from core.safe_text import require_safe_text
 from core.schema import LabelError, TaskSchema
 from storage.authz import ADMIN, Actor, authorize, authorize_self
@@ -60,6 +69,7 @@ class ProjectSettings:
     queue_order: str = "sequential"
     queue_seed: int = 0
     trusted_fields: tuple[str, ...] = ()
+    target_halfwidth: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -153,7 +163,8 @@ def get_settings(*, session: Session, project_id: int) -> ProjectSettings:
     if project is None:
         raise AnnotationError(f"no project with id {project_id}")
     return ProjectSettings(project.blind, project.overlap, project.queue_order,
-                           project.queue_seed, tuple(json.loads(project.trusted_fields)))
+                           project.queue_seed, tuple(json.loads(project.trusted_fields)),
+                           project.target_halfwidth)
 
 
 def update_settings(*, session: Session, project_id: int, settings: ProjectSettings,
@@ -177,6 +188,9 @@ def update_settings(*, session: Session, project_id: int, settings: ProjectSetti
     if settings.queue_order not in QUEUE_ORDERS:
         raise AnnotationError(f"unknown queue order {settings.queue_order!r} "
                               f"(orders: {', '.join(QUEUE_ORDERS)})")
+    if not 0 < settings.target_halfwidth <= 1000:
+        raise AnnotationError(f"the target half-width must be a positive number (at most "
+                              f"1000), got {settings.target_halfwidth}")
     schema = project_by_id(session=session, project_id=project_id).schema
     unknown = set(settings.trusted_fields) - set(schema.field_names)
     if unknown:
@@ -188,6 +202,7 @@ def update_settings(*, session: Session, project_id: int, settings: ProjectSetti
     project.queue_order = settings.queue_order
     project.queue_seed = settings.queue_seed
     project.trusted_fields = json.dumps(list(settings.trusted_fields))
+    project.target_halfwidth = settings.target_halfwidth
     session.add(AuditLog(actor_id=actor_id, action="settings", subject_id=project_id,
                          old_value=repr(old), new_value=repr(settings),
                          reason=f"project {project.name}"))
@@ -284,24 +299,33 @@ def rebuild_queues(db: Database, *, project_id: int, actor: Actor) -> int:
             kept.setdefault(item_id, set()).add(user_id)
         scores = (_disagreement(session, project_id) if settings.queue_order == "disagreement"
                   else None)
+        shares = (design_shares(item_ids, order=settings.queue_order,
+                                uncertainty=_uncertainty(session, project_id))
+                  if settings.queue_order in DESIGN_ORDERS else None)
         ordered = order_items(item_ids, order=settings.queue_order, seed=settings.queue_seed,
-                              disagreement=scores)
+                              disagreement=scores, shares=shares)
         plan = plan_assignments(ordered, members, overlap=settings.overlap, kept=kept)
         # Kept (labelled or skipped) slots move to their item's place in the current order, so
         # Back/Next walk one consistent order after the order or seed changed.
         rank = {item_id: position for position, item_id in enumerate(ordered)}
+        # Under a design order every slot records its item's draw share (the estimate's
+        # inclusion probabilities); under any other order none does, so labels gathered
+        # there are never mistaken for a random sample.
+        share = shares or {}
         if kept:  # pending slots were deleted above, so this touches only kept ones
             session.connection().execute(
                 update(Assignment.__table__)
                 .where(Assignment.__table__.c.item_id == bindparam("kept_item"))
-                .values(position=bindparam("kept_position")),
-                [{"kept_item": item_id, "kept_position": rank[item_id]} for item_id in kept])
+                .values(position=bindparam("kept_position"), draw_share=bindparam("kept_share")),
+                [{"kept_item": item_id, "kept_position": rank[item_id],
+                  "kept_share": share.get(item_id)} for item_id in kept])
         if plan:
             now = utcnow()
             session.execute(Assignment.__table__.insert(), [
                 {"project_id": project_id, "item_id": slot.item_id, "user_id": slot.user_id,
                  "position": slot.position, "status": "pending", "flagged": False,
-                 "verdicts_seen": False, "updated_at": now} for slot in plan])
+                 "verdicts_seen": False, "updated_at": now, "draw_share": share.get(slot.item_id)}
+                for slot in plan])
         return len(plan)
 
 
@@ -313,6 +337,16 @@ def _disagreement(session: Session, project_id: int) -> dict[int, float]:
     for item_id, dimension, label in session.execute(query):
         labels.setdefault(item_id, {}).setdefault(dimension, []).append(label)
     return judge_disagreement(labels)
+
+
+def _uncertainty(session: Session, project_id: int) -> dict[int, float]:
+    labels: dict[int, dict[str, list[str]]] = {}
+    query = (select(Verdict.item_id, Verdict.dimension, Verdict.label)
+             .join(Item, Item.id == Verdict.item_id)
+             .where(Item.project_id == project_id, Verdict.label.is_not(None)))
+    for item_id, dimension, label in session.execute(query):
+        labels.setdefault(item_id, {}).setdefault(dimension, []).append(label)
+    return judge_uncertainty(labels)
 
 
 _VIEW_COLUMNS = (Assignment.item_id, Item.external_id, Assignment.position, Assignment.status,
@@ -473,8 +507,9 @@ def annotator_state(*, session: Session, project_id: int, user_id: int) -> Annot
                                        {"project_id": project_id, "user_id": user_id}).first()
     if row is None:
         raise AnnotationError(f"no project with id {project_id}")
-    blind, overlap, order, seed, trusted, done, skipped = row
-    return AnnotatorState(ProjectSettings(blind, overlap, order, seed, tuple(json.loads(trusted))),
+    blind, overlap, order, seed, trusted, target, done, skipped = row
+    return AnnotatorState(ProjectSettings(blind, overlap, order, seed, tuple(json.loads(trusted)),
+                                          target),
                           {"done": int(done), "skipped": int(skipped)})
 
 
@@ -490,7 +525,8 @@ def _annotator_state_query() -> Any:
                        Assignment.status == status).scalar_subquery())
 
     return select(Project.blind, Project.overlap, Project.queue_order, Project.queue_seed,
-                  Project.trusted_fields, finished("done"), finished("skipped")
+                  Project.trusted_fields, Project.target_halfwidth, finished("done"),
+                  finished("skipped")
                   ).where(Project.id == project_id)
 
 

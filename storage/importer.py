@@ -85,8 +85,8 @@ def _count(n: int, noun: str) -> str:
 
 
 def write_import(db: Database, *, project_name: str, schema: TaskSchema | None,
-                 batch: ImportBatch, actor: Actor, progress: ProgressFn | None = None
-                 ) -> ImportSummary:
+                 batch: ImportBatch, actor: Actor, progress: ProgressFn | None = None,
+                 sampled: str | None = None) -> ImportSummary:
     """Write the valid rows of ``batch`` into project ``project_name`` in one transaction.
 
     Creates the project with ``schema`` on first import. Applying the error policy is the
@@ -96,7 +96,14 @@ def write_import(db: Database, *, project_name: str, schema: TaskSchema | None,
     :class:`~storage.authz.NotAllowed` for anyone else and
     :class:`storage.projects.ProjectError` on a schema mismatch; on any error nothing is
     written.
+
+    ``sampled="uniform"`` declares the file's labelled items a uniform random sample of the
+    project: its human labels are marked so that estimates may use them (ValueError for
+    any other value).
     """
+    if sampled not in SAMPLED_OPTIONS:
+        raise ValueError(f"sampled must be one of {', '.join(map(str, SAMPLED_OPTIONS))}, "
+                         f"got {sampled!r}")
     report = progress or (lambda _fraction, _message: None)
     # The writer references only items, judges and users it reads or creates in the same
     # locked transaction, and deletes only verdicts (nothing cascades from them).
@@ -106,6 +113,8 @@ def write_import(db: Database, *, project_name: str, schema: TaskSchema | None,
                                           schema=schema or batch.schema)
         writer = _BulkWriter(session.connection(), project.id, report)
         summary = writer.write(batch)
+        if sampled is not None:
+            writer.mark_sampled(batch, sampled)
     report(1.0, "done")
     result = ImportSummary(
         project=project.name, created_project=created, total_records=batch.total_records,
@@ -113,6 +122,10 @@ def write_import(db: Database, *, project_name: str, schema: TaskSchema | None,
     )
     log.info("import of %s: %s", batch.file, result.line())
     return result
+
+
+# How an import may declare its labelled items sampled (None: not declared, no known design).
+SAMPLED_OPTIONS = (None, "uniform")
 
 
 class _Selection:
@@ -432,6 +445,13 @@ class _BulkWriter:
                 [row + tail for row in upserts])
         return len(inserts) + len(upserts)
 
+    def mark_sampled(self, batch: ImportBatch, sampled: str) -> None:
+        """Mark the imported human labels of the batch's items with the sampling design."""
+        self.execute_many(
+            f"UPDATE annotation SET sampled = {self.mark} WHERE source = 'import' AND item_id = "
+            f"(SELECT id FROM item WHERE project_id = {self.mark} AND external_id = {self.mark})",
+            [(sampled, self.project_id, external) for external in batch.items.external_ids])
+
     def audit_label_changes(self, upserts: list[tuple[Any, ...]]) -> None:
         wanted = {(t[0], t[1], t[2]): t[3] for t in upserts}
         item_set = {key[0] for key in wanted}
@@ -496,7 +516,8 @@ def _sql_literal(value: Any) -> str:
 def import_file(db: Database, path: str | Path, *, project_name: str,
                 schema: TaskSchema | None, actor: Actor, on_error: str = "strict",
                 limits: ImportLimits | None = None, name: str | None = None,
-                progress: ProgressFn | None = None) -> tuple[ImportBatch, ImportSummary]:
+                progress: ProgressFn | None = None, sampled: str | None = None
+                ) -> tuple[ImportBatch, ImportSummary]:
     """Read, validate and write the file at ``path``; return the batch and the summary.
 
     ``schema`` may be None when the project exists (its schema is used); ``limits`` bound
@@ -520,4 +541,4 @@ def import_file(db: Database, path: str | Path, *, project_name: str,
     batch = validate_table(raw, schema, limits=limits)
     check_policy(batch, on_error)
     return batch, write_import(db, project_name=project_name, schema=schema, batch=batch,
-                               actor=actor, progress=progress)
+                               actor=actor, progress=progress, sampled=sampled)

@@ -37,7 +37,7 @@ from storage.projects import parsed_schema
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x444F434B  # "DOCK": serialises concurrent migrations on PostgreSQL
 
@@ -388,6 +388,16 @@ def _add_juries_and_debates(connection: Connection) -> None:
     connection.execute(text("DROP TABLE judge_run"))
     connection.execute(text("ALTER TABLE judge_run_v9 RENAME TO judge_run"))
     connection.execute(text("CREATE INDEX ix_judge_run_status ON judge_run (status, id)"))
+def _add_sampling_design(connection: Connection) -> None:
+    """Version 10: what the estimates need to know about how labelled items were drawn:
+    ``assignment.draw_share`` (the item's share under the ``estimation``/``active`` queue
+    orders), ``annotation.sampled`` (an import declared its labels a uniform sample) and the
+    project's ``target_halfwidth`` for label budgets. Existing rows get NULL (no known design)
+    and the default target ±0.05."""
+    connection.execute(text("ALTER TABLE assignment ADD COLUMN draw_share FLOAT"))
+    connection.execute(text("ALTER TABLE annotation ADD COLUMN sampled VARCHAR(16)"))
+    connection.execute(text("ALTER TABLE project ADD COLUMN target_halfwidth FLOAT NOT NULL "
+                            "DEFAULT 0.05"))
 
 
 # version -> step that upgrades a database from version - 1 to version.
@@ -400,6 +410,7 @@ MIGRATIONS: dict[int, Migration] = {
     7: _add_credential_version,
     8: _add_judge_runs,
     9: _add_juries_and_debates,
+    10: _add_sampling_design,
 }
 
 

@@ -53,6 +53,8 @@ class Project(SQLModel, table=True):
     queue_seed: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     trusted_fields: str = Field(default="[]", sa_column=Column(Text, nullable=False,
                                                                 server_default="[]"))
+    # Schema version 10: the CI half-width the label budgets aim at (estimates and kappa).
+    target_halfwidth: float = Field(default=0.05, sa_column_kwargs={"server_default": "0.05"})
 
 
 class Item(SQLModel, table=True):
@@ -200,6 +202,10 @@ class Assignment(SQLModel, table=True):
     verdicts_seen: bool = False
     submitted_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
+    # Schema version 10: the item's draw share p under the ``estimation`` or ``active`` order
+    # (the first n items of the order have inclusion probability min(1, n p)); None under
+    # the other orders, whose labels have no known sampling probability.
+    draw_share: float | None = None
 
 
 class Annotation(SQLModel, table=True):
@@ -222,6 +228,9 @@ class Annotation(SQLModel, table=True):
     blind: bool | None = True
     source: str = Field(default="ui", max_length=16)
     revision: int = 1
+    # Schema version 10: "uniform" when an import declared its labelled items a uniform random
+    # sample of the project (``--sampled uniform``); None otherwise.
+    sampled: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -14,7 +14,7 @@ OURS = {"app", "cli", "core", "storage", "components", "pages"}
 # Needed at run time but never imported by our code: SQLAlchemy loads it for postgresql:// URLs.
 DRIVERS = {"psycopg"}
 TEST_TOOLS = {"pytest", "hypothesis", "playwright", "ruff", "datasets", "scikit-learn",
-              "krippendorff"}
+              "krippendorff", "ppi-python"}
 
 
 def requirement_names(name: str) -> list[str]:

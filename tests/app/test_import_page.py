@@ -332,3 +332,22 @@ def test_untrusted_text_is_shown_literally(app_db, admin):
     done = at.success[-1].value  # the project name, in markdown, escaped
     assert r"\!\[x\]\(http\:\/\/example\.invalid\/p\.png\) \:red\[p\]" in done
     assert "![" not in done and ":red[" not in done
+
+
+def test_human_labels_declared_a_uniform_sample_are_marked_for_estimates(app_db, admin):
+    from sqlalchemy import select
+
+    from storage.models import Annotation
+
+    csv = (b"id,prompt,response,judge.j1.correct,human.bob.correct\n"
+           b"1,Q one,A one,correct,incorrect\n"
+           b"2,Q two,A two,incorrect,\n")
+    at = open_page(IMPORT_PAGE, user=admin)
+    upload(at, "labels.csv", csv)
+    new_project(at, "sampled")
+    validate(at)
+    at.checkbox(key="import.sampled_uniform").check()
+    at.button(key="import.run").click().run()
+    assert not at.exception and metrics(at)["Human labels"] == "1"
+    with app_db.read() as session:
+        assert session.execute(select(Annotation.sampled)).scalars().all() == ["uniform"]

@@ -123,3 +123,23 @@ def test_an_annotator_cannot_open_projects_even_by_link(app_db, annotator, tmp_p
     assert "You are not allowed to open **Projects**" in at.error[0].value
     assert not [w for w in (*at.button, *at.toggle, *at.multiselect)
                 if w.key and w.key.startswith("projects.")]
+
+
+def test_admin_sets_the_active_design_and_the_target_half_width(app_db, admin, team, tmp_path):
+    ann, _ = team
+    project = make_annotation_project(app_db, tmp_path, [ann])
+    at = open_annotate(admin, page=PROJECTS_PAGE)
+    assert at.number_input(key=key(project, "target")).value == 0.05
+    at.selectbox(key=key(project, "order")).set_value("active")
+    at.number_input(key=key(project, "target")).set_value(0.08)
+    at.button(key=f"projects.apply.{project}").click().run()
+    assert not at.exception
+    with app_db.read() as session:
+        settings = get_settings(session=session, project_id=project)
+    assert (settings.queue_order, settings.target_halfwidth) == ("active", 0.08)
+    # every queue slot records its item's draw share; the judges disagree on every item here
+    # (one says correct, the other incorrect), so the shares are uniform: 1/4 each
+    from storage.estimates import queue_design
+    with app_db.read() as session:
+        design = queue_design(session=session, project_id=project)
+    assert sorted(slot.share for slot in design.values()) == pytest.approx([0.25] * 4)

@@ -33,7 +33,7 @@ def table_names(db) -> set[str]:
 def test_schema_version_is_nine() -> None:
     # A bump must come with a migration step; test_a_version_1_database_upgrades_to_the_
     # current_schema below then checks the step against a fresh database.
-    assert SCHEMA_VERSION == 9
+    assert SCHEMA_VERSION == 10
 
 
 def test_a_version_1_database_upgrades_to_the_current_schema_and_keeps_its_data(db) -> None:
@@ -194,3 +194,17 @@ def test_version_6_classifies_stored_reference_answers_by_the_items_reference(db
             for external_id, answer, edited in rows] == [
         ("k", "Canberra \n", False), ("e", "Canberra (since 1913)", True),
         ("w", "Jupiter", True), ("n", None, None)]
+
+
+def test_version_9_adds_the_sampling_design_with_no_known_design_for_old_rows(db) -> None:
+    recreate_as_version_1(db)
+    with db.engine.begin() as connection:
+        connection.execute(text("INSERT INTO project (name, template, task_json, created_at) "
+                                "VALUES ('old', 'correctness', '{}', CURRENT_TIMESTAMP)"))
+    migrate(db)
+    with db.read() as session:
+        assert session.execute(text("SELECT target_halfwidth FROM project")).scalar() == 0.05
+        columns = {c["name"]: c for c in inspect(session.connection()).get_columns("assignment")}
+        assert columns["draw_share"]["nullable"]
+        sampled = {c["name"]: c for c in inspect(session.connection()).get_columns("annotation")}
+        assert sampled["sampled"]["nullable"]
