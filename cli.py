@@ -335,35 +335,6 @@ def cmd_jury(args: argparse.Namespace, db: Database) -> int:
     """Store, list or remove a project's juries (rater jury:NAME in metrics and exports)."""
     from storage.authz import OPERATOR
     from storage.juries import create_jury, delete_jury, list_juries
-def estimate_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare the arguments of ``estimate``."""
-    parser.add_argument("--project", required=True, help="project name")
-    parser.add_argument("--judge", required=True,
-                        help="the judge whose verdicts (mean over its samples), or the --jury "
-                             "whose verdicts, power the estimate")
-    parser.add_argument("--jury", type=jury_option, action="append", default=[],
-                        metavar="NAME=JUDGE,JUDGE,...",
-                        help="a jury of judges (majority/median/mean per item), with its own "
-                             "label budget; repeatable")
-    parser.add_argument("--dimension", help="dimension to estimate (default: the schema's first)")
-    parser.add_argument("--binarize-at", metavar="LABEL",
-                        help="estimate the share of items at '>= LABEL' (ordinal or interval)")
-    parser.add_argument("--by", choices=["model", "group"],
-                        help="one estimate per model or group (besides the overall one)")
-    parser.add_argument("--target-halfwidth", type=float, metavar="W",
-                        help="CI half-width the label budgets aim at (default: the project's "
-                             "setting, ±0.05 unless changed)")
-    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
-                        help="bootstrap resamples for the judges' kappa intervals "
-                             "(default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
-
-
-def cmd_estimate(args: argparse.Namespace, db: Database) -> int:
-    """Each model's human-level score: PPI++ estimate beside the classical one, label budgets."""
-    from core.estimate.report import format_report
-    from storage.estimates import estimate
     from storage.migrations import migrate
     from storage.projects import get_project
 
@@ -456,6 +427,39 @@ def cmd_debate(args: argparse.Namespace, db: Database) -> int:
     return 0 if info.status == "done" else 1
 
 
+def estimate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the arguments of ``estimate``."""
+    parser.add_argument("--project", required=True, help="project name")
+    parser.add_argument("--judge", required=True,
+                        help="the judge whose verdicts (mean over its samples), or the --jury "
+                             "whose verdicts, power the estimate")
+    parser.add_argument("--jury", type=jury_option, action="append", default=[],
+                        metavar="NAME=JUDGE,JUDGE,...",
+                        help="a jury of judges (majority/median/mean per item), with its own "
+                             "label budget; repeatable")
+    parser.add_argument("--dimension", help="dimension to estimate (default: the schema's first)")
+    parser.add_argument("--binarize-at", metavar="LABEL",
+                        help="estimate the share of items at '>= LABEL' (ordinal or interval)")
+    parser.add_argument("--by", choices=["model", "group"],
+                        help="one estimate per model or group (besides the overall one)")
+    parser.add_argument("--target-halfwidth", type=float, metavar="W",
+                        help="CI half-width the label budgets aim at (default: the project's "
+                             "setting, ±0.05 unless changed)")
+    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                        help="bootstrap resamples for the judges' kappa intervals "
+                             "(default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def cmd_estimate(args: argparse.Namespace, db: Database) -> int:
+    """Each model's human-level score: PPI++ estimate beside the classical one, label budgets."""
+    from core.estimate.report import format_report
+    from storage.estimates import estimate
+    from storage.migrations import migrate
+    from storage.projects import get_project
+
+    migrate(db)
     with db.read() as session:
         project = get_project(session=session, name=args.project)
         report = estimate(session=session, project=project, judge=args.judge,
