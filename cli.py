@@ -456,16 +456,20 @@ def cmd_estimate(args: argparse.Namespace, db: Database) -> int:
     """Each model's human-level score: PPI++ estimate beside the classical one, label budgets."""
     from core.estimate.report import format_report
     from storage.estimates import estimate
+    from storage.juries import list_juries
     from storage.migrations import migrate
     from storage.projects import get_project
 
     migrate(db)
     with db.read() as session:
         project = get_project(session=session, name=args.project)
+        # The project's stored juries, then the ones given here (a name given wins).
+        juries = {info.name: info.jury for info in list_juries(session=session,
+                                                              project_id=project.id)}
         report = estimate(session=session, project=project, judge=args.judge,
                           dimension=args.dimension, binarize_at=args.binarize_at, by=args.by,
                           target=args.target_halfwidth, n_resamples=args.bootstrap,
-                          seed=args.seed, juries=dict(args.jury))
+                          seed=args.seed, juries={**juries, **dict(args.jury)})
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, allow_nan=False, indent=1))
     else:

@@ -11,6 +11,7 @@ from core.estimate.budget import budget_sentence
 from core.estimate.ppi import EstimateError
 from core.estimate.report import EstimateReport, assumption_sentence, small_sample_warning
 from core.metrics import MetricsInputError
+from core.metrics.consensus import Jury
 from core.safe_text import escape_markdown
 from storage.database import Database
 from storage.estimates import estimate, project_budget
@@ -25,13 +26,12 @@ BY_CHOICES = {"model": "per model", "group": "per group", None: "overall only"}
 @st.cache_data(ttl=ESTIMATE_TTL_S, max_entries=32, show_spinner="Estimating…")
 def estimate_data(_db: Database, db_url: str, project_id: int, version: str, judge: str,
                   dimension: str, binarize_at: str | None, by: str | None,
-                  juries: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> EstimateReport:
+                  juries: tuple[tuple[str, Jury], ...] = ()) -> EstimateReport:
     """:func:`storage.estimates.estimate` for these options (a frozen dataclass)."""
     with _db.read() as session:
         project = project_by_id(session=session, project_id=project_id)
         return estimate(session=session, project=project, judge=judge, dimension=dimension,
-                        binarize_at=binarize_at, by=by,
-                        juries={name: list(members) for name, members in juries})
+                        binarize_at=binarize_at, by=by, juries=dict(juries))
 
 
 @st.cache_data(ttl=ESTIMATE_TTL_S, max_entries=64, show_spinner=False)
@@ -51,15 +51,15 @@ def budget_line(db: Database, project_id: int, version: str) -> str | None:
 
 def render_estimates(db: Database, project: ProjectInfo, version: str, dimension: str,
                      binarize_at: str | None, judges: tuple[str, ...],
-                     juries: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> None:
-    """Draw the Estimates view for one dimension of ``project``; ``juries`` (the Dashboard's,
-    whose members are all among ``judges``) may power the estimate too."""
+                     juries: tuple[tuple[str, Jury], ...] = ()) -> None:
+    """Draw the Estimates view for one dimension of ``project``; ``juries`` (the project's
+    stored ones whose members are all among ``judges``) may power the estimate too."""
     if not judges:
         st.info("Estimates need a judge's verdicts on the items.", icon=":material/info:")
         return
     present = {name.removeprefix("judge:") for name in judges}
-    juries = tuple((name, members) for name, members in juries
-                   if {m.removeprefix("judge:") for m in members} <= present)
+    juries = tuple((name, jury) for name, jury in juries
+                   if {m.removeprefix("judge:") for m in jury.members} <= present)
     choices = [*judges, *(f"jury:{name}" for name, _ in juries)]
     left, right = st.columns(2)
     judge = left.selectbox("Judge or jury powering the estimate", choices, key="estimates.judge",

@@ -4,11 +4,14 @@ sample) and the project's target half-width; :func:`estimate` assembles the repo
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from core.estimate.report import EstimateReport, QueueSlot, build_report
 from core.estimate.slices import judge_budgets
+from core.metrics.consensus import Jury
 from core.metrics.ratings import HUMAN, JUDGE, MetricsInputError
 from storage.labels import load_ratings
 from storage.models import Annotation, Assignment, Item, Judge, Project, Verdict
@@ -57,7 +60,7 @@ def judge_sample_count(*, session: Session, project_id: int, judge: str, dimensi
 def estimate(*, session: Session, project: ProjectInfo, judge: str, dimension: str | None = None,
              binarize_at: str | None = None, by: str | None = None,
              target: float | None = None, n_resamples: int = 1000, seed: int = 0,
-             juries: dict[str, list[str]] | None = None) -> EstimateReport:
+             juries: Mapping[str, Sequence[str] | Jury] | None = None) -> EstimateReport:
     """The estimate report of ``judge`` on ``dimension`` (default: the schema's first).
 
     ``target`` None uses the project's setting; ``judge`` may name one of ``juries``. Raises

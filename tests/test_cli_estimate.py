@@ -110,3 +110,25 @@ def test_triviaqa_per_model_estimates_equal_ppi_py(db, capsys, tmp_path, shared_
     # The issue's observation: GPT-4 makes the interval narrower for most models, and PPI++
     # never meaningfully wider.
     assert max(widths) <= 1.02 and sum(w < 0.9 for w in widths) >= 6
+
+
+
+def test_a_stored_jury_powers_the_estimate_by_name(db, capsys, tmp_path):
+    """``--judge jury:NAME`` finds a jury stored with the project (``cli.py jury add``)."""
+    records = [{"id": f"q{i}", "prompt": f"Q{i}?", "response": f"A{i}",
+                "judges": {"gpt": {"correct": "correct" if i % 4 else "incorrect"},
+                           "llama": {"correct": "correct" if i % 3 else "incorrect"},
+                           "qwen": {"correct": "correct"}},
+                **({"humans": {"ann": {"correct": "correct" if i % 5 else "incorrect"}}}
+                   if i % 3 == 0 else {})} for i in range(60)]
+    path = str(write_jsonl(records, tmp_path / "three.jsonl"))
+    assert run(db, capsys, "import", path, "--project", "p", "--task", "correctness",
+               "--sampled", "uniform")[0] == 0
+    assert run(db, capsys, "jury", "add", "trio", "--project", "p", "--members",
+               "gpt,llama,qwen", "--rule", "majority")[0] == 0
+    code, out, err = run(db, capsys, "estimate", "--project", "p", "--judge", "jury:trio",
+                         "--json", "--bootstrap", "100")
+    assert (code, err) == (0, "")
+    document = json.loads(out)
+    assert document["judge"] == "jury:trio"
+    assert "jury:trio" in [judge["rater"] for judge in document["judges"]]

@@ -24,7 +24,7 @@ from core.estimate.slices import (
     prepared,
     target_values,
 )
-from core.metrics.consensus import jury_verdict
+from core.metrics.consensus import Jury, jury_verdict
 from core.metrics.ratings import HUMAN, JUDGE, JURY, MetricsInputError, Ratings
 
 BY_OPTIONS = ("model", "group")
@@ -187,7 +187,7 @@ def build_report(ratings: Ratings, *, project: str, judge: str,
                  judge_samples: Sequence[np.ndarray] = (), binarize_at: str | None = None,
                  by: str | None = None, target: float = DEFAULT_TARGET,
                  n_resamples: int = 1000, seed: int = 0,
-                 juries: Mapping[str, Sequence[str]] | None = None) -> EstimateReport:
+                 juries: Mapping[str, Sequence[str] | Jury] | None = None) -> EstimateReport:
     """Estimate the human mean of ``ratings``' dimension with ``judge``'s predictions.
 
     ``judge`` is a judge's name (``judge:`` optional) or the name of one of ``juries``

@@ -113,14 +113,16 @@ def test_home_tells_the_annotator_the_label_budget(app_db, admin, annotator, tmp
     assert "**quiz**: ≈ " in line and " labels to go for ±0.05" in line
 
 
-def test_a_dashboard_jury_can_power_the_estimate(app_db, admin, tmp_path):
+def test_a_stored_jury_can_power_the_estimate(app_db, admin, tmp_path):
+    from storage.authz import OPERATOR
+    from storage.juries import create_jury
+
     import_project(app_db, tmp_path, "uniform")
-    at = open_estimates(admin)
-    with app_db.read() as session:
+    with app_db.write() as session:
         pid = get_project(session=session, name="est").id
-    at.text_input(key=f"dashboard.juries.{pid}.name").input("pair")
-    at.multiselect(key=f"dashboard.juries.{pid}.members").set_value(["gpt", "llama"])
-    at.button(key=f"dashboard.jury.add.{pid}").click().run()
+        create_jury(session=session, project_id=pid, name="pair", members=["gpt", "llama"],
+                    rule="majority", actor=OPERATOR)
+    at = open_estimates(admin)
     at.selectbox(key="estimates.judge").set_value("jury:pair").run()
     assert not at.exception and not at.warning
     assert list(table_with(at, "95 % half-width")["judge"]) == ["gpt", "llama", "jury:pair"]
