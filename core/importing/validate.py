@@ -30,6 +30,9 @@ RATER_KEYS = {"judge": ("rationale", "raw"), "human": ("comment",)}
 _WIDE_COLUMN = re.compile(r"^(?P<kind>judge|human)\.(?P<rater>.+)\.(?P<key>[^.]+)$")
 _RATER_SAMPLE = re.compile(r"^(?P<name>.+?)(?:\[(?P<sample>\d+)\])?$")
 _RESERVED_COLUMNS = ("id", "model", "group")
+# The two models of a pairwise item: checked like ``model`` (a name), stored in the item's
+# metadata under these keys (so a re-import of the same file hashes the same).
+PAIR_MODEL_COLUMNS = ("model_a", "model_b")
 # Value types that cannot hold NaN or Infinity: a metadata column of only these needs no walk.
 _FLAT_TYPES = frozenset({str, int, bool, type(None)})
 
@@ -249,7 +252,7 @@ class _Checker:
                     spec.name, f"missing column {spec.name!r}, required by task {self.schema.name!r}"))
         rater_columns: list[_RaterColumn] = []
         metadata: list[str] = []
-        known = set(self.schema.field_names) | set(_RESERVED_COLUMNS)
+        known = set(self.schema.field_names) | set(_RESERVED_COLUMNS) | set(PAIR_MODEL_COLUMNS)
         for column in columns:
             if column in known or column in self.unsafe_columns:
                 continue
@@ -498,6 +501,9 @@ class _Checker:
         # Empty string == missing, for metadata too (stored value and content hash).
         metadata_values = [(c, [None if v == "" else v for v in self.raw.columns[c]])
                            for c in metadata_columns]
+        metadata_values += [(c, self.names(c)) for c in PAIR_MODEL_COLUMNS
+                            if c in self.raw.columns and c not in self.schema.field_names
+                            and c not in self.unsafe_columns]
 
         keep = [row for row in range(n_rows) if row not in self.bad_rows]
         every_row = len(keep) == n_rows

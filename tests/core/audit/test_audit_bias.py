@@ -221,3 +221,32 @@ def test_rate_interval_covers_the_true_rate_about_95_percent_of_the_time():
         low, high = figure.ci95
         covered += low <= 0.2 <= high
     assert 0.90 <= covered / runs <= 0.985
+
+
+def test_hanna_length_correlation_matches_scipy(shared_data):
+    # HANNA: ChatGPT (prompt 1) minus the mean of the three annotators, on relevance, against
+    # each story's text length (the file's "Text length" column), over all 1,056 stories.
+    import csv
+
+    from tests.converters import HANNA_FILE, HANNA_HUMANS
+
+    with (shared_data / HANNA_FILE).open(encoding="utf-8", newline="") as source:
+        rows = list(csv.DictReader(source))
+    length_column = next(c for c in rows[0] if c.lower().startswith("text length"))
+    judge, humans, lengths = [], [[], [], []], []
+    for row in rows:
+        judge += json.loads(row["ChatGPT RE 1"])
+        for k, human in enumerate(HANNA_HUMANS):
+            humans[k] += json.loads(row[f"{human} RE"])
+        lengths += json.loads(row[length_column])
+    columns = {f"human:{k}": [str(v) for v in values] for k, values in enumerate(humans)}
+    columns["judge:ChatGPT"] = [str(v) for v in judge]
+    dimension = Dimension("relevance", "interval", "Relevance", minimum=-1, maximum=5)
+    ratings = prepare(ratings_from_columns(dimension, [str(i) for i in range(len(judge))],
+                                           columns))
+    found = length_bias(ratings, "judge:ChatGPT", ItemFacts.of(len(judge), length=lengths),
+                        Bootstrap(500, np.random.default_rng(0))).length_correlation
+    expected = spearmanr(np.array(judge) - np.mean(humans, axis=0), lengths).statistic
+    assert found.n == 1056
+    assert found.value == pytest.approx(expected, abs=1e-9)
+    assert found.ci95[0] < expected < found.ci95[1]

@@ -4,7 +4,6 @@ independent references, and the PandaLM test set (humans vs GPT-3.5 and PandaLM-
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -129,15 +128,13 @@ def test_win_matrix_counts_ties_as_halves():
     assert wins[0].tolist() == [[0.0, 2.5], [0.5 + 1.0, 0.0]]
 
 
-PANDALM = Path(os.environ.get("DOCKET_SHARED_DATA", "/work/shared/data")) / "PandaLM" / "data"
-
-
-def pandalm_frame():
-    if not PANDALM.is_dir():
-        pytest.skip("PandaLM data not available")
-    items = pd.DataFrame(json.loads((PANDALM / "testset-v1.json").read_text()))
-    gpt = pd.DataFrame(json.loads((PANDALM / "gpt-3.5-turbo-testset-v1.json").read_text()))
-    panda = pd.DataFrame(json.loads((PANDALM / "pandalm-7b-testset-v1.json").read_text()))
+def pandalm_frame(shared_data: Path) -> pd.DataFrame:
+    """The PandaLM test set joined with both judges' verdicts on ``idx``; ``cmp_key`` split
+    into the two compared models."""
+    folder = shared_data / "PandaLM" / "data"
+    items = pd.DataFrame(json.loads((folder / "testset-v1.json").read_text()))
+    gpt = pd.DataFrame(json.loads((folder / "gpt-3.5-turbo-testset-v1.json").read_text()))
+    panda = pd.DataFrame(json.loads((folder / "pandalm-7b-testset-v1.json").read_text()))
     frame = items.merge(gpt[["idx", "gpt_result"]], on="idx").merge(
         panda[["idx", "pandalm_result"]], on="idx")
     models = frame["cmp_key"].str.split("_", n=1, expand=True)
@@ -145,8 +142,8 @@ def pandalm_frame():
     return frame
 
 
-def test_pandalm_win_rates_humans_vs_judges():
-    frame = pandalm_frame()
+def test_pandalm_win_rates_humans_vs_judges(shared_data):
+    frame = pandalm_frame(shared_data)
     label = {0: "tie", 1: "A", 2: "B", "1": "A", "2": "B", "Tie": "tie", "garbage": None}
     columns = {f"human:a{k}": [label[v] for v in frame[f"annotator{k}"]] for k in (1, 2, 3)}
     columns["judge:gpt-3.5"] = [label[v] for v in frame["gpt_result"]]
