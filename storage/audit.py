@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from core.audit import ItemFacts
-from core.metrics.ratings import JUDGE, Ratings, rater_kind
+from core.audit.strata import METADATA_PREFIX
+from core.metrics.ratings import JUDGE, MetricsInputError, Ratings, rater_kind
 from core.schema import Dimension
 from storage.labels import load_ratings
 from storage.models import Item, JudgeDefinition
@@ -82,3 +83,31 @@ def load_audit_inputs(*, session: Session, project_id: int, dimension: Dimension
     facts = load_item_facts(session=session, project_id=project_id,
                             item_ids=[str(i) for i in ratings.item_ids])
     return AuditInputs(ratings, facts, judge_families(session=session, raters=ratings.raters))
+
+
+def item_key_values(*, session: Session, project_id: int, item_ids: Sequence[str], key: str
+                    ) -> list[str | None]:
+    """Each item's value of ``key`` (``group``, ``model`` or ``meta.KEY``: a key of the item
+    metadata), as text (numbers and booleans as JSON writes them), None where absent, in the
+    order of ``item_ids``. Raises :class:`~core.metrics.MetricsInputError` for another key."""
+    if key not in ("group", "model") and not (key.startswith(METADATA_PREFIX)
+                                              and len(key) > len(METADATA_PREFIX)):
+        raise MetricsInputError(f"--by must be group, model or meta.KEY (a metadata key), "
+                                f"got {key!r}")
+    rows = session.execute(select(Item.external_id, Item.group_name, Item.model,
+                                  Item.metadata_json).where(Item.project_id == project_id)).all()
+    by_id = {row[0]: row[1:] for row in rows}
+    values: list[str | None] = []
+    name = key.removeprefix(METADATA_PREFIX)
+    for external_id in item_ids:
+        group, model, metadata_json = by_id[external_id]
+        if key == "group":
+            values.append(group)
+        elif key == "model":
+            values.append(model)
+        else:
+            metadata = json.loads(metadata_json) if metadata_json else {}
+            value = metadata.get(name) if isinstance(metadata, dict) else None
+            values.append(None if value is None or value == "" else
+                          value if isinstance(value, str) else json.dumps(value))
+    return values

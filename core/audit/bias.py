@@ -165,7 +165,7 @@ def length_bias(ratings: Ratings, judge: str, facts: ItemFacts, boot: Bootstrap)
                             "consensus is a tie or the shorter response", boot)
         return LengthBias(**found, length_correlation=Figure.missing(scale))
     pairwise = "longer/shorter rates are for pairwise A/B dimensions"
-    score = _score(ratings, judge), _score(ratings, CONSENSUS)
+    score = item_scores(ratings, judge), item_scores(ratings, CONSENSUS)
     if score[0] is None or score[1] is None:
         correlation = Figure.missing("a nominal scale without a positive label has no score")
     elif np.isnan(facts.length).all():
@@ -175,7 +175,7 @@ def length_bias(ratings: Ratings, judge: str, facts: ItemFacts, boot: Bootstrap)
     return _all_missing(LengthBias, pairwise, length_correlation=correlation)
 
 
-def _score(ratings: Ratings, rater: str) -> np.ndarray | None:
+def item_scores(ratings: Ratings, rater: str) -> np.ndarray | None:
     """A rater's per-item score: the value (interval), the scale position (ordinal), 1 for
     the positive label and 0 otherwise (two-label nominal); None for other nominal scales."""
     column = ratings.column(rater)
@@ -192,8 +192,8 @@ def self_preference(ratings: Ratings, judge: str, family: str | None, facts: Ite
                     boot: Bootstrap) -> SelfPreference:
     """Self-preference figures of ``judge`` whose model family is ``family``."""
     if family is None:
-        return _all_missing(SelfPreference, "undefined: no family (define the judge with its "
-                                            "model family)", family=None)
+        return _all_missing(SelfPreference, "no family: the judge's definition names no model "
+                                            "family (imported judges have none)", family=None)
     if CONSENSUS not in ratings.raters:
         return _all_missing(SelfPreference, NO_CONSENSUS, family=family)
     judged, consensus = ratings.column(judge), ratings.column(CONSENSUS)
@@ -219,7 +219,7 @@ def self_preference(ratings: Ratings, judge: str, family: str | None, facts: Ite
                             int(used.sum()), f"no item comparing a {family!r} response with "
                             "another family's, labelled by the judge and the humans", boot)
         return SelfPreference(family, **found)
-    scores = _score(ratings, judge), _score(ratings, CONSENSUS)
+    scores = item_scores(ratings, judge), item_scores(ratings, CONSENSUS)
     if scores[0] is None or scores[1] is None:
         return _all_missing(SelfPreference, "a nominal scale without a positive label has no "
                                             "score", family=family)

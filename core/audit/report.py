@@ -19,6 +19,7 @@ from core.audit.bias import (
     PositionBias,
     SelfPreference,
     error_rates,
+    item_scores,
     length_bias,
     leniency,
     position_bias,
@@ -27,7 +28,7 @@ from core.audit.bias import (
 )
 from core.audit.data import AuditOptions, ItemFacts
 from core.audit.figures import Bootstrap
-from core.audit.win_rates import WinRates, win_rates
+from core.audit.win_rates import RankingAgreement, WinRates, score_ranking, win_rates
 from core.metrics.agreement import check_bootstrap
 from core.metrics.ratings import CONSENSUS, JUDGE, MetricsInputError, Ratings
 from core.metrics.views import SWAPPED_SUFFIX, is_preference
@@ -61,14 +62,25 @@ class AuditReport:
     items: int
     judges: tuple[JudgeAudit, ...]
     win_rates: WinRates | None
+    score_ranking: tuple[RankingAgreement, ...] = ()
+
+    @property
+    def ranking(self) -> tuple[RankingAgreement, ...]:
+        """τ-b of each judge's model ranking with the humans': by Bradley–Terry strength on
+        pairwise items, by mean score on the items' ``model`` otherwise."""
+        return self.win_rates.ranking if self.win_rates else self.score_ranking
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``dimension``, ``scale``, ``items``, ``judges``, ``win_rates``
-        (rater -> models; empty without pairwise models) and ``ranking_agreement``."""
-        wins = self.win_rates.to_dict() if self.win_rates else {"win_rates": {},
-                                                               "ranking_agreement": []}
+        (rater -> models; empty without pairwise models), ``ranking_agreement`` and
+        ``ranking_by`` (``bt_strength``, ``mean_score`` or None)."""
+        by = "bt_strength" if self.win_rates else "mean_score" if self.score_ranking else None
         return {"dimension": self.dimension, "scale": self.scale, "items": self.items,
-                "judges": [j.to_dict() for j in self.judges], **wins}
+                "judges": [j.to_dict() for j in self.judges],
+                "win_rates": ({rater: [m.to_dict() for m in rows]
+                               for rater, rows in self.win_rates.by_rater.items()}
+                              if self.win_rates else {}),
+                "ranking_agreement": [r.to_dict() for r in self.ranking], "ranking_by": by}
 
 
 def audited_judges(ratings: Ratings) -> tuple[str, ...]:
@@ -113,12 +125,18 @@ def audit_dimension(ratings: Ratings, facts: ItemFacts, options: AuditOptions | 
             length_bias(prepared, name, facts, boot(1)),
             self_preference(prepared, name, options.families.get(name), facts, boot(2)),
             leniency(prepared, name, boot(3)), error_rates(prepared, name, boot(4))))
-    wins = None
-    if is_preference(prepared.dimension):
+    wins, ranking = None, ()
+    if not is_preference(prepared.dimension):
+        scored = {r: item_scores(prepared, r) for r in (CONSENSUS, *judges)
+                  if r in prepared.raters}
+        if all(value is not None for value in scored.values()):
+            ranking = score_ranking(prepared, list(scored), scored,  # type: ignore[arg-type]
+                                    Bootstrap.seeded(options.n_resamples, options.seed, 2_000_000))
+    else:
         raters = [*([CONSENSUS] if CONSENSUS in prepared.raters else []), *all_judges]
         if judge is not None:
             raters = [r for r in raters if r in (CONSENSUS, *judges)]
         wins = win_rates(prepared, raters, facts,
                          Bootstrap.seeded(options.n_resamples, options.seed, 1_000_000))
     return AuditReport(ratings.dimension.name, ratings.dimension.scale, len(ratings.item_ids),
-                       tuple(cards), wins)
+                       tuple(cards), wins, ranking)

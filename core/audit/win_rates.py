@@ -205,3 +205,44 @@ def _figure(values: np.ndarray, n: int, boot: Bootstrap, reason: str) -> Figure:
     interval = percentile_intervals({"x": values[1:]}, boot.confidence)["x"] if len(values) > 1 \
         else None
     return Figure(float(values[0]), n, interval)
+
+
+def score_ranking(ratings: Ratings, raters: Sequence[str], scores: dict[str, np.ndarray],
+                  boot: Bootstrap) -> tuple[RankingAgreement, ...]:
+    """Kendall's τ-b between the consensus's and each rater's ranking of the items' ``model``
+    by mean score (``scores``: per rater, the per-item score, NaN = none), with a paired
+    bootstrap over items; empty without a consensus or with fewer than two models."""
+    models = ratings.models
+    if CONSENSUS not in scores or len(models.names) < 2:
+        return ()
+    used = models.codes >= 0
+    codes = models.codes[used]
+    m = len(models.names)
+    onehot = np.zeros((len(codes), m))
+    onehot[np.arange(len(codes)), codes] = 1.0
+
+    def model_means(weights: np.ndarray, score: np.ndarray) -> np.ndarray:
+        present = ~np.isnan(score)
+        totals = weights @ (onehot * np.where(present, score, 0.0)[:, None])
+        counts = weights @ (onehot * present[:, None])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(counts > 0, totals / counts, np.nan)
+
+    def taus(weights: np.ndarray) -> dict[str, np.ndarray]:
+        reference = model_means(weights, scores[CONSENSUS][used])
+        return {rater: tau_b(reference, model_means(weights, scores[rater][used]))
+                for rater in raters if rater != CONSENSUS}
+
+    found = {rater: [value] for rater, value in taus(np.ones((1, len(codes)))).items()}
+    if boot.n_resamples and len(codes):
+        block = max(1, 4_000_000 // len(codes))
+        done = 0
+        while done < boot.n_resamples:
+            size = min(block, boot.n_resamples - done)
+            weights = resample_weights(np.ones(len(codes)), size, boot.rng)
+            for rater, values in taus(weights).items():
+                found[rater].append(values)
+            done += size
+    return tuple(RankingAgreement(rater, _figure(
+        np.concatenate(values), m, boot, "a model has no score from one of the raters, or "
+        "every model got the same mean score")) for rater, values in found.items())

@@ -182,3 +182,25 @@ def test_pandalm_win_rates_humans_vs_judges(shared_data):
     assert set(taus) == {"judge:gpt-3.5", "judge:pandalm-7b"}
     for figure in taus.values():
         assert -1 <= figure.ci95[0] <= figure.value <= figure.ci95[1] <= 1
+
+
+def test_score_ranking_tau_matches_scipy_on_model_means():
+    # Correctness by model: the consensus's accuracy per model and the judge's, then τ-b.
+    correct = TEMPLATES["correctness"].dimension("correct")
+    rng = np.random.default_rng(4)
+    models = [f"m{i % 5}" for i in range(200)]
+    human = ["correct" if rng.random() < 0.3 + 0.1 * (i % 5) else "incorrect"
+             for i in range(200)]
+    judge = [h if rng.random() < 0.8 else ("incorrect" if h == "correct" else "correct")
+             for h in human]
+    ratings = ratings_from_columns(correct, [str(i) for i in range(200)],
+                                   {"human:h": human, "judge:J": judge}, models=models)
+    report = audit_dimension(ratings, ItemFacts.of(200), AuditOptions(n_resamples=300, seed=2))
+    frame = pd.DataFrame({"model": models, "h": np.array(human) == "correct",
+                          "j": np.array(judge) == "correct"}).groupby("model").mean()
+    expected = kendalltau(frame["h"], frame["j"]).statistic
+    (tau,) = report.ranking
+    assert tau.rater == "judge:J"
+    assert tau.kendall_tau_b.value == pytest.approx(expected)
+    assert tau.kendall_tau_b.ci95[0] <= expected <= tau.kendall_tau_b.ci95[1]
+    assert report.to_dict()["ranking_by"] == "mean_score"
