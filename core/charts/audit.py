@@ -34,7 +34,7 @@ MEANINGS = {
     "false_positive_rate": "positive where the humans say negative",
     "false_negative_rate": "negative where the humans say positive",
 }
-CARD_COLUMNS = ["group", "figure", "value", "ci_low", "ci_high", "n", "meaning", "undefined"]
+CARD_COLUMNS = ["group", "figure", "value", "ci_low", "ci_high", "n", "undefined", "meaning"]
 WIN_COLUMNS = ["model", "win_rate", "win_low", "win_high", "bt_strength", "bt_low", "bt_high",
                "comparisons", "undefined"]
 PLOT_COLORS = ("#2ca02c", "#1f77b4", "#ff7f0e", "#d62728", "#9467bd", "#8c564b", "#e377c2")
