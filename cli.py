@@ -293,10 +293,22 @@ def audit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--by", metavar="KEY",
                         help="also agreement with the humans per value of group, model or "
                              "meta.KEY (an item metadata key)")
+    parser.add_argument("--pair-with", type=pair_option, action="append", default=[],
+                        metavar="JUDGE=OTHER",
+                        help="OTHER is JUDGE given a reference: report the reference effect "
+                             "(paired Δ of the main metric); repeatable")
     parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                         help="bootstrap resamples for the 95%% CIs (default %(default)s; 0: none)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def pair_option(text: str) -> tuple[str, str]:
+    """Parse ``JUDGE=OTHER`` of ``--pair-with``."""
+    judge, equals, other = text.partition("=")
+    if not equals or not judge.strip() or not other.strip():
+        raise argparse.ArgumentTypeError(f"expected JUDGE=OTHER, got {text!r}")
+    return judge.strip(), other.strip()
 
 
 def cmd_audit(args: argparse.Namespace, db: Database) -> int:
@@ -307,7 +319,7 @@ def cmd_audit(args: argparse.Namespace, db: Database) -> int:
     from core.audit.text import format_audit
     from core.metrics import MetricsInputError
     from core.metrics.ratings import CONSENSUS, Categories
-    from storage.audit import item_key_values, load_audit_inputs
+    from storage.audit import item_key_values, load_answered, load_audit_inputs
     from storage.migrations import migrate
     from storage.projects import get_project
 
@@ -323,8 +335,11 @@ def cmd_audit(args: argparse.Namespace, db: Database) -> int:
         item_ids = [str(i) for i in inputs.ratings.item_ids]
         values = (item_key_values(session=session, project_id=project.id, item_ids=item_ids,
                                   key=args.by) if args.by else None)
+        answered = load_answered(session=session, project_id=project.id, item_ids=item_ids,
+                                 raters=inputs.ratings.raters)
     report = audit_dimension(inputs.ratings, inputs.facts,
-                             AuditOptions(args.bootstrap, args.seed, inputs.families),
+                             AuditOptions(args.bootstrap, args.seed, inputs.families, answered,
+                                          dict(args.pair_with)),
                              judge=args.judge)
     stratified = None
     if values is not None:

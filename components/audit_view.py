@@ -14,7 +14,7 @@ from core.charts.audit import bias_card_figure, bias_card_table, rankings_figure
 from core.charts.model import short_name
 from core.metrics import MetricsInputError
 from core.safe_text import escape_markdown
-from storage.audit import load_audit_inputs
+from storage.audit import load_answered, load_audit_inputs
 from storage.database import Database
 from storage.projects import ProjectInfo, project_by_id
 
@@ -32,8 +32,11 @@ def audit_data(_db: Database, db_url: str, project_id: int, version: str, dimens
         schema = project_by_id(session=session, project_id=project_id).schema
         inputs = load_audit_inputs(session=session, project_id=project_id,
                                    dimension=schema.dimension(dimension))
+        answered = load_answered(session=session, project_id=project_id,
+                                 item_ids=[str(i) for i in inputs.ratings.item_ids],
+                                 raters=inputs.ratings.raters)
     return audit_dimension(inputs.ratings, inputs.facts,
-                           AuditOptions(n_resamples, seed, inputs.families))
+                           AuditOptions(n_resamples, seed, inputs.families, answered))
 
 
 def _report(db: Database, project: ProjectInfo, version: str, dimension: str

@@ -15,7 +15,7 @@ from core.audit.strata import METADATA_PREFIX
 from core.metrics.ratings import JUDGE, MetricsInputError, Ratings, rater_kind
 from core.schema import Dimension
 from storage.labels import load_ratings
-from storage.models import Item, JudgeDefinition
+from storage.models import Item, Judge, JudgeDefinition, Verdict
 
 LENGTH_FIELDS = ("response", "response_a", "response_b")
 PAIR_MODEL_KEYS = ("model_a", "model_b")
@@ -111,3 +111,21 @@ def item_key_values(*, session: Session, project_id: int, item_ids: Sequence[str
             values.append(None if value is None or value == "" else
                           value if isinstance(value, str) else json.dumps(value))
     return values
+
+
+def load_answered(*, session: Session, project_id: int, item_ids: Sequence[str],
+                  raters: Sequence[str]) -> dict[str, list[bool | None]]:
+    """Per judge rater (``judge:<name>``) that has any: whether its model answered each
+    item's question correctly itself (imported ``answered_correctly``; None: unknown), in the
+    order of ``item_ids``. Read from the verdicts of sample 0, any dimension."""
+    judges = {r.split(":", 1)[1]: r for r in raters if rater_kind(r) == JUDGE}
+    rows = session.execute(
+        select(Judge.name, Item.external_id, Verdict.answered_correctly)
+        .join(Verdict, Verdict.judge_id == Judge.id).join(Item, Item.id == Verdict.item_id)
+        .where(Judge.project_id == project_id, Verdict.sample_index == 0,
+               Verdict.answered_correctly.is_not(None))).all()
+    found: dict[str, dict[str, bool]] = {}
+    for name, external_id, answered in rows:
+        if name in judges:
+            found.setdefault(judges[name], {})[external_id] = bool(answered)
+    return {rater: [values.get(i) for i in item_ids] for rater, values in found.items()}

@@ -31,7 +31,7 @@ from core.export.report import write_report
 from core.export.writers import ExportError, WrittenFile, columns_of, write_table
 from core.metrics import compare_dimension
 from core.schema import schema_to_dict
-from storage.audit import load_audit_inputs
+from storage.audit import load_answered, load_audit_inputs
 from storage.authz import ADMIN, Actor, authorize
 from storage.database import Database
 from storage.export_gold import gold_batches, gold_rows
@@ -213,8 +213,11 @@ def report_audits(session: Session, project: ProjectInfo, request: ExportRequest
     audits = []
     for dimension in project.schema.dimensions:
         inputs = load_audit_inputs(session=session, project_id=project.id, dimension=dimension)
+        answered = load_answered(session=session, project_id=project.id,
+                                 item_ids=[str(i) for i in inputs.ratings.item_ids],
+                                 raters=inputs.ratings.raters)
         audits.append(audit_dimension(inputs.ratings, inputs.facts, AuditOptions(
-            request.n_resamples, request.seed, inputs.families)))
+            request.n_resamples, request.seed, inputs.families, answered)))
     return audits
 
 

@@ -37,7 +37,7 @@ from storage.projects import parsed_schema
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x444F434B  # "DOCK": serialises concurrent migrations on PostgreSQL
 
@@ -306,6 +306,13 @@ def _add_judge_runs(connection: Connection) -> None:
     connection.execute(text("ALTER TABLE verdict_v8 RENAME TO verdict"))
 
 
+def _add_answered_correctly(connection: Connection) -> None:
+    """Version 9: ``verdict.answered_correctly``: whether the judge's model answered the
+    item's question correctly itself (imported per judge; NULL: unknown), for the audit's
+    "could the judge answer it?" split."""
+    connection.execute(text("ALTER TABLE verdict ADD COLUMN answered_correctly BOOLEAN"))
+
+
 # version -> step that upgrades a database from version - 1 to version.
 MIGRATIONS: dict[int, Migration] = {
     2: _add_sign_in_attempt,
@@ -315,6 +322,7 @@ MIGRATIONS: dict[int, Migration] = {
     6: _add_reference_edited,
     7: _add_credential_version,
     8: _add_judge_runs,
+    9: _add_answered_correctly,
 }
 
 

@@ -17,7 +17,8 @@ from storage.importer import import_file
 from storage.judges import JudgeSpec, create_judge
 from tests.converters import PANDALM_ANNOTATORS, pandalm_records, write_jsonl
 
-CARD = ["rater", "position", "length", "self_preference", "leniency", "error_rates"]
+CARD = ["rater", "position", "length", "self_preference", "leniency", "error_rates",
+        "answerable_split", "reference_effect"]
 
 
 def run(db, capsys, *argv: str) -> tuple[int, str, str]:
@@ -165,3 +166,32 @@ def test_user_errors(demo_db, capsys, argv, message):
     code, out, err = run(demo_db, capsys, *argv)
     assert code == 1 and out == ""
     assert err.startswith("error: ") and message in err
+
+
+def test_answerable_split_and_reference_effect(sqlite_db, capsys, tmp_path):
+    from sklearn.metrics import cohen_kappa_score
+
+    human = ["correct", "incorrect"] * 6
+    plain = ["correct", "correct", "correct", "incorrect", "incorrect", "incorrect"] * 2
+    guided = [*human[:10], "incorrect", "correct"]
+    answered = [True] * 6 + [False] * 6
+    records = [{"id": f"q{i}", "prompt": "p", "response": "r",
+                "judges": {"plain": {"correct": plain[i], "answered_correctly": answered[i]},
+                           "guided": {"correct": guided[i]}},
+                "humans": {"ann": {"correct": human[i]}}} for i in range(12)]
+    import_file(sqlite_db, write_jsonl(records, tmp_path / "q.jsonl"), project_name="q",
+                schema=TEMPLATES["correctness"], actor=OPERATOR)
+    document = audit_json(sqlite_db, capsys, "--project", "q", "--judge", "plain",
+                          "--pair-with", "plain=guided", "--bootstrap", "100")
+    (card,) = document["judges"]
+    split = card["answerable_split"]
+    assert split["metric"] == "cohen_kappa"
+    assert split["answered"]["value"] == pytest.approx(cohen_kappa_score(human[:6], plain[:6]))
+    assert split["not_answered"]["value"] == pytest.approx(cohen_kappa_score(human[6:],
+                                                                             plain[6:]))
+    effect = card["reference_effect"]
+    assert effect["with_reference"] == "judge:guided"
+    assert effect["delta"]["value"] == pytest.approx(
+        cohen_kappa_score(human, guided) - cohen_kappa_score(human, plain))
+    code, _, err = run(sqlite_db, capsys, "--project", "q", "--pair-with", "plain")
+    assert code == 2 and "expected JUDGE=OTHER" in err

@@ -52,12 +52,16 @@ class ItemFacts:
 
 @dataclass(frozen=True)
 class AuditOptions:
-    """Audit settings: bootstrap resamples (0: no CI), seed, and each judge's model family
-    by rater name (``judge:<name>``; a judge without one has no self-preference figure)."""
+    """Audit settings: bootstrap resamples (0: no CI), seed, each judge's model family by
+    rater name (``judge:<name>``; a judge without one has no self-preference figure), each
+    judge's per-item ``answered`` (did its model answer the question correctly itself; None:
+    unknown) and ``pair_with``: judge -> the same judge given a reference."""
 
     n_resamples: int = 1000
     seed: int = 0
     families: Mapping[str, str | None] = field(default_factory=dict)
+    answered: Mapping[str, Sequence[bool | None]] = field(default_factory=dict)
+    pair_with: Mapping[str, str] = field(default_factory=dict)
 
 
 def in_family(model: str | None, family: str) -> bool:

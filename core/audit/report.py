@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from core.audit.answerable import AnswerableSplit, ReferenceEffect, answerable_split, reference_effect
 from core.audit.bias import (
     ErrorRates,
     LengthBias,
@@ -44,12 +47,16 @@ class JudgeAudit:
     self_preference: SelfPreference
     leniency: Leniency
     error_rates: ErrorRates
+    answerable_split: AnswerableSplit
+    reference_effect: ReferenceEffect
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``rater`` and each group of figures."""
         return {"rater": self.rater, "position": self.position.to_dict(),
                 "length": self.length.to_dict(), "self_preference": self.self_preference.to_dict(),
-                "leniency": self.leniency.to_dict(), "error_rates": self.error_rates.to_dict()}
+                "leniency": self.leniency.to_dict(), "error_rates": self.error_rates.to_dict(),
+                "answerable_split": self.answerable_split.to_dict(),
+                "reference_effect": self.reference_effect.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,10 @@ class AuditReport:
                 "ranking_agreement": [r.to_dict() for r in self.ranking], "ranking_by": by}
 
 
+def _judge_name(name: str) -> str:
+    return name if name.startswith(f"{JUDGE}:") else f"{JUDGE}:{name}"
+
+
 def audited_judges(ratings: Ratings) -> tuple[str, ...]:
     """The judges that get a bias card: every judge except a ``@swapped`` run whose judge is
     present (that run feeds its judge's position figures)."""
@@ -106,7 +117,7 @@ def audit_dimension(ratings: Ratings, facts: ItemFacts, options: AuditOptions | 
     prepared = prepare(ratings)
     judges = audited_judges(prepared)
     if judge is not None:
-        name = judge if judge.startswith(f"{JUDGE}:") else f"{JUDGE}:{judge}"
+        name = _judge_name(judge)
         if name not in judges:
             known = ", ".join(j.split(":", 1)[1] for j in judges) or "none"
             raise MetricsInputError(f"unknown judge {judge!r} on dimension "
@@ -114,6 +125,20 @@ def audit_dimension(ratings: Ratings, facts: ItemFacts, options: AuditOptions | 
         judges = (name,)
     cards = []
     all_judges = prepared.of_kind(JUDGE)
+    pair_with = {_judge_name(k): _judge_name(v) for k, v in options.pair_with.items()}
+    for judge_name, partner in pair_with.items():
+        for named in (judge_name, partner):
+            if named not in all_judges:
+                known = ", ".join(j.split(":", 1)[1] for j in all_judges) or "none"
+                raise MetricsInputError(f"--pair-with: unknown judge {named.split(':', 1)[1]!r} "
+                                        f"on dimension {ratings.dimension.name!r} "
+                                        f"(judges: {known})")
+    answered = {rater: np.array([np.nan if v is None else float(v) for v in values])
+                for rater, values in options.answered.items()}
+    for rater, values in answered.items():
+        if len(values) != len(ratings.item_ids):
+            raise MetricsInputError(f"answered of {rater} covers {len(values)} items, the "
+                                    f"ratings {len(ratings.item_ids)}")
     for name in judges:
         stream = all_judges.index(name)
 
@@ -124,7 +149,10 @@ def audit_dimension(ratings: Ratings, facts: ItemFacts, options: AuditOptions | 
             name, position_bias(prepared, name, boot(0)),
             length_bias(prepared, name, facts, boot(1)),
             self_preference(prepared, name, options.families.get(name), facts, boot(2)),
-            leniency(prepared, name, boot(3)), error_rates(prepared, name, boot(4))))
+            leniency(prepared, name, boot(3)), error_rates(prepared, name, boot(4)),
+            answerable_split(prepared, name, answered.get(name), boot(5)),
+            reference_effect(prepared, name, pair_with.get(name), answered.get(name), boot(6),
+                             options.seed)))
     wins, ranking = None, ()
     if not is_preference(prepared.dimension):
         scored = {r: item_scores(prepared, r) for r in (CONSENSUS, *judges)

@@ -26,7 +26,10 @@ def format_audit(project: str, report: AuditReport, stratified: Stratified | Non
         family = card.self_preference.family
         groups = [("position", card.position), ("length", card.length),
                   (f"self-preference (family {family or 'none'})", card.self_preference),
-                  ("leniency", card.leniency), ("error rates", card.error_rates)]
+                  ("leniency", card.leniency), ("error rates", card.error_rates),
+                  (f"could it answer? ({card.answerable_split.metric})", card.answerable_split),
+                  (f"reference effect (with {card.reference_effect.with_reference or 'none'})",
+                   card.reference_effect)]
         for title, group in groups:
             lines.append(f"  {title}")
             for name, value in vars(group).items():

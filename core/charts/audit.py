@@ -17,7 +17,8 @@ from core.metrics.ratings import CONSENSUS
 # The card's groups and figures in display order, with one line on how to read each.
 CARD_GROUPS = (("position", "Position"), ("length", "Length"),
                ("self_preference", "Self-preference"), ("leniency", "Leniency"),
-               ("error_rates", "Error rates"))
+               ("error_rates", "Error rates"), ("answerable_split", "Could it answer?"),
+               ("reference_effect", "Reference effect"))
 MEANINGS = {
     "consistency": "same verdict with the responses swapped (1 = order never matters)",
     "first_position_rate": "share of A/B verdicts for the response shown first (0.5 = none)",
@@ -33,7 +34,18 @@ MEANINGS = {
     "mean_difference": "mean (judge − humans) in label steps or score units",
     "false_positive_rate": "positive where the humans say negative",
     "false_negative_rate": "negative where the humans say positive",
+    "answered": "agreement (main metric) where its model answered the question correctly",
+    "not_answered": "agreement on the other items",
+    "delta": "Δ main metric, with a reference − without (paired)",
+    "delta_answered": "the same Δ where its model answered correctly",
+    "delta_not_answered": "the same Δ on the other items",
+    "answerable_split.difference": "answered − not answered",
 }
+
+
+def meaning(group: str, figure: str) -> str:
+    """How to read ``figure`` of the card's ``group``."""
+    return MEANINGS.get(f"{group}.{figure}", MEANINGS.get(figure, ""))
 CARD_COLUMNS = ["group", "figure", "value", "ci_low", "ci_high", "n", "undefined", "meaning"]
 WIN_COLUMNS = ["model", "win_rate", "win_low", "win_high", "bt_strength", "bt_low", "bt_high",
                "comparisons", "undefined"]
@@ -56,7 +68,7 @@ def bias_card_table(card: JudgeAudit) -> pd.DataFrame:
             value = getattr(group, field.name)
             if isinstance(value, Figure):
                 rows.append({"group": title, "figure": field.name.replace("_", " "),
-                             "meaning": MEANINGS.get(field.name, ""), **_cells(value)})
+                             "meaning": meaning(attribute, field.name), **_cells(value)})
     return pd.DataFrame(rows, columns=CARD_COLUMNS)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from core.audit import AuditReport, Figure
-from core.charts.audit import CARD_GROUPS, MEANINGS, rankings_figure
+from core.charts.audit import CARD_GROUPS, meaning, rankings_figure
 from core.charts.model import short_name
 
 AUDIT_KEYS = {
@@ -97,7 +97,7 @@ def audit_html(report: AuditReport, prefix: str,
                     rows.append(f"<tr><td>{html.escape(title)}</td>"
                                 f"<td>{html.escape(field.name.replace('_', ' '))}</td>"
                                 f"{_show(value)}<td class=\"number\">{value.n}</td>"
-                                f"<td>{html.escape(MEANINGS.get(field.name, ''))}</td></tr>")
+                                f"<td>{html.escape(meaning(attribute, field.name))}</td></tr>")
         parts.append(_table(("group", "figure", "value [95 % CI]", "n", "meaning"), rows))
     if report.win_rates:
         parts.append("<h3>Generator win rates</h3>")

@@ -10,7 +10,7 @@ import pytest
 
 from core.importing import ImportRejected
 from core.templates import TEMPLATES
-from storage.audit import judge_families, load_audit_inputs
+from storage.audit import judge_families, load_answered, load_audit_inputs
 from storage.authz import OPERATOR
 from storage.importer import import_file
 from storage.judges import JudgeSpec, create_judge
@@ -68,3 +68,36 @@ def test_judge_families_from_definitions(db):
             "judge:imported"])
     assert found == {"judge:grader": "gpt-4", "judge:grader@v2@swapped": "gpt-4",
                      "judge:plain": None, "judge:imported": None}
+
+
+ANSWERED = [
+    {"id": "q1", "prompt": "Capital of France?", "response": "Paris",
+     "judges": {"gpt": {"correct": "correct", "answered_correctly": True},
+                "llama": {"correct": "incorrect", "answered_correctly": "no"}},
+     "humans": {"ann": {"correct": "correct"}}},
+    {"id": "q2", "prompt": "2 + 2?", "response": "5",
+     "judges": {"gpt": {"correct": "incorrect", "answered_correctly": False},
+                "llama": {"correct": "incorrect"}},
+     "humans": {"ann": {"correct": "incorrect"}}},
+]
+
+
+@pytest.mark.parametrize("fmt", sorted(WRITERS))
+def test_answered_correctly_round_trips(db, tmp_path, fmt):
+    path = WRITERS[fmt](ANSWERED, tmp_path / f"answered.{fmt}")
+    import_file(db, path, project_name="qa", schema=TEMPLATES["correctness"], actor=OPERATOR)
+    with db.read() as session:
+        project = get_project(session=session, name="qa")
+        found = load_answered(session=session, project_id=project.id, item_ids=["q2", "q1"],
+                              raters=["human:ann", "judge:gpt", "judge:llama"])
+    assert found == {"judge:gpt": [False, True], "judge:llama": [None, False]}
+
+
+def test_answered_correctly_must_be_yes_or_no(sqlite_db, tmp_path):
+    bad = [dict(ANSWERED[0], judges={"gpt": {"correct": "correct",
+                                             "answered_correctly": "maybe"}})]
+    path = WRITERS["jsonl"](bad, tmp_path / "bad.jsonl")
+    with pytest.raises(ImportRejected, match=r"judge.gpt.answered_correctly: expected true or "
+                                             r"false, got 'maybe'"):
+        import_file(sqlite_db, path, project_name="qa", schema=TEMPLATES["correctness"],
+                    actor=OPERATOR)

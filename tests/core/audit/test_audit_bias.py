@@ -99,7 +99,8 @@ def test_self_preference_without_family():
     assert found.family is None
     assert found.self_preference.to_dict() == {
         "value": None, "n": 0,
-        "undefined": "undefined: no family (define the judge with its model family)"}
+        "undefined": "no family: the judge's definition names no model family (imported "
+                     "judges have none)"}
 
 
 def test_family_membership():
