@@ -22,6 +22,8 @@ AUDIT_VIEWS = ("Bias card", "Win rates")
 PLOT_CONFIG = {"displaylogo": False}
 CACHE_TTL_S = 15 * 60
 RESAMPLES = 1000
+TAU_FORMAT = {name: st.column_config.NumberColumn(format="%.3f")
+              for name in ("kendall_tau_b", "ci_low", "ci_high")}
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=32, show_spinner="Auditing the judges…")
@@ -90,7 +92,8 @@ def _win_rates(report: AuditReport) -> None:
         if report.ranking:
             st.markdown("**Ranking agreement** (models by mean score, Kendall τ-b with the "
                         "humans' ranking)")
-            st.dataframe(_ranking_rows(report), hide_index=True, key="dashboard.score_ranking")
+            st.dataframe(_ranking_rows(report), hide_index=True, key="dashboard.score_ranking",
+                         column_config=TAU_FORMAT)
         return
     st.plotly_chart(rankings_figure(report), key="dashboard.win_rates_chart", config=PLOT_CONFIG)
     st.caption("Each generator model's Bradley–Terry strength by the human consensus "
@@ -104,7 +107,8 @@ def _win_rates(report: AuditReport) -> None:
                                 ("win_rate", "win_low", "win_high", "bt_strength", "bt_low",
                                  "bt_high")})
     if wins.ranking:
-        st.dataframe(_ranking_rows(report), hide_index=True, key="dashboard.ranking_agreement")
+        st.dataframe(_ranking_rows(report), hide_index=True, key="dashboard.ranking_agreement",
+                     column_config=TAU_FORMAT)
 
 
 def _ranking_rows(report: AuditReport) -> list[dict[str, object]]:
