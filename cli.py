@@ -477,6 +477,82 @@ def cmd_estimate(args: argparse.Namespace, db: Database) -> int:
     return 0
 
 
+def audit_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the arguments of ``audit``."""
+    parser.add_argument("--project", required=True, help="project name")
+    parser.add_argument("--dimension", help="dimension to audit (default: the schema's first)")
+    parser.add_argument("--judge", help="audit only this judge (default: every judge)")
+    parser.add_argument("--by", metavar="KEY",
+                        help="also agreement with the humans per value of group, model or "
+                             "meta.KEY (an item metadata key)")
+    parser.add_argument("--pair-with", type=pair_option, action="append", default=[],
+                        metavar="JUDGE=OTHER",
+                        help="OTHER is JUDGE given a reference: report the reference effect "
+                             "(paired Δ of the main metric); repeatable")
+    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                        help="bootstrap resamples for the 95%% CIs (default %(default)s; 0: none)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def pair_option(text: str) -> tuple[str, str]:
+    """Parse ``JUDGE=OTHER`` of ``--pair-with``."""
+    judge, equals, other = text.partition("=")
+    if not equals or not judge.strip() or not other.strip():
+        raise argparse.ArgumentTypeError(f"expected JUDGE=OTHER, got {text!r}")
+    return judge.strip(), other.strip()
+
+
+def cmd_audit(args: argparse.Namespace, db: Database) -> int:
+    """A bias card per judge (position, length, self-preference, leniency, errors); generator win rates."""
+    from core.audit import AuditOptions, audit_dimension
+    from core.audit.bias import prepare
+    from core.audit.strata import stratified_agreement
+    from core.audit.text import format_audit
+    from core.metrics import MetricsInputError
+    from core.metrics.ratings import CONSENSUS, Categories
+    from storage.audit import item_key_values, load_answered, load_audit_inputs
+    from storage.migrations import migrate
+    from storage.projects import get_project
+
+    migrate(db)
+    with db.read() as session:
+        project = get_project(session=session, name=args.project)
+        name = args.dimension or project.schema.dimension_names[0]
+        if name not in project.schema.dimension_names:
+            raise MetricsInputError(f"project {project.name!r} has no dimension {name!r} "
+                                    f"(dimensions: {', '.join(project.schema.dimension_names)})")
+        inputs = load_audit_inputs(session=session, project_id=project.id,
+                                   dimension=project.schema.dimension(name))
+        item_ids = [str(i) for i in inputs.ratings.item_ids]
+        values = (item_key_values(session=session, project_id=project.id, item_ids=item_ids,
+                                  key=args.by) if args.by else None)
+        answered = load_answered(session=session, project_id=project.id, item_ids=item_ids,
+                                 raters=inputs.ratings.raters)
+    report = audit_dimension(inputs.ratings, inputs.facts,
+                             AuditOptions(args.bootstrap, args.seed, inputs.families, answered,
+                                          dict(args.pair_with)),
+                             judge=args.judge)
+    stratified = None
+    if values is not None:
+        prepared = prepare(inputs.ratings)
+        if CONSENSUS not in prepared.raters:
+            raise MetricsInputError("--by needs human labels: agreement is with the human "
+                                    "consensus")
+        stratified = stratified_agreement(
+            prepared, Categories.of(values, len(values)), by=args.by,
+            raters=[card.rater for card in report.judges], n_resamples=args.bootstrap,
+            seed=args.seed)
+    if args.json:
+        document = {"project": project.name, **report.to_dict()}
+        if stratified is not None:
+            document["stratified"] = stratified.to_dict()
+        print(json.dumps(document, ensure_ascii=False, allow_nan=False, indent=1))
+    else:
+        print(format_audit(project.name, report, stratified))
+    return 0
+
+
 def export_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments of ``export``."""
     from core.charts.model import DEFAULT_MIN_PAIR_ITEMS
@@ -961,6 +1037,7 @@ COMMANDS: dict[str, Command] = {
     "create-user": Command(cmd_create_user, create_user_arguments),
     "metrics": Command(cmd_metrics, metrics_arguments),
     "estimate": Command(cmd_estimate, estimate_arguments),
+    "audit": Command(cmd_audit, audit_arguments),
     "export": Command(cmd_export, export_arguments),
     "judge": Command(cmd_judge, judge_arguments),
     "worker": Command(cmd_worker, worker_arguments),

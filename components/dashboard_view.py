@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from components.audit_view import AUDIT_VIEWS, render_audit_view
 from components.dashboard_filters import filter_summary, render_filters, render_juries, stored_juries
 from components.estimates_view import render_estimates
 from components.review_data import (
@@ -31,7 +32,7 @@ from storage.database import Database
 from storage.projects import ProjectInfo
 
 VIEWS = ("Confusion matrix", "Agreement matrix", "Label distribution", "By group", "By model",
-         "Model ranking", "All dimensions", "Estimates")
+         "Model ranking", "All dimensions", "Estimates", *AUDIT_VIEWS)
 VIEW_KEY = "dashboard.view"
 PLOT_CONFIG = {"displaylogo": False}
 
@@ -158,7 +159,9 @@ def _number_columns(metric: str, second: str) -> dict[str, Any]:
 def _detail(view: str, db: Database, project: ProjectInfo, version: str,
             data: Mapping[str, Any], metric: str) -> None:
     document = data["document"]
-    if view == "Confusion matrix":
+    if view in AUDIT_VIEWS:
+        render_audit_view(view, db, project, version, document["dimension"])
+    elif view == "Confusion matrix":
         _confusion(document)
     elif view == "Agreement matrix":
         st.plotly_chart(figures.rater_heatmap(document, metric), key="dashboard.raters",

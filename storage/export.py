@@ -21,6 +21,7 @@ from typing import Any
 from sqlmodel import Session
 
 from core import DOCKET_VERSION
+from core.audit import AuditOptions, AuditReport, audit_dimension
 from core.charts.model import DEFAULT_MIN_PAIR_ITEMS
 from core.export.gold import GoldPolicy, gold_columns
 from core.export.labels import LABEL_COLUMNS
@@ -31,6 +32,7 @@ from core.export.writers import ExportError, WrittenFile, columns_of, write_tabl
 from core.metrics import compare_dimension
 from core.metrics.ratings import JUDGE
 from core.schema import schema_to_dict
+from storage.audit import load_answered, load_audit_inputs
 from storage.authz import ADMIN, Actor, authorize
 from storage.database import Database
 from storage.export_gold import gold_batches, gold_rows
@@ -216,12 +218,27 @@ def report_documents(session: Session, project: ProjectInfo, request: ExportRequ
     return documents
 
 
+def report_audits(session: Session, project: ProjectInfo, request: ExportRequest
+                  ) -> list[AuditReport]:
+    """The judge audit of every dimension of the project (as ``cli.py audit``)."""
+    audits = []
+    for dimension in project.schema.dimensions:
+        inputs = load_audit_inputs(session=session, project_id=project.id, dimension=dimension)
+        answered = load_answered(session=session, project_id=project.id,
+                                 item_ids=[str(i) for i in inputs.ratings.item_ids],
+                                 raters=inputs.ratings.raters)
+        audits.append(audit_dimension(inputs.ratings, inputs.facts, AuditOptions(
+            request.n_resamples, request.seed, inputs.families, answered)))
+    return audits
+
+
 def _export_report(session: Session, project: ProjectInfo, request: ExportRequest,
                    path: Path | str, metadata: dict[str, Any]) -> ExportSummary:
     documents = report_documents(session, project, request)
+    audits = report_audits(session, project, request)
     return ExportSummary(write_report(path, request.fmt, documents, metadata,
-                                      min_pair_items=request.min_pair_items), {})
+                                      min_pair_items=request.min_pair_items, audits=audits), {})
 
 
 __all__ = ["BATCH_ROWS", "ExportDenied", "ExportError", "ExportRequest", "ExportSummary",
-           "export_project", "gold_rows", "label_batches", "report_documents"]
+           "export_project", "gold_rows", "label_batches", "report_audits", "report_documents"]

@@ -13,10 +13,13 @@ from typing import Any
 
 from sqlmodel import Session
 
-from core.export.labels import LABEL_COLUMNS, jury_label_rows
+from core.export.labels import LABEL_COLUMNS, chosen_rejected, jury_label_rows
+from core.export.preferences import pair_models
 from core.export.writers import columns_of
 from core.metrics.consensus import Jury, as_jury, jury_verdict
 from core.metrics.ratings import JUDGE
+from core.metrics.views import is_preference
+from storage.audit import load_item_facts
 from storage.export_sql import cursor_batches
 from storage.juries import usable_juries
 from storage.labels import load_ratings
@@ -25,14 +28,14 @@ from storage.projects import ProjectInfo
 _HUMANS = (
     "SELECT i.external_id, a.dimension, u.name, a.label, a.blind, a.revision, "
     "COALESCE(a.comment, s.comment), COALESCE(a.confidence, s.confidence), a.source, "
-    "a.created_at, a.updated_at "
+    "a.created_at, a.updated_at, i.metadata_json "
     "FROM annotation a JOIN item i ON i.id = a.item_id JOIN user_account u ON u.id = a.user_id "
     "LEFT JOIN assignment s ON s.item_id = a.item_id AND s.user_id = a.user_id "
     "WHERE i.project_id = :project ORDER BY i.id, u.name, a.dimension")
 
 _JUDGES = (
     "SELECT i.external_id, v.dimension, j.name, v.label, v.sample_index, v.rationale, "
-    "v.created_at FROM verdict v JOIN item i ON i.id = v.item_id "
+    "v.created_at, i.metadata_json FROM verdict v JOIN item i ON i.id = v.item_id "
     "JOIN judge j ON j.id = v.judge_id "
     "WHERE i.project_id = :project ORDER BY i.id, j.name, v.sample_index, v.dimension")
 
@@ -56,6 +59,32 @@ def _flags(values: Sequence[Any]) -> list[bool | None]:
     return [None if value is None else bool(value) for value in values]
 
 
+class _PairModels:
+    """Chosen and rejected model per label row on the project's pairwise A/B dimensions; the
+    item metadata of consecutive rows is usually the same item's, so it is parsed once."""
+
+    def __init__(self, project: ProjectInfo) -> None:
+        self.dimensions = {d.name for d in project.schema.dimensions if is_preference(d)}
+        self.last: tuple[Any, tuple[str | None, str | None]] = (None, (None, None))
+
+    def models(self, metadata: Any) -> tuple[str | None, str | None]:
+        if metadata is None:
+            return None, None
+        if metadata != self.last[0]:
+            self.last = (metadata, pair_models(metadata))
+        return self.last[1]
+
+    def columns(self, dimensions: Sequence[str], labels: Sequence[str | None],
+                metadata: Sequence[Any]) -> list[list[str | None]]:
+        """The ``chosen_model`` and ``rejected_model`` columns of a batch."""
+        if not self.dimensions:
+            return [[None] * len(labels), [None] * len(labels)]
+        pairs = [chosen_rejected(label, self.models(meta)) if dimension in self.dimensions
+                 else (None, None)
+                 for dimension, label, meta in zip(dimensions, labels, metadata, strict=True)]
+        return [[p[0] for p in pairs], [p[1] for p in pairs]]
+
+
 def label_batches(session: Session, project: ProjectInfo,
                   juries: Mapping[str, Sequence[str]], *,
                   stored: Mapping[str, Jury] | None = None) -> Iterator[list[list[Any]]]:
@@ -65,26 +94,34 @@ def label_batches(session: Session, project: ProjectInfo,
     has no verdict on; ``juries`` given for this export must fit every dimension
     (:class:`~core.metrics.MetricsInputError` naming the unknown judge otherwise)."""
     params = {"project": project.id}
+    pairs = _PairModels(project)
     for rows in cursor_batches(session, _HUMANS, params):
         (item, dimension, rater, label, blind, revision, comment, confidence, source, created,
-         updated) = (list(column) for column in zip(*rows, strict=True))
+         updated, metadata) = (list(column) for column in zip(*rows, strict=True))
         nothing = [None] * len(rows)
         yield [item, dimension, ["human"] * len(rows), rater, label, nothing, _flags(blind),
                revision, comment, [None if c is None else float(c) for c in confidence],
-               nothing, source, _timestamps(created), _timestamps(updated)]
+               nothing, source, _timestamps(created), _timestamps(updated),
+               *pairs.columns(dimension, label, metadata)]
     for rows in cursor_batches(session, _JUDGES, params):
-        item, dimension, rater, label, sample, rationale, created = (
+        item, dimension, rater, label, sample, rationale, created, metadata = (
             list(column) for column in zip(*rows, strict=True))
         nothing = [None] * len(rows)
         created = _timestamps(created)
         yield [item, dimension, ["judge"] * len(rows), rater, label, sample, nothing, nothing,
-               nothing, nothing, rationale, ["import"] * len(rows), created, created]
+               nothing, nothing, rationale, ["import"] * len(rows), created, created,
+               *pairs.columns(dimension, label, metadata)]
     for dimension in project.schema.dimensions if juries or stored else ():
         ratings = load_ratings(session=session, project_id=project.id, dimension=dimension)
+        models = None
+        if dimension.name in pairs.dimensions:
+            facts = load_item_facts(session=session, project_id=project.id,
+                                    item_ids=[str(i) for i in ratings.item_ids])
+            models = list(zip(facts.model_a.values(), facts.model_b.values(), strict=True))
         usable, _ = usable_juries(stored or {}, ratings.of_kind(JUDGE))
         for name, members in {**usable, **{n: as_jury(m) for n, m in juries.items()}}.items():
             verdict = jury_verdict(ratings, members)
             rows = jury_label_rows(name, members.members, dimension, ratings.item_ids,
-                                   verdict.values)
+                                   verdict.values, models)
             if rows:
                 yield columns_of(rows, LABEL_COLUMNS)

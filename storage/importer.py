@@ -159,8 +159,9 @@ class _Selection:
         table[:, :, 0] = np.array(self.item_ids, dtype=object)[:, None]
         for r, (rater_id, column) in enumerate(raters):
             fixed = (rater_id, column.dimension, column.sample_index)[:label_at - 1]
+            nothing = [None] * len(column.labels)
             values = [*fixed, self.pick(column.labels),
-                      *(self.pick(getattr(column, part)) for part in parts)]
+                      *(self.pick(getattr(column, part) or nothing) for part in parts)]
             for k, value in enumerate(values, start=1):
                 table[:, r, k] = value
         rows = table.reshape(-1, width)
@@ -397,7 +398,8 @@ class _BulkWriter:
              if c.kind == "judge" and c.rater in batch.judges),
             key=lambda column: column[:3])
         parts = _filled_parts([c for *_, c in judge_columns], {"notes": "rationale",
-                                                                "raw_outputs": "raw_output"})
+                                                                "raw_outputs": "raw_output",
+                                                                "answered": "answered_correctly"})
         columns = ("item_id", "judge_id", "dimension", "sample_index", "label", *parts.values())
         raters = [(judge_id, c) for judge_id, _, _, c in judge_columns]
 
@@ -495,7 +497,7 @@ def _filled_parts(columns: Sequence[RaterLabels], names: dict[str, str]) -> dict
     binds None through its adapter lookup, 0.5 us a value (0.25 s per 500k verdicts).
     """
     return {part: column for part, column in names.items()
-            if any(_has_values(getattr(c, part)) for c in columns)}
+            if any(_has_values(getattr(c, part) or ()) for c in columns)}
 
 
 def _sql_literal(value: Any) -> str:

@@ -37,7 +37,7 @@ from storage.projects import parsed_schema
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x444F434B  # "DOCK": serialises concurrent migrations on PostgreSQL
 
@@ -400,6 +400,13 @@ def _add_sampling_design(connection: Connection) -> None:
                             "DEFAULT 0.05"))
 
 
+def _add_answered_correctly(connection: Connection) -> None:
+    """Version 11: ``verdict.answered_correctly``: whether the judge's model answered the
+    item's question correctly itself (imported per judge; NULL: unknown), for the audit's
+    "could the judge answer it?" split."""
+    connection.execute(text("ALTER TABLE verdict ADD COLUMN answered_correctly BOOLEAN"))
+
+
 # version -> step that upgrades a database from version - 1 to version.
 MIGRATIONS: dict[int, Migration] = {
     2: _add_sign_in_attempt,
@@ -411,6 +418,7 @@ MIGRATIONS: dict[int, Migration] = {
     8: _add_judge_runs,
     9: _add_juries_and_debates,
     10: _add_sampling_design,
+    11: _add_answered_correctly,
 }
 
 

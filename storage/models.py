@@ -119,6 +119,9 @@ class Verdict(SQLModel, table=True):
     input_tokens: int | None = None
     output_tokens: int | None = None
     latency_ms: float | None = None
+    # Schema version 11: did the judge's model answer the question correctly itself (imported
+    # ``judge.<name>.answered_correctly``)? None: unknown.
+    answered_correctly: bool | None = None
 
 
 class UserAccount(SQLModel, table=True):

@@ -128,14 +128,17 @@ def _pandalm_response(value: Any) -> str:
     return value
 
 
-def pandalm_records(pandalm_dir: Path, *, garbage: str = "keep") -> list[Record]:
+def pandalm_records(pandalm_dir: Path, *, garbage: str = "keep", pair_models: bool = False
+                    ) -> list[Record]:
     """Join PandaLM's test set with both judges' verdicts on ``idx``; return pairwise records.
 
     Human labels 0/1/2 become tie/A/B, GPT verdicts "1"/"2"/"Tie" become A/B/tie. An
     unparseable GPT verdict ("garbage") is kept as-is (``garbage="keep"``, so validation
     rejects it), turned into no verdict (``garbage="empty"``), or into Docket's unparseable
     verdict: no label, the judge's text as its raw output (``garbage="unparseable"``).
-    Raises ValueError for any other value, so a changed dataset cannot slip through unnoticed.
+    ``pair_models`` adds ``model_a``/``model_b``: the two halves of ``cmp_key`` (the file's
+    ``response1`` comes from the first). Raises ValueError for any other value, so a changed
+    dataset cannot slip through unnoticed.
     """
     if garbage not in ("keep", "empty", "unparseable"):
         raise ValueError(f"garbage must be 'keep', 'empty' or 'unparseable', got {garbage!r}")
@@ -174,6 +177,9 @@ def pandalm_records(pandalm_dir: Path, *, garbage: str = "keep") -> list[Record]
             "humans": {name: {"preference": PANDALM_HUMAN_LABELS[item[name]]}
                        for name in PANDALM_ANNOTATORS},
         })
+        if pair_models:
+            first, _, second = item["cmp_key"].partition("_")
+            records[-1]["model_a"], records[-1]["model_b"] = first, second
     return records
 
 

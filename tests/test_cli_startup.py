@@ -47,7 +47,8 @@ def test_help_loads_neither_heavy_libraries_nor_the_database_layer(tmp_path):
     assert not loaded & {*HEAVY, *DATABASE}, sorted(loaded & {*HEAVY, *DATABASE})
 
 
-@pytest.mark.parametrize("argv", [["projects"], ["init"], ["projects", "--help"]])
+@pytest.mark.parametrize("argv", [["projects"], ["init"], ["projects", "--help"],
+                                  ["audit", "--help"]])
 def test_database_commands_load_no_heavy_library(tmp_path, argv):
     loaded = loaded_modules(tmp_path, "--database", f"sqlite:///{tmp_path / 'x.db'}", *argv)
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))

@@ -4,7 +4,9 @@ Columns: ``id`` (the item's id), ``dimension``, ``rater_kind`` (human, judge, ju
 ``rater``, ``label``, ``sample_index`` (judges), ``blind`` (humans: whether the judges'
 verdicts were hidden when they labelled; empty when unknown, e.g. imported), ``revision``
 (humans: 1 for a label never changed), ``comment``, ``confidence``, ``rationale`` (judges),
-``source`` (ui or import; a jury's member judges), ``created_at``, ``updated_at``.
+``source`` (ui or import; a jury's member judges), ``created_at``, ``updated_at``, and on a
+pairwise A/B dimension ``chosen_model``/``rejected_model``: the item's ``model_a``/``model_b``
+in the order the label puts them (empty for a tie or when the item names no models).
 """
 
 from __future__ import annotations
@@ -21,16 +23,32 @@ LABEL_COLUMNS = [Column("id"), Column("dimension"), Column("rater_kind"), Column
                  Column("label"), Column("sample_index", "int"), Column("blind", "bool"),
                  Column("revision", "int"), Column("comment"), Column("confidence", "float"),
                  Column("rationale"), Column("source"), Column("created_at", "timestamp"),
-                 Column("updated_at", "timestamp")]
+                 Column("updated_at", "timestamp"), Column("chosen_model"),
+                 Column("rejected_model")]
+
+
+def chosen_rejected(label: str | None, models: tuple[str | None, str | None]
+                    ) -> tuple[str | None, str | None]:
+    """``(chosen_model, rejected_model)`` of an A/B label given ``(model_a, model_b)``; both
+    None for any other label."""
+    if label == "A":
+        return models
+    if label == "B":
+        return models[1], models[0]
+    return None, None
 
 
 def jury_label_rows(name: str, members: Sequence[str], dimension: Dimension,
-                    item_ids: Sequence[str], values: np.ndarray) -> list[dict[str, Any]]:
+                    item_ids: Sequence[str], values: np.ndarray,
+                    pair_models: Sequence[tuple[str | None, str | None]] | None = None
+                    ) -> list[dict[str, Any]]:
     """Rows of one jury's verdicts on ``dimension``: ``values`` are label codes (nominal,
-    ordinal) or scores (interval) per item, NaN where the jury had no verdict (left out)."""
+    ordinal) or scores (interval) per item, NaN where the jury had no verdict (left out);
+    ``pair_models`` the items' ``(model_a, model_b)`` (None: unknown)."""
     rows = []
     source = "jury of " + ", ".join(members)
-    for item_id, value in zip(item_ids, values, strict=True):
+    models = pair_models or [(None, None)] * len(item_ids)
+    for item_id, value, pair in zip(item_ids, values, models, strict=True):
         if np.isnan(value):
             continue
         label = (format_number(float(value)) if dimension.scale == "interval"
@@ -38,5 +56,7 @@ def jury_label_rows(name: str, members: Sequence[str], dimension: Dimension,
         rows.append({"id": item_id, "dimension": dimension.name, "rater_kind": "jury",
                      "rater": name, "label": label, "sample_index": None, "blind": None,
                      "revision": None, "comment": None, "confidence": None, "rationale": None,
-                     "source": source, "created_at": None, "updated_at": None})
+                     "source": source, "created_at": None, "updated_at": None,
+                     **dict(zip(("chosen_model", "rejected_model"),
+                                chosen_rejected(label, pair), strict=True))})
     return rows

@@ -18,6 +18,7 @@ Three sources, picked from the task schema:
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -81,9 +82,24 @@ def _prompt(row: Mapping[str, Any]) -> str:
     return "\n\n".join(value) if isinstance(value, list) else value
 
 
+def pair_models(metadata: Any) -> tuple[str | None, str | None]:
+    """``(model_a, model_b)`` of a pairwise item from its metadata (a dict or its JSON
+    text, as the gold rows carry it); None where absent."""
+    if isinstance(metadata, str | bytes):
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            return None, None
+    if not isinstance(metadata, dict):
+        return None, None
+    found = (metadata.get("model_a"), metadata.get("model_b"))
+    return tuple(None if value in (None, "") else str(value) for value in found)  # type: ignore[return-value]
+
+
 def pairwise_pairs(rows: Iterable[Mapping[str, Any]], dimension: str, stats: PairStats
                    ) -> Iterator[dict[str, Any]]:
-    """Pairs from a pairwise task's gold rows: chosen = the preferred response."""
+    """Pairs from a pairwise task's gold rows: chosen = the preferred response; the item's
+    ``model_a``/``model_b`` become ``chosen_model``/``rejected_model``."""
     for row in rows:
         label = row.get(f"gold_{dimension}")
         if label not in ("A", "B"):
@@ -91,13 +107,15 @@ def pairwise_pairs(rows: Iterable[Mapping[str, Any]], dimension: str, stats: Pai
             continue
         chosen, rejected = ("response_a", "response_b") if label == "A" else ("response_b",
                                                                               "response_a")
+        models = pair_models(row.get("metadata"))
+        chosen_model, rejected_model = models if label == "A" else models[::-1]
         stats.pairs += 1
         yield {"prompt": _prompt(row), "chosen": row.get(chosen) or "",
                "rejected": row.get(rejected) or "", "id": row["id"], "source": "pairwise",
                "dimension": dimension, "chosen_label": label, "rejected_label": None,
                "method": row.get(f"gold_{dimension}_method"), "chosen_id": row["id"],
-               "rejected_id": row["id"], "chosen_model": None, "rejected_model": None,
-               "chosen_source": chosen}
+               "rejected_id": row["id"], "chosen_model": chosen_model,
+               "rejected_model": rejected_model, "chosen_source": chosen}
 
 
 def reference_pairs(rows: Iterable[Mapping[str, Any]], schema: TaskSchema, stats: PairStats

@@ -12,7 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from core.audit import AuditReport
 from core.charts.model import DEFAULT_MIN_PAIR_ITEMS
+from core.export.report_audit import AUDIT_KEYS, audit_rows
 from core.export.report_html import render_report_html
 from core.export.report_tables import REPORT_KEYS, REPORT_TABLES, report_json
 from core.export.writers import (
@@ -38,34 +40,46 @@ def _column_type(values: Sequence[Any]) -> str:
     return "string"
 
 
-def stacked_tables(documents: Sequence[Mapping[str, Any]]) -> tuple[list[Column], list[dict[str, Any]]]:
+def stacked_tables(documents: Sequence[Mapping[str, Any]], audits: Sequence[AuditReport] = ()
+                   ) -> tuple[list[Column], list[dict[str, Any]]]:
     """Return the columns and rows of every report table stacked, with a ``table`` column
-    first, then the union of the tables' columns (:data:`REPORT_KEYS`, in table order)."""
+    first, then the union of the tables' columns (:data:`REPORT_KEYS`, in table order, then
+    the audit tables' :data:`~core.export.report_audit.AUDIT_KEYS` when ``audits`` are given)."""
     rows: list[dict[str, Any]] = []
     names: dict[str, None] = {"table": None}
     for table, build in REPORT_TABLES.items():
         names.update(dict.fromkeys(REPORT_KEYS[table]))
         rows.extend({"table": table, **row} for row in build(documents))
+    if audits:
+        for table, audit_table in audit_rows(audits).items():
+            names.update(dict.fromkeys(AUDIT_KEYS[table]))
+            rows.extend({"table": table, **row} for row in audit_table)
     columns = [Column(name, _column_type([row.get(name) for row in rows])) for name in names]
     return columns, rows
 
 
 def write_report(path: Path | str, fmt: str, documents: Sequence[Mapping[str, Any]],
                  metadata: Mapping[str, Any], *,
-                 min_pair_items: int = DEFAULT_MIN_PAIR_ITEMS) -> WrittenFile:
+                 min_pair_items: int = DEFAULT_MIN_PAIR_ITEMS,
+                 audits: Sequence[AuditReport] = ()) -> WrittenFile:
     """Write the report of ``documents`` as ``fmt`` (html, json or csv) to ``path``; return it.
 
     ``min_pair_items`` is the overlap an annotator pair needs to count in the HTML report's
-    human range. Raises :class:`~core.export.writers.ExportError` for another format.
+    human range. ``audits`` (one per document, same order) add the judge audit: an HTML
+    section per dimension, an ``audit`` key per dimension in JSON, three tables in CSV.
+    Raises :class:`~core.export.writers.ExportError` for another format.
     """
     if fmt == "html":
-        html = render_report_html(documents, metadata, min_pair_items=min_pair_items)
+        html = render_report_html(documents, metadata, min_pair_items=min_pair_items,
+                                  audits=audits)
         return write_text(path, html, metadata)
     if fmt == "json":
-        text = json.dumps(report_json(documents, metadata), ensure_ascii=False, allow_nan=False,
-                          indent=1)
+        document = report_json(documents, metadata)
+        for dimension, audit in zip(document["dimensions"], audits, strict=False):
+            dimension["audit"] = audit.to_dict()
+        text = json.dumps(document, ensure_ascii=False, allow_nan=False, indent=1)
         return write_text(path, text + "\n", metadata)
     if fmt == "csv":
-        columns, rows = stacked_tables(documents)
+        columns, rows = stacked_tables(documents, audits)
         return write_table(path, "csv", columns, [columns_of(rows, columns)], metadata)
     raise ExportError(f"the report cannot be written as {fmt!r} (formats: {', '.join(REPORT_FORMATS)})")

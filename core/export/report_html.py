@@ -26,7 +26,9 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import plotly.offline
 
+from core.audit import AuditReport
 from core.charts import figures, model
+from core.export.report_audit import audit_html
 from core.export.report_tables import (
     GROUP_METRICS,
     bias_rows,
@@ -332,7 +334,8 @@ def _ranking(document: Mapping[str, Any], prefix: str) -> str:
                                               f"{prefix}-ranking", caption)
 
 
-def _dimension_section(document: Mapping[str, Any], index: int, min_pair_items: int) -> str:
+def _dimension_section(document: Mapping[str, Any], index: int, min_pair_items: int,
+                       audit: AuditReport | None = None) -> str:
     scale = document["scale"]
     metric = model.main_metric(scale)
     second = model.SECOND_METRIC[scale]
@@ -355,12 +358,14 @@ def _dimension_section(document: Mapping[str, Any], index: int, min_pair_items: 
     parts += [_confusions(document, metric, prefix), _distribution(document, prefix),
               _ranking(document, prefix), "<h3>Every pair of raters</h3>", _pairs_table(document),
               "<h3>Rater groups</h3>", _groups_table(document), _bias_table(document),
-              _consistency_table(document), "</section>"]
+              _consistency_table(document),
+              audit_html(audit, prefix, _figure) if audit is not None else "", "</section>"]
     return "\n".join(part for part in parts if part)
 
 
 def render_report_html(documents: Iterable[Mapping[str, Any]], metadata: Mapping[str, Any], *,
-                       min_pair_items: int = model.DEFAULT_MIN_PAIR_ITEMS) -> str:
+                       min_pair_items: int = model.DEFAULT_MIN_PAIR_ITEMS,
+                       audits: Sequence[AuditReport | None] = ()) -> str:
     """The agreement report of one project as a standalone HTML page (plotly.js inline, no
     external URL): the title, every ``metadata`` key and value (its ``schema``, a
     :func:`core.schema.schema_to_dict`, as tables of fields, dimensions and labels), then per
@@ -369,6 +374,7 @@ def render_report_html(documents: Iterable[Mapping[str, Any]], metadata: Mapping
     and the tables of pairs, groups and leniency. ``documents`` are
     :func:`core.metrics.compare_dimension` outputs with ``project`` added, in display order.
     Annotator pairs sharing fewer than ``min_pair_items`` items stay out of the human range.
+    ``audits`` (one per document, None to leave one out) add each dimension's judge audit.
 
     Raises ValueError when the project is neither in ``metadata`` nor the one project of the
     documents, or when a document lacks a key of the comparison contract;
@@ -379,7 +385,8 @@ def render_report_html(documents: Iterable[Mapping[str, Any]], metadata: Mapping
     title = f"Docket agreement report — {project}"
     contents = "".join(f'<li><a href="#dimension-{index}">{_text(document["dimension"])}</a></li>'
                        for index, document in enumerate(documents))
-    sections = [_dimension_section(document, index, min_pair_items)
+    audit_of = list(audits) + [None] * (len(documents) - len(audits))
+    sections = [_dimension_section(document, index, min_pair_items, audit_of[index])
                 for index, document in enumerate(documents)]
     if not sections:
         sections = ['<p class="note">This project has no dimensions to report.</p>']

@@ -26,10 +26,16 @@ from core.safe_text import printable, unsafe_positions, unsafe_text_reason
 from core.schema import Dimension, LabelError, TaskSchema
 
 ON_ERROR_POLICIES: tuple[str, ...] = ("strict", "skip")
-RATER_KEYS = {"judge": ("rationale", "raw"), "human": ("comment",)}
+RATER_KEYS = {"judge": ("rationale", "raw", "answered_correctly"), "human": ("comment",)}
+# Whether the judge's model answered the item's question correctly itself: a yes/no per judge.
+_TRUE = frozenset({"true", "yes", "1"})
+_FALSE = frozenset({"false", "no", "0"})
 _WIDE_COLUMN = re.compile(r"^(?P<kind>judge|human)\.(?P<rater>.+)\.(?P<key>[^.]+)$")
 _RATER_SAMPLE = re.compile(r"^(?P<name>.+?)(?:\[(?P<sample>\d+)\])?$")
 _RESERVED_COLUMNS = ("id", "model", "group")
+# The two models of a pairwise item: checked like ``model`` (a name), stored in the item's
+# metadata under these keys (so a re-import of the same file hashes the same).
+PAIR_MODEL_COLUMNS = ("model_a", "model_b")
 # Value types that cannot hold NaN or Infinity: a metadata column of only these needs no walk.
 _FLAT_TYPES = frozenset({str, int, bool, type(None)})
 
@@ -70,6 +76,7 @@ class RaterLabels:
     labels: list[str | None]
     notes: list[str | None]  # rationale (judge) or comment (human)
     raw_outputs: list[str | None]
+    answered: list[bool | None] | None = None  # judges: answered the question correctly itself
 
 
 @dataclass(slots=True)
@@ -249,7 +256,7 @@ class _Checker:
                     spec.name, f"missing column {spec.name!r}, required by task {self.schema.name!r}"))
         rater_columns: list[_RaterColumn] = []
         metadata: list[str] = []
-        known = set(self.schema.field_names) | set(_RESERVED_COLUMNS)
+        known = set(self.schema.field_names) | set(_RESERVED_COLUMNS) | set(PAIR_MODEL_COLUMNS)
         for column in columns:
             if column in known or column in self.unsafe_columns:
                 continue
@@ -454,6 +461,23 @@ class _Checker:
                 result.append(outcome)
         return result
 
+    def flags(self, column: str) -> list[bool | None]:
+        """Yes/no values: true/false, yes/no, 1/0 (any case); empty means unknown."""
+        result: list[bool | None] = []
+        for row, value in enumerate(self.raw.columns[column]):
+            if value is None or (isinstance(value, str) and not value.strip()):
+                result.append(None)
+            elif isinstance(value, bool):
+                result.append(value)
+            elif isinstance(value, int | float | str) and str(value).strip().lower() in _TRUE:
+                result.append(True)
+            elif isinstance(value, int | float | str) and str(value).strip().lower() in _FALSE:
+                result.append(False)
+            else:
+                self.report(row, column, f"expected true or false, got {_describe(value)}")
+                result.append(None)
+        return result
+
     @staticmethod
     def labels_by_value(values: list[Any], dimension: Dimension) -> list[str | None] | None:
         """Normalise each distinct value once; None if any value needs the per-row path.
@@ -492,12 +516,17 @@ class _Checker:
         for rc in rater_columns:
             if rc.key in self.schema.dimension_names:
                 values = self.labels(rc.column, self.schema.dimension(rc.key))
+            elif rc.key == "answered_correctly":
+                values = self.flags(rc.column)
             else:
                 values = self.texts(rc.column, required=False, many=False)
             rater_values.append((rc, values))
         # Empty string == missing, for metadata too (stored value and content hash).
         metadata_values = [(c, [None if v == "" else v for v in self.raw.columns[c]])
                            for c in metadata_columns]
+        metadata_values += [(c, self.names(c)) for c in PAIR_MODEL_COLUMNS
+                            if c in self.raw.columns and c not in self.schema.field_names
+                            and c not in self.unsafe_columns]
 
         keep = [row for row in range(n_rows) if row not in self.bad_rows]
         every_row = len(keep) == n_rows
@@ -509,7 +538,11 @@ class _Checker:
         fields_json = ["{" + ", ".join(filter(None, parts)) + "}"
                        for parts in zip(*field_pieces.values(), strict=True)]
         rater_labels = self.rater_labels(rater_values, keep)
-        label_columns = tuple(sorted((rc.column, kept(values)) for rc, values in rater_values))
+        # The content hash reads text: a yes/no flag is hashed as "true"/"false".
+        label_columns = tuple(sorted(
+            (rc.column, kept(values) if rc.key != "answered_correctly"
+             else [None if v is None else "true" if v else "false" for v in kept(values)])
+            for rc, values in rater_values))
         models, groups = kept(models), kept(groups)
         metadata: list[dict[str, Any] | None] = [None] * len(keep)
         metadata_json: list[str | None] = [None] * len(keep)
@@ -555,12 +588,14 @@ class _Checker:
         for (kind, rater, sample), keyed in sorted(by_rater.items()):
             notes = keyed.get("rationale" if kind == "judge" else "comment") or nothing
             raw_outputs = keyed.get("raw") or nothing
+            answered = keyed.get("answered_correctly") or nothing
             dimensions = [name for name in self.schema.dimension_names if name in keyed]
             if kind == "judge" and not dimensions and "raw" in keyed:
                 dimensions = list(self.schema.dimension_names)
             for dimension in dimensions:
                 result.append(RaterLabels(kind, rater, sample, dimension,
-                                          keyed.get(dimension) or nothing, notes, raw_outputs))
+                                          keyed.get(dimension) or nothing, notes, raw_outputs,
+                                          answered))
         return tuple(result)
 
 

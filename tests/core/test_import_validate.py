@@ -297,7 +297,7 @@ def test_judge_column_with_unknown_dimension_csv():
         validate_csv("id,prompt,judge.gpt-4.accuracy", "q1,p,yes")
     assert [str(p) for p in info.value.problems] == [
         "f.csv:header: judge.gpt-4.accuracy: unknown dimension 'accuracy' for judge 'gpt-4' "
-        "(allowed: correct, rationale, raw)"]
+        "(allowed: correct, rationale, raw, answered_correctly)"]
 
 
 def test_judge_with_unknown_dimension_jsonl():
@@ -305,7 +305,7 @@ def test_judge_with_unknown_dimension_jsonl():
         validate_jsonl({"id": "q1", "prompt": "p", "judges": {"gpt-4": {"accuracy": "yes"}}})
     assert str(info.value) == (
         "f.jsonl:header: judge.gpt-4.accuracy: unknown dimension 'accuracy' for judge 'gpt-4' "
-        "(allowed: correct, rationale, raw)")
+        "(allowed: correct, rationale, raw, answered_correctly)")
 
 
 def test_human_column_takes_comment_but_not_rationale():
@@ -315,12 +315,13 @@ def test_human_column_takes_comment_but_not_rationale():
         "f.csv:header: human.ann.rationale: unknown dimension 'rationale' for human 'ann' "
         "(allowed: correct, comment)",
         "f.csv:header: judge.j.comment: unknown dimension 'comment' for judge 'j' "
-        "(allowed: correct, rationale, raw)",
+        "(allowed: correct, rationale, raw, answered_correctly)",
     ]
 
 
 @pytest.mark.parametrize(("column", "reason"), [
-    ("judge.correct", "expected judge.<name>.<key> with key one of correct, rationale, raw"),
+    ("judge.correct", "expected judge.<name>.<key> with key one of correct, rationale, raw, "
+                      "answered_correctly"),
     ("human.ann[1].correct", "human labels have no samples; use one column per annotator"),
     ("judge. .correct", "judge name must have 1 to 200 characters"),
 ])
