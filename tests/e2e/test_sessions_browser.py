@@ -15,8 +15,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from components.auth import SESSION_ENDED, SESSION_GONE
+from storage.annotation import find_assignment, user_labels
 from storage.authz import OPERATOR
 from storage.database import Database
+from storage.drafts import get_draft
 from storage.projects import get_project
 from storage.users import create_user, find_user, set_password
 from storage.web_sessions import start_session
@@ -231,3 +233,53 @@ def test_a_ticket_from_another_browser_or_site_is_refused(server):
                               "Origin": "https://evil.example"})
     assert status == 403
     assert post(server.url, "/_docket/session", body="x" * 1000)[0] == 413
+
+
+# --- drafts ---------------------------------------------------------------------------------
+
+def wait_for(condition, timeout_s: float = 15):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for the condition")
+
+
+def test_a_draft_comes_back_after_a_reload(server, context):
+    db = Database(server.database_url)
+    try:
+        with db.read() as session:
+            project_id = get_project(session=session, name=PROJECT).id
+            admin = find_user(session=session, name=server.admin_name)
+            item_id = find_assignment(session=session, project_id=project_id, user_id=admin.id,
+                                      external_id="corr-003").item_id
+
+        def stored():
+            with db.read() as session:
+                return get_draft(session=session, user_id=admin.id, item_id=item_id)
+
+        page = context.new_page()
+        page.goto(f"{server.url}/Annotate?project={project_id}&item=corr-003")
+        sign_in(page, server.admin_name, server.admin_password)
+        page.get_by_text("Item corr-003").first.wait_for()
+        by_key(page, "annotate.label.correct.1").get_by_role("button").click()
+        by_key(page, "annotate.label.correct.1").locator(
+            '[data-testid="stBaseButton-primary"]').wait_for()
+        comment = by_key(page, f"annotate.comment.{item_id}").locator("textarea")
+        comment.fill("the dose is wrong")
+        comment.press("Tab")  # the box commits its value when it loses the focus
+        draft = wait_for(lambda: (found := stored()) and found.comment and found)
+        assert (draft.labels, draft.comment) == ({"correct": "incorrect"}, "the dose is wrong")
+
+        page.reload()
+        page.get_by_text("Item corr-003").first.wait_for()
+        by_key(page, "annotate.label.correct.1").locator(
+            '[data-testid="stBaseButton-primary"]').wait_for()
+        restored = by_key(page, f"annotate.comment.{item_id}").locator("textarea")
+        assert restored.input_value() == "the dose is wrong"
+        with db.read() as session:  # still only a draft, not a label
+            assert user_labels(session=session, item_id=item_id, user_id=admin.id) == {}
+    finally:
+        db.dispose()
