@@ -29,7 +29,8 @@ import logging
 
 import streamlit as st
 
-from components.browser import browser_binding, browser_request, sign_in_client
+from components import browser
+from components.browser import browser_binding, sign_in_client
 from components.setup_token import SETUP_TOKEN, setup_token_required
 from core.client_address import ClientAddress
 from core.safe_text import escape_markdown
@@ -48,7 +49,7 @@ from storage.users import (
     needs_first_admin,
     sign_in,
 )
-from storage.web_sessions import check_session, end_session, start_session
+from storage.web_sessions import check_session, end_session, session_lifetimes, start_session
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ def current_user(db: Database) -> UserInfo | None:
 
 
 def _resume_from_cookie(db: Database) -> UserInfo | None:
-    request = browser_request()
+    request = browser.browser_request()  # through the module: tests stand in for it
     if request.session is None or request.cookie is None:
         return None
     found = check_session(db, token=request.session)
@@ -236,6 +237,9 @@ def render_session_scripts() -> None:
 def require_user(db: Database, *, role: str | None) -> UserInfo:
     """Return the signed-in user if they may use a page needing ``role``; otherwise stop.
 
+    Raises :class:`~storage.users.AuthConfigError` for a bad ``DOCKET_AUTH`` or session
+    lifetime setting.
+
     Nobody signed in: draws only the sign-in form (or, while no admin exists, the form that
     creates the first admin) and stops the script. In single-user mode draws the warning
     banner and returns the local admin. A user without the role is not handled here (the
@@ -244,6 +248,8 @@ def require_user(db: Database, *, role: str | None) -> UserInfo:
     mode = auth_mode()
     if mode == "none":
         st.warning(SINGLE_USER_WARNING, icon=":material/warning:")
+    else:
+        session_lifetimes()  # a bad setting stops every page, not only a sign-in
     user = current_user(db)
     if user is not None:
         return user
@@ -292,7 +298,7 @@ def _sign_in_form(db: Database) -> None:
     client = sign_in_client()  # first: a bad proxy setting stops the page before it draws
     st.title("Sign in to Docket", anchor=False)
     _show_message()
-    if st.session_state.pop(CLEAR_COOKIE_KEY, False) or browser_request().session is not None:
+    if st.session_state.pop(CLEAR_COOKIE_KEY, False) or browser.browser_request().session is not None:
         # Signed out here, or the cookie names a session that ended: the browser forgets it.
         st.html(_CLEAR_SCRIPT, unsafe_allow_javascript=True)
     with st.form("auth.sign_in", width=420):
