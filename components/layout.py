@@ -111,4 +111,5 @@ def _draw_navigation(db: Database, user: UserInfo) -> None:
         if auth_mode() == "password":
             st.button("Sign out", key="auth.sign_out", icon=":material/logout:",
                       on_click=end_sign_in, args=(db,))
-            render_session_scripts()
+    # In the main area: a collapsed sidebar (narrow screens) may not run its scripts.
+    render_session_scripts()

@@ -106,12 +106,13 @@ def test_three_items_labelled_with_the_keyboard_alone_and_reload_keeps_the_item(
     page.keyboard.press("Enter")
     shows_item(page, "k1")
 
-    # Reload mid-way: the session is new (sign in again), the URL brings back the same item.
+    # Reload mid-way: still signed in, the URL brings back the same item and the draft the
+    # label chosen but not saved.
     choose(page, "2", "correct", 1)
     page.reload()
-    sign_in(page, user.name, ANNOTATOR_PASSWORD)
     shows_item(page, "k1")
     assert "item=k1" in page.url
+    chosen(page, "correct", 1)
     choose(page, "2", "correct", 1)
     page.keyboard.press("Enter")
     page.get_by_text(rationale("judge-omega", "k1")).wait_for()
