@@ -298,8 +298,10 @@ def _sign_in_form(db: Database) -> None:
     client = sign_in_client()  # first: a bad proxy setting stops the page before it draws
     st.title("Sign in to Docket", anchor=False)
     _show_message()
-    if st.session_state.pop(CLEAR_COOKIE_KEY, False) or browser.browser_request().session is not None:
-        # Signed out here, or the cookie names a session that ended: the browser forgets it.
+    if st.session_state.pop(CLEAR_COOKIE_KEY, False):
+        # Signed out here: the browser forgets the id, once. A cookie naming a session that
+        # ended elsewhere is left alone: it opens nothing, and clearing it from a stale tab
+        # could clear the cookie another tab of this browser has just been given.
         st.html(_CLEAR_SCRIPT, unsafe_allow_javascript=True)
     with st.form("auth.sign_in", width=420):
         st.text_input("User name", key=SIGN_IN_NAME, autocomplete="username")
