@@ -34,11 +34,12 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from components.auth import session_entries  # noqa: E402
 from core.templates import TEMPLATES  # noqa: E402
 from storage.authz import OPERATOR  # noqa: E402
-from storage.database import Database  # noqa: E402
+from storage.database import Database, database_url_from_env  # noqa: E402
 from storage.importer import import_file  # noqa: E402
 from storage.migrations import migrate  # noqa: E402
 from storage.projects import find_project  # noqa: E402
 from storage.users import UserInfo, create_user, find_user  # noqa: E402
+from storage.web_sessions import start_session  # noqa: E402
 
 PAGES = {"dashboard": ("pages/5_Dashboard.py", "dashboard.project"),
          "disagreements": ("pages/6_Disagreements.py", "disagreements.project")}
@@ -67,7 +68,12 @@ def prepare(url: str, n_items: int, folder: Path) -> UserInfo:
 
 def page_run(path: str, param: str, user: UserInfo) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
-    for key, value in session_entries(user).items():
+    db = Database(database_url_from_env())  # the page's database: sign in there
+    try:
+        web_session = start_session(db, actor=user, browser="").session_id
+    finally:
+        db.dispose()
+    for key, value in session_entries(user, web_session).items():
         at.session_state[key] = value
     at.query_params[param] = "bench"
     at.switch_page(path)

@@ -16,6 +16,7 @@ from typing import Any
 
 import streamlit as st
 
+from components import annotate_drafts as drafts
 from components import annotate_state as state
 from components import annotate_timing as timing
 from components.annotate_focus import widget_selector
@@ -88,6 +89,12 @@ def on_label(target: Target, index: int, value: str) -> None:
         state.request_focus(widget_selector(state.reason_key(target.item_id)))
 
 
+def on_draft_input() -> None:
+    """A text box, the stars or a number committed a value: the panel reruns and keeps the
+    unsaved state as the draft (components/annotate_drafts.py)."""
+    timing.start("draft")
+
+
 def on_after_save(compare: bool) -> None:
     """Choose what follows a save in a blind project: the judges, or the next item."""
     timing.start("after_save")
@@ -156,6 +163,7 @@ def on_submit(target: Target) -> None:
     except AnnotationError as exc:
         state.flash("error", f"Not saved: {escape_markdown(exc)}.")
         return
+    drafts.mark_saved(target.item_id)
     if compare:
         state.flash("success", "Saved. Here is what the judges said. Press Enter for the next "
                                "item, or change your label and give a reason to revise it.")

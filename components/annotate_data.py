@@ -23,6 +23,7 @@ from storage.annotation import (
 )
 from storage.authz import NotAllowed
 from storage.database import Database
+from storage.drafts import Draft, get_draft
 from storage.users import UserInfo
 
 
@@ -32,7 +33,8 @@ class PanelData:
 
     ``assignment`` is None when the queue has nothing left to label. ``verdicts`` is None
     while the judges must stay hidden; ``n_verdicts`` is known either way (server side only).
-    ``refused`` is an item id that was asked for but is not in the user's queue.
+    ``refused`` is an item id that was asked for but is not in the user's queue. ``draft``
+    is the user's unsaved work on the item (storage.drafts), if any.
     """
 
     settings: ProjectSettings
@@ -43,6 +45,7 @@ class PanelData:
     n_verdicts: int
     finished: dict[str, int]
     refused: str | None
+    draft: Draft | None = None
 
 
 def verdicts_allowed(settings: ProjectSettings, assignment: AssignmentView) -> bool:
@@ -73,6 +76,8 @@ def load_panel(db: Database, *, project_id: int, user: UserInfo, requested: str 
             refused = None if current is not None else requested
         if current is None:
             current = current_item(session=session, project_id=project_id, user_id=user_id)
+        draft = (get_draft(session=session, user_id=user_id, item_id=current.assignment.item_id)
+                 if current is not None else None)
     if current is None:
         return PanelData(settings, None, None, {}, None, 0, finished, refused)
     assignment, verdicts = current.assignment, current.verdicts
@@ -84,4 +89,4 @@ def load_panel(db: Database, *, project_id: int, user: UserInfo, requested: str 
         except (AnnotationError, NotAllowed):  # turned blind, or the account just changed
             shown = False
     return PanelData(settings, assignment, current.item, current.saved,
-                     verdicts if shown else None, len(verdicts), finished, refused)
+                     verdicts if shown else None, len(verdicts), finished, refused, draft)

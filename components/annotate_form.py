@@ -23,8 +23,13 @@ from storage.annotation import VerdictView
 
 def render_label_form(target: actions.Target, work: state.ItemWork, key_map: keys.KeyMap, *,
                       verdicts: Sequence[VerdictView] | None, comment: str | None,
-                      confidence: int | None) -> None:
-    """Draw every dimension, the optional fields and the save button for ``target``."""
+                      confidence: int | None, reference: str | None = None) -> None:
+    """Draw every dimension, the optional fields and the save button for ``target``.
+
+    ``comment``, ``confidence`` and ``reference`` are what the boxes start from (the draft or
+    what is saved; ``reference`` None: ``target.reference``). A committed box reruns the panel,
+    which keeps the unsaved state as the draft (:mod:`components.annotate_drafts`).
+    """
     schema = target.project.schema
     dimensions = schema.dimensions
     active = min(work.active, len(dimensions) - 1)
@@ -35,11 +40,13 @@ def render_label_form(target: actions.Target, work: state.ItemWork, key_map: key
                        key_map.labels[dimension.name], verdicts)
     if schema.gold_reference:
         # As tall as its text: a long reference is read whole, not through a 3-line slot.
-        st.text_area("Gold reference answer", value=target.reference or "",
+        st.text_area("Gold reference answer",
+                     value=(reference if reference is not None else target.reference) or "",
                      key=state.reference_key(target.item_id), height="content",
-                     on_change="ignore", help=reference_help(schema))
+                     on_change=actions.on_draft_input, help=reference_help(schema))
     st.text_area("Comment (optional)", value=comment or "", key=state.comment_key(target.item_id),
-                 height=68, on_change="ignore", placeholder="Anything a reviewer should know")
+                 height=68, on_change=actions.on_draft_input,
+                 placeholder="Anything a reviewer should know")
     _confidence(target, confidence)
     revised = actions.changed_labels(target.saved, work.labels)
     if target.status == "done" and revised:
@@ -81,7 +88,7 @@ def _dimension_box(target: actions.Target, work: state.ItemWork, index: int,
         st.markdown(f"{marker}**{title}**{optional}",
                     help=escape_markdown(dimension.description) if dimension.description else None)
         if dimension.scale == "interval":
-            _interval_input(target, dimension)
+            _interval_input(target, dimension, work.labels.get(dimension.name))
         else:
             _label_buttons(target, index, dimension, chosen, label_keys if is_active else {},
                            expanded=is_active)
@@ -108,11 +115,11 @@ def _label_buttons(target: actions.Target, index: int, dimension: Dimension, cho
                    on_click=actions.on_label, args=(target, index, label.value))
 
 
-def _interval_input(target: actions.Target, dimension: Dimension) -> None:
-    saved = target.saved.get(dimension.name)
+def _interval_input(target: actions.Target, dimension: Dimension, start: str | None) -> None:
     st.number_input(escape_markdown(dimension.title), min_value=dimension.minimum,
-                    max_value=dimension.maximum, value=float(saved) if saved is not None else None,
-                    key=state.interval_key(target.item_id, dimension.name), on_change="ignore",
+                    max_value=dimension.maximum, value=float(start) if start is not None else None,
+                    key=state.interval_key(target.item_id, dimension.name),
+                    on_change=actions.on_draft_input,
                     label_visibility="collapsed", placeholder="Type a number")
 
 
@@ -132,11 +139,12 @@ def _save_row(target: actions.Target, revised: bool) -> None:
 
 
 def _confidence(target: actions.Target, saved: int | None) -> None:
-    # Stars (buttons that let Enter through), sent with the next save, not on every click.
+    # Stars (buttons that let Enter through); a click reruns the panel, which keeps the draft.
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
         st.caption("Confidence (optional)", width="content",
                    help="1 star = a guess, 5 stars = certain.")
-        st.feedback("stars", key=state.confidence_key(target.item_id), on_change="ignore",
+        st.feedback("stars", key=state.confidence_key(target.item_id),
+                    on_change=actions.on_draft_input,
                     default=saved - 1 if saved is not None else None)
 
 

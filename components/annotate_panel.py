@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import annotate_actions as actions
+from components import annotate_drafts as drafts
 from components import annotate_keys as keys
 from components import annotate_state as state
 from components import annotate_timing as timing
@@ -60,15 +61,18 @@ def annotation_panel(db: Database, user_id: int, project: ProjectInfo, total: in
     assignment = data.assignment
     state.set_item_param(assignment.external_id)
     key_map = keys.key_map(project.schema)
-    work = state.item_work(assignment.item_id, data.saved,
+    saved_reference = assignment.reference_answer or project.schema.given_reference(data.item.fields)
+    start = drafts.form_start(assignment.item_id, data.draft, saved=data.saved,
+                              comment=assignment.comment, confidence=assignment.confidence,
+                              reference=saved_reference)
+    work = state.item_work(assignment.item_id, start.labels,
                            first_open=first_unlabelled(project.schema, data.saved))
     target = actions.Target(
         db=db, project=project, user_id=user_id, item_id=assignment.item_id,
         external_id=assignment.external_id, position=assignment.position,
         status=assignment.status, blind=data.settings.blind, n_verdicts=data.n_verdicts,
         verdicts_shown=data.verdicts is not None, flagged=assignment.flagged,
-        flag_note=assignment.flag_note, saved=data.saved,
-        reference=assignment.reference_answer or project.schema.given_reference(data.item.fields))
+        flag_note=assignment.flag_note, saved=data.saved, reference=saved_reference)
     _toolbar(target, key_map)
     # Keyed, so the page's style can share the width evenly on narrow screens (annotate_layout).
     left, right = st.container(key=BODY_KEY).columns([3, 2], gap="large")
@@ -82,11 +86,15 @@ def annotation_panel(db: Database, user_id: int, project: ProjectInfo, total: in
             render_flag_choices(target)
         else:
             render_label_form(target, work, key_map, verdicts=data.verdicts,
-                              comment=assignment.comment, confidence=assignment.confidence)
+                              comment=start.comment, confidence=start.confidence,
+                              reference=start.reference)
             if data.verdicts:
                 render_rationales(data.verdicts)
             elif data.n_verdicts and data.verdicts is None and assignment.status != "done":
                 st.caption(HIDDEN_NOTE)
+    if mode == "label":
+        drafts.sync_draft(target, user, work.labels, drafts.FormStart(
+            data.saved, assignment.comment, assignment.confidence, saved_reference))
     _legend(key_map, mode)
     render_pending_focus()
     timing.finish()

@@ -1,10 +1,16 @@
 """Sign-in for every page: who is signed in, the sign-in and first-admin forms, sign-out.
 
-The session remembers only the user's id, a stamp of their password hash and a digest of the
-browser's cookie (:mod:`components.browser`). Every rerun re-reads the user by primary key
-(never cached), so a demotion, deactivation or password reset done by an admin — in any server
-process — takes effect at the user's next click; and a session resumed by a connection without
-that browser's cookie (a replayed session id) is signed out.
+A sign-in starts a server-side session (:mod:`storage.web_sessions`) that outlives the tab:
+the page hands the browser a one-time ticket, which a small script exchanges for an
+``HttpOnly`` session cookie (:mod:`components.web_routes`). A reload, a new tab or a deep link
+then connects with that cookie (``st.context.cookies``) and opens signed in.
+
+The Streamlit session remembers the session's row id, the user's id, a stamp of their
+credentials and a digest of the browser's cookie (:mod:`components.browser`). Every rerun
+re-reads the session with its user (never cached), so a sign-out in another tab, or a
+demotion, deactivation or password reset done by an admin — in any server process — takes
+effect at the user's next click; and a Streamlit session resumed by a connection without that
+browser's cookie (a replayed session id) is signed out.
 
 Sign-ins are throttled per (user name, client) pair and per client, the client read behind
 the proxies named in ``DOCKET_TRUSTED_PROXIES``. While no admin exists, the first-admin form
@@ -18,10 +24,12 @@ server acts as one local admin account, and every page says so in a warning bann
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 
 import streamlit as st
 
+from components import browser
 from components.browser import browser_binding, sign_in_client
 from components.setup_token import SETUP_TOKEN, setup_token_required
 from core.client_address import ClientAddress
@@ -41,12 +49,16 @@ from storage.users import (
     needs_first_admin,
     sign_in,
 )
+from storage.web_sessions import check_session, end_session, session_lifetimes, start_session
 
 log = logging.getLogger(__name__)
 
 USER_KEY = "auth.user_id"
 STAMP_KEY = "auth.stamp"
 BROWSER_KEY = "auth.browser"
+WEB_SESSION_KEY = "auth.web_session"
+TICKET_KEY = "auth.ticket"
+CLEAR_COOKIE_KEY = "auth.clear_cookie"
 MESSAGE_KEY = "auth.message"
 SIGN_IN_NAME = "auth.sign_in.name"
 SIGN_IN_PASSWORD = "auth.sign_in.password"
@@ -62,6 +74,8 @@ SINGLE_USER_WARNING = (
     "own computer; unset `DOCKET_AUTH` to require sign-in."
 )
 SESSION_ENDED = "You were signed out: your account was changed or deactivated. Sign in again."
+SESSION_GONE = ("You were signed out: this browser signed out (perhaps in another tab), or the "
+                "session expired. Sign in again.")
 OTHER_BROWSER = ("You were signed out: this session was signed in from another browser. "
                  "Sign in again.")
 NO_COOKIE = ("Signing in needs a cookie that this browser did not send. Allow cookies for this "
@@ -78,35 +92,73 @@ def may_open(user: UserInfo, page_role: str | None) -> bool:
     return page_role is None or user.is_admin or user.role == page_role
 
 
-def session_entries(user: UserInfo) -> dict[str, object]:
-    """Return the session-state entries that mean "``user`` is signed in" in this browser."""
-    return {USER_KEY: user.id, STAMP_KEY: user.credential_stamp, BROWSER_KEY: browser_binding()}
+def session_entries(user: UserInfo, web_session_id: int) -> dict[str, object]:
+    """Return the session-state entries that mean "``user`` is signed in" in this browser,
+    through the server-side session ``web_session_id``."""
+    return {USER_KEY: user.id, STAMP_KEY: user.credential_stamp, BROWSER_KEY: browser_binding(),
+            WEB_SESSION_KEY: web_session_id}
+
+
+def begin_session(db: Database, user: UserInfo) -> None:
+    """Sign ``user`` in in this browser session: start a server-side session and leave its
+    one-time ticket for :func:`render_session_scripts`, which has the browser exchange it
+    for the session cookie. Raises :class:`NotAllowed` if the account changed meanwhile."""
+    binding = browser_binding()
+    if binding is None:
+        raise ValueError("signing in needs the browser cookie")
+    new = start_session(db, actor=user, browser=binding)
+    st.session_state.update(session_entries(user, new.session_id))
+    st.session_state[TICKET_KEY] = new.ticket
 
 
 def current_user(db: Database) -> UserInfo | None:
     """Return the signed-in user, re-read from the database, or None if nobody is signed in.
 
-    A session whose user was deleted, deactivated or got a new password since signing in, or
-    that is now driven by a connection without the cookie of the browser that signed in, is
-    signed out here (with a notice for the sign-in form). In single-user mode returns the
+    A browser session not signed in yet resumes the session its cookie names, if that is
+    still valid (a reload, a new tab, a deep link). A session that ended (signed out in
+    another tab, expired, or its user deleted, deactivated or given a new password or role),
+    or that is now driven by a connection without the cookie of the browser that signed in,
+    is signed out here (with a notice for the sign-in form). In single-user mode returns the
     local admin account.
     """
     if auth_mode() == "none":
         return _local_admin(db)
-    user_id = st.session_state.get(USER_KEY)
-    if user_id is None:
-        return None
+    web_session_id = st.session_state.get(WEB_SESSION_KEY)
+    if web_session_id is None:
+        return _resume_from_cookie(db)
     if not _same_browser(st.session_state.get(BROWSER_KEY), browser_binding()):
         sign_out()
         st.session_state[MESSAGE_KEY] = OTHER_BROWSER
         return None
+    found = check_session(db, session_id=web_session_id)
+    if found is not None and found.user.credential_stamp == st.session_state.get(STAMP_KEY):
+        return found.user
+    message = _why_ended(db, st.session_state.get(USER_KEY))
+    sign_out()
+    st.session_state[MESSAGE_KEY] = message
+    return None
+
+
+def _resume_from_cookie(db: Database) -> UserInfo | None:
+    request = browser.browser_request()  # through the module: tests stand in for it
+    if request.session is None or request.cookie is None:
+        return None
+    found = check_session(db, token=request.session)
+    if found is None:
+        return None
+    st.session_state.update(session_entries(found.user, found.session_id))
+    return found.user
+
+
+def _why_ended(db: Database, user_id: object) -> str:
+    """The notice for a session that ended: the account changed, or only the session went."""
+    if not isinstance(user_id, int):
+        return SESSION_GONE
     with db.read() as session:
         user = get_user(session=session, user_id=user_id)
     if user is None or not user.active or user.credential_stamp != st.session_state.get(STAMP_KEY):
-        sign_out()
-        st.session_state[MESSAGE_KEY] = SESSION_ENDED
-        return None
-    return user
+        return SESSION_ENDED
+    return SESSION_GONE
 
 
 def acting_user(db: Database, *, role: str | None = None) -> UserInfo | None:
@@ -148,13 +200,45 @@ def sign_out() -> None:
     """End the browser session's sign-in and forget everything it held (forms, uploads).
 
     The whole session state goes, so the next person at this browser sees nothing of the
-    previous user's work in progress.
+    previous user's work in progress. The server-side session is left alone (see
+    :func:`end_sign_in`): this is also how a session that ended elsewhere is let go.
     """
     st.session_state.clear()
 
 
+def end_sign_in(db: Database) -> None:
+    """The Sign out button: end the server-side session (every tab of this browser, on every
+    server process, at its next click), forget the browser session and clear the cookie."""
+    web_session_id = st.session_state.get(WEB_SESSION_KEY)
+    if isinstance(web_session_id, int):
+        end_session(db, session_id=web_session_id)
+    sign_out()
+    st.session_state[CLEAR_COOKIE_KEY] = True
+
+
+# Constant scripts apart from the ticket (random URL-safe text, JSON-quoted): no user or item
+# text is ever part of them.
+_EXCHANGE_SCRIPT = """<script>
+fetch("/_docket/session", {{method: "POST", credentials: "same-origin", cache: "no-store",
+  headers: {{"Content-Type": "text/plain"}}, body: {ticket}}});
+</script>"""
+_CLEAR_SCRIPT = """<script>
+fetch("/_docket/session/end", {method: "POST", credentials: "same-origin", cache: "no-store"});
+</script>"""
+
+
+def render_session_scripts() -> None:
+    """Draw the script that exchanges a fresh sign-in's ticket for the session cookie, once."""
+    ticket = st.session_state.pop(TICKET_KEY, None)
+    if isinstance(ticket, str):
+        st.html(_EXCHANGE_SCRIPT.format(ticket=json.dumps(ticket)), unsafe_allow_javascript=True)
+
+
 def require_user(db: Database, *, role: str | None) -> UserInfo:
     """Return the signed-in user if they may use a page needing ``role``; otherwise stop.
+
+    Raises :class:`~storage.users.AuthConfigError` for a bad ``DOCKET_AUTH`` or session
+    lifetime setting.
 
     Nobody signed in: draws only the sign-in form (or, while no admin exists, the form that
     creates the first admin) and stops the script. In single-user mode draws the warning
@@ -164,6 +248,8 @@ def require_user(db: Database, *, role: str | None) -> UserInfo:
     mode = auth_mode()
     if mode == "none":
         st.warning(SINGLE_USER_WARNING, icon=":material/warning:")
+    else:
+        session_lifetimes()  # a bad setting stops every page, not only a sign-in
     user = current_user(db)
     if user is not None:
         return user
@@ -212,6 +298,11 @@ def _sign_in_form(db: Database) -> None:
     client = sign_in_client()  # first: a bad proxy setting stops the page before it draws
     st.title("Sign in to Docket", anchor=False)
     _show_message()
+    if st.session_state.pop(CLEAR_COOKIE_KEY, False):
+        # Signed out here: the browser forgets the id, once. A cookie naming a session that
+        # ended elsewhere is left alone: it opens nothing, and clearing it from a stale tab
+        # could clear the cookie another tab of this browser has just been given.
+        st.html(_CLEAR_SCRIPT, unsafe_allow_javascript=True)
     with st.form("auth.sign_in", width=420):
         st.text_input("User name", key=SIGN_IN_NAME, autocomplete="username")
         st.text_input("Password", type="password", key=SIGN_IN_PASSWORD,
@@ -234,7 +325,10 @@ def _on_sign_in(db: Database, client: ClientAddress) -> None:
     if result.user is None:
         st.session_state[MESSAGE_KEY] = result.message
         return
-    st.session_state.update(session_entries(result.user))
+    try:
+        begin_session(db, result.user)
+    except NotAllowed:  # deactivated or reset between the password check and now
+        st.session_state[MESSAGE_KEY] = SESSION_ENDED
 
 
 def _first_admin_form(db: Database) -> None:
@@ -287,4 +381,4 @@ def _on_first_admin(db: Database, token_required: bool) -> None:
     if token_required:
         SETUP_TOKEN.consume()
     log.info("first admin %r created from the browser", user.name)
-    st.session_state.update(session_entries(user))
+    begin_session(db, user)

@@ -33,6 +33,9 @@ from core.client_address import (
 log = logging.getLogger(__name__)
 
 BROWSER_COOKIE = "docket_browser"
+# The session id of a sign-in that survives a reload (storage/web_sessions.py), set by
+# components/web_routes.py; HttpOnly too.
+SESSION_COOKIE = "docket_session"
 TRUSTED_PROXIES_ENV = "DOCKET_TRUSTED_PROXIES"
 # uvicorn (Streamlit's server) already applies X-Forwarded-For from these addresses.
 SERVER_TRUSTED_ENV = "FORWARDED_ALLOW_IPS"
@@ -48,12 +51,14 @@ class BrowserRequest:
 
     ``peer`` is the address the connection came from (None for loopback, as Streamlit reports
     it), ``forwarded_for`` the ``X-Forwarded-For`` header values, ``cookie`` the value of
-    :data:`BROWSER_COOKIE` (None if the browser sent none).
+    :data:`BROWSER_COOKIE` and ``session`` that of :data:`SESSION_COOKIE` (None if the
+    browser sent none).
     """
 
     peer: str | None
     forwarded_for: tuple[str, ...]
     cookie: str | None
+    session: str | None = None
 
 
 def browser_request() -> BrowserRequest:
@@ -61,13 +66,15 @@ def browser_request() -> BrowserRequest:
 
     Anything that is not text counts as not sent (AppTest's stand-in client answers with mocks).
     """
-    peer, cookie = st.context.ip_address, st.context.cookies.get(BROWSER_COOKIE)
+    peer, cookies = st.context.ip_address, st.context.cookies
+    cookie, session = cookies.get(BROWSER_COOKIE), cookies.get(SESSION_COOKIE)
     forwarded = st.context.headers.get_all("X-Forwarded-For")
     return BrowserRequest(
         peer=peer if isinstance(peer, str) else None,
         forwarded_for=tuple(value for value in forwarded if isinstance(value, str))
         if isinstance(forwarded, list) else (),
-        cookie=cookie if isinstance(cookie, str) and cookie else None)
+        cookie=cookie if isinstance(cookie, str) and cookie else None,
+        session=session if isinstance(session, str) and session else None)
 
 
 def trusted_proxies() -> tuple[IPNetwork, ...]:
@@ -104,5 +111,9 @@ def _warn_untrusted_proxy() -> None:
 
 def browser_binding() -> str | None:
     """Return a digest of this browser's cookie to bind a sign-in to, or None without one."""
-    cookie = browser_request().cookie
+    return cookie_digest(browser_request().cookie)
+
+
+def cookie_digest(cookie: str | None) -> str | None:
+    """Return the digest of a :data:`BROWSER_COOKIE` value (None for None)."""
     return hashlib.sha256(cookie.encode()).hexdigest() if cookie else None

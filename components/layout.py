@@ -16,7 +16,13 @@ import streamlit as st
 from sqlalchemy.exc import OperationalError
 
 from components.app_worker import WorkerConfigError, start_app_worker
-from components.auth import deny_unless_allowed, may_open, require_user, sign_out
+from components.auth import (
+    deny_unless_allowed,
+    end_sign_in,
+    may_open,
+    render_session_scripts,
+    require_user,
+)
 from components.browser import ProxyConfigError
 from components.error_boundary import show_unavailable
 from components.export_view import sweep_at_start_up
@@ -92,12 +98,12 @@ def page_setup(title: str, *, role: str | None = None) -> PageContext:
             ProxyConfigError, WorkerConfigError) as exc:
         show_unavailable(exc)
         st.stop()
-    _draw_navigation(user)
+    _draw_navigation(db, user)
     deny_unless_allowed(user, role=role, title=title)
     return PageContext(db=db, user=user)
 
 
-def _draw_navigation(user: UserInfo) -> None:
+def _draw_navigation(db: Database, user: UserInfo) -> None:
     with st.sidebar:
         st.markdown(f"### {APP_NAME}")
         for page in PAGES:
@@ -106,4 +112,7 @@ def _draw_navigation(user: UserInfo) -> None:
         st.divider()
         st.caption(f"Signed in as **{escape_markdown(user.label)}** ({user.role})")
         if auth_mode() == "password":
-            st.button("Sign out", key="auth.sign_out", icon=":material/logout:", on_click=sign_out)
+            st.button("Sign out", key="auth.sign_out", icon=":material/logout:",
+                      on_click=end_sign_in, args=(db,))
+    # In the main area: a collapsed sidebar (narrow screens) may not run its scripts.
+    render_session_scripts()

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 import streamlit as st
 
-from components.auth import acting_user, refused, session_entries
+from components.auth import acting_user, begin_session, refused
 from components.flash import flash, show_flash
 from core.safe_text import escape_markdown
 from storage.authz import NotAllowed
@@ -207,5 +207,9 @@ def _on_set_password(db: Database, user_id: int) -> None:
 
     user = _run(change, lambda user: f"New password set for {escape_markdown(user.name)}.")
     if user is not None and user.id == actor.id and auth_mode() == "password":
-        # Keep this session: a new password ends the user's sessions, but not the one that set it.
-        st.session_state.update(session_entries(user))
+        # Keep this browser signed in: a new password ends the user's sessions (every other
+        # browser's), and this one gets a new session and cookie.
+        try:
+            begin_session(db, user)
+        except NotAllowed as exc:
+            refused(exc)

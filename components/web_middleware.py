@@ -7,6 +7,7 @@ browser the random ``HttpOnly`` cookie a sign-in is bound to (:mod:`components.b
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 
 from starlette.datastructures import Headers
@@ -14,7 +15,7 @@ from starlette.requests import cookie_parser
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from components.browser import BROWSER_COOKIE
+from components.browser import BROWSER_COOKIE, trusted_proxies
 
 METRICS_PATH = "/_stcore/metrics"
 
@@ -50,7 +51,7 @@ class BrowserCookie:
             await self.app(scope, receive, send)
             return
         attributes = "; Path=/; HttpOnly; SameSite=Lax"
-        if scope.get("scheme") == "https":
+        if is_https(scope):
             attributes += "; Secure"
         header = f"{BROWSER_COOKIE}={secrets.token_urlsafe(32)}{attributes}".encode("latin-1")
 
@@ -61,3 +62,24 @@ class BrowserCookie:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+def is_https(scope: Scope) -> bool:
+    """True if the browser reached Docket over HTTPS: directly, or through a proxy that says
+    so in ``X-Forwarded-Proto``, believed from the proxies uvicorn trusts
+    (``FORWARDED_ALLOW_IPS``, already applied to the scheme) and from those in
+    ``DOCKET_TRUSTED_PROXIES``. A bad ``DOCKET_TRUSTED_PROXIES`` counts as no proxy trusted
+    (the pages report it)."""
+    if scope.get("scheme") in ("https", "wss"):
+        return True
+    client = scope.get("client")
+    proto = Headers(scope=scope).get("x-forwarded-proto", "")
+    if not client or not proto:
+        return False
+    try:
+        peer = ipaddress.ip_address(client[0])
+        trusted = any(peer in network for network in trusted_proxies())
+    except ValueError:  # not an address (a unix socket), or the setting is bad
+        return False
+    # A chain of proxies appends: the last entry is what the proxy next to us received.
+    return trusted and proto.split(",")[-1].strip().lower() == "https"

@@ -36,6 +36,7 @@ from core.safe_text import require_safe_text
 from core.schema import LabelError, TaskSchema
 from storage.authz import ADMIN, Actor, authorize, authorize_self
 from storage.database import Database
+from storage.drafts import discard_draft
 from storage.models import (
     Annotation,
     Assignment,
@@ -711,6 +712,7 @@ def submit_labels(db: Database, *, project_id: int, user_id: int, item_id: int, 
                                           _edited(connection, schema, item_id, reference_answer))
         # The SET clause is the parameters named after columns (``assignment`` is the key).
         connection.execute(_done_statement(), values)
+        discard_draft(session, user_id=user_id, item_id=item_id)  # saved: no longer a draft
         return SubmitResult(changed, head.status != "done")
 
 

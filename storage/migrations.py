@@ -37,7 +37,7 @@ from storage.projects import parsed_schema
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x444F434B  # "DOCK": serialises concurrent migrations on PostgreSQL
 
@@ -407,6 +407,54 @@ def _add_answered_correctly(connection: Connection) -> None:
     connection.execute(text("ALTER TABLE verdict ADD COLUMN answered_correctly BOOLEAN"))
 
 
+def _add_web_sessions_and_drafts(connection: Connection) -> None:
+    """Version 12: ``web_session`` and ``web_session_ticket`` (sign-ins that survive a reload)
+    and ``label_draft`` (unsaved choices kept per annotator and item).
+
+    Spelled out as at version 12 (see :func:`_add_sign_in_attempt`).
+    """
+    metadata = MetaData()
+    for name in ("project", "item", "user_account"):
+        Table(name, metadata, Column("id", Integer, primary_key=True))
+    web_session = Table(
+        "web_session", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("token_hash", String(64), unique=True),
+        Column("user_id", Integer, ForeignKey("user_account.id", ondelete="CASCADE"),
+               nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("last_used_at", DateTime(timezone=True), nullable=False),
+        Column("expires_at", DateTime(timezone=True), nullable=False),
+        Index("ix_web_session_user", "user_id"),
+    )
+    ticket = Table(
+        "web_session_ticket", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("ticket_hash", String(64), nullable=False, unique=True),
+        Column("session_id", Integer, ForeignKey("web_session.id", ondelete="CASCADE"),
+               nullable=False),
+        Column("browser", String(64), nullable=False),
+        Column("expires_at", DateTime(timezone=True), nullable=False),
+    )
+    draft = Table(
+        "label_draft", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("project_id", Integer, ForeignKey("project.id", ondelete="CASCADE"),
+               nullable=False),
+        Column("item_id", Integer, ForeignKey("item.id", ondelete="CASCADE"), nullable=False),
+        Column("user_id", Integer, ForeignKey("user_account.id", ondelete="CASCADE"),
+               nullable=False),
+        Column("labels_json", Text, nullable=False),
+        Column("comment", Text),
+        Column("confidence", Integer),
+        Column("reference_answer", Text),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+        UniqueConstraint("user_id", "item_id", name="uq_label_draft"),
+    )
+    for table in (web_session, ticket, draft):
+        table.create(connection)
+
+
 # version -> step that upgrades a database from version - 1 to version.
 MIGRATIONS: dict[int, Migration] = {
     2: _add_sign_in_attempt,
@@ -419,6 +467,7 @@ MIGRATIONS: dict[int, Migration] = {
     9: _add_juries_and_debates,
     10: _add_sampling_design,
     11: _add_answered_correctly,
+    12: _add_web_sessions_and_drafts,
 }
 
 

@@ -394,3 +394,57 @@ class JudgeRun(SQLModel, table=True):
     finished_at: datetime | None = None
     # A debate run (schema version 9): the debate's verdicts, not one judge's.
     debate_id: int | None = Field(default=None, foreign_key="debate.id", ondelete="CASCADE")
+
+
+class WebSession(SQLModel, table=True):
+    """A browser's sign-in that outlives its tab (schema version 12).
+
+    Only the SHA-256 of the session id the browser holds in its ``HttpOnly`` cookie is kept,
+    never the id itself. ``token_hash`` is None from the sign-in until the browser exchanged
+    its one-time ticket (:class:`WebSessionTicket`) for the cookie. The session ends when it
+    is not used for the idle time, at ``expires_at`` (the absolute limit), at sign-out, or
+    when the user's password, role or activation changes (the rows are deleted).
+    """
+
+    __tablename__ = "web_session"
+    __table_args__ = (Index("ix_web_session_user", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+
+class WebSessionTicket(SQLModel, table=True):
+    """A one-time ticket (schema version 12): what the signed-in page hands its browser to
+    exchange for the session cookie. Stored hashed, valid for a minute, only for the browser
+    that signed in (``browser``: the digest of its ``docket_browser`` cookie)."""
+
+    __tablename__ = "web_session_ticket"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_hash: str = Field(max_length=64, unique=True)
+    session_id: int = Field(foreign_key="web_session.id", ondelete="CASCADE")
+    browser: str = Field(max_length=64)
+    expires_at: datetime
+
+
+class LabelDraft(SQLModel, table=True):
+    """What an annotator chose on an item but has not saved (schema version 12): labels,
+    comment, confidence, reference answer. Never read by metrics or exports; deleted when the
+    labels are saved."""
+
+    __tablename__ = "label_draft"
+    __table_args__ = (UniqueConstraint("user_id", "item_id", name="uq_label_draft"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE")
+    item_id: int = Field(foreign_key="item.id", ondelete="CASCADE")
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    labels_json: str = Field(sa_column=_text(nullable=False))
+    comment: str | None = Field(default=None, sa_column=_text())
+    confidence: int | None = None
+    reference_answer: str | None = Field(default=None, sa_column=_text())
+    updated_at: datetime = Field(default_factory=utcnow)

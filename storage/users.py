@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -31,7 +32,7 @@ from sqlmodel import Session
 from core.safe_text import require_safe_text, unsafe_text_reason
 from storage.authz import ADMIN, OPERATOR, Actor, authorize, credential_stamp
 from storage.database import Database
-from storage.models import ROLES, AuditLog, SignInAttempt, UserAccount, utcnow
+from storage.models import ROLES, AuditLog, SignInAttempt, UserAccount, WebSession, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +247,8 @@ def create_first_admin(*, session: Session, name: str, password: str,
 def set_password(*, session: Session, user_id: int, password: str, actor: Actor) -> UserInfo:
     """Replace the user's password (or give one to an imported annotator); return the user.
 
-    Sessions signed in before end at their next click. ``actor`` must be an admin
+    The user's sessions end (also in other browsers and server processes: their next click
+    finds them gone). ``actor`` must be an admin
     (:class:`NotAllowed` otherwise). Raises :class:`UserError` for an unknown user or a bad
     password.
     """
@@ -255,6 +257,7 @@ def set_password(*, session: Session, user_id: int, password: str, actor: Actor)
     row.password_hash = hash_password(password)
     row.credential_version += 1
     session.add(row)
+    _end_sessions(session, row.id)
     _audit(session, actor_id, "password_set", row.id, None, None)
     log.info("password of user %r replaced", row.name)
     return _info(row)
@@ -280,6 +283,7 @@ def change_role(*, session: Session, user_id: int, role: str, actor: Actor) -> U
     row.role = role
     row.credential_version += 1
     session.add(row)
+    _end_sessions(session, row.id)
     log.info("user %r now has role %s", row.name, role)
     return _info(row)
 
@@ -305,6 +309,7 @@ def set_active(*, session: Session, user_id: int, active: bool, actor: Actor) ->
     row.active = active
     row.credential_version += 1
     session.add(row)
+    _end_sessions(session, row.id)
     log.info("user %r %s", row.name, "activated" if active else "deactivated")
     return _info(row)
 
@@ -430,6 +435,17 @@ def lock_delay(failures: int, free: int) -> timedelta:
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+
+def user_from_row(row: Any) -> UserInfo:
+    """Return the :class:`UserInfo` of a ``user_account`` row (an ORM object or a Core row
+    with its columns under their own names)."""
+    return _info(row)
+
+
+def _end_sessions(session: Session, user_id: int) -> None:
+    """End every web session of the user (storage.web_sessions), in the caller's transaction."""
+    session.execute(delete(WebSession).where(WebSession.user_id == user_id))
 
 
 def _info(row: UserAccount) -> UserInfo:

@@ -7,7 +7,6 @@ from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
-from components.auth import session_entries
 from core.templates import TEMPLATES
 from storage.annotation import ProjectSettings, rebuild_queues, set_members, update_settings
 from storage.authz import OPERATOR
@@ -15,7 +14,7 @@ from storage.database import Database
 from storage.importer import import_file
 from storage.projects import get_project
 from storage.users import UserInfo
-from tests.app.apptest_helpers import APP_TIMEOUT_S
+from tests.app.apptest_helpers import APP_TIMEOUT_S, signed_in_entries
 from tests.conftest import REPO_ROOT
 from tests.converters import write_jsonl
 
@@ -64,7 +63,7 @@ def open_annotate(user: UserInfo | None, *, project_id: int | None = None,
                   item: str | None = None, page: str = ANNOTATE_PAGE) -> AppTest:
     """Open ``page`` (default Annotate) signed in as ``user`` with the URL's query parameters."""
     at = AppTest.from_file(REPO_ROOT / "app.py", default_timeout=APP_TIMEOUT_S)
-    for key, value in (session_entries(user) if user is not None else {}).items():
+    for key, value in (signed_in_entries(user) if user is not None else {}).items():
         at.session_state[key] = value
     if project_id is not None:
         at.query_params["project"] = str(project_id)

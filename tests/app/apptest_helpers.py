@@ -5,7 +5,11 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from components.auth import session_entries
+from components.browser import browser_binding
+from storage.authz import NotAllowed
+from storage.database import Database, database_url_from_env
 from storage.users import UserInfo
+from storage.web_sessions import start_session
 from tests.conftest import REPO_ROOT
 
 APP_TIMEOUT_S = 30
@@ -18,11 +22,28 @@ def open_page(path: str = "app.py", *, user: UserInfo | None = None) -> AppTest:
     it); without, it is a cold session that nobody has signed in to.
     """
     at = AppTest.from_file(REPO_ROOT / "app.py", default_timeout=APP_TIMEOUT_S)
-    for key, value in (session_entries(user) if user is not None else {}).items():
+    for key, value in (signed_in_entries(user) if user is not None else {}).items():
         at.session_state[key] = value
     if path != "app.py":
         at.switch_page(path)
     return at.run()
+
+
+def signed_in_entries(user: UserInfo) -> dict[str, object]:
+    """The session state the sign-in form leaves for ``user``: a server-side session in the
+    app's database (``$DOCKET_DATABASE_URL``) bound to the stand-in browser's cookie.
+
+    A ``user`` whose account changed since it was read gets a session id that does not
+    exist, as a browser session that signed in before the change would hold.
+    """
+    db = Database(database_url_from_env())
+    try:
+        session_id = start_session(db, actor=user, browser=browser_binding() or "").session_id
+    except NotAllowed:
+        session_id = -1
+    finally:
+        db.dispose()
+    return session_entries(user, session_id)
 
 
 def rendered(at: AppTest, area: str = "main") -> list[tuple[str, str | None, object]]:

@@ -13,12 +13,11 @@ import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 from streamlit.testing.v1 import AppTest
 
-from components.auth import session_entries
 from core.schema import Dimension
 from core.templates import TEMPLATES
 from storage.demo import demo_files
 from storage.users import UserInfo
-from tests.app.apptest_helpers import APP_TIMEOUT_S
+from tests.app.apptest_helpers import APP_TIMEOUT_S, signed_in_entries
 from tests.conftest import REPO_ROOT
 
 DASHBOARD = "pages/5_Dashboard.py"
@@ -28,7 +27,7 @@ DISAGREEMENTS = "pages/6_Disagreements.py"
 def open_with(path: str, *, user: UserInfo | None, params: Mapping[str, str]) -> AppTest:
     """Run ``path`` as a deep link with query ``params``, signed in as ``user`` (or cold)."""
     at = AppTest.from_file(REPO_ROOT / "app.py", default_timeout=APP_TIMEOUT_S)
-    for key, value in (session_entries(user) if user is not None else {}).items():
+    for key, value in (signed_in_entries(user) if user is not None else {}).items():
         at.session_state[key] = value
     for key, value in params.items():
         at.query_params[key] = value

@@ -116,7 +116,6 @@ def test_label_column_and_descriptions(page, demo, width, tmp_path):
     shot(page, tmp_path, "annotate-exam")
     exam = page.evaluate(LABEL_LINES, "correctness")
     page.goto(f"{server.url}/Annotate?project={projects['thematic_alignment']}&item=ta-18")
-    sign_in(page, ANNOTATOR, ANNOTATOR_PASSWORD)
     page.get_by_text("Item ta-18", exact=True).wait_for()
     settled(page)
     shot(page, tmp_path, "annotate-thematic")

@@ -95,8 +95,7 @@ def test_a_failing_page_run_shows_an_error_id_and_logs_the_traceback(server_and_
         sign_in(page, server.admin_name, server.admin_password)  # then Home lists the projects
         error_id = shown_error_id(page)
         rename_table(server, "project_gone", "project")
-        page.reload()  # the database is whole again: the same page works
-        sign_in(page, server.admin_name, server.admin_password)
+        page.reload()  # the database is whole again: the same page works, still signed in
         page.get_by_role("heading", name="Docket").first.wait_for()
         return error_id, page.get_by_text("Something went wrong").count()
 

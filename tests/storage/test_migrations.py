@@ -15,7 +15,8 @@ from tests.storage.legacy_schema import recreate_as_version_1, schema_shape
 
 MODEL_TABLES = {"schema_version", "project", "item", "judge", "verdict", "user_account",
                 "annotation", "gold", "audit_log", "sign_in_attempt", "project_member",
-                "assignment", "judge_definition", "prompt_version", "judge_run", "jury", "debate"}
+                "assignment", "judge_definition", "prompt_version", "judge_run", "jury", "debate",
+                "web_session", "web_session_ticket", "label_draft"}
 NEXT = SCHEMA_VERSION + 1
 
 
@@ -33,7 +34,7 @@ def table_names(db) -> set[str]:
 def test_schema_version_is_nine() -> None:
     # A bump must come with a migration step; test_a_version_1_database_upgrades_to_the_
     # current_schema below then checks the step against a fresh database.
-    assert SCHEMA_VERSION == 11
+    assert SCHEMA_VERSION == 12
 
 
 def test_a_version_1_database_upgrades_to_the_current_schema_and_keeps_its_data(db) -> None:
