@@ -37,7 +37,7 @@ from storage.projects import parsed_schema
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x444F434B  # "DOCK": serialises concurrent migrations on PostgreSQL
 
@@ -306,6 +306,27 @@ def _add_judge_runs(connection: Connection) -> None:
     connection.execute(text("ALTER TABLE verdict_v8 RENAME TO verdict"))
 
 
+def _add_error_taxonomy(connection: Connection) -> None:
+    """Version 9: the error taxonomy: ``project.error_categories`` (the project's own list of
+    why judges err; NULL keeps the defaults) and ``error_tag`` (an admin's reasons for one
+    wrong verdict). Spelled out as at version 9 (see :func:`_add_sign_in_attempt`)."""
+    connection.execute(text("ALTER TABLE project ADD COLUMN error_categories TEXT"))
+    metadata = MetaData()
+    for name in ("item", "judge", "user_account"):
+        Table(name, metadata, Column("id", Integer, primary_key=True))
+    Table(
+        "error_tag", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("item_id", Integer, ForeignKey("item.id", ondelete="CASCADE"), nullable=False),
+        Column("judge_id", Integer, ForeignKey("judge.id", ondelete="CASCADE"), nullable=False),
+        Column("dimension", String(64), nullable=False),
+        Column("category", String(64), nullable=False),
+        Column("tagged_by", Integer, ForeignKey("user_account.id", ondelete="SET NULL")),
+        Column("tagged_at", DateTime(timezone=True), nullable=False),
+        UniqueConstraint("item_id", "judge_id", "dimension", "category", name="uq_error_tag"),
+    ).create(connection)
+
+
 # version -> step that upgrades a database from version - 1 to version.
 MIGRATIONS: dict[int, Migration] = {
     2: _add_sign_in_attempt,
@@ -315,6 +336,7 @@ MIGRATIONS: dict[int, Migration] = {
     6: _add_reference_edited,
     7: _add_credential_version,
     8: _add_judge_runs,
+    9: _add_error_taxonomy,
 }
 
 

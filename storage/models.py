@@ -53,6 +53,9 @@ class Project(SQLModel, table=True):
     queue_seed: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     trusted_fields: str = Field(default="[]", sa_column=Column(Text, nullable=False,
                                                                 server_default="[]"))
+    # Why judges err, the project's own list (JSON list of names; None: the defaults of
+    # core.error_taxonomy). Schema version 9.
+    error_categories: str | None = Field(default=None, sa_column=_text())
 
 
 class Item(SQLModel, table=True):
@@ -241,6 +244,24 @@ class Gold(SQLModel, table=True):
     method: str = Field(default="adjudicated", max_length=32)
     decided_by: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     decided_at: datetime = Field(default_factory=utcnow)
+
+
+class ErrorTag(SQLModel, table=True):
+    """An admin's reason why a judge's verdict on one dimension of an item was wrong (one row
+    per category; schema version 9)."""
+
+    __tablename__ = "error_tag"
+    __table_args__ = (
+        UniqueConstraint("item_id", "judge_id", "dimension", "category", name="uq_error_tag"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", ondelete="CASCADE")
+    judge_id: int = Field(foreign_key="judge.id", ondelete="CASCADE")
+    dimension: str = Field(max_length=64)
+    category: str = Field(max_length=64)
+    tagged_by: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    tagged_at: datetime = Field(default_factory=utcnow)
 
 
 class AuditLog(SQLModel, table=True):
