@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from components.dashboard_filters import filter_summary, render_filters, render_juries
@@ -27,10 +28,11 @@ from core.metrics import REGISTRY, MetricsInputError
 from core.metrics.ratings import CONSENSUS
 from core.safe_text import escape_markdown
 from storage.database import Database
+from storage.error_tags import error_taxonomy
 from storage.projects import ProjectInfo
 
 VIEWS = ("Confusion matrix", "Agreement matrix", "Label distribution", "By group", "By model",
-         "Model ranking", "All dimensions")
+         "Model ranking", "Error taxonomy", "All dimensions")
 VIEW_KEY = "dashboard.view"
 PLOT_CONFIG = {"displaylogo": False}
 
@@ -171,6 +173,8 @@ def _detail(view: str, db: Database, project: ProjectInfo, version: str,
                         config=PLOT_CONFIG)
     elif view == "Model ranking":
         _ranking(document)
+    elif view == "Error taxonomy":
+        _error_taxonomy(db, project, document["dimension"])
     else:
         documents = overview_data(db, db.url, project.id, version, project.schema.dimension_names)
         entries = model.overview_entries(documents)
@@ -229,6 +233,24 @@ def _distribution(document: Mapping[str, Any]) -> None:
         st.caption(f"Leniency: a judge's rate of {positive!s} minus the consensus's rate on the "
                    "same items (positive: the judge says it more often).")
         st.dataframe(table, hide_index=True, key="dashboard.bias")
+
+
+def _error_taxonomy(db: Database, project: ProjectInfo, dimension: str) -> None:
+    with db.read() as session:
+        taxonomy = error_taxonomy(session=session, project_id=project.id, dimension=dimension)
+    if taxonomy.empty:
+        st.info("No judge verdict on this dimension is tagged yet. Tag why a judge was wrong "
+                "on Disagreements (open an item; each judge's verdicts have the categories).",
+                icon=":material/info:")
+        return
+    document = taxonomy.to_dict()
+    st.plotly_chart(figures.error_taxonomy_figure(document), key="dashboard.error_taxonomy",
+                    config=PLOT_CONFIG)
+    table = pd.DataFrame([{"judge": judge.rater, "tagged verdicts": judge.tagged_verdicts,
+                           **dict(judge.counts)} for judge in taxonomy.judges])
+    st.dataframe(table, hide_index=True, key="dashboard.error_taxonomy_table")
+    st.caption("Why judges were wrong, as admins tagged their verdicts on Disagreements (the "
+               "error kinds of Judging the Judges by default; a verdict may have several).")
 
 
 def _ranking(document: Mapping[str, Any]) -> None:

@@ -112,10 +112,12 @@ def item_error_tags(*, session: Session, item_id: int) -> dict[tuple[str, str], 
 
 def error_taxonomy(*, session: Session, project_id: int,
                    dimension: str | None = None) -> ErrorTaxonomy:
-    """Return the project's error counts per judge and category (one dimension, or all)."""
+    """Return the project's error counts per judge (as the rater ``judge:NAME``) and category,
+    on one dimension or all."""
     query = (select(Judge.name, ErrorTag.item_id, ErrorTag.dimension, ErrorTag.category)
              .join(Judge, Judge.id == ErrorTag.judge_id).where(Judge.project_id == project_id))
     if dimension is not None:
         query = query.where(ErrorTag.dimension == dimension)
-    rows = (TagRow(*row) for row in session.execute(query))
+    rows = (TagRow(f"judge:{name}", item_id, dimension_name, category)
+            for name, item_id, dimension_name, category in session.execute(query))
     return count_tags(rows, error_categories(session=session, project_id=project_id))

@@ -32,6 +32,7 @@ from core.metrics import compare_dimension
 from core.schema import schema_to_dict
 from storage.authz import ADMIN, Actor, authorize
 from storage.database import Database
+from storage.error_tags import error_taxonomy
 from storage.export_gold import gold_batches, gold_rows
 from storage.export_labels import label_batches
 from storage.export_sql import BATCH_ROWS
@@ -192,7 +193,8 @@ def _export_labels(session: Session, project: ProjectInfo, request: ExportReques
 
 def report_documents(session: Session, project: ProjectInfo, request: ExportRequest
                      ) -> list[dict[str, Any]]:
-    """The comparison document of every dimension of the project (as ``cli.py metrics``)."""
+    """The comparison document of every dimension of the project (as ``cli.py metrics``), with
+    the dimension's error taxonomy (``error_taxonomy``) added."""
     documents = []
     for dimension in project.schema.dimensions:
         ratings = load_ratings(session=session, project_id=project.id, dimension=dimension)
@@ -201,7 +203,9 @@ def report_documents(session: Session, project: ProjectInfo, request: ExportRequ
                   if set(members) <= judges}
         documents.append({"project": project.name,
                           **compare_dimension(ratings, juries=juries,
-                                              n_resamples=request.n_resamples, seed=request.seed)})
+                                              n_resamples=request.n_resamples, seed=request.seed),
+                          "error_taxonomy": error_taxonomy(session=session, project_id=project.id,
+                                                           dimension=dimension.name).to_dict()})
     return documents
 
 

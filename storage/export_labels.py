@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlmodel import Session
 
 from core.export.labels import LABEL_COLUMNS, jury_label_rows
@@ -18,6 +19,7 @@ from core.export.writers import columns_of
 from core.metrics.consensus import jury_verdict
 from storage.export_sql import cursor_batches
 from storage.labels import load_ratings
+from storage.models import ErrorTag, Item, Judge
 from storage.projects import ProjectInfo
 
 _HUMANS = (
@@ -54,6 +56,18 @@ def _flags(values: Sequence[Any]) -> list[bool | None]:
     return [None if value is None else bool(value) for value in values]
 
 
+def _error_tags(session: Session, project_id: int) -> dict[tuple[str, str, str], list[str]]:
+    """``(item id, judge, dimension) -> categories`` of the project's tagged verdicts (few:
+    admins tag them one by one, so one dict beats a join repeated for every verdict row)."""
+    tags: dict[tuple[str, str, str], list[str]] = {}
+    query = (select(Item.external_id, Judge.name, ErrorTag.dimension, ErrorTag.category)
+             .join(Item, Item.id == ErrorTag.item_id).join(Judge, Judge.id == ErrorTag.judge_id)
+             .where(Item.project_id == project_id).order_by(ErrorTag.id))
+    for item, judge, dimension, category in session.execute(query):
+        tags.setdefault((item, judge, dimension), []).append(category)
+    return tags
+
+
 def label_batches(session: Session, project: ProjectInfo,
                   juries: Mapping[str, Sequence[str]]) -> Iterator[list[list[Any]]]:
     """Yield batches of the labels export's columns (:data:`LABEL_COLUMNS`): every human label,
@@ -66,14 +80,16 @@ def label_batches(session: Session, project: ProjectInfo,
         nothing = [None] * len(rows)
         yield [item, dimension, ["human"] * len(rows), rater, label, nothing, _flags(blind),
                revision, comment, [None if c is None else float(c) for c in confidence],
-               nothing, source, _timestamps(created), _timestamps(updated)]
+               nothing, source, _timestamps(created), _timestamps(updated), nothing]
+    tags = _error_tags(session, project.id)
     for rows in cursor_batches(session, _JUDGES, params):
         item, dimension, rater, label, sample, rationale, created = (
             list(column) for column in zip(*rows, strict=True))
         nothing = [None] * len(rows)
         created = _timestamps(created)
+        tagged = [tags.get(key, []) for key in zip(item, rater, dimension, strict=True)]
         yield [item, dimension, ["judge"] * len(rows), rater, label, sample, nothing, nothing,
-               nothing, nothing, rationale, ["import"] * len(rows), created, created]
+               nothing, nothing, rationale, ["import"] * len(rows), created, created, tagged]
     for dimension in project.schema.dimensions if juries else ():
         ratings = load_ratings(session=session, project_id=project.id, dimension=dimension)
         for name, members in juries.items():

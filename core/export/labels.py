@@ -4,7 +4,9 @@ Columns: ``id`` (the item's id), ``dimension``, ``rater_kind`` (human, judge, ju
 ``rater``, ``label``, ``sample_index`` (judges), ``blind`` (humans: whether the judges'
 verdicts were hidden when they labelled; empty when unknown, e.g. imported), ``revision``
 (humans: 1 for a label never changed), ``comment``, ``confidence``, ``rationale`` (judges),
-``source`` (ui or import; a jury's member judges), ``created_at``, ``updated_at``.
+``source`` (ui or import; a jury's member judges), ``created_at``, ``updated_at``,
+``error_tags`` (judges: the error-taxonomy categories an admin tagged the verdict with, empty
+when none; null for humans and juries).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ LABEL_COLUMNS = [Column("id"), Column("dimension"), Column("rater_kind"), Column
                  Column("label"), Column("sample_index", "int"), Column("blind", "bool"),
                  Column("revision", "int"), Column("comment"), Column("confidence", "float"),
                  Column("rationale"), Column("source"), Column("created_at", "timestamp"),
-                 Column("updated_at", "timestamp")]
+                 Column("updated_at", "timestamp"), Column("error_tags", "texts")]
 
 
 def jury_label_rows(name: str, members: Sequence[str], dimension: Dimension,
@@ -38,5 +40,6 @@ def jury_label_rows(name: str, members: Sequence[str], dimension: Dimension,
         rows.append({"id": item_id, "dimension": dimension.name, "rater_kind": "jury",
                      "rater": name, "label": label, "sample_index": None, "blind": None,
                      "revision": None, "comment": None, "confidence": None, "rationale": None,
-                     "source": source, "created_at": None, "updated_at": None})
+                     "source": source, "created_at": None, "updated_at": None,
+                     "error_tags": None})
     return rows

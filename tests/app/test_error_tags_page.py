@@ -49,7 +49,7 @@ def test_an_admin_tags_a_judges_wrong_verdict_and_the_tags_are_stored_and_shown(
             ("llama-3.1-70b", "correct"): ("missed error", "hallucinated rationale")}
         judges = error_taxonomy(session=session, project_id=project_id).judges
     assert [(j.rater, j.tagged_verdicts, dict(j.counts)["missed error"]) for j in judges] == [
-        ("llama-3.1-70b", 1, 1)]
+        ("judge:llama-3.1-70b", 1, 1)]
     # Opened again, the form shows what is stored.
     again = open_item(admin)
     assert again.multiselect(key=f"disagreements.error_tags.{item_id}.llama-3.1-70b.correct"
@@ -91,3 +91,27 @@ def test_the_project_categories_are_edited_on_the_page_and_bad_lists_refused(dem
             "missed error", "wrong unit")
     assert at.multiselect(key=f"disagreements.error_tags.{item_id}.gpt-4o.correct").options == [
         "missed error", "wrong unit"]
+
+
+def test_the_dashboard_counts_the_tags_per_judge_and_category(demo, admin):
+    from storage.error_tags import set_error_tags
+    from tests.app.review_helpers import DASHBOARD, plotly_figures, table_with
+
+    _, item_id = corr_001(demo)
+    with demo.write() as session:
+        set_error_tags(session=session, item_id=item_id, judge="llama-3.1-70b",
+                       dimension="correct", categories=["missed error", "length"], actor=admin)
+        set_error_tags(session=session, item_id=item_id, judge="prometheus-2-7b",
+                       dimension="correct", categories=["missed error"], actor=admin)
+    at = open_with(DASHBOARD, user=admin, params={"dashboard.project": "correctness"})
+    at.segmented_control(key="dashboard.view").set_value("Error taxonomy").run()
+
+    assert not at.exception
+    table = table_with(at, "tagged verdicts").set_index("judge")
+    assert table.loc["judge:llama-3.1-70b", ["missed error", "length", "format"]].tolist() == [1, 1, 0]
+    assert table.loc["judge:prometheus-2-7b", ["missed error", "length"]].tolist() == [1, 0]
+    (figure,) = [f for f in plotly_figures(at) if any(t.get("name") == "length" for t in f["data"])]
+    bars = {trace["name"]: dict(zip(trace["y"], trace["x"], strict=True)) for trace in figure["data"]}
+    assert set(bars) == {"missed error", "length"}  # categories nobody used are not drawn
+    assert bars["missed error"] == {"judge:llama-3.1-70b (1 tagged)": 1,
+                                    "judge:prometheus-2-7b (1 tagged)": 1}

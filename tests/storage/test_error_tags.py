@@ -58,7 +58,7 @@ def test_tags_replace_the_verdicts_set_and_count_per_judge_and_category(tagged) 
     assert taxonomy.categories == DEFAULT_ERROR_CATEGORIES
     (gpt,) = taxonomy.judges
     counts = dict(gpt.counts)
-    assert (gpt.rater, gpt.tagged_verdicts) == ("gpt", 2)
+    assert (gpt.rater, gpt.tagged_verdicts) == ("judge:gpt", 2)
     assert (counts["missed error"], counts["penalised correct paraphrase"], counts["length"]) == (1, 1, 0)
 
 
@@ -146,3 +146,32 @@ def test_tags_of_one_dimension_only(tagged) -> None:
         assert error_taxonomy(session=session, project_id=project_id, dimension="other").empty
         assert not error_taxonomy(session=session, project_id=project_id,
                                   dimension="correct").empty
+
+
+def test_the_report_carries_the_taxonomy_of_each_dimension(tagged, tmp_path) -> None:
+    import csv
+    import json
+
+    from storage.export import ExportRequest, export_project
+
+    db, _, (q1, q2), admin, _ = tagged
+    with db.write() as session:
+        set_error_tags(session=session, item_id=q1, judge="gpt", dimension="correct",
+                       categories=["missed error"], actor=admin)
+        set_error_tags(session=session, item_id=q2, judge="gpt", dimension="correct",
+                       categories=["missed error", "format"], actor=admin)
+    export_project(db, project_name="quiz", request=ExportRequest(kind="report", fmt="json"),
+                   path=tmp_path / "report.json", actor=admin)
+    export_project(db, project_name="quiz", request=ExportRequest(kind="report", fmt="csv"),
+                   path=tmp_path / "report.csv", actor=admin)
+
+    (document,) = json.loads((tmp_path / "report.json").read_text("utf-8"))["dimensions"]
+    assert document["error_taxonomy"]["judges"] == [
+        {"rater": "judge:gpt", "tagged_verdicts": 2,
+         "counts": {category: {"missed error": 2, "format": 1}.get(category, 0)
+                    for category in DEFAULT_ERROR_CATEGORIES}}]
+    with (tmp_path / "report.csv").open(encoding="utf-8", newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["table"] == "error_taxonomy"]
+    assert {(row["rater"], row["category"]): row["count"] for row in rows if row["count"] != "0"} == {
+        ("judge:gpt", "missed error"): "2", ("judge:gpt", "format"): "1"}
+    assert len(rows) == len(DEFAULT_ERROR_CATEGORIES)
