@@ -37,7 +37,7 @@ from storage.projects import parsed_schema
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x444F434B  # "DOCK": serialises concurrent migrations on PostgreSQL
 
@@ -327,6 +327,27 @@ def _add_error_taxonomy(connection: Connection) -> None:
     ).create(connection)
 
 
+def _add_rationale_ratings(connection: Connection) -> None:
+    """Version 10: ``rationale_rating``, annotators' ratings of the judges' rationales.
+    Spelled out as at version 10 (see :func:`_add_sign_in_attempt`)."""
+    metadata = MetaData()
+    for name in ("item", "judge", "user_account"):
+        Table(name, metadata, Column("id", Integer, primary_key=True))
+    Table(
+        "rationale_rating", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("item_id", Integer, ForeignKey("item.id", ondelete="CASCADE"), nullable=False),
+        Column("judge_id", Integer, ForeignKey("judge.id", ondelete="CASCADE"), nullable=False),
+        Column("sample_index", Integer, nullable=False),
+        Column("user_id", Integer, ForeignKey("user_account.id", ondelete="CASCADE"),
+               nullable=False),
+        Column("rating", String(16), nullable=False),
+        Column("rated_at", DateTime(timezone=True), nullable=False),
+        UniqueConstraint("item_id", "judge_id", "sample_index", "user_id",
+                         name="uq_rationale_rating"),
+    ).create(connection)
+
+
 # version -> step that upgrades a database from version - 1 to version.
 MIGRATIONS: dict[int, Migration] = {
     2: _add_sign_in_attempt,
@@ -337,6 +358,7 @@ MIGRATIONS: dict[int, Migration] = {
     7: _add_credential_version,
     8: _add_judge_runs,
     9: _add_error_taxonomy,
+    10: _add_rationale_ratings,
 }
 
 

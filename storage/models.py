@@ -264,6 +264,25 @@ class ErrorTag(SQLModel, table=True):
     tagged_at: datetime = Field(default_factory=utcnow)
 
 
+class RationaleRating(SQLModel, table=True):
+    """An annotator's rating of one judge rationale (a judge's sample on an item) they saw
+    after revealing: sound, flawed or hallucinated (schema version 10)."""
+
+    __tablename__ = "rationale_rating"
+    __table_args__ = (
+        UniqueConstraint("item_id", "judge_id", "sample_index", "user_id",
+                         name="uq_rationale_rating"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", ondelete="CASCADE")
+    judge_id: int = Field(foreign_key="judge.id", ondelete="CASCADE")
+    sample_index: int = 0
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    rating: str = Field(max_length=16)
+    rated_at: datetime = Field(default_factory=utcnow)
+
+
 class AuditLog(SQLModel, table=True):
     """Every change of a stored label: who, when, old and new value, and why."""
 

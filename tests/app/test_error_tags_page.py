@@ -104,7 +104,7 @@ def test_the_dashboard_counts_the_tags_per_judge_and_category(demo, admin):
         set_error_tags(session=session, item_id=item_id, judge="prometheus-2-7b",
                        dimension="correct", categories=["missed error"], actor=admin)
     at = open_with(DASHBOARD, user=admin, params={"dashboard.project": "correctness"})
-    at.segmented_control(key="dashboard.view").set_value("Error taxonomy").run()
+    at.segmented_control(key="dashboard.view").set_value("Why judges err").run()
 
     assert not at.exception
     table = table_with(at, "tagged verdicts").set_index("judge")

@@ -15,7 +15,8 @@ from tests.storage.legacy_schema import recreate_as_version_1, schema_shape
 
 MODEL_TABLES = {"schema_version", "project", "item", "judge", "verdict", "user_account",
                 "annotation", "gold", "audit_log", "sign_in_attempt", "project_member",
-                "assignment", "judge_definition", "prompt_version", "judge_run", "error_tag"}
+                "assignment", "judge_definition", "prompt_version", "judge_run", "error_tag",
+                "rationale_rating"}
 NEXT = SCHEMA_VERSION + 1
 
 
