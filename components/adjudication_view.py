@@ -17,11 +17,13 @@ import streamlit as st
 from components.annotate_item import render_item
 from components.annotate_verdicts import UNPARSEABLE
 from components.auth import refused
+from components.error_tags_view import render_error_tags
 from components.frames import plural
 from core.safe_text import escape_markdown
 from core.schema import Dimension, TaskSchema
 from storage.authz import NotAllowed
 from storage.database import Database
+from storage.error_tags import item_error_tags
 from storage.gold import KEEP, GoldError, adjudicate, gold_revision, reference_dimension
 from storage.projects import ProjectInfo
 from storage.review import ItemReview, find_item_id, item_review
@@ -59,7 +61,7 @@ def render_item_review(db: Database, user: UserInfo, project: ProjectInfo, exter
     with humans:
         _human_labels(review, schema)
     with judges:
-        _judge_verdicts(review, schema)
+        _judge_verdicts(db, user, project, item_id, review)
     _gold(db, user, schema, item_id, review)
 
 
@@ -104,11 +106,14 @@ def _human_labels(review: ItemReview, schema: TaskSchema) -> None:
                    f"{escape_markdown(', '.join(kept))}.")
 
 
-def _judge_verdicts(review: ItemReview, schema: TaskSchema) -> None:
+def _judge_verdicts(db: Database, user: UserInfo, project: ProjectInfo, item_id: int,
+                    review: ItemReview) -> None:
     st.markdown("**Judge verdicts**")
     if not review.verdicts:
         st.caption("No judge verdicts on this item.")
         return
+    with db.read() as session:
+        tags = item_error_tags(session=session, item_id=item_id)
     judges = list(dict.fromkeys(v.judge for v in review.verdicts))
     for judge in judges:
         verdicts = [v for v in review.verdicts if v.judge == judge]
@@ -122,6 +127,8 @@ def _judge_verdicts(review: ItemReview, schema: TaskSchema) -> None:
                     box = (st.container(height=RATIONALE_HEIGHT) if len(verdict.rationale) > 600
                            else st.container())
                     box.text(verdict.rationale)
+            render_error_tags(db, user, project, item_id, judge,
+                              list(dict.fromkeys(v.dimension for v in verdicts)), tags)
 
 
 def _gold(db: Database, user: UserInfo, schema: TaskSchema, item_id: int, review: ItemReview) -> None:

@@ -36,6 +36,7 @@ from storage.annotation import (
 from storage.authz import NotAllowed
 from storage.database import Database
 from storage.projects import ProjectInfo
+from storage.rationale_checks import rate_rationale
 
 SKIP_REASONS = ("Outside my expertise", "The item is broken or unreadable", "I cannot decide")
 _END_OF_QUEUE = 2**62
@@ -254,6 +255,44 @@ def on_reveal(target: Target) -> None:
         refused(exc)
     except AnnotationError as exc:
         state.flash("error", f"{escape_markdown(exc).capitalize()}.")
+
+
+# --- rating the judges' rationales -----------------------------------------------------------
+
+def rationale_key(item_id: int, judge: str, sample_index: int) -> str:
+    """Session key of the rating control of one judge rationale on an item."""
+    return f"annotate.rationale.{item_id}.{judge}.{sample_index}"
+
+
+def on_rate(target: Target, judge: str, sample_index: int, rating: str | None = None) -> None:
+    """Store the annotator's rating of a rationale: ``rating``, or (from its control) the
+    control's value; a click the server refuses is undone on the control."""
+    key = rationale_key(target.item_id, judge, sample_index)
+    chosen = rating if rating is not None else st.session_state.get(key)
+    actor = acting_user(target.db)
+    if actor is None:
+        return
+    try:
+        rate_rationale(target.db, project_id=target.project.id, user_id=target.user_id,
+                       item_id=target.item_id, judge=judge, sample_index=sample_index,
+                       rating=chosen, actor=actor)
+    except NotAllowed as exc:
+        refused(exc)
+        return
+    except AnnotationError as exc:
+        st.session_state.pop(key, None)
+        state.flash("error", f"{escape_markdown(exc).capitalize()}.")
+        return
+    st.session_state[key] = chosen
+
+
+def on_rate_next(target: Target, rating: str, unrated: list[tuple[str, int]]) -> None:
+    """Rate the first rationale of ``unrated`` (in display order) ``rating``: the keyboard's
+    way; with none left, say so."""
+    if not unrated:
+        state.flash("info", "Every rationale on this item is rated; change one with its buttons.")
+        return
+    on_rate(target, *unrated[0], rating=rating)
 
 
 # --- skip and flag --------------------------------------------------------------------------

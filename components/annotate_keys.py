@@ -22,6 +22,8 @@ PREVIOUS_DIMENSION_KEY = "Up"
 NEXT_DIMENSION_KEY = "Down"
 # Flagging uses F unless the schema gives F to a label (the schema only reserves C R N B S V).
 FLAG_KEY = "F"
+# Rating the next judge rationale (after revealing), unless the schema gives one to a label.
+RATE_KEYS = {"sound": "J", "flawed": "K", "hallucinated": "L"}
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,11 @@ class KeyMap:
     labels: dict[str, dict[str, str]]
     flag: str | None
     move_dimension: bool
+    rate: dict[str, str] | None = None  # rationale rating -> key; None when a label has one
 
-    def legend(self) -> list[tuple[str, str]]:
-        """Return ``(keys, what they do)`` pairs for the on-screen legend, in loop order."""
+    def legend(self, *, rationales: bool = False) -> list[tuple[str, str]]:
+        """Return ``(keys, what they do)`` pairs for the on-screen legend, in loop order;
+        ``rationales``: the judges' rationales are shown, so their rating keys are listed."""
         entries = []
         label_keys = sorted({key for keys in self.labels.values() for key in keys.values()})
         if label_keys:
@@ -44,6 +48,9 @@ class KeyMap:
                     (SKIP_KEY, "skip"), (REVEAL_KEY, "show the judges")]
         if self.flag:
             entries.append((self.flag, "flag for review"))
+        if rationales and self.rate:
+            entries.append((" ".join(self.rate.values()),
+                            "rate the next rationale " + " / ".join(self.rate)))
         entries.append((CANCEL_KEY, "cancel skip or flag"))
         return entries
 
@@ -72,7 +79,8 @@ def key_map(schema: TaskSchema) -> KeyMap:
     labels = {dimension.name: label_keys(dimension) for dimension in schema.dimensions}
     used = {key for keys in labels.values() for key in keys.values()}
     return KeyMap(labels=labels, flag=None if FLAG_KEY in used else FLAG_KEY,
-                  move_dimension=len(schema.dimensions) > 1)
+                  move_dimension=len(schema.dimensions) > 1,
+                  rate=None if used & set(RATE_KEYS.values()) else dict(RATE_KEYS))
 
 
 def _span(keys: list[str]) -> str:

@@ -19,12 +19,13 @@ from components.annotate_data import PanelData, load_panel
 from components.annotate_focus import render_pending_focus
 from components.annotate_form import render_flag_choices, render_label_form, render_skip_choices
 from components.annotate_item import render_item
-from components.annotate_verdicts import render_rationales
+from components.annotate_verdicts import rationale_verdicts, render_rationales
 from components.auth import current_user
 from core.safe_text import escape_markdown
 from core.schema import TaskSchema
 from storage.database import Database
 from storage.projects import ProjectInfo
+from storage.rationale_checks import user_rationale_ratings
 
 BODY_KEY = "annotate.body"
 TOOLBAR_KEY = "annotate.toolbar"
@@ -89,13 +90,16 @@ def annotation_panel(db: Database, user_id: int, project: ProjectInfo, total: in
                               comment=start.comment, confidence=start.confidence,
                               reference=start.reference)
             if data.verdicts:
-                render_rationales(data.verdicts)
+                with db.read() as session:
+                    ratings = user_rationale_ratings(session=session, item_id=assignment.item_id,
+                                                     user_id=user_id)
+                render_rationales(target, data.verdicts, ratings, key_map)
             elif data.n_verdicts and data.verdicts is None and assignment.status != "done":
                 st.caption(HIDDEN_NOTE)
     if mode == "label":
         drafts.sync_draft(target, user, work.labels, drafts.FormStart(
             data.saved, assignment.comment, assignment.confidence, saved_reference))
-    _legend(key_map, mode)
+    _legend(key_map, mode, rationales=bool(data.verdicts and rationale_verdicts(data.verdicts)))
     render_pending_focus()
     timing.finish()
 
@@ -188,7 +192,7 @@ MODE_LEGENDS = {
 }
 
 
-def _legend(key_map: keys.KeyMap, mode: str) -> None:
-    entries = MODE_LEGENDS.get(mode) or key_map.legend()
+def _legend(key_map: keys.KeyMap, mode: str, *, rationales: bool) -> None:
+    entries = MODE_LEGENDS.get(mode) or key_map.legend(rationales=rationales)
     parts = [f"**{escape_markdown(combo)}** {what}" for combo, what in entries]
     st.caption("Keys: " + " · ".join(parts) + ". In a text box, Tab leaves it.")

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from components import annotate_actions as actions
+from components import annotate_keys as keys
 from components.annotate_item import SCROLL_HEIGHT, is_long
+from core.rationale_checks import RATIONALE_RATINGS
 from core.safe_text import escape_markdown
 from core.schema import Dimension
 from storage.annotation import VerdictView
@@ -96,24 +99,52 @@ def render_dimension_verdicts(dimension: Dimension, verdicts: Sequence[VerdictVi
         st.markdown(f"{icon} {escape_markdown(mark.judge)} — **{escape_markdown(mark.label)}**")
 
 
-def render_rationales(verdicts: Sequence[VerdictView]) -> None:
-    """Draw each judge's rationale once (a rationale is repeated on every dimension row)."""
-    seen: set[tuple[str, str]] = set()
-    shown = False
+def rationale_verdicts(verdicts: Sequence[VerdictView]) -> list[VerdictView]:
+    """The verdicts whose rationale is drawn: one per judge sample with a rationale (the
+    rationale is repeated on every dimension row), in display order."""
+    seen: set[tuple[str, int]] = set()
+    shown = []
     for verdict in verdicts:
-        if not verdict.rationale:
-            continue
-        name = judge_name(verdict)
-        if (name, verdict.rationale) in seen:
-            continue
-        seen.add((name, verdict.rationale))
-        if not shown:
-            st.markdown("**The judges' rationales**")
-            shown = True
+        if verdict.rationale and (verdict.judge, verdict.sample_index) not in seen:
+            seen.add((verdict.judge, verdict.sample_index))
+            shown.append(verdict)
+    return shown
+
+
+def render_rationales(target: actions.Target, verdicts: Sequence[VerdictView],
+                      ratings: dict[tuple[str, int], str], key_map: keys.KeyMap) -> None:
+    """Draw each judge's rationale once with the annotator's rating of it (sound, flawed,
+    hallucinated: optional, by click or by the rating keys, which rate the next unrated one)."""
+    shown = rationale_verdicts(verdicts)
+    if not shown:
+        return
+    st.markdown("**The judges' rationales**",
+                help="Rate each one if you like: *sound*, *flawed* (wrong or beside the point) or "
+                     "*hallucinated* (claims what the item does not say). Counted per judge on "
+                     "the Dashboard.")
+    unrated = [(v.judge, v.sample_index) for v in shown
+               if (v.judge, v.sample_index) not in ratings]
+    for verdict in shown:
+        key = actions.rationale_key(target.item_id, verdict.judge, verdict.sample_index)
+        if key not in st.session_state:
+            st.session_state[key] = ratings.get((verdict.judge, verdict.sample_index))
         with st.container(border=True, gap="small"):
-            st.caption(escape_markdown(name))
-            if is_long(verdict.rationale):
+            st.caption(escape_markdown(judge_name(verdict)))
+            if is_long(verdict.rationale or ""):
                 with st.container(height=SCROLL_HEIGHT // 2):
                     st.text(verdict.rationale)
             else:
                 st.text(verdict.rationale)
+            st.segmented_control(
+                f"Rationale of {judge_name(verdict)}", RATIONALE_RATINGS, key=key,
+                label_visibility="collapsed", on_change=actions.on_rate,
+                args=(target, verdict.judge, verdict.sample_index))
+    rate_keys = key_map.rate or {}
+    with st.container(horizontal=True, gap="xsmall"):
+        for rating in RATIONALE_RATINGS:
+            shortcut = rate_keys.get(rating)
+            st.button(f"Next: {rating}", key=f"annotate.rate_next.{rating}", type="tertiary",
+                      shortcut=shortcut, disabled=not unrated, on_click=actions.on_rate_next,
+                      args=(target, rating, unrated),
+                      help=f"Rate the next unrated rationale {rating}"
+                           + (f" (key {shortcut})" if shortcut else ""))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from components.audit_view import AUDIT_VIEWS, render_audit_view
@@ -27,12 +28,15 @@ from core.charts import figures, model
 from core.dashboard import DashboardRequest
 from core.metrics import REGISTRY, MetricsInputError
 from core.metrics.ratings import CONSENSUS
+from core.rationale_checks import JudgeRationales
 from core.safe_text import escape_markdown
 from storage.database import Database
+from storage.error_tags import error_taxonomy
 from storage.projects import ProjectInfo
+from storage.rationale_checks import rationale_checks
 
 VIEWS = ("Confusion matrix", "Agreement matrix", "Label distribution", "By group", "By model",
-         "Model ranking", "All dimensions", "Estimates", *AUDIT_VIEWS)
+         "Model ranking", "All dimensions", "Estimates", *AUDIT_VIEWS, "Why judges err")
 VIEW_KEY = "dashboard.view"
 PLOT_CONFIG = {"displaylogo": False}
 
@@ -180,6 +184,8 @@ def _detail(view: str, db: Database, project: ProjectInfo, version: str,
                         config=PLOT_CONFIG)
     elif view == "Model ranking":
         _ranking(document)
+    elif view == "Why judges err":
+        _error_taxonomy(db, project, document["dimension"])
     else:
         documents = overview_data(db, db.url, project.id, version, project.schema.dimension_names)
         entries = model.overview_entries(documents)
@@ -249,6 +255,42 @@ def _distribution(document: Mapping[str, Any]) -> None:
         st.caption(f"Leniency: a judge's rate of {positive!s} minus the consensus's rate on the "
                    "same items (positive: the judge says it more often).")
         st.dataframe(table, hide_index=True, key="dashboard.bias")
+
+
+def _error_taxonomy(db: Database, project: ProjectInfo, dimension: str) -> None:
+    with db.read() as session:
+        taxonomy = error_taxonomy(session=session, project_id=project.id, dimension=dimension)
+        rationales = rationale_checks(session=session, project_id=project.id)
+    _rationale_checks(rationales)
+    if taxonomy.empty:
+        st.info("No judge verdict on this dimension is tagged yet. Tag why a judge was wrong "
+                "on Disagreements (open an item; each judge's verdicts have the categories).",
+                icon=":material/info:")
+        return
+    document = taxonomy.to_dict()
+    st.plotly_chart(figures.error_taxonomy_figure(document), key="dashboard.error_taxonomy",
+                    config=PLOT_CONFIG)
+    table = pd.DataFrame([{"judge": judge.rater, "tagged verdicts": judge.tagged_verdicts,
+                           **dict(judge.counts)} for judge in taxonomy.judges])
+    st.dataframe(table, hide_index=True, key="dashboard.error_taxonomy_table")
+    st.caption("Why judges were wrong, as admins tagged their verdicts on Disagreements (the "
+               "error kinds of Judging the Judges by default; a verdict may have several).")
+
+
+def _rationale_checks(judges: tuple[JudgeRationales, ...]) -> None:
+    if not judges:
+        st.info("No judge rationale is rated yet: annotators rate them (sound, flawed, "
+                "hallucinated) after revealing the judges on Annotate.", icon=":material/info:")
+        return
+    table = pd.DataFrame([{"judge": judge.rater, "rated": judge.rated, **dict(judge.counts),
+                           "unsound": judge.unsound_share,
+                           "unsound 95% CI": "[{:.0%}, {:.0%}]".format(*judge.unsound_ci95)}
+                          for judge in judges])
+    st.markdown("**Rationale check**")
+    st.dataframe(table, hide_index=True, key="dashboard.rationale_checks",
+                 column_config={"unsound": st.column_config.NumberColumn(format="percent")})
+    st.caption("Judge rationales as annotators rated them after revealing (all dimensions): "
+               "unsound = flawed or hallucinated, with its Wilson 95 % interval.")
 
 
 def _ranking(document: Mapping[str, Any]) -> None:

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from components.adjudication_view import render_item_review
+from components.error_tags_view import render_error_categories
 from components.review_data import current_version, dimension_facets, disagreements_data
 from components.review_project import choose_project
 from core.disagreements import KINDS, SEVERITIES, SEVERITY_TITLES, sort_disagreements
@@ -42,6 +43,10 @@ def render_disagreements(db: Database, user: UserInfo) -> None:
     if project is None:
         return
     version = current_version(db, project.id)
+    with st.expander("Error categories", icon=":material/sell:"):
+        st.caption("Why judges err, for tagging their wrong verdicts below (each judge's "
+                   "verdicts on an opened item).")
+        render_error_categories(db, user, project)
     frame, has_humans = _filtered_table(db, project, version)
     total = len(frame)
     if not has_humans:

@@ -35,6 +35,7 @@ from core.schema import schema_to_dict
 from storage.audit import load_answered, load_audit_inputs
 from storage.authz import ADMIN, Actor, authorize
 from storage.database import Database
+from storage.error_tags import error_taxonomy
 from storage.export_gold import gold_batches, gold_rows
 from storage.export_labels import label_batches
 from storage.export_sql import BATCH_ROWS
@@ -204,7 +205,8 @@ def _export_labels(session: Session, project: ProjectInfo, request: ExportReques
 
 def report_documents(session: Session, project: ProjectInfo, request: ExportRequest
                      ) -> list[dict[str, Any]]:
-    """The comparison document of every dimension of the project (as ``cli.py metrics``)."""
+    """The comparison document of every dimension of the project (as ``cli.py metrics``), with
+    the dimension's error taxonomy (``error_taxonomy``) added."""
     documents = []
     every = jury_map(session=session, project_id=project.id, extra=request.juries)
     for dimension in project.schema.dimensions:
@@ -214,7 +216,9 @@ def report_documents(session: Session, project: ProjectInfo, request: ExportRequ
         documents.append({"project": project.name,
                           **compare_dimension(ratings, juries=juries,
                                               n_resamples=request.n_resamples, seed=request.seed,
-                                              samples=samples)})
+                                              samples=samples),
+                          "error_taxonomy": error_taxonomy(session=session, project_id=project.id,
+                                                           dimension=dimension.name).to_dict()})
     return documents
 
 

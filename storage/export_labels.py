@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlmodel import Session
 
 from core.export.labels import LABEL_COLUMNS, chosen_rejected, jury_label_rows
@@ -23,6 +24,7 @@ from storage.audit import load_item_facts
 from storage.export_sql import cursor_batches
 from storage.juries import usable_juries
 from storage.labels import load_ratings
+from storage.models import ErrorTag, Item, Judge
 from storage.projects import ProjectInfo
 
 _HUMANS = (
@@ -85,6 +87,18 @@ class _PairModels:
         return [[p[0] for p in pairs], [p[1] for p in pairs]]
 
 
+def _error_tags(session: Session, project_id: int) -> dict[tuple[str, str, str], list[str]]:
+    """``(item id, judge, dimension) -> categories`` of the project's tagged verdicts (few:
+    admins tag them one by one, so one dict beats a join repeated for every verdict row)."""
+    tags: dict[tuple[str, str, str], list[str]] = {}
+    query = (select(Item.external_id, Judge.name, ErrorTag.dimension, ErrorTag.category)
+             .join(Item, Item.id == ErrorTag.item_id).join(Judge, Judge.id == ErrorTag.judge_id)
+             .where(Item.project_id == project_id).order_by(ErrorTag.id))
+    for item, judge, dimension, category in session.execute(query):
+        tags.setdefault((item, judge, dimension), []).append(category)
+    return tags
+
+
 def label_batches(session: Session, project: ProjectInfo,
                   juries: Mapping[str, Sequence[str]], *,
                   stored: Mapping[str, Jury] | None = None) -> Iterator[list[list[Any]]]:
@@ -102,15 +116,17 @@ def label_batches(session: Session, project: ProjectInfo,
         yield [item, dimension, ["human"] * len(rows), rater, label, nothing, _flags(blind),
                revision, comment, [None if c is None else float(c) for c in confidence],
                nothing, source, _timestamps(created), _timestamps(updated),
-               *pairs.columns(dimension, label, metadata)]
+               *pairs.columns(dimension, label, metadata), nothing]
+    tags = _error_tags(session, project.id)
     for rows in cursor_batches(session, _JUDGES, params):
         item, dimension, rater, label, sample, rationale, created, metadata = (
             list(column) for column in zip(*rows, strict=True))
         nothing = [None] * len(rows)
         created = _timestamps(created)
+        tagged = [tags.get(key, []) for key in zip(item, rater, dimension, strict=True)]
         yield [item, dimension, ["judge"] * len(rows), rater, label, sample, nothing, nothing,
                nothing, nothing, rationale, ["import"] * len(rows), created, created,
-               *pairs.columns(dimension, label, metadata)]
+               *pairs.columns(dimension, label, metadata), tagged]
     for dimension in project.schema.dimensions if juries or stored else ():
         ratings = load_ratings(session=session, project_id=project.id, dimension=dimension)
         models = None

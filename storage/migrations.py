@@ -37,7 +37,7 @@ from storage.projects import parsed_schema
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 14
 Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x444F434B  # "DOCK": serialises concurrent migrations on PostgreSQL
 
@@ -455,6 +455,48 @@ def _add_web_sessions_and_drafts(connection: Connection) -> None:
         table.create(connection)
 
 
+def _add_error_taxonomy(connection: Connection) -> None:
+    """Version 13: the error taxonomy: ``project.error_categories`` (the project's own list of
+    why judges err; NULL keeps the defaults) and ``error_tag`` (an admin's reasons for one
+    wrong verdict). Spelled out as at version 13 (see :func:`_add_sign_in_attempt`)."""
+    connection.execute(text("ALTER TABLE project ADD COLUMN error_categories TEXT"))
+    metadata = MetaData()
+    for name in ("item", "judge", "user_account"):
+        Table(name, metadata, Column("id", Integer, primary_key=True))
+    Table(
+        "error_tag", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("item_id", Integer, ForeignKey("item.id", ondelete="CASCADE"), nullable=False),
+        Column("judge_id", Integer, ForeignKey("judge.id", ondelete="CASCADE"), nullable=False),
+        Column("dimension", String(64), nullable=False),
+        Column("category", String(64), nullable=False),
+        Column("tagged_by", Integer, ForeignKey("user_account.id", ondelete="SET NULL")),
+        Column("tagged_at", DateTime(timezone=True), nullable=False),
+        UniqueConstraint("item_id", "judge_id", "dimension", "category", name="uq_error_tag"),
+    ).create(connection)
+
+
+def _add_rationale_ratings(connection: Connection) -> None:
+    """Version 14: ``rationale_rating``, annotators' ratings of the judges' rationales.
+    Spelled out as at version 14 (see :func:`_add_sign_in_attempt`)."""
+    metadata = MetaData()
+    for name in ("item", "judge", "user_account"):
+        Table(name, metadata, Column("id", Integer, primary_key=True))
+    Table(
+        "rationale_rating", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("item_id", Integer, ForeignKey("item.id", ondelete="CASCADE"), nullable=False),
+        Column("judge_id", Integer, ForeignKey("judge.id", ondelete="CASCADE"), nullable=False),
+        Column("sample_index", Integer, nullable=False),
+        Column("user_id", Integer, ForeignKey("user_account.id", ondelete="CASCADE"),
+               nullable=False),
+        Column("rating", String(16), nullable=False),
+        Column("rated_at", DateTime(timezone=True), nullable=False),
+        UniqueConstraint("item_id", "judge_id", "sample_index", "user_id",
+                         name="uq_rationale_rating"),
+    ).create(connection)
+
+
 # version -> step that upgrades a database from version - 1 to version.
 MIGRATIONS: dict[int, Migration] = {
     2: _add_sign_in_attempt,
@@ -468,6 +510,8 @@ MIGRATIONS: dict[int, Migration] = {
     10: _add_sampling_design,
     11: _add_answered_correctly,
     12: _add_web_sessions_and_drafts,
+    13: _add_error_taxonomy,
+    14: _add_rationale_ratings,
 }
 
 

@@ -55,6 +55,9 @@ class Project(SQLModel, table=True):
                                                                 server_default="[]"))
     # Schema version 10: the CI half-width the label budgets aim at (estimates and kappa).
     target_halfwidth: float = Field(default=0.05, sa_column_kwargs={"server_default": "0.05"})
+    # Why judges err, the project's own list (JSON list of names; None: the defaults of
+    # core.error_taxonomy). Schema version 13.
+    error_categories: str | None = Field(default=None, sa_column=_text())
 
 
 class Item(SQLModel, table=True):
@@ -253,6 +256,43 @@ class Gold(SQLModel, table=True):
     method: str = Field(default="adjudicated", max_length=32)
     decided_by: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     decided_at: datetime = Field(default_factory=utcnow)
+
+
+class ErrorTag(SQLModel, table=True):
+    """An admin's reason why a judge's verdict on one dimension of an item was wrong (one row
+    per category; schema version 13)."""
+
+    __tablename__ = "error_tag"
+    __table_args__ = (
+        UniqueConstraint("item_id", "judge_id", "dimension", "category", name="uq_error_tag"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", ondelete="CASCADE")
+    judge_id: int = Field(foreign_key="judge.id", ondelete="CASCADE")
+    dimension: str = Field(max_length=64)
+    category: str = Field(max_length=64)
+    tagged_by: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    tagged_at: datetime = Field(default_factory=utcnow)
+
+
+class RationaleRating(SQLModel, table=True):
+    """An annotator's rating of one judge rationale (a judge's sample on an item) they saw
+    after revealing: sound, flawed or hallucinated (schema version 14)."""
+
+    __tablename__ = "rationale_rating"
+    __table_args__ = (
+        UniqueConstraint("item_id", "judge_id", "sample_index", "user_id",
+                         name="uq_rationale_rating"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", ondelete="CASCADE")
+    judge_id: int = Field(foreign_key="judge.id", ondelete="CASCADE")
+    sample_index: int = 0
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    rating: str = Field(max_length=16)
+    rated_at: datetime = Field(default_factory=utcnow)
 
 
 class AuditLog(SQLModel, table=True):

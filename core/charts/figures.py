@@ -376,3 +376,33 @@ def ranking_figure(ranking: Mapping[str, Any]) -> go.Figure:
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=axis)
     return _finish(fig, height=140 + 34 * max(len(ranking["models"]), 4),
                    margin={"l": 10, "r": 10, "t": 20, "b": 10}, legend={"title": {"text": "model"}})
+
+
+def _most(judges: Sequence[Mapping[str, Any]]) -> int:
+    """The largest stacked bar: a judge's counts summed over categories."""
+    return max((sum(judge["counts"].values()) for judge in judges), default=0)
+
+
+def error_taxonomy_figure(taxonomy: Mapping[str, Any]) -> go.Figure:
+    """Each tagged judge's error counts as stacked bars, one colour per category (the JSON
+    form of :class:`core.error_taxonomy.ErrorTaxonomy`); the judge's tagged verdicts in its
+    label."""
+    judges = taxonomy["judges"]
+    categories = [c for c in taxonomy["categories"]
+                  if any(judge["counts"].get(c, 0) for judge in judges)]
+    axis = [f"{judge['rater']} ({judge['tagged_verdicts']:,} tagged)" for judge in judges]
+    colors = label_colors(categories, False)
+    fig = go.Figure()
+    for index, category in enumerate(categories):
+        fig.add_trace(go.Bar(
+            x=[judge["counts"].get(category, 0) for judge in judges], y=axis, orientation="h",
+            name=category, marker={"color": colors[index]},
+            hovertemplate="%{y}<br>%{fullData.name}: %{x} verdicts<extra></extra>"))
+    # The legend names the categories even when only one is used.
+    fig.update_layout(barmode="stack", showlegend=True,
+                      legend=BOTTOM_LEGEND | {"traceorder": "normal"})
+    fig.update_xaxes(title_text="tagged verdicts per category (a verdict may have several)",
+                     tickformat="d", rangemode="tozero", dtick=1 if _most(judges) <= 10 else None)
+    fig.update_yaxes(autorange="reversed")
+    return _finish(fig, height=130 + ROW_HEIGHT * max(len(judges), 2),
+                   margin={"l": 10, "r": 10, "t": 20, "b": 64})

@@ -4,9 +4,11 @@ Columns: ``id`` (the item's id), ``dimension``, ``rater_kind`` (human, judge, ju
 ``rater``, ``label``, ``sample_index`` (judges), ``blind`` (humans: whether the judges'
 verdicts were hidden when they labelled; empty when unknown, e.g. imported), ``revision``
 (humans: 1 for a label never changed), ``comment``, ``confidence``, ``rationale`` (judges),
-``source`` (ui or import; a jury's member judges), ``created_at``, ``updated_at``, and on a
+``source`` (ui or import; a jury's member judges), ``created_at``, ``updated_at``, on a
 pairwise A/B dimension ``chosen_model``/``rejected_model``: the item's ``model_a``/``model_b``
-in the order the label puts them (empty for a tie or when the item names no models).
+in the order the label puts them (empty for a tie or when the item names no models), and
+``error_tags`` (judges: the error-taxonomy categories an admin tagged the verdict with, empty
+when none; null for humans and juries).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ LABEL_COLUMNS = [Column("id"), Column("dimension"), Column("rater_kind"), Column
                  Column("revision", "int"), Column("comment"), Column("confidence", "float"),
                  Column("rationale"), Column("source"), Column("created_at", "timestamp"),
                  Column("updated_at", "timestamp"), Column("chosen_model"),
-                 Column("rejected_model")]
+                 Column("rejected_model"), Column("error_tags", "texts")]
 
 
 def chosen_rejected(label: str | None, models: tuple[str | None, str | None]
@@ -58,5 +60,6 @@ def jury_label_rows(name: str, members: Sequence[str], dimension: Dimension,
                      "revision": None, "comment": None, "confidence": None, "rationale": None,
                      "source": source, "created_at": None, "updated_at": None,
                      **dict(zip(("chosen_model", "rejected_model"),
-                                chosen_rejected(label, pair), strict=True))})
+                                chosen_rejected(label, pair), strict=True)),
+                     "error_tags": None})
     return rows

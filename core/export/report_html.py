@@ -250,6 +250,21 @@ def _bias_table(document: Mapping[str, Any]) -> str:
     return "<h3>Leniency and error rates</h3>" + note + _table(header, cells, "bias")
 
 
+def _error_taxonomy_table(document: Mapping[str, Any]) -> str:
+    """Each tagged judge's error counts per category ("" when no verdict is tagged)."""
+    taxonomy = document.get("error_taxonomy") or {}
+    judges = taxonomy.get("judges", [])
+    if not judges:
+        return ""
+    categories = taxonomy["categories"]
+    cells = [[_cell(judge["rater"]), _number(f"{judge['tagged_verdicts']:,}"),
+              *(_number(f"{judge['counts'].get(category, 0):,}") for category in categories)]
+             for judge in judges]
+    return ("<h3>Why judges were wrong (error taxonomy)</h3><p class=\"note\">Verdicts an admin "
+            "tagged on Disagreements, counted per category (a verdict may have several).</p>"
+            + _table(["judge", "tagged verdicts", *categories], cells, "errors"))
+
+
 def _consistency_table(document: Mapping[str, Any]) -> str:
     consistency = (document.get("preference") or {}).get("position_consistency") or {}
     if not consistency:
@@ -359,7 +374,8 @@ def _dimension_section(document: Mapping[str, Any], index: int, min_pair_items: 
               _ranking(document, prefix), "<h3>Every pair of raters</h3>", _pairs_table(document),
               "<h3>Rater groups</h3>", _groups_table(document), _bias_table(document),
               _consistency_table(document),
-              audit_html(audit, prefix, _figure) if audit is not None else "", "</section>"]
+              audit_html(audit, prefix, _figure) if audit is not None else "",
+              _error_taxonomy_table(document), "</section>"]
     return "\n".join(part for part in parts if part)
 
 

@@ -27,6 +27,7 @@ BIAS_MEASURES = ("positive_rate", "reference_positive_rate", "leniency", "false_
                  "false_negative_rate", "mean_difference")
 BIAS_KEYS = ("dimension", "scale", "rater", "labelled", "distribution", "mean", "sd",
              "reference", "positive_label", "n", *BIAS_MEASURES, "undefined_reason")
+ERROR_TAXONOMY_KEYS = ("dimension", "rater", "tagged_verdicts", "category", "count")
 _DOCUMENT_KEYS = ("dimension", "scale", "raters", "pairs", "groups")
 NOT_FINITE = "not a finite number"
 
@@ -187,12 +188,28 @@ def bias_rows(documents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def error_taxonomy_rows(documents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (dimension, judge, category) with the keys of :data:`ERROR_TAXONOMY_KEYS`,
+    from ``document["error_taxonomy"]`` (:meth:`core.error_taxonomy.ErrorTaxonomy.to_dict`):
+    how many of the judge's verdicts an admin tagged, and how many with the category (zeros
+    included). A document without that key, or without tags, has no rows."""
+    rows = []
+    for document in check_documents(documents):
+        for judge in (document.get("error_taxonomy") or {}).get("judges", []):
+            rows.extend({"dimension": document["dimension"], "rater": judge["rater"],
+                         "tagged_verdicts": judge["tagged_verdicts"], "category": category,
+                         "count": count} for category, count in judge["counts"].items())
+    return rows
+
+
 REPORT_TABLES: dict[str, Callable[[Iterable[Mapping[str, Any]]], list[dict[str, Any]]]] = {
     "pairs": pair_rows,
     "groups": group_rows,
     "bias": bias_rows,
+    "error_taxonomy": error_taxonomy_rows,
 }
-REPORT_KEYS = {"pairs": PAIR_KEYS, "groups": GROUP_KEYS, "bias": BIAS_KEYS}
+REPORT_KEYS = {"pairs": PAIR_KEYS, "groups": GROUP_KEYS, "bias": BIAS_KEYS,
+               "error_taxonomy": ERROR_TAXONOMY_KEYS}
 
 
 def _json_safe(value: Any) -> Any:

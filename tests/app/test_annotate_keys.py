@@ -38,6 +38,16 @@ def test_a_schema_that_uses_f_for_a_label_loses_the_flag_key_not_the_label():
     assert keys.legend()[0] == ("F P", "choose a label")
 
 
+def test_rationale_rating_keys_are_listed_only_with_rationales_and_yield_to_labels():
+    keys = key_map(TEMPLATES["correctness"])
+    assert keys.rate == {"sound": "J", "flawed": "K", "hallucinated": "L"}
+    rating = ("J K L", "rate the next rationale sound / flawed / hallucinated")
+    assert rating in keys.legend(rationales=True) and rating not in keys.legend()
+    custom = key_map(schema([{"value": "keep", "key": "k"}, {"value": "drop", "key": "d"}]))
+    assert custom.rate is None  # K is a label's: the ratings are by click only
+    assert not [entry for entry in custom.legend(rationales=True) if "rationale" in entry[1]]
+
+
 def test_item_heading_escapes_the_id_and_shows_the_state():
     assert item_heading("q*1", "done", flagged=True) == (
         "**Item q\\*1** :green-badge[:material/check: Labelled] "

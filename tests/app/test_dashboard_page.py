@@ -70,7 +70,8 @@ def test_each_demo_project_shows_the_independently_computed_numbers(demo, admin,
 
 
 @pytest.mark.parametrize("view", ["Confusion matrix", "Agreement matrix", "Label distribution",
-                                  "By group", "By model", "Model ranking", "All dimensions"])
+                                  "By group", "By model", "Model ranking", "Why judges err",
+                                  "All dimensions"])
 @pytest.mark.parametrize("template", list(TEMPLATES))
 def test_every_detail_view_renders(demo, admin, template, view):
     at = open_with(DASHBOARD, user=admin, params={"dashboard.project": template})

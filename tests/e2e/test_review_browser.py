@@ -14,6 +14,7 @@ from sqlalchemy import select
 from storage.authz import OPERATOR
 from storage.database import Database
 from storage.demo import load_demo
+from storage.error_tags import item_error_tags
 from storage.models import Gold, UserAccount
 from storage.projects import get_project
 from storage.review import find_item_id
@@ -78,6 +79,45 @@ def test_gold_decided_in_the_browser_is_stored(page, demo_server):
             decider = session.get(UserAccount, gold.decided_by)
         assert (gold.label, gold.note, decider.name) == ("incorrect", "Unsafe dosing advice.",
                                                          demo_server.admin_name)
+    finally:
+        db.dispose()
+
+
+def test_an_error_tagged_in_the_browser_is_stored_and_counted(page, demo_server):
+    db = Database(demo_server.database_url)
+    try:
+        with db.read() as session:
+            project_id = get_project(session=session, name="correctness").id
+            item_id = find_item_id(session=session, project_id=project_id, external_id="corr-002")
+        page.goto(f"{demo_server.url}/Disagreements?disagreements.project=correctness"
+                  "&disagreements.item=corr-002")
+        sign_in(page, demo_server.admin_name, demo_server.admin_password)
+        page.get_by_text("Item corr-002", exact=True).wait_for()
+        settled(page)
+
+        tags = by_key(page, f"disagreements.error_tags.{item_id}.gpt-4o.correct")
+        tags.scroll_into_view_if_needed()
+        box = tags.get_by_role("combobox")
+        box.click()
+        box.press_sequentially("penalised")
+        page.get_by_role("option", name="penalised correct paraphrase", exact=True).wait_for()
+        box.press("Enter")
+        box.press("Escape")
+        by_key(page, f"disagreements.error_tags.{item_id}.gpt-4o.save").get_by_role(
+            "button").click()
+        page.get_by_text("Error tags of gpt-4o saved (1).").wait_for()
+        settled(page)
+
+        with db.read() as session:
+            assert item_error_tags(session=session, item_id=item_id) == {
+                ("gpt-4o", "correct"): ("penalised correct paraphrase",)}
+        page.goto(f"{demo_server.url}/Dashboard?dashboard.project=correctness")
+        sign_in(page, demo_server.admin_name, demo_server.admin_password)
+        page.get_by_text("agrees best with the human consensus").wait_for()
+        by_key(page, "dashboard.view").get_by_text("Why judges err", exact=True).click()
+        page.get_by_text("judge:gpt-4o (1 tagged)").first.wait_for()
+        settled(page)
+        snapshot(page, "docket_error_taxonomy.png")
     finally:
         db.dispose()
 

@@ -102,3 +102,35 @@ def test_kind_and_format_must_match(db, tmp_path, labelled):
         export(db, tmp_path, "quiz", "labels", "html")
     with pytest.raises(ExportError, match="unknown export 'everything'"):
         export(db, tmp_path, "quiz", "everything")
+
+
+def test_judge_rows_carry_their_error_tags_in_every_format(db, tmp_path, labelled):
+    from storage.error_tags import set_error_tags
+    from storage.review import find_item_id
+
+    with db.write() as session:
+        q1 = find_item_id(session=session, project_id=labelled, external_id="q1")
+        set_error_tags(session=session, item_id=q1, judge="gpt-4o", dimension="correct",
+                       categories=["length", "missed error"], actor=OPERATOR)
+        set_error_tags(session=session, item_id=q1, judge="mistral", dimension="correct",
+                       categories=["format"], actor=OPERATOR)
+
+    def tags_by_row(rows):
+        return {(r["id"], r["rater_kind"], r["rater"], r["sample_index"]): r["error_tags"]
+                for r in rows}
+
+    jsonl = export(db, tmp_path, "quiz", "labels").written.path
+    by_row = tags_by_row(json.loads(line) for line in jsonl.read_text("utf-8").splitlines())
+    assert by_row[("q1", "judge", "gpt-4o", 0)] == ["length", "missed error"]
+    # Both samples of the tagged verdict carry its tags; another item's verdict none.
+    assert by_row[("q1", "judge", "mistral", 0)] == by_row[("q1", "judge", "mistral", 1)] == ["format"]
+    assert by_row[("q0", "judge", "gpt-4o", 0)] == []
+    assert {tags for key, tags in by_row.items() if key[1] == "human"} == {None}
+
+    parquet = export(db, tmp_path, "quiz", "labels", "parquet").written.path
+    assert tags_by_row(pq.read_table(parquet).to_pylist()) == by_row
+    csv_path = export(db, tmp_path, "quiz", "labels", "csv").written.path
+    with csv_path.open(encoding="utf-8", newline="") as handle:
+        cells = {(r["id"], r["rater"], r["sample_index"]): r["error_tags"]
+                 for r in csv.DictReader(handle)}
+    assert json.loads(cells[("q1", "gpt-4o", "0")]) == ["length", "missed error"]

@@ -31,6 +31,7 @@ from storage.annotation import (
 from storage.authz import OPERATOR, NotAllowed, authorize
 from storage.database import Database
 from storage.demo import load_demo
+from storage.error_tags import set_error_categories, set_error_tags
 from storage.export import ExportRequest, export_project
 from storage.gold import adjudicate
 from storage.importer import import_file
@@ -41,7 +42,7 @@ from tests.converters import write_jsonl
 
 PASSWORD = "a long enough password"
 TABLES = ("user_account", "project", "item", "judge", "verdict", "annotation", "gold",
-          "project_member", "assignment", "audit_log")
+          "project_member", "assignment", "audit_log", "error_tag")
 
 
 @dataclass
@@ -112,6 +113,11 @@ ADMIN_CHANGES: dict[str, Change] = {
     "rebuild_queues": lambda w, actor: rebuild_queues(w.db, project_id=w.project_id, actor=actor),
     "adjudicate": lambda w, actor: _write(w, lambda s: adjudicate(
         session=s, item_id=w.items[0], labels={"correct": "incorrect"}, actor=actor)),
+    "set_error_tags": lambda w, actor: _write(w, lambda s: set_error_tags(
+        session=s, item_id=w.items[0], judge="gpt", dimension="correct", categories=["format"],
+        actor=actor)),
+    "set_error_categories": lambda w, actor: _write(w, lambda s: set_error_categories(
+        session=s, project_id=w.project_id, categories=["format"], actor=actor)),
     "import_file": lambda w, actor: import_file(
         w.db, write_jsonl([{"id": "q9", "prompt": "New?", "response": "Yes"}], w.tmp / "new.jsonl"),
         project_name="quiz", schema=None, actor=actor),

@@ -10,13 +10,14 @@ from sqlmodel import SQLModel
 
 from core.schema import schema_to_dict
 from core.templates import TEMPLATES
-from storage.migrations import SCHEMA_VERSION, SchemaTooNewError, migrate, schema_version
+from storage.migrations import MIGRATIONS, SCHEMA_VERSION, SchemaTooNewError, migrate, schema_version
 from tests.storage.legacy_schema import recreate_as_version_1, schema_shape
 
 MODEL_TABLES = {"schema_version", "project", "item", "judge", "verdict", "user_account",
                 "annotation", "gold", "audit_log", "sign_in_attempt", "project_member",
                 "assignment", "judge_definition", "prompt_version", "judge_run", "jury", "debate",
-                "web_session", "web_session_ticket", "label_draft"}
+                "web_session", "web_session_ticket", "label_draft", "error_tag",
+                "rationale_rating"}
 NEXT = SCHEMA_VERSION + 1
 
 
@@ -31,10 +32,12 @@ def table_names(db) -> set[str]:
         return set(inspect(connection).get_table_names())
 
 
-def test_schema_version_is_nine() -> None:
-    # A bump must come with a migration step; test_a_version_1_database_upgrades_to_the_
-    # current_schema below then checks the step against a fresh database.
-    assert SCHEMA_VERSION == 12
+def test_schema_version_is_the_newest_migration_step() -> None:
+    # A bump must come with a migration step, and the steps must leave no gap;
+    # test_a_version_1_database_upgrades_to_the_current_schema below then checks them against
+    # a fresh database.
+    assert SCHEMA_VERSION == 14
+    assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 
 
 def test_a_version_1_database_upgrades_to_the_current_schema_and_keeps_its_data(db) -> None:

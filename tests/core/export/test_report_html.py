@@ -280,3 +280,19 @@ def test_the_report_module_does_not_import_streamlit():
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
                             text=True, check=False)
     assert result.returncode == 0, result.stderr or "core.export.report_html imports streamlit"
+
+
+def test_the_error_taxonomy_is_a_table_of_counts_per_judge_and_category(demo_documents):
+    document = {**demo_documents["correctness"][0], "error_taxonomy": {
+        "categories": ["missed error", "<b>format</b>"],
+        "judges": [{"rater": "judge:gpt-4o", "tagged_verdicts": 2,
+                    "counts": {"missed error": 2, "<b>format</b>": 1}}]}}
+    page = render_report_html([document], metadata("quiz"))
+    section = page.split("<h3>Why judges were wrong (error taxonomy)</h3>", 1)[1]
+    table = section.split("</table>", 1)[0]
+    assert re.findall(r"<th>(.*?)</th>", table) == [
+        "judge", "tagged verdicts", "missed error", "&lt;b&gt;format&lt;/b&gt;"]
+    assert re.findall(r"<td[^>]*>(.*?)</td>", table) == ["judge:gpt-4o", "2", "2", "1"]
+    # Without tags there is no such section.
+    assert "error taxonomy" not in render_report_html([demo_documents["correctness"][0]],
+                                                      metadata("quiz"))

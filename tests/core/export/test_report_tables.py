@@ -19,6 +19,7 @@ from core.export.report_tables import (
     REPORT_KEYS,
     REPORT_TABLES,
     bias_rows,
+    error_taxonomy_rows,
     group_rows,
     pair_rows,
     report_json,
@@ -245,9 +246,15 @@ def test_demo_document_rows_match_the_document(demo_document):
         assert json.loads(bias[rater]["distribution"]) == counts
 
 
+TAXONOMY = {"categories": ["format", "length"],
+            "judges": [{"rater": "judge:c", "tagged_verdicts": 3,
+                        "counts": {"format": 2, "length": 1}}]}
+
+
 def test_report_tables_registry_and_fixed_keys(demo_document):
-    assert set(REPORT_TABLES) == set(REPORT_KEYS) == {"pairs", "groups", "bias"}
-    documents = [demo_document, hand_document(), interval_document()]
+    assert set(REPORT_TABLES) == set(REPORT_KEYS) == {"pairs", "groups", "bias", "error_taxonomy"}
+    documents = [demo_document, {**hand_document(), "error_taxonomy": TAXONOMY},
+                 {**interval_document(), "error_taxonomy": TAXONOMY}]
     for name, table in REPORT_TABLES.items():
         rows = table(documents)
         assert rows, name
@@ -256,6 +263,18 @@ def test_report_tables_registry_and_fixed_keys(demo_document):
         assert all(not isinstance(v, list | dict | tuple) for row in rows for v in row.values())
         assert {row["dimension"] for row in rows} >= {"correct", "score"}
     assert GROUP_KEYS[:5] == ("dimension", "scale", "group", "raters", "n")
+
+
+def test_error_taxonomy_rows_one_per_judge_and_category_zeros_included():
+    untagged = {"categories": ["format"], "judges": []}
+    rows = error_taxonomy_rows([{**hand_document(), "error_taxonomy": TAXONOMY},
+                                {**interval_document(), "error_taxonomy": untagged},
+                                hand_document()])  # no taxonomy at all: no rows
+    assert rows == [
+        {"dimension": "correct", "rater": "judge:c", "tagged_verdicts": 3, "category": "format",
+         "count": 2},
+        {"dimension": "correct", "rater": "judge:c", "tagged_verdicts": 3, "category": "length",
+         "count": 1}]
 
 
 def test_report_json_is_nan_free_and_leaves_the_input_alone(demo_document):
