@@ -112,7 +112,7 @@ def test_an_error_tagged_in_the_browser_is_stored_and_counted(page, demo_server)
             assert item_error_tags(session=session, item_id=item_id) == {
                 ("gpt-4o", "correct"): ("penalised correct paraphrase",)}
         page.goto(f"{demo_server.url}/Dashboard?dashboard.project=correctness")
-        sign_in(page, demo_server.admin_name, demo_server.admin_password)
+        # Still signed in after the navigation (persistent sessions).
         page.get_by_text("agrees best with the human consensus").wait_for()
         by_key(page, "dashboard.view").get_by_text("Why judges err", exact=True).click()
         page.get_by_text("judge:gpt-4o (1 tagged)").first.wait_for()
