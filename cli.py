@@ -505,13 +505,17 @@ def pair_option(text: str) -> tuple[str, str]:
 
 def cmd_audit(args: argparse.Namespace, db: Database) -> int:
     """A bias card per judge (position, length, self-preference, leniency, errors); generator win rates."""
+    import numpy as np
+
     from core.audit import AuditOptions, audit_dimension
     from core.audit.bias import prepare
     from core.audit.strata import stratified_agreement
     from core.audit.text import format_audit
     from core.metrics import MetricsInputError
+    from core.metrics.consistency import self_consistency
     from core.metrics.ratings import CONSENSUS, Categories
     from storage.audit import item_key_values, load_answered, load_audit_inputs
+    from storage.error_tags import error_taxonomy
     from storage.migrations import migrate
     from storage.projects import get_project
 
@@ -527,6 +531,7 @@ def cmd_audit(args: argparse.Namespace, db: Database) -> int:
         item_ids = [str(i) for i in inputs.ratings.item_ids]
         values = (item_key_values(session=session, project_id=project.id, item_ids=item_ids,
                                   key=args.by) if args.by else None)
+        taxonomy = error_taxonomy(session=session, project_id=project.id, dimension=name)
         answered = load_answered(session=session, project_id=project.id, item_ids=item_ids,
                                  raters=inputs.ratings.raters)
     report = audit_dimension(inputs.ratings, inputs.facts,
@@ -543,13 +548,31 @@ def cmd_audit(args: argparse.Namespace, db: Database) -> int:
             prepared, Categories.of(values, len(values)), by=args.by,
             raters=[card.rater for card in report.judges], n_resamples=args.bootstrap,
             seed=args.seed)
+    dimension = project.schema.dimension(name)
+    consistency = {rater: self_consistency(rater, matrix, dimension, n_resamples=args.bootstrap,
+                                           rng=np.random.default_rng(args.seed))
+                   for rater, matrix in inputs.samples.items()}
     if args.json:
         document = {"project": project.name, **report.to_dict()}
+        for entry in document["judges"]:
+            found = consistency.get(entry["rater"])
+            entry["self_consistency"] = found.to_dict() if found is not None else {
+                "value": None, "undefined": "one sample per item: run the judge with "
+                                            "--samples K (K >= 2) to measure it"}
+        document["error_taxonomy"] = taxonomy.to_dict()
         if stratified is not None:
             document["stratified"] = stratified.to_dict()
         print(json.dumps(document, ensure_ascii=False, allow_nan=False, indent=1))
     else:
         print(format_audit(project.name, report, stratified))
+        for entry in consistency.values():
+            results = ", ".join(f"{metric} {result.value:.3f}" for metric, result
+                                in entry.results.items() if result.value is not None)
+            print(f"self-consistency of {entry.rater} over {entry.samples} samples "
+                  f"({entry.items} items): {results or 'undefined'}")
+        for judge in taxonomy.judges:
+            counts = ", ".join(f"{category} {n}" for category, n in judge.counts if n)
+            print(f"error taxonomy of {judge.rater} ({judge.tagged_verdicts} tagged): {counts}")
     return 0
 
 

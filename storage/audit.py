@@ -14,7 +14,7 @@ from core.audit import ItemFacts
 from core.audit.strata import METADATA_PREFIX
 from core.metrics.ratings import JUDGE, MetricsInputError, Ratings, rater_kind
 from core.schema import Dimension
-from storage.labels import load_ratings
+from storage.labels import Samples, load_ratings_and_samples
 from storage.models import Item, Judge, JudgeDefinition, Verdict
 
 LENGTH_FIELDS = ("response", "response_a", "response_b")
@@ -23,12 +23,14 @@ PAIR_MODEL_KEYS = ("model_a", "model_b")
 
 @dataclass(frozen=True, eq=False)
 class AuditInputs:
-    """One dimension's labels, the items' facts (same item order) and each judge's family
-    (``judge:<name>`` -> family, None when the judge has no definition or no family)."""
+    """One dimension's labels, the items' facts (same item order), each judge's family
+    (``judge:<name>`` -> family, None when the judge has no definition or no family) and
+    each multi-sample judge's samples (``judge:<name>`` -> items x K, for self-consistency)."""
 
     ratings: Ratings
     facts: ItemFacts
     families: dict[str, str | None]
+    samples: Samples
 
 
 def _text_length(value: object) -> float | None:
@@ -79,10 +81,12 @@ def load_audit_inputs(*, session: Session, project_id: int, dimension: Dimension
 
     Raises :class:`~core.metrics.MetricsInputError` when a stored label is off the scale.
     """
-    ratings = load_ratings(session=session, project_id=project_id, dimension=dimension)
+    ratings, samples = load_ratings_and_samples(session=session, project_id=project_id,
+                                                dimension=dimension)
     facts = load_item_facts(session=session, project_id=project_id,
                             item_ids=[str(i) for i in ratings.item_ids])
-    return AuditInputs(ratings, facts, judge_families(session=session, raters=ratings.raters))
+    return AuditInputs(ratings, facts, judge_families(session=session, raters=ratings.raters),
+                       samples)
 
 
 def item_key_values(*, session: Session, project_id: int, item_ids: Sequence[str], key: str

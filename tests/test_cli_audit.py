@@ -18,7 +18,7 @@ from storage.judges import JudgeSpec, create_judge
 from tests.converters import PANDALM_ANNOTATORS, pandalm_records, write_jsonl
 
 CARD = ["rater", "position", "length", "self_preference", "leniency", "error_rates",
-        "answerable_split", "reference_effect"]
+        "answerable_split", "reference_effect", "self_consistency"]
 
 
 def run(db, capsys, *argv: str) -> tuple[int, str, str]:
@@ -195,3 +195,48 @@ def test_answerable_split_and_reference_effect(sqlite_db, capsys, tmp_path):
         cohen_kappa_score(human, guided) - cohen_kappa_score(human, plain))
     code, _, err = run(sqlite_db, capsys, "--project", "q", "--pair-with", "plain")
     assert code == 2 and "expected JUDGE=OTHER" in err
+
+
+def test_self_consistency_and_error_taxonomy_in_the_document(sqlite_db, capsys, tmp_path):
+    import krippendorff
+    import numpy as np
+
+    from storage.error_tags import set_error_tags
+    from storage.projects import get_project
+    from storage.review import find_item_id
+
+    # Judge "s" answered three samples per item; "one" a single sample.
+    patterns = [("correct", "correct", "correct"), ("correct", "incorrect", "correct"),
+                ("incorrect", "incorrect", "incorrect"), ("incorrect", "correct", "correct"),
+                ("correct", "correct", "incorrect"), ("incorrect", "incorrect", "correct")] * 3
+    records = [{"id": f"q{i}", "prompt": f"Q{i}?", "response": f"A{i}",
+                "judges": {"s": [{"correct": label} for label in labels],
+                           "one": {"correct": labels[0]}},
+                "humans": {"ann": {"correct": labels[0]}, "bob": {"correct": "correct"}}}
+               for i, labels in enumerate(patterns)]
+    import_file(sqlite_db, write_jsonl(records, tmp_path / "s.jsonl"), project_name="s",
+                schema=TEMPLATES["correctness"], actor=OPERATOR)
+    with sqlite_db.write() as session:
+        project_id = get_project(session=session, name="s").id
+        item = find_item_id(session=session, project_id=project_id, external_id="q1")
+        set_error_tags(session=session, item_id=item, judge="one", dimension="correct",
+                       categories=["format", "length"], actor=OPERATOR)
+
+    document = audit_json(sqlite_db, capsys, "--project", "s", "--bootstrap", "50")
+    cards = {card["rater"]: card for card in document["judges"]}
+    consistency = cards["judge:s"]["self_consistency"]
+    codes = np.array([[0 if label == "correct" else 1 for label in labels] for labels in patterns],
+                     dtype=float)
+    expected = krippendorff.alpha(reliability_data=codes.T, level_of_measurement="nominal")
+    assert (consistency["samples"], consistency["items"]) == (3, len(patterns))
+    assert consistency["krippendorff_alpha"]["value"] == pytest.approx(expected, abs=1e-9)
+    assert cards["judge:one"]["self_consistency"]["value"] is None
+    assert "--samples K" in cards["judge:one"]["self_consistency"]["undefined"]
+    (tagged,) = document["error_taxonomy"]["judges"]
+    assert (tagged["rater"], tagged["tagged_verdicts"]) == ("judge:one", 1)
+    assert {k: v for k, v in tagged["counts"].items() if v} == {"format": 1, "length": 1}
+
+    code, out, _ = run(sqlite_db, capsys, "--project", "s", "--bootstrap", "0")
+    assert code == 0
+    assert "self-consistency of judge:s over 3 samples (18 items)" in out
+    assert "error taxonomy of judge:one (1 tagged): length 1, format 1" in out  # list order
