@@ -27,6 +27,11 @@ def test_report_json_audit_is_the_cli_document(demo, tmp_path, capsys):
                      "100", "--seed", "4", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     printed.pop("project")
+    # The report keeps the error taxonomy and each judge's self-consistency beside the audit,
+    # in the dimension's document (as cli.py metrics does); the rest is the same document.
+    assert printed.pop("error_taxonomy") == dimension["error_taxonomy"]
+    for card in printed["judges"]:
+        assert card.pop("self_consistency")["value"] is None  # the demo judges: one sample
     assert dimension["audit"] == printed
 
 
