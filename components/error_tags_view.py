@@ -6,9 +6,10 @@ Both save in the script run that :func:`components.layout.page_setup` checked th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import streamlit as st
+from sqlmodel import Session
 
 from components.auth import refused
 from core.error_taxonomy import DEFAULT_ERROR_CATEGORIES, ErrorTaxonomyError
@@ -53,23 +54,33 @@ def render_error_tags(db: Database, user: UserInfo, project: ProjectInfo, item_i
         _save_tags(db, user, item_id, judge, chosen)
 
 
-def _save_tags(db: Database, user: UserInfo, item_id: int, judge: str,
-               chosen: dict[str, list[str]]) -> None:
+def _saved(db: Database, change: Callable[[Session], object], flash_key: str,
+           message: str) -> None:
+    """Make ``change`` in one transaction; on success keep ``message`` for the next run and
+    rerun, else say why (a revoked admin is signed out)."""
     try:
         with db.write() as session:
-            for dimension, categories in chosen.items():
-                set_error_tags(session=session, item_id=item_id, judge=judge,
-                               dimension=dimension, categories=categories, actor=user)
+            change(session)
     except NotAllowed as exc:
         refused(exc)
         st.rerun()
     except ErrorTaxonomyError as exc:
         st.error(f"Not saved: {escape_markdown(exc)}", icon=":material/error:")
         return
-    total = sum(len(categories) for categories in chosen.values())
-    st.session_state[tag_key(item_id, judge, "flash")] = (
-        f"Error tags of {judge} saved ({total})." if total else f"No error tagged on {judge}.")
+    st.session_state[flash_key] = message
     st.rerun()
+
+
+def _save_tags(db: Database, user: UserInfo, item_id: int, judge: str,
+               chosen: dict[str, list[str]]) -> None:
+    def change(session: Session) -> None:
+        for dimension, categories in chosen.items():
+            set_error_tags(session=session, item_id=item_id, judge=judge,
+                           dimension=dimension, categories=categories, actor=user)
+
+    total = sum(len(categories) for categories in chosen.values())
+    _saved(db, change, tag_key(item_id, judge, "flash"),
+           f"Error tags of {judge} saved ({total})." if total else f"No error tagged on {judge}.")
 
 
 def render_error_categories(db: Database, user: UserInfo, project: ProjectInfo) -> None:
@@ -88,15 +99,6 @@ def render_error_categories(db: Database, user: UserInfo, project: ProjectInfo) 
     if not saved:
         return
     lines = [line for line in text.splitlines() if line.strip()]
-    try:
-        with db.write() as session:
-            stored = set_error_categories(session=session, project_id=project.id,
-                                          categories=lines, actor=user)
-    except NotAllowed as exc:
-        refused(exc)
-        st.rerun()
-    except ErrorTaxonomyError as exc:
-        st.error(f"Not saved: {escape_markdown(exc)}", icon=":material/error:")
-        return
-    st.session_state[FLASH_KEY] = f"Saved {len(stored)} error categories."
-    st.rerun()
+    _saved(db, lambda session: set_error_categories(session=session, project_id=project.id,
+                                                    categories=lines, actor=user),
+           FLASH_KEY, f"Saved {len(lines)} error categories.")  # a valid list keeps every line

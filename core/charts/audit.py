@@ -4,6 +4,7 @@ figures). An undefined figure is never drawn as 0: its row says "undefined" and 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import fields
 from typing import Any
 
@@ -58,17 +59,23 @@ def _cells(figure: Figure) -> dict[str, Any]:
             "undefined": figure.undefined or ""}
 
 
-def bias_card_table(card: JudgeAudit) -> pd.DataFrame:
-    """One row per figure of a judge's card: group, figure, value, CI, n, meaning, and the
-    reason when undefined."""
-    rows = []
+def card_figures(card: JudgeAudit) -> Iterator[tuple[str, str, str, Figure]]:
+    """Every figure of a judge's card in display order: ``(group attribute, group title,
+    figure name, figure)``; the Dashboard, the report's HTML and its CSV all walk it so."""
     for attribute, title in CARD_GROUPS:
         group = getattr(card, attribute)
         for field in fields(group):
             value = getattr(group, field.name)
             if isinstance(value, Figure):
-                rows.append({"group": title, "figure": field.name.replace("_", " "),
-                             "meaning": meaning(attribute, field.name), **_cells(value)})
+                yield attribute, title, field.name, value
+
+
+def bias_card_table(card: JudgeAudit) -> pd.DataFrame:
+    """One row per figure of a judge's card: group, figure, value, CI, n, meaning, and the
+    reason when undefined."""
+    rows = [{"group": title, "figure": name.replace("_", " "),
+             "meaning": meaning(attribute, name), **_cells(value)}
+            for attribute, title, name, value in card_figures(card)]
     return pd.DataFrame(rows, columns=CARD_COLUMNS)
 
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterable
-from dataclasses import fields
 from typing import Any
 
 import plotly.graph_objects as go
 
 from core.audit import AuditReport, Figure
-from core.charts.audit import CARD_GROUPS, meaning, rankings_figure
+from core.charts.audit import card_figures, meaning, rankings_figure
 from core.charts.model import short_name
 
 AUDIT_KEYS = {
@@ -40,14 +39,10 @@ def audit_rows(audits: Iterable[AuditReport]) -> dict[str, list[dict[str, Any]]]
     tables: dict[str, list[dict[str, Any]]] = {name: [] for name in AUDIT_KEYS}
     for report in audits:
         for card in report.judges:
-            for attribute, _ in CARD_GROUPS:
-                group = getattr(card, attribute)
-                for field in fields(group):
-                    value = getattr(group, field.name)
-                    if isinstance(value, Figure):
-                        tables["bias_card"].append({
-                            "dimension": report.dimension, "rater": card.rater,
-                            "group": attribute, "figure": field.name, **_figure_fields(value)})
+            for attribute, _, name, value in card_figures(card):
+                tables["bias_card"].append({
+                    "dimension": report.dimension, "rater": card.rater,
+                    "group": attribute, "figure": name, **_figure_fields(value)})
         if report.win_rates:
             for rater, entries in report.win_rates.by_rater.items():
                 for entry in entries:
@@ -88,16 +83,11 @@ def audit_html(report: AuditReport, prefix: str,
         family = card.self_preference.family
         parts.append(f"<h4>{html.escape(short_name(card.rater))} (model family: "
                      f"{html.escape(family) if family else 'none'})</h4>")
-        rows = []
-        for attribute, title in CARD_GROUPS:
-            group = getattr(card, attribute)
-            for field in fields(group):
-                value = getattr(group, field.name)
-                if isinstance(value, Figure):
-                    rows.append(f"<tr><td>{html.escape(title)}</td>"
-                                f"<td>{html.escape(field.name.replace('_', ' '))}</td>"
-                                f"{_show(value)}<td class=\"number\">{value.n}</td>"
-                                f"<td>{html.escape(meaning(attribute, field.name))}</td></tr>")
+        rows = [f"<tr><td>{html.escape(title)}</td>"
+                f"<td>{html.escape(name.replace('_', ' '))}</td>"
+                f"{_show(value)}<td class=\"number\">{value.n}</td>"
+                f"<td>{html.escape(meaning(attribute, name))}</td></tr>"
+                for attribute, title, name, value in card_figures(card)]
         parts.append(_table(("group", "figure", "value [95 % CI]", "n", "meaning"), rows))
     if report.win_rates:
         parts.append("<h3>Generator win rates</h3>")

@@ -175,3 +175,14 @@ def page(browser):
     tab = context.new_page()
     yield tab
     context.close()
+
+
+@pytest.fixture(scope="module")
+def demo_server(own_docket_server: DocketServer) -> DocketServer:
+    """A server of the module's own with the demo projects loaded."""
+    db = Database(own_docket_server.database_url)
+    try:
+        load_demo(db, actor=OPERATOR)
+    finally:
+        db.dispose()
+    return own_docket_server

@@ -5,28 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from storage.authz import OPERATOR
-from storage.database import Database
-from storage.demo import load_demo
 from tests.e2e.test_browser import sign_in, snapshot
+from tests.e2e.test_review_browser import settled
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def demo_server(own_docket_server):
-    db = Database(own_docket_server.database_url)
-    try:
-        load_demo(db, actor=OPERATOR)
-    finally:
-        db.dispose()
-    return own_docket_server
-
-
-def settled(page) -> None:
-    """Wait until the script run that drew the page has finished."""
-    page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')")
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached")
 
 
 def test_bias_card_and_win_rates_in_the_browser(page, demo_server):

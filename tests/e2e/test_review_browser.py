@@ -11,9 +11,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from storage.authz import OPERATOR
 from storage.database import Database
-from storage.demo import load_demo
 from storage.error_tags import item_error_tags
 from storage.models import Gold, UserAccount
 from storage.projects import get_project
@@ -21,16 +19,6 @@ from storage.review import find_item_id
 from tests.e2e.test_browser import by_key, sign_in, snapshot
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def demo_server(own_docket_server):
-    db = Database(own_docket_server.database_url)
-    try:
-        load_demo(db, actor=OPERATOR)
-    finally:
-        db.dispose()
-    return own_docket_server
 
 
 def settled(page) -> None:
