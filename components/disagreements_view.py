@@ -33,7 +33,7 @@ MAX_ROWS = 1000
 TABLE_KEY = "disagreements.table"
 ITEM_KEY = "disagreements.item"
 SHOWN_COLUMNS = ["item", "dimension", "kind", "consensus", "human labels", "judges_against",
-                 "against", "distance", "human_split", "group", "model"]
+                 "against", "distance", "human_split", "samples split", "group", "model"]
 
 
 def render_disagreements(db: Database, user: UserInfo) -> None:
@@ -120,6 +120,8 @@ def _columns(frame: pd.DataFrame) -> list[str]:
     shown = [c for c in SHOWN_COLUMNS if c in frame.columns]
     if frame["dimension"].nunique() <= 1:
         shown.remove("dimension")
+    if not frame["samples split"].astype(bool).any():  # no judge was sampled several times
+        shown.remove("samples split")
     return shown + judges
 
 

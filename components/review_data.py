@@ -115,7 +115,8 @@ def disagreements_data(_db: Database, db_url: str, project_id: int, version: str
     ``judges`` (None: all) and keeping ``groups`` (None: all)."""
     frames = []
     for name in dimensions:
-        ratings = dimension_ratings(_db, db_url, project_id, version, name)
+        ratings, samples = dimension_labels(_db, db_url, project_id, version, name)
         present = [j for j in judges if f"{JUDGE}:{j}" in ratings.raters] if judges else None
-        frames.append(find_disagreements(ratings, judges=present, groups=groups))
+        frames.append(find_disagreements(ratings, judges=present, groups=groups,
+                                         samples=samples))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -8,7 +8,10 @@ For one dimension (a :class:`~core.metrics.Ratings` of humans and judges) every 
 * ``judges_against``: how many judges are further than ``tolerance`` from the consensus
   (0 on nominal and ordinal scales: any different label; one score unit on interval scales);
 * ``human_split``: 1 − the share of the humans' most frequent label (0 = all humans agree;
-  1/2 for a 1–1 split, 2/3 for 1–1–1); on an interval scale the range of the human scores.
+  1/2 for a 1–1 split, 2/3 for 1–1–1); on an interval scale the range of the human scores;
+* ``samples_split``: the same measure over each sampled judge's samples of the item (a judge
+  run with ``--samples K``), the largest over the counted judges; NaN when none has two
+  parsed samples. ``samples split`` names the judges whose samples disagree.
 
 The consensus is :func:`core.metrics.human_consensus` (majority; mean on interval scales). An
 item whose humans tie has no consensus: its ``distance`` and ``judges_against`` are missing
@@ -19,7 +22,7 @@ not label an item are left out of that item's measures. On a pairwise-preference
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,10 +43,12 @@ SEVERITY_TITLES = {
 JUDGE_VS_HUMANS = "judge vs humans"
 HUMANS_SPLIT = "humans split"
 BOTH = "both"
-KINDS = (JUDGE_VS_HUMANS, HUMANS_SPLIT, BOTH)
+SAMPLES_SPLIT = "judge's samples split"  # and nothing else: no judge against, humans agree
+KINDS = (JUDGE_VS_HUMANS, HUMANS_SPLIT, BOTH, SAMPLES_SPLIT)
 TIE = "tie"
 BASE_COLUMNS = ["item", "group", "model", "dimension", "kind", "consensus", "human labels",
-                "humans", "human_split", "judges_against", "distance", "against"]
+                "humans", "human_split", "judges_against", "distance", "against",
+                "samples_split", "samples split"]
 
 
 def _judge_names(ratings: Ratings, judges: Sequence[str] | None) -> list[str]:
@@ -93,22 +98,46 @@ def _human_summaries(ratings: Ratings, humans: np.ndarray) -> list[str]:
     return _by_pattern(label_counts(humans, ratings.n_labels), describe)
 
 
+def _named(hits: np.ndarray, judges: Sequence[str]) -> list[str]:
+    """Per row of ``hits`` (items x judges), the judges hit, comma-separated."""
+    return _by_pattern(hits.reshape(len(hits), len(judges)), lambda row: ", ".join(
+        name for name, hit in zip(judges, row, strict=True) if hit))
+
+
 def _names(categories: Categories, codes: np.ndarray) -> np.ndarray:
     names = np.array([*categories.names, None], dtype=object)
     return names[np.where(codes >= 0, codes, len(categories.names))]
 
 
-def human_split(ratings: Ratings, humans: np.ndarray) -> np.ndarray:
-    """Per item: 1 − the majority share of the human labels (interval: their range); NaN for
-    an item without human labels."""
+def human_split(ratings: Ratings, humans: np.ndarray, *, at_least: int = 1) -> np.ndarray:
+    """Per item: 1 − the majority share of the labels in ``humans`` (items x raters; interval:
+    their range); NaN for an item with fewer than ``at_least`` labels."""
     present = ~np.isnan(humans)
     n = present.sum(axis=1)
+    enough = n >= max(at_least, 1)
     if ratings.dimension.scale == "interval":
         high = np.where(present, humans, -np.inf).max(axis=1, initial=-np.inf)
         low = np.where(present, humans, np.inf).min(axis=1, initial=np.inf)
-        return np.where(n > 0, high - low, np.nan)
+        return np.where(enough, high - low, np.nan)
     top = label_counts(humans, ratings.n_labels).max(axis=1, initial=0)
-    return np.where(n > 0, 1.0 - top / np.where(n > 0, n, 1), np.nan)
+    return np.where(enough, 1.0 - top / np.where(n > 0, n, 1), np.nan)
+
+
+def samples_split(ratings: Ratings, judge_names: Sequence[str],
+                  samples: Mapping[str, np.ndarray], *, tolerance: float = 0.0
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Per item: the largest split (:func:`human_split`'s measure) among the samples of each
+    judge of ``judge_names`` that has ``samples`` (items x K, NaN = none), NaN where no judge
+    has two parsed samples; and items x judges whether that judge's samples differ by more
+    than ``tolerance``."""
+    splits = np.full((len(ratings.item_ids), len(judge_names)), np.nan)
+    for index, name in enumerate(judge_names):
+        if name in samples:
+            splits[:, index] = human_split(ratings, samples[name], at_least=2)
+    has_split = (~np.isnan(splits)).any(axis=1)
+    largest = np.where(has_split, np.where(np.isnan(splits), -np.inf, splits)
+                       .max(axis=1, initial=-np.inf), np.nan)
+    return largest, np.nan_to_num(splits, nan=0.0) > tolerance
 
 
 def judge_distances(ratings: Ratings, judges: np.ndarray, consensus: np.ndarray) -> np.ndarray:
@@ -122,14 +151,17 @@ def judge_distances(ratings: Ratings, judges: np.ndarray, consensus: np.ndarray)
 
 def find_disagreements(ratings: Ratings, *, judges: Sequence[str] | None = None,
                        groups: Sequence[str] | None = None, tolerance: float | None = None,
-                       min_human_labels: int = 1) -> pd.DataFrame:
+                       min_human_labels: int = 1,
+                       samples: Mapping[str, np.ndarray] | None = None) -> pd.DataFrame:
     """Return one row per disagreeing item of the dimension (unsorted; see
     :func:`sort_disagreements`).
 
     ``judges`` (names with or without ``judge:``) limits which judges count: an item is listed
     when one of them is against the consensus, or when the humans split (on an interval scale:
     their range exceeds ``tolerance``). ``groups`` keeps items of those groups;
-    ``min_human_labels`` keeps items with at least that many human labels. Columns:
+    ``min_human_labels`` keeps items with at least that many human labels. ``samples``
+    (``judge:<name>`` -> items x K, as :func:`storage.labels.load_ratings_and_samples` gives)
+    also lists the items where a counted judge's samples disagree among themselves. Columns:
     :data:`BASE_COLUMNS`, then one column per counted judge (``judge:<name>``) with its label.
     Raises :class:`~core.metrics.MetricsInputError` for an unknown judge or a negative
     tolerance.
@@ -157,14 +189,19 @@ def find_disagreements(ratings: Ratings, *, judges: Sequence[str] | None = None,
                         .max(axis=1, initial=-np.inf), np.nan)
     humans_differ = np.nan_to_num(split, nan=0.0) > (tolerance if scale == "interval" else 0.0)
     judge_differs = against.any(axis=1)
-    keep = (n_humans >= max(min_human_labels, 1)) & (judge_differs | humans_differ)
+    sampled, sample_hits = samples_split(ratings, judge_names, samples or {},
+                                         tolerance=tolerance if scale == "interval" else 0.0)
+    samples_differ = sample_hits.any(axis=1)
+    keep = (n_humans >= max(min_human_labels, 1)) & (judge_differs | humans_differ
+                                                      | samples_differ)
     if groups is not None:
         wanted = [ratings.groups.names.index(g) for g in groups if g in ratings.groups.names]
         keep &= np.isin(ratings.groups.codes, wanted)
     rows = np.flatnonzero(keep)
 
     kind = np.where(judge_differs & humans_differ, BOTH,
-                    np.where(judge_differs, JUDGE_VS_HUMANS, HUMANS_SPLIT))[rows]
+                    np.where(judge_differs, JUDGE_VS_HUMANS,
+                             np.where(humans_differ, HUMANS_SPLIT, SAMPLES_SPLIT)))[rows]
     consensus_text = _show(ratings, consensus[rows])
     consensus_text[pd.isna(consensus_text) & (n_humans[rows] >= 2)] = TIE
     short = [j.split(":", 1)[1] for j in judge_names]
@@ -180,8 +217,9 @@ def find_disagreements(ratings: Ratings, *, judges: Sequence[str] | None = None,
         "human_split": split[rows],
         "judges_against": count_against[rows],
         "distance": distance[rows],
-        "against": _by_pattern(against[rows].reshape(len(rows), len(short)), lambda hits: ", ".join(
-            name for name, hit in zip(short, hits, strict=True) if hit)),
+        "against": _named(against[rows], short),
+        "samples_split": sampled[rows],
+        "samples split": _named(sample_hits[rows], short),
     }, columns=BASE_COLUMNS)
     for index, name in enumerate(judge_names):
         frame[name] = pd.array(_show(ratings, judge_values[rows, index]), dtype="str")

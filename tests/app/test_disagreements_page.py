@@ -172,3 +172,21 @@ def test_only_written_or_edited_references_are_proposals(app_db, admin, tmp_path
     assert "Kept the item's reference answer as given (no proposal): ann." in captions
     assert at.text_area(key=f"disagreements.gold.{item_id}.reference").value == (
         "Reference 0, corrected")
+
+
+def test_items_where_a_judges_samples_split_are_listed(app_db, admin, tmp_path):
+    # Humans and the judge's majority agree everywhere; on s1 the judge's samples split.
+    records = [{"id": f"s{i}", "prompt": f"Q{i}?", "response": f"A{i}",
+                "judges": {"sampled": [{"correct": "correct"}, {"correct": label},
+                                       {"correct": "correct"}]},
+                "humans": {"maria": {"correct": "correct"}}}
+               for i, label in enumerate(["correct", "incorrect", "correct"])]
+    import_file(app_db, write_jsonl(records, tmp_path / "s.jsonl"), project_name="sampled",
+                schema=TEMPLATES["correctness"], actor=OPERATOR)
+    at = open_with(DISAGREEMENTS, user=admin, params={"disagreements.project": "sampled"})
+
+    assert not at.exception
+    table = table_with(at, "judges_against")
+    assert table[["item", "kind", "samples split"]].values.tolist() == [
+        ["s1", "judge's samples split", "sampled"]]
+    assert table["samples_split"].tolist() == pytest.approx([1 / 3])

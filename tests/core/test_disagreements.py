@@ -11,6 +11,7 @@ from core.disagreements import (
     BOTH,
     HUMANS_SPLIT,
     JUDGE_VS_HUMANS,
+    SAMPLES_SPLIT,
     TIE,
     find_disagreements,
     sort_disagreements,
@@ -152,3 +153,42 @@ def test_humans_only_dimension_lists_the_splits():
 
     assert set(rows) == {"x"}
     assert (rows["x"]["kind"], rows["x"]["consensus"], rows["x"]["against"]) == (HUMANS_SPLIT, TIE, "")
+
+
+def test_items_where_a_judges_samples_split_are_listed_by_hand():
+    import numpy as np
+
+    # Judge b answered three samples per item (codes: 0 correct, 1 incorrect; NaN unparseable).
+    # i2: everyone agrees, but b's samples go c, i, c -> split 1/3, listed for that alone.
+    # i1: already listed (a against the humans); b's samples c, c, c -> no split.
+    # i4: b's samples i, c, NaN -> 1/2 of the two parsed; listed anyway (judges against).
+    # i5: no human label -> never listed, whatever the samples.
+    # i6: one parsed sample only -> no split measured.
+    nan = np.nan
+    samples = {"judge:b": np.array([[0, 0, 0], [0, 1, 0], [nan, nan, nan], [1, 0, nan],
+                                    [0, 1, 1], [1, nan, nan]])}
+    rows = rows_by_item(find_disagreements(binary_ratings(), samples=samples))
+
+    assert set(rows) == {"i1", "i2", "i3", "i4", "i6"}
+    assert (rows["i2"]["kind"], rows["i2"]["samples split"]) == (SAMPLES_SPLIT, "b")
+    assert rows["i2"]["samples_split"] == pytest.approx(1 / 3)
+    assert (rows["i1"]["kind"], rows["i1"]["samples_split"], rows["i1"]["samples split"]) == (
+        BOTH, 0.0, "")
+    assert rows["i4"]["samples_split"] == pytest.approx(0.5)
+    assert rows["i4"]["kind"] == JUDGE_VS_HUMANS
+    assert math.isnan(rows["i6"]["samples_split"]) and rows["i6"]["samples split"] == ""
+    # Judges left out by the filter are not counted for their samples either.
+    assert "i2" not in rows_by_item(find_disagreements(binary_ratings(), judges=["a"],
+                                                       samples=samples))
+
+
+def test_interval_samples_split_is_their_range_beyond_the_tolerance():
+    import numpy as np
+
+    columns = {"human:h1": [3.0, 4.0], "judge:j": [3.0, 4.0]}
+    ratings = ratings_from_columns(SCORE, ["t1", "t2"], columns)
+    # t2's samples differ by half a score unit: within the tolerance of one unit.
+    samples = {"judge:j": np.array([[2.0, 4.5, 3.0], [4.0, 4.5, 4.0]])}
+    rows = rows_by_item(find_disagreements(ratings, samples=samples))
+    assert set(rows) == {"t1"}
+    assert rows["t1"]["samples_split"] == pytest.approx(2.5)
