@@ -36,6 +36,7 @@ from datetime import datetime
 import numpy as np
 
 from core.export.writers import Column, ExportError
+from core.metrics.consensus import top_label
 from core.schema import TaskSchema
 
 POLICIES = ("adjudicated", "unanimous", "majority")
@@ -102,17 +103,15 @@ def decide_counts(counts: np.ndarray, policy: GoldPolicy) -> HumanGold:
     (``majority``) or all votes (``unanimous``); never under ``adjudicated``.
     """
     total = counts.sum(axis=1)
-    n_labels = counts.shape[1]
-    top = counts.max(axis=1) if n_labels else np.zeros(len(counts), dtype=np.int64)
-    winners = (counts == top[:, None]).sum(axis=1)
-    unanimous = (total > 0) & (top == total)
-    decided = (total >= policy.min_labels) & (top > 0) & (winners == 1)
+    found = top_label(counts)  # the same rule as the human consensus of the metrics
+    unanimous = (total > 0) & (found.top == total)
+    decided = (total >= policy.min_labels) & found.decided
     if policy.name == "unanimous":
         decided &= unanimous
     elif policy.name == ADJUDICATED:
         decided[:] = False
-    label = np.where(decided, counts.argmax(axis=1) if n_labels else -1, -1)
-    return HumanGold(label, unanimous, total, np.where(decided, top, 0), counts)
+    label = np.where(decided, found.code, -1)
+    return HumanGold(label, unanimous, total, np.where(decided, found.top, 0), counts)
 
 
 def proposed_reference(proposals: Sequence[str]) -> str | None:

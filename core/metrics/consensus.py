@@ -74,16 +74,34 @@ class Aggregate:
     ties: int
 
 
+@dataclass(frozen=True, eq=False)
+class TopLabel:
+    """The rule "majority wins; a tie decides nothing" applied to label counts (items x
+    labels), shared by the human consensus, juries, a judge's samples and the gold export:
+    ``top`` votes of the most frequent label, ``decided`` where exactly one label has them,
+    ``tied`` where several do, and ``code`` the winning label (-1 where undecided)."""
+
+    code: np.ndarray
+    top: np.ndarray
+    decided: np.ndarray
+    tied: np.ndarray
+
+
+def top_label(counts: np.ndarray) -> TopLabel:
+    """Apply "majority wins; a tie decides nothing" to ``counts`` (items x labels)."""
+    top = counts.max(axis=1) if counts.shape[1] else np.zeros(len(counts), dtype=np.int64)
+    winners = (counts == top[:, None]).sum(axis=1)
+    decided = (top > 0) & (winners == 1)
+    code = np.where(decided, counts.argmax(axis=1) if counts.shape[1] else -1, -1)
+    return TopLabel(code, top, decided, (top > 0) & (winners > 1))
+
+
 def majority(values: np.ndarray, n_labels: int) -> Aggregate:
     """Majority label per item (codes, NaN or ``n_labels`` = missing); ties for the top label
     give no value and are counted."""
-    counts = label_counts(values, n_labels)
-    top = counts.max(axis=1) if n_labels else np.zeros(len(values))
-    winners = (counts == top[:, None]).sum(axis=1)
-    decided = (top > 0) & (winners == 1)
-    tied = (top > 0) & (winners > 1)
-    result = np.where(decided, counts.argmax(axis=1), np.nan)
-    return Aggregate(result, "majority", int(decided.sum()), int(tied.sum()))
+    found = top_label(label_counts(values, n_labels))
+    result = np.where(found.decided, found.code, np.nan)
+    return Aggregate(result, "majority", int(found.decided.sum()), int(found.tied.sum()))
 
 
 def median_label(values: np.ndarray) -> Aggregate:

@@ -150,3 +150,26 @@ def test_label_codes_are_validated():
         base.replace(values=np.array([[2.0]]))
     with pytest.raises(MetricsInputError, match=r"integers 0\.\.1"):
         base.replace(values=np.array([[0.5]]))
+
+
+def test_one_majority_rule_for_the_consensus_and_the_gold_export():
+    """"Majority wins; a tie decides nothing": the metrics' consensus and the gold export's
+    majority policy decide the same items the same way (one rule, core.metrics.consensus)."""
+    import numpy as np
+
+    from core.export.gold import GoldPolicy, decide_counts
+    from core.metrics.consensus import majority, top_label
+
+    counts = np.array([[3, 1, 0], [2, 2, 0], [0, 0, 0], [0, 1, 1], [0, 0, 4], [1, 0, 0]])
+    found = top_label(counts)
+    assert found.code.tolist() == [0, -1, -1, -1, 2, 0]
+    assert found.tied.tolist() == [False, True, False, True, False, False]
+    # The same items as codes (one column per vote, NaN for none).
+    votes = np.full((len(counts), 4), np.nan)
+    for item, row in enumerate(counts):
+        codes = np.repeat(np.arange(3), row)
+        votes[item, :len(codes)] = codes
+    consensus = majority(votes, 3).values
+    gold = decide_counts(counts, GoldPolicy("majority", min_labels=1)).label
+    assert np.where(np.isnan(consensus), -1, consensus).tolist() == gold.tolist() == \
+        found.code.tolist()
