@@ -26,11 +26,15 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 import streamlit as st
+from sqlmodel import Session
 
 from components import browser
 from components.browser import browser_binding, sign_in_client
+from components.flash import flash
 from components.setup_token import SETUP_TOKEN, setup_token_required
 from core.client_address import ClientAddress
 from core.safe_text import escape_markdown
@@ -52,6 +56,7 @@ from storage.users import (
 from storage.web_sessions import check_session, end_session, session_lifetimes, start_session
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 USER_KEY = "auth.user_id"
 STAMP_KEY = "auth.stamp"
@@ -178,6 +183,26 @@ def acting_user(db: Database, *, role: str | None = None) -> UserInfo | None:
         sign_out_keeping_message()
         return None
     return user
+
+
+def admin_change(db: Database, change: Callable[[Session, UserInfo], T], *,
+                 errors: type[Exception] | tuple[type[Exception], ...], flash_key: str,
+                 failure: str) -> T | None:
+    """Carry out an admin's ``change`` (given the session and the acting admin) in one write
+    transaction from a widget callback; return its result, or None when nothing was done: the
+    clicker may not act (signed out with the reason), or ``errors`` was raised (flashed under
+    ``flash_key`` as "``failure``: reason.")."""
+    actor = acting_user(db, role="admin")
+    if actor is None:
+        return None
+    try:
+        with db.write() as session:
+            return change(session, actor)
+    except NotAllowed as exc:
+        refused(exc)
+    except errors as exc:
+        flash(flash_key, "error", f"{failure}: {escape_markdown(exc)}.")
+    return None
 
 
 def refused(exc: NotAllowed) -> None:

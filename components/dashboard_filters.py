@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import streamlit as st
+from sqlmodel import Session
 
-from components.auth import acting_user, refused
+from components.auth import admin_change
 from components.flash import flash, show_flash
 from components.review_data import Facets
 from core.dashboard import DashboardRequest
@@ -20,10 +21,10 @@ from core.metrics.compare import JURY_NAME_CHARS
 from core.metrics.consensus import RULE_SCALES, Jury
 from core.metrics.ratings import HUMAN, JUDGE
 from core.safe_text import escape_markdown
-from storage.authz import NotAllowed
 from storage.database import Database
 from storage.juries import JuryError, create_jury, delete_jury, list_juries
 from storage.projects import ProjectInfo
+from storage.users import UserInfo
 
 
 def filter_key(project_id: int, name: str, *parts: str) -> str:
@@ -143,39 +144,25 @@ def render_juries(db: Database, project: ProjectInfo, judges: tuple[str, ...],
 
 def _add_jury(db: Database, project_id: int) -> None:
     key = juries_key(project_id)
-    actor = acting_user(db, role="admin")
-    if actor is None:
-        return
-    try:
-        with db.write() as session:
-            info = create_jury(session=session, project_id=project_id,
-                               name=st.session_state.get(f"{key}.name", ""),
-                               members=st.session_state.get(f"{key}.members", []),
-                               rule=st.session_state.get(f"{key}.rule") or "", actor=actor)
-    except NotAllowed as exc:
-        refused(exc)
-        return
-    except JuryError as exc:
-        flash(f"{key}.flash", "error", f"Not added: {escape_markdown(exc)}.")
-        return
-    flash(f"{key}.flash", "success", f"Jury {escape_markdown(info.name)} added.")
+    info = admin_change(db, lambda session, actor: create_jury(
+        session=session, project_id=project_id, name=st.session_state.get(f"{key}.name", ""),
+        members=st.session_state.get(f"{key}.members", []),
+        rule=st.session_state.get(f"{key}.rule") or "", actor=actor),
+        errors=JuryError, flash_key=f"{key}.flash", failure="Not added")
+    if info is not None:
+        flash(f"{key}.flash", "success", f"Jury {escape_markdown(info.name)} added.")
 
 
 def _remove_jury(db: Database, project_id: int, name: str) -> None:
     key = juries_key(project_id)
-    actor = acting_user(db, role="admin")
-    if actor is None:
-        return
-    try:
-        with db.write() as session:
-            delete_jury(session=session, project_id=project_id, name=name, actor=actor)
-    except NotAllowed as exc:
-        refused(exc)
-        return
-    except JuryError as exc:
-        flash(f"{key}.flash", "error", f"Not removed: {escape_markdown(exc)}.")
-        return
-    flash(f"{key}.flash", "success", f"Jury {escape_markdown(name)} removed.")
+
+    def remove(session: Session, actor: UserInfo) -> bool:
+        delete_jury(session=session, project_id=project_id, name=name, actor=actor)
+        return True
+
+    if admin_change(db, remove, errors=JuryError, flash_key=f"{key}.flash",
+                    failure="Not removed"):
+        flash(f"{key}.flash", "success", f"Jury {escape_markdown(name)} removed.")
 
 
 def filter_summary(request: DashboardRequest) -> str:

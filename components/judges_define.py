@@ -11,13 +11,12 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from components.auth import acting_user, refused
+from components.auth import admin_change
 from components.flash import flash, show_flash
 from components.judge_keys import judge_key_environ
 from core.judges.lexical import LEXICAL_JUDGES
 from core.judges.prompting import STRATEGIES
 from core.safe_text import escape_markdown
-from storage.authz import NotAllowed
 from storage.database import Database
 from storage.judges import JudgeError, JudgeInfo, JudgeSpec, create_judge
 
@@ -151,18 +150,11 @@ def spec_from_form(kind: str) -> JudgeSpec:
 
 
 def _on_define(db: Database, kind: str) -> None:
-    actor = acting_user(db, role="admin")
-    if actor is None:
-        return
     spec = spec_from_form(kind)
-    try:
-        with db.write() as session:
-            judge = create_judge(session=session, spec=spec, actor=actor)
-    except NotAllowed as exc:
-        refused(exc)
-        return
-    except JudgeError as exc:
-        flash(FLASH, "error", f"Not defined: {escape_markdown(exc)}.")
+    judge = admin_change(db, lambda session, actor: create_judge(
+        session=session, spec=spec, actor=actor), errors=JudgeError, flash_key=FLASH,
+        failure="Not defined")
+    if judge is None:
         return
     flash(FLASH, "success", f"Judge {escape_markdown(judge.name)} defined.")
     st.session_state[PREFIX + "name"] = ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.auth import acting_user, refused
+from components.auth import acting_user, admin_change, refused
 from components.flash import flash, show_flash
 from core.safe_text import escape_markdown
 from storage.authz import NotAllowed
@@ -141,17 +141,10 @@ def _run_row(db: Database, run: RunInfo) -> None:
 
 
 def _on_cancel(db: Database, run_id: int) -> None:
-    actor = acting_user(db, role="admin")
-    if actor is None:
-        return
-    try:
-        with db.write() as session:
-            run = request_cancel(session=session, run_id=run_id, actor=actor)
-    except NotAllowed as exc:
-        refused(exc)
-        return
-    except RunError as exc:
-        flash(RUNS_FLASH, "error", f"Not cancelled: {escape_markdown(exc)}")
+    run = admin_change(db, lambda session, actor: request_cancel(
+        session=session, run_id=run_id, actor=actor), errors=RunError, flash_key=RUNS_FLASH,
+        failure="Not cancelled")
+    if run is None:
         return
     state = "cancelled" if run.status == "cancelled" else "cancelling after the calls in flight"
     flash(RUNS_FLASH, "success", f"Run {run.id}: {state}.")
