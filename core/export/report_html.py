@@ -257,7 +257,7 @@ def _error_taxonomy_table(document: Mapping[str, Any]) -> str:
     if not judges:
         return ""
     categories = taxonomy["categories"]
-    cells = [[_cell(judge["rater"]), _number(f"{judge['tagged_verdicts']:,}"),
+    cells = [[_cell(model.short_name(judge["rater"])), _number(f"{judge['tagged_verdicts']:,}"),
               *(_number(f"{judge['counts'].get(category, 0):,}") for category in categories)]
              for judge in judges]
     return ("<h3>Why judges were wrong (error taxonomy)</h3><p class=\"note\">Verdicts an admin "

@@ -292,7 +292,7 @@ def test_the_error_taxonomy_is_a_table_of_counts_per_judge_and_category(demo_doc
     table = section.split("</table>", 1)[0]
     assert re.findall(r"<th>(.*?)</th>", table) == [
         "judge", "tagged verdicts", "missed error", "&lt;b&gt;format&lt;/b&gt;"]
-    assert re.findall(r"<td[^>]*>(.*?)</td>", table) == ["judge:gpt-4o", "2", "2", "1"]
+    assert re.findall(r"<td[^>]*>(.*?)</td>", table) == ["gpt-4o", "2", "2", "1"]
     # Without tags there is no such section.
     assert "error taxonomy" not in render_report_html([demo_documents["correctness"][0]],
                                                       metadata("quiz"))
