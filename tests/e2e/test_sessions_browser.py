@@ -69,7 +69,10 @@ def session_cookie(context, timeout_s: float = 10) -> dict | None:
 
 def signed_in_as(page, name: str) -> None:
     page.get_by_text(f"Signed in as {name}").wait_for()
-    assert page.get_by_role("heading", name="Sign in to Docket").count() == 0
+    # Streamlit keeps the previous run's elements on screen until the new run replaces them, so
+    # the form can linger a moment after the sidebar names the user: wait for it to go (a
+    # timeout fails the test).
+    page.get_by_role("heading", name="Sign in to Docket").wait_for(state="detached")
 
 
 def test_reload_second_tab_and_deep_link_open_signed_in(server, context):
