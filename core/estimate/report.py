@@ -150,6 +150,12 @@ def design_of(item_ids: Sequence[str], labelled: np.ndarray, *,
                          "(added after the queues were built, or labelled under another "
                          "order) are not used for the estimate; agreement metrics still use "
                          "them.")
+        added = int((~population).sum()) - outside
+        if added:
+            notes.append(f"{_plural(added, 'item')} added after the queues were built "
+                         f"{'is' if added == 1 else 'are'} not in the sample, so the estimate "
+                         "is about the other items only: rebuild the queues (Projects) to draw "
+                         "them in; the labels already given stay usable.")
         design = Design(kind, usable, int(usable.sum()),
                         np.where(population, shares, 0.0) if kind == ACTIVE else None,
                         waiting + outside, " ".join(notes), population)
