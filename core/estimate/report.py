@@ -26,6 +26,7 @@ from core.estimate.slices import (
 )
 from core.metrics.consensus import Jury, jury_verdict
 from core.metrics.ratings import HUMAN, JUDGE, JURY, MetricsInputError, Ratings
+from core.metrics.slices import item_mask, select_items, select_raters
 
 BY_OPTIONS = ("model", "group")
 QUEUE = "queue"
@@ -176,9 +177,9 @@ def design_of(item_ids: Sequence[str], labelled: np.ndarray, *,
         "human labels with --sampled uniform).")
 
 
-def _slices(ratings: Ratings, by: str | None) -> dict[str, np.ndarray] | None:
+def _slices(ratings: Ratings, by: str | None) -> dict[str, np.ndarray]:
     if by is None:
-        return None
+        return {ALL: np.ones(len(ratings.item_ids), dtype=bool)}
     if by not in BY_OPTIONS:
         raise MetricsInputError(f"--by must be one of {', '.join(BY_OPTIONS)}, got {by!r}")
     column = ratings.models if by == "model" else ratings.groups
@@ -193,13 +194,20 @@ def build_report(ratings: Ratings, *, project: str, judge: str,
                  judge_samples: Sequence[np.ndarray] = (), binarize_at: str | None = None,
                  by: str | None = None, target: float = DEFAULT_TARGET,
                  n_resamples: int = 1000, seed: int = 0,
-                 juries: Mapping[str, Sequence[str] | Jury] | None = None) -> EstimateReport:
+                 juries: Mapping[str, Sequence[str] | Jury] | None = None,
+                 groups: Sequence[str] | None = None,
+                 models: Sequence[str] | None = None,
+                 raters: Sequence[str] | None = None) -> EstimateReport:
     """Estimate the human mean of ``ratings``' dimension with ``judge``'s predictions.
 
     ``judge`` is a judge's name (``judge:`` optional) or the name of one of ``juries``
     (name -> member judges; majority, median or mean per item); ``judge_samples`` are the
     judge's label codes on further samples, averaged in. Every judge and jury gets a label
-    budget. Raises :class:`NoDesignError` when no label has a known design,
+    budget. ``groups``/``models`` restrict the estimate and budgets to those items (a domain
+    of the sample: the design stays the whole queue's, so the inclusion probabilities stay
+    right). ``raters`` (``human:<name>``, ``judge:<name>``; None: all) keeps only those
+    annotators in the consensus and those judges in the budgets (the powering judge stays).
+    Raises :class:`NoDesignError` when no label has a known design,
     :class:`MetricsInputError` for an unknown judge or jury member, a bad ``by`` or threshold.
     """
     if not target > 0:
@@ -211,6 +219,9 @@ def build_report(ratings: Ratings, *, project: str, judge: str,
     if on_jury and bare not in juries:
         raise MetricsInputError(f"unknown jury {bare!r} (juries: {', '.join(juries) or 'none'})")
     rater = f"{JURY}:{bare}" if on_jury else f"{JUDGE}:{bare}"
+    if raters is not None:
+        kept = {*raters, rater}
+        ratings = select_raters(ratings, [name for name in ratings.raters if name in kept])
     judges = ratings.of_kind(JUDGE)
     if not on_jury and rater not in judges:
         known = ", ".join(name.removeprefix(f"{JUDGE}:") for name in judges) or "none"
@@ -245,8 +256,15 @@ def build_report(ratings: Ratings, *, project: str, judge: str,
         len(view.item_ids), dtype=bool)
     design, source = design_of(list(view.item_ids), labelled, queue=queue,
                                imported_uniform=imported_uniform, dimension=ratings.dimension.name)
-    estimates = estimate_slices(y, f, design, target=target, slices=_slices(view, by))
-    budgets = judge_budgets(view, [*judges, *view.of_kind(JURY)], target=target,
+    domain = item_mask(view, groups=groups, models=models)
+    if not domain.any():
+        raise MetricsInputError("no item is in the chosen groups and models")
+    slices = {name: mask & domain for name, mask in _slices(view, by).items()}
+    estimates = estimate_slices(y, f, design, target=target,
+                                slices={name: mask for name, mask in slices.items()
+                                        if name == ALL or mask.any()})
+    budgets = judge_budgets(view if domain.all() else select_items(view, domain),
+                            [*judges, *view.of_kind(JURY)], target=target,
                             n_resamples=n_resamples, seed=seed) if humans else []
     return EstimateReport(project, ratings.dimension.name, rater if on_jury else bare,
                           target, design.kind, source, design.note, int(labelled.sum()),

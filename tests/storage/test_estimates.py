@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from core.estimate.ppi import classical_mean, ppi_mean
 from core.estimate.report import NoDesignError
+from core.metrics import MetricsInputError
 from core.templates import TEMPLATES
 from storage.annotation import (
     AnnotationError,
@@ -266,3 +267,25 @@ def test_items_added_later_join_the_sample_without_breaking_the_labels_already_g
         assert result.estimates[0].n_labelled < 10
     label_next(db, project_id, user, len(early_new))
     assert report(db, project_id).estimates[0].n_labelled == 10 + len(early_new)
+
+
+@pytest.mark.parametrize("order", ["estimation", "active"])
+def test_a_filtered_estimate_is_the_slice_of_the_whole_design(db, tmp_path, order):
+    # Restricting to model m0 keeps the whole queue's design (inclusion probabilities from
+    # every drawn item), so it equals the m0 row of the per-model estimate exactly.
+    project_id = make_project(db, tmp_path)
+    user = start_queue(db, project_id, order)
+    label_next(db, project_id, user, 14)
+    per_model = {s.slice: s for s in report(db, project_id, by="model").estimates}
+    [only] = report(db, project_id, models=["m0"]).estimates
+    assert only.slice == "all" and (only.n_labelled, only.n_total) == (
+        per_model["m0"].n_labelled, N // 2)
+    assert only.ppi.ci == per_model["m0"].ppi.ci
+    assert only.classical.ci == per_model["m0"].classical.ci
+    with pytest.raises(MetricsInputError, match="no item is in the chosen groups and models"):
+        report(db, project_id, models=["m9"])
+    # The rater filter: only the chosen judges get budgets; the powering judge stays.
+    budgets = report(db, project_id, raters=["human:ann", "judge:llama"]).judges
+    assert [b.rater for b in budgets] == ["judge:gpt", "judge:llama"]
+    assert [b.rater for b in report(db, project_id, raters=["human:ann"]).judges] == \
+        ["judge:gpt"]
