@@ -16,8 +16,11 @@ from typing import Any, Literal
 
 Scale = Literal["nominal", "ordinal", "interval"]
 SCALES: tuple[str, ...] = ("nominal", "ordinal", "interval")
-FieldKind = Literal["text", "texts"]
-FIELD_KINDS: tuple[str, ...] = ("text", "texts")
+FieldKind = Literal["text", "texts", "image", "images"]
+FIELD_KINDS: tuple[str, ...] = ("text", "texts", "image", "images")
+# Kinds whose values are images (stored by SHA-256, see core.importing.images): "image" holds
+# one, "images" a list.
+IMAGE_KINDS: frozenset[str] = frozenset({"image", "images"})
 
 # Streamlit reserves C and R; the annotation page binds N, B, S and V to navigation.
 RESERVED_KEYS = frozenset("crnbsv")
@@ -149,7 +152,8 @@ def format_number(number: float) -> str:
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """A text field of an item shown to the annotator (``prompt``, ``response``, ...)."""
+    """A field of an item shown to the annotator (``prompt``, ``response``, ...): a text, a
+    list of texts, an image or a list of images (:data:`FIELD_KINDS`)."""
 
     name: str
     title: str
@@ -158,6 +162,11 @@ class FieldSpec:
     description: str = ""
     # An empty string is a real value (a model that answered nothing), not a missing one.
     allow_empty: bool = False
+
+    @property
+    def is_image(self) -> bool:
+        """True for an ``image`` or ``images`` field (its stored values are SHA-256 hashes)."""
+        return self.kind in IMAGE_KINDS
 
 
 @dataclass(frozen=True)
@@ -190,6 +199,11 @@ class TaskSchema:
     def field_names(self) -> tuple[str, ...]:
         """Names of the item text fields, in schema order."""
         return tuple(f.name for f in self.fields)
+
+    @property
+    def image_fields(self) -> tuple[FieldSpec, ...]:
+        """The fields of kind ``image`` or ``images``, in schema order."""
+        return tuple(f for f in self.fields if f.is_image)
 
     def given_reference(self, fields: Mapping[str, Any]) -> str | None:
         """The item's own reference answer: the text of :attr:`gold_reference_field` in the
@@ -444,6 +458,8 @@ def _read_field(read: _Reader, raw: Any, path: str) -> FieldSpec | None:
     required = read.boolean(data, "required", path, default=True)
     description = read.string(data, "description", path, default="")
     allow_empty = read.boolean(data, "allow_empty", path, default=False)
+    if allow_empty and kind in IMAGE_KINDS:
+        read.note(f"{path}allow_empty", f"an {kind} field cannot be empty (leave allow_empty out)")
     if len(read.problems) > noted:
         return None
     return FieldSpec(name=name, title=title, required=required, kind=kind,  # type: ignore[arg-type]

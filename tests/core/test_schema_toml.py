@@ -219,8 +219,8 @@ INVALID = [
     ("no fields", 'name = "t"\nfields = []\n' + YES_NO, "fields", "a schema needs at least one field"),
     ("no dimensions", 'name = "t"\ndimensions = []\n' + FIELDS, "dimensions",
      "a schema needs at least one dimension"),
-    ("unknown field kind", 'name = "t"\n[[fields]]\nname = "prompt"\nkind = "image"\n' + YES_NO,
-     "fields[0].kind", "'image' is not one of text, texts"),
+    ("unknown field kind", 'name = "t"\n[[fields]]\nname = "prompt"\nkind = "audio"\n' + YES_NO,
+     "fields[0].kind", "'audio' is not one of text, texts, image, images"),
     ("gold_reference not a bool", 'name = "t"\ngold_reference = "yes"' + FIELDS + YES_NO,
      "gold_reference", "expected true or false, got 'yes'"),
     ("gold_reference_field without gold_reference", 'name = "t"\n'
@@ -262,7 +262,7 @@ def test_invalid_schema_names_file_key_and_problem(tmp_path, text, key, problem)
 
 def test_a_schema_reports_all_its_problems_at_once(tmp_path):
     text = ('name = "My Task"\ncolour = "red"\n'
-            '[[fields]]\nname = "prompt"\nkind = "image"\n'
+            '[[fields]]\nname = "prompt"\nkind = "audio"\n'
             '[[fields]]\nname = "prompt"\n'
             + dimension('name = "score"\nscale = "likert"')
             + dimension('name = "ok"\nscale = "nominal"',
@@ -276,7 +276,7 @@ def test_a_schema_reports_all_its_problems_at_once(tmp_path):
                    "gold_reference_field, name, title)"),
         ("name", "'My Task' is not a valid name (lowercase letter first, then a-z, 0-9 or _, at most "
                  "64 characters)"),
-        ("fields[0].kind", "'image' is not one of text, texts"),
+        ("fields[0].kind", "'audio' is not one of text, texts, image, images"),
         ("fields[1].name", "duplicate field name 'prompt'"),
         ("dimensions[0].scale", "'likert' is not one of nominal, ordinal, interval"),
         ("dimensions[1].labels[0].key",
@@ -363,3 +363,28 @@ def test_a_bad_reference_field_is_reported_with_the_other_problems(tmp_path):
         load_schema_toml(write(tmp_path, text))
     assert [key for key, _ in info.value.problems] == ["colour", "gold_reference_field"]
     assert info.value.problems[1][1] == "needs gold_reference = true"
+
+
+def test_image_fields_are_read_and_round_trip(tmp_path):
+    """kind = "image" (one) and "images" (a list) are field kinds of custom schemas, in TOML
+    and in the JSON form a project stores (schema_to_dict / schema_from_dict)."""
+    import json
+
+    from core.schema import schema_from_dict, schema_to_dict
+    text = ('name = "t"\n[[fields]]\nname = "photo"\nkind = "image"\n'
+            '[[fields]]\nname = "pages"\nkind = "images"\nrequired = false\n'
+            '[[fields]]\nname = "prompt"\n' + YES_NO)
+    schema = load_schema_toml(write(tmp_path, text))
+    assert [f.kind for f in schema.fields] == ["image", "images", "text"]
+    assert [f.name for f in schema.image_fields] == ["photo", "pages"]
+    assert [f.is_image for f in schema.fields] == [True, True, False]
+    again = schema_from_dict(json.loads(json.dumps(schema_to_dict(schema))), source="json")
+    assert again == schema
+
+
+def test_an_image_field_cannot_allow_empty(tmp_path):
+    text = 'name = "t"\n[[fields]]\nname = "photo"\nkind = "image"\nallow_empty = true\n' + YES_NO
+    with pytest.raises(SchemaError) as info:
+        load_schema_toml(write(tmp_path, text))
+    assert (info.value.key, info.value.problem) == (
+        "fields[0].allow_empty", "an image field cannot be empty (leave allow_empty out)")
