@@ -22,6 +22,7 @@ import re
 import signal
 import sys
 import threading
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,11 +108,20 @@ def import_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sampled", choices=["uniform"],
                         help="declare the file's human-labelled items a uniform random sample "
                              "of the project, so that `estimate` may use their labels")
+    parser.add_argument("--images", metavar="ZIP", type=Path,
+                        help="a zip holding the images the file's image fields name by path "
+                             "(looked up there first, then relative to the file)")
 
 
 def cmd_import(args: argparse.Namespace, db: Database) -> int:
     """Validate a file and write it into a project (created on first import)."""
-    from core.importing import ImportFileError, ImportLimits, ImportRejected, report_file_name
+    from core.importing import (
+        ImageSource,
+        ImportFileError,
+        ImportLimits,
+        ImportRejected,
+        report_file_name,
+    )
     from core.templates import TEMPLATES, resolve_task
     from storage.authz import OPERATOR
     from storage.importer import import_file
@@ -125,9 +135,16 @@ def cmd_import(args: argparse.Namespace, db: Database) -> int:
     limits = ImportLimits(max_text_chars=args.max_text_chars, max_total_bytes=args.max_total_bytes,
                           max_rows=args.max_rows)
     try:
-        batch, summary = import_file(db, args.file, project_name=args.project, schema=schema,
-                                     on_error=args.on_error, limits=limits, actor=OPERATOR,
-                                     sampled=args.sampled)
+        with contextlib.ExitStack() as stack:
+            archive = (stack.enter_context(zipfile.ZipFile(args.images))
+                       if args.images is not None else None)
+            images = ImageSource(base=Path(args.file).resolve().parent, archive=archive)
+            batch, summary = import_file(db, args.file, project_name=args.project,
+                                         schema=schema, on_error=args.on_error, limits=limits,
+                                         actor=OPERATOR, sampled=args.sampled, images=images)
+    except zipfile.BadZipFile as exc:
+        print(f"error: --images {args.images}: not a zip file ({exc})", file=sys.stderr)
+        return 1
     except UnknownProjectError as exc:  # only without --task: the project cannot be created
         raise ProjectError(f"{exc}; to create it, give its task: --task TEMPLATE "
                            f"({', '.join(TEMPLATES)}) or --task SCHEMA.toml") from None

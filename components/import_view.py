@@ -53,6 +53,9 @@ One record per item. **JSONL**: one JSON object per line. **CSV / Parquet**: one
   CSV/Parquet columns `judge.<judge>.<dimension>`, `judge.<judge>.rationale`
 - earlier human labels: JSONL `"humans": {"<annotator>": {"<dimension>": "<label>"}}`,
   CSV/Parquet columns `human.<annotator>.<dimension>`, `human.<annotator>.comment`
+- image fields: a path inside the **images zip** uploaded below, `{"bytes": "<base64>"}` or a
+  `data:image/png;base64,...` URI; Parquet: the Hugging Face `datasets` Image struct
+  `{bytes, path}`. PNG, JPEG, WebP or GIF only, at most 20 MB and 50 megapixels each
 """
 
 
@@ -60,7 +63,7 @@ One record per item. **JSONL**: one JSON object per line. **CSV / Parquet**: one
 class ValidatedUpload:
     """A validation result kept across reruns, valid only for the same ``key``."""
 
-    key: tuple[str, str, str, ImportLimits]
+    key: tuple[str, str, str, ImportLimits, str]
     check: UploadCheck
     summary: ImportSummary | None = None
 
@@ -78,6 +81,9 @@ def render_import(db: Database, user: UserInfo) -> None:
                               help="JSONL (.jsonl, .ndjson, .json), CSV or Parquet (.parquet, .pq)")
     if upload is not None and not _known_format(upload.name):
         upload = None
+    images = st.file_uploader("Images (zip, optional)", key="import.images", type=["zip"],
+                              help="The images that image fields name by path, in one zip "
+                                   "(paths inside it as in the file)")
     left, right = st.columns(2, gap="large")
     with left:
         target = choose_import_target(db)
@@ -88,7 +94,8 @@ def render_import(db: Database, user: UserInfo) -> None:
 
     key = None
     if upload is not None and target is not None:
-        key = (upload.file_id, target.project, schema_fingerprint(target.schema), limits)
+        key = (upload.file_id, target.project, schema_fingerprint(target.schema), limits,
+               images.file_id if images is not None else "")
     stored: ValidatedUpload | None = st.session_state.get(_STATE)
     if stored is not None and stored.key != key:
         del st.session_state[_STATE]  # stale: another file, project or task
@@ -98,7 +105,9 @@ def render_import(db: Database, user: UserInfo) -> None:
                  disabled=key is None, icon=":material/fact_check:"):
         assert upload is not None and target is not None and key is not None
         with st.spinner("Reading and checking the file…"):
-            check = check_upload(upload, name=upload.name, schema=target.schema, limits=limits)
+            check = check_upload(upload, name=upload.name, schema=target.schema, limits=limits,
+                                 images=images,
+                                 images_name=images.name if images is not None else "")
         stored = ValidatedUpload(key, check)
         st.session_state[_STATE] = stored
     if key is None:

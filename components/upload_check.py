@@ -10,6 +10,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -18,6 +19,7 @@ import pandas as pd
 
 from components.frames import preview_frame
 from core.importing import (
+    ImageSource,
     ImportBatch,
     ImportFileError,
     ImportLimits,
@@ -54,7 +56,8 @@ def schema_fingerprint(schema: TaskSchema) -> str:
 
 
 def check_upload(stream: BinaryIO, *, name: str, schema: TaskSchema,
-                 limits: ImportLimits | None = None) -> UploadCheck:
+                 limits: ImportLimits | None = None, images: BinaryIO | None = None,
+                 images_name: str = "images.zip") -> UploadCheck:
     """Read ``stream`` (an uploaded file called ``name``) and validate it against ``schema``.
 
     The format comes from the extension of ``name``, which is used only for that and for
@@ -62,17 +65,39 @@ def check_upload(stream: BinaryIO, *, name: str, schema: TaskSchema,
     reader and validator run). Never raises for bad content: whole-file problems (unknown
     extension, unreadable file, missing ``id`` column, a limit passed, ...) come back in
     ``file_problems``.
+
+    ``images`` is a zip uploaded beside the file (``images_name``): image fields' paths are
+    looked up in it (an upload has no folder of its own). The images the valid rows reference
+    are checked here and held in the batch until it is written.
     """
     raw: RawTable | None = None
     limits = limits or ImportLimits()
     try:
         fmt = detect_format(name)
         raw = _read_via_temporary_file(stream, fmt=fmt, name=name, limits=limits)
-        batch = validate_table(raw, schema, limits=limits)
+        archive = _open_archive(images, images_name)
+        try:
+            batch = validate_table(raw, schema, limits=limits, images=ImageSource(archive=archive))
+        finally:
+            if archive is not None:
+                archive.close()
     except ImportFileError as exc:
         return UploadCheck(name, raw.total_records if raw else 0,
                            preview_frame(raw) if raw else None, None, tuple(exc.problems))
     return UploadCheck(name, batch.total_records, preview_frame(raw), batch)
+
+
+def _open_archive(images: BinaryIO | None, name: str) -> zipfile.ZipFile | None:
+    """The uploaded zip of images, or None; raises :class:`ImportFileError` for a file that is
+    not a zip."""
+    if images is None:
+        return None
+    try:
+        images.seek(0)
+        return zipfile.ZipFile(images)
+    except zipfile.BadZipFile as exc:
+        raise ImportFileError([ImportProblem(name, "file", "", f"not a zip file ({exc})")]
+                              ) from None
 
 
 def _read_via_temporary_file(stream: BinaryIO, *, fmt: str, name: str, limits: ImportLimits

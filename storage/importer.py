@@ -25,6 +25,7 @@ import numpy as np
 from sqlalchemy import Connection, select
 
 from core.importing import (
+    ImageSource,
     ImportBatch,
     ImportLimits,
     RaterLabels,
@@ -37,6 +38,7 @@ from core.importing.content_hash import is_legacy_hash
 from core.schema import TaskSchema
 from storage.authz import ADMIN, Actor, authorize
 from storage.database import Database
+from storage.images import store_images
 from storage.models import Annotation, Item, utcnow
 from storage.projects import compatible_schema, ensure_project, find_project, get_project
 
@@ -67,16 +69,20 @@ class ImportSummary:
     annotators: tuple[str, ...]
     changed_ids: tuple[str, ...] = ()
     unparseable_verdicts: int = 0
+    images: int = 0  # distinct images the valid rows reference
+    new_images: int = 0  # of those, the ones not stored before
 
     def line(self) -> str:
         """One-line human summary (verdicts include the unparseable ones, counted apart)."""
         unparseable = (f"; {self.unparseable_verdicts} unparseable"
                        if self.unparseable_verdicts else "")
+        images = (f"; {_count(self.images, 'image')} ({self.new_images} new)"
+                  if self.images else "")
         return (
             f"{self.project}: {self.added} added, {self.updated} updated, {self.unchanged} "
             f"unchanged, {self.skipped} skipped; {self.verdicts} verdicts written "
             f"({_count(len(self.judges), 'judge')}{unparseable}), {self.human_labels} human "
-            f"labels written ({_count(len(self.annotators), 'annotator')})"
+            f"labels written ({_count(len(self.annotators), 'annotator')}){images}"
         )
 
 
@@ -271,7 +277,8 @@ class _BulkWriter:
             # One import per project at a time; SQLite's BEGIN IMMEDIATE already serialises.
             self.conn.exec_driver_sql(f"SELECT id FROM project WHERE id = {self.mark} FOR UPDATE",
                                       (self.project_id,))
-        self.report(0.0, "reading existing items")
+        self.report(0.0, "storing images" if batch.images else "reading existing items")
+        new_images = store_images(self.conn, batch.images.values())
         existing = {external_id: (item_id, content_hash) for item_id, external_id, content_hash
                     in self.plain_rows(
                         f"SELECT id, external_id, content_hash FROM item WHERE project_id = {self.mark}",
@@ -311,6 +318,8 @@ class _BulkWriter:
             "unparseable_verdicts": unparseable,
             "human_labels": labels,
             "changed_ids": tuple(items.external_ids[p] for p in changed[:1000]),
+            "images": len(batch.images),
+            "new_images": new_images,
         }
 
     def insert_items(self, items: ValidItems, positions: list[int]) -> list[int]:
@@ -518,9 +527,11 @@ def _sql_literal(value: Any) -> str:
 def import_file(db: Database, path: str | Path, *, project_name: str,
                 schema: TaskSchema | None, actor: Actor, on_error: str = "strict",
                 limits: ImportLimits | None = None, name: str | None = None,
-                progress: ProgressFn | None = None, sampled: str | None = None
-                ) -> tuple[ImportBatch, ImportSummary]:
+                progress: ProgressFn | None = None, sampled: str | None = None,
+                images: ImageSource | None = None) -> tuple[ImportBatch, ImportSummary]:
     """Read, validate and write the file at ``path``; return the batch and the summary.
+
+    Image fields' paths are looked up through ``images`` (default: the file's own folder).
 
     ``schema`` may be None when the project exists (its schema is used); ``limits`` bound
     the file (see :class:`core.importing.ImportLimits`). Raises
@@ -540,7 +551,9 @@ def import_file(db: Database, path: str | Path, *, project_name: str,
             if existing is not None:
                 compatible_schema(existing, schema)
     raw = read_import_file(path, name=name, limits=limits)
-    batch = validate_table(raw, schema, limits=limits)
+    if images is None:
+        images = ImageSource(base=Path(path).resolve().parent)
+    batch = validate_table(raw, schema, limits=limits, images=images)
     check_policy(batch, on_error)
     return batch, write_import(db, project_name=project_name, schema=schema, batch=batch,
                                actor=actor, progress=progress, sampled=sampled)

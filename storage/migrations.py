@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -37,7 +38,7 @@ from storage.projects import parsed_schema
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x444F434B  # "DOCK": serialises concurrent migrations on PostgreSQL
 
@@ -497,6 +498,21 @@ def _add_rationale_ratings(connection: Connection) -> None:
     ).create(connection)
 
 
+def _add_images(connection: Connection) -> None:
+    """Version 15: ``image``, the images of item fields by SHA-256 (issue 18). Spelled out as
+    at version 15 (see :func:`_add_sign_in_attempt`)."""
+    Table(
+        "image", MetaData(),
+        Column("sha256", String(64), primary_key=True),
+        Column("mime", String(32), nullable=False),
+        Column("width", Integer, nullable=False),
+        Column("height", Integer, nullable=False),
+        Column("size", Integer, nullable=False),
+        Column("data", LargeBinary, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    ).create(connection)
+
+
 # version -> step that upgrades a database from version - 1 to version.
 MIGRATIONS: dict[int, Migration] = {
     2: _add_sign_in_attempt,
@@ -512,6 +528,7 @@ MIGRATIONS: dict[int, Migration] = {
     12: _add_web_sessions_and_drafts,
     13: _add_error_taxonomy,
     14: _add_rationale_ratings,
+    15: _add_images,
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, true
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 ROLES: tuple[str, ...] = ("admin", "annotator")
@@ -80,6 +80,25 @@ class Item(SQLModel, table=True):
     content_hash: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class StoredImage(SQLModel, table=True):
+    """One image of an item field, named by the SHA-256 of its bytes (schema version 15).
+
+    Items reference images by this hash in their ``fields_json``; the same image imported
+    twice (by any project) is one row. In the database, not on a disk, so several app
+    processes on one PostgreSQL serve the same images.
+    """
+
+    __tablename__ = "image"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    mime: str = Field(max_length=32)
+    width: int
+    height: int
+    size: int
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class Judge(SQLModel, table=True):

@@ -1,5 +1,6 @@
 """Reading and validating import files (JSONL, CSV, Parquet) against a task schema."""
 
+from core.importing.images import CheckedImage, ImageError, ImageSource
 from core.importing.limits import ImportLimits
 from core.importing.problems import (
     PRINTED_PROBLEMS,
@@ -35,7 +36,10 @@ __all__ = [
     "ON_ERROR_POLICIES",
     "PRINTED_PROBLEMS",
     "READERS",
+    "CheckedImage",
     "HumanLabelRow",
+    "ImageError",
+    "ImageSource",
     "ImportBatch",
     "ImportFileError",
     "ImportLimits",

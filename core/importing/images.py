@@ -52,6 +52,34 @@ class CheckedImage:
     sha256: str
 
 
+@dataclass(frozen=True)
+class ImageSource:
+    """Where an import's image paths are looked up: ``archive`` (a zip uploaded with the file)
+    first, then ``base`` (the imported file's folder); neither set means only inline images
+    (base64, ``data:`` URIs, Parquet bytes) can be read."""
+
+    base: Path | None = None
+    archive: zipfile.ZipFile | None = None
+
+    def read(self, value: object, *, source: str) -> bytes:
+        """The bytes of image ``value`` (see :func:`image_bytes`, which raises :class:`ImageError`)."""
+        return image_bytes(value, source=source, base=self.base, archive=self.archive)
+
+
+def describe_image_value(value: object) -> str:
+    """A short name for an image value in problem messages: its path, or what kind of inline
+    image it is (never the base64 itself)."""
+    if isinstance(value, dict):
+        if value.get("bytes") is not None:
+            return "inline image bytes"
+        return describe_image_value(value.get("path"))
+    if isinstance(value, str):
+        if value.startswith("data:"):
+            return "data: URI"
+        return repr(value if len(value) <= 80 else value[:77] + "...")
+    return "image value"
+
+
 def check_image(data: bytes, *, source: str) -> CheckedImage:
     """``data`` as a :class:`CheckedImage`; ``source`` names it in errors (a path, a field).
 

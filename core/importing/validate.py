@@ -8,6 +8,7 @@ file, line and field. Whether a batch with problems may be written is the caller
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -19,11 +20,18 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from core.importing.content_hash import content_hashes, legacy_content_hash
+from core.importing.images import (
+    CheckedImage,
+    ImageError,
+    ImageSource,
+    check_image,
+    describe_image_value,
+)
 from core.importing.limits import ImportLimits
 from core.importing.problems import ImportFileError, ImportProblem
 from core.importing.readers import RawTable
 from core.safe_text import printable, unsafe_positions, unsafe_text_reason
-from core.schema import Dimension, LabelError, TaskSchema
+from core.schema import Dimension, FieldSpec, LabelError, TaskSchema
 
 ON_ERROR_POLICIES: tuple[str, ...] = ("strict", "skip")
 RATER_KEYS = {"judge": ("rationale", "raw", "answered_correctly"), "human": ("comment",)}
@@ -154,6 +162,9 @@ class ImportBatch:
     rater_labels: tuple[RaterLabels, ...] = ()
     # Every judge/human column by its name in the file, sorted, values by valid row.
     label_columns: tuple[tuple[str, list[Any]], ...] = field(default=(), repr=False)
+    # The checked images the valid rows reference, by SHA-256 (each once, however many rows
+    # use it); the rows' image fields hold these hashes.
+    images: dict[str, CheckedImage] = field(default_factory=dict, repr=False)
 
     @property
     def is_clean(self) -> bool:
@@ -209,23 +220,31 @@ class _RaterColumn:
     key: str
 
 
-def validate_table(raw: RawTable, schema: TaskSchema, *, limits: ImportLimits | None = None
-                   ) -> ImportBatch:
+def validate_table(raw: RawTable, schema: TaskSchema, *, limits: ImportLimits | None = None,
+                   images: ImageSource | None = None) -> ImportBatch:
     """Check every record of ``raw`` against ``schema``; return the valid rows and all problems.
+
+    The values of image fields are read (paths through ``images``: the imported file's folder
+    and/or a zip uploaded with it) and checked with
+    :func:`core.importing.images.check_image`; a bad image is a problem of its row and field.
+    Valid rows hold each image's SHA-256, the images themselves are in ``ImportBatch.images``.
 
     Raises :class:`ImportFileError` for problems no row-skipping can fix: a missing ``id`` or
     required-field column, or a judge/human column naming an unknown dimension.
     """
     limits = limits or ImportLimits()
-    checker = _Checker(raw, schema, limits)
+    checker = _Checker(raw, schema, limits, images or ImageSource())
     return checker.run()
 
 
 class _Checker:
-    def __init__(self, raw: RawTable, schema: TaskSchema, limits: ImportLimits) -> None:
+    def __init__(self, raw: RawTable, schema: TaskSchema, limits: ImportLimits,
+                 image_source: ImageSource) -> None:
         self.raw = raw
         self.schema = schema
         self.limits = limits
+        self.image_source = image_source
+        self.images: dict[str, CheckedImage] = {}
         self.problems: list[ImportProblem] = list(raw.unparsed)
         self.bad_rows: set[int] = set()
         self.reported: set[tuple[int, str]] = set()
@@ -402,6 +421,53 @@ class _Checker:
                 result.append(value)
         return result
 
+    def image_values(self, spec: FieldSpec) -> list[Any]:
+        """Per row: the SHA-256 of the field's image (kind ``image``) or the list of them
+        (``images``), None when absent; each bad value is reported with its row and field."""
+        values = self.raw.columns.get(spec.name)
+        if values is None:
+            return [None] * self.raw.n_rows
+        many = spec.kind == "images"
+        result: list[Any] = []
+        for row, value in enumerate(values):
+            if many and isinstance(value, str) and value.lstrip().startswith("["):
+                try:  # CSV: a list of images is a JSON array in its cell
+                    value = json.loads(value)
+                except ValueError:
+                    self.report(row, spec.name, "not a valid JSON array of images")
+                    result.append(None)
+                    continue
+            if value is None or value == "" or value == []:
+                if spec.required:
+                    self.report(row, spec.name, "missing required field")
+                result.append(None)
+                continue
+            if many != isinstance(value, list):
+                expected = "a list of images" if many else "one image (a list needs kind = \"images\")"
+                self.report(row, spec.name, f"wrong type: expected {expected}, got "
+                                            f"{_describe_type(value)}")
+                result.append(None)
+                continue
+            try:
+                if many:
+                    result.append([self.image_hash(item, f"[{index}] {describe_image_value(item)}")
+                                   for index, item in enumerate(value)])
+                else:
+                    result.append(self.image_hash(value, describe_image_value(value)))
+            except ImageError as exc:
+                self.report(row, spec.name, str(exc))
+                result.append(None)
+        return result
+
+    def image_hash(self, value: Any, source: str) -> str:
+        """The SHA-256 of the image ``value``, checked once per distinct content; raises
+        :class:`ImageError`."""
+        data = self.image_source.read(value, source=source)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest not in self.images:
+            self.images[digest] = check_image(data, source=source)
+        return digest
+
     @staticmethod
     def text_size(value: Any, many: bool) -> int | None:
         if isinstance(value, str):
@@ -507,8 +573,9 @@ class _Checker:
         n_rows = self.raw.n_rows
         ids = self.ids()
         field_values = [
-            (spec.name, self.texts(spec.name, required=spec.required, many=spec.kind == "texts",
-                                   allow_empty=spec.allow_empty))
+            (spec.name, self.image_values(spec) if spec.is_image
+             else self.texts(spec.name, required=spec.required, many=spec.kind == "texts",
+                             allow_empty=spec.allow_empty))
             for spec in self.schema.fields
         ]
         models, groups = self.names("model"), self.names("group")
@@ -535,6 +602,7 @@ class _Checker:
             return values if every_row else [values[row] for row in keep]
 
         field_pieces = _field_pieces(field_values, keep)
+        images = self.used_images(field_values, keep)
         fields_json = ["{" + ", ".join(filter(None, parts)) + "}"
                        for parts in zip(*field_pieces.values(), strict=True)]
         rater_labels = self.rater_labels(rater_values, keep)
@@ -568,7 +636,23 @@ class _Checker:
         self.problems.sort(key=_line_order)
         return ImportBatch(self.raw.file, self.raw.format, self.schema, items, self.problems,
                            self.raw.total_records, tuple(judges), tuple(annotators), rejected,
-                           rater_labels, label_columns)
+                           rater_labels, label_columns, images)
+
+    def used_images(self, field_values: list[tuple[str, list[Any]]], keep: list[int]
+                    ) -> dict[str, CheckedImage]:
+        """The checked images the kept rows reference (a skipped row's images are not stored)."""
+        if not self.images:
+            return {}
+        image_columns = [values for name, values in field_values
+                         if name in {spec.name for spec in self.schema.image_fields}]
+        used: dict[str, CheckedImage] = {}
+        for values in image_columns:
+            for row in keep:
+                value = values[row]
+                for digest in value if isinstance(value, list) else [value]:
+                    if digest is not None:
+                        used[digest] = self.images[digest]
+        return used
 
     def rater_labels(self, rater_values: list[tuple[_RaterColumn, list[Any]]], keep: list[int]
                      ) -> tuple[RaterLabels, ...]:
@@ -711,6 +795,11 @@ def _non_finite(value: Any) -> float | None:
 def _line_order(problem: ImportProblem) -> int:
     number = problem.location.rpartition(" ")[2]
     return int(number) if number.isdigit() else -1
+
+
+def _describe_type(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string"}.get(type(value),
+                                                                   type(value).__name__)
 
 
 def _describe(value: Any) -> str:

@@ -74,3 +74,32 @@ def test_schema_fingerprint_tells_schemas_apart():
     renamed = schema_to_dict(CORRECTNESS)
     renamed["dimensions"][0]["labels"][0]["display"] = "Right"
     assert schema_fingerprint(schema_from_dict(renamed)) != schema_fingerprint(CORRECTNESS)
+
+
+def test_an_images_zip_uploaded_with_the_file(private_tmp):
+    import zipfile
+
+    from PIL import Image
+
+    schema = schema_from_dict({"name": "pics", "fields": [{"name": "image", "kind": "image"}],
+                               "dimensions": [{"name": "ok", "scale": "nominal", "labels": [
+                                   {"value": "yes"}, {"value": "no"}]}]})
+    picture = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(picture, format="PNG")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("a.png", picture.getvalue())
+    data = b'{"id": "1", "image": "a.png"}\n{"id": "2", "image": "b.png"}\n'
+    check = check_upload(io.BytesIO(data), name="x.jsonl", schema=schema, images=archive,
+                         images_name="pics.zip")
+    assert len(check.batch.items) == 1 and len(check.batch.images) == 1
+    [problem] = check.batch.problems
+    assert (problem.location, problem.field) == ("line 2", "image")
+    assert "image file 'b.png' not found in the uploaded zip" in problem.reason
+    assert list(private_tmp.iterdir()) == []
+
+    broken = check_upload(io.BytesIO(data), name="x.jsonl", schema=schema,
+                          images=io.BytesIO(b"nope"), images_name="pics.zip")
+    assert broken.batch is None
+    assert broken.file_problems[0].file == "pics.zip"
+    assert "not a zip file" in broken.file_problems[0].reason

@@ -1,0 +1,113 @@
+"""Images of item fields, stored in the database by the SHA-256 of their bytes (issue 18).
+
+An import writes the images its rows reference (:func:`store_images`, in the import's own
+transaction); the app serves one by its hash (:func:`read_image`) and exports read them back
+(:func:`read_images`). The same bytes imported twice, by any project, are one row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from core.importing.images import CheckedImage
+from storage.database import Database
+from storage.models import StoredImage, utcnow
+
+SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+# Hashes per "which of these exist" query (well under every driver's parameter limit).
+_LOOKUP_CHUNK = 500
+# Bytes of image data bound per executemany call, so the driver never holds a whole import.
+_INSERT_CHUNK_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class ImageBlob:
+    """A stored image: its hash, MIME type, size in pixels and bytes, and the bytes."""
+
+    sha256: str
+    mime: str
+    width: int
+    height: int
+    size: int
+    data: bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description (without the bytes)."""
+        return {"sha256": self.sha256, "mime": self.mime, "width": self.width,
+                "height": self.height, "size": self.size}
+
+
+def is_image_hash(text: object) -> bool:
+    """True when ``text`` is a lowercase hex SHA-256 (64 characters), the name of an image."""
+    return isinstance(text, str) and SHA256_PATTERN.match(text) is not None
+
+
+def store_images(connection: Connection, images: Iterable[CheckedImage]) -> int:
+    """Insert the ``images`` not stored yet, in the caller's transaction; return how many
+    were new. Idempotent under concurrency (``ON CONFLICT DO NOTHING``)."""
+    pending = {image.sha256: image for image in images}
+    if not pending:
+        return 0
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    hashes = list(pending)
+    for start in range(0, len(hashes), _LOOKUP_CHUNK):
+        chunk = hashes[start:start + _LOOKUP_CHUNK]
+        found = connection.exec_driver_sql(
+            f"SELECT sha256 FROM image WHERE sha256 IN ({', '.join([mark] * len(chunk))})",
+            tuple(chunk))
+        for (digest,) in found:
+            pending.pop(digest, None)
+    now: Any = utcnow()
+    if connection.dialect.name == "sqlite":
+        # What SQLAlchemy writes for a datetime on SQLite (raw driver calls must match it).
+        now = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+    sql = (f"INSERT INTO image (sha256, mime, width, height, size, data, created_at) VALUES "
+           f"({', '.join([mark] * 7)}) ON CONFLICT (sha256) DO NOTHING")
+    batch: list[tuple[Any, ...]] = []
+    held = 0
+    for image in pending.values():
+        batch.append((image.sha256, image.mime, image.width, image.height, len(image.data),
+                      image.data, now))
+        held += len(image.data)
+        if held >= _INSERT_CHUNK_BYTES:
+            connection.exec_driver_sql(sql, batch)
+            batch, held = [], 0
+    if batch:
+        connection.exec_driver_sql(sql, batch)
+    return len(pending)
+
+
+def read_image(db: Database, *, sha256: str) -> ImageBlob | None:
+    """The stored image named ``sha256``, or None when there is none (or the text is not a
+    SHA-256)."""
+    if not is_image_hash(sha256):
+        return None
+    with db.read() as session:
+        row = session.get(StoredImage, sha256)
+        if row is None:
+            return None
+        return ImageBlob(row.sha256, row.mime, row.width, row.height, row.size, bytes(row.data))
+
+
+def read_images(db: Database, *, hashes: Sequence[str]) -> Iterator[ImageBlob]:
+    """The stored images among ``hashes`` (each once, unknown ones left out), a few hundred
+    per query so that an export never holds every image at once."""
+    wanted = sorted({h for h in hashes if is_image_hash(h)})
+    for start in range(0, len(wanted), _LOOKUP_CHUNK // 5):
+        chunk = wanted[start:start + _LOOKUP_CHUNK // 5]
+        with db.read() as session:
+            rows = session.execute(select(StoredImage).where(StoredImage.sha256.in_(chunk)))
+            blobs = [ImageBlob(r.sha256, r.mime, r.width, r.height, r.size, bytes(r.data))
+                     for (r,) in rows]
+        yield from blobs
+
+
+def image_count(db: Database) -> int:
+    """How many images the database holds (all projects)."""
+    with db.read() as session:
+        return int(session.execute(select(func.count()).select_from(StoredImage)).scalar_one())
