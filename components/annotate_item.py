@@ -2,7 +2,8 @@
 
 Item text comes from LLMs and import files, so it is drawn with ``st.text`` (never parsed as
 markdown or HTML): an ``<img>`` tag or a markdown image in a response stays visible characters
-and never makes the annotator's browser fetch anything. Only fields the admin lists as
+and never makes the annotator's browser fetch anything. Image fields hold SHA-256 hashes and
+are drawn from Docket's own image route (:mod:`components.image_view`). Only fields the admin lists as
 trusted (project setting) are drawn as markdown, and even then without raw HTML.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import streamlit as st
 
+from components.image_view import render_image_field
 from core.safe_text import escape_markdown
 from core.schema import FieldSpec, TaskSchema
 
@@ -71,6 +73,8 @@ def _field(spec: FieldSpec, value: Any, *, trusted: bool) -> None:
                 help=escape_markdown(spec.description) if spec.description else None)
     if value is None:
         st.caption(NOT_PROVIDED)
+    elif spec.is_image:
+        render_image_field(spec.name, value)
     elif spec.kind == "texts":
         _texts(value if isinstance(value, list) else [value], trusted=trusted)
     else:

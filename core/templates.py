@@ -8,7 +8,8 @@ from core.schema import SchemaError, TaskSchema
 from core.schema_toml import load_schema_toml
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
-TEMPLATE_NAMES: tuple[str, ...] = ("correctness", "thematic_alignment", "exam_question", "pairwise")
+TEMPLATE_NAMES: tuple[str, ...] = ("correctness", "thematic_alignment", "exam_question", "pairwise",
+                                  "image_scoring")
 
 
 def _load_builtin() -> dict[str, TaskSchema]:

@@ -1,13 +1,19 @@
-"""Demo projects: one per built-in template, loaded through the regular import path."""
+"""Demo projects: one per built-in template, loaded through the regular import path.
+
+The images of a template with image fields (``image_scoring``) are drawn at load time
+(:mod:`storage.demo_images`): the demo file names them by path, the paths are drawn into an
+in-memory zip, and the import reads them from it like an uploaded images zip.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from core.importing import check_policy, read_import_file, validate_table
+from core.importing import ImageSource, check_policy, read_import_file, validate_table
 from core.templates import TEMPLATES
 from storage.authz import Actor
 from storage.database import Database
+from storage.demo_images import demo_archive
 from storage.importer import ImportSummary, ProgressFn, write_import
 
 DEMO_DIR = Path(__file__).with_name("demo_data")
@@ -31,7 +37,11 @@ def load_demo(db: Database, *, actor: Actor, progress: ProgressFn | None = None
     """
     batches = []
     for template, path in demo_files().items():
-        batch = validate_table(read_import_file(path), TEMPLATES[template])
+        schema = TEMPLATES[template]
+        raw = read_import_file(path)
+        names = [value for spec in schema.image_fields for value in raw.columns.get(spec.name, [])]
+        with demo_archive(names) as archive:
+            batch = validate_table(raw, schema, images=ImageSource(archive=archive))
         check_policy(batch, "strict")
         batches.append((template, batch))
     summaries = []

@@ -23,8 +23,21 @@ ONE_TO_FIVE = ("1", "2", "3", "4", "5")
 
 # --- the four built-in templates ------------------------------------------------------------
 
-def test_registry_holds_exactly_the_four_templates_in_order():
-    assert tuple(TEMPLATES) == ("correctness", "thematic_alignment", "exam_question", "pairwise")
+def test_registry_holds_exactly_the_five_templates_in_order():
+    assert tuple(TEMPLATES) == ("correctness", "thematic_alignment", "exam_question", "pairwise",
+                                "image_scoring")
+
+
+def test_image_scoring_template():
+    """Issue 18's contract: fields image, prompt, response; dimension score, ordinal 1-5."""
+    schema = TEMPLATES["image_scoring"]
+    assert schema.field_names == ("image", "prompt", "response")
+    assert [f.kind for f in schema.fields] == ["image", "text", "text"]
+    assert schema.dimension_names == ("score",)
+    score = schema.dimension("score")
+    assert score.scale == "ordinal"
+    assert score.label_values == ("1", "2", "3", "4", "5")
+    assert [label.key for label in score.labels] == ["1", "2", "3", "4", "5"]
     assert tuple(TEMPLATES) == TEMPLATE_NAMES
     for name, schema in TEMPLATES.items():
         assert schema.name == name

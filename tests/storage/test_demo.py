@@ -161,3 +161,26 @@ def test_pairwise_demo_is_faithful_to_pandalm(shared_data: Path):
         assert record["judges"]["pandalm-7b"]["preference"] == int_label[panda[idx]["pandalm_result"]]
         for name, labels in record.get("humans", {}).items():
             assert labels["preference"] == int_label[source[renamed[name]]], (idx, name)
+
+
+def test_image_scoring_images_are_drawn_and_stored_once(demo_db):
+    """Every image_scoring item holds the SHA-256 of the picture its demo path names, drawn
+    with Pillow at load time (no image file in the repository); each distinct picture is one
+    stored image."""
+    import hashlib
+    import io
+
+    from PIL import Image
+
+    from storage.demo_images import draw_demo_image
+    from storage.images import image_count, read_image
+
+    _, items, _, _ = project_frames(demo_db, "image_scoring")
+    paths = {record["id"]: record["image"] for record in read_demo_records("image_scoring")}
+    for item_id, fields in zip(items["id"], items["fields"], strict=True):
+        assert fields["image"] == hashlib.sha256(draw_demo_image(paths[item_id])).hexdigest()
+    assert image_count(demo_db) == len(set(paths.values())) < len(paths)
+    stored = read_image(demo_db, sha256=items["fields"][0]["image"])
+    assert (stored.mime, stored.width, stored.height) == ("image/png", 480, 320)
+    assert Image.open(io.BytesIO(stored.data)).size == (480, 320)
+    assert not list(DEMO_DIR.glob("**/*.png"))
