@@ -35,6 +35,7 @@ from core.safe_text import escape_markdown
 from storage.authz import NotAllowed
 from storage.database import Database
 from storage.export import ExportRequest, ExportSummary, export_project
+from storage.export_images import bundle_export
 from storage.projects import ProjectError, ProjectInfo
 from storage.users import UserInfo
 
@@ -204,7 +205,14 @@ def _run(db: Database, user: UserInfo, project: ProjectInfo, request: ExportRequ
         return
     log.info("export %s/%s of project %r: %d rows", request.kind, request.fmt, project.name,
              summary.written.rows)
-    st.session_state[STATE] = _state(project, request, summary, folder)
+    state = _state(project, request, summary, folder)
+    if summary.images:
+        # The rows name images/<hash>.<ext> beside the file: one zip holds them all, so the
+        # download is complete (the file inside it is byte for byte the CLI's).
+        state["bundle"] = str(bundle_export(summary.written.path, summary.written.meta_path,
+                                            summary.images,
+                                            bundle=folder / f"{path.stem}-{request.fmt}.zip"))
+    st.session_state[STATE] = state
 
 
 def _state(project: ProjectInfo, request: ExportRequest, summary: ExportSummary,
@@ -212,7 +220,8 @@ def _state(project: ProjectInfo, request: ExportRequest, summary: ExportSummary,
     return {"project": project.name, "kind": request.kind, "fmt": request.fmt,
             "folder": str(folder), "path": str(summary.written.path),
             "meta_path": str(summary.written.meta_path), "line": summary.line(),
-            "metadata": summary.written.metadata, "skipped": summary.skipped}
+            "metadata": summary.written.metadata, "skipped": summary.skipped,
+            "images": list(summary.images)}
 
 
 def _forget_last() -> None:
@@ -238,9 +247,18 @@ def _show_result(last: Mapping[str, Any]) -> None:
         st.caption("Left out: " + ", ".join(f"{count:,} {escape_markdown(reason)}"
                                             for reason, count in sorted(last["skipped"].items())))
     left, right = st.columns(2)
+    bundle = last.get("bundle")
+    if bundle is not None:
+        bundle_path = Path(bundle)
+        st.caption(f"The rows name {len(last['images']):,} image file(s) in images/ beside the "
+                   "file: the zip holds the file, its metadata and the images.")
+        left.download_button(f"Download {bundle_path.name}", _reader(bundle_path),
+                             file_name=bundle_path.name, mime="application/zip", type="primary",
+                             icon=":material/download:", key="export.download_bundle",
+                             on_click="ignore")
     left.download_button(f"Download {path.name}", _reader(path), file_name=path.name,
-                         mime=MIME[last["fmt"]], type="primary", icon=":material/download:",
-                         key="export.download", on_click="ignore")
+                         mime=MIME[last["fmt"]], type="secondary" if bundle else "primary",
+                         icon=":material/download:", key="export.download", on_click="ignore")
     right.download_button(f"Download {meta_path.name}", _reader(meta_path),
                           file_name=meta_path.name, mime="application/json",
                           key="export.download_meta", on_click="ignore")

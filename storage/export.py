@@ -37,6 +37,7 @@ from storage.authz import ADMIN, Actor, authorize
 from storage.database import Database
 from storage.error_tags import error_taxonomy
 from storage.export_gold import gold_batches, gold_rows
+from storage.export_images import IMAGE_FOLDER, ImageExport
 from storage.export_labels import label_batches
 from storage.export_sql import BATCH_ROWS
 from storage.juries import jury_map, list_juries, usable_juries
@@ -79,10 +80,14 @@ class ExportRequest:
 
 @dataclass(frozen=True)
 class ExportSummary:
-    """A finished export: the file and its sidecar, and what was left out and why."""
+    """A finished export: the file and its sidecar, and what was left out and why.
+
+    ``images``: the image files written beside a JSONL/CSV export (``images/<name>``), by name.
+    """
 
     written: WrittenFile
     skipped: dict[str, int]
+    images: tuple[str, ...] = ()
 
     def line(self) -> str:
         """One line for the CLI and the page: rows, size, checksum, skipped counts."""
@@ -91,6 +96,8 @@ class ExportSummary:
                 else f"{rows:,} row" + ("" if rows == 1 else "s"))
         text = (f"exported {what} to {self.written.path} "
                 f"({self.written.bytes:,} bytes, sha256 {self.written.sha256[:16]}…)")
+        if self.images:
+            text += f"; {len(self.images):,} image file(s) in {IMAGE_FOLDER}/ beside it"
         if self.skipped:
             text += "; left out: " + ", ".join(f"{count:,} {reason}"
                                                for reason, count in sorted(self.skipped.items()))
@@ -156,10 +163,18 @@ def _metadata(project: ProjectInfo, request: ExportRequest, now: datetime) -> di
 def _export_gold(session: Session, project: ProjectInfo, request: ExportRequest,
                  path: Path | str, metadata: dict[str, Any]) -> ExportSummary:
     skipped: dict[str, int] = {}
-    written = write_table(path, request.fmt, gold_columns(project.schema),
-                          gold_batches(session, project, request.policy, skipped, request.fmt),
-                          metadata)
-    return ExportSummary(written, skipped)
+    columns = gold_columns(project.schema)
+    batches = gold_batches(session, project, request.policy, skipped, request.fmt)
+    if not project.schema.image_fields:
+        return ExportSummary(write_table(path, request.fmt, columns, batches, metadata), skipped)
+    images = ImageExport(session, columns, request.fmt)
+    if request.fmt != "parquet":
+        metadata["images"] = (f"image columns hold {IMAGE_FOLDER}/<sha256>.<ext>, paths relative "
+                              "to this file")
+    written = write_table(path, request.fmt, columns, images.batches(batches), metadata)
+    images.write_files(Path(path).parent)
+    names = tuple(sorted(f"{digest}.{ext}" for digest, ext in images.named.items()))
+    return ExportSummary(written, skipped, names)
 
 
 # --- preferences -----------------------------------------------------------------------------

@@ -330,7 +330,11 @@ def gold_batches(session: Session, project: ProjectInfo, policy: GoldPolicy,
     """
     gold = gold_table(session, project, policy)
     sqlite = session.get_bind().dialect.name == "sqlite"
-    if fmt == "jsonl" and sqlite:
+    if project.schema.image_fields:
+        # Image fields are hashes the caller turns into paths or embedded images
+        # (storage.export_images): values, not pre-encoded rows.
+        yield from column_batches(session, project, gold, decode_metadata=fmt == "jsonl")
+    elif fmt == "jsonl" and sqlite:
         yield from _sqlite_jsonl_batches(session, project, gold)
     elif fmt in ("csv", "parquet") and sqlite and all(spec.kind != "texts"
                                                       for spec in project.schema.fields):
@@ -354,7 +358,7 @@ def column_batches(session: Session, project: ProjectInfo, gold: GoldTable, *,
     schema = project.schema
     params: dict[str, Any] = {"project": project.id}
     sql = item_columns_sql(session, schema, params, project_items_where(session, params))
-    decode = [1 + i for i, spec in enumerate(schema.fields) if spec.kind == "texts"]
+    decode = [1 + i for i, spec in enumerate(schema.fields) if spec.kind in ("texts", "images")]
     metadata_at = 1 + len(schema.fields) + 2
     loads = json.loads
     for kept, gold_rows in _kept_batches(session, sql, params, gold, as_bytes=as_bytes):

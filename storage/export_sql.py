@@ -53,8 +53,8 @@ _HOLDS_NUL = r"%\\u0000%"
 
 def field_expressions(schema: TaskSchema, dialect: str, params: dict[str, Any]) -> list[str]:
     """Return SQL that takes each template field out of ``fields_json`` in the database (C code, not
-    ``json.loads`` per row): the text of a text field, the JSON of a texts field (a string or
-    a list, decoded in Python). On PostgreSQL a text field of an item whose JSON holds
+    ``json.loads`` per row): the text of a text field (or an image's hash), the JSON of a
+    texts or images field (a string or a list, decoded in Python). On PostgreSQL a text field of an item whose JSON holds
     ``\u0000`` is NULL here (see :func:`item_columns_sql`)."""
     expressions = []
     for index, spec in enumerate(schema.fields):
@@ -62,7 +62,7 @@ def field_expressions(schema: TaskSchema, dialect: str, params: dict[str, Any]) 
         if dialect == "postgresql":
             params[key] = spec.name
             params["holds_nul"] = _HOLDS_NUL
-            if spec.kind == "texts":
+            if spec.kind in ("texts", "images"):
                 expressions.append(f"CAST((CAST(fields_json AS json) -> CAST(:{key} AS text)) "
                                    "AS text)")
             else:
@@ -70,7 +70,7 @@ def field_expressions(schema: TaskSchema, dialect: str, params: dict[str, Any]) 
                                    f"(CAST(fields_json AS json) ->> CAST(:{key} AS text)) END")
         else:
             params[key] = f'$."{spec.name}"'
-            expressions.append(f"(fields_json -> :{key})" if spec.kind == "texts"
+            expressions.append(f"(fields_json -> :{key})" if spec.kind in ("texts", "images")
                                else f"json_extract(fields_json, :{key})")
     return expressions
 

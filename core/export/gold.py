@@ -142,7 +142,8 @@ def decide_reference(adjudicated: str | None, proposed: Sequence[str], kept: Seq
 
 def item_columns(schema: TaskSchema) -> list[Column]:
     """The item part of the gold export's columns: ``id``, the fields, model, group, metadata."""
-    columns = [Column("id")] + [Column(spec.name, "texts" if spec.kind == "texts" else "string")
+    kinds = {"texts": "texts", "image": "image", "images": "images"}
+    columns = [Column("id")] + [Column(spec.name, kinds.get(spec.kind, "string"))
                                 for spec in schema.fields]
     return [*columns, Column("model"), Column("group"), Column("metadata", "json")]
 

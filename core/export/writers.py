@@ -18,6 +18,10 @@ file in a ``.docket-tmp`` folder, which the next export there removes (:mod:`.te
   numbers, not formulas).
 * Parquet has a fixed Arrow schema from the column types (an all-empty batch still has the
   right types) and carries the export's metadata under the ``docket`` key.
+* Image columns (``image``: one, ``images``: a list) are paths in JSONL and CSV (the caller
+  writes the files beside the export) and the Hugging Face ``datasets`` Image layout
+  ``struct<bytes, path>`` in Parquet, declared as ``Image()`` features under the
+  ``huggingface`` key so that ``datasets.load_dataset("parquet", ...)`` decodes them.
 
 Every export also gets ``<file>.meta.json``: the metadata block with the row count and the
 file's SHA-256, written last.
@@ -50,7 +54,11 @@ from core.export.temporary import (
 )
 
 # "texts": a string or a list of strings (a template field of kind texts, e.g. source texts).
-COLUMN_TYPES = ("string", "texts", "int", "float", "bool", "timestamp", "json")
+# "image"/"images": one image or a list (a path in JSONL/CSV, {bytes, path} in Parquet).
+COLUMN_TYPES = ("string", "texts", "int", "float", "bool", "timestamp", "json", "image", "images")
+IMAGE_STRUCT = pa.struct([pa.field("bytes", pa.binary()), pa.field("path", pa.string())])
+# What an image column is in the text formats: its path(s).
+_TEXT_FORMAT_TYPES = {"image": "string", "images": "texts"}
 TABLE_FORMATS = ("jsonl", "csv", "parquet")
 META_SUFFIX = ".meta.json"
 # OWASP's set: spreadsheets skip a leading NUL or spaces and run what follows as a formula.
@@ -65,7 +73,7 @@ _CHECKED_FIRST_BYTES = _FORMULA_BYTES | {ord(_SKIPPED_LEAD)}
 _CHECKED_FIRST_CHARS = FORMULA_CHARS | {_SKIPPED_LEAD}
 _ARROW_TYPES = {"string": pa.string(), "texts": pa.list_(pa.string()), "int": pa.int64(),
                 "float": pa.float64(), "bool": pa.bool_(), "timestamp": pa.timestamp("us", tz="UTC"),
-                "json": pa.string()}
+                "json": pa.string(), "image": IMAGE_STRUCT, "images": pa.list_(IMAGE_STRUCT)}
 _HASH_CHUNK = 1 << 20
 # Kinds whose values are one Python type each (str, int, datetime), so equal values encode alike.
 _DEDUPLICATED_KINDS = frozenset({"string", "int", "timestamp"})
@@ -382,7 +390,7 @@ class _BytesFormat:
 
     def __init__(self, out: io.BufferedWriter, columns: Sequence[Column]) -> None:
         self.sink = _ByteSink(out)
-        self.columns = columns
+        self.columns = [Column(c.name, _TEXT_FORMAT_TYPES.get(c.type, c.type)) for c in columns]
 
     def write(self, batch: Batch) -> None:
         if isinstance(batch, EncodedRows):
@@ -410,7 +418,7 @@ class _Jsonl(_BytesFormat):
 class _Csv(_BytesFormat):
     def __init__(self, out: io.BufferedWriter, columns: Sequence[Column]) -> None:
         super().__init__(out, columns)
-        self.sink.write(b",".join(_csv_text(c.name) for c in columns) + _CSV_LINE_END)
+        self.sink.write(b",".join(_csv_text(c.name) for c in self.columns) + _CSV_LINE_END)
 
     def encode(self, batch: Columns) -> bytes:
         return csv_lines(self.columns, batch)
@@ -419,7 +427,13 @@ class _Csv(_BytesFormat):
 class _Parquet:
     def __init__(self, out: io.BufferedWriter, columns: Sequence[Column]) -> None:
         self.columns = columns
-        self.schema = pa.schema([pa.field(c.name, _ARROW_TYPES[c.type]) for c in columns])
+        features = huggingface_image_features(columns)
+        # In the Arrow schema itself (written when the writer opens): datasets reads features
+        # from there, not from the file's key-value metadata added at close.
+        self.schema = pa.schema(
+            [pa.field(c.name, _ARROW_TYPES[c.type]) for c in columns],
+            metadata={"huggingface": json.dumps({"info": {"features": features}})}
+            if features else None)
         self.writer = pq.ParquetWriter(out, self.schema, compression="zstd")
         self.pipe = _Pipe()
 
@@ -450,6 +464,14 @@ class _Parquet:
             self.writer.close()
         except (OSError, ValueError):
             log.debug("closing the parquet writer of a failed export", exc_info=True)
+
+
+def huggingface_image_features(columns: Sequence[Column]) -> dict[str, Any]:
+    """The ``datasets`` feature declarations of the image columns (``Image()``, a ``List`` of
+    them); ``datasets`` takes the other columns' features from their Arrow types."""
+    image = {"_type": "Image"}
+    return {c.name: image if c.type == "image" else {"feature": image, "_type": "List"}
+            for c in columns if c.type in ("image", "images")}
 
 
 def columns_of(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> list[list[Any]]:
