@@ -243,9 +243,16 @@ def end_sign_in(db: Database) -> None:
 
 # Constant scripts apart from the ticket (random URL-safe text, JSON-quoted): no user or item
 # text is ever part of them.
+# Images (components.image_route) need the cookie: one drawn by the run that signed in may
+# have been refused before the cookie came; once it is set, those are loaded again (setting
+# an <img>'s src, even to the same URL, loads it anew; a refusal is never cached).
 _EXCHANGE_SCRIPT = """<script>
 fetch("/_docket/session", {{method: "POST", credentials: "same-origin", cache: "no-store",
-  headers: {{"Content-Type": "text/plain"}}, body: {ticket}}});
+  headers: {{"Content-Type": "text/plain"}}, body: {ticket}}}).then(() => {{
+  const retry = () => document.querySelectorAll('img[src*="/_docket/image/"]').forEach(
+    (img) => {{ if (img.complete && img.naturalWidth === 0) {{ img.src = img.src; }} }});
+  retry(); setTimeout(retry, 1000); setTimeout(retry, 4000);
+}});
 </script>"""
 _CLEAR_SCRIPT = """<script>
 fetch("/_docket/session/end", {method: "POST", credentials: "same-origin", cache: "no-store"});

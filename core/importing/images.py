@@ -34,6 +34,9 @@ FORMATS = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"),
            "WEBP": ("image/webp", "webp"), "GIF": ("image/gif", "gif")}
 
 
+EXTENSION_OF_MIME = {mime: extension for mime, extension in FORMATS.values()}
+
+
 class ImageError(ValueError):
     """A value that is not an image Docket accepts; the message says why."""
 
@@ -80,8 +83,9 @@ def describe_image_value(value: object) -> str:
     return "image value"
 
 
-def check_image(data: bytes, *, source: str) -> CheckedImage:
-    """``data`` as a :class:`CheckedImage`; ``source`` names it in errors (a path, a field).
+def check_image(data: bytes, *, source: str, sha256: str | None = None) -> CheckedImage:
+    """``data`` as a :class:`CheckedImage`; ``source`` names it in errors (a path, a field);
+    ``sha256``, when the caller has hashed ``data`` already, is taken as its hash.
 
     Raises :class:`ImageError` for an empty or oversized file, SVG, a format outside
     :data:`FORMATS`, more than :data:`MAX_IMAGE_PIXELS` pixels, or a file Pillow cannot decode
@@ -118,7 +122,7 @@ def check_image(data: bytes, *, source: str) -> CheckedImage:
                              f"({exc})") from exc
     mime, extension = FORMATS[kind]
     return CheckedImage(data, kind, mime, extension, width, height,
-                        hashlib.sha256(data).hexdigest())
+                        sha256 or hashlib.sha256(data).hexdigest())
 
 
 def _within_limit(size: int, source: str) -> None:
