@@ -54,8 +54,8 @@ _HOLDS_NUL = r"%\\u0000%"
 def field_expressions(schema: TaskSchema, dialect: str, params: dict[str, Any]) -> list[str]:
     """Return SQL that takes each template field out of ``fields_json`` in the database (C code, not
     ``json.loads`` per row): the text of a text field (or an image's hash), the JSON of a
-    texts or images field (a string or a list, decoded in Python). On PostgreSQL a text field of an item whose JSON holds
-    ``\u0000`` is NULL here (see :func:`item_columns_sql`)."""
+    texts or images field (a string or a list, decoded in Python). On PostgreSQL a text field
+    of an item whose JSON holds ``\u0000`` is NULL here (see :func:`item_columns_sql`)."""
     expressions = []
     for index, spec in enumerate(schema.fields):
         key = f"field{index}"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from core.importing.content_hash import is_legacy_hash
 from core.schema import TaskSchema
 from storage.authz import ADMIN, Actor, authorize
 from storage.database import Database
-from storage.images import store_images
+from storage.images import store_images, stored_image_hashes
 from storage.models import Annotation, Item, utcnow
 from storage.projects import compatible_schema, ensure_project, find_project, get_project
 
@@ -318,7 +318,7 @@ class _BulkWriter:
             "unparseable_verdicts": unparseable,
             "human_labels": labels,
             "changed_ids": tuple(items.external_ids[p] for p in changed[:1000]),
-            "images": len(batch.images),
+            "images": len(batch.images) + len(batch.known_images),
             "new_images": new_images,
         }
 
@@ -553,6 +553,8 @@ def import_file(db: Database, path: str | Path, *, project_name: str,
     raw = read_import_file(path, name=name, limits=limits)
     if images is None:
         images = ImageSource(base=Path(path).resolve().parent)
+    if schema.image_fields:
+        images = replace(images, known=stored_image_hashes(db))
     batch = validate_table(raw, schema, limits=limits, images=images)
     check_policy(batch, on_error)
     return batch, write_import(db, project_name=project_name, schema=schema, batch=batch,

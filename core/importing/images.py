@@ -59,10 +59,13 @@ class CheckedImage:
 class ImageSource:
     """Where an import's image paths are looked up: ``archive`` (a zip uploaded with the file)
     first, then ``base`` (the imported file's folder); neither set means only inline images
-    (base64, ``data:`` URIs, Parquet bytes) can be read."""
+    (base64, ``data:`` URIs, Parquet bytes) can be read. ``known``: hashes already stored."""
 
     base: Path | None = None
     archive: zipfile.ZipFile | None = None
+    # SHA-256s of images already stored (checked when they were first imported): an image
+    # with one of these hashes is read and hashed but not decoded again.
+    known: frozenset[str] = frozenset()
 
     def read(self, value: object, *, source: str) -> bytes:
         """The bytes of image ``value`` (see :func:`image_bytes`, which raises :class:`ImageError`)."""

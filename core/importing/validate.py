@@ -169,6 +169,9 @@ class ImportBatch:
     # The checked images the valid rows reference, by SHA-256 (each once, however many rows
     # use it); the rows' image fields hold these hashes.
     images: dict[str, CheckedImage] = field(default_factory=dict, repr=False)
+    # Hashes the valid rows reference that were already stored (ImageSource.known): not
+    # decoded again, nothing to write.
+    known_images: frozenset[str] = frozenset()
 
     @property
     def is_clean(self) -> bool:
@@ -489,7 +492,7 @@ class _Checker:
         try:
             data = self.image_source.read(value, source=source)
             digest = hashlib.sha256(data).hexdigest()
-            if digest not in self.images:
+            if digest not in self.images and digest not in self.image_source.known:
                 self.images[digest] = check_image(data, source=source, sha256=digest)
             return digest
         except ImageError as exc:
@@ -629,7 +632,7 @@ class _Checker:
             return values if every_row else [values[row] for row in keep]
 
         field_pieces = _field_pieces(field_values, keep)
-        images = self.used_images(field_values, keep)
+        images, known_images = self.used_images(field_values, keep)
         fields_json = ["{" + ", ".join(filter(None, parts)) + "}"
                        for parts in zip(*field_pieces.values(), strict=True)]
         rater_labels = self.rater_labels(rater_values, keep)
@@ -663,23 +666,28 @@ class _Checker:
         self.problems.sort(key=_line_order)
         return ImportBatch(self.raw.file, self.raw.format, self.schema, items, self.problems,
                            self.raw.total_records, tuple(judges), tuple(annotators), rejected,
-                           rater_labels, label_columns, images)
+                           rater_labels, label_columns, images, known_images)
 
     def used_images(self, field_values: list[tuple[str, list[Any]]], keep: list[int]
-                    ) -> dict[str, CheckedImage]:
-        """The checked images the kept rows reference (a skipped row's images are not stored)."""
-        if not self.images:
-            return {}
-        image_columns = [values for name, values in field_values
-                         if name in {spec.name for spec in self.schema.image_fields}]
+                    ) -> tuple[dict[str, CheckedImage], frozenset[str]]:
+        """The checked images the kept rows reference (a skipped row's images are not stored),
+        and the already stored hashes they reference."""
+        names = {spec.name for spec in self.schema.image_fields}
+        if not names:
+            return {}, frozenset()
         used: dict[str, CheckedImage] = {}
-        for values in image_columns:
+        known: set[str] = set()
+        for name, values in field_values:
+            if name not in names:
+                continue
             for row in keep:
                 value = values[row]
                 for digest in value if isinstance(value, list) else [value]:
-                    if digest is not None:
+                    if digest in self.images:
                         used[digest] = self.images[digest]
-        return used
+                    elif digest is not None:
+                        known.add(digest)
+        return used, frozenset(known)
 
     def rater_labels(self, rater_values: list[tuple[_RaterColumn, list[Any]]], keep: list[int]
                      ) -> tuple[RaterLabels, ...]:

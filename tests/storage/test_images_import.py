@@ -53,7 +53,7 @@ def stored_fields(db, project: str = "pictures") -> dict[str, dict]:
     return dict(zip(frame["id"], frame["fields"], strict=True))
 
 
-def test_every_json_source_form_is_stored_once_by_hash(db, tmp_path):
+def test_every_json_source_form_is_stored_once_by_hash(db, tmp_path, monkeypatch):
     red, blue, green = png((255, 0, 0)), png((0, 0, 255), fmt="JPEG"), png((0, 255, 0), fmt="WEBP")
     (tmp_path / "img").mkdir()
     (tmp_path / "img" / "red.png").write_bytes(red)
@@ -90,7 +90,14 @@ def test_every_json_source_form_is_stored_once_by_hash(db, tmp_path):
     assert {b.sha256 for b in read_images(db, hashes=[sha(red), sha(green), "f" * 64])} == {
         sha(red), sha(green)}
 
-    # The same images again, in another project and re-imported: no new rows.
+    # The same images again, in another project and re-imported: no new rows, and the
+    # stored ones are not decoded again (they were checked at their first import).
+    import core.importing.validate as validate
+
+    def no_decoding(*_args, **_kwargs):
+        raise AssertionError("a stored image was decoded again")
+
+    monkeypatch.setattr(validate, "check_image", no_decoding)
     again = write_jsonl(tmp_path / "again.jsonl", [{"id": "x", "image": "img/red.png",
                                                    "prompt": "q"}])
     _, other = import_file(db, again, project_name="other", schema=SCHEMA, actor=OPERATOR)
@@ -98,7 +105,7 @@ def test_every_json_source_form_is_stored_once_by_hash(db, tmp_path):
     with zipfile.ZipFile(archive_path) as archive:
         _, same = import_file(db, path, project_name="pictures", schema=None, actor=OPERATOR,
                               images=ImageSource(base=tmp_path, archive=archive))
-    assert (same.unchanged, same.new_images) == (5, 0)
+    assert (same.unchanged, same.images, same.new_images) == (5, 3, 0)
     assert image_count(db) == 3
 
 
