@@ -199,3 +199,23 @@ def test_the_first_page_run_sweeps_what_killed_exports_left(app_db, monkeypatch,
 
     assert not at.exception
     assert not leftover.exists() and not leftover.parent.exists()
+
+
+def test_a_gold_export_with_images_is_one_zip_download(demo, admin):
+    """The image_scoring demo (issue 18): the JSONL names images/<sha256>.png; the page zips
+    the file (the same bytes), its metadata and the images into one download."""
+    import zipfile
+
+    at = open_with(EXPORT, user=admin, params={"export.project": "image_scoring"})
+    at = prepare(at, "gold")
+    assert not at.exception and not at.error
+    last = at.session_state[STATE]
+    path, bundle = Path(last["path"]), Path(last["bundle"])
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert rows and all(row["image"].startswith("images/") for row in rows)
+    assert [b.label for b in at.get("download_button")][0] == f"Download {bundle.name}"
+    with zipfile.ZipFile(bundle) as archive:
+        assert archive.read(path.name) == path.read_bytes()
+        names = set(archive.namelist())
+        assert {row["image"] for row in rows} <= names
+        assert f"{path.name}.meta.json" in names
