@@ -213,7 +213,7 @@ def test_a_gold_export_with_images_is_one_zip_download(demo, admin):
     path, bundle = Path(last["path"]), Path(last["bundle"])
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert rows and all(row["image"].startswith("images/") for row in rows)
-    assert [b.label for b in at.get("download_button")][0] == f"Download {bundle.name}"
+    assert at.get("download_button")[0].label == f"Download {bundle.name}"
     with zipfile.ZipFile(bundle) as archive:
         assert archive.read(path.name) == path.read_bytes()
         names = set(archive.namelist())
