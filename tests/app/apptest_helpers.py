@@ -94,4 +94,8 @@ TINY_DEMO_RECORDS = {
         {"id": "p1", "prompt": "Say hi", "response_a": "hi", "response_b": "hello",
          "judges": {"judge_a": {"preference": "tie"}, "judge_b": {"preference": "A"}}},
     ],
+    "image_scoring": [  # the picture is drawn at load time (storage.demo_images)
+        {"id": "s1", "image": "shapes/2-red-circle.png", "prompt": "How many red circles?",
+         "response": "Two.", "judges": {"judge_a": {"score": 5}}},
+    ],
 }
