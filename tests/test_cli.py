@@ -279,7 +279,7 @@ def test_an_unknown_file_type_names_every_accepted_extension(capsys, tmp_path: P
 
 def test_a_schema_file_reports_all_its_problems(capsys, tmp_path: Path, database: str) -> None:
     schema = tmp_path / "bad.toml"
-    schema.write_text('name = "Bad Name"\n[[fields]]\nname = "text"\nkind = "image"\n',
+    schema.write_text('name = "Bad Name"\n[[fields]]\nname = "text"\nkind = "audio"\n',
                       encoding="utf-8")
     path = write_csv(RECORDS, tmp_path / "items.csv")
     code, out, err = run(capsys, "--database", database, "import", str(path), "--project", "qa",
@@ -288,7 +288,7 @@ def test_a_schema_file_reports_all_its_problems(capsys, tmp_path: Path, database
     assert err == [
         f"error: {schema}: name: 'Bad Name' is not a valid name (lowercase letter first, then a-z, "
         "0-9 or _, at most 64 characters)",
-        f"error: {schema}: fields[0].kind: 'image' is not one of text, texts",
+        f"error: {schema}: fields[0].kind: 'audio' is not one of text, texts, image, images",
         f"error: {schema}: dimensions: is required",
     ]
 
