@@ -39,3 +39,21 @@ def test_the_annotate_page_shows_the_image_from_the_route(request, annotator, tm
     assert not at.exception
     assert [m.value for m in at.markdown if "/_docket/image/" in m.value] == [
         f"![image 1](/_docket/image/{digest})"] * 2  # the item and the full-size dialog
+
+
+def test_a_list_of_images_and_a_value_that_is_not_a_hash():
+    """kind = "images": each image of the list from the route, numbered; a stored value that
+    is not a hash (a schema changed after import) is said to be none, never linked."""
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        from components.image_view import render_image_field
+
+        render_image_field("pages", ["a" * 64, "b" * 64, "javascript:alert(1)"])
+
+    at = AppTest.from_function(page).run()
+    assert not at.exception
+    assert [m.value for m in at.markdown] == [f"![image 1](/_docket/image/{'a' * 64})",
+                                              f"![image 2](/_docket/image/{'b' * 64})"]
+    assert [c.value for c in at.caption] == ["3 images", "(not an image)"]
+    assert "javascript" not in page_text(at)
