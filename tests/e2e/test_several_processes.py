@@ -6,7 +6,8 @@ response header naming the process that answered, so the test knows where each b
 The browsers are the benchmark's websocket client (bench/st_client.py): ten annotators spread
 over both processes save labels at once, and none is lost or doubled; a session signed in
 through one process opens signed in on the other; a deactivation made on one process signs
-the user out on the other at their next click.
+the user out on the other at their next click; failed sign-ins through one process lock the
+(user, client) pair on the other, the client read from nginx's ``X-Forwarded-For``.
 
 Needs nginx (``.ci/run`` installs Debian's) and PostgreSQL (``DOCKET_TEST_POSTGRES_URL``);
 without them it skips with the reason, and fails under ``DOCKET_CI=1``.
@@ -42,7 +43,7 @@ from storage.annotation import ProjectSettings
 from storage.authz import OPERATOR
 from storage.database import Database, normalize_url
 from storage.migrations import migrate
-from storage.users import create_user, find_user
+from storage.users import PAIR_FREE_FAILURES, SIGN_IN_FAILED, create_user, find_user
 from tests.app.annotate_helpers import make_annotation_project, quiz_records
 from tests.conftest import REPO_ROOT, skip_or_fail
 from tests.e2e.conftest import ADMIN_NAME, ADMIN_PASSWORD, DocketServer, _free_port, running_server
@@ -393,3 +394,51 @@ def test_a_deactivation_on_one_process_signs_the_user_out_on_the_other(cluster):
         saved = session.execute(text("SELECT COUNT(*) FROM annotation WHERE user_id = :user"),
                                 {"user": leaver.id}).scalar_one()
     assert saved == 0  # the click after the deactivation saved nothing
+
+
+def test_failed_sign_ins_through_one_process_lock_the_pair_on_the_other(cluster):
+    first, second = cluster.servers
+    browser_first, browser_second, browser_elsewhere = browsers_for(
+        cluster, [first.port, second.port, second.port])
+
+    async def attempt(browser: str, client_address: str, password: str) -> list[str]:
+        """One sign-in of ``multi-ann0`` through nginx; return the errors it drew."""
+        visitor = StreamlitClient(cluster.proxy_url, "Annotate", headers={
+            "Cookie": f"{BROWSER_COOKIE}={browser}", "X-Forwarded-For": client_address})
+        try:
+            await visitor.connect()
+            submit, name_key, password_key = SIGN_IN
+            try:
+                await visitor.press(submit, {name_key: "multi-ann0", password_key: password})
+            except ClientError:
+                return list(visitor.state.errors)
+            return []
+        finally:
+            await visitor.close()
+
+    async def scenario() -> tuple[list[list[str]], list[str], list[str]]:
+        wrong = [await attempt(browser_first, "203.0.113.9", "not the password")
+                 for _ in range(PAIR_FREE_FAILURES + 1)]
+        locked = await attempt(browser_second, "203.0.113.9", PASSWORD)
+        elsewhere = await attempt(browser_elsewhere, "203.0.113.10", PASSWORD)
+        return wrong, locked, elsewhere
+
+    wrong, locked, elsewhere = run(scenario())
+    assert all(errors == [SIGN_IN_FAILED] for errors in wrong)
+    # The right password, through the other process from the same client: still locked.
+    assert len(locked) == 1 and locked[0].startswith("Too many failed sign-ins")
+    assert elsewhere == []  # failures from one client never lock the user out elsewhere
+
+
+def test_every_request_of_one_browser_reaches_one_process(cluster):
+    # The upload and download endpoints live in the memory of the process holding the
+    # browser's Streamlit session: each browser must stick to one process for every path.
+    for browser in browsers_for(cluster, [server.port for server in cluster.servers]):
+        seen = set()
+        for path in ("/", "/Annotate?project=1", "/_stcore/health", "/_stcore/host-config"):
+            request = urllib.request.Request(cluster.proxy_url + path,
+                                             headers={"Cookie": f"{BROWSER_COOKIE}={browser}"})
+            for _ in range(3):
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    seen.add(response.headers[UPSTREAM_HEADER])
+        assert len(seen) == 1, seen
