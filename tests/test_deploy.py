@@ -80,3 +80,18 @@ def test_the_readme_lists_what_stays_per_process():
                    "Streamlit session", "Setup token", "connection pool"):
         assert shared in text, shared
     assert "DOCKET_TRUSTED_PROXIES" in README
+
+
+def test_the_test_proxy_substitutes_only_ports_and_adds_one_header():
+    from bench.nginx_proxy import UPSTREAM_HEADER, ProxyError, site_config
+
+    site = (DEPLOY / "nginx.conf").read_text()
+    config = site_config(site, ports=[9001, 9002, 9003], listen=9100)
+    assert re.findall(r"server 127\.0\.0\.1:(\d+);", config) == ["9001", "9002", "9003"]
+    assert "listen 127.0.0.1:9100;" in config and "listen 80;" not in config
+    removed = {line.strip() for line in site.splitlines()} - {
+        line.strip() for line in config.splitlines()}
+    assert removed == {"server 127.0.0.1:8501;", "server 127.0.0.1:8502;", "listen 80;"}
+    assert f"add_header {UPSTREAM_HEADER} $upstream_addr always;" in config
+    with pytest.raises(ProxyError, match="changed its shape"):
+        site_config(site.replace("listen 80;", "listen 8080;"), ports=[1], listen=2)

@@ -21,8 +21,6 @@ import logging
 import os
 import re
 import secrets
-import shutil
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -36,6 +34,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
+from bench.nginx_proxy import UPSTREAM_HEADER, nginx_binary, start_proxy
+from bench.nginx_proxy import upstream_of as proxy_upstream
 from bench.st_client import ClientError, StreamlitClient, text_value
 from components.auth import SESSION_ENDED
 from components.browser import BROWSER_COOKIE, SESSION_COOKIE
@@ -45,14 +45,12 @@ from storage.database import Database, normalize_url
 from storage.migrations import migrate
 from storage.users import PAIR_FREE_FAILURES, SIGN_IN_FAILED, create_user, find_user
 from tests.app.annotate_helpers import make_annotation_project, quiz_records
-from tests.conftest import REPO_ROOT, skip_or_fail
+from tests.conftest import skip_or_fail
 from tests.e2e.conftest import ADMIN_NAME, ADMIN_PASSWORD, DocketServer, _free_port, running_server
 
 log = logging.getLogger(__name__)
 pytestmark = pytest.mark.browser  # real servers, like the browser tests (mandatory in CI)
 
-NGINX_CONF = REPO_ROOT / "deploy" / "nginx.conf"
-UPSTREAM_HEADER = "X-Docket-Upstream"
 PASSWORD = "several processes password"
 ANNOTATORS = [f"multi-ann{i}" for i in range(10)]
 SAVES = 4  # labels each annotator saves
@@ -74,39 +72,10 @@ class Cluster:
     access_log: Path
 
 
-def nginx_binary() -> str:
-    """Debian's nginx; skips (fails in CI) when it is not installed."""
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx")
-                                      else None)
-    if found is None:
+def require_nginx() -> None:
+    """Skips (fails in CI) when Debian's nginx is not installed."""
+    if nginx_binary() is None:
         skip_or_fail("nginx not found (apt-get install nginx; .ci/run installs it)")
-    return found
-
-
-def site_config(template: str, *, ports: list[int], listen: int) -> str:
-    """``deploy/nginx.conf`` with the upstream's servers on ``ports``, listening on 127.0.0.1
-    at ``listen``, and a response header naming the process that answered."""
-    servers = "".join(f"    server 127.0.0.1:{port};\n" for port in ports)
-    config, upstreams = re.subn(r"(?m)(^    server 127\.0\.0\.1:\d+;\n)+", servers, template)
-    config, listens = re.subn(r"(?m)^    listen 80;$", f"    listen 127.0.0.1:{listen};", config)
-    config, passes = re.subn(r"(?m)^(\s+)proxy_pass http://docket;$",
-                             rf"\g<0>\n\1add_header {UPSTREAM_HEADER} $upstream_addr always;",
-                             config)
-    assert (upstreams, listens, passes) == (1, 1, 1), "deploy/nginx.conf changed its shape"
-    return config
-
-
-def main_config(folder: Path, site: Path) -> str:
-    """An nginx.conf of the test's own: in the foreground, every path under ``folder``."""
-    temp = "\n".join(f"    {name}_temp_path {folder / name};"
-                     for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    # As root, nginx's workers would run as "nobody", who cannot enter pytest's folders.
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    return (f"{user}daemon off;\nworker_processes 1;\npid {folder / 'nginx.pid'};\n"
-            f"error_log {folder / 'error.log'} info;\nevents {{ worker_connections 512; }}\n"
-            f"http {{\n    log_format docket '$remote_addr \"$request\" $status "
-            f"upstream=$upstream_addr';\n    access_log {folder / 'access.log'} docket;\n"
-            f"{temp}\n    include {site};\n}}\n")
 
 
 @pytest.fixture(scope="module")
@@ -149,25 +118,10 @@ def _prepare(database_url: str, folder: Path) -> int:
         db.dispose()
 
 
-def _wait_for(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"nginx exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"nginx did not answer in 30 s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, postgres_url) -> Iterator[Cluster]:
     """Two app processes on one PostgreSQL database, and nginx in front of them."""
-    nginx = nginx_binary()
+    require_nginx()
     folder = tmp_path_factory.mktemp("several")
     project_id = _prepare(postgres_url, folder)
     env = {"DOCKET_TRUSTED_PROXIES": "127.0.0.1", "DOCKET_WORKER": "off"}
@@ -175,39 +129,19 @@ def cluster(tmp_path_factory, postgres_url) -> Iterator[Cluster]:
         servers = tuple(stack.enter_context(running_server(
             tmp_path_factory.mktemp(f"process{i}"), env=env, database_url=postgres_url))
             for i in range(2))
-        proxy_port = _free_port()
-        site = folder / "docket.conf"
-        site.write_text(site_config(NGINX_CONF.read_text(), ports=[s.port for s in servers],
-                                    listen=proxy_port))
-        (folder / "nginx.conf").write_text(main_config(folder, site))
-        checked = subprocess.run([nginx, "-t", "-p", str(folder), "-c", str(folder / "nginx.conf")],
-                                 capture_output=True, text=True)
-        assert checked.returncode == 0, checked.stderr
-        log = folder / "nginx.out"
-        with log.open("wb") as out:
-            process = subprocess.Popen([nginx, "-p", str(folder), "-c", str(folder / "nginx.conf")],
-                                       stdout=out, stderr=subprocess.STDOUT)
+        proxy = start_proxy(folder / "nginx", ports=[s.port for s in servers],
+                            listen=_free_port())
         try:
-            proxy_url = f"http://127.0.0.1:{proxy_port}"
-            _wait_for(f"{proxy_url}/_stcore/health", process, log)
-            yield Cluster(servers, proxy_url, postgres_url, project_id, folder / "access.log")
+            yield Cluster(servers, proxy.url, postgres_url, project_id, proxy.access_log)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            proxy.stop()
 
 
 # --- helpers ---------------------------------------------------------------------------------
 
 def upstream_of(cluster: Cluster, browser: str) -> int:
     """The port of the process nginx sends the browser holding cookie ``browser`` to."""
-    request = urllib.request.Request(f"{cluster.proxy_url}/_stcore/health",
-                                     headers={"Cookie": f"{BROWSER_COOKIE}={browser}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return int(response.headers[UPSTREAM_HEADER].rsplit(":", 1)[1])
+    return proxy_upstream(cluster.proxy_url, f"{BROWSER_COOKIE}={browser}")
 
 
 def browsers_for(cluster: Cluster, ports: list[int]) -> list[str]:
