@@ -38,20 +38,20 @@ from components.flash import flash
 from components.setup_token import SETUP_TOKEN, setup_token_required
 from core.client_address import ClientAddress
 from core.safe_text import escape_markdown
+from storage.auth_mode import auth_mode
 from storage.authz import NotAllowed
 from storage.database import Database
+from storage.sign_in import sign_in
 from storage.users import (
     LOCAL_ADMIN_NAME,
     MIN_PASSWORD_CHARS,
     UserError,
     UserInfo,
-    auth_mode,
     create_first_admin,
     ensure_local_admin,
     find_user,
     get_user,
     needs_first_admin,
-    sign_in,
 )
 from storage.web_sessions import check_session, end_session, session_lifetimes, start_session
 
@@ -263,7 +263,7 @@ def render_session_scripts() -> None:
 def require_user(db: Database, *, role: str | None) -> UserInfo:
     """Return the signed-in user if they may use a page needing ``role``; otherwise stop.
 
-    Raises :class:`~storage.users.AuthConfigError` for a bad ``DOCKET_AUTH`` or session
+    Raises :class:`~storage.auth_mode.AuthConfigError` for a bad ``DOCKET_AUTH`` or session
     lifetime setting.
 
     Nobody signed in: draws only the sign-in form (or, while no admin exists, the form that

@@ -43,7 +43,8 @@ from storage.annotation import ProjectSettings
 from storage.authz import OPERATOR
 from storage.database import Database, normalize_url
 from storage.migrations import migrate
-from storage.users import PAIR_FREE_FAILURES, SIGN_IN_FAILED, create_user, find_user
+from storage.sign_in import PAIR_FREE_FAILURES, SIGN_IN_FAILED
+from storage.users import create_user, find_user
 from tests.app.annotate_helpers import make_annotation_project, quiz_records
 from tests.conftest import skip_or_fail
 from tests.e2e.conftest import ADMIN_NAME, ADMIN_PASSWORD, DocketServer, _free_port, running_server

@@ -30,7 +30,8 @@ from storage.importer import import_file
 from storage.models import Annotation, Assignment, Gold, Project, UserAccount
 from storage.projects import ProjectError, ensure_project, get_project
 from storage.review import find_item_id
-from storage.users import SIGN_IN_FAILED, UserError, create_user, sign_in
+from storage.sign_in import SIGN_IN_FAILED, sign_in
+from storage.users import UserError, create_user
 from tests.converters import write_jsonl
 
 UNSAFE = {"nul": ("a\x00b", "contains a NUL character (U+0000), which cannot be stored"),
