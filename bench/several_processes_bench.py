@@ -56,12 +56,13 @@ from bench.annotate_bench import (  # noqa: E402
 )
 from bench.nginx_proxy import nginx_binary, start_proxy, upstream_of  # noqa: E402
 from core.templates import TEMPLATES  # noqa: E402
-from storage.annotation import ProjectSettings, rebuild_queues, set_members, update_settings  # noqa: E402
+from storage.annotation_settings import ProjectSettings, set_members, update_settings  # noqa: E402
 from storage.authz import OPERATOR  # noqa: E402
 from storage.database import Database, normalize_url  # noqa: E402
 from storage.importer import import_file  # noqa: E402
 from storage.migrations import migrate  # noqa: E402
 from storage.projects import get_project  # noqa: E402
+from storage.queues import rebuild_queues  # noqa: E402
 from storage.users import create_user  # noqa: E402
 
 ANNOTATORS = 10

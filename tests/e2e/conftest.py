@@ -21,12 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from storage.annotation import rebuild_queues, set_members
+from storage.annotation_settings import set_members
 from storage.authz import OPERATOR
 from storage.database import Database
 from storage.demo import load_demo
 from storage.migrations import migrate
 from storage.projects import get_project
+from storage.queues import rebuild_queues
 from storage.users import create_user, find_user
 from tests.conftest import REPO_ROOT, skip_or_fail
 

@@ -39,7 +39,7 @@ from bench.nginx_proxy import upstream_of as proxy_upstream
 from bench.st_client import ClientError, StreamlitClient, text_value
 from components.auth import SESSION_ENDED
 from components.browser import BROWSER_COOKIE, SESSION_COOKIE
-from storage.annotation import ProjectSettings
+from storage.annotation_settings import ProjectSettings
 from storage.authz import OPERATOR
 from storage.database import Database, normalize_url
 from storage.migrations import migrate
