@@ -29,15 +29,7 @@ from storage.annotation_settings import AnnotationError, get_settings
 from storage.authz import Actor, authorize_self
 from storage.database import Database
 from storage.drafts import discard_draft
-from storage.models import (
-    Annotation,
-    Assignment,
-    AuditLog,
-    Item,
-    Project,
-    UserAccount,
-    utcnow,
-)
+from storage.models import Annotation, Assignment, AuditLog, Item, Project, UserAccount, utcnow
 from storage.projects import parsed_schema
 
 MAX_NOTE_CHARS = 10_000

@@ -15,17 +15,9 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlmodel import Session
 
-from core.queues import (
-    MAX_OVERLAP,
-    QUEUE_ORDERS,
-)
+from core.queues import MAX_OVERLAP, QUEUE_ORDERS
 from storage.authz import ADMIN, Actor, authorize
-from storage.models import (
-    AuditLog,
-    Project,
-    ProjectMember,
-    UserAccount,
-)
+from storage.models import AuditLog, Project, ProjectMember, UserAccount
 from storage.projects import ProjectInfo, project_by_id
 from storage.revisions import Revision, check_revision, latest_revision
 

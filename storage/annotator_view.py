@@ -14,14 +14,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlmodel import Session
 
 from storage.annotation_settings import AnnotationError, ProjectSettings
-from storage.models import (
-    Annotation,
-    Assignment,
-    Item,
-    Judge,
-    Project,
-    Verdict,
-)
+from storage.models import Annotation, Assignment, Item, Judge, Project, Verdict
 from storage.queues import ASSIGNMENT_COLUMNS, AssignmentView, queue_query
 
 

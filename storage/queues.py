@@ -22,21 +22,10 @@ from core.queues import (
     order_items,
     plan_assignments,
 )
-from storage.annotation_settings import (
-    get_settings,
-    member_ids,
-)
+from storage.annotation_settings import get_settings, member_ids
 from storage.authz import ADMIN, Actor, authorize
 from storage.database import Database
-from storage.models import (
-    Assignment,
-    Item,
-    Project,
-    ProjectMember,
-    UserAccount,
-    Verdict,
-    utcnow,
-)
+from storage.models import Assignment, Item, Project, ProjectMember, UserAccount, Verdict, utcnow
 
 
 @dataclass(frozen=True)
