@@ -50,7 +50,8 @@ USER_ERRORS: dict[str, tuple[str, ...]] = {
     "storage.projects": ("ProjectError",),
     "storage.export": ("ExportDenied",),
     "storage.authz": ("NotAllowed",),
-    "storage.users": ("UserError", "AuthConfigError"),
+    "storage.users": ("UserError",),
+    "storage.auth_mode": ("AuthConfigError",),
     "storage.judges": ("JudgeError",),
     "storage.judge_runs": ("RunError",),
     "core.judges.endpoints": ("EndpointError",),
@@ -658,7 +659,9 @@ def admin_user(name: str | None, db: Database, *, what: str,
     refused, e.g. "exports"). Whether the user is an admin is checked by the storage function
     acting, inside its transaction.
     """
-    from storage.users import auth_mode, ensure_local_admin, sign_in
+    from storage.auth_mode import auth_mode
+    from storage.sign_in import sign_in
+    from storage.users import ensure_local_admin
 
     if name is None:
         if auth_mode() != "none":

@@ -15,6 +15,7 @@ import streamlit as st
 from components.auth import acting_user, begin_session, refused
 from components.flash import flash, show_flash
 from core.safe_text import escape_markdown
+from storage.auth_mode import auth_mode
 from storage.authz import NotAllowed
 from storage.database import Database
 from storage.models import ROLES
@@ -22,7 +23,6 @@ from storage.users import (
     MIN_PASSWORD_CHARS,
     UserError,
     UserInfo,
-    auth_mode,
     change_role,
     create_user,
     list_users,

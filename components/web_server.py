@@ -28,9 +28,10 @@ from components.log_privacy import install_session_id_redaction
 from components.setup_token import SETUP_TOKEN, setup_token_required
 from components.web_middleware import BlockMetrics, BrowserCookie
 from components.web_routes import session_routes
+from storage.auth_mode import AuthConfigError, auth_mode
 from storage.database import Database, DatabaseConfigError, database_url_from_env
 from storage.migrations import SchemaTooNewError, migrate
-from storage.users import AuthConfigError, auth_mode, needs_first_admin
+from storage.users import needs_first_admin
 
 log = logging.getLogger(__name__)
 
