@@ -17,7 +17,7 @@ MODEL_TABLES = {"schema_version", "project", "item", "judge", "verdict", "user_a
                 "annotation", "gold", "audit_log", "sign_in_attempt", "project_member",
                 "assignment", "judge_definition", "prompt_version", "judge_run", "jury", "debate",
                 "web_session", "web_session_ticket", "label_draft", "error_tag",
-                "rationale_rating"}
+                "rationale_rating", "api_token"}
 NEXT = SCHEMA_VERSION + 1
 
 
