@@ -299,3 +299,10 @@ def test_openapi_describes_exactly_the_routes(api):
     routes = {route.path.removeprefix(PREFIX): {m.lower() for m in route.methods} - {"head"}
               for route in api_routes()}
     assert routes == {path: set(operations) for path, operations in document["paths"].items()}
+
+
+def test_a_bad_limit_setting_is_a_clear_server_error(api, monkeypatch):
+    monkeypatch.setenv("DOCKET_API_RATE_LIMIT", "lots")
+    answer = api.client.get(f"{PREFIX}/projects", headers=api.headers())
+    assert answer.status_code == 500
+    assert "DOCKET_API_RATE_LIMIT" in answer.json()["detail"]
