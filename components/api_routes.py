@@ -48,7 +48,7 @@ from components.api_access import (
 )
 from components.api_openapi import openapi_document
 from storage.api_tokens import TokenUser, check_token
-from storage.authz import NotAllowed
+from storage.authz import ADMIN, NotAllowed
 from storage.database import Database
 from storage.metrics_document import DEFAULT_RESAMPLES, MetricsCache
 from storage.projects import ProjectError, UnknownProjectError
@@ -210,7 +210,7 @@ async def _import(request: Request, user: TokenUser, db: Database) -> Response:
         return error_response(400, "bad_request", f"Content-Type {media or '(none)'!r}: send "
                                                   "application/x-ndjson, text/csv or "
                                                   "application/vnd.apache.parquet")
-    if user.user.role != "admin":  # refuse before reading a large body; the import checks too
+    if user.user.role != ADMIN:  # refuse before reading a large body; the import checks too
         return error_response(403, "forbidden", f"{user.user.name!r} is not an admin: only "
                                                 "admins may import")
     folder = Path(tempfile.mkdtemp(prefix="docket-api-import-"))
