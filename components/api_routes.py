@@ -50,7 +50,6 @@ from components.api_openapi import openapi_document
 from storage.api_tokens import TokenUser, check_token
 from storage.authz import ADMIN, NotAllowed
 from storage.database import Database
-from storage.metrics_document import DEFAULT_RESAMPLES, MetricsCache
 from storage.projects import ProjectError, UnknownProjectError
 
 log = logging.getLogger(__name__)
@@ -102,7 +101,7 @@ class _Api:
     def __init__(self, database: Callable[[], Database]) -> None:
         self.database = database
         self.limiter = RateLimiter()
-        self.metrics_cache = MetricsCache()
+        self.metrics_cache: Any = None  # made at the first metrics request (imports scipy)
 
     async def health(self, request: Request) -> Response:
         """``GET /health``: 200 once the database answers a query, else 503."""
@@ -158,8 +157,15 @@ class _Api:
 
     async def metrics(self, request: Request, user: TokenUser, db: Database) -> Response:
         """``GET /projects/{name}/metrics``: the ``cli.py metrics --json`` document."""
-        from storage.metrics_document import MetricsRequest, metrics_document
+        from storage.metrics_document import (
+            DEFAULT_RESAMPLES,
+            MetricsCache,
+            MetricsRequest,
+            metrics_document,
+        )
 
+        if self.metrics_cache is None:
+            self.metrics_cache = MetricsCache()
         query = request.query_params
         metrics_request = MetricsRequest(
             dimension=query.get("dimension") or None,
@@ -262,6 +268,7 @@ async def _export(request: Request, user: TokenUser, db: Database) -> Response:
     from core.export.gold import DEFAULT_MIN_LABELS, DEFAULT_POLICY, GoldPolicy
     from core.export.registry import KINDS
     from storage.export import ExportRequest, export_project
+    from storage.metrics_document import DEFAULT_RESAMPLES
 
     kind = request.path_params["kind"]
     if kind not in KINDS:

@@ -306,3 +306,11 @@ def test_a_bad_limit_setting_is_a_clear_server_error(api, monkeypatch):
     answer = api.client.get(f"{PREFIX}/projects", headers=api.headers())
     assert answer.status_code == 500
     assert "DOCKET_API_RATE_LIMIT" in answer.json()["detail"]
+
+
+def test_the_default_body_limit_is_the_imports_own_file_limit():
+    from components.api_access import DEFAULT_MAX_BODY_BYTES, api_limits
+    from core.importing import ImportLimits
+
+    assert ImportLimits.max_total_bytes == DEFAULT_MAX_BODY_BYTES
+    assert api_limits().max_body_bytes == DEFAULT_MAX_BODY_BYTES
