@@ -802,6 +802,19 @@ def judge_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--concurrency", type=int, default=8, metavar="C",
                      help=f"calls at once, 1 to {MAX_CONCURRENCY} (default %(default)s)")
     run.add_argument("--user", help=user_help)
+    runs = actions.add_parser("runs", help="list a project's judge runs, newest first, with "
+                                           "their status and progress")
+    runs.add_argument("--project", required=True, help="project name")
+    runs.add_argument("--limit", type=positive_int, default=20, metavar="N",
+                      help="at most N runs (default %(default)s)")
+    runs.add_argument("--json", action="store_true", help="one JSON document instead of lines")
+    runs.add_argument("--user", help=user_help)
+    cancel = actions.add_parser("cancel", help="ask a run to stop (the worker carrying it out "
+                                               "finishes the calls in flight; a queued run "
+                                               "ends at once)")
+    cancel.add_argument("run_id", metavar="RUN", type=positive_int,
+                        help="the run's number (see `judge runs`)")
+    cancel.add_argument("--user", help=user_help)
 
 
 def cmd_judge(args: argparse.Namespace, db: Database) -> int:
@@ -813,7 +826,8 @@ def cmd_judge(args: argparse.Namespace, db: Database) -> int:
     actor = admin_user(args.user, db, what="judge commands", denied=NotAllowed)
     if actor.role != "admin":  # `judge list` writes nothing that would check it
         raise NotAllowed(f"judge commands are for admins only: {actor.name} is {actor.role}")
-    action = {"add": judge_add, "list": judge_list, "run": judge_run}[args.judge_command]
+    action = {"add": judge_add, "list": judge_list, "run": judge_run, "runs": judge_runs,
+              "cancel": judge_cancel}[args.judge_command]
     return action(args, db, actor)
 
 
@@ -943,6 +957,39 @@ def judge_run(args: argparse.Namespace, db: Database, actor: UserInfo) -> int:
         print(f"error: run {info.id} of {info.judge}: {state}{info.message or 'see the log'}",
               file=sys.stderr)
         return 1
+    return 0
+
+
+def judge_runs(args: argparse.Namespace, db: Database, actor: UserInfo) -> int:
+    """Print the project's runs, newest first (``--json``: one document)."""
+    from storage.judge_runs import project_runs
+    from storage.projects import get_project
+
+    with db.read() as session:
+        project = get_project(session=session, name=args.project)
+        runs = project_runs(session=session, project_id=project.id, limit=args.limit)
+    if args.json:
+        print(json.dumps({"project": project.name, "runs": [run.to_dict() for run in runs]},
+                         ensure_ascii=False, indent=2))
+    elif not runs:
+        print(f"no judge runs on {project.name} yet: start one with `python cli.py judge run "
+              f"--project {project.name} --judge NAME`")
+    for run in [] if args.json else runs:
+        started = run.created_at.strftime("%Y-%m-%d %H:%M")
+        print(f"{started}  {run.line()}" + ("  (stop requested)" if run.cancel_requested
+                                            and run.status == "running" else ""))
+    return 0
+
+
+def judge_cancel(args: argparse.Namespace, db: Database, actor: UserInfo) -> int:
+    """Ask run ``RUN`` to stop and print its line; 0 even when it had already ended (the
+    line says how)."""
+    from storage.judge_runs import request_cancel
+
+    with db.write() as session:
+        info = request_cancel(session=session, run_id=args.run_id, actor=actor)
+    print(info.line() + ("; stop requested: the worker finishes the calls in flight"
+                         if info.status == "running" else ""))
     return 0
 
 

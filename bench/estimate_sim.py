@@ -48,7 +48,7 @@ from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-from scipy.stats import norm  # noqa: E402
+from scipy.stats import t as t_dist  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -61,7 +61,6 @@ HANNA = Path("hanna-benchmark-asg") / "hanna_metric_scores_llm.csv"
 HANNA_CRITERIA = ("RE", "CH", "EM", "SU", "EG", "CX")
 HANNA_LLMS = ("Beluga-13B", "OrcaPlatypus", "Mistral-7B", "Llama-13B", "ChatGPT")
 SIZES = (30, 60, 100, 200, 400)
-Z = float(norm.ppf(0.975))
 
 
 @dataclass(frozen=True)
@@ -119,38 +118,74 @@ def load_hanna(shared: Path) -> list[Population]:
 
 # --- the estimators of core/estimate/ppi.py, vectorised over repetitions (rows) ---------------
 
+def _binary(y: np.ndarray) -> bool:
+    return bool(np.isin(y, (0.0, 1.0)).all())
+
+
+def _corners(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    low, high = min(0.0, float(f.min())), max(1.0, float(f.max()))
+    return np.array([0.0, 0.0, 1.0, 1.0]), np.array([low, high, low, high])
+
+
+def _labelled_variance(ys: np.ndarray, fs: np.ndarray, lam: np.ndarray, binary: bool,
+                       corners: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Per row, the small-sample variance of y - lam f (ppi._labelled_variance)."""
+    residual = ys - lam[:, None] * fs
+    variance = residual.var(axis=1, ddof=1)
+    if binary:
+        pseudo = corners[0][None, :] - lam[:, None] * corners[1][None, :]
+        variance = np.maximum(variance, np.concatenate([residual, pseudo], axis=1).var(axis=1))
+    return variance
+
+
 def uniform_batch(y: np.ndarray, f: np.ndarray, samples: np.ndarray,
                   lam: float | None = None) -> dict[str, np.ndarray]:
-    """PPI++ (ppi_mean) and classical (classical_mean) estimates and standard errors for
-    each row of ``samples`` (R x n item indices, a simple random sample per row); a fixed
-    ``lam`` (1 = plain PPI) instead of the tuned one."""
+    """PPI++ (ppi_mean) and classical (classical_mean) estimates and small-sample standard
+    errors for each row of ``samples`` (R x n item indices, a simple random sample per row);
+    a fixed ``lam`` (1 = plain PPI) instead of the tuned one. Intervals: ± quantile(n) x se."""
     big = len(y)
     n = samples.shape[1]
     rest = big - n
     ys, fs = y[samples], f[samples]
+    binary = _binary(y)
     sum_f, sum_f2 = f.sum(), (f * f).sum()
     rest_mean = (sum_f - fs.sum(axis=1)) / rest
     rest_var = (sum_f2 - (fs * fs).sum(axis=1)) / rest - rest_mean ** 2
     covariance = (ys * fs).mean(axis=1) - ys.mean(axis=1) * fs.mean(axis=1)
     variance_all = f.var(ddof=1)
+    tuned = lam is None
     if lam is not None:
         lam = np.full(len(samples), float(lam))
     elif variance_all > 0:
         lam = np.clip(covariance / ((1 + n / rest) * variance_all), 0, 1)
     else:
         lam = np.zeros(len(samples))
-    residual = ys - lam[:, None] * fs
-    estimate = lam * rest_mean + residual.mean(axis=1)
-    se = np.sqrt(lam ** 2 * np.maximum(rest_var, 0) / rest + residual.var(axis=1) / n)
+    estimate = lam * rest_mean + (ys - lam[:, None] * fs).mean(axis=1)
+    # The corners use each row's sampled f range; ppi uses the labelled f too.
+    low = np.minimum(0.0, fs.min(axis=1))
+    high = np.maximum(1.0, fs.max(axis=1))
+    if binary and (low.min() < 0 or high.max() > 1):
+        raise ValueError("the batch assumes predictions in [0, 1] for yes/no labels")
+    corners = _corners(np.array([0.0, 1.0]))
+    labelled = _labelled_variance(ys, fs, lam, binary, corners)
+    se = np.sqrt(lam ** 2 * np.maximum(rest_var, 0) / rest + labelled / n)
+    zero = np.zeros(len(samples))
+    classical_se = np.sqrt(_labelled_variance(ys, np.zeros_like(fs), zero, binary, corners) / n)
+    if tuned:  # never wider than the labels alone (ppi_mean falls back to λ = 0)
+        wider = (lam > 0) & (classical_se < se)
+        estimate = np.where(wider, ys.mean(axis=1), estimate)
+        se, lam = np.where(wider, classical_se, se), np.where(wider, 0.0, lam)
     return {"ppi": estimate, "ppi_se": se, "lam": lam, "classical": ys.mean(axis=1),
-            "classical_se": ys.std(axis=1) / np.sqrt(n)}
+            "classical_se": classical_se, "quantile": quantile(n)}
 
 
 def active_batch(y: np.ndarray, f: np.ndarray, mask: np.ndarray, pi: np.ndarray
                  ) -> dict[str, np.ndarray]:
-    """The weighted PPI++ (ppi_mean_weighted) and Horvitz-Thompson classical estimates for
-    each row of ``mask`` (R x N, the labelled items), inclusion probabilities ``pi``."""
+    """The weighted PPI++ (ppi_mean_weighted) and Horvitz-Thompson classical estimates with
+    small-sample standard errors for each row of ``mask`` (R x N, the labelled items, n per
+    row), inclusion probabilities ``pi``."""
     big = len(y)
+    n = int(mask[0].sum())
     weight = mask / pi
     a = y * weight
     b = f * (1 - weight)
@@ -160,9 +195,34 @@ def active_batch(y: np.ndarray, f: np.ndarray, mask: np.ndarray, pi: np.ndarray
     covariance = (a_centred * b_centred).mean(axis=1)
     lam = np.where(variance_b > 0, np.clip(-covariance / np.where(variance_b > 0, variance_b, 1),
                                            0, 1), 0.0)
+    mean_weight = weight.sum(axis=1) / n
+    binary = _binary(y)
+
+    def se_of(z: np.ndarray, lam_row: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+        estimate = z.mean(axis=1)
+        se = z.std(axis=1) / np.sqrt(big)
+        if binary:
+            pseudo_y, pseudo_f = _corners(predicted)
+            pseudo = (lam_row[:, None] * pseudo_f[None, :]
+                      + (pseudo_y[None, :] - lam_row[:, None] * pseudo_f[None, :])
+                      * mean_weight[:, None])
+            squares = (((z - estimate[:, None]) ** 2).sum(axis=1)
+                       + ((pseudo - estimate[:, None]) ** 2).sum(axis=1))
+            se = np.maximum(se, np.sqrt(squares / (big + 4) / big))
+        return se
+
     z = a + lam[:, None] * b
-    return {"ppi": z.mean(axis=1), "ppi_se": z.std(axis=1) / np.sqrt(big), "lam": lam,
-            "classical": a.mean(axis=1), "classical_se": a.std(axis=1) / np.sqrt(big)}
+    se = se_of(z, lam, f)
+    classical_se = se_of(a, np.zeros(len(a)), np.zeros(big))
+    wider = (lam > 0) & (classical_se < se)  # never wider than the labels alone
+    return {"ppi": np.where(wider, a.mean(axis=1), z.mean(axis=1)),
+            "ppi_se": np.where(wider, classical_se, se), "lam": np.where(wider, 0.0, lam),
+            "classical": a.mean(axis=1), "classical_se": classical_se, "quantile": quantile(n)}
+
+
+def quantile(n: int) -> float:
+    """The small-sample intervals' t quantile (95 %, n - 1 degrees of freedom)."""
+    return float(t_dist.ppf(0.975, n - 1))
 
 
 def uniform_samples(big: int, n: int, reps: int, rng: np.random.Generator) -> np.ndarray:
@@ -214,18 +274,21 @@ def simulate(population: Population, *, reps: int, seed: int, sizes=SIZES) -> li
         samples = uniform_samples(big, n, reps, rng)
         masks = active_masks(shares, n, reps, rng)
         pi = np.minimum(1.0, n * shares)
-        plain = np.median(2 * Z * population.y[samples].std(axis=1) / np.sqrt(n))
+        plain = None  # the uniform classical width: the same for every judge
         for judge, f in population.predictions.items():
             for design, result in (("uniform", uniform_batch(population.y, f, samples)),
                                    ("active", active_batch(population.y, f, masks, pi))):
-                cover = {k: float(np.mean(np.abs(result[k] - truth) <= Z * result[f"{k}_se"]))
+                q = result["quantile"]
+                if plain is None:
+                    plain = np.median(2 * q * result["classical_se"])
+                cover = {k: float(np.mean(np.abs(result[k] - truth) <= q * result[f"{k}_se"]))
                          for k in ("classical", "ppi")}
                 with np.errstate(divide="ignore", invalid="ignore"):
                     ratio = np.where(result["classical_se"] > 0,
                                      result["ppi_se"] / result["classical_se"], 1.0)
                 cells.append(Cell(population.name, judge, design, n, cover["classical"],
                                   cover["ppi"], float(np.median(ratio)),
-                                  float(np.median(2 * Z * result["ppi_se"])),
+                                  float(np.median(2 * q * result["ppi_se"])),
                                   float(np.median(result["lam"])), float(plain)))
     return cells
 

@@ -76,7 +76,8 @@ def render_dashboard(db: Database) -> None:
     view = st.segmented_control("Details", VIEWS, default=VIEWS[0], key=VIEW_KEY, required=True)
     if view == "Estimates":
         render_estimates(db, project, version, request.dimension, request.binarize_at,
-                         facets.judges, request.juries)
+                         facets.judges, request.juries, request.groups, request.models,
+                         request.raters)
         return
     _detail(view or VIEWS[0], db, project, version, data, metric)
 

@@ -26,12 +26,16 @@ BY_CHOICES = {"model": "per model", "group": "per group", None: "overall only"}
 @st.cache_data(ttl=ESTIMATE_TTL_S, max_entries=32, show_spinner="Estimating…")
 def estimate_data(_db: Database, db_url: str, project_id: int, version: str, judge: str,
                   dimension: str, binarize_at: str | None, by: str | None,
-                  juries: tuple[tuple[str, Jury], ...] = ()) -> EstimateReport:
+                  juries: tuple[tuple[str, Jury], ...] = (),
+                  groups: tuple[str, ...] | None = None,
+                  models: tuple[str, ...] | None = None,
+                  raters: tuple[str, ...] | None = None) -> EstimateReport:
     """:func:`storage.estimates.estimate` for these options (a frozen dataclass)."""
     with _db.read() as session:
         project = project_by_id(session=session, project_id=project_id)
         return estimate(session=session, project=project, judge=judge, dimension=dimension,
-                        binarize_at=binarize_at, by=by, juries=dict(juries))
+                        binarize_at=binarize_at, by=by, juries=dict(juries), groups=groups,
+                        models=models, raters=raters)
 
 
 @st.cache_data(ttl=ESTIMATE_TTL_S, max_entries=64, show_spinner=False)
@@ -51,9 +55,16 @@ def budget_line(db: Database, project_id: int, version: str) -> str | None:
 
 def render_estimates(db: Database, project: ProjectInfo, version: str, dimension: str,
                      binarize_at: str | None, judges: tuple[str, ...],
-                     juries: tuple[tuple[str, Jury], ...] = ()) -> None:
+                     juries: tuple[tuple[str, Jury], ...] = (),
+                     groups: tuple[str, ...] | None = None,
+                     models: tuple[str, ...] | None = None,
+                     raters: tuple[str, ...] | None = None) -> None:
     """Draw the Estimates view for one dimension of ``project``; ``juries`` (the project's
-    stored ones whose members are all among ``judges``) may power the estimate too."""
+    stored ones whose members are all among ``judges``) may power the estimate too. The
+    Dashboard's filters apply: ``groups``/``models`` restrict it to those items, ``raters``
+    (None: all) to those annotators and judges."""
+    if raters is not None:
+        judges = tuple(name for name in judges if name in raters)
     if not judges:
         st.info("Estimates need a judge's verdicts on the items.", icon=":material/info:")
         return
@@ -68,13 +79,18 @@ def render_estimates(db: Database, project: ProjectInfo, version: str, dimension
                                  format_func=BY_CHOICES.get, key="estimates.by")
     try:
         report = estimate_data(db, db.url, project.id, version, judge, dimension, binarize_at,
-                               by, juries)
+                               by, juries, groups, models, raters)
     except (EstimateError, MetricsInputError) as exc:
         # NoDesignError says in one sentence why no label can be used.
         st.warning(escape_markdown(exc), icon=":material/warning:")
         return
     with st.container(border=True):
         st.markdown(escape_markdown(assumption_sentence(report)))
+        if groups is not None or models is not None:
+            chosen = [*(f"group {g}" for g in groups or ()), *(f"model {m}" for m in models or ())]
+            st.caption(escape_markdown(f"Only the items of {', '.join(chosen)} (the filters "
+                                       "above): the mean over those items, from the labels "
+                                       "drawn among them."))
         warning = small_sample_warning(report)
         if warning:
             st.caption(escape_markdown(warning))

@@ -91,15 +91,33 @@ def judge_disagreement(labels: Mapping[int, Mapping[str, Sequence[str]]]) -> dic
 
 
 def design_shares(item_ids: Sequence[int], *, order: str,
-                  uncertainty: Mapping[int, float] | None = None) -> dict[int, float]:
+                  uncertainty: Mapping[int, float] | None = None,
+                  recorded: Mapping[int, float] | None = None) -> dict[int, float]:
     """Each item's draw share under a design order: 1/N for ``estimation``; for ``active``
-    a fifth uniform plus the rest in proportion to ``uncertainty`` (missing = 0). Raises
-    :class:`QueueError` for an order that is not a design order."""
+    a fifth uniform plus the rest in proportion to ``uncertainty`` (missing = 0).
+
+    ``recorded`` holds the shares items already drew with (their queue slots'). Under
+    ``active`` with unequal recorded shares (an active design under way) those items keep
+    them, up to one common factor, and only the items without one get fresh shares, put on
+    the same scale (fresh shares times mean recorded / mean fresh share of the recorded
+    items); all are then normalised to sum to 1. The order by draw / share of the items
+    already drawn is then unchanged (a common factor cannot reorder them), so their labelled
+    start stays the start of the new order and added items join the sample by their own
+    draws. Equal recorded shares are the ``estimation`` design's: switching to ``active``
+    starts a new design. Raises :class:`QueueError` for an order that is not a design order.
+    """
     if order not in DESIGN_ORDERS:
         raise QueueError(f"order {order!r} has no sampling design ({', '.join(DESIGN_ORDERS)} do)")
     scores = (uncertainty or {}) if order == "active" else {}
-    shares = draw_shares([scores.get(item_id, 0.0) for item_id in item_ids])
-    return {item_id: float(share) for item_id, share in zip(item_ids, shares, strict=True)}
+    fresh = dict(zip(item_ids, draw_shares([scores.get(item_id, 0.0) for item_id in item_ids]),
+                     strict=True))
+    kept = {item_id: share for item_id, share in (recorded or {}).items() if item_id in fresh}
+    if order == "active" and kept and max(kept.values()) - min(kept.values()) > 1e-12:
+        scale = sum(kept.values()) / sum(fresh[item_id] for item_id in kept)
+        sizes = {item_id: kept.get(item_id, fresh[item_id] * scale) for item_id in item_ids}
+        total = sum(sizes.values())
+        return {item_id: float(size / total) for item_id, size in sizes.items()}
+    return {item_id: float(share) for item_id, share in fresh.items()}
 
 
 def judge_uncertainty(labels: Mapping[int, Mapping[str, Sequence[str]]]) -> dict[int, float]:

@@ -282,13 +282,17 @@ def rebuild_queues(db: Database, *, project_id: int, actor: Actor) -> int:
 
     Labelled and skipped slots stay where they are and count towards the overlap; pending
     slots are planned anew for the current members, order and overlap (so new items, new
-    members and changed settings all take effect). One transaction. ``actor`` must be an
-    admin (:class:`~storage.authz.NotAllowed` otherwise).
+    members and changed settings all take effect). Under a design order, items added since
+    the last build join the sample by their own draws without reordering the items drawn
+    before (:func:`core.queues.design_shares`), so the labels already given stay usable for
+    estimates. One transaction. ``actor`` must be an admin (:class:`~storage.authz.NotAllowed`
+    otherwise).
     """
     with db.write() as session:
         authorize(session, actor, role=ADMIN)
         settings = get_settings(session=session, project_id=project_id)
         members = member_ids(session=session, project_id=project_id)
+        recorded = _recorded_shares(session, project_id)  # pending slots' too, before they go
         session.execute(delete(Assignment).where(Assignment.project_id == project_id,
                                                  Assignment.status == "pending"))
         item_ids = list(session.execute(select(Item.id).where(Item.project_id == project_id)
@@ -301,7 +305,8 @@ def rebuild_queues(db: Database, *, project_id: int, actor: Actor) -> int:
         scores = (_disagreement(session, project_id) if settings.queue_order == "disagreement"
                   else None)
         shares = (design_shares(item_ids, order=settings.queue_order,
-                                uncertainty=_uncertainty(session, project_id))
+                                uncertainty=_uncertainty(session, project_id),
+                                recorded=recorded)
                   if settings.queue_order in DESIGN_ORDERS else None)
         ordered = order_items(item_ids, order=settings.queue_order, seed=settings.queue_seed,
                               disagreement=scores, shares=shares)
@@ -338,6 +343,14 @@ def _disagreement(session: Session, project_id: int) -> dict[int, float]:
     for item_id, dimension, label in session.execute(query):
         labels.setdefault(item_id, {}).setdefault(dimension, []).append(label)
     return judge_disagreement(labels)
+
+
+def _recorded_shares(session: Session, project_id: int) -> dict[int, float]:
+    """The draw share each item's slots carry (the same on every slot of an item)."""
+    query = (select(Assignment.item_id, func.max(Assignment.draw_share))
+             .where(Assignment.project_id == project_id, Assignment.draw_share.is_not(None))
+             .group_by(Assignment.item_id))
+    return {item_id: float(share) for item_id, share in session.execute(query)}
 
 
 def _uncertainty(session: Session, project_id: int) -> dict[int, float]:

@@ -60,10 +60,15 @@ def judge_sample_count(*, session: Session, project_id: int, judge: str, dimensi
 def estimate(*, session: Session, project: ProjectInfo, judge: str, dimension: str | None = None,
              binarize_at: str | None = None, by: str | None = None,
              target: float | None = None, n_resamples: int = 1000, seed: int = 0,
-             juries: Mapping[str, Sequence[str] | Jury] | None = None) -> EstimateReport:
+             juries: Mapping[str, Sequence[str] | Jury] | None = None,
+             groups: Sequence[str] | None = None,
+             models: Sequence[str] | None = None,
+             raters: Sequence[str] | None = None) -> EstimateReport:
     """The estimate report of ``judge`` on ``dimension`` (default: the schema's first).
 
-    ``target`` None uses the project's setting; ``judge`` may name one of ``juries``. Raises
+    ``target`` None uses the project's setting; ``judge`` may name one of ``juries``;
+    ``groups``/``models`` restrict it to those items and ``raters`` to those annotators and
+    judges (None: all; :func:`core.estimate.report.build_report`). Raises
     :class:`core.metrics.MetricsInputError` for an unknown dimension or judge, and
     :class:`core.estimate.report.NoDesignError` when no label was drawn with a known
     probability.
@@ -91,7 +96,8 @@ def estimate(*, session: Session, project: ProjectInfo, judge: str, dimension: s
         judge_samples=samples, binarize_at=binarize_at, by=by,
         target=target if target is not None else target_halfwidth(session=session,
                                                                    project_id=project.id),
-        n_resamples=n_resamples, seed=seed, juries=juries)
+        n_resamples=n_resamples, seed=seed, juries=juries, groups=groups, models=models,
+        raters=raters)
 
 
 def project_budget(*, session: Session, project_id: int, n_resamples: int = 200

@@ -20,6 +20,7 @@ calls at the next batch; what was written stays.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import random
@@ -118,6 +119,15 @@ class RunInfo:
         """Verdicts still to get (failed calls are retried by the next run)."""
         return max(self.total - self.done, 0)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The run as JSON-ready data (times in ISO 8601, UTC)."""
+        data = dataclasses.asdict(self)
+        data["remaining"] = self.remaining
+        for name in ("created_at", "started_at", "finished_at"):
+            moment = getattr(self, name)
+            data[name] = moment.isoformat() if moment is not None else None
+        return data
+
     def line(self) -> str:
         """One line: status, done/failed/remaining, tokens and the cost estimate."""
         cost = f", cost ≈ {self.cost:.4f}" if self.cost is not None else ""
@@ -172,12 +182,15 @@ def enqueue_run(*, session: Session, project_id: int, judge_name: str, options: 
 
 
 def request_cancel(*, session: Session, run_id: int, actor: Actor) -> RunInfo:
-    """Ask the run to stop (a queued run is cancelled at once); return it. ``actor`` must be
-    an admin."""
+    """Ask the run to stop (a queued run is cancelled at once); return it. A run that has
+    ended is returned unchanged. ``actor`` must be an admin; raises :class:`RunError` for an
+    unknown run."""
     authorize(session, actor, role=ADMIN, action="cancel runs")
     row = session.get(JudgeRun, run_id)
     if row is None:
         raise RunError(f"no run with id {run_id}")
+    if row.status not in ("queued", "running"):
+        return run_info(session=session, run_id=run_id)
     row.cancel_requested = True
     if row.status == "queued":
         row.status, row.finished_at = "cancelled", utcnow()

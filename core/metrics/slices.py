@@ -41,6 +41,18 @@ def _in(categories: Categories, names: Sequence[str]) -> np.ndarray:
     return np.isin(categories.codes, codes)
 
 
+def item_mask(ratings: Ratings, *, groups: Sequence[str] | None = None,
+              models: Sequence[str] | None = None) -> np.ndarray:
+    """A boolean mask over ``ratings``' items: in one of ``groups`` and one of ``models``
+    (None: any, including none)."""
+    mask = np.ones(len(ratings.item_ids), dtype=bool)
+    if groups is not None:
+        mask &= _in(ratings.groups, groups)
+    if models is not None:
+        mask &= _in(ratings.models, models)
+    return mask
+
+
 def filter_items(ratings: Ratings, *, groups: Sequence[str] | None = None,
                  models: Sequence[str] | None = None, min_human_labels: int = 0) -> Ratings:
     """The items in one of ``groups`` and one of ``models`` (None: any, including none) with
@@ -48,11 +60,7 @@ def filter_items(ratings: Ratings, *, groups: Sequence[str] | None = None,
     negative ``min_human_labels``."""
     if min_human_labels < 0:
         raise MetricsInputError(f"min_human_labels must be 0 or more, got {min_human_labels}")
-    mask = np.ones(len(ratings.item_ids), dtype=bool)
-    if groups is not None:
-        mask &= _in(ratings.groups, groups)
-    if models is not None:
-        mask &= _in(ratings.models, models)
+    mask = item_mask(ratings, groups=groups, models=models)
     if min_human_labels:
         humans = [i for i, name in enumerate(ratings.raters) if rater_kind(name) == HUMAN]
         mask &= (~np.isnan(ratings.values[:, humans])).sum(axis=1) >= min_human_labels

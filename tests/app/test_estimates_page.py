@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.estimate.ppi import ppi_mean
 from core.templates import TEMPLATES
 from storage.annotation import ProjectSettings, find_assignment, submit_labels, update_settings
 from storage.authz import OPERATOR
@@ -62,7 +63,13 @@ def test_estimates_view_shows_both_intervals_equal_to_ppi_py(app_db, admin, tmp_
     low, high = ppi_py.ppi_mean_ci(y[labelled], f[labelled], f[~labelled], alpha=0.05)
     point = float(np.ravel(ppi_py.ppi_mean_pointestimate(y[labelled], f[labelled],
                                                          f[~labelled]))[0])
-    assert table.loc["all", "PPI++"] == f"{point:.3f} [{float(low[0]):.3f}, {float(high[0]):.3f}]"
+    # Docket reports the small-sample interval (core.estimate.ppi, checked by hand there): the
+    # same point as ppi_py, an interval holding ppi_py's textbook one.
+    reported = ppi_mean(y[labelled], f[labelled], f[~labelled])
+    assert reported.estimate == pytest.approx(point, abs=1e-12)
+    assert reported.ci[0] <= float(low[0]) and reported.ci[1] >= float(high[0])
+    assert table.loc["all", "PPI++"] == (f"{point:.3f} [{reported.ci[0]:.3f}, "
+                                         f"{reported.ci[1]:.3f}]")
     assert table.loc["all", "labelled"] == 30 and table.loc["all", "items"] == 120
     forest = next(fig for fig in plotly_figures(at)
                   if any(t.get("name", "").startswith("Experts + judge") for t in fig["data"]))
@@ -127,3 +134,27 @@ def test_a_stored_jury_can_power_the_estimate(app_db, admin, tmp_path):
     assert not at.exception and not at.warning
     assert list(table_with(at, "95 % half-width")["judge"]) == ["gpt", "llama", "jury:pair"]
     assert any("pair" in m.value and "95 of 100" in m.value for m in at.markdown)
+
+
+def test_the_dashboard_filters_apply_to_the_estimates(app_db, admin, tmp_path):
+    import_project(app_db, tmp_path, "uniform")
+    with app_db.read() as session:
+        pid = get_project(session=session, name="est").id
+    at = open_estimates(admin)
+    at.multiselect(key=f"dashboard.filter.{pid}.models").set_value(["m0"])
+    at.multiselect(key=f"dashboard.filter.{pid}.judges.correct").set_value(["gpt"])  # left out
+    at.button(key=f"dashboard.apply.{pid}").click().run()
+    assert not at.exception and not at.warning
+    assert at.selectbox(key="estimates.judge").options == ["llama"]
+    table = table_with(at, "PPI++").set_index("slice")
+    assert list(table.index) == ["all", "m0"]
+    assert table.loc["all", "labelled"] == 30 and table.loc["all", "items"] == 60
+    m0 = np.array([i % 2 == 0 for i in range(120)])
+    labelled = np.array([i % 4 == 0 for i in range(120)])
+    y = np.array([float(truth(i)) for i in range(120)])
+    f = np.array([float(i % 2 == 1) for i in range(120)])  # llama's verdicts
+    expected = ppi_mean(y[labelled], f[labelled], f[m0 & ~labelled])
+    assert table.loc["all", "PPI++"] == (f"{expected.estimate:.3f} [{expected.ci[0]:.3f}, "
+                                         f"{expected.ci[1]:.3f}]")
+    assert list(table_with(at, "95 % half-width")["judge"]) == ["llama"]
+    assert any("Only the items of model m0" in c.value for c in at.caption)

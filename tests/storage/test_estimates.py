@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from core.estimate.ppi import classical_mean, ppi_mean
 from core.estimate.report import NoDesignError
+from core.metrics import MetricsInputError
 from core.templates import TEMPLATES
 from storage.annotation import (
     AnnotationError,
@@ -212,3 +213,79 @@ def test_target_halfwidth_is_a_project_setting(db, tmp_path):
     user = start_queue(db, project_id, "estimation", target_halfwidth=0.1)
     label_next(db, project_id, user, 6)
     assert report(db, project_id).target == 0.1
+
+
+def _slots(db, project_id):
+    """item external id -> (position, draw share) of the queue's slots."""
+    from storage.models import Item
+    with db.read() as session:
+        rows = session.execute(select(Item.external_id, Assignment.position, Assignment.draw_share)
+                               .join(Item, Item.id == Assignment.item_id)
+                               .where(Assignment.project_id == project_id)).all()
+    return {external: (position, share) for external, position, share in rows}
+
+
+@pytest.mark.parametrize("order", ["estimation", "active"])
+def test_items_added_later_join_the_sample_without_breaking_the_labels_already_given(
+        db, tmp_path, order):
+    project_id = make_project(db, tmp_path)
+    user = start_queue(db, project_id, order)
+    before = _slots(db, project_id)
+    labelled = label_next(db, project_id, user, 10)
+    assert report(db, project_id).estimates[0].n_labelled == 10
+
+    more = [{"id": f"q{i:02d}", "prompt": f"Q{i}?", "response": f"A{i}", "model": f"m{i % 2}",
+             "judges": {"gpt": {"correct": truth(i) if i % 5 else "correct"},
+                        "llama": {"correct": "correct" if i % 2 else truth(i)}}}
+            for i in range(N, N + 20)]
+    import_file(db, write_jsonl(more, tmp_path / "more.jsonl"), project_name="quiz",
+                schema=TEMPLATES["correctness"], actor=OPERATOR)
+    waiting = report(db, project_id)
+    assert waiting.estimates[0].n_total == N  # the estimate's population is still the sample's
+    assert "20 items added after the queues were built are not in the sample" in \
+        waiting.design_note
+
+    rebuild_queues(db, project_id=project_id, actor=OPERATOR)
+    after = _slots(db, project_id)
+    assert len(after) == N + 20 and sum(share for _, share in after.values()) == \
+        pytest.approx(1.0)
+    # The items drawn before keep their order and (up to one factor) their shares ...
+    old = sorted(before, key=lambda e: before[e][0])
+    assert sorted(old, key=lambda e: after[e][0]) == old
+    ratios = [after[e][1] / before[e][1] for e in old]
+    assert max(ratios) == pytest.approx(min(ratios), rel=1e-9)
+    if order == "active":
+        assert len({round(share, 12) for _, share in before.values()}) > 1
+    # ... so once the added items that drew a place before the last label are labelled,
+    # every earlier label counts again, and the population is all 60 items.
+    cutoff = max(after[e][0] for e in labelled)
+    early_new = [e for e in after if e not in before and after[e][0] < cutoff]
+    result = report(db, project_id)
+    assert result.estimates[0].n_total == N + 20
+    assert "added after the queues" not in result.design_note
+    if early_new:
+        assert result.estimates[0].n_labelled < 10
+    label_next(db, project_id, user, len(early_new))
+    assert report(db, project_id).estimates[0].n_labelled == 10 + len(early_new)
+
+
+@pytest.mark.parametrize("order", ["estimation", "active"])
+def test_a_filtered_estimate_is_the_slice_of_the_whole_design(db, tmp_path, order):
+    # Restricting to model m0 keeps the whole queue's design (inclusion probabilities from
+    # every drawn item), so it equals the m0 row of the per-model estimate exactly.
+    project_id = make_project(db, tmp_path)
+    user = start_queue(db, project_id, order)
+    label_next(db, project_id, user, 14)
+    per_model = {s.slice: s for s in report(db, project_id, by="model").estimates}
+    [only] = report(db, project_id, models=["m0"]).estimates
+    assert only.slice == "all" and (only.n_labelled, only.n_total) == (
+        per_model["m0"].n_labelled, N // 2)
+    assert only.ppi.ci == per_model["m0"].ppi.ci
+    assert only.classical.ci == per_model["m0"].classical.ci
+    with pytest.raises(MetricsInputError, match="no item is in the chosen groups and models"):
+        report(db, project_id, models=["m9"])
+    # The rater filter: only the chosen judges get budgets; the powering judge stays.
+    budgets = report(db, project_id, raters=["human:ann", "judge:llama"]).judges
+    assert [b.rater for b in budgets] == ["judge:gpt", "judge:llama"]
+    assert [b.rater for b in report(db, project_id, raters=["human:ann"]).judges] == \
+        ["judge:gpt"]

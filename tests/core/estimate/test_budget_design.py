@@ -95,3 +95,25 @@ def test_queue_design_orders():
         items, seed=1, shares=[active[i] for i in items])
     with pytest.raises(QueueError, match="no sampling design"):
         design_shares(items, order="random")
+
+
+def test_recorded_active_shares_are_kept_and_added_items_put_on_their_scale():
+    from core.queues import design_shares
+    recorded = {10: 0.5, 11: 0.3, 12: 0.2}  # an active design under way over three items
+    scores = {10: 1.0, 11: 0.0, 12: 0.5, 13: 2.0, 14: 0.0}  # the judges' spread today
+    shares = design_shares([10, 11, 12, 13, 14], order="active", uncertainty=scores,
+                           recorded=recorded)
+    # By hand: fresh shares 0.04 + 0.8 * s / 3.5; the recorded items' fresh shares sum to
+    # 0.12 + 0.8 * 1.5 / 3.5, their recorded ones to 1, so new items scale by 1 / that.
+    fresh = {i: 0.2 / 5 + 0.8 * s / 3.5 for i, s in scores.items()}
+    scale = 1.0 / (fresh[10] + fresh[11] + fresh[12])
+    sizes = {10: 0.5, 11: 0.3, 12: 0.2, 13: fresh[13] * scale, 14: fresh[14] * scale}
+    total = sum(sizes.values())
+    assert shares == pytest.approx({i: v / total for i, v in sizes.items()}, abs=1e-12)
+    # Equal recorded shares are the estimation design's: switching to active starts afresh.
+    restart = design_shares([10, 11, 12, 13, 14], order="active", uncertainty=scores,
+                            recorded={10: 1 / 3, 11: 1 / 3, 12: 1 / 3})
+    assert restart == pytest.approx(fresh, abs=1e-12)
+    # Under estimation the recorded shares never matter (1/N; the order is by draw alone).
+    assert design_shares([10, 11, 12, 13], order="estimation", recorded=recorded) == \
+        pytest.approx({i: 0.25 for i in (10, 11, 12, 13)})

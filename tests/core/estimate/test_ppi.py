@@ -1,5 +1,6 @@
 """PPI++ against ``ppi_py`` (the authors' package, a test-only oracle) and the weighted form
-against a hand computation written out item by item."""
+against a hand computation written out item by item; the small-sample interval Docket reports
+against the textbook one and a hand computation (Student t, Agresti–Coull pseudo-items)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ CASES = [(seed, n, big_n, quality, binary)
 @pytest.mark.parametrize(("seed", "n", "big_n", "quality", "binary"), CASES)
 def test_ppi_mean_equals_ppi_py(seed, n, big_n, quality, binary):
     y, f, f_unlabelled = _data(seed, n, big_n, quality, binary)
-    ours = ppi_mean(y, f, f_unlabelled, alpha=0.05)
+    ours = ppi_mean(y, f, f_unlabelled, alpha=0.05, small_sample=False)
     low, high = ppi_py.ppi_mean_ci(y, f, f_unlabelled, alpha=0.05)
     point = ppi_py.ppi_mean_pointestimate(y, f, f_unlabelled)
     assert ours.estimate == pytest.approx(float(np.ravel(point)[0]), abs=1e-9)
@@ -55,14 +56,14 @@ def test_ppi_mean_equals_ppi_py(seed, n, big_n, quality, binary):
 @pytest.mark.parametrize("lam", [0.0, 0.3, 1.0])
 def test_fixed_lambda_equals_ppi_py(lam):
     y, f, f_unlabelled = _data(7, 80, 900, 0.8, True)
-    ours = ppi_mean(y, f, f_unlabelled, lam=lam, alpha=0.1)
+    ours = ppi_mean(y, f, f_unlabelled, lam=lam, alpha=0.1, small_sample=False)
     low, high = ppi_py.ppi_mean_ci(y, f, f_unlabelled, alpha=0.1, lam=lam)
     assert ours.ci == pytest.approx((float(np.ravel(low)[0]), float(np.ravel(high)[0])), abs=1e-9)
 
 
 def test_classical_is_lambda_zero_and_the_textbook_interval():
     y = np.array([1, 0, 1, 1, 0, 1, 1, 1], dtype=float)
-    result = classical_mean(y)
+    result = classical_mean(y, small_sample=False)
     # Hand: mean 0.75, population sd sqrt(0.75 * 0.25), z = 1.959963984540054.
     se = math.sqrt(0.75 * 0.25) / math.sqrt(8)
     assert result.estimate == 0.75
@@ -70,6 +71,76 @@ def test_classical_is_lambda_zero_and_the_textbook_interval():
                                       abs=1e-12)
     y2, f, rest = _data(3, 50, 500, 0.8, True)
     assert ppi_mean(y2, f, rest, lam=0.0).ci == pytest.approx(classical_mean(y2).ci, abs=1e-12)
+
+
+@pytest.mark.parametrize(("seed", "n", "big_n", "quality", "binary"), CASES)
+def test_small_sample_interval_holds_the_textbook_one_and_tends_to_it(seed, n, big_n, quality,
+                                                                       binary):
+    y, f, f_unlabelled = _data(seed, n, big_n, quality, binary)
+    reported = ppi_mean(y, f, f_unlabelled)
+    textbook = ppi_mean(y, f, f_unlabelled, small_sample=False)
+    assert reported.estimate == textbook.estimate and reported.lam == textbook.lam
+    assert reported.ci[0] <= textbook.ci[0] and reported.ci[1] >= textbook.ci[1]
+    # A small-sample adjustment: 6 % wider at n = 30 from t(29) and ddof 1 alone (66 % here
+    # when the 30 labels hold too few judge errors to show the rectifier's spread), < 2 % from
+    # n = 200 on.
+    ratio = reported.halfwidth / textbook.halfwidth
+    assert ratio >= 1.06 if n == 30 else ratio > 1.0
+    if n >= 200:
+        assert ratio < 1.02
+
+
+def test_small_sample_classical_interval_by_hand():
+    # 30 labels, all yes: the textbook interval has width 0; the reported one is the
+    # Agresti–Coull variance (two pseudo-yeses, two pseudo-noes over 34 items) with t(29).
+    t_29 = 2.045229642132703  # scipy.stats.t.ppf(0.975, 29), printed in tables as 2.045
+    result = classical_mean(np.ones(30))
+    p = 32 / 34
+    se = math.sqrt(p * (1 - p) / 30)
+    assert result.estimate == 1.0
+    assert result.ci == pytest.approx((1 - t_29 * se, 1 + t_29 * se), abs=1e-12)
+    assert classical_mean(np.ones(30), small_sample=False).halfwidth == 0.0
+    # With the labels' own spread larger than the pseudo-items', the ddof-1 variance rules.
+    y = np.array([1, 0] * 15, dtype=float)
+    se = float(np.std(y, ddof=1)) / math.sqrt(30)
+    assert classical_mean(y).ci == pytest.approx((0.5 - t_29 * se, 0.5 + t_29 * se), abs=1e-12)
+
+
+def test_small_sample_ppi_when_judge_and_labels_agree_on_every_labelled_item():
+    # The case the CLT interval gets wrong: 30 labels, all yes, the judge says yes on each.
+    t_29 = 2.045229642132703
+    y, f = np.ones(30), np.ones(30)
+    rest = np.r_[np.ones(360), np.zeros(10)]
+    result = ppi_mean(y, f, rest)
+    lam = result.lam
+    residual = np.r_[y - lam * f, [0 - lam * 0, 0 - lam * 1, 1 - lam * 0, 1 - lam * 1]]
+    se = math.sqrt(lam ** 2 * rest.var() / 370 + residual.var() / 30)
+    assert result.ci == pytest.approx((result.estimate - t_29 * se, result.estimate + t_29 * se),
+                                      abs=1e-12)
+    assert result.halfwidth > 0.04  # the textbook interval is ±0.00: it would claim certainty
+
+
+def test_small_sample_weighted_by_hand():
+    f_all = np.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    labelled = np.array([True, False, False, True, True, False])
+    y = np.array([1.0, 1.0, 1.0])
+    pi = np.array([0.5, 0.4, 0.4, 0.25, 0.5, 0.4])
+    lam = 0.5
+    weight = np.where(labelled, 1 / pi, 0.0)
+    full_y = np.zeros(6)
+    full_y[labelled] = y
+    z = lam * f_all + (full_y - lam * f_all) * weight
+    mean_weight = (2 + 4 + 2) / 3
+    pseudo = [lam * pf + (py - lam * pf) * mean_weight
+              for py, pf in ((0, 0), (0, 1), (1, 0), (1, 1))]
+    everything = np.r_[z, pseudo]
+    se = max(z.std() / math.sqrt(6),
+             math.sqrt(((everything - z.mean()) ** 2).sum() / 10 / 6))
+    t_2 = 4.302652729749462  # scipy.stats.t.ppf(0.975, 2)
+    result = ppi_mean_weighted(f_all, labelled, y, pi, lam=lam)
+    assert result.estimate == pytest.approx(z.mean(), abs=1e-12)
+    assert result.se == pytest.approx(se, abs=1e-12)
+    assert result.ci == pytest.approx((z.mean() - t_2 * se, z.mean() + t_2 * se), abs=1e-12)
 
 
 def test_useless_judge_gives_lambda_zero_and_the_classical_interval():
@@ -97,7 +168,7 @@ def test_weighted_form_by_hand():
         z.append(lam * f_all[i] + (yi - lam * f_all[i]) * xi / pi[i])
     mean = sum(z) / 5
     sd = math.sqrt(sum((v - mean) ** 2 for v in z) / 5)
-    result = ppi_mean_weighted(f_all, labelled, y, pi, lam=lam)
+    result = ppi_mean_weighted(f_all, labelled, y, pi, lam=lam, small_sample=False)
     assert z == pytest.approx([1.5, 0.0, 0.5, -1.5, 0.0])  # 0.5 + 0.5/0.5; 0.5 - 0.5/0.25
     assert result.estimate == pytest.approx(mean, abs=1e-12)
     assert result.se == pytest.approx(sd / math.sqrt(5), abs=1e-12)

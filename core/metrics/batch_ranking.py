@@ -1,0 +1,190 @@
+"""Batch ranking (MLLM-as-a-Judge's third setting): a rater orders an item's 2–9 responses from
+best to worst, and two raters agree as much as their orders do.
+
+A ranking label is the list of 1-based response positions from best to worst, ``(2, 1, 4, 3)``:
+response 2 is best. Per item and pair of raters this module computes
+
+* Kendall's τ-b and Spearman's ρ between the two rank vectors (a permutation has no ties, so
+  τ-b equals τ-a here; the name says which statistic a tied ranking would get),
+* top-1 agreement: both put the same response first (1 or 0),
+* the normalised Levenshtein distance between the two orders read as sequences: the fewest
+  insertions, deletions and substitutions turning one into the other, divided by the number
+  of responses (0 = the same order, 1 = no response in the same place after alignment), the
+  figure the MLLM-as-a-Judge benchmark reports for batch ranking (lower is better),
+
+and their means over the items both raters ranked, with bootstrap percentile intervals over
+items. The human consensus of several orders is the Borda count (:func:`borda_consensus`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core.metrics.bootstrap import percentile_intervals, resample_weights
+from core.metrics.results import MetricResult
+
+MIN_RESPONSES = 2
+MAX_RESPONSES = 9
+RANKING_METRICS = ("kendall_tau_b", "spearman", "top1_agreement", "normalized_levenshtein")
+
+Order = tuple[int, ...]
+
+
+class RankingError(ValueError):
+    """A ranking label that is not an order of the item's responses; the message says why."""
+
+
+def parse_ranking(value: object, n_responses: int) -> Order:
+    """The order in ``value``: a list of 1-based positions, its JSON text (``"[2, 1, 4, 3]"``)
+    or comma-separated text (``"2,1,4,3"``, as CSV cells hold it).
+
+    Raises :class:`RankingError` unless it is a permutation of 1..``n_responses`` with
+    ``n_responses`` between :data:`MIN_RESPONSES` and :data:`MAX_RESPONSES`.
+    """
+    if not MIN_RESPONSES <= n_responses <= MAX_RESPONSES:
+        raise RankingError(f"a ranked item has {MIN_RESPONSES}–{MAX_RESPONSES} responses, "
+                           f"this one {n_responses}")
+    items: object = value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            items = json.loads(text) if text.startswith("[") else [
+                part.strip() for part in text.split(",") if part.strip()]
+        except json.JSONDecodeError as exc:
+            raise RankingError(f"{value!r} is not a ranking (a list such as [2, 1, 3]): "
+                               f"{exc.msg}") from exc
+    if not isinstance(items, list | tuple):
+        raise RankingError(f"{value!r} is not a ranking (a list such as [2, 1, 3])")
+    positions = []
+    for entry in items:
+        if isinstance(entry, bool) or not isinstance(entry, int | str):
+            raise RankingError(f"{entry!r} in {value!r} is not a response number")
+        try:
+            positions.append(int(entry))
+        except ValueError as exc:
+            raise RankingError(f"{entry!r} in {value!r} is not a response number") from exc
+    expected = set(range(1, n_responses + 1))
+    if len(positions) != n_responses or set(positions) != expected:
+        missing = sorted(expected - set(positions))
+        repeated = sorted({p for p in positions if positions.count(p) > 1})
+        extra = sorted(set(positions) - expected)
+        problems = [f"missing {missing}" if missing else "", f"repeated {repeated}" if repeated
+                    else "", f"not a response {extra}" if extra else ""]
+        raise RankingError(f"{value!r} must order responses 1–{n_responses} once each ("
+                           + "; ".join(p for p in problems if p) + ")")
+    return tuple(positions)
+
+
+def ranks(order: Order) -> np.ndarray:
+    """Each response's rank (1 = best) in response order: ``(2, 1, 3)`` -> ``[2, 1, 3]``,
+    ``(3, 1, 2)`` -> ``[2, 3, 1]``."""
+    result = np.empty(len(order), dtype=float)
+    result[np.asarray(order) - 1] = np.arange(1, len(order) + 1)
+    return result
+
+
+def kendall_tau_b(a: Order, b: Order) -> float:
+    """Kendall's τ-b between two orders of the same responses (concordant minus discordant
+    pairs over all pairs: no ties in an order)."""
+    rank_a, rank_b = ranks(a), ranks(b)
+    n = len(a)
+    upper = np.triu_indices(n, k=1)
+    signs = (np.sign(rank_a[upper[0]] - rank_a[upper[1]])
+             * np.sign(rank_b[upper[0]] - rank_b[upper[1]]))
+    return float(signs.sum() / (n * (n - 1) / 2))
+
+
+def spearman(a: Order, b: Order) -> float:
+    """Spearman's ρ between two orders: 1 − 6 Σ d² / (n (n² − 1))."""
+    n = len(a)
+    d = ranks(a) - ranks(b)
+    return float(1 - 6 * (d * d).sum() / (n * (n * n - 1)))
+
+
+def normalized_levenshtein(a: Order, b: Order) -> float:
+    """The edit distance between the two orders as sequences, divided by their length."""
+    previous = list(range(len(b) + 1))
+    for i, left in enumerate(a, start=1):
+        current = [i]
+        for j, right in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (left != right)))
+        previous = current
+    return previous[-1] / max(len(a), len(b))
+
+
+def _per_item(a: Order, b: Order) -> tuple[float, float, float, float]:
+    if len(a) != len(b):
+        raise RankingError(f"orders of different lengths cannot be compared: {a} and {b}")
+    return (kendall_tau_b(a, b), spearman(a, b), float(a[0] == b[0]),
+            normalized_levenshtein(a, b))
+
+
+@dataclass(frozen=True)
+class RankingAgreement:
+    """Two raters' agreement on the items both ranked: each metric's mean over those items
+    with its bootstrap interval (or undefined with the reason)."""
+
+    kendall_tau_b: MetricResult
+    spearman: MetricResult
+    top1_agreement: MetricResult
+    normalized_levenshtein: MetricResult
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{metric: {"value", "n", "ci95"}}`` in :data:`RANKING_METRICS` order."""
+        return {name: getattr(self, name).to_dict() for name in RANKING_METRICS}
+
+
+def ranking_agreement(a: Sequence[Order | None], b: Sequence[Order | None], *,
+                      n_resamples: int = 1000, rng: np.random.Generator | None = None
+                      ) -> RankingAgreement:
+    """The agreement of two raters' orders, item by item (None: the rater did not rank it).
+
+    Items are resampled with replacement ``n_resamples`` times for the percentile intervals
+    (0: no interval). Raises :class:`RankingError` for lists of different lengths or two
+    orders of one item with different numbers of responses.
+    """
+    if len(a) != len(b):
+        raise RankingError(f"the raters' lists cover {len(a)} and {len(b)} items")
+    scores = np.array([_per_item(x, y) for x, y in zip(a, b, strict=True)
+                       if x is not None and y is not None], dtype=float).reshape(-1, 4)
+    n = len(scores)
+    if n == 0:
+        reason = "no item was ranked by both raters"
+        return RankingAgreement(*(MetricResult.undefined(0, reason) for _ in RANKING_METRICS))
+    means = scores.mean(axis=0)
+    intervals: dict[str, tuple[float, float] | None] = dict.fromkeys(RANKING_METRICS)
+    if n_resamples > 0 and n > 1:
+        weights = resample_weights(np.ones(n), n_resamples, rng or np.random.default_rng(0))
+        resampled = weights @ scores / n
+        intervals = percentile_intervals({name: resampled[:, k]
+                                          for k, name in enumerate(RANKING_METRICS)})
+    return RankingAgreement(*(MetricResult(float(means[k]), n, None, intervals[name])
+                              for k, name in enumerate(RANKING_METRICS)))
+
+
+def borda_consensus(orders: Sequence[Order]) -> Order | None:
+    """The Borda order of several raters' orders of one item, or None with no order.
+
+    A response scores n − rank points from each order (n responses: the best gets n − 1). Ties
+    in points go to the response ranked first by more raters, then to the earlier response
+    (a fixed, documented rule: the item's first-listed response wins a full tie). Raises
+    :class:`RankingError` for orders of different lengths.
+    """
+    if not orders:
+        return None
+    n = len(orders[0])
+    if any(len(order) != n for order in orders):
+        raise RankingError("the orders of one item rank different numbers of responses")
+    points = np.zeros(n)
+    firsts = np.zeros(n)
+    for order in orders:
+        points += n - ranks(order)
+        firsts[order[0] - 1] += 1
+    return tuple(sorted(range(1, n + 1),
+                        key=lambda r: (-points[r - 1], -firsts[r - 1], r)))
