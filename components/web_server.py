@@ -6,7 +6,8 @@ Starlette/uvicorn server, the same one it uses without ``st.App``). Through it D
 - start-up steps (:func:`start_server`): the server log's format, session ids kept out of it,
   and the setup token when the first admin must be created on a server others can reach;
 - middleware: ``/_stcore/metrics`` closed, the browser cookie sign-ins are bound to;
-- routes: the session cookie's set and clear endpoints (:mod:`components.web_routes`);
+- routes: the session cookie's set and clear endpoints (:mod:`components.web_routes`) and the
+  HTTP API under ``/api/v1`` (:mod:`components.api_routes`);
 - the page boundary: an uncaught error of any page, callback or fragment shows an error id,
   never a traceback (:func:`components.error_boundary.on_page_error`).
 """
@@ -23,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.middleware import Middleware
 from streamlit.logger import DEFAULT_LOG_MESSAGE
 
+from components.api_routes import api_routes
 from components.error_boundary import on_page_error
 from components.log_privacy import install_session_id_redaction
 from components.setup_token import SETUP_TOKEN, setup_token_required
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 def app_options() -> dict[str, Any]:
     """Return the keyword arguments of ``st.App`` for Docket (lifespan, middleware, routes,
     errors)."""
-    return {"lifespan": _lifespan, "routes": session_routes(),
+    return {"lifespan": _lifespan, "routes": [*session_routes(), *api_routes()],
             "middleware": [Middleware(BlockMetrics), Middleware(BrowserCookie)],
             "on_script_error": on_page_error}
 

@@ -68,6 +68,16 @@ class ImportSummary:
     changed_ids: tuple[str, ...] = ()
     unparseable_verdicts: int = 0
 
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON-ready values (the HTTP API's answer to an import)."""
+        return {"project": self.project, "created_project": self.created_project,
+                "total_records": self.total_records, "added": self.added,
+                "updated": self.updated, "unchanged": self.unchanged, "skipped": self.skipped,
+                "verdicts": self.verdicts, "unparseable_verdicts": self.unparseable_verdicts,
+                "human_labels": self.human_labels, "judges": list(self.judges),
+                "annotators": list(self.annotators), "changed_ids": list(self.changed_ids),
+                "line": self.line()}
+
     def line(self) -> str:
         """One-line human summary (verdicts include the unparseable ones, counted apart)."""
         unparseable = (f"; {self.unparseable_verdicts} unparseable"
