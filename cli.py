@@ -51,7 +51,8 @@ USER_ERRORS: dict[str, tuple[str, ...]] = {
     "storage.projects": ("ProjectError",),
     "storage.export": ("ExportDenied",),
     "storage.authz": ("NotAllowed",),
-    "storage.users": ("UserError", "AuthConfigError"),
+    "storage.users": ("UserError",),
+    "storage.auth_mode": ("AuthConfigError",),
     "storage.judges": ("JudgeError",),
     "storage.judge_runs": ("RunError",),
     "core.judges.endpoints": ("EndpointError",),
@@ -290,39 +291,24 @@ def metrics_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_metrics(args: argparse.Namespace, db: Database) -> int:
     """Agreement of every rater pair, the rater groups, bias and rankings on one dimension."""
-    from core.metrics import MetricsInputError, compare_dimension
-    from core.metrics.ratings import JUDGE
+    from core.metrics import MetricsInputError
     from core.metrics.report import format_comparison
-    from storage.juries import jury_map, usable_juries
-    from storage.labels import load_ratings_and_samples
+    from storage.authz import OPERATOR
+    from storage.metrics_document import MetricsRequest, metrics_document
     from storage.migrations import migrate
-    from storage.projects import get_project
 
     migrate(db)
     given = dict(args.jury)
     if len(given) != len(args.jury):
         raise MetricsInputError("--jury: each jury needs its own name")
-    with db.read() as session:
-        project = get_project(session=session, name=args.project)
-        name = args.dimension or project.schema.dimension_names[0]
-        if name not in project.schema.dimension_names:
-            raise MetricsInputError(f"project {project.name!r} has no dimension {name!r} "
-                                    f"(dimensions: {', '.join(project.schema.dimension_names)})")
-        ratings, samples = load_ratings_and_samples(session=session, project_id=project.id,
-                                                    dimension=project.schema.dimension(name))
-        juries = jury_map(session=session, project_id=project.id, extra=given)
-    # A stored jury is left out of a dimension its members gave no verdict on; a --jury given
-    # here is the user's explicit ask, so an unknown member stays an error.
-    stored, dropped = usable_juries({n: j for n, j in juries.items() if n not in given},
-                                    ratings.of_kind(JUDGE))
-    for jury in dropped:
-        print(f"note: jury:{jury} left out: a member judge has no verdict on {name!r}",
-              file=sys.stderr)
-    juries = {**stored, **{n: j for n, j in juries.items() if n in given}}
-    document = {"project": project.name,
-                **compare_dimension(ratings, juries=juries, binarize_at=args.binarize_at,
-                                    n_resamples=args.bootstrap, seed=args.seed,
-                                    samples=samples)}
+    result = metrics_document(db, project_name=args.project, actor=OPERATOR,
+                              request=MetricsRequest(dimension=args.dimension,
+                                                     binarize_at=args.binarize_at, juries=given,
+                                                     n_resamples=args.bootstrap, seed=args.seed))
+    document = result.to_dict()
+    for jury in result.dropped_juries:
+        print(f"note: jury:{jury} left out: a member judge has no verdict on "
+              f"{document['dimension']!r}", file=sys.stderr)
     if args.json:
         print(json.dumps(document, ensure_ascii=False, allow_nan=False, indent=1))
     else:
@@ -675,7 +661,9 @@ def admin_user(name: str | None, db: Database, *, what: str,
     refused, e.g. "exports"). Whether the user is an admin is checked by the storage function
     acting, inside its transaction.
     """
-    from storage.users import auth_mode, ensure_local_admin, sign_in
+    from storage.auth_mode import auth_mode
+    from storage.sign_in import sign_in
+    from storage.users import ensure_local_admin
 
     if name is None:
         if auth_mode() != "none":
@@ -689,6 +677,65 @@ def admin_user(name: str | None, db: Database, *, what: str,
     if result.user is None:
         raise denied(result.message or "sign-in failed")
     return result.user
+
+
+def token_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the actions of ``token`` (create, list, revoke) and their arguments."""
+    actions = parser.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    user_help = ("who acts: a user name, the password is read from stdin (may be left out in "
+                 "single-user mode, DOCKET_AUTH=none)")
+    create = actions.add_parser("create", help="create a personal API token (printed once)")
+    create.add_argument("--name", default="", metavar="LABEL",
+                        help="what the token is for (default: 'cli.py' and today's date)")
+    create.add_argument("--for", dest="owner", metavar="USER",
+                        help="an admin creates the token for USER (default: for --user)")
+    listing = actions.add_parser("list", help="list API tokens (an admin sees everyone's)")
+    revoke = actions.add_parser("revoke", help="revoke an API token at once")
+    revoke.add_argument("id", type=positive_int, help="the token's id (see `token list`)")
+    for sub in (create, listing, revoke):
+        sub.add_argument("--user", help=user_help)
+
+
+def cmd_token(args: argparse.Namespace, db: Database) -> int:
+    """Create, list or revoke personal tokens of the HTTP API (/api/v1)."""
+    from datetime import date
+
+    from storage.api_tokens import create_token, list_tokens, revoke_token
+    from storage.authz import NotAllowed
+    from storage.migrations import migrate
+    from storage.users import UserError, find_user
+
+    migrate(db)
+    actor = admin_user(args.user, db, what="token commands", denied=NotAllowed)
+    if args.token_command == "create":
+        with db.write() as session:
+            owner = actor
+            if args.owner is not None:
+                owner = find_user(session=session, name=args.owner)
+                if owner is None:
+                    raise UserError(f"--for: no user named {args.owner!r}")
+            new = create_token(session=session, user_id=owner.id, actor=actor,
+                               name=args.name or f"cli.py {date.today().isoformat()}")
+        print(f"token {new.info.id} for {new.info.user_name} ({new.info.name}); shown once, "
+              "keep it secret:", file=sys.stderr)
+        print(new.secret)
+        return 0
+    if args.token_command == "revoke":
+        with db.write() as session:
+            info = revoke_token(session=session, token_id=args.id, actor=actor)
+        print(f"token {info.id} of {info.user_name} ({info.name}) revoked")
+        return 0
+    with db.read() as session:
+        tokens = list_tokens(session=session,
+                             user_id=None if actor.role == "admin" else actor.id)
+    if not tokens:
+        print("no API tokens yet: create one with `python cli.py token create`")
+    for token in tokens:
+        used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
+        state = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "active"
+        print(f"{token.id:>4}  {token.user_name}  {token.name}  created "
+              f"{token.created_at:%Y-%m-%d %H:%M}  last used {used}  {state}")
+    return 0
 
 
 # --- judges ------------------------------------------------------------------------------------
@@ -1130,6 +1177,7 @@ COMMANDS: dict[str, Command] = {
     "worker": Command(cmd_worker, worker_arguments),
     "jury": Command(cmd_jury, jury_arguments),
     "debate": Command(cmd_debate, debate_arguments),
+    "token": Command(cmd_token, token_arguments),
 }
 
 

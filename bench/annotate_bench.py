@@ -79,17 +79,13 @@ from sqlalchemy import text as sql  # noqa: E402
 
 from bench.st_client import StreamlitClient  # noqa: E402
 from core.templates import TEMPLATES  # noqa: E402
-from storage.annotation import (  # noqa: E402
-    ProjectSettings,
-    rebuild_queues,
-    set_members,
-    update_settings,
-)
+from storage.annotation_settings import ProjectSettings, set_members, update_settings  # noqa: E402
 from storage.authz import OPERATOR  # noqa: E402
 from storage.database import Database  # noqa: E402
 from storage.importer import import_file  # noqa: E402
 from storage.migrations import migrate  # noqa: E402
 from storage.projects import get_project  # noqa: E402
+from storage.queues import rebuild_queues  # noqa: E402
 from storage.users import create_user  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"

@@ -79,7 +79,9 @@ class PageState:
 
     ``widgets`` maps a user key to the widget drawn with it most recently; ``errors`` collects
     the text of ``st.error`` / exception elements of the last run, ``drawn`` the user keys of
-    the widgets it drew; ``session_id`` is the id the server gave the session.
+    the widgets it drew, ``html`` the bodies of its ``st.html`` elements (scripts the browser
+    would run, e.g. Docket's session-cookie exchange); ``session_id`` is the id the server
+    gave the session.
     """
 
     page_name: str = ""
@@ -89,6 +91,7 @@ class PageState:
     widgets: dict[str, Widget] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     drawn: set[str] = field(default_factory=set)
+    html: list[str] = field(default_factory=list)
 
     def rerun(self, widget_states: Iterable[WidgetState] = (), *, fragment_id: str = ""
               ) -> BackMsg:
@@ -149,6 +152,9 @@ class PageState:
             body = getattr(element, kind)
             if kind == "exception" or body.format == body.ERROR:
                 self.errors.append(body.message if kind == "exception" else body.body)
+            return
+        if kind == "html":
+            self.html.append(element.html.body)
             return
         proto = getattr(element, kind, None) if kind else None
         element_id = getattr(proto, "id", "") if proto is not None else ""
@@ -225,7 +231,7 @@ class StreamlitClient:
         """
         import asyncio
 
-        self.state.errors, self.state.drawn = [], set()
+        self.state.errors, self.state.drawn, self.state.html = [], set(), []
         start = time.perf_counter()
         await self._socket.send(message.SerializeToString())
         count = 0

@@ -22,20 +22,12 @@ from components import annotate_timing as timing
 from components.annotate_focus import widget_selector
 from components.auth import acting_user, refused
 from core.safe_text import escape_markdown
-from storage.annotation import (
-    AnnotationError,
-    find_assignment,
-    following_assignment,
-    normalize_labels,
-    previous_assignment,
-    reveal_verdicts,
-    set_flag,
-    skip_item,
-    submit_labels,
-)
+from storage.annotation import normalize_labels, reveal_verdicts, set_flag, skip_item, submit_labels
+from storage.annotation_settings import AnnotationError
 from storage.authz import NotAllowed
 from storage.database import Database
 from storage.projects import ProjectInfo
+from storage.queues import find_assignment, following_assignment, previous_assignment
 from storage.rationale_checks import rate_rationale
 
 SKIP_REASONS = ("Outside my expertise", "The item is broken or unreadable", "I cannot decide")

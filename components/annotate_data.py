@@ -11,19 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.annotation import (
-    AnnotationError,
-    AssignmentView,
-    ItemView,
-    ProjectSettings,
-    VerdictView,
-    annotator_state,
-    current_item,
-    reveal_verdicts,
-)
+from storage.annotation import reveal_verdicts
+from storage.annotation_settings import AnnotationError, ProjectSettings
+from storage.annotator_view import ItemView, VerdictView, annotator_state, current_item
 from storage.authz import NotAllowed
 from storage.database import Database
 from storage.drafts import Draft, get_draft
+from storage.queues import AssignmentView
 from storage.users import UserInfo
 
 

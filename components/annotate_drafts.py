@@ -19,7 +19,8 @@ from typing import Any
 import streamlit as st
 
 from components import annotate_state as state
-from storage.annotation import AnnotationError, normalize_labels
+from storage.annotation import normalize_labels
+from storage.annotation_settings import AnnotationError
 from storage.authz import NotAllowed
 from storage.drafts import Draft, DraftError, save_draft
 from storage.users import UserInfo

@@ -18,7 +18,7 @@ from components import annotate_state as state
 from components.annotate_verdicts import render_dimension_verdicts
 from core.safe_text import escape_markdown
 from core.schema import Dimension, TaskSchema
-from storage.annotation import VerdictView
+from storage.annotator_view import VerdictView
 
 
 def render_label_form(target: actions.Target, work: state.ItemWork, key_map: keys.KeyMap, *,

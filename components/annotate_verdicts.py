@@ -17,7 +17,7 @@ from components.annotate_item import SCROLL_HEIGHT, is_long
 from core.rationale_checks import RATIONALE_RATINGS
 from core.safe_text import escape_markdown
 from core.schema import Dimension
-from storage.annotation import VerdictView
+from storage.annotator_view import VerdictView
 
 
 @dataclass(frozen=True)

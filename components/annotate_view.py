@@ -13,9 +13,10 @@ from components import annotate_state as state
 from components.annotate_layout import apply_layout
 from components.annotate_panel import annotation_panel
 from core.safe_text import escape_markdown
-from storage.annotation import get_settings, member_projects, queue_counts
+from storage.annotation_settings import get_settings, member_projects
 from storage.database import Database
 from storage.projects import ProjectInfo
+from storage.queues import queue_counts
 from storage.users import UserInfo
 
 BLIND_NOTE = ("**Blind project.** The judges' verdicts stay hidden until you save your label; "

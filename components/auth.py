@@ -14,8 +14,8 @@ browser's cookie (a replayed session id) is signed out.
 
 Sign-ins are throttled per (user name, client) pair and per client, the client read behind
 the proxies named in ``DOCKET_TRUSTED_PROXIES``. While no admin exists, the first-admin form
-also asks for the setup token if the server listens beyond loopback
-(:mod:`components.setup_token`).
+also asks for the setup token if the server listens beyond loopback or the browser came
+through a proxy (:mod:`components.setup_token`).
 
 ``DOCKET_AUTH=none`` switches sign-in off for a personal computer: everyone who reaches the
 server acts as one local admin account, and every page says so in a warning banner.
@@ -38,20 +38,20 @@ from components.flash import flash
 from components.setup_token import SETUP_TOKEN, setup_token_required
 from core.client_address import ClientAddress
 from core.safe_text import escape_markdown
+from storage.auth_mode import auth_mode
 from storage.authz import NotAllowed
 from storage.database import Database
+from storage.sign_in import sign_in
 from storage.users import (
     LOCAL_ADMIN_NAME,
     MIN_PASSWORD_CHARS,
     UserError,
     UserInfo,
-    auth_mode,
     create_first_admin,
     ensure_local_admin,
     find_user,
     get_user,
     needs_first_admin,
-    sign_in,
 )
 from storage.web_sessions import check_session, end_session, session_lifetimes, start_session
 
@@ -86,7 +86,8 @@ OTHER_BROWSER = ("You were signed out: this session was signed in from another b
 NO_COOKIE = ("Signing in needs a cookie that this browser did not send. Allow cookies for this "
              "site and reload the page.")
 WRONG_TOKEN = ("The setup token is wrong. This server is reachable from other computers, so the "
-               "first admin needs the one-time token printed in the server log at start-up.")
+               "first admin needs the one-time token printed in the server log (at start-up, "
+               "or when this form was first shown).")
 
 
 def may_open(user: UserInfo, page_role: str | None) -> bool:
@@ -269,7 +270,7 @@ def render_session_scripts() -> None:
 def require_user(db: Database, *, role: str | None) -> UserInfo:
     """Return the signed-in user if they may use a page needing ``role``; otherwise stop.
 
-    Raises :class:`~storage.users.AuthConfigError` for a bad ``DOCKET_AUTH`` or session
+    Raises :class:`~storage.auth_mode.AuthConfigError` for a bad ``DOCKET_AUTH`` or session
     lifetime setting.
 
     Nobody signed in: draws only the sign-in form (or, while no admin exists, the form that
@@ -368,14 +369,14 @@ def _first_admin_form(db: Database) -> None:
     st.markdown("There is no admin account yet. Create the first one: it can import data, "
                 "add annotators and other admins, and export results.")
     _show_message()
-    token_required = setup_token_required()
+    token_required = setup_token_required(sign_in_client())
     if token_required:
         SETUP_TOKEN.issue()
     with st.form("auth.first_admin", width=420):
         if token_required:
             st.text_input("Setup token", type="password", key=FIRST_TOKEN,
                           help="This server is reachable from other computers: the token is "
-                               "printed in the server log at start-up (it works once)")
+                               "printed in the server log (it works once)")
         st.text_input("User name", key=FIRST_NAME, autocomplete="username",
                       help="Letters, digits and . _ @ + - (e.g. maria or maria@example.org)")
         st.text_input("Display name (optional)", key=FIRST_DISPLAY_NAME)

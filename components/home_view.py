@@ -12,11 +12,11 @@ from components.estimates_view import budget_line
 from components.frames import projects_frame
 from core.importing import ImportFileError, ImportRejected
 from core.safe_text import escape_markdown
-from storage.annotation import QueueSummary, member_queues
 from storage.authz import NotAllowed
 from storage.database import Database
 from storage.demo import demo_files, load_demo
 from storage.projects import ProjectError, project_summaries
+from storage.queues import QueueSummary, member_queues
 from storage.users import UserInfo
 from storage.versioning import data_version
 

@@ -20,8 +20,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from components.browser import SESSION_COOKIE
+from storage.auth_mode import auth_mode
 from storage.images import is_image_hash, read_image
-from storage.users import auth_mode
 from storage.web_sessions import check_session
 
 log = logging.getLogger(__name__)

@@ -28,9 +28,10 @@ from components.error_boundary import show_unavailable
 from components.export_view import sweep_at_start_up
 from components.resources import get_database
 from core.safe_text import escape_markdown
+from storage.auth_mode import AuthConfigError, auth_mode
 from storage.database import Database, DatabaseConfigError
 from storage.migrations import SchemaTooNewError
-from storage.users import AuthConfigError, UserInfo, auth_mode
+from storage.users import UserInfo
 
 APP_NAME = "Docket"
 # An emoji, drawn by the browser as an inline SVG data URL. A ``:material/...`` page icon

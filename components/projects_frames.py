@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from storage.annotation import AnnotatorProgress, FlaggedItem
+from storage.queues import AnnotatorProgress, FlaggedItem
 
 PROGRESS_COLUMNS = ["annotator", "labelled", "skipped", "to label", "flagged", "queue", "done %"]
 

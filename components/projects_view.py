@@ -17,14 +17,11 @@ from components.frames import projects_frame
 from components.projects_frames import flagged_frame, progress_frame
 from core.queues import MAX_OVERLAP, QUEUE_ORDERS
 from core.safe_text import escape_markdown
-from storage.annotation import (
+from storage.annotation_settings import (
     AnnotationError,
     ProjectSettings,
-    flagged_items,
     get_settings,
     member_ids,
-    progress,
-    rebuild_queues,
     set_members,
     settings_revision,
     update_settings,
@@ -32,6 +29,7 @@ from storage.annotation import (
 from storage.authz import NotAllowed
 from storage.database import Database
 from storage.projects import ProjectInfo, find_project, project_summaries
+from storage.queues import flagged_items, progress, rebuild_queues
 from storage.revisions import StaleEdit
 from storage.users import UserInfo, list_users
 

@@ -1,4 +1,5 @@
-"""The Users page (admins only): the user list, adding users, passwords, roles, (de)activation.
+"""The Users page (admins only): the user list, adding users, passwords, roles, (de)activation,
+and the users' API tokens (:mod:`components.api_tokens_view`).
 
 Every change runs in a button callback, so the list drawn afterwards already shows it; the
 outcome is shown once at the top of the page. Typed passwords are cleared from the session
@@ -12,9 +13,11 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 import streamlit as st
 
+from components.api_tokens_view import render_api_tokens
 from components.auth import acting_user, begin_session, refused
 from components.flash import flash, show_flash
 from core.safe_text import escape_markdown
+from storage.auth_mode import auth_mode
 from storage.authz import NotAllowed
 from storage.database import Database
 from storage.models import ROLES
@@ -22,7 +25,6 @@ from storage.users import (
     MIN_PASSWORD_CHARS,
     UserError,
     UserInfo,
-    auth_mode,
     change_role,
     create_user,
     list_users,
@@ -71,6 +73,7 @@ def render_users(db: Database) -> None:
         _add_user_form(db)
     with right:
         _change_user(db, users)
+    render_api_tokens(db, users)
 
 
 def _add_user_form(db: Database) -> None:

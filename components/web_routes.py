@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from components.browser import BROWSER_COOKIE, SESSION_COOKIE, cookie_digest
 from components.web_middleware import is_https
-from storage.users import auth_mode
+from storage.auth_mode import auth_mode
 from storage.web_sessions import end_session, redeem_ticket
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,9 @@ Starlette/uvicorn server, the same one it uses without ``st.App``). Through it D
 - start-up steps (:func:`start_server`): the server log's format, session ids kept out of it,
   and the setup token when the first admin must be created on a server others can reach;
 - middleware: ``/_stcore/metrics`` closed, the browser cookie sign-ins are bound to;
-- routes: the session cookie's set and clear endpoints (:mod:`components.web_routes`) and
-  the stored images (:mod:`components.image_route`);
+- routes: the session cookie's set and clear endpoints (:mod:`components.web_routes`), the
+  HTTP API under ``/api/v1`` (:mod:`components.api_routes`) and the stored images
+  (:mod:`components.image_route`);
 - the page boundary: an uncaught error of any page, callback or fragment shows an error id,
   never a traceback (:func:`components.error_boundary.on_page_error`).
 """
@@ -24,15 +25,17 @@ from sqlalchemy.exc import OperationalError
 from starlette.middleware import Middleware
 from streamlit.logger import DEFAULT_LOG_MESSAGE
 
+from components.api_routes import api_routes
 from components.error_boundary import on_page_error
 from components.image_route import image_routes
 from components.log_privacy import install_session_id_redaction
 from components.setup_token import SETUP_TOKEN, setup_token_required
 from components.web_middleware import BlockMetrics, BrowserCookie
 from components.web_routes import session_routes
+from storage.auth_mode import AuthConfigError, auth_mode
 from storage.database import Database, DatabaseConfigError, database_url_from_env
 from storage.migrations import SchemaTooNewError, migrate
-from storage.users import AuthConfigError, auth_mode, needs_first_admin
+from storage.users import needs_first_admin
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,8 @@ log = logging.getLogger(__name__)
 def app_options() -> dict[str, Any]:
     """Return the keyword arguments of ``st.App`` for Docket (lifespan, middleware, routes,
     errors)."""
-    return {"lifespan": _lifespan, "routes": [*session_routes(), *image_routes()],
+    return {"lifespan": _lifespan,
+            "routes": [*session_routes(), *api_routes(), *image_routes()],
             "middleware": [Middleware(BlockMetrics), Middleware(BrowserCookie)],
             "on_script_error": on_page_error}
 

@@ -72,6 +72,16 @@ class ImportSummary:
     images: int = 0  # distinct images the valid rows reference
     new_images: int = 0  # of those, the ones not stored before
 
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON-ready values (the HTTP API's answer to an import)."""
+        return {"project": self.project, "created_project": self.created_project,
+                "total_records": self.total_records, "added": self.added,
+                "updated": self.updated, "unchanged": self.unchanged, "skipped": self.skipped,
+                "verdicts": self.verdicts, "unparseable_verdicts": self.unparseable_verdicts,
+                "human_labels": self.human_labels, "judges": list(self.judges),
+                "annotators": list(self.annotators), "changed_ids": list(self.changed_ids),
+                "line": self.line()}
+
     def line(self) -> str:
         """One-line human summary (verdicts include the unparseable ones, counted apart)."""
         unparseable = (f"; {self.unparseable_verdicts} unparseable"

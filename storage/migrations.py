@@ -38,7 +38,7 @@ from storage.projects import parsed_schema
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x444F434B  # "DOCK": serialises concurrent migrations on PostgreSQL
 
@@ -498,9 +498,28 @@ def _add_rationale_ratings(connection: Connection) -> None:
     ).create(connection)
 
 
+def _add_api_tokens(connection: Connection) -> None:
+    """Version 15: ``api_token``, personal tokens of the HTTP API (stored hashed).
+    Spelled out as at version 15 (see :func:`_add_sign_in_attempt`)."""
+    metadata = MetaData()
+    Table("user_account", metadata, Column("id", Integer, primary_key=True))
+    Table(
+        "api_token", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("token_hash", String(64), nullable=False, unique=True),
+        Column("user_id", Integer, ForeignKey("user_account.id", ondelete="CASCADE"),
+               nullable=False),
+        Column("name", String(100), nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("last_used_at", DateTime(timezone=True)),
+        Column("revoked_at", DateTime(timezone=True)),
+        Index("ix_api_token_user", "user_id"),
+    ).create(connection)
+
+
 def _add_images(connection: Connection) -> None:
-    """Version 15: ``image``, the images of item fields by SHA-256 (issue 18). Spelled out as
-    at version 15 (see :func:`_add_sign_in_attempt`)."""
+    """Version 16: ``image``, the images of item fields by SHA-256 (issue 18). Spelled out as
+    at version 16 (see :func:`_add_sign_in_attempt`)."""
     Table(
         "image", MetaData(),
         Column("sha256", String(64), primary_key=True),
@@ -528,7 +547,8 @@ MIGRATIONS: dict[int, Migration] = {
     12: _add_web_sessions_and_drafts,
     13: _add_error_taxonomy,
     14: _add_rationale_ratings,
-    15: _add_images,
+    15: _add_api_tokens,
+    16: _add_images,
 }
 
 

@@ -83,7 +83,7 @@ class Item(SQLModel, table=True):
 
 
 class StoredImage(SQLModel, table=True):
-    """One image of an item field, named by the SHA-256 of its bytes (schema version 15).
+    """One image of an item field, named by the SHA-256 of its bytes (schema version 16).
 
     Items reference images by this hash in their ``fields_json``; the same image imported
     twice (by any project) is one row. In the database, not on a disk, so several app
@@ -507,3 +507,21 @@ class LabelDraft(SQLModel, table=True):
     confidence: int | None = None
     reference_answer: str | None = Field(default=None, sa_column=_text())
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal API token (schema version 15): what a script sends as ``Authorization:
+    Bearer`` to ``/api/v1``. Only the SHA-256 of the secret is kept; the token acts as its
+    user with the user's role at the time of use, and stops working when revoked
+    (``revoked_at``) or while its user is deactivated."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (Index("ix_api_token_user", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None

@@ -52,6 +52,12 @@ class ProjectSummary:
     human_labels: int
     created_at: datetime
 
+    def to_dict(self) -> dict[str, str | int]:
+        """The line as JSON-ready values (``created_at`` in ISO 8601)."""
+        return {"name": self.name, "template": self.template, "items": self.items,
+                "judges": self.judges, "human_labels": self.human_labels,
+                "created_at": self.created_at.isoformat()}
+
 
 @lru_cache(maxsize=64)
 def _schema(task_json: str, project_name: str) -> TaskSchema:

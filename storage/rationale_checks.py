@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from sqlmodel import Session
 
 from core.rationale_checks import RATIONALE_RATINGS, JudgeRationales, RatingRow, count_ratings
-from storage.annotation import AnnotationError, get_settings
+from storage.annotation_settings import AnnotationError, get_settings
 from storage.authz import Actor, authorize_self
 from storage.database import Database
 from storage.models import Assignment, Item, Judge, RationaleRating, Verdict
@@ -22,7 +22,7 @@ def rate_rationale(db: Database, *, project_id: int, user_id: int, item_id: int,
     """Store ``user_id``'s rating of ``judge``'s rationale (sample ``sample_index``) on the
     item; None removes it.
 
-    Raises :class:`~storage.annotation.AnnotationError` when the rating is not one of
+    Raises :class:`~storage.annotation_settings.AnnotationError` when the rating is not one of
     :data:`~core.rationale_checks.RATIONALE_RATINGS`, the item is not in the user's queue, the
     judges are still hidden from them (a blind project before their label and reveal), or the
     judge has no rationale on the item; ``NotAllowed`` unless ``actor`` acts for themselves.

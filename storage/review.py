@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlmodel import Session
 
-from storage.annotation import ItemView, VerdictView, item_verdicts, item_view
+from storage.annotator_view import ItemView, VerdictView, item_verdicts, item_view
 from storage.gold import GoldEvent, GoldRecord, gold_history, gold_revision, item_gold
 from storage.models import Annotation, Assignment, Item, UserAccount
 from storage.revisions import Revision
@@ -105,7 +105,7 @@ def item_notes(*, session: Session, item_id: int) -> list[AnnotatorNote]:
 
 def item_review(*, session: Session, item_id: int) -> ItemReview:
     """Return the whole review of one item; raises
-    :class:`storage.annotation.AnnotationError` when the item does not exist."""
+    :class:`storage.annotation_settings.AnnotationError` when the item does not exist."""
     return ItemReview(item=item_view(session=session, item_id=item_id),
                       humans=item_human_labels(session=session, item_id=item_id),
                       notes=item_notes(session=session, item_id=item_id),

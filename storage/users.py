@@ -1,38 +1,30 @@
-"""User accounts: create, change and list users, check passwords, throttle failed sign-ins.
+"""User accounts: create, change and list users, hash passwords, protect the last admin.
 
 Passwords are hashed with Argon2id (argon2-cffi, RFC 9106 low-memory profile); a plain password
-is never stored or logged. :func:`sign_in` is the one way the UI and the CLI check a password:
-it throttles repeated failures per (user name, client) pair and per client in the
-``sign_in_attempt`` table (so every server process sees the same counters), and it does the
-same work and gives the same answer whether or not the user exists.
+is never stored or logged. Checking a password at sign-in, with its throttling, is
+:mod:`storage.sign_in`; the ``DOCKET_AUTH`` setting is :mod:`storage.auth_mode`; web sessions
+are :mod:`storage.web_sessions`.
 
 Admin changes that could leave nobody able to administer Docket (demoting or deactivating the
-last active admin who has a password) are refused with :class:`LastAdminError`.
+last active admin who has a password) are refused with :class:`LastAdminError`. A password,
+role or activation change ends the user's web sessions in the same transaction.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import math
-import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import cache
+from datetime import datetime
 from typing import Any
 
 from argon2 import PasswordHasher, profiles
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import bindparam, delete, func, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from core.safe_text import require_safe_text, unsafe_text_reason
+from core.safe_text import require_safe_text
 from storage.authz import ADMIN, OPERATOR, Actor, authorize, credential_stamp
-from storage.database import Database
-from storage.models import ROLES, AuditLog, SignInAttempt, UserAccount, WebSession, utcnow
+from storage.models import ROLES, AuditLog, UserAccount, WebSession, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -46,19 +38,8 @@ MAX_DISPLAY_NAME_CHARS = 200
 MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_CHARS = 1024
 LOCAL_ADMIN_NAME = "local-admin"
-
-# Throttling (see sign_in): failures beyond the free ones lock a (user name, client) pair (or
-# a client, across names) for FIRST_LOCK, doubling with every further failure up to MAX_LOCK.
-# Counters are forgotten after FORGET_AFTER without a failure; a successful sign-in clears the
-# pair's counter.
-PAIR_FREE_FAILURES = 5
-CLIENT_FREE_FAILURES = 20
-FIRST_LOCK = timedelta(seconds=15)
-MAX_LOCK = timedelta(minutes=15)
-FORGET_AFTER = timedelta(hours=1)
-
-SIGN_IN_FAILED = "Wrong user name or password."
 _ADMIN_LOCK_KEY = 0x444F4355  # "DOCU": serialises admin-count checks on PostgreSQL
+
 
 
 class UserError(ValueError):
@@ -98,21 +79,6 @@ class UserInfo:
         return self.display_name or self.name
 
 
-@dataclass(frozen=True)
-class SignInResult:
-    """The outcome of :func:`sign_in`: the user, or a message and (if throttled) the wait."""
-
-    user: UserInfo | None
-    message: str = ""
-    retry_after_s: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """True if the password was right and the account may sign in."""
-        return self.user is not None
-
-
-# --- validation ---------------------------------------------------------------------------
 
 
 def check_name(name: str) -> str:
@@ -198,6 +164,13 @@ def count_admins(*, session: Session) -> int:
 def needs_first_admin(*, session: Session) -> bool:
     """True while no admin can sign in: the app then asks for the first admin account."""
     return count_admins(session=session) == 0
+
+
+def is_last_admin_name(*, session: Session, name: str) -> bool:
+    """True if ``name`` is the last active admin who has a password (the one account that
+    must never be locked out of a sign-in at the server's own keyboard)."""
+    row = _row_by_name(session, name)
+    return row is not None and _is_last_admin(session, row)
 
 
 # --- changing -----------------------------------------------------------------------------
@@ -314,26 +287,6 @@ def set_active(*, session: Session, user_id: int, active: bool, actor: Actor) ->
     return _info(row)
 
 
-AUTH_ENV = "DOCKET_AUTH"
-AUTH_MODES = ("password", "none")
-
-
-class AuthConfigError(ValueError):
-    """``DOCKET_AUTH`` has a value Docket does not know."""
-
-
-def auth_mode() -> str:
-    """Return ``"password"`` (default) or ``"none"`` (single-user mode) from ``$DOCKET_AUTH``.
-
-    Raises :class:`AuthConfigError` for any other value, so a typo never switches sign-in off.
-    """
-    value = os.environ.get(AUTH_ENV, "").strip().lower() or "password"
-    if value not in AUTH_MODES:
-        raise AuthConfigError(f"{AUTH_ENV} must be one of {', '.join(AUTH_MODES)} (or unset); "
-                              f"got {os.environ[AUTH_ENV]!r}")
-    return value
-
-
 def ensure_local_admin(*, session: Session) -> UserInfo:
     """Return the account of single-user mode (``DOCKET_AUTH=none``), creating it if needed.
 
@@ -354,84 +307,6 @@ def ensure_local_admin(*, session: Session) -> UserInfo:
         row.credential_version += 1
         session.add(row)
     return _info(row)
-
-
-# --- signing in ---------------------------------------------------------------------------
-
-
-def authenticate(db: Database, *, name: str, password: str) -> UserInfo | None:
-    """Return the active user ``name`` if ``password`` is theirs, else None. No throttling.
-
-    Does one Argon2 verification whether or not the user exists (against a dummy hash if
-    not, or if the account has no password), so the time taken does not tell whether a name
-    exists. A hash made with older parameters is replaced (rehash) after a success. The
-    verification runs outside any transaction, so it never holds SQLite's write lock.
-    """
-    with db.read() as session:
-        # A name PostgreSQL cannot even compare (NUL) belongs to nobody.
-        row = _row_by_name(session, name) if unsafe_text_reason(name) is None else None
-        found = (row.id, row.password_hash, row.active) if row is not None else None
-    user_id, stored, active = found if found is not None else (None, None, False)
-    if not _verify(stored or _dummy_hash(), password) or stored is None or not active:
-        return None
-    with db.write() as session:
-        row = session.get(UserAccount, user_id)
-        if row is None or not row.active or row.password_hash != stored:
-            return None  # changed while we were verifying
-        if PASSWORD_HASHER.check_needs_rehash(stored):
-            row.password_hash = PASSWORD_HASHER.hash(password)
-            session.add(row)
-            log.info("password hash of user %r upgraded to the current parameters", row.name)
-        return _info(row)
-
-
-def sign_in(db: Database, *, name: str, password: str, client: str | None = None,
-            local: bool = False, now: datetime | None = None) -> SignInResult:
-    """Check a sign-in with throttling; return the user, or the message to show.
-
-    Failures are counted per (user name, client) pair — the name case-insensitively, existing
-    or not; ``client`` is e.g. an IP address, None when unknown — and per client across all
-    names. Failures from elsewhere never lock a user out, and one client cannot try many
-    names. The attempt is counted *before* the password is checked, so parallel guesses
-    cannot slip past the counter; a success takes the count back. After
-    :data:`PAIR_FREE_FAILURES` failures of a pair (:data:`CLIENT_FREE_FAILURES` of a client)
-    each further failure locks it for :data:`FIRST_LOCK`, doubling up to :data:`MAX_LOCK`;
-    attempts while locked are refused without checking the password and without extending
-    the lock. ``local`` (someone at the server's own keyboard, no proxy) never locks out the
-    last active admin: their attempts are still counted, but always checked. The messages are
-    the same whether or not the user exists. Never raises for a wrong name or password.
-    """
-    now = now or utcnow()
-    keys = [("pair", _attempt_key(f"{name.strip().lower()}\n{client or ''}"))]
-    if client:
-        keys.append(("client", _attempt_key(client)))
-    with db.write() as session:
-        # Row locks (PostgreSQL) / the write lock (SQLite) are held from here to the commit, so
-        # concurrent attempts on one name see each other's counts.
-        rows = [_attempt_for_update(session, scope, key, now) for scope, key in keys]
-        wait = max(_seconds_locked(row, now) for row in rows)
-        if wait > 0 and not (local and _is_last_admin_name(session, name)):
-            return SignInResult(None, f"Too many failed sign-ins. Try again in {_duration(wait)}.",
-                                wait)
-        for row in rows:
-            _count_failure(session, row, now)
-        _forget_old_attempts(session, now)
-    user = authenticate(db, name=name, password=password)
-    if user is None:
-        log.info("failed sign-in")  # neither the name nor the password: logs are read widely
-        return SignInResult(None, SIGN_IN_FAILED)
-    with db.write() as session:
-        for scope, key in keys:
-            _take_back_failure(session, scope, key, clear=scope == "pair")
-    log.info("user %r signed in", user.name)
-    return SignInResult(user)
-
-
-def lock_delay(failures: int, free: int) -> timedelta:
-    """Return how long ``failures`` failed sign-ins lock a pair or client (0 up to ``free``)."""
-    if failures <= free:
-        return timedelta(0)
-    return min(FIRST_LOCK * 2 ** min(failures - free - 1, 32), MAX_LOCK)
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -487,100 +362,9 @@ def _is_last_admin(session: Session, row: UserAccount) -> bool:
     return usable and count_admins(session=session) <= 1
 
 
-def _is_last_admin_name(session: Session, name: str) -> bool:
-    row = _row_by_name(session, name)
-    return row is not None and _is_last_admin(session, row)
-
-
 def _audit(session: Session, actor_id: int | None, action: str, subject_id: int | None,
            old: str | None, new: str | None) -> None:
     session.add(AuditLog(at=utcnow(), actor_id=actor_id, action=action, subject_id=subject_id,
                          old_value=old, new_value=new))
 
 
-def _verify(stored: str, password: str) -> bool:
-    try:
-        return PASSWORD_HASHER.verify(stored, password)
-    except VerifyMismatchError:
-        return False
-    except (VerificationError, InvalidHashError):
-        log.warning("a stored password hash could not be checked (corrupt or unsupported)")
-        return False
-
-
-def _dummy_hash() -> str:
-    """A hash made with the current parameters, verified when there is no real one."""
-    params = PASSWORD_HASHER
-    return _dummy_hash_for(params.time_cost, params.memory_cost, params.parallelism,
-                           params.hash_len, params.salt_len)
-
-
-@cache
-def _dummy_hash_for(time_cost: int, memory_cost: int, parallelism: int, hash_len: int,
-                    salt_len: int) -> str:
-    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism,
-                          hash_len=hash_len, salt_len=salt_len).hash("docket-dummy-password")
-
-
-def _attempt_key(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _attempt(session: Session, scope: str, key: str) -> SignInAttempt | None:
-    query = (select(SignInAttempt).where(SignInAttempt.scope == scope, SignInAttempt.key == key)
-             .with_for_update())
-    return session.execute(query).scalar()
-
-
-def _attempt_for_update(session: Session, scope: str, key: str, now: datetime) -> SignInAttempt:
-    """The counter row of ``(scope, key)``, created if missing, locked until the commit."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(SignInAttempt).values(scope=scope, key=key, failures=0,
-                                                 last_failure_at=now)
-                    .on_conflict_do_nothing(index_elements=["scope", "key"]))
-    row = _attempt(session, scope, key)
-    assert row is not None  # inserted above or by a concurrent attempt
-    return row
-
-
-def _seconds_locked(row: SignInAttempt, now: datetime) -> int:
-    if row.locked_until is None or row.locked_until <= now:
-        return 0
-    return max(1, math.ceil((row.locked_until - now).total_seconds()))
-
-
-def _count_failure(session: Session, row: SignInAttempt, now: datetime) -> None:
-    if now - row.last_failure_at > FORGET_AFTER:
-        row.failures = 0
-    row.failures += 1
-    row.last_failure_at = now
-    delay = lock_delay(row.failures, _free_failures(row.scope))
-    row.locked_until = now + delay if delay else None
-    session.add(row)
-
-
-def _take_back_failure(session: Session, scope: str, key: str, *, clear: bool) -> None:
-    row = _attempt(session, scope, key)
-    if row is None:
-        return
-    if clear:
-        session.delete(row)
-        return
-    row.failures = max(0, row.failures - 1)
-    if not lock_delay(row.failures, _free_failures(scope)):
-        row.locked_until = None
-    session.add(row)
-
-
-def _forget_old_attempts(session: Session, now: datetime) -> None:
-    session.execute(delete(SignInAttempt).where(SignInAttempt.last_failure_at < now - FORGET_AFTER))
-
-
-def _free_failures(scope: str) -> int:
-    return CLIENT_FREE_FAILURES if scope == "client" else PAIR_FREE_FAILURES
-
-
-def _duration(seconds: int) -> str:
-    if seconds < 120:
-        return f"{seconds} seconds"
-    return f"{math.ceil(seconds / 60)} minutes"

@@ -1,6 +1,6 @@
 """Sign-ins that survive a reload: server-side web sessions and the tickets that set their cookie.
 
-A sign-in (password checked by :func:`storage.users.sign_in`) starts a session row here and a
+A sign-in (password checked by :func:`storage.sign_in.sign_in`) starts a session row here and a
 one-time ticket. The page that signed in hands the ticket to its browser, which exchanges it
 (:func:`redeem_ticket`, an HTTP endpoint of the server) for a fresh random session id in an
 ``HttpOnly`` cookie; the ticket is never the session id, so the id never passes through page
@@ -30,10 +30,11 @@ from typing import Any
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlmodel import Session
 
+from storage.auth_mode import AuthConfigError
 from storage.authz import SignedIn, authorize
 from storage.database import Database
 from storage.models import UserAccount, WebSession, WebSessionTicket, utcnow
-from storage.users import AuthConfigError, UserInfo, user_from_row
+from storage.users import UserInfo, user_from_row
 
 IDLE_ENV = "DOCKET_SESSION_IDLE_HOURS"
 ABSOLUTE_ENV = "DOCKET_SESSION_MAX_DAYS"

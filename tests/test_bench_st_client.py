@@ -91,3 +91,12 @@ def test_errors_drawn_and_the_end_of_a_run_are_read():
     finished = ForwardMsg()
     finished.script_finished = ForwardMsg.ScriptFinishedStatus.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
     assert state.apply(finished) == ForwardMsg.ScriptFinishedStatus.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
+
+
+def test_html_bodies_are_kept_apart_from_widgets():
+    state = PageState()
+    script = ForwardMsg()
+    script.delta.new_element.html.body = '<script>fetch("/_docket/session", {body: "t"})</script>'
+    state.apply(script)
+    assert state.html == ['<script>fetch("/_docket/session", {body: "t"})</script>']
+    assert state.widgets == {} and state.drawn == set()

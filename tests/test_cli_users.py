@@ -17,7 +17,8 @@ from sqlalchemy import select
 import cli
 from storage.database import Database
 from storage.models import UserAccount
-from storage.users import authenticate, find_user
+from storage.sign_in import authenticate
+from storage.users import find_user
 from tests.conftest import REPO_ROOT
 
 

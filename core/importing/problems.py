@@ -43,6 +43,12 @@ class ImportProblem:
         match = _LINE.match(self.location)
         return int(match.group(1)) if match else None
 
+    def to_dict(self) -> dict[str, str | int | None]:
+        """The problem as one entry of the full report: ``file``, ``location``, ``line``,
+        ``field`` and ``message`` (see :func:`problems_jsonl`)."""
+        return {"file": self.file, "location": self.location, "line": self.line,
+                "field": self.field, "message": self.reason}
+
 
 def problem_lines(problems: Sequence[ImportProblem], *, limit: int = PRINTED_PROBLEMS,
                   report: str | None = None) -> list[str]:
@@ -66,8 +72,7 @@ def problems_jsonl(problems: Sequence[ImportProblem]) -> bytes:
     ``"line N"`` location, else null), ``field`` and ``message``, in the order given.
     """
     return b"".join(
-        json.dumps({"file": p.file, "location": p.location, "line": p.line, "field": p.field,
-                    "message": p.reason}, ensure_ascii=False)
+        json.dumps(p.to_dict(), ensure_ascii=False)
         # A lone surrogate from a broken file stays a valid JSON escape ("\udc80").
         .encode("utf-8", "backslashreplace") + b"\n"
         for p in problems)

@@ -8,11 +8,12 @@ from typing import Any
 from streamlit.testing.v1 import AppTest
 
 from core.templates import TEMPLATES
-from storage.annotation import ProjectSettings, rebuild_queues, set_members, update_settings
+from storage.annotation_settings import ProjectSettings, set_members, update_settings
 from storage.authz import OPERATOR
 from storage.database import Database
 from storage.importer import import_file
 from storage.projects import get_project
+from storage.queues import rebuild_queues
 from storage.users import UserInfo
 from tests.app.apptest_helpers import APP_TIMEOUT_S, signed_in_entries
 from tests.conftest import REPO_ROOT

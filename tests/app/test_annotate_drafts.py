@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from storage.annotation import find_assignment, user_labels
+from storage.annotator_view import user_labels
 from storage.drafts import Draft, get_draft
+from storage.queues import find_assignment
 from tests.app.annotate_helpers import make_annotation_project, open_annotate
 from tests.app.conftest import app_database
 

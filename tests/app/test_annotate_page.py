@@ -13,15 +13,12 @@ from components.annotate_actions import BLIND_UNTIL_SAVED
 from components.annotate_panel import HIDDEN_NOTE
 from components.auth import USER_KEY
 from core.templates import TEMPLATES
-from storage.annotation import (
-    ProjectSettings,
-    audit_trail,
-    find_assignment,
-    next_assignment,
-    user_labels,
-)
+from storage.annotation import audit_trail
+from storage.annotation_settings import ProjectSettings
+from storage.annotator_view import user_labels
 from storage.authz import OPERATOR
 from storage.models import Annotation
+from storage.queues import find_assignment, next_assignment
 from storage.users import create_user, set_active
 from tests.app.annotate_helpers import (
     JUDGES,

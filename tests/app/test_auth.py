@@ -13,17 +13,8 @@ from components.browser import BrowserRequest
 from components.layout import PAGES
 from storage.authz import OPERATOR
 from storage.models import SignInAttempt, UserAccount
-from storage.users import (
-    PAIR_FREE_FAILURES,
-    SIGN_IN_FAILED,
-    change_role,
-    create_user,
-    find_user,
-    list_users,
-    set_active,
-    set_password,
-    utcnow,
-)
+from storage.sign_in import PAIR_FREE_FAILURES, SIGN_IN_FAILED
+from storage.users import change_role, create_user, find_user, list_users, set_active, set_password, utcnow
 from tests.app.apptest_helpers import open_page, rendered, sign_in_through_the_form
 from tests.app.conftest import ADMIN_PASSWORD, ANNOTATOR_PASSWORD
 

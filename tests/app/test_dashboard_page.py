@@ -11,12 +11,14 @@ import components.review_data
 from core.metrics import REGISTRY
 from core.safe_text import escape_markdown
 from core.templates import TEMPLATES
-from storage.annotation import ProjectSettings, rebuild_queues, set_members, submit_labels, update_settings
+from storage.annotation import submit_labels
+from storage.annotation_settings import ProjectSettings, set_members, update_settings
 from storage.authz import OPERATOR
 from storage.demo import load_demo
 from storage.importer import import_file
 from storage.juries import list_juries
 from storage.projects import get_project
+from storage.queues import rebuild_queues
 from storage.review import find_item_id
 from tests.app.review_helpers import (
     DASHBOARD,

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from core.safe_text import escape_markdown
 from core.templates import TEMPLATES
-from storage.annotation import ProjectSettings, submit_labels
+from storage.annotation import submit_labels
+from storage.annotation_settings import ProjectSettings
 from storage.authz import OPERATOR
 from storage.demo import load_demo
 from storage.importer import import_file

@@ -9,10 +9,12 @@ import pytest
 
 from core.estimate.ppi import ppi_mean
 from core.templates import TEMPLATES
-from storage.annotation import ProjectSettings, find_assignment, submit_labels, update_settings
+from storage.annotation import submit_labels
+from storage.annotation_settings import ProjectSettings, update_settings
 from storage.authz import OPERATOR
 from storage.importer import import_file
 from storage.projects import get_project
+from storage.queues import find_assignment
 from storage.review import find_item_id
 from tests.app.annotate_helpers import make_annotation_project
 from tests.app.apptest_helpers import open_page

@@ -7,10 +7,11 @@ import pytest
 from components.home_view import NO_QUEUES
 from core.importing import read_import_bytes, validate_table
 from core.templates import TEMPLATES
-from storage.annotation import find_assignment, skip_item, submit_labels
+from storage.annotation import skip_item, submit_labels
 from storage.authz import OPERATOR
 from storage.demo import demo_files
 from storage.importer import write_import
+from storage.queues import find_assignment
 from tests.app.annotate_helpers import make_annotation_project, quiz_records
 from tests.app.apptest_helpers import open_page
 from tests.conftest import skip_or_fail

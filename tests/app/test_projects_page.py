@@ -7,16 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from storage.annotation import (
-    ProjectSettings,
-    get_settings,
-    member_ids,
-    next_assignment,
-    queue_counts,
-    set_flag,
-    submit_labels,
-)
+from storage.annotation import set_flag, submit_labels
+from storage.annotation_settings import ProjectSettings, get_settings, member_ids
 from storage.authz import OPERATOR
+from storage.queues import next_assignment, queue_counts
 from storage.users import create_user, set_active
 from tests.app.annotate_helpers import PROJECTS_PAGE, make_annotation_project, open_annotate
 

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from components.auth import USER_KEY
 from storage.authz import OPERATOR
 from storage.models import UserAccount
-from storage.users import authenticate, create_user, find_user
+from storage.sign_in import authenticate
+from storage.users import create_user, find_user
 from tests.app.apptest_helpers import open_page, rendered
 from tests.app.conftest import ADMIN_PASSWORD, ANNOTATOR_PASSWORD
 

@@ -21,12 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from storage.annotation import rebuild_queues, set_members
+from storage.annotation_settings import set_members
 from storage.authz import OPERATOR
 from storage.database import Database
 from storage.demo import load_demo
 from storage.migrations import migrate
 from storage.projects import get_project
+from storage.queues import rebuild_queues
 from storage.users import create_user, find_user
 from tests.conftest import REPO_ROOT, skip_or_fail
 
@@ -46,6 +47,7 @@ class DocketServer:
 
     url: str
     database_url: str
+    port: int = 0
     admin_name: str = ADMIN_NAME
     admin_password: str = ADMIN_PASSWORD
 
@@ -81,22 +83,26 @@ def chromium_path() -> Path:
 
 @contextmanager
 def running_server(folder: Path, *, address: str | None = "127.0.0.1",
-                   env: Mapping[str, str] | None = None) -> Iterator[DocketServer]:
+                   env: Mapping[str, str] | None = None,
+                   database_url: str | None = None) -> Iterator[DocketServer]:
     """``streamlit run app.py`` on a free port with a fresh SQLite database in ``folder``.
 
     The database holds one admin (:data:`ADMIN_NAME`), created as ``cli.py create-user`` would.
     ``address`` None leaves ``server.address`` to ``.streamlit/config.toml``; ``env`` adds
-    environment variables. The server's output goes to ``folder / "streamlit.log"``.
+    environment variables. ``database_url``: serve this database instead, as the caller
+    prepared it (migrated, with its admin); several servers may share one. The server's
+    output goes to ``folder / "streamlit.log"``.
     """
-    database_url = f"sqlite:///{folder / 'e2e.db'}"
-    db = Database(database_url)
-    try:
-        migrate(db)
-        with db.write() as session:
-            create_user(session=session, name=ADMIN_NAME, role="admin", password=ADMIN_PASSWORD,
-                        actor=OPERATOR)
-    finally:
-        db.dispose()
+    if database_url is None:
+        database_url = f"sqlite:///{folder / 'e2e.db'}"
+        db = Database(database_url)
+        try:
+            migrate(db)
+            with db.write() as session:
+                create_user(session=session, name=ADMIN_NAME, role="admin",
+                            password=ADMIN_PASSWORD, actor=OPERATOR)
+        finally:
+            db.dispose()
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DOCKET_DATABASE_URL": database_url, **(env or {})}
@@ -111,7 +117,7 @@ def running_server(folder: Path, *, address: str | None = "127.0.0.1",
         )
     try:
         _wait_until_healthy(url, process, log_path)
-        yield DocketServer(url, database_url)
+        yield DocketServer(url, database_url, port)
     finally:
         process.terminate()
         try:

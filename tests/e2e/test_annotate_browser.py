@@ -11,9 +11,11 @@ import itertools
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from storage.annotation import ProjectSettings, find_assignment, user_labels
+from storage.annotation_settings import ProjectSettings
+from storage.annotator_view import user_labels
 from storage.authz import OPERATOR
 from storage.database import Database
+from storage.queues import find_assignment
 from storage.users import UserInfo, create_user, set_active
 from tests.app.annotate_helpers import make_annotation_project, quiz_records, rationale
 from tests.e2e.test_browser import by_key, sign_in, snapshot

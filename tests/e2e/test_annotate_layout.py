@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from storage.annotation import find_assignment, rebuild_queues, set_flag, set_members, submit_labels
+from storage.annotation import set_flag, submit_labels
+from storage.annotation_settings import set_members
 from storage.authz import OPERATOR
 from storage.database import Database
 from storage.demo import load_demo
 from storage.projects import get_project
+from storage.queues import find_assignment, rebuild_queues
 from storage.users import create_user
 from tests.e2e.test_annotate_browser import ANNOTATOR_PASSWORD, settled
 from tests.e2e.test_browser import by_key, sign_in

@@ -15,11 +15,12 @@ from urllib.parse import urlsplit
 import pytest
 
 from components.auth import SESSION_ENDED, SESSION_GONE
-from storage.annotation import find_assignment, user_labels
+from storage.annotator_view import user_labels
 from storage.authz import OPERATOR
 from storage.database import Database
 from storage.drafts import get_draft
 from storage.projects import get_project
+from storage.queues import find_assignment
 from storage.users import create_user, find_user, set_password
 from storage.web_sessions import start_session
 from tests.e2e.conftest import load_demo_for_admin, running_server

@@ -12,9 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from bench.st_client import StreamlitClient
-from storage.annotation import ProjectSettings, find_assignment, user_labels
+from storage.annotation_settings import ProjectSettings
+from storage.annotator_view import user_labels
 from storage.authz import OPERATOR
 from storage.database import Database
+from storage.queues import find_assignment
 from storage.users import create_user
 from tests.app.annotate_helpers import make_annotation_project
 

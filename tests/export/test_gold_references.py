@@ -16,17 +16,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from core.templates import TEMPLATES
-from storage.annotation import (
-    ProjectSettings,
-    find_assignment,
-    rebuild_queues,
-    set_members,
-    submit_labels,
-    update_settings,
-)
+from storage.annotation import submit_labels
+from storage.annotation_settings import ProjectSettings, set_members, update_settings
 from storage.authz import OPERATOR
 from storage.demo import demo_files, load_demo
 from storage.projects import get_project
+from storage.queues import find_assignment, rebuild_queues
 from storage.users import create_user
 from tests.export.helpers import export, import_records
 

@@ -10,16 +10,10 @@ import pytest
 
 from core.export.writers import ExportError
 from core.metrics import MetricsInputError
-from storage.annotation import (
-    ProjectSettings,
-    next_assignment,
-    rebuild_queues,
-    reveal_verdicts,
-    set_members,
-    submit_labels,
-    update_settings,
-)
+from storage.annotation import reveal_verdicts, submit_labels
+from storage.annotation_settings import ProjectSettings, set_members, update_settings
 from storage.authz import OPERATOR
+from storage.queues import next_assignment, rebuild_queues
 from storage.users import create_user
 from tests.export.helpers import export, import_records
 

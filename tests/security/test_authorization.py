@@ -18,16 +18,8 @@ import pytest
 from sqlalchemy import text
 
 from core.templates import TEMPLATES
-from storage.annotation import (
-    ProjectSettings,
-    rebuild_queues,
-    reveal_verdicts,
-    set_flag,
-    set_members,
-    skip_item,
-    submit_labels,
-    update_settings,
-)
+from storage.annotation import reveal_verdicts, set_flag, skip_item, submit_labels
+from storage.annotation_settings import ProjectSettings, set_members, update_settings
 from storage.authz import OPERATOR, NotAllowed, authorize
 from storage.database import Database
 from storage.demo import load_demo
@@ -36,6 +28,7 @@ from storage.export import ExportRequest, export_project
 from storage.gold import adjudicate
 from storage.importer import import_file
 from storage.projects import get_project
+from storage.queues import rebuild_queues
 from storage.review import find_item_id
 from storage.users import UserInfo, change_role, create_user, find_user, set_active, set_password
 from tests.converters import write_jsonl

@@ -15,7 +15,9 @@ from sqlalchemy import select
 
 import components.users_view
 from components.auth import MESSAGE_KEY, SESSION_ENDED, USER_KEY
-from storage.annotation import ProjectSettings, get_settings, submit_labels, user_labels
+from storage.annotation import submit_labels
+from storage.annotation_settings import ProjectSettings, get_settings
+from storage.annotator_view import user_labels
 from storage.authz import OPERATOR
 from storage.gold import item_gold
 from storage.models import UserAccount

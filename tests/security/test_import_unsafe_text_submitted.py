@@ -14,23 +14,17 @@ import pytest
 from sqlalchemy import func, select
 
 from core.templates import TEMPLATES
-from storage.annotation import (
-    AnnotationError,
-    ProjectSettings,
-    rebuild_queues,
-    set_flag,
-    set_members,
-    skip_item,
-    submit_labels,
-    update_settings,
-)
+from storage.annotation import set_flag, skip_item, submit_labels
+from storage.annotation_settings import AnnotationError, ProjectSettings, set_members, update_settings
 from storage.authz import OPERATOR
 from storage.gold import GoldError, adjudicate
 from storage.importer import import_file
 from storage.models import Annotation, Assignment, Gold, Project, UserAccount
 from storage.projects import ProjectError, ensure_project, get_project
+from storage.queues import rebuild_queues
 from storage.review import find_item_id
-from storage.users import SIGN_IN_FAILED, UserError, create_user, sign_in
+from storage.sign_in import SIGN_IN_FAILED, sign_in
+from storage.users import UserError, create_user
 from tests.converters import write_jsonl
 
 UNSAFE = {"nul": ("a\x00b", "contains a NUL character (U+0000), which cannot be stored"),

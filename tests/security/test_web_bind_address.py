@@ -10,6 +10,8 @@ in tests/test_streamlit_config.py.
 
 from __future__ import annotations
 
+import base64
+import hmac
 import logging
 import re
 from pathlib import Path
@@ -17,8 +19,10 @@ from pathlib import Path
 import pytest
 from streamlit import config
 
+import components.browser
 from components.auth import FIRST_TOKEN, USER_KEY, WRONG_TOKEN
-from components.setup_token import SETUP_TOKEN
+from components.browser import BrowserRequest
+from components.setup_token import SETUP_TOKEN, SetupToken, derive_token
 from components.web_server import app_options
 from storage.authz import OPERATOR
 from storage.users import create_user, list_users
@@ -174,3 +178,62 @@ def test_no_token_when_an_admin_exists_or_on_loopback(app_db, bound_to, caplog, 
             create_user(session=session, name="ada", role="admin", password="admin password", actor=OPERATOR)
     start_up()
     assert logged_tokens(caplog) == []
+
+
+# --- behind a proxy, and several processes ----------------------------------------------------
+
+
+@pytest.mark.parametrize("trusted", ["", "127.0.0.1"])
+@pytest.mark.parametrize("bound_to", ["127.0.0.1"], indirect=True)
+def test_through_a_proxy_a_loopback_server_asks_for_the_token(app_db, bound_to, trusted,
+                                                              monkeypatch, caplog):
+    # nginx on this computer forwards everyone to a process bound to loopback: the form must
+    # not trust the loopback address of the connection.
+    monkeypatch.setenv("DOCKET_TRUSTED_PROXIES", trusted)
+    monkeypatch.setattr(components.browser, "browser_request", lambda: BrowserRequest(
+        peer=None, forwarded_for=("198.51.100.7",), cookie="apptest"))
+    at = open_page()
+    assert ("text_input", FIRST_TOKEN, "") in rendered(at)
+    (token,) = logged_tokens(caplog)
+    fill_first_admin(at, token="not-the-token")
+    assert [e.value for e in at.error] == [WRONG_TOKEN]
+    with app_db.read() as session:
+        assert list_users(session=session) == []
+    fill_first_admin(at, token=token)
+    with app_db.read() as session:
+        assert [(u.name, u.role) for u in list_users(session=session)] == [("maria", "admin")]
+
+
+@pytest.fixture
+def cookie_secret():
+    """Lets a test set ``server.cookieSecret``; puts the previous one back."""
+    previous = config.get_option("server.cookieSecret")
+    yield lambda value: config.set_option("server.cookieSecret", value)
+    config.set_option("server.cookieSecret", previous)
+
+
+def test_processes_that_share_the_cookie_secret_log_and_accept_one_token(cookie_secret, caplog):
+    # Two SetupToken objects stand for two app processes behind one proxy.
+    cookie_secret("a secret every process of this server is given")
+    first, second = SetupToken(), SetupToken()
+    first.issue()
+    second.issue()
+    tokens = logged_tokens(caplog)
+    assert len(tokens) == 2 and tokens[0] == tokens[1]
+    assert first.matches(tokens[0]) and second.matches(tokens[0])
+    assert tokens[0] == derive_token("a secret every process of this server is given")
+
+    cookie_secret("another server's secret")
+    other = SetupToken()
+    other.issue()
+    assert logged_tokens(caplog)[-1] != tokens[0] and not other.matches(tokens[0])
+    first.consume()
+    assert not first.matches(tokens[0])  # used once in that process, gone
+
+
+def test_the_token_is_an_hmac_of_the_secret():
+    # Independent computation with the standard library's HMAC-SHA256, first 16 bytes, base64url.
+    expected = base64.urlsafe_b64encode(hmac.new(b"k", b"docket first-admin setup token",
+                                                 "sha256").digest()[:16]).rstrip(b"=").decode()
+    assert derive_token("k") == expected and len(expected) == 22
+    assert derive_token("k") != derive_token("k2")

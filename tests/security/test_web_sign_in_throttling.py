@@ -25,7 +25,8 @@ from core.client_address import (
 from storage.authz import OPERATOR
 from storage.database import Database
 from storage.models import SignInAttempt
-from storage.users import create_user, set_active, sign_in, utcnow
+from storage.sign_in import CLIENT_FREE_FAILURES, PAIR_FREE_FAILURES, SIGN_IN_FAILED, sign_in
+from storage.users import create_user, set_active, utcnow
 from tests.app import conftest as app_conftest
 from tests.app.apptest_helpers import open_page, sign_in_through_the_form
 from tests.e2e import conftest as e2e
@@ -33,7 +34,7 @@ from tests.security.web_helpers import as_browser, run_async, signed_in, ws_sess
 
 PASSWORD = "correct horse battery"
 WRONG = "wrong horse battery"
-FREE = users.PAIR_FREE_FAILURES
+FREE = PAIR_FREE_FAILURES
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def test_failures_from_one_client_do_not_lock_the_user_out_elsewhere(db, cheap_h
 def test_one_client_is_still_capped_across_names(db, cheap_hashing):
     add(db, "maria")
     now = utcnow()
-    for i in range(users.CLIENT_FREE_FAILURES + 1):
+    for i in range(CLIENT_FREE_FAILURES + 1):
         sign_in(db, name=f"guess{i}", password=WRONG, client="203.0.113.9", now=now)
     result = sign_in(db, name="maria", password=PASSWORD, client="203.0.113.9", now=now)
     assert not result.ok and result.retry_after_s == 15
@@ -86,7 +87,7 @@ def test_the_last_admin_is_never_locked_out_of_a_local_sign_in(db, cheap_hashing
     assert pair.failures == FREE + 10 and pair.locked_until > now
     # ... but the password is still checked at the server's own keyboard.
     assert sign_in(db, name="root", password=WRONG, client="local", local=True,
-                   now=now).message == users.SIGN_IN_FAILED
+                   now=now).message == SIGN_IN_FAILED
     assert sign_in(db, name="root", password=PASSWORD, client="local", local=True, now=now).ok
 
 
@@ -211,7 +212,7 @@ def test_the_last_admin_at_the_server_signs_in_after_many_failures(app_db_any, a
     at = open_page()
     for _ in range(FREE + 3):
         sign_in_through_the_form(at, "ada", "not the password")
-        assert [e.value for e in at.error] == [users.SIGN_IN_FAILED]  # never "Too many"
+        assert [e.value for e in at.error] == [SIGN_IN_FAILED]  # never "Too many"
     sign_in_through_the_form(at, "ada", app_conftest.ADMIN_PASSWORD)
     assert not at.error and at.title[0].value == "Docket"
 
@@ -292,7 +293,7 @@ def test_real_server_never_locks_out_the_last_admin_at_its_keyboard(direct_serve
 async def _attempts_then_sign_in_locally(url: str, name: str, wrong: int, right: str) -> bool:
     for _ in range(wrong):
         client = await ws_session(url, name, WRONG)  # no proxy header: the server's own computer
-        assert client.state.errors == [users.SIGN_IN_FAILED]
+        assert client.state.errors == [SIGN_IN_FAILED]
         await client.close()
     client = await ws_session(url, name, right)
     try:

@@ -11,30 +11,27 @@ from sqlalchemy import func, select, text
 
 from core.queues import order_items
 from core.templates import TEMPLATES
-from storage.annotation import (
+from storage.annotation import audit_trail, reveal_verdicts, set_flag, skip_item, submit_labels
+from storage.annotation_settings import (
     AnnotationError,
     ProjectSettings,
-    audit_trail,
-    find_assignment,
     get_settings,
-    item_verdicts,
+    set_members,
+    update_settings,
+)
+from storage.annotator_view import item_verdicts, user_labels
+from storage.authz import OPERATOR
+from storage.importer import import_file
+from storage.models import Annotation, Assignment, AuditLog
+from storage.projects import get_project
+from storage.queues import (
+    find_assignment,
     member_queues,
     next_assignment,
     previous_assignment,
     progress,
     rebuild_queues,
-    reveal_verdicts,
-    set_flag,
-    set_members,
-    skip_item,
-    submit_labels,
-    update_settings,
-    user_labels,
 )
-from storage.authz import OPERATOR
-from storage.importer import import_file
-from storage.models import Annotation, Assignment, AuditLog
-from storage.projects import get_project
 from storage.users import create_user
 from tests.converters import write_jsonl
 

@@ -7,30 +7,19 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from core.templates import TEMPLATES
-from storage.annotation import (
+from storage.annotation import reveal_verdicts, set_flag, skip_item, submit_labels
+from storage.annotation_settings import (
     AnnotationError,
     ProjectSettings,
-    annotator_state,
-    current_item,
-    find_assignment,
-    flagged_items,
     get_settings,
-    item_verdicts,
-    item_view,
-    next_assignment,
-    queue_counts,
-    rebuild_queues,
-    reveal_verdicts,
-    set_flag,
     set_members,
-    skip_item,
-    submit_labels,
     update_settings,
-    user_labels,
 )
+from storage.annotator_view import annotator_state, current_item, item_verdicts, item_view, user_labels
 from storage.authz import OPERATOR
 from storage.importer import import_file
 from storage.projects import get_project
+from storage.queues import find_assignment, flagged_items, next_assignment, queue_counts, rebuild_queues
 from tests.converters import write_jsonl
 from tests.storage.test_annotation import make_users, setup_queue
 

@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 
 import storage.annotation as annotation
 import storage.drafts as drafts
-from storage.annotation import progress, submit_labels
+from storage.annotation import submit_labels
 from storage.authz import OPERATOR, NotAllowed
 from storage.drafts import Draft, DraftError, get_draft, save_draft
 from storage.models import Annotation, LabelDraft
+from storage.queues import progress
 from storage.readback import human_labels_frame
 from storage.users import create_user, find_user, set_active
 from tests.export.helpers import export

@@ -13,15 +13,12 @@ from core.estimate.ppi import classical_mean, ppi_mean
 from core.estimate.report import NoDesignError
 from core.metrics import MetricsInputError
 from core.templates import TEMPLATES
-from storage.annotation import (
+from storage.annotation import skip_item, submit_labels
+from storage.annotation_settings import (
     AnnotationError,
     ProjectSettings,
     get_settings,
-    next_assignment,
-    rebuild_queues,
     set_members,
-    skip_item,
-    submit_labels,
     update_settings,
 )
 from storage.authz import OPERATOR
@@ -29,6 +26,7 @@ from storage.estimates import estimate, queue_design
 from storage.importer import import_file
 from storage.models import Annotation, Assignment
 from storage.projects import get_project
+from storage.queues import next_assignment, rebuild_queues
 from storage.users import create_user
 from tests.converters import write_jsonl
 

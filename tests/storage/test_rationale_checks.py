@@ -7,19 +7,13 @@ import pytest
 from sqlalchemy import func, select
 
 from core.templates import TEMPLATES
-from storage.annotation import (
-    AnnotationError,
-    ProjectSettings,
-    rebuild_queues,
-    reveal_verdicts,
-    set_members,
-    submit_labels,
-    update_settings,
-)
+from storage.annotation import reveal_verdicts, submit_labels
+from storage.annotation_settings import AnnotationError, ProjectSettings, set_members, update_settings
 from storage.authz import OPERATOR, NotAllowed
 from storage.importer import import_file
 from storage.models import RationaleRating
 from storage.projects import get_project
+from storage.queues import rebuild_queues
 from storage.rationale_checks import rate_rationale, rationale_checks, user_rationale_ratings
 from storage.review import find_item_id
 from storage.users import create_user

@@ -12,7 +12,7 @@ import pytest
 
 from core.metrics import compare_dimension
 from core.templates import TEMPLATES
-from storage.annotation import item_verdicts
+from storage.annotator_view import item_verdicts
 from storage.authz import OPERATOR
 from storage.export import ExportRequest, export_project
 from storage.importer import import_file

@@ -19,10 +19,10 @@ from storage.authz import OPERATOR
 from storage.database import Database
 from storage.migrations import SCHEMA_VERSION, migrate
 from storage.models import AuditLog, SignInAttempt, UserAccount, utcnow
+from storage.sign_in import PAIR_FREE_FAILURES, SIGN_IN_FAILED, authenticate, lock_delay, sign_in
 from storage.users import (
     LastAdminError,
     UserError,
-    authenticate,
     change_role,
     check_name,
     check_password,
@@ -32,11 +32,9 @@ from storage.users import (
     ensure_local_admin,
     find_user,
     list_users,
-    lock_delay,
     needs_first_admin,
     set_active,
     set_password,
-    sign_in,
 )
 from tests.storage.legacy_schema import recreate_as_version_1
 
@@ -334,7 +332,7 @@ def test_failed_sign_ins_lock_the_name_and_client_pair_in_the_database(db, cheap
     start = utcnow()
     results = [sign_in(db, name="maria", password=WRONG, now=start + timedelta(seconds=i))
                for i in range(6)]
-    assert [r.message for r in results] == [users.SIGN_IN_FAILED] * 6
+    assert [r.message for r in results] == [SIGN_IN_FAILED] * 6
     assert all(r.retry_after_s == 0 and not r.ok for r in results)
 
     (row,) = attempt_rows(db)
@@ -352,7 +350,7 @@ def test_failed_sign_ins_lock_the_name_and_client_pair_in_the_database(db, cheap
 
     # After the window one more try; a 7th failure locks for twice as long.
     seventh = sixth + timedelta(seconds=15)
-    assert sign_in(db, name="maria", password=WRONG, now=seventh).message == users.SIGN_IN_FAILED
+    assert sign_in(db, name="maria", password=WRONG, now=seventh).message == SIGN_IN_FAILED
     assert attempt_rows(db)[0].locked_until == seventh + timedelta(seconds=30)
     assert sign_in(db, name="maria", password=PASSWORD,
                    now=seventh + timedelta(seconds=29)).retry_after_s == 1
@@ -387,7 +385,7 @@ def test_unknown_and_existing_names_are_throttled_alike(db, cheap_hasher):
 
     known = sequence("maria")
     assert known == sequence("nobody")
-    assert known == [(users.SIGN_IN_FAILED, 0)] * 6 + [
+    assert known == [(SIGN_IN_FAILED, 0)] * 6 + [
         ("Too many failed sign-ins. Try again in 14 seconds.", 14),
         ("Too many failed sign-ins. Try again in 13 seconds.", 13)]
 
@@ -468,9 +466,9 @@ def test_parallel_guesses_cannot_slip_past_the_counter(db, cheap_hasher):
     for thread in threads:
         thread.join()
     # Exactly the 5 free failures and the one that set the lock reached the password check.
-    assert cheap_hasher.verified == users.PAIR_FREE_FAILURES + 1
-    assert sum(r.retry_after_s > 0 for r in results) == 12 - users.PAIR_FREE_FAILURES - 1
-    assert attempt_rows(db)[0].failures == users.PAIR_FREE_FAILURES + 1
+    assert cheap_hasher.verified == PAIR_FREE_FAILURES + 1
+    assert sum(r.retry_after_s > 0 for r in results) == 12 - PAIR_FREE_FAILURES - 1
+    assert attempt_rows(db)[0].failures == PAIR_FREE_FAILURES + 1
 
 
 # --- schema migration ---------------------------------------------------------------------
@@ -493,7 +491,7 @@ def test_a_version_1_database_gets_the_sign_in_table_and_keeps_its_data(db):
     with db.write() as session:  # the new table works like a freshly created one
         set_password(session=session, user_id=find_user(session=session, name="old_admin").id,
                      password=PASSWORD, actor=OPERATOR)
-    assert sign_in(db, name="old_admin", password=WRONG).message == users.SIGN_IN_FAILED
+    assert sign_in(db, name="old_admin", password=WRONG).message == SIGN_IN_FAILED
     assert attempt_rows(db)[0].failures == 1
     assert sign_in(db, name="old_admin", password=PASSWORD).ok
 

@@ -10,13 +10,15 @@ import pytest
 from sqlalchemy import text
 
 from core.templates import TEMPLATES
-from storage.annotation import ProjectSettings, rebuild_queues, set_members, submit_labels, update_settings
+from storage.annotation import submit_labels
+from storage.annotation_settings import ProjectSettings, set_members, update_settings
 from storage.authz import OPERATOR
 from storage.gold import adjudicate, gold_frame
 from storage.importer import import_file
 from storage.labels import load_ratings
 from storage.models import utcnow
 from storage.projects import get_project, project_summaries
+from storage.queues import rebuild_queues
 from storage.readback import human_labels_frame, verdicts_frame
 from storage.review import find_item_id, item_review
 from storage.users import create_user

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 import storage.users as users
 from storage.authz import OPERATOR, NotAllowed
+from storage.database import Database
 from storage.models import UserAccount, WebSession, WebSessionTicket, utcnow
 from storage.users import change_role, create_user, set_active, set_password
 from storage.web_sessions import (
@@ -231,3 +232,28 @@ def test_a_bad_lifetime_is_refused_naming_the_variable(monkeypatch, value):
     with pytest.raises(SessionConfigError, match=f"DOCKET_SESSION_IDLE_HOURS must be a positive "
                                                  f"number; got '{value}'"):
         session_lifetimes()
+
+
+def test_sessions_are_shared_by_every_server_process(db, people):
+    # A second engine on the same database stands for another app process behind the proxy
+    # (tests/e2e/test_several_processes.py does it with two real processes and nginx).
+    admin, ann = people
+    other = Database(db.url)
+    try:
+        new = start_session(db, actor=ann, browser=BROWSER, lifetimes=LIFETIMES)
+        cookie = redeem_ticket(other, ticket=new.ticket, browser=BROWSER, lifetimes=LIFETIMES)
+        assert cookie is not None
+        assert redeem_ticket(db, ticket=new.ticket, browser=BROWSER) is None  # used once, anywhere
+        assert check_session(other, token=cookie.token).user.name == "ann"
+        assert check_session(db, session_id=new.session_id).user.name == "ann"
+        # An admin's deactivation through one process ends the session on the other.
+        with other.write() as session:
+            set_active(session=session, user_id=ann.id, active=False, actor=admin)
+        assert check_session(db, token=cookie.token) is None
+        # A sign-out through one process ends a session used through the other.
+        _, admin_token = signed_in(db, admin)
+        assert check_session(other, token=admin_token) is not None
+        assert end_session(other, token=admin_token)
+        assert check_session(db, token=admin_token) is None
+    finally:
+        other.dispose()
