@@ -302,14 +302,13 @@ def cmd_metrics(args: argparse.Namespace, db: Database) -> int:
         print(f"note: jury:{jury} left out: a member judge has no verdict on {name!r}",
               file=sys.stderr)
     juries = {**stored, **{n: j for n, j in juries.items() if n in given}}
-    document = {"project": project.name,
-                **compare_dimension(ratings, juries=juries, binarize_at=args.binarize_at,
-                                    n_resamples=args.bootstrap, seed=args.seed,
-                                    samples=samples)}
+    comparison = compare_dimension(ratings, juries=juries, binarize_at=args.binarize_at,
+                                   n_resamples=args.bootstrap, seed=args.seed, samples=samples)
     if args.json:
+        document = {"project": project.name, **comparison.to_dict()}
         print(json.dumps(document, ensure_ascii=False, allow_nan=False, indent=1))
     else:
-        print(format_comparison(document))
+        print(format_comparison(comparison, project.name))
     return 0
 
 

@@ -216,7 +216,7 @@ def report_documents(session: Session, project: ProjectInfo, request: ExportRequ
         documents.append({"project": project.name,
                           **compare_dimension(ratings, juries=juries,
                                               n_resamples=request.n_resamples, seed=request.seed,
-                                              samples=samples),
+                                              samples=samples).to_dict(),
                           "error_taxonomy": error_taxonomy(session=session, project_id=project.id,
                                                            dimension=dimension.name).to_dict()})
     return documents
