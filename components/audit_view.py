@@ -16,6 +16,7 @@ from core.metrics import MetricsInputError
 from core.safe_text import escape_markdown
 from storage.audit import load_answered, load_audit_inputs
 from storage.database import Database
+from storage.probes import probe_items
 from storage.projects import ProjectInfo, project_by_id
 
 AUDIT_VIEWS = ("Bias card", "Win rates")
@@ -37,8 +38,10 @@ def audit_data(_db: Database, db_url: str, project_id: int, version: str, dimens
         answered = load_answered(session=session, project_id=project_id,
                                  item_ids=[str(i) for i in inputs.ratings.item_ids],
                                  raters=inputs.ratings.raters)
+        probes = probe_items(session=session, project_id=project_id, dimension=dimension)
     return audit_dimension(inputs.ratings, inputs.facts,
-                           AuditOptions(n_resamples, seed, inputs.families, answered))
+                           AuditOptions(n_resamples, seed, inputs.families, answered,
+                                        probes=probes))
 
 
 def _report(db: Database, project: ProjectInfo, version: str, dimension: str
