@@ -36,7 +36,7 @@ from storage.authz import ADMIN, Actor, authorize
 from storage.database import Database
 from storage.judge_runs import item_references
 from storage.judges import JudgeError, current_prompt, get_judge, rater_name
-from storage.models import Item, Judge, ProbeParaphrase, ProbeVerdict, utcnow
+from storage.models import AuditLog, Item, Judge, ProbeParaphrase, ProbeVerdict, utcnow
 from storage.projects import ProjectInfo, get_project
 
 QUESTION_FIELD = "prompt"
@@ -153,6 +153,8 @@ def add_paraphrases(*, session: Session, project: str, item: str, questions: Seq
         session.add(ProbeParaphrase(item_id=row.id, position=position, question=text,
                                     source=source, created_by=actor_id, created_at=utcnow()))
         positions.append(position)
+    session.add(AuditLog(actor_id=actor_id, action="probe_paraphrases", item_id=row.id,
+                         new_value=json.dumps(positions), reason=source))
     session.flush()
     return positions
 
@@ -161,11 +163,15 @@ def remove_probes(*, session: Session, project: str, item: str, actor: Actor) ->
     """Delete the item's paraphrases and every probe verdict on it; return how many
     paraphrases were deleted. ``actor`` must be an admin. Raises :class:`ProbeError` for an
     unknown project or item."""
-    authorize(session, actor, role=ADMIN, action="remove paraphrases")
+    actor_id = authorize(session, actor, role=ADMIN, action="remove paraphrases")
     row = _project_item(session, get_project(session=session, name=project), item)
     session.execute(delete(ProbeVerdict).where(ProbeVerdict.item_id == row.id))
-    removed = session.execute(delete(ProbeParaphrase).where(ProbeParaphrase.item_id == row.id))
-    return int(removed.rowcount or 0)
+    removed = int(session.execute(delete(ProbeParaphrase).where(
+        ProbeParaphrase.item_id == row.id)).rowcount or 0)
+    # The audit row records who removed them and changes the data version (dashboards).
+    session.add(AuditLog(actor_id=actor_id, action="probe_remove", item_id=row.id,
+                         old_value=str(removed)))
+    return removed
 
 
 def _variants(session: Session, project_id: int, item: str | None = None
