@@ -130,3 +130,27 @@ def test_a_run_without_paraphrases_or_with_an_unknown_dimension_says_why(probed,
     code, _, err = main(probed, capsys, "run", "--project", "quiz", "--judge", "gpt",
                         "--dimension", "style")
     assert code != 0 and "no dimension 'style'" in err
+
+
+def test_the_report_carries_the_probe_figures(probed, tmp_path):
+    import csv
+
+    from tests.export.helpers import export
+
+    db = probed
+    with db.write() as session:
+        add_paraphrases(session=session, project="quiz", item="q2",
+                        questions=["Question two <<expect:correct>>?", "Question two, again?"],
+                        actor=OPERATOR)
+    run_probes(db, project="quiz", judge="gpt", environ=ENV, actor=OPERATOR,
+               client_factory=fast_client)
+    table = export(db, tmp_path, "quiz", "report", "csv", n_resamples=50)
+    rows = [r for r in csv.DictReader(table.written.path.open(encoding="utf-8", newline=""))
+            if r["table"] == "bias_card" and r["group"] == "consistency_probes"]
+    by_figure = {r["figure"]: r for r in rows}
+    # q2: incorrect, correct (its wording's marker wins), incorrect -> 1 agreeing pair of 3.
+    assert float(by_figure["label_agreement"]["value"]) == pytest.approx(1 / 3)
+    assert by_figure["label_agreement"]["n"] == "1"
+    assert float(by_figure["unanimous_rate"]["value"]) == 0.0
+    html = export(db, tmp_path, "quiz", "report", "html", n_resamples=50)
+    assert "Consistency probes" in html.written.path.read_text("utf-8")
