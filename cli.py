@@ -855,6 +855,17 @@ def judge_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--concurrency", type=int, default=8, metavar="C",
                      help=f"calls at once, 1 to {MAX_CONCURRENCY} (default %(default)s)")
     run.add_argument("--user", help=user_help)
+    answer = actions.add_parser("answer", help="ask the judge's model each question it judged "
+                                               "and grade its answer against the reference "
+                                               "(the audit's 'could it answer?' split)")
+    answer.add_argument("--project", required=True, help="project name")
+    answer.add_argument("--judge", required=True, help="judge name (see `judge list`)")
+    answer.add_argument("--grader", choices=list(LEXICAL_JUDGES), default="contains",
+                        help="the lexical judge that grades the answer (default %(default)s)")
+    answer.add_argument("--limit", type=int, metavar="N", help="at most N questions")
+    answer.add_argument("--concurrency", type=int, default=4, metavar="C",
+                        help="calls at once (default %(default)s)")
+    answer.add_argument("--user", help=user_help)
 
 
 def cmd_judge(args: argparse.Namespace, db: Database) -> int:
@@ -866,7 +877,8 @@ def cmd_judge(args: argparse.Namespace, db: Database) -> int:
     actor = admin_user(args.user, db, what="judge commands", denied=NotAllowed)
     if actor.role != "admin":  # `judge list` writes nothing that would check it
         raise NotAllowed(f"judge commands are for admins only: {actor.name} is {actor.role}")
-    action = {"add": judge_add, "list": judge_list, "run": judge_run}[args.judge_command]
+    action = {"add": judge_add, "list": judge_list, "run": judge_run,
+              "answer": judge_answer}[args.judge_command]
     return action(args, db, actor)
 
 
@@ -940,6 +952,24 @@ def judge_list(args: argparse.Namespace, db: Database, actor: UserInfo) -> int:
               "--model MODEL`")
     for judge in judges:
         print(judge_line(judge.spec))
+    return 0
+
+
+def judge_answer(args: argparse.Namespace, db: Database, actor: UserInfo) -> int:
+    """Ask the judge's model the questions and store whether it answered them correctly.
+
+    Returns 0 when every call succeeded, 1 when some failed (a rerun retries them)."""
+    from storage.own_answers import answer_questions
+
+    summary = answer_questions(db, project=args.project, judge=args.judge, environ=os.environ,
+                               actor=actor, grader=args.grader, limit=args.limit,
+                               concurrency=args.concurrency)
+    print(f"{summary.judge}: asked {summary.asked} question(s): {summary.correct} answered "
+          f"correctly, {summary.incorrect} not ({args.grader}), {summary.failed} failed; "
+          f"{summary.without_reference} without a reference or question left out")
+    if summary.failed:
+        print(f"first error: {summary.first_error}; run again to retry", file=sys.stderr)
+        return 1
     return 0
 
 

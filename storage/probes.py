@@ -245,9 +245,9 @@ def probe_items(*, session: Session, project_id: int, dimension: str
     return found
 
 
-def _call_all(run: Callable[[], Any]) -> Any:
+def call_in_fresh_loop(run: Callable[[], Any]) -> Any:
     """Run the coroutine ``run()`` makes in a fresh event loop on its own thread (the caller
-    may be inside one already: Streamlit, Playwright)."""
+    may be inside one already: Streamlit, Playwright) and return its result."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-probes") as pool:
         return pool.submit(lambda: asyncio.run(run())).result()
 
@@ -294,7 +294,7 @@ def generate_paraphrases(db: Database, *, project: str, item: str, judge: str, k
         async with client_factory(endpoint, api_key=api_key_from_env(endpoint, environ)) as client:
             return await client.complete(messages)
 
-    done = _call_all(ask)
+    done = call_in_fresh_loop(ask)
     if done.error is not None or done.cancelled:
         raise ProbeError(f"judge {judge!r} could not write paraphrases: "
                          f"{done.error or 'cancelled'}")
@@ -378,7 +378,7 @@ def run_probes(db: Database, *, project: str, judge: str, environ: Mapping[str, 
                             on_result=lambda result, _: results.append(result))
 
     if requests:
-        _call_all(go)
+        call_in_fresh_loop(go)
     rows = [{"item_id": r.key.item_id, "judge_id": judge_id, "dimension": r.key.dimension,
              "position": r.key.position, "label": r.verdict.label,
              "rationale": r.verdict.rationale, "raw_output": r.raw_text, "model": r.model,
