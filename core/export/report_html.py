@@ -199,14 +199,14 @@ def _pairs_table(document: Mapping[str, Any]) -> str:
     return _table(header, cells, "pairs")
 
 
-def _groups_table(document: Mapping[str, Any]) -> str:
+def _groups_table(document: Mapping[str, Any], comparison: Comparison) -> str:
     rows = group_rows([document])
     if not rows:
         return '<p class="note">No rater groups: they need two or more annotators.</p>'
     cells = []
-    for row, group in zip(rows, document["groups"], strict=True):
-        reasons = group_undefined(group, document["scale"])
-        line = [_cell(row["group"]), _cell(RATER_SEPARATOR.join(group["raters"])),
+    for row, group in zip(rows, comparison.groups, strict=True):
+        reasons = group_undefined(group, comparison.scale)
+        line = [_cell(row["group"]), _cell(RATER_SEPARATOR.join(group.raters)),
                 _number(f"{row['n']:,}")]
         for metric in GROUP_METRICS:
             line.append(_value_cell(metric, row[metric],
@@ -229,10 +229,10 @@ def _bias_value(measure: str, value: float | None) -> str:
     return f"{100 * value:.1f} %"
 
 
-def _bias_table(document: Mapping[str, Any]) -> str:
+def _bias_table(document: Mapping[str, Any], comparison: Comparison) -> str:
     """Each judge's and jury's leniency and error rates against the consensus ("" if none)."""
-    entries = (document.get("bias") or {}).get("raters", [])
-    measures = [m for m in model.BIAS_COLUMNS if any(m in entry for entry in entries)]
+    entries = comparison.bias.raters if comparison.bias else ()
+    measures = [m for m in model.BIAS_COLUMNS if any(m in entry.measures for entry in entries)]
     if not measures:
         return ""
     cells = []
@@ -243,7 +243,7 @@ def _bias_table(document: Mapping[str, Any]) -> str:
         line += [_number(_bias_value(m, row[m])) for m in measures]
         line.append(f'<td class="undefined">{_text(row["undefined_reason"] or "")}</td>')
         cells.append(line)
-    positive = document["bias"].get("positive_label")
+    positive = comparison.bias.positive_label if comparison.bias else None
     note = (f'<p class="note">Leniency: a rater\'s rate of {_text(repr(positive))} minus the '
             "consensus's rate on the same items (positive: it says it more often).</p>"
             if positive is not None else "")
@@ -353,8 +353,8 @@ def _ranking(document: Comparison, prefix: str) -> str:
 
 def _dimension_section(document: Mapping[str, Any], index: int, min_pair_items: int,
                        audit: AuditReport | None = None) -> str:
-    # The tables read the JSON document's flat rows (report_tables); the figures and the
-    # summary read the typed comparison parsed from it.
+    # The tables' flat rows come from the JSON document (report_tables parses it too); the
+    # figures, the summary and the table details read the typed comparison.
     comparison = Comparison.from_dict(document)
     scale = comparison.scale
     metric = model.main_metric(scale)
@@ -378,8 +378,9 @@ def _dimension_section(document: Mapping[str, Any], index: int, min_pair_items: 
                           f"{model.metric_title(metric)} of every pair of raters.")]
     parts += [_confusions(comparison, metric, prefix), _distribution(comparison, prefix),
               _ranking(comparison, prefix), "<h3>Every pair of raters</h3>",
-              _pairs_table(document), "<h3>Rater groups</h3>", _groups_table(document),
-              _bias_table(document), _consistency_table(comparison),
+              _pairs_table(document), "<h3>Rater groups</h3>",
+              _groups_table(document, comparison), _bias_table(document, comparison),
+              _consistency_table(comparison),
               audit_html(audit, prefix, _figure) if audit is not None else "",
               _error_taxonomy_table(document), "</section>"]
     return "\n".join(part for part in parts if part)

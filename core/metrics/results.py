@@ -40,13 +40,14 @@ class MetricResult:
     def from_parts(cls, value: Any, n: Any, reason: str | None = None,
                    ci95: Any = None) -> MetricResult:
         """A result read back from JSON: a missing or non-finite value is undefined (with
-        ``reason``, else :data:`NOT_FINITE` or "undefined"); a defined value drops a reason."""
+        ``reason``, else :data:`NOT_FINITE` or "no value given"); a defined value drops a
+        reason."""
         interval = None if not ci95 else (ci95[0], ci95[1])
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             return cls(float(value), int(n), None, interval)
-        if value is not None:
-            reason = NOT_FINITE
-        return cls(None, int(n), reason or "undefined", interval)
+        if reason is None:
+            reason = NOT_FINITE if value is not None else "no value given"
+        return cls(None, int(n), reason, interval)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MetricResult:

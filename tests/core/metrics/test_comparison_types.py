@@ -46,7 +46,7 @@ def test_a_non_finite_value_reads_back_as_undefined():
     pair = PairComparison.from_dict({"a": "x", "b": "y", "n": 3, "cohen_kappa": math.nan,
                                      "scott_pi": None, "ci95": {}, "undefined": {}})
     assert (pair.value("cohen_kappa"), pair.undefined("cohen_kappa")) == (None, NOT_FINITE)
-    assert (pair.value("scott_pi"), pair.undefined("scott_pi")) == (None, "undefined")
+    assert (pair.value("scott_pi"), pair.undefined("scott_pi")) == (None, "no value given")
     with pytest.raises(ValueError, match="finite"):
         MetricResult(math.inf, 3)
 
