@@ -30,7 +30,7 @@ from storage.database import Database
 from storage.judge_runs import item_references
 from storage.judges import JudgeError, get_judge
 from storage.models import Item, Judge, Verdict
-from storage.probes import QUESTION_FIELD, ProbeError, call_in_fresh_loop
+from storage.probes import MAX_CONCURRENCY, QUESTION_FIELD, ProbeError, call_in_fresh_loop
 from storage.projects import get_project
 
 ANSWER_SYSTEM = ("Answer the question. Give only the answer, as briefly as possible, with no "
@@ -67,14 +67,16 @@ def answer_questions(db: Database, *, project: str, judge: str, environ: Mapping
     grade each answer with lexical judge ``grader`` against the reference, store the result
     (see the module docstring). ``actor`` must be an admin.
 
-    Raises :class:`~storage.probes.ProbeError` for an unknown grader, a bad ``limit`` or a
-    project without a question field, :class:`~storage.judges.JudgeError` for an unknown or
-    non-LLM judge or a missing key.
+    Raises :class:`~storage.probes.ProbeError` for an unknown grader, a bad ``limit`` or
+    ``concurrency`` or a project without a question field, and
+    :class:`~storage.judges.JudgeError` for an unknown or non-LLM judge or a missing key.
     """
     if grader not in LEXICAL_JUDGES:
         raise ProbeError(f"--grader must be one of {', '.join(LEXICAL_JUDGES)}, got {grader!r}")
     if limit is not None and limit < 1:
         raise ProbeError(f"--limit must be at least 1, got {limit}")
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise ProbeError(f"--concurrency must be 1 to {MAX_CONCURRENCY}, got {concurrency}")
     with db.read() as session:
         authorize(session, actor, role=ADMIN, action="ask a judge's model the questions")
         info = get_project(session=session, name=project)
@@ -107,7 +109,7 @@ def answer_questions(db: Database, *, project: str, judge: str, environ: Mapping
     answers: dict[int, Completion] = {}
 
     async def go() -> None:
-        gate = asyncio.Semaphore(max(1, concurrency))
+        gate = asyncio.Semaphore(concurrency)
         async with client_factory(endpoint, api_key=api_key_from_env(endpoint, environ)) as client:
             async def one(item_id: int) -> None:
                 async with gate:

@@ -42,6 +42,7 @@ from storage.projects import ProjectInfo, get_project
 QUESTION_FIELD = "prompt"
 MAX_PARAPHRASES = 20
 MAX_QUESTION_CHARS = 4000
+MAX_CONCURRENCY = 64
 GENERATE_SYSTEM = ("You rewrite questions. Keep the meaning, the facts and the language; change "
                    "only the wording.")
 GENERATE_USER = ("Write {k} paraphrases of the question below, one per line, numbered 1. to "
@@ -331,9 +332,12 @@ def run_probes(db: Database, *, project: str, judge: str, environ: Mapping[str, 
     variant of every probed item, on ``dimensions`` (default: all), that it has not given
     yet; store each answer. ``actor`` must be an admin.
 
-    Raises :class:`ProbeError` for an unknown dimension or a project without probes,
+    Raises :class:`ProbeError` for an unknown dimension, a project without probes or a bad
+    ``concurrency``,
     :class:`~storage.judges.JudgeError` for an unknown or non-LLM judge or a missing key.
     """
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise ProbeError(f"--concurrency must be 1 to {MAX_CONCURRENCY}, got {concurrency}")
     with db.write() as session:
         authorize(session, actor, role=ADMIN, action="run consistency probes")
         info = get_project(session=session, name=project)

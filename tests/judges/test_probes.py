@@ -154,3 +154,9 @@ def test_the_report_carries_the_probe_figures(probed, tmp_path):
     assert float(by_figure["unanimous_rate"]["value"]) == 0.0
     html = export(db, tmp_path, "quiz", "report", "html", n_resamples=50)
     assert "Consistency probes" in html.written.path.read_text("utf-8")
+
+
+def test_a_bad_concurrency_is_refused(probed, capsys):
+    code, _, err = main(probed, capsys, "run", "--project", "quiz", "--judge", "gpt",
+                        "--concurrency", "0")
+    assert code != 0 and "--concurrency must be 1 to 64, got 0" in err
