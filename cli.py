@@ -58,6 +58,7 @@ USER_ERRORS: dict[str, tuple[str, ...]] = {
     "core.judges.endpoints": ("EndpointError",),
     "storage.juries": ("JuryError",),
     "storage.debates": ("DebateSetupError",),
+    "storage.probes": ("ProbeError",),
 }
 
 
@@ -305,14 +306,13 @@ def cmd_metrics(args: argparse.Namespace, db: Database) -> int:
                               request=MetricsRequest(dimension=args.dimension,
                                                      binarize_at=args.binarize_at, juries=given,
                                                      n_resamples=args.bootstrap, seed=args.seed))
-    document = result.to_dict()
     for jury in result.dropped_juries:
         print(f"note: jury:{jury} left out: a member judge has no verdict on "
-              f"{document['dimension']!r}", file=sys.stderr)
+              f"{result.comparison.dimension!r}", file=sys.stderr)
     if args.json:
-        print(json.dumps(document, ensure_ascii=False, allow_nan=False, indent=1))
+        print(json.dumps(result.to_dict(), ensure_ascii=False, allow_nan=False, indent=1))
     else:
-        print(format_comparison(document))
+        print(format_comparison(result.comparison, result.project))
     return 0
 
 
@@ -360,6 +360,101 @@ def cmd_jury(args: argparse.Namespace, db: Database) -> int:
         else:
             delete_jury(session=session, project_id=project.id, name=args.name, actor=OPERATOR)
             print(f"jury removed: {args.name}")
+    return 0
+
+
+def probe_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the actions of ``probe`` (add, generate, run, list, remove)."""
+    user_help = ("an admin's user name; the password is read from stdin (may be left out in "
+                 "single-user mode, DOCKET_AUTH=none)")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="store paraphrases of an item's question")
+    add.add_argument("questions", nargs="+", metavar="QUESTION", help="a paraphrase")
+    generate = actions.add_parser("generate", help="have a defined judge's model write "
+                                                   "paraphrases of an item's question")
+    generate.add_argument("--judge", required=True, help="the LLM judge whose model writes them")
+    generate.add_argument("--k", type=int, default=3, help="how many (default %(default)s)")
+    run = actions.add_parser("run", help="ask a judge for its verdict on every variant of every "
+                                         "probed item (only what is missing)")
+    run.add_argument("--judge", required=True, help="judge name (see `judge list`)")
+    run.add_argument("--dimension", action="append", metavar="D",
+                     help="only this dimension (repeatable; default: all)")
+    run.add_argument("--concurrency", type=int, default=4, metavar="C",
+                     help="calls at once (default %(default)s)")
+    listing = actions.add_parser("list", help="the probed items: variants, verdicts and each "
+                                              "judge's label agreement")
+    listing.add_argument("--json", action="store_true", help="print one JSON document")
+    remove = actions.add_parser("remove", help="delete an item's paraphrases and probe verdicts")
+    for sub in (add, generate, run, listing, remove):
+        sub.add_argument("--project", required=True, help="project name")
+        sub.add_argument("--user", help=user_help)
+    for sub in (add, generate, remove):
+        sub.add_argument("--item", required=True, help="the item's id (as imported)")
+    listing.add_argument("--item", help="only this item (its id as imported)")
+
+
+def cmd_probe(args: argparse.Namespace, db: Database) -> int:
+    """Consistency probes: paraphrase an item's question, run a judge on every wording."""
+    from core.audit.probes import label_agreement
+    from storage.authz import NotAllowed
+    from storage.migrations import migrate
+    from storage.probes import (
+        add_paraphrases,
+        generate_paraphrases,
+        item_probes,
+        remove_probes,
+        run_probes,
+    )
+
+    migrate(db)
+    actor = admin_user(args.user, db, what="probe commands", denied=NotAllowed)
+    if args.action == "add":
+        with db.write() as session:
+            positions = add_paraphrases(session=session, project=args.project, item=args.item,
+                                        questions=args.questions, actor=actor)
+        print(f"stored {len(positions)} paraphrase(s) of {args.item} (positions "
+              f"{', '.join(map(str, positions))})")
+    elif args.action == "generate":
+        positions = generate_paraphrases(db, project=args.project, item=args.item,
+                                         judge=args.judge, k=args.k, environ=os.environ,
+                                         actor=actor)
+        print(f"judge {args.judge} wrote {len(positions)} paraphrase(s) of {args.item}")
+    elif args.action == "run":
+        summary = run_probes(db, project=args.project, judge=args.judge, environ=os.environ,
+                             actor=actor, dimensions=args.dimension,
+                             concurrency=args.concurrency)
+        print(f"{summary.judge}: {summary.stored} of {summary.asked} verdicts stored "
+              f"({summary.unparseable} unparseable), {summary.failed} failed")
+        if summary.failed:
+            print(f"first error: {summary.first_error}; run again to retry", file=sys.stderr)
+            return 1
+    elif args.action == "remove":
+        with db.write() as session:
+            removed = remove_probes(session=session, project=args.project, item=args.item,
+                                    actor=actor)
+        print(f"removed {removed} paraphrase(s) of {args.item} and their verdicts")
+    else:
+        with db.read() as session:
+            probes = item_probes(session=session, project=args.project, item=args.item)
+        if args.json:
+            document = {"project": args.project, "items": [probe.to_dict() for probe in probes]}
+            print(json.dumps(document, ensure_ascii=False, allow_nan=False, indent=1))
+            return 0
+        if not probes:
+            print(f"no probed item in {args.project}: add paraphrases with `probe add`")
+        for probe in probes:
+            print(f"{probe.external_id}")
+            for position, question, source in probe.variants:
+                print(f"  [{position}] ({source}) {question}")
+            for rater, by_dimension in probe.verdicts.items():
+                for dimension, verdicts in by_dimension.items():
+                    labels = [v.label for v in verdicts]
+                    agreement = label_agreement(labels)
+                    shown = "—" if agreement is None else f"{agreement:.2f}"
+                    print(f"  {rater} · {dimension}: "
+                          + ", ".join(f"[{v.position}] {v.label or 'unparseable'}"
+                                      for v in verdicts)
+                          + f"; label agreement {shown}")
     return 0
 
 
@@ -520,6 +615,7 @@ def cmd_audit(args: argparse.Namespace, db: Database) -> int:
     from storage.audit import item_key_values, load_answered, load_audit_inputs
     from storage.error_tags import error_taxonomy
     from storage.migrations import migrate
+    from storage.probes import probe_items
     from storage.projects import get_project
 
     migrate(db)
@@ -537,9 +633,10 @@ def cmd_audit(args: argparse.Namespace, db: Database) -> int:
         taxonomy = error_taxonomy(session=session, project_id=project.id, dimension=name)
         answered = load_answered(session=session, project_id=project.id, item_ids=item_ids,
                                  raters=inputs.ratings.raters)
+        probes = probe_items(session=session, project_id=project.id, dimension=name)
     report = audit_dimension(inputs.ratings, inputs.facts,
                              AuditOptions(args.bootstrap, args.seed, inputs.families, answered,
-                                          dict(args.pair_with)),
+                                          dict(args.pair_with), probes),
                              judge=args.judge)
     stratified = None
     if values is not None:
@@ -835,6 +932,17 @@ def judge_arguments(parser: argparse.ArgumentParser) -> None:
     cancel.add_argument("run_id", metavar="RUN", type=positive_int,
                         help="the run's number (see `judge runs`)")
     cancel.add_argument("--user", help=user_help)
+    answer = actions.add_parser("answer", help="ask the judge's model each question it judged "
+                                               "and grade its answer against the reference "
+                                               "(the audit's 'could it answer?' split)")
+    answer.add_argument("--project", required=True, help="project name")
+    answer.add_argument("--judge", required=True, help="judge name (see `judge list`)")
+    answer.add_argument("--grader", choices=list(LEXICAL_JUDGES), default="contains",
+                        help="the lexical judge that grades the answer (default %(default)s)")
+    answer.add_argument("--limit", type=int, metavar="N", help="at most N questions")
+    answer.add_argument("--concurrency", type=int, default=4, metavar="C",
+                        help="calls at once (default %(default)s)")
+    answer.add_argument("--user", help=user_help)
 
 
 def cmd_judge(args: argparse.Namespace, db: Database) -> int:
@@ -847,7 +955,7 @@ def cmd_judge(args: argparse.Namespace, db: Database) -> int:
     if actor.role != "admin":  # `judge list` writes nothing that would check it
         raise NotAllowed(f"judge commands are for admins only: {actor.name} is {actor.role}")
     action = {"add": judge_add, "list": judge_list, "run": judge_run, "runs": judge_runs,
-              "cancel": judge_cancel}[args.judge_command]
+              "cancel": judge_cancel, "answer": judge_answer}[args.judge_command]
     return action(args, db, actor)
 
 
@@ -921,6 +1029,24 @@ def judge_list(args: argparse.Namespace, db: Database, actor: UserInfo) -> int:
               "--model MODEL`")
     for judge in judges:
         print(judge_line(judge.spec))
+    return 0
+
+
+def judge_answer(args: argparse.Namespace, db: Database, actor: UserInfo) -> int:
+    """Ask the judge's model the questions and store whether it answered them correctly.
+
+    Returns 0 when every call succeeded, 1 when some failed (a rerun retries them)."""
+    from storage.own_answers import answer_questions
+
+    summary = answer_questions(db, project=args.project, judge=args.judge, environ=os.environ,
+                               actor=actor, grader=args.grader, limit=args.limit,
+                               concurrency=args.concurrency)
+    print(f"{summary.judge}: asked {summary.asked} question(s): {summary.correct} answered "
+          f"correctly, {summary.incorrect} not ({args.grader}), {summary.failed} failed; "
+          f"{summary.without_reference} without a reference or question left out")
+    if summary.failed:
+        print(f"first error: {summary.first_error}; run again to retry", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -1178,6 +1304,7 @@ COMMANDS: dict[str, Command] = {
     "jury": Command(cmd_jury, jury_arguments),
     "debate": Command(cmd_debate, debate_arguments),
     "token": Command(cmd_token, token_arguments),
+    "probe": Command(cmd_probe, probe_arguments),
 }
 
 

@@ -189,8 +189,8 @@ def bench_compare(n_items: int, resamples: int, rationale_chars: int, samples: i
         with_ci = best_of(5, lambda: compare_dimension(ratings, n_resamples=resamples, seed=0,
                                                        samples=drawn))
         result = compare_dimension(ratings, n_resamples=resamples, seed=0, samples=drawn)
-        print(f"  {len(result['raters'])} raters, {len(result['pairs'])} pairs, "
-              f"{len(result['groups'])} groups, {len(result['self_consistency'])} "
+        print(f"  {len(result.raters)} raters, {len(result.pairs)} pairs, "
+              f"{len(result.groups)} groups, {len(result.self_consistency)} "
               "self-consistency")
         print(f"  DB read (load_ratings, majority of samples) {read * 1e3:7.1f} ms   "
               f"baseline: one sample only {one * 1e3:7.1f} ms   ratio {read / one:.2f}x")

@@ -7,15 +7,18 @@ it is computed once per write, and only when one of these two views is open.
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from core.audit import AuditOptions, AuditReport, audit_dimension
+from core.audit.probes import label_agreement
 from core.charts.audit import bias_card_figure, bias_card_table, rankings_figure, win_rates_table
 from core.charts.model import short_name
 from core.metrics import MetricsInputError
 from core.safe_text import escape_markdown
 from storage.audit import load_answered, load_audit_inputs
 from storage.database import Database
+from storage.probes import item_probes, probe_items
 from storage.projects import ProjectInfo, project_by_id
 
 AUDIT_VIEWS = ("Bias card", "Win rates")
@@ -37,8 +40,10 @@ def audit_data(_db: Database, db_url: str, project_id: int, version: str, dimens
         answered = load_answered(session=session, project_id=project_id,
                                  item_ids=[str(i) for i in inputs.ratings.item_ids],
                                  raters=inputs.ratings.raters)
+        probes = probe_items(session=session, project_id=project_id, dimension=dimension)
     return audit_dimension(inputs.ratings, inputs.facts,
-                           AuditOptions(n_resamples, seed, inputs.families, answered))
+                           AuditOptions(n_resamples, seed, inputs.families, answered,
+                                        probes=probes))
 
 
 def _report(db: Database, project: ProjectInfo, version: str, dimension: str
@@ -57,15 +62,18 @@ def render_audit_view(view: str, db: Database, project: ProjectInfo, version: st
     if report is None:
         return
     if view == AUDIT_VIEWS[0]:
-        _bias_card(report)
+        chosen = _bias_card(report)
+        if chosen is not None:
+            _probes(db, project, dimension, chosen)
     else:
         _win_rates(report)
 
 
-def _bias_card(report: AuditReport) -> None:
+def _bias_card(report: AuditReport) -> str | None:
+    """Draw the chosen judge's card; return that judge (None without judges)."""
     if not report.judges:
         st.info("No judge has verdicts on this dimension.", icon=":material/info:")
-        return
+        return None
     names = [card.rater for card in report.judges]
     chosen = st.selectbox("Judge", names, key="dashboard.bias_judge", format_func=short_name,
                           width=320)
@@ -82,6 +90,32 @@ def _bias_card(report: AuditReport) -> None:
     st.dataframe(table, hide_index=True, key="dashboard.bias_card",
                  column_config={name: st.column_config.NumberColumn(format="%.3f")
                                 for name in ("value", "ci_low", "ci_high")})
+    return chosen
+
+
+def _probes(db: Database, project: ProjectInfo, dimension: str, rater: str | None) -> None:
+    """The chosen judge's consistency probes, item by item (one row per wording)."""
+    with db.read() as session:
+        probes = item_probes(session=session, project=project.name)
+    rows = []
+    for probe in probes:
+        verdicts = {v.position: v for v in probe.verdicts.get(rater or "", {}).get(dimension, ())}
+        if not verdicts:
+            continue
+        agreement = label_agreement([v.label for v in verdicts.values()])
+        for position, question, source in probe.variants:
+            found = verdicts.get(position)
+            rows.append({"item": probe.external_id, "wording": position, "source": source,
+                         "question": question,
+                         "label": (found.label or "unparseable") if found else "not run",
+                         "item label agreement": agreement})
+    if not rows:
+        return
+    st.markdown("**Consistency probes**: the judge's verdict on each wording of the question "
+                "(0 = as given); label agreement = pairs of wordings with the same label.")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="dashboard.probes",
+                 column_config={"item label agreement":
+                                st.column_config.NumberColumn(format="%.2f")})
 
 
 def _win_rates(report: AuditReport) -> None:

@@ -8,7 +8,6 @@ segmented control, so the charts not shown are not computed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -27,6 +26,7 @@ from components.review_project import choose_project
 from core.charts import figures, model
 from core.dashboard import DashboardRequest
 from core.metrics import REGISTRY, MetricsInputError
+from core.metrics.comparison import Comparison, DashboardReport
 from core.metrics.ratings import CONSENSUS
 from core.rationale_checks import JudgeRationales
 from core.safe_text import escape_markdown
@@ -63,13 +63,13 @@ def render_dashboard(db: Database) -> None:
     except MetricsInputError as exc:
         st.error(f"Cannot compute this view: {escape_markdown(exc)}", icon=":material/error:")
         return
-    document = data["document"]
-    if data["juries_dropped"]:
+    document = data.document
+    if data.juries_dropped:
         st.warning("Left out (a member judge is filtered out): "
-                   + escape_markdown(", ".join(data["juries_dropped"])), icon=":material/warning:")
+                   + escape_markdown(", ".join(data.juries_dropped)), icon=":material/warning:")
     _summary(project, request, data)
-    metric, min_pair_items = _headline_options(document["scale"])
-    second = model.SECOND_METRIC[document["scale"]]
+    metric, min_pair_items = _headline_options(document.scale)
+    second = model.SECOND_METRIC[document.scale]
     _headline(document, metric, second, min_pair_items)
     _position_consistency(document)
     _self_consistency(document)
@@ -82,36 +82,36 @@ def render_dashboard(db: Database) -> None:
     _detail(view or VIEWS[0], db, project, version, data, metric)
 
 
-def _summary(project: ProjectInfo, request: DashboardRequest, data: Mapping[str, Any]) -> None:
-    document = data["document"]
+def _summary(project: ProjectInfo, request: DashboardRequest, data: DashboardReport) -> None:
+    document = data.document
     title = project.schema.dimension(request.dimension).title
-    binarized = (f" · binarised at ≥ {escape_markdown(document['binarized_at'])}"
-                 if document["binarized_at"] is not None else "")
-    st.subheader(f"{escape_markdown(title)} ({document['scale']}{binarized})", anchor=False)
+    binarized = (f" · binarised at ≥ {escape_markdown(document.binarized_at)}"
+                 if document.binarized_at is not None else "")
+    st.subheader(f"{escape_markdown(title)} ({document.scale}{binarized})", anchor=False)
     st.caption(escape_markdown(filter_summary(request)))
     cells = st.columns(4)
-    cells[0].metric("Items", f"{data['items']:,}",
-                    help=f"{data['items']:,} of the project's {data['items_total']:,} items "
+    cells[0].metric("Items", f"{data.items:,}",
+                    help=f"{data.items:,} of the project's {data.items_total:,} items "
                          "pass the filters.")
-    consensus = document["consensus"]
+    consensus = document.consensus
     if consensus:
-        cells[1].metric("Items with a human consensus", f"{consensus['items']:,}",
-                        help=f"{consensus['method']} of the annotators; {consensus['ties']:,} "
+        cells[1].metric("Items with a human consensus", f"{consensus.items:,}",
+                        help=f"{consensus.method} of the annotators; {consensus.ties:,} "
                              "tied items have none and are left out of the comparisons.")
     else:
         cells[1].metric("Items with a human consensus", "none", help="No human labels yet.")
-    groups = {group["name"]: group for group in document["groups"]}
+    groups = {group.name: group for group in document.groups}
     for cell, name, label in ((cells[2], "humans", "Humans' α"),
                               (cells[3], "humans+judges", "Humans + judges α")):
         group = groups.get(name)
         if group is None:
             cell.metric(label, "—", help="Needs two or more annotators (and a judge).")
             continue
-        value = group["krippendorff_alpha"]
-        reason = group["undefined"].get("krippendorff_alpha")
+        value = group.value("krippendorff_alpha")
+        reason = group.undefined("krippendorff_alpha")
         cell.metric(label, "undefined" if value is None else f"{value:.3f}",
-                    help=(f"Krippendorff's α ({group['alpha_level']}) of "
-                          f"{len(group['raters'])} raters, n = {group['n']:,} items. "
+                    help=(f"Krippendorff's α ({group.alpha_level}) of "
+                          f"{len(group.raters)} raters, n = {group.n:,} items. "
                           + (f"Undefined: {reason}" if reason else "")))
 
 
@@ -133,7 +133,7 @@ def _headline_options(scale: str) -> tuple[str, int]:
     return metric, int(min_items)
 
 
-def _headline(document: Mapping[str, Any], metric: str, second: str, min_pair_items: int) -> None:
+def _headline(document: Comparison, metric: str, second: str, min_pair_items: int) -> None:
     rows = model.headline_rows(document, metric, second)
     ceiling = model.human_ceiling(document, metric, min_items=min_pair_items)
     with st.container(border=True):
@@ -162,10 +162,10 @@ def _number_columns(metric: str, second: str) -> dict[str, Any]:
 
 
 def _detail(view: str, db: Database, project: ProjectInfo, version: str,
-            data: Mapping[str, Any], metric: str) -> None:
-    document = data["document"]
+            data: DashboardReport, metric: str) -> None:
+    document = data.document
     if view in AUDIT_VIEWS:
-        render_audit_view(view, db, project, version, document["dimension"])
+        render_audit_view(view, db, project, version, document.dimension)
     elif view == "Confusion matrix":
         _confusion(document)
     elif view == "Agreement matrix":
@@ -176,7 +176,7 @@ def _detail(view: str, db: Database, project: ProjectInfo, version: str,
         _distribution(document)
     elif view in ("By group", "By model"):
         by = "group" if view == "By group" else "model"
-        entries = data["slices"][by]
+        entries = data.slices[by]
         if not entries:
             st.info(f"Needs items of two or more {by}s, human labels and a judge.",
                     icon=":material/info:")
@@ -186,7 +186,7 @@ def _detail(view: str, db: Database, project: ProjectInfo, version: str,
     elif view == "Model ranking":
         _ranking(document)
     elif view == "Why judges err":
-        _error_taxonomy(db, project, document["dimension"])
+        _error_taxonomy(db, project, document.dimension)
     else:
         documents = overview_data(db, db.url, project.id, version, project.schema.dimension_names)
         entries = model.overview_entries(documents)
@@ -199,26 +199,25 @@ def _detail(view: str, db: Database, project: ProjectInfo, version: str,
                    "against the human consensus, on all items, without filters.")
 
 
-def _confusion(document: Mapping[str, Any]) -> None:
-    if document["scale"] == "interval":
+def _confusion(document: Comparison) -> None:
+    if document.scale == "interval":
         st.info("A confusion matrix needs labels: binarise the scale in the filters to see one.",
                 icon=":material/info:")
         return
-    rows = model.headline_rows(document, model.MAIN_METRIC[document["scale"]], None)
+    rows = model.headline_rows(document, model.MAIN_METRIC[document.scale], None)
     if not rows:
         st.info("Needs human labels and a judge.", icon=":material/info:")
         return
     judge = st.selectbox("Judge", [row.rater for row in rows], key="dashboard.confusion_judge",
                          format_func=model.short_name, width=320)
     pair = model.find_pair(document, CONSENSUS, judge)
-    assert pair is not None
-    st.plotly_chart(figures.confusion_figure(pair["confusion_matrix"], CONSENSUS, judge),
+    assert pair is not None and pair.confusion_matrix is not None
+    st.plotly_chart(figures.confusion_figure(pair.confusion_matrix, CONSENSUS, judge),
                     key="dashboard.confusion", config=PLOT_CONFIG, width="content")
 
 
-def _position_consistency(document: Mapping[str, Any]) -> None:
-    preference = document.get("preference") or {}
-    consistency = preference.get("position_consistency") or {}
+def _position_consistency(document: Comparison) -> None:
+    consistency = document.preference.position_consistency if document.preference else {}
     if not consistency:
         return
     st.markdown("**Position consistency**: how often a judge gives the same verdict when the two "
@@ -227,8 +226,8 @@ def _position_consistency(document: Mapping[str, Any]) -> None:
                  key="dashboard.consistency")
 
 
-def _self_consistency(document: Mapping[str, Any]) -> None:
-    entries = document.get("self_consistency") or []
+def _self_consistency(document: Comparison) -> None:
+    entries = document.self_consistency
     if not entries:
         return
     st.markdown("**Self-consistency across samples**: how far each judge run with several "
@@ -238,21 +237,21 @@ def _self_consistency(document: Mapping[str, Any]) -> None:
                  key="dashboard.self_consistency")
 
 
-def _distribution(document: Mapping[str, Any]) -> None:
-    bias = document["bias"]
+def _distribution(document: Comparison) -> None:
+    bias = document.bias
     if bias is None:
         st.info("Needs human labels.", icon=":material/info:")
         return
     humans = model.human_raters(document)
     raters = [CONSENSUS, *(["humans"] if len(humans) > 1 else []), *humans,
               *model.scored_raters(document)]
-    labels = [] if document["scale"] == "interval" else document["labels"]
-    st.plotly_chart(figures.distribution_figure(bias["distributions"], labels, raters,
-                                                ordered=document["scale"] == "ordinal"),
+    labels = [] if document.scale == "interval" else list(document.labels)
+    st.plotly_chart(figures.distribution_figure(bias.distributions, labels, raters,
+                                                ordered=document.scale == "ordinal"),
                     key="dashboard.distribution", config=PLOT_CONFIG)
     table = model.bias_table(bias)
     if len(table.columns) > 3:  # more than rater, n and reasons: the scale has a leniency
-        positive = escape_markdown(bias["positive_label"] or "")
+        positive = escape_markdown(bias.positive_label or "")
         st.caption(f"Leniency: a judge's rate of {positive!s} minus the consensus's rate on the "
                    "same items (positive: the judge says it more often).")
         st.dataframe(table, hide_index=True, key="dashboard.bias")
@@ -294,13 +293,13 @@ def _rationale_checks(judges: tuple[JudgeRationales, ...]) -> None:
                "unsound = flawed or hallucinated, with its Wilson 95 % interval.")
 
 
-def _ranking(document: Mapping[str, Any]) -> None:
-    ranking = document["ranking"]
+def _ranking(document: Comparison) -> None:
+    ranking = document.ranking
     if ranking is None:
         st.info("Model ranking needs items of two or more models and a scale with a score "
                 "(not a nominal scale with more than two labels).", icon=":material/info:")
         return
     st.plotly_chart(figures.ranking_figure(ranking), key="dashboard.ranking", config=PLOT_CONFIG)
-    st.caption(f"Models ranked by {escape_markdown(ranking['score'])} per rater (1 = best). "
+    st.caption(f"Models ranked by {escape_markdown(ranking.score)} per rater (1 = best). "
                "Kendall's τ-b with the human consensus's ranking under each judge: a judge can "
                "rank models well with a low κ, and the reverse.")

@@ -11,7 +11,6 @@ recomputes while a rerun without a write is a cache hit. Cached values are plain
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +19,7 @@ import streamlit as st
 from core.dashboard import DashboardRequest, dashboard_report
 from core.disagreements import find_disagreements
 from core.metrics import Ratings, compare_dimension
+from core.metrics.comparison import Comparison, DashboardReport
 from core.metrics.ratings import HUMAN, JUDGE
 from storage.database import Database
 from storage.labels import load_ratings_and_samples
@@ -93,16 +93,16 @@ def dimension_facets(_db: Database, db_url: str, project_id: int, version: str,
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=RESULT_ENTRIES, show_spinner="Computing agreement…")
 def dashboard_data(_db: Database, db_url: str, project_id: int, version: str,
-                   request: DashboardRequest) -> dict[str, Any]:
-    """:func:`core.dashboard.dashboard_report` for the request (plain data)."""
+                   request: DashboardRequest) -> DashboardReport:
+    """:func:`core.dashboard.dashboard_report` for the request."""
     ratings, samples = dimension_labels(_db, db_url, project_id, version, request.dimension)
     return dashboard_report(ratings, request, samples)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=RESULT_ENTRIES, show_spinner="Comparing every dimension…")
 def overview_data(_db: Database, db_url: str, project_id: int, version: str,
-                  dimensions: tuple[str, ...]) -> list[dict[str, Any]]:
-    """The comparison document of every dimension, without CIs (for the overview)."""
+                  dimensions: tuple[str, ...]) -> list[Comparison]:
+    """The comparison of every dimension, without CIs (for the overview)."""
     return [compare_dimension(dimension_ratings(_db, db_url, project_id, version, name))
             for name in dimensions]
 

@@ -3,8 +3,8 @@
 A :class:`DashboardRequest` holds the dashboard's filters (hashable, so the UI can key its
 cache on it). :func:`dashboard_report` applies them — items by group, model and number of
 human labels; which annotators and judges take part (a left-out annotator is left out of
-the human consensus too); the binarised view; juries — and returns plain data: the
-:func:`core.metrics.compare_dimension` document plus per-group and per-model agreement of
+the human consensus too); the binarised view; juries — and returns a typed report: the
+:func:`core.metrics.compare_dimension` comparison plus per-group and per-model agreement of
 every judge and jury with the human consensus.
 """
 
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from core.metrics.compare import binarized_juries, compare_dimension, with_derived_raters
+from core.metrics.comparison import DashboardReport, PairComparison
 from core.metrics.consensus import Jury
 from core.metrics.ratings import CONSENSUS, JUDGE, JURY, MetricsInputError, Ratings
 from core.metrics.slices import SLICE_KINDS, filter_items, select_raters, slice_agreement
@@ -65,14 +65,14 @@ def _sample_rows(samples: Mapping[str, np.ndarray], full: Ratings, chosen: Ratin
 
 
 def dashboard_report(ratings: Ratings, request: DashboardRequest,
-                     samples: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
-    """Everything the dashboard draws for ``request``; plain JSON-ready data.
+                     samples: Mapping[str, np.ndarray] | None = None) -> DashboardReport:
+    """Everything the dashboard draws for ``request``.
 
-    Keys: ``document`` (the comparison), ``slices`` (``{"group": [...], "model": [...]}``,
-    entries as :func:`core.metrics.slices.slice_agreement`; empty without a human consensus
-    or with fewer than two groups/models), ``items`` (after the item filters),
-    ``items_total`` and ``juries_dropped`` (jury names left out because a member judge is
-    not taking part). ``samples`` are the multi-sample judges' samples (items x K, in
+    A :class:`~core.metrics.comparison.DashboardReport`: ``document`` (the comparison),
+    ``slices`` (``group``/``model`` -> entries of :func:`core.metrics.slices.slice_agreement`;
+    empty without a human consensus or with fewer than two groups/models), ``items`` (after
+    the item filters), ``items_total`` and ``juries_dropped`` (jury names left out because a
+    member judge is not taking part). ``samples`` are the multi-sample judges' samples (items x K, in
     ``ratings``' item order) for the document's ``self_consistency``, on the filtered items.
     Raises :class:`MetricsInputError` for a bad rater, threshold or
     bootstrap setting.
@@ -91,14 +91,14 @@ def dashboard_report(ratings: Ratings, request: DashboardRequest,
     if request.binarize_at is not None:
         view, juries = binarize(chosen, request.binarize_at), binarized_juries(juries)
     derived, _, _ = with_derived_raters(align_swapped(view), juries)
-    slices: dict[str, list[dict[str, Any]]] = {by: [] for by in SLICE_KINDS}
+    slices: dict[str, tuple[PairComparison, ...]] = {by: () for by in SLICE_KINDS}
     scored = [*derived.of_kind(JUDGE), *derived.of_kind(JURY)]
     if CONSENSUS in derived.raters and scored:
         for by in SLICE_KINDS:
             categories = derived.models if by == "model" else derived.groups
             if len(categories.names) >= 2:
-                slices[by] = slice_agreement(derived, by=by, reference=CONSENSUS, raters=scored,
-                                             n_resamples=request.n_resamples, seed=request.seed)
-    return {"document": document, "slices": slices, "items": len(chosen.item_ids),
-            "items_total": len(ratings.item_ids),
-            "juries_dropped": [name for name, _ in request.juries if name not in juries]}
+                slices[by] = tuple(slice_agreement(
+                    derived, by=by, reference=CONSENSUS, raters=scored,
+                    n_resamples=request.n_resamples, seed=request.seed))
+    return DashboardReport(document, slices, len(chosen.item_ids), len(ratings.item_ids),
+                           tuple(name for name, _ in request.juries if name not in juries))

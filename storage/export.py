@@ -42,6 +42,7 @@ from storage.export_labels import label_batches
 from storage.export_sql import BATCH_ROWS
 from storage.juries import jury_map, list_juries, usable_juries
 from storage.labels import load_ratings_and_samples
+from storage.probes import probe_items
 from storage.projects import ProjectInfo, get_project
 
 log = logging.getLogger(__name__)
@@ -231,7 +232,7 @@ def report_documents(session: Session, project: ProjectInfo, request: ExportRequ
         documents.append({"project": project.name,
                           **compare_dimension(ratings, juries=juries,
                                               n_resamples=request.n_resamples, seed=request.seed,
-                                              samples=samples),
+                                              samples=samples).to_dict(),
                           "error_taxonomy": error_taxonomy(session=session, project_id=project.id,
                                                            dimension=dimension.name).to_dict()})
     return documents
@@ -246,8 +247,9 @@ def report_audits(session: Session, project: ProjectInfo, request: ExportRequest
         answered = load_answered(session=session, project_id=project.id,
                                  item_ids=[str(i) for i in inputs.ratings.item_ids],
                                  raters=inputs.ratings.raters)
+        probes = probe_items(session=session, project_id=project.id, dimension=dimension.name)
         audits.append(audit_dimension(inputs.ratings, inputs.facts, AuditOptions(
-            request.n_resamples, request.seed, inputs.families, answered)))
+            request.n_resamples, request.seed, inputs.families, answered, probes=probes)))
     return audits
 
 

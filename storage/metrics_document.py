@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.metrics import MetricsInputError, compare_dimension
+from core.metrics import Comparison, MetricsInputError, compare_dimension
 from core.metrics.ratings import JUDGE
 from storage.authz import ADMIN, Actor, authorize
 from storage.database import Database
@@ -41,15 +41,16 @@ class MetricsRequest:
 
 @dataclass(frozen=True)
 class MetricsDocument:
-    """The metrics document of one dimension, and the stored juries left out of it because a
-    member judge has no verdict on that dimension."""
+    """The comparison of one dimension of project ``project``, and the stored juries left out
+    of it because a member judge has no verdict on that dimension."""
 
-    document: dict[str, Any]
+    project: str
+    comparison: Comparison
     dropped_juries: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document (``project`` first, then :func:`compare_dimension`'s keys)."""
-        return self.document
+        """The JSON document (``project`` first, then the comparison's keys)."""
+        return {"project": self.project, **self.comparison.to_dict()}
 
 
 class MetricsCache:
@@ -109,11 +110,10 @@ def metrics_document(db: Database, *, project_name: str, request: MetricsRequest
                                     ratings.of_kind(JUDGE))
     juries = {**stored, **{n: j for n, j in juries.items() if n in given}}
     result = MetricsDocument(
-        document={"project": project.name,
-                  **compare_dimension(ratings, juries=juries, binarize_at=request.binarize_at,
-                                      n_resamples=request.n_resamples, seed=request.seed,
-                                      samples=samples)},
-        dropped_juries=tuple(dropped))
+        project.name,
+        compare_dimension(ratings, juries=juries, binarize_at=request.binarize_at,
+                          n_resamples=request.n_resamples, seed=request.seed, samples=samples),
+        tuple(dropped))
     if cache is not None and key is not None:
         cache.put(key, result)
     return result

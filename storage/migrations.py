@@ -38,7 +38,7 @@ from storage.projects import parsed_schema
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 16
+SCHEMA_VERSION = 17
 Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x444F434B  # "DOCK": serialises concurrent migrations on PostgreSQL
 
@@ -517,9 +517,43 @@ def _add_api_tokens(connection: Connection) -> None:
     ).create(connection)
 
 
+def _add_consistency_probes(connection: Connection) -> None:
+    """Version 16: ``probe_paraphrase`` (paraphrases of an item's question) and
+    ``probe_verdict`` (a judge's verdict on each variant). Spelled out as at version 16 (see
+    :func:`_add_sign_in_attempt`)."""
+    metadata = MetaData()
+    for name in ("item", "judge", "user_account"):
+        Table(name, metadata, Column("id", Integer, primary_key=True))
+    Table(
+        "probe_paraphrase", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("item_id", Integer, ForeignKey("item.id", ondelete="CASCADE"), nullable=False),
+        Column("position", Integer, nullable=False),
+        Column("question", Text, nullable=False),
+        Column("source", String(200), nullable=False),
+        Column("created_by", Integer, ForeignKey("user_account.id", ondelete="SET NULL")),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        UniqueConstraint("item_id", "position", name="uq_probe_paraphrase"),
+    ).create(connection)
+    Table(
+        "probe_verdict", metadata,
+        Column("id", Integer, primary_key=True),
+        Column("item_id", Integer, ForeignKey("item.id", ondelete="CASCADE"), nullable=False),
+        Column("judge_id", Integer, ForeignKey("judge.id", ondelete="CASCADE"), nullable=False),
+        Column("dimension", String(64), nullable=False),
+        Column("position", Integer, nullable=False),
+        Column("label", String(200)),
+        Column("rationale", Text),
+        Column("raw_output", Text),
+        Column("model", String(200)),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        UniqueConstraint("item_id", "judge_id", "dimension", "position", name="uq_probe_verdict"),
+    ).create(connection)
+
+
 def _add_images(connection: Connection) -> None:
-    """Version 16: ``image``, the images of item fields by SHA-256 (issue 18). Spelled out as
-    at version 16 (see :func:`_add_sign_in_attempt`)."""
+    """Version 17: ``image``, the images of item fields by SHA-256 (issue 18). Spelled out as
+    at version 17 (see :func:`_add_sign_in_attempt`)."""
     Table(
         "image", MetaData(),
         Column("sha256", String(64), primary_key=True),
@@ -548,7 +582,8 @@ MIGRATIONS: dict[int, Migration] = {
     13: _add_error_taxonomy,
     14: _add_rationale_ratings,
     15: _add_api_tokens,
-    16: _add_images,
+    16: _add_consistency_probes,
+    17: _add_images,
 }
 
 

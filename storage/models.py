@@ -83,7 +83,7 @@ class Item(SQLModel, table=True):
 
 
 class StoredImage(SQLModel, table=True):
-    """One image of an item field, named by the SHA-256 of its bytes (schema version 16).
+    """One image of an item field, named by the SHA-256 of its bytes (schema version 17).
 
     Items reference images by this hash in their ``fields_json``; the same image imported
     twice (by any project) is one row. In the database, not on a disk, so several app
@@ -312,6 +312,45 @@ class RationaleRating(SQLModel, table=True):
     user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
     rating: str = Field(max_length=16)
     rated_at: datetime = Field(default_factory=utcnow)
+
+
+class ProbeParaphrase(SQLModel, table=True):
+    """A paraphrase of an item's question for the consistency probes (schema version 15):
+    ``position`` 1..k (0 is the item's own question), ``source`` ``admin`` or the judge whose
+    model wrote it (``judge:<name>``)."""
+
+    __tablename__ = "probe_paraphrase"
+    __table_args__ = (UniqueConstraint("item_id", "position", name="uq_probe_paraphrase"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", ondelete="CASCADE")
+    position: int
+    question: str = Field(sa_column=_text(nullable=False))
+    source: str = Field(max_length=200)
+    created_by: int | None = Field(default=None, foreign_key="user_account.id",
+                                   ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ProbeVerdict(SQLModel, table=True):
+    """A judge's verdict on one variant of a probed item (``position`` 0: the question as
+    given, else that paraphrase) on one dimension (schema version 15); no label when its
+    output did not parse."""
+
+    __tablename__ = "probe_verdict"
+    __table_args__ = (UniqueConstraint("item_id", "judge_id", "dimension", "position",
+                                       name="uq_probe_verdict"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", ondelete="CASCADE")
+    judge_id: int = Field(foreign_key="judge.id", ondelete="CASCADE")
+    dimension: str = Field(max_length=64)
+    position: int
+    label: str | None = Field(default=None, max_length=200)
+    rationale: str | None = Field(default=None, sa_column=_text())
+    raw_output: str | None = Field(default=None, sa_column=_text())
+    model: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class AuditLog(SQLModel, table=True):

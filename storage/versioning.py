@@ -5,9 +5,10 @@ token, so every open dashboard recomputes at its next rerun, and a rerun without
 cache hit. Every part is an index seek, so the whole query stays well under a millisecond at
 100k items (measured 0.07 ms on SQLite, 0.5 ms on PostgreSQL):
 
-* ``max(id)`` of ``annotation``, ``verdict``, ``gold`` and ``audit_log``: every new row. A
-  changed human label or gold decision always writes an audit row (storage.annotation,
-  storage.importer, storage.gold), so in-place updates are seen through ``audit_log``.
+* ``max(id)`` of ``annotation``, ``verdict``, ``gold``, ``audit_log`` and ``probe_verdict``:
+  every new row. A changed human label or gold decision always writes an audit row
+  (storage.annotation, storage.importer, storage.gold), so in-place updates are seen through
+  ``audit_log``; so do added and removed consistency probes (storage.probes).
 * ``created_at`` of the newest verdict: SQLite reuses the highest row ids after a delete, so a
   re-import that replaces the very last verdicts can leave ``max(id)`` as it was; the
   re-inserted rows still carry a new timestamp.
@@ -30,6 +31,7 @@ _VERSION_SQL = text(
     "(SELECT created_at FROM verdict ORDER BY id DESC LIMIT 1), "
     "(SELECT MAX(id) FROM gold), "
     "(SELECT MAX(id) FROM audit_log), "
+    "(SELECT MAX(id) FROM probe_verdict), "
     "(SELECT MAX(updated_at) FROM item WHERE project_id = :project)")
 
 

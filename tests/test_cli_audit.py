@@ -18,7 +18,7 @@ from storage.judges import JudgeSpec, create_judge
 from tests.converters import PANDALM_ANNOTATORS, pandalm_records, write_jsonl
 
 CARD = ["rater", "position", "length", "self_preference", "leniency", "error_rates",
-        "answerable_split", "reference_effect", "self_consistency"]
+        "answerable_split", "reference_effect", "consistency_probes", "self_consistency"]
 
 
 def run(db, capsys, *argv: str) -> tuple[int, str, str]:

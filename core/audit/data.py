@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.audit.probes import ProbeItem
 from core.metrics.ratings import Categories, MetricsInputError
 
 
@@ -55,13 +56,15 @@ class AuditOptions:
     """Audit settings: bootstrap resamples (0: no CI), seed, each judge's model family by
     rater name (``judge:<name>``; a judge without one has no self-preference figure), each
     judge's per-item ``answered`` (did its model answer the question correctly itself; None:
-    unknown) and ``pair_with``: judge -> the same judge given a reference."""
+    unknown), ``pair_with``: judge -> the same judge given a reference, and ``probes``: each
+    judge's verdicts on the paraphrases of its probed items (:mod:`core.audit.probes`)."""
 
     n_resamples: int = 1000
     seed: int = 0
     families: Mapping[str, str | None] = field(default_factory=dict)
     answered: Mapping[str, Sequence[bool | None]] = field(default_factory=dict)
     pair_with: Mapping[str, str] = field(default_factory=dict)
+    probes: Mapping[str, Sequence[ProbeItem]] = field(default_factory=dict)
 
 
 def in_family(model: str | None, family: str) -> bool:

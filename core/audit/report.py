@@ -31,6 +31,7 @@ from core.audit.bias import (
 )
 from core.audit.data import AuditOptions, ItemFacts
 from core.audit.figures import Bootstrap
+from core.audit.probes import ConsistencyProbes, consistency_probes
 from core.audit.win_rates import RankingAgreement, WinRates, score_ranking, win_rates
 from core.metrics.agreement import check_bootstrap
 from core.metrics.ratings import CONSENSUS, JUDGE, MetricsInputError, Ratings
@@ -49,6 +50,7 @@ class JudgeAudit:
     error_rates: ErrorRates
     answerable_split: AnswerableSplit
     reference_effect: ReferenceEffect
+    consistency_probes: ConsistencyProbes
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``rater`` and each group of figures."""
@@ -56,7 +58,8 @@ class JudgeAudit:
                 "length": self.length.to_dict(), "self_preference": self.self_preference.to_dict(),
                 "leniency": self.leniency.to_dict(), "error_rates": self.error_rates.to_dict(),
                 "answerable_split": self.answerable_split.to_dict(),
-                "reference_effect": self.reference_effect.to_dict()}
+                "reference_effect": self.reference_effect.to_dict(),
+                "consistency_probes": self.consistency_probes.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,8 @@ def audit_dimension(ratings: Ratings, facts: ItemFacts, options: AuditOptions | 
             leniency(prepared, name, boot(3)), error_rates(prepared, name, boot(4)),
             answerable_split(prepared, name, answered.get(name), boot(5)),
             reference_effect(prepared, name, pair_with.get(name), answered.get(name), boot(6),
-                             options.seed)))
+                             options.seed),
+            consistency_probes(options.probes.get(name, ()), boot(7))))
     wins, ranking = None, ()
     if not is_preference(prepared.dimension):
         scored = {r: item_scores(prepared, r) for r in (CONSENSUS, *judges)

@@ -29,7 +29,9 @@ def format_audit(project: str, report: AuditReport, stratified: Stratified | Non
                   ("leniency", card.leniency), ("error rates", card.error_rates),
                   (f"could it answer? ({card.answerable_split.metric})", card.answerable_split),
                   (f"reference effect (with {card.reference_effect.with_reference or 'none'})",
-                   card.reference_effect)]
+                   card.reference_effect),
+                  (f"consistency probes ({card.consistency_probes.items} items)",
+                   card.consistency_probes)]
         for title, group in groups:
             lines.append(f"  {title}")
             for name, value in vars(group).items():

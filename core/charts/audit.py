@@ -19,7 +19,8 @@ from core.metrics.ratings import CONSENSUS
 CARD_GROUPS = (("position", "Position"), ("length", "Length"),
                ("self_preference", "Self-preference"), ("leniency", "Leniency"),
                ("error_rates", "Error rates"), ("answerable_split", "Could it answer?"),
-               ("reference_effect", "Reference effect"))
+               ("reference_effect", "Reference effect"),
+               ("consistency_probes", "Consistency probes"))
 MEANINGS = {
     "consistency": "same verdict with the responses swapped (1 = order never matters)",
     "first_position_rate": "share of A/B verdicts for the response shown first (0.5 = none)",
@@ -41,6 +42,9 @@ MEANINGS = {
     "delta_answered": "the same Δ where its model answered correctly",
     "delta_not_answered": "the same Δ on the other items",
     "answerable_split.difference": "answered − not answered",
+    "label_agreement": "pairs of question paraphrases given the same label (1 = never changes)",
+    "unanimous_rate": "probed items with one label on every paraphrase",
+    "text_similarity": "mean TF-IDF cosine of its rationales across the paraphrases",
 }
 
 

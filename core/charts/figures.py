@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 from scipy.stats import rankdata
 
 from core.charts.model import (
+    OVERVIEW_METRIC,
     PROPORTIONS,
     Ceiling,
     HeadlineRow,
@@ -27,7 +28,9 @@ from core.charts.model import (
     short_name,
 )
 from core.metrics import REGISTRY
+from core.metrics.comparison import Comparison, PairComparison, RankingReport
 from core.metrics.ratings import rater_kind
+from core.metrics.results import ConfusionMatrix
 
 ROW_HEIGHT = 46
 JUDGE_COLOR = "#1f77b4"
@@ -190,23 +193,23 @@ def headline_figure(rows: Sequence[HeadlineRow], metric: str, second: str | None
                    legend=BOTTOM_LEGEND, margin={"l": 10, "r": 10, "t": 40, "b": 64})
 
 
-def _cell_text(metric: str, entry: Mapping[str, Any] | None) -> tuple[float | None, str, str]:
+def _cell_text(metric: str, entry: PairComparison | None) -> tuple[float | None, str, str]:
     """(value, text, hover) of one heatmap cell."""
     if entry is None:
         return None, "", ""
-    value = entry.get(metric)
-    n = entry["n"]
+    value = entry.value(metric)
+    n = entry.n
     if value is None:
-        reason = entry.get("undefined", {}).get(metric, "")
+        reason = entry.undefined(metric) or ""
         return None, "undefined", f"n = {n:,}<br>undefined: {reason}"
     return value, f"{value:.2f}", f"{format_value(metric, value)}<br>n = {n:,}"
 
 
-def rater_heatmap(document: Mapping[str, Any], metric: str,
+def rater_heatmap(document: Comparison, metric: str,
                   raters: Sequence[str] | None = None) -> go.Figure:
     """Rater x rater heatmap of ``metric`` for ``raters`` (default: all of the document's);
     the diagonal is empty, undefined cells say so (reason on hover)."""
-    names = list(raters if raters is not None else document["raters"])
+    names = list(raters if raters is not None else document.raters)
     z, text, hover = [], [], []
     for a in names:
         row_z, row_text, row_hover = [], [], []
@@ -231,11 +234,11 @@ def rater_heatmap(document: Mapping[str, Any], metric: str,
     return _finish(fig, grid=False, height=max(size, 320), margin={"l": 10, "r": 10, "t": 30, "b": 10})
 
 
-def confusion_figure(matrix: Mapping[str, Any], rows_rater: str, columns_rater: str) -> go.Figure:
-    """Heatmap of a confusion matrix (``{"labels", "counts"}``, rows = ``rows_rater``): each
-    cell shows its count and the share of its row."""
-    labels = list(matrix["labels"])
-    counts = [list(row) for row in matrix["counts"]]
+def confusion_figure(matrix: ConfusionMatrix, rows_rater: str, columns_rater: str) -> go.Figure:
+    """Heatmap of a confusion matrix (rows = ``rows_rater``): each cell shows its count and
+    the share of its row."""
+    labels = list(matrix.labels)
+    counts = [list(row) for row in matrix.counts]
     totals = [sum(row) for row in counts]
     text = [[f"{c:,}<br>{100 * c / t:.0f} %" if t else f"{c:,}" for c in row]
             for row, t in zip(counts, totals, strict=True)]
@@ -301,18 +304,18 @@ def distribution_figure(distributions: Mapping[str, Mapping[str, Any]], labels: 
                    margin={"l": 10, "r": 10, "t": 20, "b": 64})
 
 
-def _grid_heatmap(entries: Sequence[Mapping[str, Any]], metric: str, *, title: str,
+def _grid_heatmap(entries: Sequence[PairComparison], metric: str, *, title: str,
                   bounded: bool, axis_name: str) -> go.Figure:
     """Heatmap of ``metric`` with one row per entry ``slice`` and one column per rater ``b``;
     each cell shows its value and n, an undefined cell says so (reason on hover)."""
-    slices = list(dict.fromkeys(entry["slice"] for entry in entries))
-    raters = list(dict.fromkeys(entry["b"] for entry in entries))
-    lookup = {(entry["slice"], entry["b"]): entry for entry in entries}
+    slices = list(dict.fromkeys(entry.slice for entry in entries))
+    raters = list(dict.fromkeys(entry.b for entry in entries))
+    lookup = {(entry.slice, entry.b): entry for entry in entries}
     z, text, hover = [], [], []
     for name in slices:
         row = [_cell_text(metric, lookup.get((name, rater))) for rater in raters]
         z.append([value for value, _, _ in row])
-        text.append([f"{label}<br>n={lookup[(name, rater)]['n']:,}" if (name, rater) in lookup
+        text.append([f"{label}<br>n={lookup[(name, rater)].n:,}" if (name, rater) in lookup
                      else "" for (_, label, _), rater in zip(row, raters, strict=True)])
         hover.append([tip for _, _, tip in row])
     fig = go.Figure(go.Heatmap(
@@ -327,17 +330,17 @@ def _grid_heatmap(entries: Sequence[Mapping[str, Any]], metric: str, *, title: s
                    margin={"l": 10, "r": 10, "t": 40, "b": 10})
 
 
-def slices_figure(entries: Sequence[Mapping[str, Any]], metric: str, by: str) -> go.Figure:
+def slices_figure(entries: Sequence[PairComparison], metric: str, by: str) -> go.Figure:
     """Heatmap of ``metric`` per slice (rows: the groups or models) and judge (columns),
     from :func:`core.metrics.slices.slice_agreement` entries."""
     return _grid_heatmap(entries, metric, title=metric_title(metric), bounded=_bounded(metric),
                          axis_name=by)
 
 
-def overview_figure(entries: Sequence[Mapping[str, Any]]) -> go.Figure:
+def overview_figure(entries: Sequence[PairComparison]) -> go.Figure:
     """Heatmap of each dimension's main metric (rows) per judge (columns), from
-    :func:`core.charts.model.overview_entries`."""
-    return _grid_heatmap(entries, "value", title="main metric", bounded=True,
+    :func:`core.charts.model.overview_entries` (the metric under the name ``value``)."""
+    return _grid_heatmap(entries, OVERVIEW_METRIC, title="main metric", bounded=True,
                          axis_name="dimension")
 
 
@@ -350,22 +353,21 @@ def model_ranks(scores: Mapping[str, float | None]) -> dict[str, float]:
     return {model: float(rank) for model, rank in zip(scored, ranks, strict=True)}
 
 
-def ranking_figure(ranking: Mapping[str, Any]) -> go.Figure:
+def ranking_figure(ranking: RankingReport) -> go.Figure:
     """Bump chart: the models' rank (1 = best) by the reference (the human consensus) and by
     each judge, one line per model; each judge's Kendall τ-b with the reference under its name."""
-    reference = ranking["reference"]
-    raters = [reference, *ranking["kendall_tau"]]
+    reference = ranking.reference
+    raters = [reference, *ranking.kendall_tau]
     axis = [short_name(reference)]
-    for rater in ranking["kendall_tau"]:
-        tau = ranking["kendall_tau"][rater]
-        shown = f"τ {tau['value']:.2f}" if tau.get("value") is not None else "τ undefined"
+    for rater, tau in ranking.kendall_tau.items():
+        shown = f"τ {tau.value:.2f}" if tau.value is not None else "τ undefined"
         axis.append(f"{short_name(rater)}<br>{shown}")
-    ranks = {rater: model_ranks(ranking["scores"][rater]) for rater in raters}
+    ranks = {rater: model_ranks(ranking.scores[rater]) for rater in raters}
     fig = go.Figure()
-    for index, model in enumerate(ranking["models"]):
+    for index, model in enumerate(ranking.models):
         xs = [label for label, rater in zip(axis, raters, strict=True) if model in ranks[rater]]
         ys = [ranks[rater][model] for rater in raters if model in ranks[rater]]
-        scores = [ranking["scores"][rater][model] for rater in raters if model in ranks[rater]]
+        scores = [ranking.scores[rater][model] for rater in raters if model in ranks[rater]]
         fig.add_trace(go.Scatter(
             x=xs, y=ys, mode="lines+markers", name=model,
             line={"color": LABEL_COLORS[index % len(LABEL_COLORS)], "width": 3},
@@ -374,7 +376,7 @@ def ranking_figure(ranking: Mapping[str, Any]) -> go.Figure:
                           "<extra></extra>"))
     fig.update_yaxes(autorange="reversed", title_text="rank (1 = best)", dtick=1)
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=axis)
-    return _finish(fig, height=140 + 34 * max(len(ranking["models"]), 4),
+    return _finish(fig, height=140 + 34 * max(len(ranking.models), 4),
                    margin={"l": 10, "r": 10, "t": 20, "b": 10}, legend={"title": {"text": "model"}})
 
 

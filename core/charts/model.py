@@ -20,12 +20,22 @@ from typing import Any
 import pandas as pd
 
 from core.metrics import REGISTRY
+from core.metrics.comparison import (
+    BiasReport,
+    Comparison,
+    PairComparison,
+    SwappedConsistency,
+    VerdictCount,
+)
+from core.metrics.consistency import SelfConsistency
 from core.metrics.ratings import CONSENSUS, rater_kind
 from core.metrics.registry import MAIN_METRIC
+from core.metrics.results import MetricResult
 from core.safe_text import escape_markdown
 
 SECOND_METRIC = {"nominal": "percent_agreement", "ordinal": "percent_agreement", "interval": "mae"}
 PROPORTIONS = {"percent_agreement"}
+OVERVIEW_METRIC = "value"  # the name of each dimension's main metric in the overview grid
 # A pair of annotators sharing fewer items says little about how well humans agree (the
 # bootstrap CI of κ on 5 items spans most of [-1, 1]); such pairs stay out of the range.
 DEFAULT_MIN_PAIR_ITEMS = 20
@@ -116,51 +126,46 @@ def short_name(rater: str) -> str:
     return f"jury {name}" if kind == "jury" else name
 
 
-def cell(entry: Mapping[str, Any], metric: str) -> MetricCell:
-    """The metric of a pair entry (``compare_dimension``'s ``pairs`` or a slice entry)."""
-    interval = entry.get("ci95", {}).get(metric)
-    return MetricCell(entry.get(metric), int(entry["n"]), tuple(interval) if interval else None,
-                      entry.get("undefined", {}).get(metric))
+def cell(entry: PairComparison, metric: str) -> MetricCell:
+    """The metric of a pair entry (a comparison's ``pairs`` or a slice entry)."""
+    return MetricCell(entry.value(metric), entry.n, entry.ci95(metric), entry.undefined(metric))
 
 
-def find_pair(document: Mapping[str, Any], a: str, b: str) -> Mapping[str, Any] | None:
+def find_pair(document: Comparison, a: str, b: str) -> PairComparison | None:
     """The pair entry of raters ``a`` and ``b`` (either order), or None."""
-    for pair in document["pairs"]:
-        if {pair["a"], pair["b"]} == {a, b}:
-            return pair
-    return None
+    return document.pair(a, b)
 
 
-def scored_raters(document: Mapping[str, Any]) -> list[str]:
+def scored_raters(document: Comparison) -> list[str]:
     """Judges and juries of the document, in its order."""
-    return [r for r in document["raters"] if rater_kind(r) in ("judge", "jury")]
+    return [r for r in document.raters if rater_kind(r) in ("judge", "jury")]
 
 
-def human_raters(document: Mapping[str, Any]) -> list[str]:
+def human_raters(document: Comparison) -> list[str]:
     """Annotators of the document (not the consensus), in its order."""
-    return [r for r in document["raters"] if rater_kind(r) == "human" and r != CONSENSUS]
+    return [r for r in document.raters if rater_kind(r) == "human" and r != CONSENSUS]
 
 
-def headline_rows(document: Mapping[str, Any], metric: str, second: str | None) -> list[HeadlineRow]:
+def headline_rows(document: Comparison, metric: str, second: str | None) -> list[HeadlineRow]:
     """Every judge and jury against the consensus, best first; undefined values last (by
     name). Empty without a consensus (no human labels)."""
-    counts = {entry["rater"]: entry for entry in document.get("verdicts") or ()}
+    counts = {entry.rater: entry for entry in document.verdicts}
     rows = []
     for rater in scored_raters(document):
         pair = find_pair(document, CONSENSUS, rater)
         if pair is None:
             continue
-        count = counts.get(rater, {"parsed": 0, "unparseable": 0})
+        count = counts.get(rater, VerdictCount(rater, 0, 0))
         rows.append(HeadlineRow(rater, cell(pair, metric),
-                                cell(pair, second) if second and second in pair else None,
-                                count["unparseable"], count["parsed"] + count["unparseable"]))
+                                cell(pair, second) if second and pair.has(second) else None,
+                                count.unparseable, count.parsed + count.unparseable))
     defined = sorted((r for r in rows if r.main.value is not None),
                      key=lambda r: (-r.main.value, r.rater))  # type: ignore[operator]
     undefined = sorted((r for r in rows if r.main.value is None), key=lambda r: r.rater)
     return defined + undefined
 
 
-def human_ceiling(document: Mapping[str, Any], metric: str, *,
+def human_ceiling(document: Comparison, metric: str, *,
                   min_items: int = DEFAULT_MIN_PAIR_ITEMS) -> Ceiling:
     """The human–human range of ``metric``: low, high and mean of the point estimates of the
     annotator pairs that share at least ``min_items`` items and have a defined value.
@@ -177,9 +182,9 @@ def human_ceiling(document: Mapping[str, Any], metric: str, *,
                        reason="only one annotator labelled this dimension: there is no "
                               "human–human agreement to compare with")
     shared, too_few = [], []
-    for pair in document["pairs"]:
-        if pair["a"] in humans and pair["b"] in humans:
-            entry = HumanPair(pair["a"], pair["b"], cell(pair, metric))
+    for pair in document.pairs:
+        if pair.a in humans and pair.b in humans:
+            entry = HumanPair(pair.a, pair.b, cell(pair, metric))
             (shared if entry.cell.n >= min_items else too_few).append(entry)
     defined = tuple(p for p in shared if p.cell.value is not None)
     if not defined:
@@ -297,21 +302,21 @@ def verdict_sentence(rows: Sequence[HeadlineRow], ceiling: Ceiling, metric: str)
     return text + (" " + escape_markdown(note) if note else "")
 
 
-def overview_entries(documents: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def overview_entries(documents: Sequence[Comparison]) -> list[PairComparison]:
     """Per dimension and judge/jury, the dimension's main metric against the consensus, as
-    grid entries: ``slice`` ("dimension · metric title"), ``b`` (the rater), ``n``,
-    ``value`` and ``undefined``."""
+    grid entries: ``slice`` ("dimension · metric title"), ``a`` the consensus, ``b`` the
+    rater, ``n`` and the metric's value (no CI) under the name :data:`OVERVIEW_METRIC`."""
     entries = []
     for document in documents:
-        metric = MAIN_METRIC[document["scale"]]
-        row = f"{document['dimension']} · {metric_title(metric)}"
+        metric = MAIN_METRIC[document.scale]
+        row = f"{document.dimension} · {metric_title(metric)}"
         for rater in scored_raters(document):
             pair = find_pair(document, CONSENSUS, rater)
             if pair is None:
                 continue
-            reason = pair.get("undefined", {}).get(metric)
-            entries.append({"slice": row, "b": rater, "n": pair["n"], "value": pair.get(metric),
-                            "undefined": {"value": reason} if reason else {}})
+            result = MetricResult(pair.value(metric), pair.n, pair.undefined(metric))
+            entries.append(PairComparison({OVERVIEW_METRIC: result}, a=CONSENSUS, b=rater,
+                                          n=pair.n, slice=row))
     return entries
 
 
@@ -320,19 +325,20 @@ BIAS_COLUMNS = {"positive_rate": "positive rate", "reference_positive_rate": "co
                 "false_negative_rate": "false negative rate", "mean_difference": "mean difference"}
 
 
-def bias_table(bias: Mapping[str, Any]) -> pd.DataFrame:
+def bias_table(bias: BiasReport) -> pd.DataFrame:
     """Each judge's leniency against the consensus as a table (rates as proportions), with
     the reasons of undefined entries."""
-    positive = bias.get("positive_label")
+    positive = bias.positive_label
     records = []
-    for entry in bias["raters"]:
-        record: dict[str, Any] = {"rater": short_name(entry["rater"]), "n": entry["n"]}
+    for entry in bias.raters:
+        record: dict[str, Any] = {"rater": short_name(entry.rater), "n": entry.n}
         reasons = []
         for key, title in BIAS_COLUMNS.items():
-            if key in entry:
-                record[title] = entry[key].get("value")
-                if entry[key].get("undefined"):
-                    reasons.append(entry[key]["undefined"])
+            if key in entry.measures:
+                result = entry.measures[key]
+                record[title] = result.value
+                if result.undefined_reason:
+                    reasons.append(result.undefined_reason)
         record["undefined because"] = "; ".join(dict.fromkeys(reasons))
         records.append(record)
     frame = pd.DataFrame.from_records(records)
@@ -341,36 +347,36 @@ def bias_table(bias: Mapping[str, Any]) -> pd.DataFrame:
     return frame
 
 
-def consistency_table(consistency: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+def consistency_table(consistency: Mapping[str, SwappedConsistency]) -> pd.DataFrame:
     """Position consistency per judge (share of items with the same verdict in both orders)."""
-    records = [{"judge": short_name(judge), "swapped run": short_name(entry["swapped"]),
-                "consistency": entry.get("value"), "n": entry["n"],
-                "95% CI": format_interval("percent_agreement", tuple(entry["ci95"]))
-                if entry.get("ci95") else "",
-                "undefined because": entry.get("undefined", "")}
+    records = [{"judge": short_name(judge), "swapped run": short_name(entry.swapped),
+                "consistency": entry.result.value, "n": entry.result.n,
+                "95% CI": format_interval("percent_agreement", entry.result.ci95)
+                if entry.result.ci95 else "",
+                "undefined because": entry.result.undefined_reason or ""}
                for judge, entry in consistency.items()]
     return pd.DataFrame.from_records(records)
 
 
-def self_consistency_table(entries: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+def self_consistency_table(entries: Sequence[SelfConsistency]) -> pd.DataFrame:
     """Self-consistency per multi-sample judge: samples, items with two or more parsed
     samples, Fleiss' κ (label scales) and Krippendorff's α with their 95 % CIs, and why a
     value is undefined."""
     records = []
     for entry in entries:
-        record: dict[str, Any] = {"judge": short_name(entry["rater"]), "samples": entry["samples"],
-                                  "items": entry["items"]}
+        record: dict[str, Any] = {"judge": short_name(entry.rater), "samples": entry.samples,
+                                  "items": entry.items}
         reasons = []
         for metric in ("fleiss_kappa", "krippendorff_alpha"):
-            result = entry.get(metric)
+            result = entry.results.get(metric)
             if result is None:
                 continue
             title = metric_title(metric)
-            record[title] = result.get("value")
-            record[f"{title} 95% CI"] = (format_interval(metric, tuple(result["ci95"]))
-                                         if result.get("ci95") else "")
-            if result.get("undefined"):
-                reasons.append(f"{title}: {result['undefined']}")
+            record[title] = result.value
+            record[f"{title} 95% CI"] = (format_interval(metric, result.ci95)
+                                         if result.ci95 else "")
+            if result.undefined_reason:
+                reasons.append(f"{title}: {result.undefined_reason}")
         record["undefined because"] = "; ".join(reasons)
         records.append(record)
     return pd.DataFrame.from_records(records)

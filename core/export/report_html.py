@@ -37,6 +37,7 @@ from core.export.report_tables import (
     group_undefined,
     pair_rows,
 )
+from core.metrics.comparison import Comparison
 from core.metrics.ratings import CONSENSUS
 from core.schema import TaskSchema, dimension_values_text, schema_from_dict
 
@@ -198,14 +199,14 @@ def _pairs_table(document: Mapping[str, Any]) -> str:
     return _table(header, cells, "pairs")
 
 
-def _groups_table(document: Mapping[str, Any]) -> str:
+def _groups_table(document: Mapping[str, Any], comparison: Comparison) -> str:
     rows = group_rows([document])
     if not rows:
         return '<p class="note">No rater groups: they need two or more annotators.</p>'
     cells = []
-    for row, group in zip(rows, document["groups"], strict=True):
-        reasons = group_undefined(group, document["scale"])
-        line = [_cell(row["group"]), _cell(RATER_SEPARATOR.join(group["raters"])),
+    for row, group in zip(rows, comparison.groups, strict=True):
+        reasons = group_undefined(group, comparison.scale)
+        line = [_cell(row["group"]), _cell(RATER_SEPARATOR.join(group.raters)),
                 _number(f"{row['n']:,}")]
         for metric in GROUP_METRICS:
             line.append(_value_cell(metric, row[metric],
@@ -228,10 +229,10 @@ def _bias_value(measure: str, value: float | None) -> str:
     return f"{100 * value:.1f} %"
 
 
-def _bias_table(document: Mapping[str, Any]) -> str:
+def _bias_table(document: Mapping[str, Any], comparison: Comparison) -> str:
     """Each judge's and jury's leniency and error rates against the consensus ("" if none)."""
-    entries = (document.get("bias") or {}).get("raters", [])
-    measures = [m for m in model.BIAS_COLUMNS if any(m in entry for entry in entries)]
+    entries = comparison.bias.raters if comparison.bias else ()
+    measures = [m for m in model.BIAS_COLUMNS if any(m in entry.measures for entry in entries)]
     if not measures:
         return ""
     cells = []
@@ -242,7 +243,7 @@ def _bias_table(document: Mapping[str, Any]) -> str:
         line += [_number(_bias_value(m, row[m])) for m in measures]
         line.append(f'<td class="undefined">{_text(row["undefined_reason"] or "")}</td>')
         cells.append(line)
-    positive = document["bias"].get("positive_label")
+    positive = comparison.bias.positive_label if comparison.bias else None
     note = (f'<p class="note">Leniency: a rater\'s rate of {_text(repr(positive))} minus the '
             "consensus's rate on the same items (positive: it says it more often).</p>"
             if positive is not None else "")
@@ -265,26 +266,27 @@ def _error_taxonomy_table(document: Mapping[str, Any]) -> str:
             + _table(["judge", "tagged verdicts", *categories], cells, "errors"))
 
 
-def _consistency_table(document: Mapping[str, Any]) -> str:
-    consistency = (document.get("preference") or {}).get("position_consistency") or {}
+def _consistency_table(document: Comparison) -> str:
+    consistency = document.preference.position_consistency if document.preference else {}
     if not consistency:
         return ""
     cells = []
     for judge, entry in consistency.items():
-        interval = tuple(entry["ci95"]) if entry.get("ci95") else (None, None)
-        cells.append([_cell(judge), _cell(entry["swapped"]), _number(f"{entry['n']:,}"),
-                      _value_cell("percent_agreement", entry.get("value"), interval,
-                                  entry.get("undefined"))])
+        result = entry.result
+        interval = result.ci95 if result.ci95 else (None, None)
+        cells.append([_cell(judge), _cell(entry.swapped), _number(f"{result.n:,}"),
+                      _value_cell("percent_agreement", result.value, interval,
+                                  result.undefined_reason)])
     return ("<h3>Position consistency</h3><p class=\"note\">How often a judge gives the same "
             "verdict when the two responses are shown in the other order.</p>"
             + _table(["judge", "swapped run", "n", "consistency"], cells, "consistency"))
 
 
-def _headline(document: Mapping[str, Any], metric: str, second: str, prefix: str,
+def _headline(document: Comparison, metric: str, second: str, prefix: str,
               min_pair_items: int) -> str:
     rows = model.headline_rows(document, metric, second)
     if not rows:
-        reason = ("this dimension has no human labels" if CONSENSUS not in document["raters"]
+        reason = ("this dimension has no human labels" if CONSENSUS not in document.raters
                   else "this dimension has no judge")
         return f'<p class="note">No judge can be compared with the humans: {reason}.</p>'
     ceiling = model.human_ceiling(document, metric, min_items=min_pair_items)
@@ -308,42 +310,42 @@ def _headline(document: Mapping[str, Any], metric: str, second: str, prefix: str
                    f"{prefix}-headline", caption)
 
 
-def _confusions(document: Mapping[str, Any], metric: str, prefix: str) -> str:
+def _confusions(document: Comparison, metric: str, prefix: str) -> str:
     """A confusion matrix of each judge and jury against the consensus (label scales)."""
-    if document["scale"] == "interval":
+    if document.scale == "interval":
         return ""
     parts = []
     for index, row in enumerate(model.headline_rows(document, metric, None)):
         pair = model.find_pair(document, CONSENSUS, row.rater)
-        if pair is None or "confusion_matrix" not in pair:
+        if pair is None or pair.confusion_matrix is None:
             continue
-        parts.append(_figure(figures.confusion_figure(pair["confusion_matrix"], pair["a"], pair["b"]),
+        parts.append(_figure(figures.confusion_figure(pair.confusion_matrix, pair.a, pair.b),
                              "confusion", f"{prefix}-confusion-{index}",
-                             f"{pair['b']} against {pair['a']} (n = {pair['n']:,})"))
+                             f"{pair.b} against {pair.a} (n = {pair.n:,})"))
     return f'<h3>Confusion matrices</h3><div class="row">{"".join(parts)}</div>' if parts else ""
 
 
-def _distribution(document: Mapping[str, Any], prefix: str) -> str:
-    bias = document.get("bias")
+def _distribution(document: Comparison, prefix: str) -> str:
+    bias = document.bias
     if not bias:
         return ""
     humans = model.human_raters(document)
-    interval = document["scale"] == "interval"
+    interval = document.scale == "interval"
     # The pooled "humans" row: distribution_figure labels it only on label scales (its
     # interval branch expects prefixed rater names and raises on "humans").
     pooled = ["humans"] if len(humans) > 1 and not interval else []
     raters = [CONSENSUS, *pooled, *humans, *model.scored_raters(document)]
-    labels = [] if interval else list(document.get("labels", []))
-    fig = figures.distribution_figure(bias["distributions"], labels, raters,
-                                      ordered=document["scale"] == "ordinal")
+    labels = [] if interval else list(document.labels)
+    fig = figures.distribution_figure(bias.distributions, labels, raters,
+                                      ordered=document.scale == "ordinal")
     return "<h3>Label distribution</h3>" + _figure(fig, "distribution", f"{prefix}-distribution")
 
 
-def _ranking(document: Mapping[str, Any], prefix: str) -> str:
-    ranking = document.get("ranking")
+def _ranking(document: Comparison, prefix: str) -> str:
+    ranking = document.ranking
     if not ranking:
         return ""
-    caption = (f"Models ranked by {ranking['score']} per rater (1 = best), with each judge's "
+    caption = (f"Models ranked by {ranking.score} per rater (1 = best), with each judge's "
                "Kendall τ-b against the human consensus's ranking.")
     return "<h3>Model ranking</h3>" + _figure(figures.ranking_figure(ranking), "ranking",
                                               f"{prefix}-ranking", caption)
@@ -351,29 +353,34 @@ def _ranking(document: Mapping[str, Any], prefix: str) -> str:
 
 def _dimension_section(document: Mapping[str, Any], index: int, min_pair_items: int,
                        audit: AuditReport | None = None) -> str:
-    scale = document["scale"]
+    # The tables' flat rows come from the JSON document (report_tables parses it too); the
+    # figures, the summary and the table details read the typed comparison.
+    comparison = Comparison.from_dict(document)
+    scale = comparison.scale
     metric = model.main_metric(scale)
     second = model.SECOND_METRIC[scale]
     prefix = f"dimension-{index}"
-    binarized = (f", binarised at ≥ {document['binarized_at']}"
-                 if document.get("binarized_at") is not None else "")
-    consensus = document.get("consensus")
-    summary = (f"{len(document['raters'])} raters. Human consensus ({consensus['method']}) on "
-               f"{consensus['items']:,} items; tied items without one: {consensus['ties']:,}."
-               if consensus else f"{len(document['raters'])} raters; no human labels.")
+    binarized = (f", binarised at ≥ {comparison.binarized_at}"
+                 if comparison.binarized_at is not None else "")
+    consensus = comparison.consensus
+    summary = (f"{len(comparison.raters)} raters. Human consensus ({consensus.method}) on "
+               f"{consensus.items:,} items; tied items without one: {consensus.ties:,}."
+               if consensus else f"{len(comparison.raters)} raters; no human labels.")
     parts = [f'<section class="dimension" id="{prefix}">',
-             f"<h2>{_text(document['dimension'])} ({_text(scale + binarized)})</h2>",
+             f"<h2>{_text(comparison.dimension)} ({_text(scale + binarized)})</h2>",
              f'<p class="note">{_text(summary)}</p>',
              f"<h3>Judges against the human consensus: {_text(model.metric_title(metric))}</h3>",
-             _headline(document, metric, second, prefix, min_pair_items)]
-    if len(document["raters"]) > 1:
+             _headline(comparison, metric, second, prefix, min_pair_items)]
+    if len(comparison.raters) > 1:
         parts += ["<h3>Agreement matrix</h3>",
-                  _figure(figures.rater_heatmap(document, metric), "heatmap", f"{prefix}-heatmap",
+                  _figure(figures.rater_heatmap(comparison, metric), "heatmap",
+                          f"{prefix}-heatmap",
                           f"{model.metric_title(metric)} of every pair of raters.")]
-    parts += [_confusions(document, metric, prefix), _distribution(document, prefix),
-              _ranking(document, prefix), "<h3>Every pair of raters</h3>", _pairs_table(document),
-              "<h3>Rater groups</h3>", _groups_table(document), _bias_table(document),
-              _consistency_table(document),
+    parts += [_confusions(comparison, metric, prefix), _distribution(comparison, prefix),
+              _ranking(comparison, prefix), "<h3>Every pair of raters</h3>",
+              _pairs_table(document), "<h3>Rater groups</h3>",
+              _groups_table(document, comparison), _bias_table(document, comparison),
+              _consistency_table(comparison),
               audit_html(audit, prefix, _figure) if audit is not None else "",
               _error_taxonomy_table(document), "</section>"]
     return "\n".join(part for part in parts if part)

@@ -1,11 +1,12 @@
 """The agreement report's tables: flat rows (CSV/JSON) from comparison documents.
 
-The input is a list of documents, one per dimension of a project, each exactly as
-:func:`core.metrics.compare_dimension` returns it with the key ``project`` added (the
-``python cli.py metrics --json`` contract). Every table is a list of dicts with the same keys
-in every row (the ``*_KEYS`` tuples), so a CSV writer gets a fixed header even for an empty
-table. A value is None exactly when it is undefined or does not apply, and the row says why:
-a report must never show a bare NaN or a silent 0.
+The input is a list of documents, one per dimension of a project, each the JSON form of
+:func:`core.metrics.compare_dimension`'s result with the key ``project`` added (the
+``python cli.py metrics --json`` contract); the tables read them through the typed
+:class:`~core.metrics.comparison.Comparison` (``from_dict``). Every table is a list of dicts
+with the same keys in every row (the ``*_KEYS`` tuples), so a CSV writer gets a fixed header
+even for an empty table. A value is None exactly when it is undefined or does not apply, and
+the row says why: a report must never show a bare NaN or a silent 0.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from core.metrics import pair_metrics_for
+from core.metrics.comparison import Comparison, GroupComparison
 
 PAIR_KEYS = ("dimension", "scale", "binarized_at", "a", "b", "metric", "value", "ci_low",
              "ci_high", "n", "undefined_reason")
@@ -65,6 +67,16 @@ def _reasons(reasons: Mapping[str, str]) -> str | None:
     return "; ".join(f"{name}: {reason}" for name, reason in reasons.items()) or None
 
 
+def _compared(documents: Iterable[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], Comparison]]:
+    """Each checked document with its typed comparison (a non-finite value reads as
+    undefined, reason :data:`NOT_FINITE`)."""
+    return [(document, Comparison.from_dict(document)) for document in check_documents(documents)]
+
+
+def _bounds(ci95: tuple[float, float] | None) -> tuple[Any, Any]:
+    return (None, None) if not ci95 else (_finite(ci95[0]), _finite(ci95[1]))
+
+
 def pair_rows(documents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per (dimension, rater pair, metric) with the keys of :data:`PAIR_KEYS`.
 
@@ -74,39 +86,30 @@ def pair_rows(documents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     :data:`NOT_FINITE`). Raises ValueError when a document lacks a key of the contract.
     """
     rows = []
-    for document in check_documents(documents):
-        metrics = [d.name for d in pair_metrics_for(document["scale"])]
-        for pair in document["pairs"]:
-            undefined = pair.get("undefined", {})
+    for _, comparison in _compared(documents):
+        metrics = [d.name for d in pair_metrics_for(comparison.scale)]
+        for pair in comparison.pairs:
             for metric in metrics:
-                if metric not in pair and metric not in undefined:
+                if not pair.has(metric):
                     continue
-                value = _finite(pair.get(metric))
-                reason = undefined.get(metric)
-                if value is None and reason is None:
-                    reason = NOT_FINITE if pair.get(metric) is not None else "no value given"
-                low, high = _interval(pair.get("ci95", {}), metric) if value is not None else (
-                    None, None)
+                value = pair.value(metric)
+                low, high = _bounds(pair.ci95(metric)) if value is not None else (None, None)
                 rows.append({
-                    "dimension": document["dimension"], "scale": document["scale"],
-                    "binarized_at": document.get("binarized_at"), "a": pair["a"], "b": pair["b"],
+                    "dimension": comparison.dimension, "scale": comparison.scale,
+                    "binarized_at": comparison.binarized_at, "a": pair.a, "b": pair.b,
                     "metric": metric, "value": value, "ci_low": low, "ci_high": high,
-                    "n": pair["n"], "undefined_reason": reason})
+                    "n": pair.n, "undefined_reason": pair.undefined(metric)})
     return rows
 
 
-def group_undefined(group: Mapping[str, Any], scale: str) -> dict[str, str]:
-    """Why each of a group entry's metrics (:data:`GROUP_METRICS`) has no value, by metric:
-    the document's reason, "does not apply" when the scale has no such metric (Fleiss' κ on
-    an interval scale), or :data:`NOT_FINITE`. Empty when all are defined; never raises."""
-    reasons = dict(group.get("undefined", {}))
+def group_undefined(group: GroupComparison, scale: str) -> dict[str, str]:
+    """Why each of a group's metrics (:data:`GROUP_METRICS`) has no value, by metric: its
+    reason (:data:`NOT_FINITE` for a NaN read back), or "does not apply" when the scale has
+    no such metric (Fleiss' κ on an interval scale). Empty when all are defined."""
+    reasons = group.reasons()
     for metric in GROUP_METRICS:
-        if metric in reasons:
-            continue
-        if metric not in group:
+        if metric not in reasons and not group.has(metric):
             reasons[metric] = f"does not apply to {scale} scales"
-        elif _finite(group[metric]) is None:
-            reasons[metric] = NOT_FINITE
     return reasons
 
 
@@ -116,18 +119,18 @@ def group_rows(documents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     with their CIs, and ``undefined_reason`` (``metric: reason``, see
     :func:`group_undefined`). Raises ValueError when a document lacks a key of the contract."""
     rows = []
-    for document in check_documents(documents):
-        for group in document["groups"]:
+    for _, comparison in _compared(documents):
+        for group in comparison.groups:
             row: dict[str, Any] = {
-                "dimension": document["dimension"], "scale": document["scale"],
-                "group": group["name"], "raters": ";".join(group["raters"]), "n": group["n"]}
-            row.update({metric: _finite(group.get(metric)) for metric in GROUP_METRICS})
-            row["alpha_level"] = group.get("alpha_level")
+                "dimension": comparison.dimension, "scale": comparison.scale,
+                "group": group.name, "raters": ";".join(group.raters), "n": group.n}
+            row.update({metric: group.value(metric) for metric in GROUP_METRICS})
+            row["alpha_level"] = group.alpha_level or None
             for metric in GROUP_METRICS:
-                low, high = (_interval(group.get("ci95", {}), metric) if row[metric] is not None
+                low, high = (_bounds(group.ci95(metric)) if row[metric] is not None
                              else (None, None))
                 row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = low, high
-            row["undefined_reason"] = _reasons(group_undefined(group, document["scale"]))
+            row["undefined_reason"] = _reasons(group_undefined(group, comparison.scale))
             rows.append(row)
     return rows
 
@@ -158,33 +161,30 @@ def bias_rows(documents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ``measure: reason`` in ``undefined_reason``. A dimension without human labels (``bias``
     None) has no rows. Raises ValueError when a document lacks a key of the contract."""
     rows = []
-    for document in check_documents(documents):
-        bias = document.get("bias")
+    for _, comparison in _compared(documents):
+        bias = comparison.bias
         if not bias:
             continue
-        labels = [] if document["scale"] == "interval" else list(document.get("labels", []))
-        distributions = bias.get("distributions", {})
-        measured = {entry["rater"]: entry for entry in bias.get("raters", [])}
-        names = [r for r in document["raters"] if r in distributions or r in measured]
+        labels = [] if comparison.scale == "interval" else list(comparison.labels)
+        distributions = bias.distributions
+        measured = {entry.rater: entry for entry in bias.raters}
+        names = [r for r in comparison.raters if r in distributions or r in measured]
         names += [r for r in (*distributions, *measured) if r not in names]
         for rater in names:
-            entry = measured.get(rater, {})
-            reasons = {}
-            measures: dict[str, Any] = {}
-            for measure in BIAS_MEASURES:
-                result = entry.get(measure)
-                measures[measure] = None if result is None else _finite(result.get("value"))
-                if result is not None and result.get("undefined"):
-                    reasons[measure] = result["undefined"]
-                elif result is not None and measures[measure] is None:
-                    reasons[measure] = NOT_FINITE
+            entry = measured.get(rater)
+            results = entry.measures if entry is not None else {}
+            measures = {measure: results[measure].value if measure in results else None
+                        for measure in BIAS_MEASURES}
+            reasons = {measure: results[measure].undefined_reason for measure in BIAS_MEASURES
+                       if measure in results and results[measure].undefined_reason}
             rows.append({
-                "dimension": document["dimension"], "scale": document["scale"], "rater": rater,
+                "dimension": comparison.dimension, "scale": comparison.scale, "rater": rater,
                 **_distribution_fields(distributions.get(rater), labels),
-                "reference": bias.get("reference") if entry else None,
-                "positive_label": entry.get("positive_label", bias.get("positive_label"))
-                if entry else None,
-                "n": entry.get("n"), **measures, "undefined_reason": _reasons(reasons)})
+                "reference": bias.reference if entry is not None else None,
+                "positive_label": (entry.positive_label or bias.positive_label)
+                if entry is not None else None,
+                "n": entry.n if entry is not None else None, **measures,
+                "undefined_reason": _reasons(reasons)})
     return rows
 
 

@@ -1,6 +1,7 @@
 """Agreement metrics between human experts and LLM judges (pure: numpy, scipy).
 
-Start with :func:`compare_dimension` (everything for one dimension, JSON-ready) or
+Start with :func:`compare_dimension` (everything for one dimension, a typed
+:class:`Comparison` whose ``to_dict()`` is the JSON document) or
 :func:`agreement` (two label vectors). :data:`REGISTRY` lists every metric with its
 definition, scales and properties. Labels enter as :class:`Ratings` (items x raters, encoded
 over the schema's label order; see :mod:`core.metrics.ratings`).
@@ -16,6 +17,7 @@ coincidence form takes well under 1 ms per rater pair.
 from core.metrics.agreement import agreement, confusion_matrix, group_agreement, pair_agreement
 from core.metrics.bootstrap import bootstrap_values, percentile_intervals, resample_weights
 from core.metrics.compare import compare_dimension
+from core.metrics.comparison import Comparison, DashboardReport, PairComparison
 from core.metrics.consensus import Aggregate, human_consensus, jury_verdict
 from core.metrics.ratings import (
     CONSENSUS,
@@ -33,11 +35,14 @@ __all__ = [
     "CONSENSUS",
     "REGISTRY",
     "Aggregate",
+    "Comparison",
     "ConfusionMatrix",
+    "DashboardReport",
     "GroupSample",
     "MetricDefinition",
     "MetricResult",
     "MetricsInputError",
+    "PairComparison",
     "PairSample",
     "Ratings",
     "agreement",

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from core.metrics.comparison import BiasReport, RaterBias
 from core.metrics.pair_metrics import mean_signed_difference
 from core.metrics.ratings import CONSENSUS, HUMAN, Ratings, rater_kind
 from core.metrics.results import MetricResult
@@ -57,16 +58,16 @@ def distributions(ratings: Ratings) -> dict[str, dict[str, Any]]:
 
 
 def rater_bias(sample: PairSample, dimension: Dimension, rater: str, reference: str
-               ) -> dict[str, Any]:
+               ) -> RaterBias:
     """Leniency and error rates of ``rater`` against ``reference`` on the items both labelled.
 
-    ``sample`` pairs the two (a = reference, b = rater). Returns plain data: ``rater``, ``n``
-    and each applicable measure as a :meth:`MetricResult.to_dict` (value, n, and the reason
-    when undefined).
+    ``sample`` pairs the two (a = reference, b = rater). Each applicable measure is a
+    :class:`MetricResult` (value, n, and the reason when undefined).
     """
     n = float(sample.n[0]) if sample.weights.size else 0.0
-    report: dict[str, Any] = {"rater": rater, "n": round(n)}
+    measures: dict[str, MetricResult] = {}
     none = f"no item labelled by both {rater} and {reference}"
+    positive = None
     if dimension.scale != "interval":
         table = sample.table()[0]
         positive = positive_label(dimension)
@@ -74,35 +75,30 @@ def rater_bias(sample: PairSample, dimension: Dimension, rater: str, reference: 
             code = dimension.rank(positive)
             mine = _rate(table[:, code].sum(), n, none)
             theirs = _rate(table[code, :].sum(), n, none)
-            report["positive_label"] = positive
-            report["positive_rate"] = mine.to_dict()
-            report["reference_positive_rate"] = theirs.to_dict()
-            report["leniency"] = (MetricResult(mine.value - theirs.value, mine.n)
-                                  if mine.value is not None and theirs.value is not None
-                                  else MetricResult.undefined(0, none)).to_dict()
+            measures["positive_rate"] = mine
+            measures["reference_positive_rate"] = theirs
+            measures["leniency"] = (MetricResult(mine.value - theirs.value, mine.n)
+                                    if mine.value is not None and theirs.value is not None
+                                    else MetricResult.undefined(0, none))
         if dimension.scale == "nominal" and len(dimension.labels) == 2:
             # Code 0 is the positive label of a two-label nominal scale.
-            report["false_positive_rate"] = _rate(
+            measures["false_positive_rate"] = _rate(
                 table[1, 0], table[1].sum(),
-                f"{reference} gave no pairable item the negative label").to_dict()
-            report["false_negative_rate"] = _rate(
+                f"{reference} gave no pairable item the negative label")
+            measures["false_negative_rate"] = _rate(
                 table[0, 1], table[0].sum(),
-                f"{reference} gave no pairable item the positive label").to_dict()
+                f"{reference} gave no pairable item the positive label")
     if dimension.scale in ("ordinal", "interval"):
-        difference = (MetricResult(float(mean_signed_difference(sample)[0]), round(n)) if n
-                      else MetricResult.undefined(0, none))
-        report["mean_difference"] = difference.to_dict()
-    return report
+        measures["mean_difference"] = (
+            MetricResult(float(mean_signed_difference(sample)[0]), round(n)) if n
+            else MetricResult.undefined(0, none))
+    return RaterBias(rater, round(n), measures, positive)
 
 
 def bias_report(ratings: Ratings, samples: Mapping[str, PairSample], reference: str
-                ) -> dict[str, Any]:
+                ) -> BiasReport:
     """Distributions of all raters and the bias of each rater in ``samples`` (rater -> its
     pair sample with ``reference`` as rater a) against ``reference``."""
-    return {
-        "reference": reference,
-        "positive_label": positive_label(ratings.dimension),
-        "distributions": distributions(ratings),
-        "raters": [rater_bias(sample, ratings.dimension, rater, reference)
-                   for rater, sample in samples.items()],
-    }
+    return BiasReport(reference, positive_label(ratings.dimension), distributions(ratings),
+                      tuple(rater_bias(sample, ratings.dimension, rater, reference)
+                            for rater, sample in samples.items()))

@@ -13,12 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from itertools import combinations
-from typing import Any
 
 import numpy as np
 
 from core.metrics.agreement import check_bootstrap, confusion_matrix, group_agreement, pair_agreement
 from core.metrics.bias import bias_report
+from core.metrics.comparison import (
+    AggregateInfo,
+    Comparison,
+    GroupComparison,
+    JuryInfo,
+    PairComparison,
+    PreferenceReport,
+    SwappedConsistency,
+    VerdictCount,
+)
 from core.metrics.consensus import Aggregate, Jury, as_jury, human_consensus, jury_verdict
 from core.metrics.consistency import consistency_report
 from core.metrics.ranking import ranking_report
@@ -30,17 +39,8 @@ from core.metrics.views import align_swapped, binarize, is_preference, swapped_p
 JURY_NAME_CHARS = 100
 
 
-def _result_fields(results: Mapping[str, MetricResult]) -> dict[str, Any]:
-    """Metric values under their names, plus ``ci95`` and ``undefined`` maps."""
-    fields: dict[str, Any] = {name: result.value for name, result in results.items()}
-    fields["ci95"] = {name: list(r.ci95) for name, r in results.items() if r.ci95 is not None}
-    fields["undefined"] = {name: r.undefined_reason for name, r in results.items()
-                           if r.undefined_reason is not None}
-    return fields
-
-
-def _aggregate_info(aggregate: Aggregate) -> dict[str, Any]:
-    return {"method": aggregate.method, "items": aggregate.items, "ties": aggregate.ties}
+def _aggregate_info(aggregate: Aggregate) -> AggregateInfo:
+    return AggregateInfo(aggregate.method, aggregate.items, aggregate.ties)
 
 
 Juries = Mapping[str, Sequence[str] | Jury]
@@ -53,7 +53,7 @@ def binarized_juries(juries: Juries) -> dict[str, Jury]:
 
 
 def with_derived_raters(ratings: Ratings, juries: Juries
-                        ) -> tuple[Ratings, dict[str, Any] | None, list[dict[str, Any]]]:
+                        ) -> tuple[Ratings, AggregateInfo | None, list[JuryInfo]]:
     """Ratings in output order (humans, ``human:consensus``, judges, juries) and the consensus
     and jury descriptions (method, items with a value, tied items).
 
@@ -78,9 +78,9 @@ def with_derived_raters(ratings: Ratings, juries: Juries
             raise MetricsInputError(f"jury {jury!r}: {exc}") from None
         verdict = jury_verdict(ratings, members)
         derived[f"{JURY}:{jury}"] = verdict.values
-        jury_info.append({"name": f"{JURY}:{jury}",
-                          "members": [m.removeprefix(f"{JUDGE}:") for m in members.members],
-                          **_aggregate_info(verdict)})
+        jury_info.append(JuryInfo(f"{JURY}:{jury}",
+                                  tuple(m.removeprefix(f"{JUDGE}:") for m in members.members),
+                                  _aggregate_info(verdict)))
     juries_named = [name for name in derived if name != CONSENSUS]
     order = [*humans, *([CONSENSUS] if humans else []), *judges, *juries_named]
     columns = {name: ratings.values[:, i] for i, name in enumerate(ratings.raters)} | derived
@@ -107,7 +107,7 @@ def pair_samples(ratings: Ratings) -> dict[tuple[int, int], PairSample]:
 
 def compare_pairs(ratings: Ratings, samples: Mapping[tuple[int, int], PairSample] | None = None, *,
                   n_resamples: int = 0, seed: int = 0, confidence: float = 0.95
-                  ) -> list[dict[str, Any]]:
+                  ) -> list[PairComparison]:
     """One entry per unordered rater pair: ``a``, ``b``, ``n``, every applicable metric,
     ``ci95``, ``undefined`` and (nominal/ordinal) the ``confusion_matrix``. ``samples`` are
     the pairs' samples when already built (keyed by rater positions, i < j)."""
@@ -118,16 +118,15 @@ def compare_pairs(ratings: Ratings, samples: Mapping[tuple[int, int], PairSample
         a, b = ratings.raters[i], ratings.raters[j]
         results = pair_agreement(sample, names=(a, b), labels=labels, n_resamples=n_resamples,
                                  rng=np.random.default_rng([seed, index]), confidence=confidence)
-        entry: dict[str, Any] = {"a": a, "b": b, "n": round(sample.n[0])}
-        entry.update(_result_fields(results))
-        if ratings.dimension.scale != "interval":
-            entry["confusion_matrix"] = confusion_matrix(sample, labels).to_dict()
-        entries.append(entry)
+        matrix = (confusion_matrix(sample, labels) if ratings.dimension.scale != "interval"
+                  else None)
+        entries.append(PairComparison(results, a=a, b=b, n=round(sample.n[0]),
+                                      confusion_matrix=matrix))
     return entries
 
 
 def compare_groups(ratings: Ratings, *, n_resamples: int = 0, seed: int = 0,
-                   confidence: float = 0.95) -> list[dict[str, Any]]:
+                   confidence: float = 0.95) -> list[GroupComparison]:
     """Fleiss' κ (nominal/ordinal) and Krippendorff's α at the dimension's level for the
     groups "humans" (two or more annotators) and "humans+judges" (at least one of each)."""
     humans, judges = ratings.of_kind(HUMAN), ratings.of_kind(JUDGE)
@@ -147,53 +146,48 @@ def compare_groups(ratings: Ratings, *, n_resamples: int = 0, seed: int = 0,
                                   n_resamples=n_resamples,
                                   rng=np.random.default_rng([seed, 1_000_000 + index]),
                                   confidence=confidence)
-        fields = _result_fields(results)
-        entry: dict[str, Any] = {"name": name, "raters": list(members)}
-        entry.update({metric: fields[metric] for metric in results})
-        entry.update({"alpha_level": scale, "n": next(iter(results.values())).n,
-                      "ci95": fields["ci95"], "undefined": fields["undefined"]})
-        entries.append(entry)
+        entries.append(GroupComparison(results, name=name, raters=tuple(members),
+                                       alpha_level=scale, n=next(iter(results.values())).n))
     return entries
 
 
-def preference_report(ratings: Ratings, pairs: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+def preference_report(ratings: Ratings, pairs: Sequence[PairComparison]
+                      ) -> PreferenceReport | None:
     """For a pairwise-preference dimension: each judge's and jury's accuracy against the human
     consensus, and each judge's position consistency with its ``@swapped`` run (both are the
-    percent agreement of that pair, with its CI); None for other dimensions."""
+    percent agreement of that pair, with its CI, over the pair's items); None for other
+    dimensions."""
     if not is_preference(ratings.dimension):
         return None
-    by_pair = {(p["a"], p["b"]): p for p in pairs}
+    by_pair = {(p.a, p.b): p for p in pairs}
 
-    def agreement_of(a: str, b: str) -> dict[str, Any]:
+    def agreement_of(a: str, b: str) -> MetricResult:
         pair = by_pair[(a, b)]
-        result: dict[str, Any] = {"value": pair["percent_agreement"], "n": pair["n"]}
-        if "percent_agreement" in pair["ci95"]:
-            result["ci95"] = pair["ci95"]["percent_agreement"]
-        if "percent_agreement" in pair["undefined"]:
-            result["undefined"] = pair["undefined"]["percent_agreement"]
-        return result
+        metric = "percent_agreement"
+        return MetricResult(pair.value(metric), pair.n, pair.undefined(metric), pair.ci95(metric))
 
     scored = [*ratings.of_kind(JUDGE), *ratings.of_kind(JURY)]
     accuracy = ({rater: agreement_of(CONSENSUS, rater) for rater in scored}
                 if CONSENSUS in ratings.raters else {})
-    consistency = {judge: {"swapped": swapped, **agreement_of(judge, swapped)}
+    consistency = {judge: SwappedConsistency(swapped, agreement_of(judge, swapped))
                    for judge, swapped in swapped_pairs(ratings)}
-    return {"accuracy": accuracy, "position_consistency": consistency}
+    return PreferenceReport(accuracy, consistency)
 
 
 def compare_dimension(ratings: Ratings, *, juries: Juries | None = None,
                       binarize_at: str | None = None, n_resamples: int = 0, seed: int = 0,
                       confidence: float = 0.95,
-                      samples: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
-    """Compare every rater of one dimension; returns plain JSON-ready data.
+                      samples: Mapping[str, np.ndarray] | None = None) -> Comparison:
+    """Compare every rater of one dimension; returns a :class:`~core.metrics.comparison.
+    Comparison` (``to_dict()``: the JSON document of ``cli.py metrics``).
 
-    Keys: ``dimension``, ``scale`` (``nominal`` after binarising), ``binarized_at``,
+    Fields: ``dimension``, ``scale`` (``nominal`` after binarising), ``binarized_at``,
     ``raters``, ``pairs``, ``groups``, ``labels``, ``consensus`` (method, items, ties),
     ``juries``, ``bias``, ``ranking`` (None without models), ``preference`` (None unless
     A/B preference), ``verdicts`` (per judge: ``parsed`` and ``unparseable`` verdicts; the
     metrics use the parsed ones only), ``self_consistency`` (per judge in ``samples``, its
     items x K samples in ``ratings``' item order: :class:`~core.metrics.consistency.
-    SelfConsistency` as a dict; empty without samples). ``juries`` maps a jury name to its judges or to a
+    SelfConsistency`; empty without samples). ``juries`` maps a jury name to its judges or to a
     :class:`~core.metrics.consensus.Jury` with its rule (a binarised view: majority, see
     :func:`binarized_juries`). Raises :class:`MetricsInputError` for a bad jury, binarising
     threshold or bootstrap setting.
@@ -217,28 +211,28 @@ def compare_dimension(ratings: Ratings, *, juries: Juries | None = None,
     if has_consensus:
         reference = ratings.raters.index(CONSENSUS)
         against = {rater: samples[(reference, ratings.raters.index(rater))] for rater in scored}
-    return {
-        "dimension": dimension_name,
-        "scale": ratings.dimension.scale,
-        "binarized_at": binarize_at,
-        "raters": list(ratings.raters),
-        "pairs": pairs,
-        "groups": compare_groups(ratings, n_resamples=n_resamples, seed=seed,
-                                 confidence=confidence),
-        "labels": list(ratings.dimension.label_values),
-        "consensus": consensus,
-        "juries": jury_info,
-        "bias": bias_report(ratings, against, CONSENSUS) if has_consensus else None,
-        "ranking": ranking_report(ratings, scored, CONSENSUS) if has_consensus else None,
-        "preference": preference_report(ratings, pairs),
-        "verdicts": verdict_counts(ratings),
-        "self_consistency": [entry.to_dict() for entry in consistency],
-    }
+    return Comparison(
+        dimension=dimension_name,
+        scale=ratings.dimension.scale,
+        binarized_at=binarize_at,
+        raters=tuple(ratings.raters),
+        pairs=tuple(pairs),
+        groups=tuple(compare_groups(ratings, n_resamples=n_resamples, seed=seed,
+                                    confidence=confidence)),
+        labels=tuple(ratings.dimension.label_values),
+        consensus=consensus,
+        juries=tuple(jury_info),
+        bias=bias_report(ratings, against, CONSENSUS) if has_consensus else None,
+        ranking=ranking_report(ratings, scored, CONSENSUS) if has_consensus else None,
+        preference=preference_report(ratings, pairs),
+        verdicts=verdict_counts(ratings),
+        self_consistency=tuple(consistency),
+    )
 
 
-def verdict_counts(ratings: Ratings) -> list[dict[str, Any]]:
-    """Per judge (in matrix order): ``rater``, ``parsed`` (labels) and ``unparseable``
-    (outputs that did not parse to a label, left out of every metric)."""
-    return [{"rater": rater, "parsed": int((~np.isnan(ratings.column(rater))).sum()),
-             "unparseable": ratings.unparseable_count(rater)}
-            for rater in ratings.of_kind(JUDGE)]
+def verdict_counts(ratings: Ratings) -> tuple[VerdictCount, ...]:
+    """Per judge (in matrix order): its parsed labels and its unparseable outputs (left out
+    of every metric)."""
+    return tuple(VerdictCount(rater, int((~np.isnan(ratings.column(rater))).sum()),
+                              ratings.unparseable_count(rater))
+                 for rater in ratings.of_kind(JUDGE))

@@ -11,11 +11,11 @@ well, and the reverse.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from scipy.stats import kendalltau
 
+from core.metrics.comparison import RankingReport
 from core.metrics.ratings import Ratings
 from core.metrics.results import MetricResult
 from core.metrics.views import positive_label
@@ -64,7 +64,7 @@ def ranking_tau(scores: dict[str, float | None], reference: dict[str, float | No
 
 
 def ranking_report(ratings: Ratings, raters: Sequence[str], reference: str
-                   ) -> dict[str, Any] | None:
+                   ) -> RankingReport | None:
     """Model scores of the reference and every rater, and each rater's τ-b against the
     reference; None when the items carry fewer than two models or the scale has no score."""
     score = score_name(ratings)
@@ -78,6 +78,5 @@ def ranking_report(ratings: Ratings, raters: Sequence[str], reference: str
     taus = {}
     for rater in raters:
         scores[rater] = model_scores(ratings, rater, models, index)
-        taus[rater] = ranking_tau(scores[rater], reference_scores).to_dict()
-    return {"score": score, "reference": reference, "models": models, "scores": scores,
-            "kendall_tau": taus}
+        taus[rater] = ranking_tau(scores[rater], reference_scores)
+    return RankingReport(score, reference, tuple(models), scores, taus)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+NOT_FINITE = "not a finite number"
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,25 @@ class MetricResult:
         """An undefined result with its reason."""
         return cls(None, n, reason)
 
+    @classmethod
+    def from_parts(cls, value: Any, n: Any, reason: str | None = None,
+                   ci95: Any = None) -> MetricResult:
+        """A result read back from JSON: a missing or non-finite value is undefined (with
+        ``reason``, else :data:`NOT_FINITE` or "no value given"); a defined value drops a
+        reason."""
+        interval = None if not ci95 else (ci95[0], ci95[1])
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return cls(float(value), int(n), None, interval)
+        if reason is None:
+            reason = NOT_FINITE if value is not None else "no value given"
+        return cls(None, int(n), reason, interval)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetricResult:
+        """The result of its :meth:`to_dict` form (``value``, ``n``, ``ci95``, ``undefined``)."""
+        return cls.from_parts(data.get("value"), data.get("n", 0), data.get("undefined"),
+                              data.get("ci95"))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form: value, n, and ci95/undefined when present."""
         data: dict[str, Any] = {"value": self.value, "n": self.n}
@@ -53,3 +75,9 @@ class ConfusionMatrix:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form: ``{"labels": [...], "counts": [[...], ...]}``."""
         return {"labels": list(self.labels), "counts": [list(row) for row in self.counts]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ConfusionMatrix:
+        """The matrix of its :meth:`to_dict` form."""
+        return cls(tuple(data["labels"]), tuple(tuple(int(c) for c in row)
+                                                for row in data["counts"]))

@@ -10,11 +10,11 @@ the consensus of an item does not depend on other items, so it is computed once 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from core.metrics.agreement import check_bootstrap, pair_agreement
+from core.metrics.comparison import PairComparison
 from core.metrics.ratings import HUMAN, Categories, MetricsInputError, Ratings, rater_kind
 from core.metrics.samples import pair_sample
 
@@ -81,13 +81,13 @@ def select_raters(ratings: Ratings, raters: Sequence[str]) -> Ratings:
 
 def slice_agreement(ratings: Ratings, *, by: str, reference: str, raters: Sequence[str],
                     n_resamples: int = 0, seed: int = 0, confidence: float = 0.95
-                    ) -> list[dict[str, Any]]:
+                    ) -> list[PairComparison]:
     """Agreement of each rater with ``reference`` within each ``group`` or ``model``.
 
-    One entry per (slice, rater), slices sorted by name, raters in the given order: ``slice``,
-    ``a`` (the reference), ``b`` (the rater), ``n``, every pair metric of the scale (None when
-    undefined), ``ci95`` and ``undefined`` — the form of a pair in
-    :func:`core.metrics.compare_dimension`. Items without a value for ``by`` are in no slice.
+    One :class:`~core.metrics.comparison.PairComparison` per (slice, rater), slices sorted by
+    name, raters in the given order, with ``slice`` set, ``a`` the reference, ``b`` the rater
+    and every pair metric of the scale (no confusion matrix). Items without a value for
+    ``by`` are in no slice.
     Raises :class:`MetricsInputError` for an unknown ``by`` or rater.
     """
     if by not in SLICE_KINDS:
@@ -106,13 +106,7 @@ def slice_agreement(ratings: Ratings, *, by: str, reference: str, raters: Sequen
             results = pair_agreement(sample, names=(reference, rater), labels=labels,
                                      n_resamples=n_resamples, confidence=confidence,
                                      rng=np.random.default_rng([seed, 2_000_000 + len(entries)]))
-            entry: dict[str, Any] = {"slice": name, "a": reference, "b": rater,
-                                     "n": round(sample.n[0]) if sample.weights.size else 0}
-            entry.update({metric: result.value for metric, result in results.items()})
-            entry["ci95"] = {metric: list(result.ci95) for metric, result in results.items()
-                             if result.ci95 is not None}
-            entry["undefined"] = {metric: result.undefined_reason
-                                  for metric, result in results.items()
-                                  if result.undefined_reason is not None}
-            entries.append(entry)
+            entries.append(PairComparison(
+                results, a=reference, b=rater,
+                n=round(sample.n[0]) if sample.weights.size else 0, slice=name))
     return entries

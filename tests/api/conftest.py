@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 import cli
 from components.api_routes import api_routes
-from storage.annotation import set_members
+from storage.annotation_settings import set_members
 from storage.api_tokens import create_token
 from storage.authz import OPERATOR
 from storage.database import Database

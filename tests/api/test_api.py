@@ -81,7 +81,7 @@ def test_projects_lists_what_the_user_may_see(api, monkeypatch, capsys):
         (name, template, int(items), int(judges), int(labels))
         for name, template, items, judges, labels in re.findall(
             r"^(\S+)\s+(\S+)\s+(\d+) items\s+(\d+) judges\s+(\d+) human labels$", out, re.M)]
-    assert len(admin) == 4
+    assert len(admin) == 5  # the demo: one project per built-in template
     annotator = api.client.get(f"{PREFIX}/projects",
                                headers=api.headers(api.annotator_token)).json()["projects"]
     assert [p["name"] for p in annotator] == ["pairwise"]

@@ -4,10 +4,13 @@ numbers shown are the ones an independent count over the demo file gives."""
 from __future__ import annotations
 
 import pytest
+from sqlmodel import select
 
 from core.templates import TEMPLATES
 from storage.authz import OPERATOR
 from storage.demo import load_demo
+from storage.projects import get_project
+from storage.review import find_item_id
 from tests.app.review_helpers import DASHBOARD, demo_records, majority, open_with, table_with
 
 
@@ -79,3 +82,38 @@ def test_win_rates_show_the_independently_counted_rates(demo, admin):
     assert strengths == sorted(strengths, reverse=True)
     ranking = table_with(at, "kendall_tau_b")
     assert set(ranking["judge"]) == {"gpt-3.5-turbo", "pandalm-7b"}
+
+
+def test_bias_card_lists_consistency_probes_per_item(demo, admin):
+    from storage.models import Judge, ProbeVerdict
+    from storage.probes import add_paraphrases
+
+    # Two probed items of the correctness demo judged by gpt-4o on every wording: q1 keeps
+    # its label (agreement 1), q2 changes it on one of three wordings (agreement 1/3).
+    labels = {"corr-001": ["correct", "correct"], "corr-002": ["correct", "incorrect", "correct"]}
+    with demo.write() as session:
+        for item, wording_labels in labels.items():
+            add_paraphrases(session=session, project="correctness", item=item,
+                            questions=[f"{item}, reworded {n}?" for n in
+                                       range(1, len(wording_labels))], actor=OPERATOR)
+        project_id = get_project(session=session, name="correctness").id
+        judge = session.exec(select(Judge).where(Judge.name == "gpt-4o",
+                                                 Judge.project_id == project_id)).one()
+        for item, wording_labels in labels.items():
+            item_id = find_item_id(session=session, project_id=judge.project_id,
+                                   external_id=item)
+            for position, label in enumerate(wording_labels):
+                session.add(ProbeVerdict(item_id=item_id, judge_id=judge.id, dimension="correct",
+                                         position=position, label=label))
+    at = open_view(admin, "correctness", "Bias card")
+    at.selectbox(key="dashboard.bias_judge").set_value("judge:gpt-4o").run()
+    card = table_with(at, "meaning").set_index("figure")
+    assert card.loc["label agreement", "value"] == pytest.approx((1 + 1 / 3) / 2)
+    assert card.loc["label agreement", "n"] == 2
+    assert card.loc["unanimous rate", "value"] == pytest.approx(0.5)
+    assert "rationales" in card.loc["text similarity", "undefined"]
+    probes = table_with(at, "wording")
+    assert list(probes["item"]) == ["corr-001"] * 2 + ["corr-002"] * 3
+    assert list(probes["label"]) == ["correct", "correct", "correct", "incorrect", "correct"]
+    assert list(probes["source"])[:2] == ["item", "admin"]
+    assert probes["item label agreement"].tolist() == pytest.approx([1, 1, 1 / 3, 1 / 3, 1 / 3])

@@ -17,6 +17,7 @@ from core.charts.figures import (
     tier,
 )
 from core.charts.model import (
+    OVERVIEW_METRIC,
     Ceiling,
     HeadlineRow,
     HumanPair,
@@ -29,6 +30,8 @@ from core.charts.model import (
     overview_entries,
     verdict_sentence,
 )
+from core.metrics.comparison import Comparison, PairComparison, RankingReport
+from core.metrics.results import ConfusionMatrix
 
 
 def grid(values) -> list[list]:
@@ -49,8 +52,13 @@ def pair(a, b, n, kappa, agreement, *, ci=None, reason=None):
     return entry
 
 
+def typed(doc: dict) -> Comparison:
+    """The typed comparison of a hand-built JSON document (the ``metrics --json`` form)."""
+    return Comparison.from_dict({"groups": [], **doc})
+
+
 def document():
-    """Two annotators, the consensus, three judges; judge c is undefined."""
+    """Two annotators, the consensus, three judges; judge c is undefined (JSON form)."""
     return {
         "dimension": "correct", "scale": "nominal", "labels": ["correct", "incorrect"],
         "raters": ["human:ann", "human:bob", "human:consensus", "judge:a", "judge:b", "judge:c"],
@@ -67,7 +75,7 @@ def document():
 
 
 def test_headline_rows_best_first_with_undefined_last():
-    rows = headline_rows(document(), "cohen_kappa", "percent_agreement")
+    rows = headline_rows(typed(document()), "cohen_kappa", "percent_agreement")
 
     assert [row.rater for row in rows] == ["judge:b", "judge:a", "judge:c"]
     assert rows[0].main == MetricCell(0.81, 38, (0.7, 0.9), None)
@@ -81,7 +89,7 @@ def test_human_ceiling_is_the_mean_and_range_over_annotator_pairs():
     doc["pairs"] += [pair("human:ann", "human:cat", 30, 0.8, 0.9, ci=(0.6, 0.95)),
                      pair("human:bob", "human:cat", 30, 0.7, 0.85)]
 
-    ceiling = human_ceiling(doc, "cohen_kappa")
+    ceiling = human_ceiling(typed(doc), "cohen_kappa")
 
     # (0.6 + 0.8 + 0.7) / 3 = 0.7; pairs with the consensus do not count.
     assert (ceiling.mean, ceiling.low, ceiling.high) == (pytest.approx(0.7), 0.6, 0.8)
@@ -107,36 +115,36 @@ def newcomer_document():
 def test_pairs_sharing_too_few_items_are_left_out_of_the_range_and_listed():
     doc = newcomer_document()
 
-    ceiling = human_ceiling(doc, "cohen_kappa")
+    ceiling = human_ceiling(typed(doc), "cohen_kappa")
 
     # Only ann x bob shares >= 20 items; the newcomer's pairs (n = 3 and 5) would have dragged
     # the low end down to -0.364.
     assert (ceiling.low, ceiling.high) == (0.71, 0.71)
     assert [(p.a, p.b, p.cell.n) for p in ceiling.too_few] == [
         ("human:ann", "human:new", 3), ("human:bob", "human:new", 5)]
-    weak = next(r for r in headline_rows(doc, "cohen_kappa", None) if r.rater == "judge:weak")
+    weak = next(r for r in headline_rows(typed(doc), "cohen_kappa", None) if r.rater == "judge:weak")
     assert compare_with_range(weak, ceiling) is RangeVerdict.BELOW
     assert tier(weak, ceiling) == "below the human range"
     # The same document with no minimum reproduces the bug the issue reports.
-    loose = human_ceiling(doc, "cohen_kappa", min_items=1)
+    loose = human_ceiling(typed(doc), "cohen_kappa", min_items=1)
     assert loose.low == -0.364
     assert compare_with_range(weak, loose) is RangeVerdict.WITHIN
 
 
 def test_the_minimum_overlap_is_settable_and_validated():
     doc = newcomer_document()
-    assert [p.b for p in human_ceiling(doc, "cohen_kappa", min_items=5).pairs] == ["human:bob",
+    assert [p.b for p in human_ceiling(typed(doc), "cohen_kappa", min_items=5).pairs] == ["human:bob",
                                                                                    "human:new"]
     with pytest.raises(ValueError, match="min_items must be at least 1, got 0"):
-        human_ceiling(doc, "cohen_kappa", min_items=0)
+        human_ceiling(typed(doc), "cohen_kappa", min_items=0)
 
 
 def test_no_range_when_no_pair_shares_enough_items_says_why():
     doc = newcomer_document()
-    ceiling = human_ceiling(doc, "cohen_kappa", min_items=50)
+    ceiling = human_ceiling(typed(doc), "cohen_kappa", min_items=50)
     assert ceiling.mean is None and ceiling.pairs == ()
     assert ceiling.reason == "no pair of annotators shares at least 50 items (3 pair(s) with fewer left out)"
-    assert "left out" in verdict_sentence(headline_rows(doc, "cohen_kappa", None), ceiling,
+    assert "left out" in verdict_sentence(headline_rows(typed(doc), "cohen_kappa", None), ceiling,
                                           "cohen_kappa")
 
 
@@ -154,14 +162,15 @@ def test_the_verdict_is_made_by_the_ci(ci, expected):
 
 
 def test_human_ceiling_undefined_with_one_annotator_says_why():
-    doc = {"raters": ["human:solo", "human:consensus", "judge:a"], "pairs": []}
-    ceiling = human_ceiling(doc, "cohen_kappa")
+    doc = {"dimension": "d", "scale": "nominal",
+           "raters": ["human:solo", "human:consensus", "judge:a"], "pairs": []}
+    ceiling = human_ceiling(typed(doc), "cohen_kappa")
     assert ceiling.mean is None
     assert ceiling.reason.startswith("only one annotator labelled this dimension")
 
 
 def test_headline_table_and_sentence():
-    rows = headline_rows(document(), "cohen_kappa", "percent_agreement")
+    rows = headline_rows(typed(document()), "cohen_kappa", "percent_agreement")
     table = headline_table(rows, "cohen_kappa", "percent_agreement")
 
     assert list(table["rater"]) == ["b", "a", "c"]
@@ -185,7 +194,7 @@ def test_headline_table_and_sentence():
 
 
 def test_headline_figure_values_intervals_order_and_reasons():
-    rows = headline_rows(document(), "cohen_kappa", "percent_agreement")
+    rows = headline_rows(typed(document()), "cohen_kappa", "percent_agreement")
     pairs = (HumanPair("human:ann", "human:bob", MetricCell(0.5, 40, (0.3, 0.7))),
              HumanPair("human:ann", "human:cat", MetricCell(0.7, 25, None)))
     fig = headline_figure(rows, "cohen_kappa", "percent_agreement", Ceiling(0.6, 0.5, 0.7, pairs))
@@ -231,7 +240,7 @@ def test_tiers_compare_the_ci_with_the_lowest_annotator_pair():
 
 
 def test_rater_heatmap_cells_values_diagonal_and_reasons():
-    fig = rater_heatmap(document(), "cohen_kappa",
+    fig = rater_heatmap(typed(document()), "cohen_kappa",
                         ["human:ann", "human:consensus", "judge:a", "judge:c"])
 
     (heat,) = fig.data
@@ -244,7 +253,7 @@ def test_rater_heatmap_cells_values_diagonal_and_reasons():
 
 
 def test_confusion_figure_counts_and_row_shares():
-    fig = confusion_figure({"labels": ["correct", "incorrect"], "counts": [[14, 2], [0, 16]]},
+    fig = confusion_figure(ConfusionMatrix(("correct", "incorrect"), ((14, 2), (0, 16))),
                            "human:consensus", "judge:gpt-4o")
 
     (heat,) = fig.data
@@ -288,7 +297,8 @@ def test_slices_figure_shows_values_n_and_reasons():
         {"slice": "g2", "a": "human:consensus", "b": "judge:a", "n": 2, "cohen_kappa": None,
          "ci95": {}, "undefined": {"cohen_kappa": "both raters gave every pairable item the same"}},
     ]
-    (heat,) = slices_figure(entries, "cohen_kappa", "group").data
+    (heat,) = slices_figure([PairComparison.from_dict(e) for e in entries], "cohen_kappa",
+                            "group").data
 
     assert list(heat.y) == ["g1", "g2"]
     assert grid(heat.z) == [[0.5], [None]]
@@ -301,11 +311,11 @@ def test_overview_entries_use_each_scale_main_metric():
                "raters": ["human:a", "human:consensus", "judge:j"],
                "pairs": [{"a": "human:consensus", "b": "judge:j", "n": 9, "kappa_quadratic": 0.77,
                           "cohen_kappa": 0.1, "undefined": {}}]}
-    entries = overview_entries([document(), ordinal])
-    values = {(e["slice"], e["b"]): e["value"] for e in entries}
+    entries = overview_entries([typed(document()), typed(ordinal)])
+    values = {(e.slice, e.b): e.value(OVERVIEW_METRIC) for e in entries}
     assert values[("score · Quadratically weighted κ", "judge:j")] == 0.77
     assert values[("correct · Cohen's κ", "judge:b")] == 0.81
-    assert next(e for e in entries if e["b"] == "judge:c")["undefined"] == {"value": REASON}
+    assert next(e for e in entries if e.b == "judge:c").undefined(OVERVIEW_METRIC) == REASON
 
 
 def test_model_ranks_and_bump_chart():
@@ -316,7 +326,7 @@ def test_model_ranks_and_bump_chart():
         "scores": {"human:consensus": {"m1": 0.8, "m2": 0.6}, "judge:a": {"m1": 0.5, "m2": 0.7}},
         "kendall_tau": {"judge:a": {"value": -1.0, "n": 2}},
     }
-    fig = ranking_figure(ranking)
+    fig = ranking_figure(RankingReport.from_dict(ranking))
 
     m1, m2 = fig.data
     assert (m1.name, list(m1.x), list(m1.y)) == ("m1", ["human consensus", "a<br>τ -1.00"], [1.0, 2.0])
@@ -327,7 +337,7 @@ def test_model_ranks_and_bump_chart():
 def every_builder() -> dict[str, object]:
     """One figure of each builder, with long rater names."""
     doc = document()
-    rows = headline_rows(doc, "cohen_kappa", "percent_agreement")
+    rows = headline_rows(typed(doc), "cohen_kappa", "percent_agreement")
     ranking = {"score": "rate of 'correct'", "reference": "human:consensus", "models": ["m1"],
                "scores": {"human:consensus": {"m1": 0.8}, "judge:a": {"m1": 0.5}},
                "kendall_tau": {"judge:a": {"value": None, "n": 1}}}
@@ -335,13 +345,13 @@ def every_builder() -> dict[str, object]:
              "ci95": {}, "undefined": {}}
     return {
         "headline": headline_figure(rows, "cohen_kappa", "percent_agreement",
-                                    human_ceiling(doc, "cohen_kappa")),
-        "heatmap": rater_heatmap(doc, "cohen_kappa"),
-        "confusion": confusion_figure({"labels": ["a", "b"], "counts": [[1, 0], [0, 1]]},
+                                    human_ceiling(typed(doc), "cohen_kappa")),
+        "heatmap": rater_heatmap(typed(doc), "cohen_kappa"),
+        "confusion": confusion_figure(ConfusionMatrix(("a", "b"), ((1, 0), (0, 1))),
                                       "human:consensus", "judge:a"),
         "distribution": distribution_figure({"judge:a": {"a": 1}}, ["a"], ["judge:a"]),
-        "slices": slices_figure([entry], "cohen_kappa", "group"),
-        "ranking": ranking_figure(ranking),
+        "slices": slices_figure([PairComparison.from_dict(entry)], "cohen_kappa", "group"),
+        "ranking": ranking_figure(RankingReport.from_dict(ranking)),
     }
 
 

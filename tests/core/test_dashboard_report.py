@@ -32,7 +32,7 @@ def pair(document, a, b):
 
 def test_a_left_out_annotator_is_left_out_of_the_consensus():
     request = DashboardRequest("correct", raters=("human:h1", "judge:a"), n_resamples=0)
-    report = dashboard_report(binary(), request)
+    report = dashboard_report(binary(), request).to_dict()
 
     document = report["document"]
     assert document["raters"] == ["human:h1", CONSENSUS, "judge:a"]
@@ -43,7 +43,7 @@ def test_a_left_out_annotator_is_left_out_of_the_consensus():
 
 
 def test_group_filter_and_breakdowns():
-    report = dashboard_report(binary(), DashboardRequest("correct", groups=("g2",), n_resamples=0))
+    report = dashboard_report(binary(), DashboardRequest("correct", groups=("g2",), n_resamples=0)).to_dict()
 
     assert report["items"] == 4
     assert report["slices"]["group"] == []  # one group left: nothing to break down
@@ -59,7 +59,7 @@ def test_juries_are_scored_and_a_jury_missing_a_judge_is_dropped():
     request = DashboardRequest("correct", raters=("human:h1", "human:h2", "judge:a", "judge:b"),
                                juries=(("ab", Jury(("a", "b"))), ("ac", Jury(("a", "c")))),
                                n_resamples=0)
-    report = dashboard_report(binary(), request)
+    report = dashboard_report(binary(), request).to_dict()
 
     assert "jury:ab" in report["document"]["raters"]
     assert report["juries_dropped"] == ["ac"]
@@ -73,7 +73,7 @@ def test_binarised_view_and_min_human_labels():
         {"human:h1": ["5", "4", "2", "1"], "human:h2": ["5", None, "1", None],
          "judge:j": ["4", "4", "3", "2"]})
     report = dashboard_report(ratings, DashboardRequest("score", binarize_at="4",
-                                                        min_human_labels=2, n_resamples=0))
+                                                        min_human_labels=2, n_resamples=0)).to_dict()
 
     document = report["document"]
     assert (document["scale"], document["binarized_at"], report["items"]) == ("nominal", "4", 2)
@@ -83,4 +83,4 @@ def test_binarised_view_and_min_human_labels():
 
 def test_request_for_another_dimension_is_refused():
     with pytest.raises(MetricsInputError, match="ratings are of dimension 'correct'"):
-        dashboard_report(binary(), DashboardRequest("score"))
+        dashboard_report(binary(), DashboardRequest("score")).to_dict()

@@ -7,6 +7,12 @@ object its schema asks for (``{"rationale": ..., "label": ...}`` or ``{"label": 
 one it is a short rationale and a last line ``Verdict: LABEL``. Usage counts are words:
 ``prompt_tokens`` = words in all message contents, ``completion_tokens`` = words in the content.
 
+A request asking for paraphrases (the consistency probes' generator: "Write K paraphrases" and
+the question between ``<question>`` tags in the last user message) is answered with K numbered
+lines ``N. <question> (wording N)``, without a verdict. A request whose system message starts
+with "Answer the question" (a judge's own answer) is answered with the text of the marker
+``<<answer:TEXT>>`` in the question, else "I do not know".
+
 Told by :meth:`FakeOpenAI.add_fault` (rules checked in order, each for ``times`` requests or
 for ever, optionally only for prompts containing ``when``) it answers instead:
 
@@ -42,6 +48,8 @@ from typing import Any
 FAULT_KINDS = ("400", "429", "500", "slow", "malformed", "no_choices", "unparseable", "drop",
                "echo_key", "reject_format")
 _EXPECT = re.compile(r"<<expect:([^>]+)>>")
+_ANSWER = re.compile(r"<<answer:([^>]+)>>")
+_PARAPHRASES = re.compile(r"Write (\d+) paraphrases.*?<question>(.*?)</question>", re.DOTALL)
 
 
 @dataclass
@@ -105,7 +113,34 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
+def _paraphrases(body: dict[str, Any]) -> str | None:
+    """The answer to a paraphrase request, or None for any other request."""
+    users = [m.get("content", "") for m in body.get("messages", []) if m.get("role") == "user"]
+    asked = _PARAPHRASES.search(users[-1] if users else "")
+    if asked is None:
+        return None
+    k, question = int(asked.group(1)), asked.group(2).strip()
+    return "\n".join(f"{n}. {question} (wording {n})" for n in range(1, k + 1))
+
+
+def _own_answer(body: dict[str, Any]) -> str | None:
+    """The answer to a "what would you answer?" request, or None for any other request."""
+    messages = body.get("messages", [])
+    systems = [m.get("content", "") for m in messages if m.get("role") == "system"]
+    if not systems or not systems[0].startswith("Answer the question"):
+        return None
+    users = [m.get("content", "") for m in messages if m.get("role") == "user"]
+    found = _ANSWER.search(users[-1] if users else "")
+    return found.group(1) if found else "I do not know"
+
+
 def _content(body: dict[str, Any], unparseable: bool) -> str:
+    paraphrased = _paraphrases(body)
+    if paraphrased is not None:
+        return paraphrased
+    answered = _own_answer(body)
+    if answered is not None:
+        return answered
     label = expected_label(body)
     if unparseable:
         return "I cannot decide about this one."

@@ -77,7 +77,7 @@ def test_majority_of_the_samples_ties_and_unparseable_items(db, tmp_path: Path) 
     expected = np.array([[0, 0, 1, NAN], [1, 1, 1, NAN], [0, 1, 1, NAN], [0, 1, 0, 1],
                          [NAN, NAN, NAN, NAN], [NAN, 0, 1, NAN], [NAN] * 4])
     assert np.array_equal(samples["judge:multi"], expected, equal_nan=True)
-    document = compare_dimension(ratings, n_resamples=0, samples=samples)
+    document = compare_dimension(ratings, n_resamples=0, samples=samples).to_dict()
     pair = next(p for p in document["pairs"] if p["b"] == "judge:multi" and p["a"] == "human:ann")
     # The majority agrees with the human on q1-q3; sample 0 alone said "correct" on q3.
     assert (pair["n"], pair["percent_agreement"]) == (3, 1.0)
@@ -110,7 +110,7 @@ def test_interval_samples_are_averaged_like_the_human_consensus(db, tmp_path: Pa
                for i in range(4)]
     ratings, samples = load(db, records, tmp_path, schema=schema, dimension="score")
     assert np.allclose(ratings.column("judge:j"), [i + 4 / 3 for i in range(4)])
-    entry, = compare_dimension(ratings, samples=samples)["self_consistency"]
+    entry, = compare_dimension(ratings, samples=samples).to_dict()["self_consistency"]
     values = np.array([[i, i + 1, i + 3] for i in range(4)], dtype=float)
     assert entry["krippendorff_alpha"]["value"] == pytest.approx(
         krippendorff.alpha(values.T, level_of_measurement="interval"))

@@ -17,7 +17,7 @@ MODEL_TABLES = {"schema_version", "project", "item", "judge", "verdict", "user_a
                 "annotation", "gold", "audit_log", "sign_in_attempt", "project_member",
                 "assignment", "judge_definition", "prompt_version", "judge_run", "jury", "debate",
                 "web_session", "web_session_ticket", "label_draft", "error_tag",
-                "rationale_rating", "api_token", "image"}
+                "rationale_rating", "api_token", "probe_paraphrase", "probe_verdict", "image"}
 NEXT = SCHEMA_VERSION + 1
 
 
@@ -36,7 +36,7 @@ def test_schema_version_is_the_newest_migration_step() -> None:
     # A bump must come with a migration step, and the steps must leave no gap;
     # test_a_version_1_database_upgrades_to_the_current_schema below then checks them against
     # a fresh database.
-    assert SCHEMA_VERSION == 16
+    assert SCHEMA_VERSION == 17
     assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 
 

@@ -61,7 +61,7 @@ def test_a_raw_output_without_a_label_is_stored_as_unparseable(db, tmp_path: Pat
     judge = ratings.raters.index("judge:j")
     assert np.isnan(ratings.values[1, judge]) and ratings.unparseable[:, judge].tolist() == [
         False, True, False, False]
-    document = compare_dimension(ratings)
+    document = compare_dimension(ratings).to_dict()
     assert document["verdicts"] == [{"rater": "judge:j", "parsed": 3, "unparseable": 1}]
     # Agreement on the 3 parsed verdicts only: all agree with ann.
     pair = next(p for p in document["pairs"] if p["b"] == "judge:j" and p["a"] == "human:ann")
@@ -83,7 +83,7 @@ def test_a_judge_with_only_unparseable_verdicts_is_listed_with_no_labels(db, tmp
         project = get_project(session=session, name="p")
         ratings = load_ratings(session=session, project_id=project.id,
                                dimension=project.schema.dimension("correct"))
-    document = compare_dimension(ratings)
+    document = compare_dimension(ratings).to_dict()
     assert document["verdicts"] == [{"rater": "judge:broken", "parsed": 0, "unparseable": 1}]
     pair = next(p for p in document["pairs"] if p["b"] == "judge:broken")
     assert pair["n"] == 0 and pair["cohen_kappa"] is None

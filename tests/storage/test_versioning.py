@@ -155,3 +155,26 @@ def test_gold_changes_change_it(project):
                    note="why")
     assert project.version() != decided
 
+
+
+def test_consistency_probes_change_it(project):
+    from storage.models import Judge, ProbeVerdict
+    from storage.probes import add_paraphrases, remove_probes
+
+    before = project.version()
+    with project.db.write() as session:
+        add_paraphrases(session=session, project=project.name, item="q1",
+                        questions=["Is q1 right, in other words?"], actor=project.admin)
+    added = project.version()
+    assert added != before
+    with project.db.write() as session:
+        judge = Judge(project_id=project.id, name="probe-judge")
+        session.add(judge)
+        session.flush()
+        session.add(ProbeVerdict(item_id=project.item("q1"), judge_id=judge.id,
+                                 dimension="correct", position=1, label="correct"))
+    judged = project.version()
+    assert judged != added
+    with project.db.write() as session:
+        remove_probes(session=session, project=project.name, item="q1", actor=project.admin)
+    assert project.version() != judged

@@ -47,7 +47,7 @@ def demo_documents(tmp_path_factory) -> dict[str, list[dict]]:
                 {"project": name, **compare_dimension(
                     load_ratings(session=session, project_id=project.id,
                                  dimension=project.schema.dimension(dimension)),
-                    n_resamples=50, seed=1)}
+                    n_resamples=50, seed=1).to_dict()}
                 for dimension in project.schema.dimension_names]
     db.dispose()
     return documents
@@ -64,7 +64,7 @@ def interval_document() -> dict:
     ratings = ratings_from_columns(SCORE, ["a", "b", "c", "d"], {
         "human:x": [1.0, 2.0, 3.0, 4.0], "human:y": [2.0, 2.0, 3.0, 5.0],
         EVIL_JUDGE: [5.0] * 4, "judge:silent": [None] * 4}, models=["m1", "m1", "m2", "m2"])
-    return {"project": "scores", **compare_dimension(ratings, n_resamples=20, seed=1)}
+    return {"project": "scores", **compare_dimension(ratings, n_resamples=20, seed=1).to_dict()}
 
 
 def outside_plotly_js(page: str) -> str:

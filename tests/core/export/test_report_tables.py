@@ -90,7 +90,7 @@ def interval_document():
     ratings = ratings_from_columns(SCORE, ["a", "b", "c", "d"], {
         "human:x": [1.0, 2.0, 3.0, 4.0], "human:y": [2.0, 2.0, 3.0, 5.0],
         "judge:flat": [5.0] * 4, "judge:silent": [None] * 4})
-    return {"project": "p", **compare_dimension(ratings, n_resamples=20, seed=1)}
+    return {"project": "p", **compare_dimension(ratings, n_resamples=20, seed=1).to_dict()}
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def demo_document(tmp_path_factory):
         ratings = load_ratings(session=session, project_id=project.id,
                                dimension=project.schema.dimension("correct"))
     db.dispose()
-    return {"project": "correctness", **compare_dimension(ratings, n_resamples=50, seed=2)}
+    return {"project": "correctness", **compare_dimension(ratings, n_resamples=50, seed=2).to_dict()}
 
 
 def test_pair_rows_of_a_hand_built_document():

@@ -44,7 +44,7 @@ def pair(document, a, b):
 
 
 def test_raters_pairs_and_groups_in_order():
-    document = compare_dimension(correctness_ratings(), juries={"duo": ["lenient", "strict"]})
+    document = compare_dimension(correctness_ratings(), juries={"duo": ["lenient", "strict"]}).to_dict()
     # Humans, the consensus, judges (each in input order), then juries.
     assert document["raters"] == ["human:ann", "human:bob", "human:cy", "human:consensus",
                                   "judge:lenient", "judge:strict", "judge:silent", "jury:duo"]
@@ -61,7 +61,7 @@ def test_raters_pairs_and_groups_in_order():
 
 
 def test_nominal_pair_keys_values_and_confusion_matrix():
-    document = compare_dimension(correctness_ratings())
+    document = compare_dimension(correctness_ratings()).to_dict()
     entry = pair(document, "human:consensus", "judge:lenient")
     nominal = [d.name for d in REGISTRY.values() if d.pair and "nominal" in d.scales]
     assert set(entry) == {"a", "b", "n", "ci95", "undefined", "confusion_matrix", *nominal}
@@ -74,7 +74,7 @@ def test_nominal_pair_keys_values_and_confusion_matrix():
 
 
 def test_a_rater_without_labels_gives_reasons_not_values():
-    document = compare_dimension(correctness_ratings(), n_resamples=50)
+    document = compare_dimension(correctness_ratings(), n_resamples=50).to_dict()
     entry = pair(document, "human:ann", "judge:silent")
     assert entry["n"] == 0
     assert all(entry[m] is None for m in entry["undefined"])
@@ -84,9 +84,9 @@ def test_a_rater_without_labels_gives_reasons_not_values():
 
 def test_bootstrap_is_reproducible_with_the_seed():
     ratings = correctness_ratings()
-    first = compare_dimension(ratings, n_resamples=300, seed=5)
-    again = compare_dimension(ratings, n_resamples=300, seed=5)
-    other = compare_dimension(ratings, n_resamples=300, seed=6)
+    first = compare_dimension(ratings, n_resamples=300, seed=5).to_dict()
+    again = compare_dimension(ratings, n_resamples=300, seed=5).to_dict()
+    other = compare_dimension(ratings, n_resamples=300, seed=6).to_dict()
     key = ("human:bob", "judge:strict")
     assert pair(first, *key)["ci95"] == pair(again, *key)["ci95"]
     assert pair(first, *key)["ci95"] != pair(other, *key)["ci95"]
@@ -96,7 +96,7 @@ def test_bootstrap_is_reproducible_with_the_seed():
 
 
 def test_bias_against_the_consensus_by_hand():
-    bias = compare_dimension(correctness_ratings())["bias"]
+    bias = compare_dimension(correctness_ratings()).to_dict()["bias"]
     assert bias["reference"] == "human:consensus" and bias["positive_label"] == Y
     assert bias["distributions"]["judge:lenient"] == {Y: 7, N: 1}
     assert bias["distributions"]["humans"] == {Y: 12, N: 10}
@@ -111,7 +111,7 @@ def test_bias_against_the_consensus_by_hand():
 
 
 def test_model_ranking_by_hand():
-    ranking = compare_dimension(correctness_ratings())["ranking"]
+    ranking = compare_dimension(correctness_ratings()).to_dict()["ranking"]
     assert ranking["models"] == ["m1", "m2"]
     assert ranking["scores"]["human:consensus"] == {"m1": 0.5, "m2": 0.5}
     assert ranking["scores"]["judge:strict"] == {"m1": 0.25, "m2": 0.25}
@@ -124,7 +124,7 @@ def test_model_ranking_tau_with_three_models():
     ratings = ratings_from_columns(CORRECT, ITEMS[:6], {
         "human:h": [Y, Y, Y, N, N, N], "judge:same": [Y, Y, Y, N, N, N],
         "judge:reverse": [N, N, Y, N, Y, Y]}, models=models)
-    ranking = compare_dimension(ratings)["ranking"]
+    ranking = compare_dimension(ratings).to_dict()["ranking"]
     assert ranking["kendall_tau"]["judge:same"] == {"value": pytest.approx(1.0), "n": 3}
     expected = kendalltau([1.0, 0.5, 0.0], [0.0, 0.5, 1.0]).statistic
     assert ranking["kendall_tau"]["judge:reverse"]["value"] == pytest.approx(expected)
@@ -134,12 +134,12 @@ def test_ordinal_keys_and_binarised_view():
     ratings = ratings_from_columns(ALIGNMENT, ITEMS[:6], {
         "human:a": ["1", "2", "3", "4", "5", "3"], "human:b": ["1", "3", "3", "4", "4", "2"],
         "judge:j": ["2", "2", "4", "5", "5", "3"]})
-    document = compare_dimension(ratings)
+    document = compare_dimension(ratings).to_dict()
     ordinal = {d.name for d in REGISTRY.values() if d.pair and "ordinal" in d.scales}
     assert ordinal <= set(pair(document, "human:a", "judge:j"))
     assert "pearson" not in pair(document, "human:a", "judge:j")
     assert document["bias"]["raters"][0]["mean_difference"]["value"] is not None
-    binary = compare_dimension(ratings, binarize_at="4")
+    binary = compare_dimension(ratings, binarize_at="4").to_dict()
     assert (binary["scale"], binary["binarized_at"], binary["labels"]) == ("nominal", "4", [">=4", "<4"])
     entry = pair(binary, "human:a", "judge:j")
     assert "kappa_linear" not in entry
@@ -152,7 +152,7 @@ def test_interval_keys_and_bias_sign():
     ratings = ratings_from_columns(SCORE, ITEMS[:5], {
         "human:a": ["1", "2", "3", "4", "5"], "human:b": ["2", "2", "4", "4", "6"],
         "judge:kind": ["3", "4", "5", "6", "7.5"]})
-    document = compare_dimension(ratings)
+    document = compare_dimension(ratings).to_dict()
     entry = pair(document, "human:consensus", "judge:kind")
     assert set(entry) == {"a", "b", "n", "ci95", "undefined", "pearson", "spearman", "mae",
                           "mean_signed_difference", "krippendorff_alpha"}
@@ -169,7 +169,7 @@ def test_preference_accuracy_and_position_consistency():
         "judge:g": ["A", "B", "A", "A"],
         # The swapped run saw B's text first: its "B" means the original A.
         "judge:g@swapped": ["B", "B", "tie", "B"]})
-    document = compare_dimension(ratings)
+    document = compare_dimension(ratings).to_dict()
     preference = document["preference"]
     # Consensus: A, B, tie, (tie between A and B -> no value).
     assert preference["accuracy"]["judge:g"] == {"value": 2 / 3, "n": 3}
@@ -177,24 +177,24 @@ def test_preference_accuracy_and_position_consistency():
     consistency = preference["position_consistency"]["judge:g"]
     assert consistency == {"swapped": "judge:g@swapped", "value": 0.5, "n": 4}
     assert document["consensus"]["ties"] == 1
-    assert compare_dimension(correctness_ratings())["preference"] is None
+    assert compare_dimension(correctness_ratings()).to_dict()["preference"] is None
 
 
 def test_option_errors():
     ratings = correctness_ratings()
     with pytest.raises(MetricsInputError, match="bootstrap resamples must be 0"):
-        compare_dimension(ratings, n_resamples=-1)
+        compare_dimension(ratings, n_resamples=-1).to_dict()
     with pytest.raises(MetricsInputError, match="jury name"):
-        compare_dimension(ratings, juries={"a:b": ["lenient", "strict"]})
+        compare_dimension(ratings, juries={"a:b": ["lenient", "strict"]}).to_dict()
     with pytest.raises(MetricsInputError, match="unknown judge 'nobody'"):
-        compare_dimension(ratings, juries={"x": ["lenient", "nobody"]})
+        compare_dimension(ratings, juries={"x": ["lenient", "nobody"]}).to_dict()
     with pytest.raises(MetricsInputError, match="it is nominal"):
-        compare_dimension(ratings, binarize_at="correct")
+        compare_dimension(ratings, binarize_at="correct").to_dict()
 
 
 def test_judges_only_project_has_no_consensus_sections():
     ratings = ratings_from_columns(CORRECT, ITEMS[:3], {"judge:x": [Y, N, Y], "judge:y": [Y, Y, Y]})
-    document = compare_dimension(ratings)
+    document = compare_dimension(ratings).to_dict()
     assert document["raters"] == ["judge:x", "judge:y"]
     assert document["groups"] == [] and document["consensus"] is None
     assert document["bias"] is None and document["ranking"] is None

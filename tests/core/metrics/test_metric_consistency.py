@@ -78,7 +78,7 @@ def test_jury_rules_apply_only_to_their_scales():
         Jury(("a", "b"), "vote")
     nominal = ratings_from_columns(CORRECT, ["i1"], {"judge:a": ["correct"], "judge:b": ["correct"]})
     with pytest.raises(MetricsInputError, match="jury 'x': jury rule 'mean' applies to interval"):
-        compare_dimension(nominal, juries={"x": Jury(("a", "b"), "mean")})
+        compare_dimension(nominal, juries={"x": Jury(("a", "b"), "mean")}).to_dict()
 
 
 def test_a_binarised_view_takes_the_majority_of_any_jury():
@@ -86,7 +86,7 @@ def test_a_binarised_view_takes_the_majority_of_any_jury():
         "human:h": ["5", "1", "4"], "judge:a": ["5", "2", "4"], "judge:b": ["4", "1", "1"],
         "judge:c": ["1", "1", "5"]})
     document = compare_dimension(ratings, juries={"m": Jury(("a", "b", "c"), "median")},
-                                 binarize_at="4")
+                                 binarize_at="4").to_dict()
     jury, = document["juries"]
     assert jury["method"] == "majority"
     pair = next(p for p in document["pairs"] if p["a"] == "human:consensus" and p["b"] == "jury:m")

@@ -29,7 +29,8 @@ def ratings():
 
 
 def test_slice_agreement_per_group_by_hand():
-    entries = slice_agreement(ratings(), by="group", reference="human:h", raters=["judge:j"])
+    entries = [e.to_dict() for e in slice_agreement(ratings(), by="group", reference="human:h",
+                                                    raters=["judge:j"])]
 
     assert [(e["slice"], e["a"], e["b"], e["n"]) for e in entries] == [
         ("g1", "human:h", "judge:j", 4), ("g2", "human:h", "judge:j", 2)]
@@ -44,8 +45,8 @@ def test_slice_agreement_per_group_by_hand():
 
 
 def test_slice_agreement_per_model_with_bootstrap_intervals():
-    entries = slice_agreement(ratings(), by="model", reference="human:h", raters=["judge:j"],
-                              n_resamples=200, seed=1)
+    entries = [e.to_dict() for e in slice_agreement(ratings(), by="model", reference="human:h",
+                                                    raters=["judge:j"], n_resamples=200, seed=1)]
 
     m1 = next(e for e in entries if e["slice"] == "m1")
     # m1: human c, i, c, i vs judge c, i, c, c -> p_o 3/4, p_e (1/2)(3/4) + (1/2)(1/4) = 1/2.
@@ -56,7 +57,7 @@ def test_slice_agreement_per_model_with_bootstrap_intervals():
 
 def test_slice_agreement_rejects_an_unknown_slice_kind():
     with pytest.raises(MetricsInputError, match="slice by one of group, model, got 'topic'"):
-        slice_agreement(ratings(), by="topic", reference="human:h", raters=["judge:j"])
+        [e.to_dict() for e in slice_agreement(ratings(), by="topic", reference="human:h", raters=["judge:j"])]
 
 
 def test_filter_items_by_group_model_and_human_labels():

@@ -1,0 +1,39 @@
+"""The output of ``cli.py metrics`` and ``cli.py audit`` (JSON and text) on the demo data and
+a multi-sample project is exactly the one pinned in tests/golden/comparison.json, written
+before the comparison result became typed (issue 16, item 9): the typed result's ``to_dict``
+must reproduce the JSON that scripts already read."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.golden.comparison_cases import CASES, GOLDEN, load_cases, outputs
+
+
+@pytest.fixture(scope="module")
+def current(tmp_path_factory):
+    from storage.database import Database
+    from storage.migrations import migrate
+
+    folder = tmp_path_factory.mktemp("golden")
+    db = Database(f"sqlite:///{folder / 'golden.db'}")
+    migrate(db)
+    load_cases(db, folder)
+    yield outputs(db)
+    db.dispose()
+
+
+def test_every_case_is_pinned():
+    pinned = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    assert len(pinned) == 2 * len(CASES)
+    assert all(entry["code"] == 0 and entry["stderr"] == "" for entry in pinned.values())
+
+
+@pytest.mark.parametrize("case", [f"{' '.join(c)} [{f}]" for c in CASES for f in ("json", "text")])
+def test_output_unchanged(current, case):
+    pinned = json.loads(GOLDEN.read_text(encoding="utf-8"))[case]
+    # Compared as text so key order counts too.
+    assert json.dumps(current[case], ensure_ascii=False, indent=1) == json.dumps(
+        pinned, ensure_ascii=False, indent=1)
