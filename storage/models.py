@@ -315,7 +315,7 @@ class RationaleRating(SQLModel, table=True):
 
 
 class ProbeParaphrase(SQLModel, table=True):
-    """A paraphrase of an item's question for the consistency probes (schema version 15):
+    """A paraphrase of an item's question for the consistency probes (schema version 16):
     ``position`` 1..k (0 is the item's own question), ``source`` ``admin`` or the judge whose
     model wrote it (``judge:<name>``)."""
 
@@ -334,7 +334,7 @@ class ProbeParaphrase(SQLModel, table=True):
 
 class ProbeVerdict(SQLModel, table=True):
     """A judge's verdict on one variant of a probed item (``position`` 0: the question as
-    given, else that paraphrase) on one dimension (schema version 15); no label when its
+    given, else that paraphrase) on one dimension (schema version 16); no label when its
     output did not parse."""
 
     __tablename__ = "probe_verdict"

@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OURS = {"app", "cli", "core", "storage", "components", "pages"}
 # Needed at run time but never imported by our code: SQLAlchemy loads it for postgresql:// URLs.
 DRIVERS = {"psycopg"}
-TEST_TOOLS = {"pytest", "hypothesis", "playwright", "ruff", "datasets", "scikit-learn",
-              "krippendorff", "ppi-python"}
+TEST_TOOLS = {"pytest", "hypothesis", "playwright", "ruff", "datasets", "krippendorff",
+              "ppi-python", "rapidfuzz"}
 
 
 def requirement_names(name: str) -> list[str]:
