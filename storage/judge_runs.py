@@ -362,7 +362,7 @@ def _plan(db: Database, run_id: int) -> _Plan:
         version = prompt.version if prompt is not None else 0
         orders = (False, True) if run.swap else (False,)
         debate = debate_plan(session, run.debate_id) if run.debate_id is not None else None
-        judge_ids = {swapped: _judge_row(session, project.id, debate.debate.judge_row
+        judge_ids = {swapped: judge_row(session, project.id, debate.debate.judge_row
                                          if debate is not None else
                                          rater_name(judge.name, version, swapped=swapped))
                      for swapped in orders}
@@ -390,7 +390,7 @@ def _plan(db: Database, run_id: int) -> _Plan:
     return plan
 
 
-def _judge_row(session: Session, project_id: int, name: str) -> int:
+def judge_row(session: Session, project_id: int, name: str) -> int:
     """The id of the project's judge row ``name``, created if missing."""
     found = session.execute(select(Judge.id).where(Judge.project_id == project_id,
                                                    Judge.name == name)).scalar()

@@ -34,7 +34,7 @@ from core.safe_text import require_safe_text
 from core.schema import Dimension
 from storage.authz import ADMIN, Actor, authorize
 from storage.database import Database
-from storage.judge_runs import item_references
+from storage.judge_runs import item_references, judge_row
 from storage.judges import JudgeError, current_prompt, get_judge, rater_name
 from storage.models import AuditLog, Item, Judge, ProbeParaphrase, ProbeVerdict, utcnow
 from storage.projects import ProjectInfo, get_project
@@ -307,17 +307,6 @@ def generate_paraphrases(db: Database, *, project: str, item: str, judge: str, k
                                source=f"judge:{judge}", actor=actor)
 
 
-def _judge_row(session: Session, project_id: int, name: str) -> int:
-    found = session.execute(select(Judge.id).where(Judge.project_id == project_id,
-                                                   Judge.name == name)).scalar()
-    if found is not None:
-        return found
-    row = Judge(project_id=project_id, name=name)
-    session.add(row)
-    session.flush()
-    return row.id
-
-
 @dataclass(frozen=True)
 class _Work:
     item_id: int
@@ -348,7 +337,7 @@ def run_probes(db: Database, *, project: str, judge: str, environ: Mapping[str, 
                              f"(dimensions: {', '.join(info.schema.dimension_names)})")
         found = get_judge(session=session, name=judge)
         prompt = current_prompt(session=session, judge=found, schema=info.schema, actor=actor)
-        judge_id = _judge_row(session, info.id, rater_name(found.name, prompt.version))
+        judge_id = judge_row(session, info.id, rater_name(found.name, prompt.version))
         rater = f"judge:{rater_name(found.name, prompt.version)}"
         variants = _variants(session, info.id)
         if not variants:
