@@ -7,6 +7,7 @@ so CI can never pass with the PostgreSQL or browser tests silently left out.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -44,24 +45,35 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
     db.dispose()
 
 
-@pytest.fixture(scope="session")
-def postgres_server_url() -> Iterator[str]:
-    """URL of a throw-away PostgreSQL database created for this test session."""
+@contextlib.contextmanager
+def fresh_postgres_database(prefix: str) -> Iterator[str]:
+    """Create a throw-away PostgreSQL database named ``prefix`` + a random suffix on the
+    server of ``DOCKET_TEST_POSTGRES_URL``, yield its URL and drop it afterwards; skip (or
+    fail under CI) without a usable server."""
     base = os.environ.get("DOCKET_TEST_POSTGRES_URL")
     if not base:
         skip_or_fail("DOCKET_TEST_POSTGRES_URL is not set (e.g. postgresql://postgres@127.0.0.1/test)")
     admin_url = normalize_url(base)
-    name = f"docket_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}{uuid.uuid4().hex[:10]}"
     try:
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # any connection failure means: no usable server
         skip_or_fail(f"PostgreSQL at {make_url(admin_url).render_as_string()} unusable: {exc}")
-    yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """URL of a throw-away PostgreSQL database created for this test session."""
+    with fresh_postgres_database("docket_test_") as url:
+        yield url
 
 
 @pytest.fixture

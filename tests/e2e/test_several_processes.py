@@ -18,13 +18,11 @@ from __future__ import annotations
 import asyncio
 import http.client
 import logging
-import os
 import re
 import secrets
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -32,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import text
 
 from bench.nginx_proxy import UPSTREAM_HEADER, nginx_binary, start_proxy
 from bench.nginx_proxy import upstream_of as proxy_upstream
@@ -41,12 +39,12 @@ from components.auth import SESSION_ENDED
 from components.browser import BROWSER_COOKIE, SESSION_COOKIE
 from storage.annotation_settings import ProjectSettings
 from storage.authz import OPERATOR
-from storage.database import Database, normalize_url
+from storage.database import Database
 from storage.migrations import migrate
 from storage.sign_in import PAIR_FREE_FAILURES, SIGN_IN_FAILED
 from storage.users import create_user, find_user
 from tests.app.annotate_helpers import make_annotation_project, quiz_records
-from tests.conftest import skip_or_fail
+from tests.conftest import fresh_postgres_database, skip_or_fail
 from tests.e2e.conftest import ADMIN_NAME, ADMIN_PASSWORD, DocketServer, _free_port, running_server
 
 log = logging.getLogger(__name__)
@@ -83,21 +81,8 @@ def require_nginx() -> None:
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database of this module's own (the servers keep it open; other
     tests drop and recreate their own schemas), dropped at the end."""
-    base = os.environ.get("DOCKET_TEST_POSTGRES_URL")
-    if not base:
-        skip_or_fail("DOCKET_TEST_POSTGRES_URL is not set (e.g. postgresql://postgres@127.0.0.1/test)")
-    admin_url = normalize_url(base)
-    name = f"docket_multi_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # any connection failure means: no usable server
-        skip_or_fail(f"PostgreSQL at {make_url(admin_url).render_as_string()} unusable: {exc}")
-    yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_postgres_database("docket_multi_") as url:
+        yield url
 
 
 def _prepare(database_url: str, folder: Path) -> int:
