@@ -204,16 +204,11 @@ def test_self_consistency_and_error_taxonomy_in_the_document(sqlite_db, capsys, 
     from storage.error_tags import set_error_tags
     from storage.projects import get_project
     from storage.review import find_item_id
+    from tests.golden.comparison_cases import sample_records
 
     # Judge "s" answered three samples per item; "one" a single sample.
-    patterns = [("correct", "correct", "correct"), ("correct", "incorrect", "correct"),
-                ("incorrect", "incorrect", "incorrect"), ("incorrect", "correct", "correct"),
-                ("correct", "correct", "incorrect"), ("incorrect", "incorrect", "correct")] * 3
-    records = [{"id": f"q{i}", "prompt": f"Q{i}?", "response": f"A{i}",
-                "judges": {"s": [{"correct": label} for label in labels],
-                           "one": {"correct": labels[0]}},
-                "humans": {"ann": {"correct": labels[0]}, "bob": {"correct": "correct"}}}
-               for i, labels in enumerate(patterns)]
+    records = sample_records()
+    patterns = [tuple(sample["correct"] for sample in r["judges"]["s"]) for r in records]
     import_file(sqlite_db, write_jsonl(records, tmp_path / "s.jsonl"), project_name="s",
                 schema=TEMPLATES["correctness"], actor=OPERATOR)
     with sqlite_db.write() as session:

@@ -44,18 +44,23 @@ CASES: list[tuple[str, ...]] = [
 ]
 
 
-def load_cases(db: Database, folder: Path) -> None:
-    """The demo projects and the project ``samples`` (judge ``s``: three samples per item)."""
-    load_demo(db, actor=OPERATOR)
+def sample_records() -> list[dict[str, Any]]:
+    """18 correctness items: judge ``s`` with three samples each, ``one`` with one, annotators
+    ``ann`` (agreeing with the first sample) and ``bob`` (always correct)."""
     patterns = [("correct", "correct", "correct"), ("correct", "incorrect", "correct"),
                 ("incorrect", "incorrect", "incorrect"), ("incorrect", "correct", "correct"),
                 ("correct", "correct", "incorrect"), ("incorrect", "incorrect", "correct")] * 3
-    records = [{"id": f"q{i}", "prompt": f"Q{i}?", "response": f"A{i}",
-                "judges": {"s": [{"correct": label} for label in labels],
-                           "one": {"correct": labels[0]}},
-                "humans": {"ann": {"correct": labels[0]}, "bob": {"correct": "correct"}}}
-               for i, labels in enumerate(patterns)]
-    import_file(db, write_jsonl(records, folder / "samples.jsonl"), project_name="samples",
+    return [{"id": f"q{i}", "prompt": f"Q{i}?", "response": f"A{i}",
+             "judges": {"s": [{"correct": label} for label in labels],
+                        "one": {"correct": labels[0]}},
+             "humans": {"ann": {"correct": labels[0]}, "bob": {"correct": "correct"}}}
+            for i, labels in enumerate(patterns)]
+
+
+def load_cases(db: Database, folder: Path) -> None:
+    """The demo projects and the project ``samples`` (judge ``s``: three samples per item)."""
+    load_demo(db, actor=OPERATOR)
+    import_file(db, write_jsonl(sample_records(), folder / "samples.jsonl"), project_name="samples",
                 schema=TEMPLATES["correctness"], actor=OPERATOR)
 
 
