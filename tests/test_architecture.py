@@ -222,3 +222,30 @@ def test_page_setup_check(tmp_path, source, problem):
     path = tmp_path / "page.py"
     path.write_text(source, encoding="utf-8")
     assert page_setup_problem(path) == problem
+
+
+# --- the tests' own rule: a coroutine runs through tests/event_loops.run_async ----------------
+
+def direct_asyncio_runs(files: list[Path]) -> list[str]:
+    """``file:line`` of every ``asyncio.run(...)`` call in ``files``."""
+    found = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "run" and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "asyncio"):
+                found.append(f"{path}:{node.lineno}")
+    return found
+
+
+def test_tests_run_coroutines_on_a_thread_of_their_own():
+    """The browser tests' Playwright keeps an event loop running on the main thread for the
+    whole session, so a bare ``asyncio.run`` in a test passes alone and fails in the suite."""
+    tests = [p for p in (REPO_ROOT / "tests").rglob("*.py") if p.name != "event_loops.py"]
+    calls = direct_asyncio_runs(tests)
+    assert not calls, "use tests.event_loops.run_async instead of asyncio.run:\n" + "\n".join(calls)
+
+
+def test_the_asyncio_run_scan_finds_a_call(tmp_path):
+    module = make_tree(tmp_path, {"t.py": "import asyncio\n\nasyncio.run(main())\n"}) / "t.py"
+    assert direct_asyncio_runs([module]) == [f"{module}:3"]

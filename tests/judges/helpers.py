@@ -4,8 +4,7 @@ a recording fake sleep, and a way to run a coroutine with a client."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from core.judges.client import JudgeClient, JudgeRequest
@@ -13,6 +12,7 @@ from core.judges.endpoints import Endpoint
 from core.judges.prompting import builtin_prompt, compile_prompt
 from core.judges.retry import RetryPolicy
 from core.templates import TEMPLATES
+from tests.event_loops import run_async
 from tests.judges.fake_openai import FakeOpenAI
 
 T = TypeVar("T")
@@ -33,12 +33,6 @@ def endpoint(server: FakeOpenAI, **settings: Any) -> Endpoint:
     """An endpoint on the fake server whose key is in JUDGE_KEY."""
     return Endpoint(server.base_url, "judge-model", api_key_env="JUDGE_KEY", **settings)
 
-
-def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(coroutine)`` in a fresh thread: the browser tests' Playwright leaves an event
-    loop running in the main thread, where ``asyncio.run`` refuses to start."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 class FakeSleep:

@@ -18,7 +18,8 @@ from core.judges.endpoints import Endpoint
 from core.judges.prompting import Message
 from core.judges.retry import RetryPolicy
 from core.judges.verdicts import verdict_response_format
-from tests.judges.helpers import CORRECT, SECRET, FakeSleep, endpoint, request, run_async, with_client
+from tests.event_loops import run_async
+from tests.judges.helpers import CORRECT, SECRET, FakeSleep, endpoint, request, with_client
 
 
 def call(server, req=None, **options):

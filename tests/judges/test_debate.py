@@ -8,7 +8,8 @@ import pytest
 from core.judges.client import JudgeClient
 from core.judges.debate import FIRST_SPEAKER, DebateError, DebateSetup, run_debate
 from core.judges.prompting import Message
-from tests.judges.helpers import CORRECT, SECRET, endpoint, request, run_async
+from tests.event_loops import run_async
+from tests.judges.helpers import CORRECT, SECRET, endpoint, request
 
 ITEM = [Message("system", "You grade answers."),
         Message("user", "Question: q?\nResponse: r\nEnd with a verdict line.")]

@@ -12,7 +12,8 @@ import pytest
 from core.judges.client import CallResult, JudgeClient
 from core.judges.retry import RetryPolicy
 from core.judges.runner import Progress, run_calls
-from tests.judges.helpers import SECRET, FakeSleep, endpoint, request, run_async
+from tests.event_loops import run_async
+from tests.judges.helpers import SECRET, FakeSleep, endpoint, request
 
 
 def run(server, requests, *, concurrency, on_result=None, cancel_event=None, retry=None, sleep=None,

@@ -7,7 +7,6 @@ httpx (Starlette's TestClient) is not installed: requests go through the ASGI ap
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 
@@ -20,6 +19,7 @@ from components.browser import SESSION_COOKIE
 from components.image_route import CACHE_IMMUTABLE, image_routes, image_url
 from core.importing.images import check_image
 from storage.images import store_images
+from tests.event_loops import run_async
 from tests.storage.test_web_sessions import cheap_hasher, people, signed_in  # noqa: F401
 
 
@@ -40,7 +40,7 @@ def get(app, path: str, cookie: str | None = None) -> tuple[int, dict[str, str],
     async def send(message):
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    run_async(app(scope, receive, send))
     start = sent[0]
     body = b"".join(m.get("body", b"") for m in sent[1:])
     return (start["status"], {k.decode().lower(): v.decode() for k, v in start["headers"]},

@@ -29,7 +29,7 @@ from storage.users import create_user, list_users
 from tests.app import conftest as app_conftest
 from tests.app.apptest_helpers import open_page, rendered
 from tests.e2e import conftest as e2e
-from tests.security.web_helpers import run_async
+from tests.event_loops import run_async
 
 TOKEN_LOG = re.compile(r"one-time setup token: (\S+)")
 

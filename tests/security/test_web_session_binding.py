@@ -23,7 +23,8 @@ from components.log_privacy import REDACTED, install_session_id_redaction
 from tests.app import conftest as app_conftest
 from tests.app.apptest_helpers import open_page, rendered, sign_in_through_the_form
 from tests.e2e import conftest as e2e
-from tests.security.web_helpers import as_browser, run_async, signed_in, ws_session
+from tests.event_loops import run_async
+from tests.security.web_helpers import as_browser, signed_in, ws_session
 
 # --- the real server ----------------------------------------------------------------------------
 

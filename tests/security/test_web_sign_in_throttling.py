@@ -30,7 +30,8 @@ from storage.users import create_user, set_active, utcnow
 from tests.app import conftest as app_conftest
 from tests.app.apptest_helpers import open_page, sign_in_through_the_form
 from tests.e2e import conftest as e2e
-from tests.security.web_helpers import as_browser, run_async, signed_in, ws_session
+from tests.event_loops import run_async
+from tests.security.web_helpers import as_browser, signed_in, ws_session
 
 PASSWORD = "correct horse battery"
 WRONG = "wrong horse battery"

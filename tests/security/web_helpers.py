@@ -3,16 +3,14 @@
 - :func:`as_browser`: AppTest sends no headers or cookies; this stands in for what a browser
   sent (its address, ``X-Forwarded-For``, Docket's cookie).
 - :func:`ws_session`: a websocket client (bench/st_client.py) signed in on a real server.
-- :func:`run_async`: runs a coroutine on a thread of its own, since Playwright's sync API
-  (other browser tests of the same session) may already run an event loop on this one.
-- :func:`in_chromium`: a scenario in a Chromium of its own, on a thread of its own for the
-  same reason (the session's ``browser`` fixture belongs to tests/e2e).
+- :func:`in_chromium`: a scenario in a Chromium of its own, on a thread of its own, since
+  Playwright's sync API (the session's ``browser`` fixture of tests/e2e) may already run an
+  event loop on this one.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,11 +32,6 @@ def as_browser(monkeypatch: pytest.MonkeyPatch, *, peer: str | None = None,
     monkeypatch.setattr(components.browser, "browser_request", lambda: BrowserRequest(
         peer=peer, forwarded_for=forwarded_for, cookie=cookie))
 
-
-def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run ``coroutine`` to its end on a thread of its own and return its result."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def in_chromium(chromium: Path, scenario: Callable[[Any], T]) -> T:
