@@ -14,8 +14,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Scale = Literal["nominal", "ordinal", "interval"]
-SCALES: tuple[str, ...] = ("nominal", "ordinal", "interval")
+from core.rank_order import RankingError, format_order, parse_ranking
+
+Scale = Literal["nominal", "ordinal", "interval", "ranking"]
+SCALES: tuple[str, ...] = ("nominal", "ordinal", "interval", "ranking")
+# A ranking orders the entries of one list field (texts or images), ``responses`` by default.
+RANKED_KINDS: frozenset[str] = frozenset({"texts", "images"})
+DEFAULT_RANKED_FIELD = "responses"
 FieldKind = Literal["text", "texts", "image", "images"]
 FIELD_KINDS: tuple[str, ...] = ("text", "texts", "image", "images")
 # Kinds whose values are images (stored by SHA-256, see core.importing.images): "image" holds
@@ -75,6 +80,8 @@ class Dimension:
     required: bool = True
     minimum: float | None = None
     maximum: float | None = None
+    # A ranking dimension's list field, whose entries the label orders from best to worst.
+    over: str | None = None
     _lookup: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -101,10 +108,18 @@ class Dimension:
         Accepts the label value, its display name or an alias (case-insensitive), and for
         ordinal scales the number itself (``3`` or ``3.0`` for ``"3"``). Interval scales take
         any finite number within the bounds and return it as a canonical decimal string.
-        Raises :class:`LabelError` naming the allowed values.
+        A ranking takes an order of the responses (:mod:`core.rank_order`) and returns its
+        canonical text ``"2,1,4,3"``; whether it orders all of an item's responses is checked
+        with the item (:meth:`check_order_length`). Raises :class:`LabelError` naming the
+        allowed values.
         """
         if self.scale == "interval":
             return self._normalize_interval(raw)
+        if self.scale == "ranking":
+            try:
+                return format_order(parse_ranking(raw))
+            except RankingError as exc:
+                raise LabelError(str(exc)) from None
         if isinstance(raw, bool):
             raw = "true" if raw else "false"
         elif isinstance(raw, float) and raw.is_integer():
@@ -134,6 +149,25 @@ class Dimension:
         if self.maximum is not None and number > self.maximum:
             raise LabelError(f"{number:g} is above the maximum {self.maximum:g}")
         return format_number(number)
+
+
+    def check_order_length(self, label: str, fields: Mapping[str, Any]) -> None:
+        """Raise :class:`LabelError` unless the ranking ``label`` orders exactly the entries of
+        the item's :attr:`over` field in ``fields`` (a list); nothing to check otherwise."""
+        if self.scale != "ranking" or self.over is None:
+            return
+        entries = fields.get(self.over)
+        if not isinstance(entries, list):
+            return
+        ranked = label.count(",") + 1
+        if ranked != len(entries):
+            raise LabelError(f"the ranking {label!r} orders {ranked} responses, the item's "
+                             f"{self.over!r} holds {len(entries)}")
+
+    @property
+    def is_ranking(self) -> bool:
+        """True for a ranking dimension (labels are orders of the :attr:`over` field)."""
+        return self.scale == "ranking"
 
 
 def _integer_text(raw: str) -> str:
@@ -217,6 +251,8 @@ class TaskSchema:
 def dimension_values_text(dimension: Dimension) -> str:
     """The values a dimension takes, for people: its label values in scale order
     (``"correct, incorrect"``), or an interval's range (``"number 0…10"``, ``"any number"``)."""
+    if dimension.scale == "ranking":
+        return f"an order of the {dimension.over} from best to worst, e.g. [2, 1, 3]"
     if dimension.scale != "interval":
         return ", ".join(dimension.label_values)
     low = "" if dimension.minimum is None else f"{dimension.minimum:g}"
@@ -256,7 +292,9 @@ def _dimension_to_dict(dimension: Dimension) -> dict[str, Any]:
         "description": dimension.description,
         "required": dimension.required,
     }
-    if dimension.scale == "interval":
+    if dimension.scale == "ranking":
+        data["over"] = dimension.over
+    elif dimension.scale == "interval":
         if dimension.minimum is not None:
             data["min"] = dimension.minimum
         if dimension.maximum is not None:
@@ -360,7 +398,8 @@ _SCHEMA_KEYS = {"name", "title", "description", "gold_reference", "gold_referenc
 # Schemas stored before ``gold_reference_field`` existed started the box from this field.
 DEFAULT_REFERENCE_FIELD = "reference"
 _FIELD_KEYS = {"name", "title", "required", "kind", "description", "allow_empty"}
-_DIMENSION_KEYS = {"name", "scale", "title", "description", "required", "labels", "min", "max"}
+_DIMENSION_KEYS = {"name", "scale", "title", "description", "required", "labels", "min", "max",
+                   "over"}
 _LABEL_KEYS = {"value", "display", "description", "key", "aliases"}
 
 
@@ -395,6 +434,7 @@ def schema_from_dict(data: Any, *, source: str = "<schema>") -> TaskSchema:
     for index, dimension_name in enumerate(_raw_names(raw_dimensions, "name")):
         if dimension_name in field_names:
             read.note(f"dimensions[{index}].name", f"{dimension_name!r} is also a field name")
+    _check_ranked_fields(read, fields, dimensions)
     reference_field = _reference_field(read, root, fields, gold_reference)
     read.raise_problems()
     return TaskSchema(name, title, description, tuple(fields), tuple(dimensions),  # type: ignore[arg-type]
@@ -421,6 +461,20 @@ def _reference_field(read: _Reader, root: dict[str, Any], fields: Sequence[Field
                   f"{name!r} is not a text field of the schema (text fields: {text_fields})")
         return None
     return name
+
+
+def _check_ranked_fields(read: _Reader, fields: Sequence[FieldSpec | None],
+                         dimensions: Sequence[Dimension | None]) -> None:
+    """Note every ranking dimension whose ``over`` is not a list field (texts or images)."""
+    kinds = {f.name: f.kind for f in fields if f is not None}
+    lists = ", ".join(name for name, kind in kinds.items() if kind in RANKED_KINDS) or "none"
+    for index, dimension in enumerate(dimensions):
+        if dimension is None or not dimension.is_ranking:
+            continue
+        if kinds.get(dimension.over or "") not in RANKED_KINDS:
+            read.note(f"dimensions[{index}].over",
+                      f"{dimension.over!r} is not a field of kind texts or images (list fields: "
+                      f"{lists})")
 
 
 def _check_unique(read: _Reader, names: list[str], key: str, what: str, attribute: str) -> None:
@@ -487,13 +541,22 @@ def _read_dimension(read: _Reader, raw: Any, path: str) -> Dimension | None:
     }
     if scale is None:  # unknown: whether labels or min/max belong here cannot be told
         return None
-    if scale == "interval":
+    if scale != "ranking" and "over" in data:
+        read.note(f"{path}over", "only ranking dimensions take over")
+    if scale == "ranking":
+        for key in ("labels", "min", "max"):
+            if key in data:
+                read.note(f"{path}{key}", "a ranking dimension orders its `over` field's entries: "
+                          f"it takes no {key}")
+        scale_keys: dict[str, Any] = {"over": read.string(data, "over", path,
+                                                         default=DEFAULT_RANKED_FIELD)}
+    elif scale == "interval":
         if "labels" in data:
             read.note(f"{path}labels", "an interval dimension takes min/max, not labels")
         minimum, maximum = read.number(data, "min", path), read.number(data, "max", path)
         if minimum is not None and maximum is not None and minimum >= maximum:
             read.note(f"{path}max", f"max ({maximum:g}) must be greater than min ({minimum:g})")
-        scale_keys: dict[str, Any] = {"minimum": minimum, "maximum": maximum}
+        scale_keys = {"minimum": minimum, "maximum": maximum}
     else:
         scale_keys = {"labels": _read_labels(read, data, path, scale)}
     if len(read.problems) > noted:

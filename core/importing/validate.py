@@ -32,6 +32,7 @@ from core.importing.images import (
 from core.importing.limits import ImportLimits
 from core.importing.problems import ImportFileError, ImportProblem
 from core.importing.readers import RawTable
+from core.rank_order import MAX_RESPONSES, MIN_RESPONSES
 from core.safe_text import printable, unsafe_positions, unsafe_text_reason
 from core.schema import Dimension, FieldSpec, LabelError, TaskSchema
 
@@ -538,11 +539,12 @@ class _Checker:
             if value is None or (isinstance(value, str) and not value.strip()):
                 result.append(None)
                 continue
-            if isinstance(value, dict | list):
+            if isinstance(value, dict) or (isinstance(value, list) and not dimension.is_ranking):
                 self.report(row, column, f"wrong type: expected a label, got {_describe(value)}")
                 result.append(None)
                 continue
-            key = (value.__class__, value)
+            # A ranking may come as a JSON list: its entries are the cache key.
+            key = (value.__class__, tuple(value) if isinstance(value, list) else value)
             outcome = cache.get(key)
             if outcome is None:
                 try:
@@ -618,6 +620,8 @@ class _Checker:
             else:
                 values = self.texts(rc.column, required=False, many=False)
             rater_values.append((rc, values))
+        field_values = [(name, self.ranked_entries(name, values)) for name, values in field_values]
+        self.ranking_lengths(field_values, rater_values)
         # Empty string == missing, for metadata too (stored value and content hash).
         metadata_values = [(c, [None if v == "" else v for v in self.raw.columns[c]])
                            for c in metadata_columns]
@@ -667,6 +671,50 @@ class _Checker:
         return ImportBatch(self.raw.file, self.raw.format, self.schema, items, self.problems,
                            self.raw.total_records, tuple(judges), tuple(annotators), rejected,
                            rater_labels, label_columns, images, known_images)
+
+    def ranked_entries(self, name: str, values: list[Any]) -> list[Any]:
+        """``values`` of field ``name`` with each row's responses as a list when a ranking
+        orders them: a cell of JSON list text (how a CSV holds a list) is read as the list,
+        and a row with fewer than 2 or more than 9 responses is reported."""
+        if not any(d.is_ranking and d.over == name for d in self.schema.dimensions):
+            return values
+        result = []
+        for row, value in enumerate(values):
+            if isinstance(value, str) and value.lstrip().startswith("["):
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError as exc:
+                    self.report(row, name, f"not a JSON list of responses: {exc.msg}")
+                    value = None
+            if value is not None:
+                count = len(value) if isinstance(value, list) else 1
+                if not MIN_RESPONSES <= count <= MAX_RESPONSES:
+                    self.report(row, name, f"a ranked field holds {MIN_RESPONSES}–{MAX_RESPONSES}"
+                                f" responses, this row {count}")
+                elif not all(isinstance(entry, str) for entry in value):
+                    self.report(row, name, "wrong type: expected a list of strings")
+            result.append(value)
+        return result
+
+    def ranking_lengths(self, field_values: list[tuple[str, list[Any]]],
+                        rater_values: list[tuple[_RaterColumn, list[Any]]]) -> None:
+        """Report every ranking label that does not order exactly its row's responses."""
+        fields = dict(field_values)
+        for rc, values in rater_values:
+            if rc.key not in self.schema.dimension_names:
+                continue
+            dimension = self.schema.dimension(rc.key)
+            if not dimension.is_ranking or dimension.over not in fields:
+                continue
+            entries = fields[dimension.over]
+            for row, label in enumerate(values):
+                if (label is None or not isinstance(entries[row], list)
+                        or (row, dimension.over) in self.reported):
+                    continue
+                try:
+                    dimension.check_order_length(label, {dimension.over: entries[row]})
+                except LabelError as exc:
+                    self.report(row, rc.column, str(exc))
 
     def used_images(self, field_values: list[tuple[str, list[Any]]], keep: list[int]
                     ) -> tuple[dict[str, CheckedImage], frozenset[str]]:

@@ -1,8 +1,8 @@
 """Batch ranking (MLLM-as-a-Judge's third setting): a rater orders an item's 2–9 responses from
 best to worst, and two raters agree as much as their orders do.
 
-A ranking label is the list of 1-based response positions from best to worst, ``(2, 1, 4, 3)``:
-response 2 is best. Per item and pair of raters this module computes
+A ranking label (:mod:`core.rank_order`) is the list of 1-based response positions from best
+to worst, ``(2, 1, 4, 3)``: response 2 is best. Per item and pair of raters this module computes
 
 * Kendall's τ-b and Spearman's ρ between the two rank vectors (a permutation has no ties, so
   τ-b equals τ-a here; the name says which statistic a tied ranking would get),
@@ -18,7 +18,6 @@ items. The human consensus of several orders is the Borda count (:func:`borda_co
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,57 +26,9 @@ import numpy as np
 
 from core.metrics.bootstrap import percentile_intervals, resample_weights
 from core.metrics.results import MetricResult
+from core.rank_order import Order, RankingError
 
-MIN_RESPONSES = 2
-MAX_RESPONSES = 9
 RANKING_METRICS = ("kendall_tau_b", "spearman", "top1_agreement", "normalized_levenshtein")
-
-Order = tuple[int, ...]
-
-
-class RankingError(ValueError):
-    """A ranking label that is not an order of the item's responses; the message says why."""
-
-
-def parse_ranking(value: object, n_responses: int) -> Order:
-    """The order in ``value``: a list of 1-based positions, its JSON text (``"[2, 1, 4, 3]"``)
-    or comma-separated text (``"2,1,4,3"``, as CSV cells hold it).
-
-    Raises :class:`RankingError` unless it is a permutation of 1..``n_responses`` with
-    ``n_responses`` between :data:`MIN_RESPONSES` and :data:`MAX_RESPONSES`.
-    """
-    if not MIN_RESPONSES <= n_responses <= MAX_RESPONSES:
-        raise RankingError(f"a ranked item has {MIN_RESPONSES}–{MAX_RESPONSES} responses, "
-                           f"this one {n_responses}")
-    items: object = value
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            items = json.loads(text) if text.startswith("[") else [
-                part.strip() for part in text.split(",") if part.strip()]
-        except json.JSONDecodeError as exc:
-            raise RankingError(f"{value!r} is not a ranking (a list such as [2, 1, 3]): "
-                               f"{exc.msg}") from exc
-    if not isinstance(items, list | tuple):
-        raise RankingError(f"{value!r} is not a ranking (a list such as [2, 1, 3])")
-    positions = []
-    for entry in items:
-        if isinstance(entry, bool) or not isinstance(entry, int | str):
-            raise RankingError(f"{entry!r} in {value!r} is not a response number")
-        try:
-            positions.append(int(entry))
-        except ValueError as exc:
-            raise RankingError(f"{entry!r} in {value!r} is not a response number") from exc
-    expected = set(range(1, n_responses + 1))
-    if len(positions) != n_responses or set(positions) != expected:
-        missing = sorted(expected - set(positions))
-        repeated = sorted({p for p in positions if positions.count(p) > 1})
-        extra = sorted(set(positions) - expected)
-        problems = [f"missing {missing}" if missing else "", f"repeated {repeated}" if repeated
-                    else "", f"not a response {extra}" if extra else ""]
-        raise RankingError(f"{value!r} must order responses 1–{n_responses} once each ("
-                           + "; ".join(p for p in problems if p) + ")")
-    return tuple(positions)
 
 
 def ranks(order: Order) -> np.ndarray:

@@ -16,7 +16,8 @@ from core.schema import (
     schema_from_dict,
     schema_to_dict,
 )
-from core.templates import TEMPLATE_NAMES, TEMPLATES
+from core.schema_toml import load_schema_toml
+from core.templates import TEMPLATE_DIR, TEMPLATE_NAMES, TEMPLATES
 
 ONE_TO_FIVE = ("1", "2", "3", "4", "5")
 
@@ -26,6 +27,15 @@ ONE_TO_FIVE = ("1", "2", "3", "4", "5")
 def test_registry_holds_exactly_the_five_templates_in_order():
     assert tuple(TEMPLATES) == ("correctness", "thematic_alignment", "exam_question", "pairwise",
                                 "image_scoring")
+
+
+def test_batch_ranking_template():
+    """Issue 18's contract: fields prompt, responses (a list); dimension ranking over them."""
+    schema = load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml")
+    assert [(f.name, f.kind) for f in schema.fields] == [("prompt", "text"), ("responses", "texts")]
+    (dimension,) = schema.dimensions
+    assert (dimension.name, dimension.scale, dimension.over) == ("ranking", "ranking", "responses")
+    assert dimension.normalize([2, 1, 4, 3]) == "2,1,4,3"
 
 
 def test_image_scoring_template():

@@ -13,15 +13,14 @@ from scipy.stats import kendalltau, spearmanr
 
 from core.metrics.batch_ranking import (
     RANKING_METRICS,
-    RankingError,
     borda_consensus,
     kendall_tau_b,
     normalized_levenshtein,
-    parse_ranking,
     ranking_agreement,
     ranks,
     spearman,
 )
+from core.rank_order import RankingError
 
 
 def _random_orders(seed: int, count: int):
@@ -89,25 +88,3 @@ def test_borda_ranks_every_permutation_profile_consistently():
     # Unanimity: all raters giving one order yields that order, for every order of 4.
     for order in itertools.permutations(range(1, 5)):
         assert borda_consensus([order] * 3) == order
-
-
-@pytest.mark.parametrize(("value", "n", "expected"), [
-    ([2, 1, 4, 3], 4, (2, 1, 4, 3)), ("[2, 1, 4, 3]", 4, (2, 1, 4, 3)),
-    ("2,1,4,3", 4, (2, 1, 4, 3)), (" 1 , 2 ", 2, (1, 2)), (("3", "1", "2"), 3, (3, 1, 2))])
-def test_parse_accepts_every_import_form(value, n, expected):
-    assert parse_ranking(value, n) == expected
-
-
-@pytest.mark.parametrize(("value", "n", "message"), [
-    ("[1, 1, 3]", 3, r"missing \[2\]; repeated \[1\]"),
-    ([1, 2, 5], 3, r"missing \[3\]; not a response \[5\]"),
-    ("1,2", 3, r"missing \[3\]"),
-    ("[1, 2", 2, "is not a ranking"),
-    ("first,second", 2, "'first' in 'first,second' is not a response number"),
-    ([True, 2], 2, "True in"),
-    (3, 3, "is not a ranking"),
-    ([1], 1, "2–9 responses, this one 1"),
-    (list(range(1, 11)), 10, "2–9 responses, this one 10")])
-def test_parse_names_what_is_wrong(value, n, message):
-    with pytest.raises(RankingError, match=message):
-        parse_ranking(value, n)
