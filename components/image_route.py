@@ -5,7 +5,9 @@ Image fields are drawn on the Annotate page as ``<img>`` elements pointing here
 is the SHA-256 of its bytes, so the response may be cached as immutable for a year. The
 browser sends the session cookie with the request (same site, ``SameSite=Lax``); without one
 the answer is ``401``, with one that is unknown, ended or expired ``403``. In single-user mode
-(``DOCKET_AUTH=none``) every request is served, as every page is. Unknown hashes get ``404``.
+(``DOCKET_AUTH=none``) every request is served, as every page is. A signed-in user who is not an
+admin gets only the images of projects they are a member of; anything else, unknown hashes
+included, is ``404`` (a refusal does not tell that an image exists).
 The image was checked at import (PNG, JPEG, WebP or GIF decoded with Pillow), its stored MIME
 type is sent with ``X-Content-Type-Options: nosniff`` and a sandboxing CSP.
 """
@@ -56,6 +58,7 @@ def _refused(status: int, text: str) -> Response:
 
 async def _serve_image(request: Request) -> Response:
     digest = request.path_params["sha256"]
+    viewer = None
     if auth_mode() != "none":
         token = request.cookies.get(SESSION_COOKIE)
         if not token:
@@ -63,9 +66,11 @@ async def _serve_image(request: Request) -> Response:
         valid = await run_in_threadpool(lambda: check_session(_database(), token=token))
         if valid is None:
             return _refused(403, "Session not valid")
+        viewer = valid.user
     if not is_image_hash(digest):
         return _refused(404, "Not Found")
-    blob = await run_in_threadpool(lambda: read_image(_database(), sha256=digest))
+    blob = await run_in_threadpool(lambda: read_image(_database(), sha256=digest,
+                                                              viewer=viewer))
     if blob is None:
         return _refused(404, "Not Found")
     return Response(blob.data, media_type=blob.mime, headers={

@@ -1,8 +1,9 @@
 """Images of item fields, stored in the database by the SHA-256 of their bytes (issue 18).
 
 An import writes the images its rows reference (:func:`store_images`, in the import's own
-transaction); the app serves one by its hash (:func:`read_image`) and exports read them back
-(:func:`read_images`). The same bytes imported twice, by any project, are one row.
+transaction) and links them to its project (:func:`link_project_images`); the app serves one by
+its hash to those who may see one of its projects (:func:`read_image`) and exports read them
+back (:func:`read_images`). The same bytes imported twice, by any project, are one row.
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, exists, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.importing.images import CheckedImage
+from storage.authz import ADMIN
 from storage.database import Database
-from storage.models import StoredImage, utcnow
+from storage.models import ProjectImage, ProjectMember, StoredImage, utcnow
+from storage.users import UserInfo
 
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 # Hashes per "which of these exist" query (well under every driver's parameter limit).
@@ -82,13 +87,33 @@ def store_images(connection: Connection, images: Iterable[CheckedImage]) -> int:
     return len(pending)
 
 
-def read_image(db: Database, *, sha256: str) -> ImageBlob | None:
-    """The stored image named ``sha256``, or None when there is none (or the text is not a
-    SHA-256)."""
+def link_project_images(connection: Connection, project_id: int, hashes: Iterable[str]) -> None:
+    """Record, in the caller's transaction, that items of project ``project_id`` reference the
+    stored images ``hashes`` (already linked ones are left as they are)."""
+    rows = [{"project_id": project_id, "sha256": digest} for digest in sorted(set(hashes))]
+    if rows:
+        insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+        connection.execute(insert(ProjectImage.__table__).on_conflict_do_nothing(), rows)
+
+
+def read_image(db: Database, *, sha256: str, viewer: UserInfo | None = None
+               ) -> ImageBlob | None:
+    """The stored image named ``sha256`` if ``viewer`` may see it, else None (also when there
+    is none, or the text is not a SHA-256: a refusal does not tell that the image exists).
+
+    An admin sees every image; anyone else those of the projects they are a member of.
+    ``viewer`` None reads without a check (single-user mode, exports, the command line).
+    """
     if not is_image_hash(sha256):
         return None
+    query = select(StoredImage).where(StoredImage.sha256 == sha256)
+    if viewer is not None and viewer.role != ADMIN:
+        query = query.where(exists().where(
+            ProjectImage.sha256 == StoredImage.sha256,
+            ProjectImage.project_id == ProjectMember.project_id,
+            ProjectMember.user_id == viewer.id))
     with db.read() as session:
-        row = session.get(StoredImage, sha256)
+        row = session.execute(query).scalars().first()
         if row is None:
             return None
         return ImageBlob(row.sha256, row.mime, row.width, row.height, row.size, bytes(row.data))

@@ -38,7 +38,7 @@ from core.importing.content_hash import is_legacy_hash
 from core.schema import TaskSchema
 from storage.authz import ADMIN, Actor, authorize
 from storage.database import Database
-from storage.images import store_images, stored_image_hashes
+from storage.images import link_project_images, store_images, stored_image_hashes
 from storage.models import Annotation, Item, utcnow
 from storage.projects import compatible_schema, ensure_project, find_project, get_project
 
@@ -289,6 +289,7 @@ class _BulkWriter:
                                       (self.project_id,))
         self.report(0.0, "storing images" if batch.images else "reading existing items")
         new_images = store_images(self.conn, batch.images.values())
+        link_project_images(self.conn, self.project_id, [*batch.images, *batch.known_images])
         existing = {external_id: (item_id, content_hash) for item_id, external_id, content_hash
                     in self.plain_rows(
                         f"SELECT id, external_id, content_hash FROM item WHERE project_id = {self.mark}",

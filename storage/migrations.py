@@ -38,7 +38,7 @@ from storage.projects import parsed_schema
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 17
+SCHEMA_VERSION = 18
 Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x444F434B  # "DOCK": serialises concurrent migrations on PostgreSQL
 
@@ -566,6 +566,42 @@ def _add_images(connection: Connection) -> None:
     ).create(connection)
 
 
+def _add_project_images(connection: Connection) -> None:
+    """Version 18: ``project_image``, which projects reference which stored image, so the
+    image route serves a non-admin only the images of their projects. Spelled out as at
+    version 18 (see :func:`_add_sign_in_attempt`). Filled from the items of every project whose
+    schema has image fields (the hashes in their ``fields_json`` that are stored images)."""
+    metadata = MetaData()
+    Table("project", metadata, Column("id", Integer, primary_key=True))
+    Table("image", metadata, Column("sha256", String(64), primary_key=True))
+    links = Table(
+        "project_image", metadata,
+        Column("project_id", Integer, ForeignKey("project.id", ondelete="CASCADE"),
+               primary_key=True),
+        Column("sha256", String(64), ForeignKey("image.sha256"), primary_key=True),
+        Index("ix_project_image_sha256", "sha256"),
+    )
+    links.create(connection)
+    stored = set(connection.execute(text("SELECT sha256 FROM image")).scalars())
+    if not stored:
+        return
+    for project_id, task_json, project_name in connection.execute(
+            text("SELECT id, task_json, name FROM project")).all():
+        image_fields = [f.name for f in parsed_schema(task_json, project_name).image_fields]
+        if not image_fields:
+            continue
+        used: set[str] = set()
+        for (fields_json,) in connection.execute(
+                text("SELECT fields_json FROM item WHERE project_id = :p"), {"p": project_id}):
+            fields = json.loads(fields_json)
+            for name in image_fields:
+                value = fields.get(name)
+                used.update(value if isinstance(value, list) else [value])
+        rows = [{"project_id": project_id, "sha256": digest} for digest in sorted(used & stored)]
+        if rows:
+            connection.execute(links.insert(), rows)
+
+
 # version -> step that upgrades a database from version - 1 to version.
 MIGRATIONS: dict[int, Migration] = {
     2: _add_sign_in_attempt,
@@ -584,6 +620,7 @@ MIGRATIONS: dict[int, Migration] = {
     15: _add_api_tokens,
     16: _add_consistency_probes,
     17: _add_images,
+    18: _add_project_images,
 }
 
 

@@ -101,6 +101,18 @@ class StoredImage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class ProjectImage(SQLModel, table=True):
+    """An image that items of a project reference (schema version 18): who may see an image
+    follows from who may see one of these projects. Written by every import that stores or
+    references the image; removed with the project."""
+
+    __tablename__ = "project_image"
+    __table_args__ = (Index("ix_project_image_sha256", "sha256"),)
+
+    project_id: int = Field(foreign_key="project.id", primary_key=True, ondelete="CASCADE")
+    sha256: str = Field(foreign_key="image.sha256", primary_key=True, max_length=64)
+
+
 class Judge(SQLModel, table=True):
     """An LLM judge (or lexical judge) whose verdicts a project holds."""
 

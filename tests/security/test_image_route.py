@@ -17,9 +17,11 @@ from starlette.applications import Starlette
 import components.image_route as image_route
 from components.browser import SESSION_COOKIE
 from components.image_route import CACHE_IMMUTABLE, image_routes, image_url
-from core.importing.images import check_image
-from storage.images import store_images
+from storage.annotation_settings import set_members
+from storage.authz import OPERATOR
+from storage.projects import get_project
 from tests.event_loops import run_async
+from tests.export.helpers import import_records
 from tests.storage.test_web_sessions import cheap_hasher, people, signed_in  # noqa: F401
 
 
@@ -47,21 +49,33 @@ def get(app, path: str, cookie: str | None = None) -> tuple[int, dict[str, str],
             body)
 
 
-@pytest.fixture
-def served(db, monkeypatch):
-    """The image route on ``db`` with one stored JPEG; returns (app, its bytes)."""
+def jpeg(colour: tuple[int, int, int]) -> bytes:
     buffer = io.BytesIO()
-    Image.new("RGB", (12, 9), (10, 200, 10)).save(buffer, format="JPEG")
-    data = buffer.getvalue()
+    Image.new("RGB", (12, 9), colour).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def served(db, people, tmp_path, monkeypatch):  # noqa: F811
+    """The image route on ``db``, where the annotator of ``people`` is a member of project
+    "seen" (one JPEG) and not of project "unseen" (another); returns (app, seen bytes, unseen
+    bytes). Both go through a real import, which links each project to its images."""
+    images = {"seen": jpeg((10, 200, 10)), "unseen": jpeg((200, 10, 10))}
+    for name, data in images.items():
+        (tmp_path / f"{name}.jpg").write_bytes(data)
+        import_records(db, tmp_path, "image_scoring", [
+            {"id": "1", "image": f"{name}.jpg", "prompt": "Colour?", "response": "Green."}], name)
     with db.write() as session:
-        store_images(session.connection(), [check_image(data, source="t")])
+        project_id = get_project(session=session, name="seen").id
+        set_members(session=session, project_id=project_id, user_ids=[people[1].id],
+                    actor=OPERATOR)
     monkeypatch.setattr(image_route, "_database", lambda: db)
     monkeypatch.delenv("DOCKET_AUTH", raising=False)
-    return Starlette(routes=image_routes()), data
+    return Starlette(routes=image_routes()), images["seen"], images["unseen"]
 
 
 def test_a_signed_in_session_gets_the_image_with_its_headers(db, served, people):  # noqa: F811
-    app, data = served
+    app, data, _ = served
     _, token = signed_in(db, people[1])
     status, headers, body = get(app, image_url(hashlib.sha256(data).hexdigest()), token)
     assert (status, body) == (200, data)
@@ -75,7 +89,7 @@ def test_a_signed_in_session_gets_the_image_with_its_headers(db, served, people)
 
 
 def test_without_a_valid_session_nothing_is_served(db, served, people):  # noqa: F811
-    app, data = served
+    app, data, _ = served
     path = image_url(hashlib.sha256(data).hexdigest())
     status, headers, body = get(app, path)
     assert (status, body) == (401, b"Sign in to see images")
@@ -85,7 +99,7 @@ def test_without_a_valid_session_nothing_is_served(db, served, people):  # noqa:
 
 
 def test_single_user_mode_is_open(db, served, monkeypatch):
-    app, data = served
+    app, data, _ = served
     monkeypatch.setenv("DOCKET_AUTH", "none")
     status, _, body = get(app, image_url(hashlib.sha256(data).hexdigest()))
     assert (status, body) == (200, data)
@@ -95,3 +109,32 @@ def test_image_url_refuses_anything_but_a_hash():
     assert image_url("a" * 64, base_path="/docket/") == "/docket/_docket/image/" + "a" * 64
     with pytest.raises(ValueError, match="not an image hash"):
         image_url("../x")
+
+
+def test_an_annotator_sees_only_the_images_of_their_projects(db, served, people):  # noqa: F811
+    app, seen, unseen = served
+    _, token = signed_in(db, people[1])
+    assert get(app, image_url(hashlib.sha256(seen).hexdigest()), token)[0] == 200
+    # Not a member: the same answer as for a hash that names nothing.
+    status, headers, body = get(app, image_url(hashlib.sha256(unseen).hexdigest()), token)
+    assert (status, body) == (404, b"Not Found")
+    assert headers["cache-control"] == "no-store"
+
+
+def test_an_admin_sees_the_images_of_every_project(db, served, people):  # noqa: F811
+    app, seen, unseen = served
+    _, token = signed_in(db, people[0])
+    for data in (seen, unseen):
+        status, _, body = get(app, image_url(hashlib.sha256(data).hexdigest()), token)
+        assert (status, body) == (200, data)
+
+
+def test_reimporting_an_image_into_a_second_project_shares_it_with_that_projects_members(
+        db, served, people, tmp_path):  # noqa: F811
+    app, _, unseen = served
+    (tmp_path / "again.jpg").write_bytes(unseen)
+    import_records(db, tmp_path, "image_scoring", [
+        {"id": "9", "image": "again.jpg", "prompt": "Colour?", "response": "Red."}], "seen")
+    _, token = signed_in(db, people[1])
+    status, _, body = get(app, image_url(hashlib.sha256(unseen).hexdigest()), token)
+    assert (status, body) == (200, unseen)

@@ -17,7 +17,8 @@ MODEL_TABLES = {"schema_version", "project", "item", "judge", "verdict", "user_a
                 "annotation", "gold", "audit_log", "sign_in_attempt", "project_member",
                 "assignment", "judge_definition", "prompt_version", "judge_run", "jury", "debate",
                 "web_session", "web_session_ticket", "label_draft", "error_tag",
-                "rationale_rating", "api_token", "probe_paraphrase", "probe_verdict", "image"}
+                "rationale_rating", "api_token", "probe_paraphrase", "probe_verdict", "image",
+                "project_image"}
 NEXT = SCHEMA_VERSION + 1
 
 
@@ -36,7 +37,7 @@ def test_schema_version_is_the_newest_migration_step() -> None:
     # A bump must come with a migration step, and the steps must leave no gap;
     # test_a_version_1_database_upgrades_to_the_current_schema below then checks them against
     # a fresh database.
-    assert SCHEMA_VERSION == 17
+    assert SCHEMA_VERSION == 18
     assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 
 
@@ -212,3 +213,39 @@ def test_version_9_adds_the_sampling_design_with_no_known_design_for_old_rows(db
         assert columns["draw_share"]["nullable"]
         sampled = {c["name"]: c for c in inspect(session.connection()).get_columns("annotation")}
         assert sampled["sampled"]["nullable"]
+
+
+def test_version_18_links_each_project_to_the_stored_images_its_items_reference(db) -> None:
+    # Before version 18 any signed-in user could fetch any image by its hash; the step links
+    # the images already referenced so that members keep seeing theirs and nobody else does.
+    recreate_as_version_1(db)
+    migrate(db, target=17)
+    stored, missing, other = "a" * 64, "b" * 64, "c" * 64
+    with db.engine.begin() as connection:
+        for project_id, template in ((1, "image_scoring"), (2, "correctness")):
+            connection.execute(text(
+                "INSERT INTO project (id, name, template, task_json, created_at) "
+                "VALUES (:id, :name, :name, :task, CURRENT_TIMESTAMP)"),
+                {"id": project_id, "name": template,
+                 "task": json.dumps(schema_to_dict(TEMPLATES[template]))})
+        for digest in (stored, other):
+            connection.execute(text(
+                "INSERT INTO image (sha256, mime, width, height, size, data, created_at) "
+                "VALUES (:h, 'image/png', 1, 1, 1, :data, CURRENT_TIMESTAMP)"),
+                {"h": digest, "data": b"x"})
+        fields = [(1, {"image": stored, "prompt": "Q", "response": "A"}),
+                  (1, {"image": missing, "prompt": "Q", "response": "A"}),
+                  (2, {"prompt": other, "response": "A"})]  # a text that looks like a hash
+        for number, (project_id, values) in enumerate(fields, start=1):
+            connection.execute(text(
+                "INSERT INTO item (id, project_id, external_id, fields_json, content_hash, "
+                "created_at, updated_at) VALUES (:id, :project, :external, :fields, 'h', "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                {"id": number, "project": project_id, "external": f"i{number}",
+                 "fields": json.dumps(values)})
+
+    assert migrate(db) == 17
+
+    with db.read() as session:
+        links = session.execute(text("SELECT project_id, sha256 FROM project_image")).all()
+    assert [tuple(link) for link in links] == [(1, stored)]
