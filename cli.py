@@ -844,7 +844,8 @@ JUDGE_FLAGS = {"base_url": "--base-url", "model": "--model", "api_key_env": "--a
                "timeout": "--timeout", "price_input_per_million": "--price-input",
                "price_output_per_million": "--price-output", "strategy": "--strategy",
                "lexical": "--lexical", "family": "--family", "size": "--size",
-               "provider": "--provider", "name": "NAME", "samples": "--samples",
+               "provider": "--provider", "vision": "--vision", "name": "NAME",
+               "samples": "--samples",
                "concurrency": "--concurrency", "limit": "--limit", "swap": "--swap"}
 _SETTING = re.compile(r"(?<![\w-])(" + "|".join(sorted(JUDGE_FLAGS, key=len, reverse=True))
                       + r"):")
@@ -893,6 +894,9 @@ def judge_arguments(parser: argparse.ArgumentParser) -> None:
                      help="price per million input tokens, for the cost estimate")
     add.add_argument("--price-output", type=float, metavar="PRICE",
                      help="price per million output tokens, for the cost estimate")
+    add.add_argument("--vision", action="store_true",
+                     help="the model reads images: only such a judge runs on projects with image "
+                          "fields (their images are sent as image_url parts with data: URIs)")
     add.add_argument("--family", help="model family, for the audit (e.g. llama)")
     add.add_argument("--size", help="model size, for the audit (e.g. 70B)")
     add.add_argument("--provider", help="provider, for the audit (e.g. vLLM on our server)")
@@ -983,8 +987,8 @@ def judge_add(args: argparse.Namespace, db: Database, actor: UserInfo) -> int:
                          max_tokens=args.max_tokens, seed=args.seed, timeout_s=args.timeout,
                          price_input_per_million=args.price_input,
                          price_output_per_million=args.price_output, strategy=args.strategy,
-                         reference_guided=args.reference, family=args.family, size=args.size,
-                         provider=args.provider)
+                         reference_guided=args.reference, vision=args.vision,
+                         family=args.family, size=args.size, provider=args.provider)
     try:
         with db.write() as session:
             judge = create_judge(session=session, spec=spec, actor=actor)
@@ -1009,6 +1013,8 @@ def judge_line(spec: object) -> str:
              f"temperature {spec.temperature}", f"max tokens {spec.max_tokens}"]
     if spec.seed is not None:
         parts.append(f"seed {spec.seed}")
+    if spec.vision:
+        parts.append("vision")
     if spec.price_input_per_million is not None or spec.price_output_per_million is not None:
         parts.append(f"prices per million tokens {spec.price_input_per_million} in / "
                      f"{spec.price_output_per_million} out")

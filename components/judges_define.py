@@ -39,7 +39,7 @@ def judges_frame(judges: Sequence[JudgeInfo], keys_found: set[str]) -> pd.DataFr
     for judge in judges:
         spec = judge.spec
         if spec.kind == "lexical":
-            rows.append((spec.name, f"lexical: {spec.lexical}", "", "", "", "", "", "", ""))
+            rows.append((spec.name, f"lexical: {spec.lexical}", "", "", "", "", "", "", "", ""))
             continue
         key = spec.api_key_env or ""
         found = "" if not key else ("set" if key in keys_found else "not set")
@@ -50,9 +50,10 @@ def judges_frame(judges: Sequence[JudgeInfo], keys_found: set[str]) -> pd.DataFr
         rows.append((spec.name, spec.model or "", spec.base_url or "",
                      f"{key} ({found})" if key else "none", strategy,
                      "" if spec.temperature is None else f"{spec.temperature:g}",
-                     "" if spec.max_tokens is None else str(spec.max_tokens), prices, audit))
+                     "" if spec.max_tokens is None else str(spec.max_tokens),
+                     "yes" if spec.vision else "no", prices, audit))
     return pd.DataFrame(rows, columns=["judge", "model", "base URL", "API key variable",
-                                       "strategy", "temperature", "max tokens",
+                                       "strategy", "temperature", "max tokens", "vision",
                                        "price in / out per M tokens", "family · size · provider"])
 
 
@@ -109,6 +110,10 @@ def _llm_fields() -> None:
     fourth[2].checkbox("Ask for JSON (response_format)", value=True, key=PREFIX + "structured",
                        help="Falls back to a last 'Verdict: LABEL' line by itself if the "
                             "endpoint refuses it")
+    fourth[3].checkbox("Vision-capable", value=False, key=PREFIX + "vision",
+                       help="The model reads images. Only such a judge runs on projects with "
+                            "image fields: their images are sent with the prompt (as "
+                            "`image_url` parts with `data:` URIs)")
     fifth = st.columns(3)
     fifth[0].text_input("Model family (optional)", key=PREFIX + "family", placeholder="gpt-4o")
     fifth[1].text_input("Size (optional)", key=PREFIX + "size", placeholder="70B")
@@ -142,6 +147,7 @@ def spec_from_form(kind: str) -> JudgeSpec:
         max_tokens=int(state.get(PREFIX + "max_tokens") or 1024),
         seed=None if seed is None else int(seed), timeout_s=float(state.get(PREFIX + "timeout") or 60.0),
         structured_output=bool(state.get(PREFIX + "structured", True)),
+        vision=bool(state.get(PREFIX + "vision", False)),
         price_input_per_million=state.get(PREFIX + "price_input"),
         price_output_per_million=state.get(PREFIX + "price_output"),
         strategy=state.get(PREFIX + "strategy") or "direct",

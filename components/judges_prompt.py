@@ -6,15 +6,19 @@ The editor starts from the judge's newest prompt version for the project's task 
 first save or run: the shipped strategy, which becomes version 1). The preview and a try use
 the text as it stands in the editor; a run uses the newest *saved* version, and the editor
 says when the two differ. Item and model text is shown as plain text (``st.code``), never as
-markdown or HTML.
+markdown or HTML; an image sent to the judge is named in the text where it is sent
+(``[image FIELD: mime, size, sha256]``) and shown below from Docket's own image route.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import streamlit as st
 
 from components.auth import acting_user, refused
 from components.flash import flash, show_flash
+from components.image_view import render_image_field
 from components.judge_keys import judge_key_environ
 from components.judges_try import TryOutcome, try_once
 from core.judges.prompting import (
@@ -32,6 +36,7 @@ from core.safe_text import escape_markdown
 from core.schema import Dimension
 from storage.authz import NotAllowed
 from storage.database import Database
+from storage.judge_images import JudgeImageLoader
 from storage.judge_lab import LabItem, lab_item, lab_item_choices
 from storage.judges import (
     JudgeError,
@@ -189,6 +194,8 @@ def _preview_and_try(db: Database, project: ProjectInfo, judge: JudgeInfo,
              "whose endpoint refuses it is asked for a last line 'Verdict: LABEL'")
     with db.read() as session:
         item = lab_item(session=session, project=project, item_id=item_id)
+    # The judge is sent the images themselves, not the hashes the item holds.
+    item = replace(item, fields=JudgeImageLoader(db, project.schema).fields(item.fields))
     if problem is not None:
         st.error(f"Prompt error: {escape_markdown(problem)}", icon=":material/error:")
         return
@@ -206,9 +213,14 @@ def _preview_and_try(db: Database, project: ProjectInfo, judge: JudgeInfo,
 
 def _messages(messages: list[Message]) -> None:
     for message in messages:
-        st.caption(f"**{message.role}** · {len(message.content):,} characters")
-        st.code(message.content, language=None, wrap_lines=True, height=None if
+        images = message.images
+        shown = f" · {len(images)} image{'s' * (len(images) != 1)}" if images else ""
+        st.caption(f"**{message.role}** · {len(message.text):,} characters{shown}")
+        st.code(message.describe(), language=None, wrap_lines=True, height=None if
                 message.role == "system" else 420)
+        for index, part in enumerate(images):
+            render_image_field(part.field, part.image.sha256,
+                               key_prefix=f"judges.preview.image.{index}")
 
 
 def try_key(judge: JudgeInfo) -> str:

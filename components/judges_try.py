@@ -17,7 +17,7 @@ from core.judges.prompting import PromptTemplate, compile_prompt
 from core.judges.retry import RetryPolicy
 from core.schema import Dimension, TaskSchema
 from storage.judge_lab import LabItem
-from storage.judges import JudgeInfo
+from storage.judges import JudgeInfo, require_vision
 
 # Someone is waiting at the page: one retry, and no waiting out a long Retry-After.
 TRY_RETRY = RetryPolicy(max_attempts=2, base_delay=0.5, max_delay=2.0, max_retry_after=10.0)
@@ -58,14 +58,17 @@ def try_once(judge: JudgeInfo, template: PromptTemplate, schema: TaskSchema, ite
              dimension: Dimension, environ: dict[str, str]) -> TryOutcome:
     """Call ``judge`` with ``template`` on ``item`` and ``dimension`` and return what it said.
 
-    ``environ`` maps the judge's key variable name to the key. Never raises for a failed call,
-    a missing key or a prompt that does not render for this item: the outcome's ``error``
+    ``environ`` maps the judge's key variable name to the key; ``item``'s image fields hold
+    the images (:class:`~storage.judge_images.JudgeImageLoader`), not their hashes. Never
+    raises for a failed call, a missing key, a judge not marked vision-capable on a task with
+    image fields or a prompt that does not render for this item: the outcome's ``error``
     says which (naming the variable, never its value).
     """
     base = TryOutcome(judge.name, item.external_id, dimension.name)
     try:
         endpoint = judge.spec.endpoint()
         api_key = api_key_from_env(endpoint, environ)
+        require_vision(judge, schema)
         prompt = compile_prompt(template, schema)
     except EndpointError as exc:
         if exc.setting == "api_key_env":

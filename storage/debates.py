@@ -34,7 +34,8 @@ from core.judges.prompting import CompiledPrompt, Message, PromptError
 from core.judges.runner import Progress, run_calls
 from core.schema import Dimension
 from storage.authz import ADMIN, Actor, authorize
-from storage.judges import JudgeError, JudgeInfo, current_prompt, get_judge
+from storage.judge_images import JudgeImageLoader
+from storage.judges import JudgeError, JudgeInfo, current_prompt, get_judge, require_vision
 from storage.models import AuditLog, Debate, JudgeDefinition, JudgeRun, utcnow
 from storage.projects import project_by_id
 
@@ -150,7 +151,9 @@ def enqueue_debate(*, session: Session, project_id: int, name: str, limit: int |
 
     The verdict is read from the decider's newest prompt version for the project's task (the
     shipped strategy becomes version 1). ``actor`` must be an admin; raises
-    :class:`DebateSetupError` for an unknown debate or options out of range.
+    :class:`DebateSetupError` for an unknown debate or options out of range, and
+    :class:`~storage.judges.JudgeError` for a judge not marked vision-capable on a project
+    with image fields.
     """
     # Imported here: storage.judge_runs imports this module to carry out debate runs.
     from storage.judge_runs import MAX_CONCURRENCY
@@ -162,6 +165,8 @@ def enqueue_debate(*, session: Session, project_id: int, name: str, limit: int |
         raise DebateSetupError(f"concurrency: expected 1 to {MAX_CONCURRENCY}, got {concurrency}")
     if limit is not None and limit < 1:
         raise DebateSetupError(f"limit: expected at least 1 item, got {limit}")
+    for judge in debate_plan(session, debate.id).judges.values():
+        require_vision(judge, project.schema)
     decider = get_judge(session=session, name=debate.setup.decider)
     prompt = current_prompt(session=session, judge=decider, schema=project.schema, actor=actor)
     first = get_judge(session=session, name=debate.debater_a)
@@ -209,11 +214,13 @@ async def run_debate_calls(plan: DebatePlan, work: Sequence[Any], compiled: Comp
                            dimensions: Mapping[str, Dimension], *, concurrency: int,
                            environ: Mapping[str, str], client_factory: Callable[..., JudgeClient],
                            on_result: Callable[[CallResult, Progress], Any],
-                           cancel_event: CancelSignal | None) -> Progress:
+                           cancel_event: CancelSignal | None,
+                           images: JudgeImageLoader | None = None) -> Progress:
     """Debate every work item (one per item and dimension: anything with ``fields``,
     ``dimension`` and ``reference``), ``concurrency`` debates at once; each finished debate
     goes to ``on_result`` as a :class:`CallResult` keyed by its work item, whose verdict's
-    rationale is the transcript (a failed one: ``error`` set, nothing to store).
+    rationale is the transcript (a failed one: ``error`` set, nothing to store). ``images``
+    loads the images of the items' image fields (every debater sees them).
 
     Raises :class:`DebateSetupError` when a judge's API key variable is not set.
     """
@@ -238,8 +245,10 @@ async def run_debate_calls(plan: DebatePlan, work: Sequence[Any], compiled: Comp
             return done.text
 
         dimension = dimensions[work_item.dimension]
+        fields = (work_item.fields if images is None or not images.image_fields
+                  else await asyncio.to_thread(images.fields, work_item.fields))
         try:
-            messages = compiled.render(work_item.fields, dimension, reference=work_item.reference,
+            messages = compiled.render(fields, dimension, reference=work_item.reference,
                                        output="verdict")
             result = await run_debate(plan.debate.setup, messages, dimension, call)
         except (DebateError, PromptError) as error:

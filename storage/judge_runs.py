@@ -15,6 +15,10 @@ moment loses the calls in flight and nothing written; a later worker (once the r
 heartbeat is stale) or a rerun does the rest. A failed call (after its retries) stores nothing
 and is counted; the next run retries it. Cancelling (:func:`request_cancel`) stops scheduling
 calls at the next batch; what was written stays.
+
+On a task with image fields only a judge marked vision-capable runs (refused when the run is
+queued and again when it is carried out, before any call); each call reads its item's images
+by hash just before it is made (:mod:`storage.judge_images`), so a run never holds them all.
 """
 
 from __future__ import annotations
@@ -47,7 +51,15 @@ from storage.authz import ADMIN, Actor, authorize
 from storage.database import Database
 from storage.debates import DEBATE_PREFIX, DebatePlan, DebateSetupError, debate_plan, run_debate_calls
 from storage.gold import reference_dimension
-from storage.judges import JudgeError, JudgeInfo, current_prompt, get_judge, rater_name
+from storage.judge_images import JudgeImageLoader
+from storage.judges import (
+    JudgeError,
+    JudgeInfo,
+    current_prompt,
+    get_judge,
+    rater_name,
+    require_vision,
+)
 from storage.models import (
     Annotation,
     Debate,
@@ -141,7 +153,8 @@ class RunInfo:
 
 def check_options(options: RunOptions, schema: TaskSchema, judge: JudgeInfo) -> RunOptions:
     """Return ``options`` if they fit the task and the judge; raise :class:`RunError` saying
-    which one does not."""
+    which one does not, or :class:`~storage.judges.JudgeError` for an LLM judge not marked
+    vision-capable on a task with image fields."""
     if not 1 <= options.samples <= MAX_SAMPLES:
         raise RunError(f"samples: expected 1 to {MAX_SAMPLES}, got {options.samples}")
     if not 1 <= options.concurrency <= MAX_CONCURRENCY:
@@ -156,6 +169,8 @@ def check_options(options: RunOptions, schema: TaskSchema, judge: JudgeInfo) -> 
                            f"field to compare with, and task {schema.name!r} has none")
         if options.samples != 1 or options.swap:
             raise RunError(f"judge {judge.name!r} is lexical: one sample, one order")
+    else:
+        require_vision(judge, schema)
     return options
 
 
@@ -552,6 +567,8 @@ async def _run_llm(db: Database, plan: _Plan, worker: str, environ: Mapping[str,
         raise RunError(f"the variable {endpoint.api_key_env} that should hold judge "
                        f"{plan.judge.name!r}'s API key is not set (environment or Streamlit "
                        "secrets)")
+    require_vision(plan.judge, plan.project.schema)
+    images = JudgeImageLoader(db, plan.project.schema)
     compiled = compile_prompt(plan.prompt_template, plan.project.schema)
     dimensions = {d.name: d for d in plan.project.schema.dimensions}
     writer = _Writer(db, plan.run_id, worker, plan.prompt_id, on_progress)
@@ -585,7 +602,8 @@ async def _run_llm(db: Database, plan: _Plan, worker: str, environ: Mapping[str,
     async with client_factory(endpoint, api_key=api_key_from_env(endpoint, environ)) as client:
         beating = asyncio.create_task(heartbeat())
         try:
-            progress = await run_calls(requests, call=client.call, concurrency=plan.concurrency,
+            progress = await run_calls(requests, call=images.wrap(client.call),
+                                       concurrency=plan.concurrency,
                                        on_result=on_result,
                                        cancel_event=_Either(writer.cancel, stop),
                                        cost=endpoint.cost)
@@ -603,6 +621,8 @@ async def _run_debates(db: Database, plan: _Plan, worker: str, environ: Mapping[
                        stop: threading.Event) -> Progress:
     """Carry out the missing debates of a debate run (see :mod:`storage.debates`)."""
     assert plan.debate is not None
+    for judge in plan.debate.judges.values():
+        require_vision(judge, plan.project.schema)
     compiled = compile_prompt(plan.prompt_template, plan.project.schema)
     dimensions = {d.name: d for d in plan.project.schema.dimensions}
     writer = _Writer(db, plan.run_id, worker, plan.prompt_id, on_progress)
@@ -615,7 +635,8 @@ async def _run_debates(db: Database, plan: _Plan, worker: str, environ: Mapping[
     progress = await run_debate_calls(plan.debate, plan.work, compiled, dimensions,
                                       concurrency=plan.concurrency, environ=environ,
                                       client_factory=client_factory, on_result=on_result,
-                                      cancel_event=_Either(writer.cancel, stop))
+                                      cancel_event=_Either(writer.cancel, stop),
+                                      images=JudgeImageLoader(db, plan.project.schema))
     await asyncio.to_thread(writer.flush)
     return progress
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from core.judges.endpoints import Endpoint, EndpointError
+from core.judges.endpoints import Endpoint, EndpointError, vision_problem
 from core.judges.lexical import LEXICAL_JUDGES
 from core.judges.prompting import (
     STRATEGIES,
@@ -55,6 +55,7 @@ class JudgeSpec:
     seed: int | None = None
     timeout_s: float = 60.0
     structured_output: bool = True
+    vision: bool = False
     price_input_per_million: float | None = None
     price_output_per_million: float | None = None
     strategy: str = "direct"
@@ -73,7 +74,7 @@ class JudgeSpec:
                             max_tokens=self.max_tokens, seed=self.seed, timeout=self.timeout_s,
                             price_input_per_million=self.price_input_per_million,
                             price_output_per_million=self.price_output_per_million,
-                            structured_output=self.structured_output)
+                            structured_output=self.structured_output, vision=self.vision)
         except EndpointError as exc:
             raise JudgeError(f"judge {self.name!r}: {exc}") from None
 
@@ -130,6 +131,17 @@ def check_spec(spec: JudgeSpec) -> JudgeSpec:
         if value is not None:
             require_safe_text(value, what=name, error=JudgeError)
     return spec
+
+
+def require_vision(judge: JudgeInfo, schema: TaskSchema) -> None:
+    """Return when LLM judge ``judge`` may be run on ``schema``'s items: the task has no image
+    fields, or the judge's endpoint is marked vision-capable. Otherwise raise
+    :class:`JudgeError` naming the judge, its endpoint and the image fields."""
+    refused = vision_problem(judge.spec.endpoint(), [f.name for f in schema.image_fields])
+    if refused is not None:
+        raise JudgeError(f"judge {judge.name!r}: {refused}; define a judge marked vision-capable "
+                         "to run on this project (judge add --vision, or Vision-capable on "
+                         "the Judges page)")
 
 
 def create_judge(*, session: Session, spec: JudgeSpec, actor: Actor) -> JudgeInfo:

@@ -38,7 +38,7 @@ from storage.projects import parsed_schema
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 18
+SCHEMA_VERSION = 19
 Migration = Callable[[Connection], None]
 _PG_LOCK_KEY = 0x444F434B  # "DOCK": serialises concurrent migrations on PostgreSQL
 
@@ -602,6 +602,13 @@ def _add_project_images(connection: Connection) -> None:
             connection.execute(links.insert(), rows)
 
 
+def _add_judge_vision(connection: Connection) -> None:
+    """Version 19: ``judge_definition.vision``: the judge's model reads images (items with
+    image fields are sent only to such a judge). Judges defined before are text-only."""
+    connection.execute(text("ALTER TABLE judge_definition ADD COLUMN vision BOOLEAN NOT NULL "
+                            "DEFAULT FALSE"))
+
+
 # version -> step that upgrades a database from version - 1 to version.
 MIGRATIONS: dict[int, Migration] = {
     2: _add_sign_in_attempt,
@@ -621,6 +628,7 @@ MIGRATIONS: dict[int, Migration] = {
     16: _add_consistency_probes,
     17: _add_images,
     18: _add_project_images,
+    19: _add_judge_vision,
 }
 
 

@@ -402,6 +402,8 @@ class JudgeDefinition(SQLModel, table=True):
     seed: int | None = None
     timeout_s: float = 60.0
     structured_output: bool = True
+    # Schema version 18: the model reads images; only such a judge runs on image fields.
+    vision: bool = False
     price_input_per_million: float | None = None
     price_output_per_million: float | None = None
     strategy: str = Field(default="direct", max_length=32)  # of the first prompt version

@@ -34,8 +34,9 @@ from core.safe_text import require_safe_text
 from core.schema import Dimension
 from storage.authz import ADMIN, Actor, authorize
 from storage.database import Database
+from storage.judge_images import JudgeImageLoader
 from storage.judge_runs import item_references, judge_row
-from storage.judges import JudgeError, current_prompt, get_judge, rater_name
+from storage.judges import JudgeError, current_prompt, get_judge, rater_name, require_vision
 from storage.models import AuditLog, Item, Judge, ProbeParaphrase, ProbeVerdict, utcnow
 from storage.projects import ProjectInfo, get_project
 
@@ -323,7 +324,8 @@ def run_probes(db: Database, *, project: str, judge: str, environ: Mapping[str, 
 
     Raises :class:`ProbeError` for an unknown dimension, a project without probes or a bad
     ``concurrency``,
-    :class:`~storage.judges.JudgeError` for an unknown or non-LLM judge or a missing key.
+    :class:`~storage.judges.JudgeError` for an unknown or non-LLM judge, a missing key, or a
+    judge not marked vision-capable on a project with image fields.
     """
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise ProbeError(f"--concurrency must be 1 to {MAX_CONCURRENCY}, got {concurrency}")
@@ -351,6 +353,8 @@ def run_probes(db: Database, *, project: str, judge: str, environ: Mapping[str, 
     if endpoint.api_key_env and not environ.get(endpoint.api_key_env):
         raise JudgeError(f"the variable {endpoint.api_key_env} that should hold judge "
                          f"{judge!r}'s API key is not set")
+    require_vision(found, info.schema)
+    images = JudgeImageLoader(db, info.schema)
     compiled = compile_prompt(prompt.template, info.schema)
     by_name: dict[str, Dimension] = {d.name: d for d in info.schema.dimensions}
     requests = []
@@ -367,7 +371,7 @@ def run_probes(db: Database, *, project: str, judge: str, environ: Mapping[str, 
 
     async def go() -> None:
         async with client_factory(endpoint, api_key=api_key_from_env(endpoint, environ)) as client:
-            await run_calls(requests, call=client.call, concurrency=concurrency,
+            await run_calls(requests, call=images.wrap(client.call), concurrency=concurrency,
                             on_result=lambda result, _: results.append(result))
 
     if requests:

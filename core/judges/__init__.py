@@ -9,7 +9,9 @@ callback hands it. Importing this package imports nothing; import the modules:
                ``STRATEGIES``: direct, rationale, rubric; each optionally reference-guided);
                :func:`~core.judges.prompting.compile_prompt` validates a (user-edited) template
                against a task schema, ``CompiledPrompt.render`` /
-               :func:`~core.judges.prompting.render_messages` give the chat messages.
+               :func:`~core.judges.prompting.render_messages` give the chat messages (with
+               image fields: ``image_url`` parts from the
+               :class:`~core.judges.prompting.JudgeImage` values the caller passes).
 ``verdicts``   :func:`~core.judges.verdicts.parse_verdict` (strict: JSON or a last
                ``Verdict: LABEL`` line, labels only through ``Dimension.normalize``) and the
                ``response_format`` JSON schema builder.

@@ -9,6 +9,11 @@ Answer format: a client starts with ``response_format`` (a JSON schema whose ``l
 enum of the labels) when the endpoint's ``structured_output`` is on. If the server answers
 that request with HTTP 400, the same call is sent again in the ``Verdict: LABEL`` form; when
 that one is not refused, the client remembers it and asks every later call in that form.
+
+Messages with images (:class:`~core.judges.prompting.ImagePart`) are sent only to an endpoint
+marked ``vision``; to any other the call fails before a request is made
+(:func:`~core.judges.endpoints.vision_problem`). Error messages never carry an image's
+``data:`` URI (a server may echo the request).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +30,7 @@ from typing import Any, Protocol
 
 import openai
 
-from core.judges.endpoints import Endpoint
+from core.judges.endpoints import Endpoint, vision_problem
 from core.judges.prompting import CompiledPrompt, Message, OutputMode, PromptError
 from core.judges.retry import RetryPolicy, is_retryable_status, parse_retry_after
 from core.judges.verdicts import ParsedVerdict, parse_verdict, verdict_response_format
@@ -38,6 +44,7 @@ NO_KEY = "no-key"
 CHAT_PATH = "/chat/completions"
 _ERROR_CHARS = 500
 _WAIT_SLICE = 0.1  # seconds between checks of the cancel signal while waiting to retry
+_DATA_URI = re.compile(r"(data:[\w.+/-]+;base64,)[A-Za-z0-9+/=]+")
 
 
 class CancelSignal(Protocol):
@@ -181,8 +188,15 @@ class JudgeClient:
                        sample: int = 0, cancel: CancelSignal | None = None) -> Completion:
         """Send ``messages`` (retrying as :attr:`retry` says) and return the raw completion.
 
-        Never raises for a failed request: the :class:`Completion` carries the error.
+        Never raises for a failed request: the :class:`Completion` carries the error (also,
+        without any request made, for images sent to an endpoint not marked vision-capable).
         """
+        if not self.endpoint.vision:
+            fields = list(dict.fromkeys(part.field for message in messages
+                                        for part in message.images))
+            refused = vision_problem(self.endpoint, fields, holder="item")
+            if refused is not None:
+                return Completion(None, None, None, None, None, 0, refused)
         arguments = self._arguments(messages, response_format, sample)
         attempt = 0
         while True:
@@ -262,10 +276,12 @@ class JudgeClient:
                           latency, attempts)
 
     def _scrub(self, message: str) -> str:
-        """The error message without the API key (a server may echo it) and not too long."""
+        """The error message without the API key or an image's base64 (a server may echo
+        them) and not too long."""
         key = self._openai.api_key
         if isinstance(key, str) and key and key != NO_KEY:
             message = message.replace(key, "[API key]")
+        message = _DATA_URI.sub(r"\1…", message)
         return message if len(message) <= _ERROR_CHARS else message[:_ERROR_CHARS] + "…"
 
     async def _wait(self, seconds: float, cancel: CancelSignal | None) -> bool:

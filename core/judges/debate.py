@@ -85,8 +85,7 @@ def _transcript(turns: Sequence[DebateTurn]) -> str:
 
 def _with_turn(item_messages: Sequence[Message], instruction: str) -> list[Message]:
     """The item's messages with ``instruction`` appended to the last one (a user message)."""
-    last = item_messages[-1]
-    return [*item_messages[:-1], Message(last.role, f"{last.content}\n\n{instruction}")]
+    return [*item_messages[:-1], item_messages[-1].with_text(instruction)]
 
 
 async def _speak(call: DebateCall, judge: str, messages: list[Message], where: str) -> str:

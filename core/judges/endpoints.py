@@ -3,13 +3,16 @@
 The API key is never part of an :class:`Endpoint`: the endpoint holds only the *name* of the
 environment variable (or secret) that holds it; the caller reads the key at call time
 (:func:`api_key_from_env`) and hands it to :class:`core.judges.client.JudgeClient`.
+
+Images are sent only to an endpoint marked ``vision`` (off by default: a text-only model would
+fail or, worse, answer without seeing the image); :func:`vision_problem` says why not.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -46,9 +49,13 @@ class Endpoint:
     # Ask for a JSON-schema verdict (response_format) first; the client falls back to the
     # "Verdict:" line by itself if the endpoint rejects it.
     structured_output: bool = True
+    # The model reads images (image_url parts): only then are items with image fields sent.
+    vision: bool = False
 
     def __post_init__(self) -> None:
         _check_base_url(self.base_url)
+        if not isinstance(self.vision, bool):
+            raise EndpointError("vision", f"expected true or false, got {self.vision!r}")
         if not isinstance(self.model, str) or not self.model.strip():
             raise EndpointError("model", "is required")
         if self.api_key_env is not None and not _ENV_NAME.match(self.api_key_env):
@@ -118,3 +125,14 @@ def api_key_from_env(endpoint: Endpoint, environ: Mapping[str, str]) -> str | No
     if not key.strip():
         raise EndpointError("api_key_env", f"the environment variable {endpoint.api_key_env} is not set")
     return key
+
+
+def vision_problem(endpoint: Endpoint, image_fields: Sequence[str], *, holder: str = "project"
+                   ) -> str | None:
+    """Why ``endpoint`` must not be sent the images of ``image_fields`` (those of the project,
+    or of an item: ``holder``): a message naming the endpoint and the fields when there are
+    image fields and the endpoint is not marked vision-capable; None when it may be called."""
+    if endpoint.vision or not image_fields:
+        return None
+    return (f"endpoint {endpoint.model} at {endpoint.base_url} is not marked vision-capable; "
+            f"the {holder} has image fields {', '.join(image_fields)}")

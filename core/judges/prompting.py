@@ -19,16 +19,27 @@ Fields a template may use:
 * ``output_format`` (required): where Docket puts the answer format, which depends on the
   endpoint: a JSON object (``"json"``, with ``response_format``) or a last line
   ``Verdict: LABEL`` (``"verdict"``), each with a rationale first or not (the strategy's).
+
+Image fields (``kind = "image"`` or ``"images"``) are not text: the caller passes their bytes
+as :class:`JudgeImage` values (one, or a list for ``images``) and the user message becomes a
+list of parts (:class:`TextPart`, :class:`ImagePart`; the OpenAI ``image_url`` form with a
+``data:`` URI). Where the user text names an image field (``{image}``) the text is split there
+and the field's images are put in that place, in list order; image fields the text does not
+name are put after the text, in schema order. An image field the item does not have reads
+``(not given)`` where it is named and adds nothing otherwise. Image fields may be named in the
+user message only (system messages carry no images). An item without images gets a plain
+string content, as before.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from core.schema import Dimension, TaskSchema, dimension_values_text
 
@@ -55,15 +66,97 @@ class PromptError(ValueError):
 
 
 @dataclass(frozen=True)
+class JudgeImage:
+    """An image of an item's image field as a judge is sent it: its bytes and MIME type, named
+    by the SHA-256 of the bytes. Shown (repr, previews) by that hash, never by its bytes."""
+
+    sha256: str
+    mime: str
+    data: bytes = field(repr=False, compare=False)
+
+    @cached_property
+    def data_uri(self) -> str:
+        """The ``data:<mime>;base64,...`` URI sent to the endpoint (encoded once per image)."""
+        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+    def describe(self) -> str:
+        """``image/png, 12,345 bytes, sha256 3f2a...``: the image as previews show it."""
+        return f"{self.mime}, {len(self.data):,} bytes, sha256 {self.sha256}"
+
+
+@dataclass(frozen=True)
+class TextPart:
+    """A run of text in a message with images."""
+
+    text: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The OpenAI wire form ``{"type": "text", "text": ...}``."""
+        return {"type": "text", "text": self.text}
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    """One image of the item field ``field`` in a message."""
+
+    field: str
+    image: JudgeImage
+
+    def as_dict(self) -> dict[str, Any]:
+        """The OpenAI wire form ``{"type": "image_url", "image_url": {"url": "data:..."}}``."""
+        return {"type": "image_url", "image_url": {"url": self.image.data_uri}}
+
+
+ContentPart = TextPart | ImagePart
+
+
+@dataclass(frozen=True)
 class Message:
-    """One chat message sent to a judge."""
+    """One chat message sent to a judge: a plain text, or (a user message of an item with
+    images) a tuple of text and image parts in the order they are sent."""
 
     role: Literal["system", "user", "assistant"]
-    content: str
+    content: str | tuple[ContentPart, ...]
 
-    def as_dict(self) -> dict[str, str]:
-        """Return the OpenAI wire form ``{"role": ..., "content": ...}``."""
-        return {"role": self.role, "content": self.content}
+    @property
+    def parts(self) -> tuple[ContentPart, ...]:
+        """The content as parts (a plain text is one text part)."""
+        return (TextPart(self.content),) if isinstance(self.content, str) else self.content
+
+    @property
+    def images(self) -> tuple[ImagePart, ...]:
+        """The image parts, in order (none for a plain text)."""
+        return tuple(part for part in self.parts if isinstance(part, ImagePart))
+
+    @property
+    def text(self) -> str:
+        """The text parts joined, images left out (the whole content for a plain text)."""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text for part in self.content if isinstance(part, TextPart))
+
+    def describe(self) -> str:
+        """The content as text with each image written ``[image FIELD: mime, size, sha256]``
+        where it is sent (what the prompt lab previews; never the image's bytes)."""
+        return "".join(part.text if isinstance(part, TextPart)
+                       else f"[image {part.field}: {part.image.describe()}]"
+                       for part in self.parts)
+
+    def with_text(self, extra: str) -> Message:
+        """This message with ``extra`` added at its end, after a blank line."""
+        if isinstance(self.content, str):
+            return Message(self.role, f"{self.content}\n\n{extra}")
+        *before, last = self.content
+        if isinstance(last, TextPart):
+            return Message(self.role, (*before, TextPart(f"{last.text}\n\n{extra}")))
+        return Message(self.role, (*self.content, TextPart(f"\n\n{extra}")))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the OpenAI wire form ``{"role": ..., "content": ...}``: the content a string,
+        or a list of ``text`` and ``image_url`` parts (images as ``data:`` URIs)."""
+        if isinstance(self.content, str):
+            return {"role": self.role, "content": self.content}
+        return {"role": self.role, "content": [part.as_dict() for part in self.content]}
 
 
 @dataclass(frozen=True)
@@ -222,6 +315,23 @@ def _item_text(value: object) -> str:
     return str(value)
 
 
+def _item_images(name: str, value: object) -> tuple[JudgeImage, ...] | None:
+    """The images of image field ``name`` (None when the item does not have it); raises
+    PromptError for a value that is not image data (e.g. a hash whose image was not loaded)."""
+    if value is None:
+        return None
+    if isinstance(value, JudgeImage):
+        return (value,)
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        bad = next((image for image in value if not isinstance(image, JudgeImage)), None)
+        if bad is None:
+            return tuple(value)
+        value = bad
+    shown = value if isinstance(value, str) else type(value).__name__
+    raise PromptError(f"image field {name!r}: {shown!r} is not image data (the image could not "
+                      "be loaded)")
+
+
 @dataclass(frozen=True)
 class CompiledPrompt:
     """A template validated against a schema, ready to render many items quickly."""
@@ -231,6 +341,8 @@ class CompiledPrompt:
     _system: tuple[_Part, ...] = field(repr=False)
     _user: tuple[_Part, ...] = field(repr=False)
     _used: frozenset[str] = field(repr=False)
+    # The schema's image fields (kind image/images), in schema order.
+    image_fields: tuple[str, ...] = ()
 
     @property
     def reference_guided(self) -> bool:
@@ -247,20 +359,28 @@ class CompiledPrompt:
                ) -> list[Message]:
         """Return the chat messages for ``item`` judged on ``dimension``.
 
-        ``item`` maps field names to text (or a list of texts); ``reference`` is the reference
-        answer for a reference-guided template. Raises :class:`PromptError` when the template
-        needs a reference and none (or a blank one) is given, or for an unknown ``output``.
+        ``item`` maps field names to text (or a list of texts), and image fields to a
+        :class:`JudgeImage` (or a list of them); ``reference`` is the reference answer for a
+        reference-guided template. Images go into the user message as the module docstring
+        says. Raises :class:`PromptError` when the template needs a reference and none (or a
+        blank one) is given, for an image field whose value is not image data, or for an
+        unknown ``output``.
         """
         if output not in OUTPUT_MODES:
             raise PromptError(f"output: unknown answer format {output!r} (formats: "
                               f"{', '.join(OUTPUT_MODES)})")
-        values = {name: _item_text(item.get(name)) for name in self.field_names if name in self._used}
+        images = {name: _item_images(name, item.get(name)) for name in self.image_fields}
+        values = {name: _item_text(item.get(name)) for name in self.field_names
+                  if name in self._used and name not in images}
         if self.reference_guided:
             text = None if reference is None else _item_text(reference)
             if text is None or text == EMPTY:
                 raise PromptError("the template is reference-guided (uses {reference}) but no "
                                   "reference answer was given for this item")
             values["reference"] = text
+        for name, found in images.items():
+            # Shown only where the field is named and has no image to put there.
+            values[name] = NOT_GIVEN if found is None else EMPTY
         values["dimension"] = dimension.title
         values["dimension_description"] = dimension.description
         values["labels"] = labels_text(dimension)
@@ -270,8 +390,36 @@ class CompiledPrompt:
         system = _fill(self._system, values).strip()
         if system:
             messages.append(Message("system", system))
-        messages.append(Message("user", _fill(self._user, values).strip()))
+        messages.append(Message("user", self._user_content(values, images)))
         return messages
+
+    def _user_content(self, values: Mapping[str, str],
+                      images: Mapping[str, tuple[JudgeImage, ...] | None]
+                      ) -> str | tuple[ContentPart, ...]:
+        """The user message's content: a plain string without images, else its parts."""
+        if not any(images.values()):
+            return _fill(self._user, values).strip()
+        parts: list[ContentPart] = []
+        text: list[str] = []
+        for part in self._user:
+            text.append(part.literal)
+            if part.field is None:
+                continue
+            if images.get(part.field):
+                parts.append(TextPart("".join(text)))
+                text = []
+                parts.extend(ImagePart(part.field, image) for image in images[part.field] or ())
+            else:
+                text.append(values[part.field])
+        parts.append(TextPart("".join(text)))
+        if isinstance(parts[0], TextPart):
+            parts[0] = TextPart(parts[0].text.lstrip())
+        if isinstance(parts[-1], TextPart):
+            parts[-1] = TextPart(parts[-1].text.rstrip())
+        named = _fields(self._user)
+        parts.extend(ImagePart(name, image) for name in self.image_fields if name not in named
+                     for image in images[name] or ())
+        return tuple(part for part in parts if not isinstance(part, TextPart) or part.text)
 
 
 def allowed_fields(schema: TaskSchema) -> frozenset[str]:
@@ -283,13 +431,15 @@ def compile_prompt(template: PromptTemplate, schema: TaskSchema) -> CompiledProm
     """Validate ``template`` against ``schema`` and return it ready to render.
 
     Raises :class:`PromptError` naming the message (system/user), the line and the field for an
-    unknown field, a stray brace, or a template without ``{output_format}``.
+    unknown field, a stray brace, a template without ``{output_format}``, or an image field
+    named in the system message.
     """
-    return _compile(template, schema.field_names)
+    return _compile(template, schema.field_names, tuple(f.name for f in schema.image_fields))
 
 
 @lru_cache(maxsize=256)
-def _compile(template: PromptTemplate, field_names: tuple[str, ...]) -> CompiledPrompt:
+def _compile(template: PromptTemplate, field_names: tuple[str, ...],
+             image_fields: tuple[str, ...] = ()) -> CompiledPrompt:
     allowed = frozenset(field_names) | frozenset(PROMPT_FIELDS)
     system = _parse(template.system, allowed, "system message")
     user = _parse(template.user, allowed, "user message")
@@ -297,7 +447,12 @@ def _compile(template: PromptTemplate, field_names: tuple[str, ...]) -> Compiled
     if "output_format" not in used:
         raise PromptError("user message: the template must contain {output_format}, where Docket "
                           "puts the answer format (a JSON object or a last 'Verdict: LABEL' line)")
-    return CompiledPrompt(template, field_names, system, user, frozenset(used))
+    in_system = [name for name in image_fields if name in _fields(system)]
+    if in_system:
+        shown = ", ".join("{" + name + "}" for name in in_system)
+        raise PromptError(f"system message: image field {shown} can only be placed in the user "
+                          "message (images are sent as parts of the user message)")
+    return CompiledPrompt(template, field_names, system, user, frozenset(used), image_fields)
 
 
 def render_messages(template: PromptTemplate, schema: TaskSchema, item: Mapping[str, object],

@@ -6,6 +6,8 @@
 object its schema asks for (``{"rationale": ..., "label": ...}`` or ``{"label": ...}``); without
 one it is a short rationale and a last line ``Verdict: LABEL``. Usage counts are words:
 ``prompt_tokens`` = words in all message contents, ``completion_tokens`` = words in the content.
+A content given as a list of parts (text and ``image_url``, a vision request) reads as the
+text of its text parts.
 
 A request asking for paraphrases (the consistency probes' generator: "Write K paraphrases" and
 the question between ``<question>`` tags in the last user message) is answered with K numbered
@@ -52,6 +54,21 @@ _ANSWER = re.compile(r"<<answer:([^>]+)>>")
 _PARAPHRASES = re.compile(r"Write (\d+) paraphrases.*?<question>(.*?)</question>", re.DOTALL)
 
 
+def content_text(content: object) -> str:
+    """The text of a message content: the string itself, or a list of parts' ``text`` parts
+    joined (images left out)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content
+                       if isinstance(part, dict) and part.get("type") == "text")
+    return ""
+
+
+def _texts(body: dict[str, Any], role: str) -> list[str]:
+    return [content_text(m.get("content")) for m in body.get("messages", []) if m.get("role") == role]
+
+
 @dataclass
 class Fault:
     """A scripted misbehaviour; ``times`` None means every matching request."""
@@ -74,9 +91,8 @@ class Recorded:
 
     @property
     def user_text(self) -> str:
-        """The content of the last user message."""
-        messages = (self.body or {}).get("messages") or []
-        users = [m.get("content", "") for m in messages if m.get("role") == "user"]
+        """The text of the last user message."""
+        users = _texts(self.body or {}, "user")
         return users[-1] if users else ""
 
 
@@ -92,7 +108,7 @@ class _State:
 
 def expected_label(body: dict[str, Any]) -> str:
     """The label this server answers for a request body (see the module docstring)."""
-    users = [m.get("content", "") for m in body.get("messages", []) if m.get("role") == "user"]
+    users = _texts(body, "user")
     match = _EXPECT.search(users[-1] if users else "")
     if match:
         return match.group(1)
@@ -115,7 +131,7 @@ def word_count(text: str) -> int:
 
 def _paraphrases(body: dict[str, Any]) -> str | None:
     """The answer to a paraphrase request, or None for any other request."""
-    users = [m.get("content", "") for m in body.get("messages", []) if m.get("role") == "user"]
+    users = _texts(body, "user")
     asked = _PARAPHRASES.search(users[-1] if users else "")
     if asked is None:
         return None
@@ -125,11 +141,10 @@ def _paraphrases(body: dict[str, Any]) -> str | None:
 
 def _own_answer(body: dict[str, Any]) -> str | None:
     """The answer to a "what would you answer?" request, or None for any other request."""
-    messages = body.get("messages", [])
-    systems = [m.get("content", "") for m in messages if m.get("role") == "system"]
+    systems = _texts(body, "system")
     if not systems or not systems[0].startswith("Answer the question"):
         return None
-    users = [m.get("content", "") for m in messages if m.get("role") == "user"]
+    users = _texts(body, "user")
     found = _ANSWER.search(users[-1] if users else "")
     return found.group(1) if found else "I do not know"
 
@@ -156,7 +171,7 @@ def _content(body: dict[str, Any], unparseable: bool) -> str:
 
 def completion_body(body: dict[str, Any], content: str) -> bytes:
     """The JSON of a chat completion answering ``body`` with ``content``."""
-    prompt_words = sum(word_count(m.get("content") or "") for m in body.get("messages", []))
+    prompt_words = sum(word_count(content_text(m.get("content"))) for m in body.get("messages", []))
     return json.dumps({
         "id": "chatcmpl-fake", "object": "chat.completion", "created": 0,
         "model": body.get("model", "fake"),

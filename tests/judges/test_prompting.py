@@ -3,6 +3,7 @@ reference only when reference-guided, and (user-edited) templates are validated 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 
 import pytest
@@ -12,6 +13,7 @@ from core.judges.prompting import (
     NOT_GIVEN,
     PROMPT_DIR,
     STRATEGIES,
+    JudgeImage,
     PromptError,
     PromptTemplate,
     builtin_prompt,
@@ -27,13 +29,17 @@ ITEM_REFERENCE_FIELD = "ITEM-REFERENCE-FIELD-2b9c"  # correctness items carry on
 
 
 def item_for(template: str) -> dict[str, object]:
-    """Distinctive texts for every field of a built-in template (the thematic source a list)."""
+    """Distinctive texts for every field of a built-in template (the thematic source a list),
+    an image for each image field."""
     schema = TEMPLATES[template]
     item: dict[str, object] = {name: f"TEXT-OF-{name.upper()}-{template}" for name in schema.field_names}
     if template == "thematic_alignment":
         item["source"] = ["FIRST-SOURCE text", "SECOND-SOURCE text"]
     if "reference" in item:
         item["reference"] = ITEM_REFERENCE_FIELD
+    for spec in schema.image_fields:
+        item[spec.name] = JudgeImage(hashlib.sha256(spec.name.encode()).hexdigest(), "image/png",
+                                     spec.name.encode())
     return item
 
 
@@ -52,9 +58,13 @@ def test_every_shipped_prompt_shows_the_item_and_the_reference_only_when_referen
         messages = render_messages(prompt.template, schema, item, dimension, reference=REFERENCE,
                                    output=output)
         assert [m.role for m in messages] == ["system", "user"]
-        user = messages[1].content
+        user = messages[1].text
+        # Every image field is sent as an image where the shipped text names it, never as text.
+        assert [(part.field, part.image) for part in messages[1].images] == [
+            (spec.name, item[spec.name]) for spec in schema.image_fields]
+        assert isinstance(messages[1].content, str) is (not schema.image_fields)
         for name, value in item.items():
-            if name == "reference":
+            if name == "reference" or isinstance(value, JudgeImage):
                 continue
             texts = value if isinstance(value, list) else [value]
             assert all(text in user for text in texts), (name, user)
@@ -210,9 +220,6 @@ def test_every_shipped_text_file_is_used():
     used = {"output/json.txt", "output/json_rationale.txt", "output/verdict.txt",
             "output/verdict_rationale.txt", "debate/argue.txt", "debate/final.txt"}
     used |= {f"strategies/{name}.txt" for name in STRATEGIES}
-    # image_scoring has no texts of its own yet (judges on images are a later part of issue 18):
-    # it gets the generic item block, like a custom schema.
-    used |= {f"{name}/{part}.txt" for name in TEMPLATES if name != "image_scoring"
-             for part in ("system", "item", "reference")}
+    used |= {f"{name}/{part}.txt" for name in TEMPLATES for part in ("system", "item", "reference")}
     shipped = {str(path.relative_to(PROMPT_DIR)) for path in PROMPT_DIR.rglob("*.txt")}
     assert shipped == used

@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 
 from core.schema import schema_to_dict
 from core.templates import TEMPLATES
+from storage.judges import get_judge
 from storage.migrations import MIGRATIONS, SCHEMA_VERSION, SchemaTooNewError, migrate, schema_version
 from tests.storage.legacy_schema import recreate_as_version_1, schema_shape
 
@@ -37,7 +38,7 @@ def test_schema_version_is_the_newest_migration_step() -> None:
     # A bump must come with a migration step, and the steps must leave no gap;
     # test_a_version_1_database_upgrades_to_the_current_schema below then checks them against
     # a fresh database.
-    assert SCHEMA_VERSION == 18
+    assert SCHEMA_VERSION == 19
     assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
 
 
@@ -249,3 +250,23 @@ def test_version_18_links_each_project_to_the_stored_images_its_items_reference(
     with db.read() as session:
         links = session.execute(text("SELECT project_id, sha256 FROM project_image")).all()
     assert [tuple(link) for link in links] == [(1, stored)]
+
+
+def test_version_19_marks_judges_defined_before_as_not_vision_capable(db) -> None:
+    recreate_as_version_1(db)
+    migrate(db, target=18)
+    with db.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO judge_definition (name, kind, base_url, model, timeout_s, "
+            "structured_output, strategy, reference_guided, created_at) VALUES ('old', 'llm', "
+            "'http://127.0.0.1:9/v1', 'm', 60, TRUE, 'direct', FALSE, CURRENT_TIMESTAMP)"))
+
+    assert migrate(db) == 18
+
+    with db.read() as session:
+        vision = session.execute(text("SELECT vision FROM judge_definition")).scalar_one()
+        column = {c["name"]: c for c in inspect(session.connection()).get_columns(
+            "judge_definition")}["vision"]
+    assert vision in (False, 0) and not column["nullable"]
+    with db.read() as session:
+        assert get_judge(session=session, name="old").spec.vision is False
