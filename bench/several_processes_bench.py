@@ -191,7 +191,7 @@ async def drive(url: str, servers: list[Server], names: list[str], project_id: i
             for _ in range(saves):
                 if think_ms:
                     await asyncio.sleep(think_ms * rng.uniform(0.5, 1.5) / 1000)
-                rounds.append(await ws_save_and_next(client))
+                rounds.append((await ws_save_and_next(client)).round_trip_ms)
             return rounds
 
         start = time.perf_counter()

@@ -80,8 +80,9 @@ class PageState:
     ``widgets`` maps a user key to the widget drawn with it most recently; ``errors`` collects
     the text of ``st.error`` / exception elements of the last run, ``drawn`` the user keys of
     the widgets it drew, ``html`` the bodies of its ``st.html`` elements (scripts the browser
-    would run, e.g. Docket's session-cookie exchange); ``session_id`` is the id the server
-    gave the session.
+    would run, e.g. Docket's session-cookie exchange), ``markdown`` the bodies of its
+    ``st.markdown`` elements (what the browser would fetch for a markdown image, say);
+    ``session_id`` is the id the server gave the session.
     """
 
     page_name: str = ""
@@ -92,6 +93,7 @@ class PageState:
     errors: list[str] = field(default_factory=list)
     drawn: set[str] = field(default_factory=set)
     html: list[str] = field(default_factory=list)
+    markdown: list[str] = field(default_factory=list)
 
     def rerun(self, widget_states: Iterable[WidgetState] = (), *, fragment_id: str = ""
               ) -> BackMsg:
@@ -156,6 +158,9 @@ class PageState:
         if kind == "html":
             self.html.append(element.html.body)
             return
+        if kind == "markdown":
+            self.markdown.append(element.markdown.body)
+            return
         proto = getattr(element, kind, None) if kind else None
         element_id = getattr(proto, "id", "") if proto is not None else ""
         key = user_key(element_id) if isinstance(element_id, str) else None
@@ -167,12 +172,13 @@ class PageState:
 
 @dataclass(frozen=True)
 class RunResult:
-    """One finished run: its ``script_finished`` status, the round trip (ms) and how many
-    messages came back."""
+    """One finished run: its ``script_finished`` status, the round trip (ms), how many
+    messages came back and their bytes (as received over the websocket)."""
 
     status: int
     round_trip_ms: float
     messages: int
+    received_bytes: int
 
 
 def page_cookies(base_url: str, headers: Mapping[str, str] | None = None) -> str:
@@ -231,22 +237,25 @@ class StreamlitClient:
         """
         import asyncio
 
-        self.state.errors, self.state.drawn, self.state.html = [], set(), []
+        self.state.errors, self.state.drawn = [], set()
+        self.state.html, self.state.markdown = [], []
         start = time.perf_counter()
         await self._socket.send(message.SerializeToString())
-        count = 0
+        count = received = 0
         async with asyncio.timeout(timeout):
             while True:
+                frame = await self._socket.recv()
                 forward = ForwardMsg()
-                forward.ParseFromString(await self._socket.recv())
+                forward.ParseFromString(frame)
                 count += 1
+                received += len(frame)
                 status = self.state.apply(forward)
                 if status is None or status == FINISHED_EARLY_FOR_RERUN:
                     continue
                 elapsed = (time.perf_counter() - start) * 1000
                 if status == FINISHED_WITH_COMPILE_ERROR or self.state.errors:
                     raise ClientError("the run failed: " + " | ".join(self.state.errors))
-                return RunResult(status, elapsed, count)
+                return RunResult(status, elapsed, count, received)
 
     async def press(self, key: str, extra: Mapping[str, str] | None = None) -> RunResult:
         """Click the button with user key ``key`` (see :meth:`PageState.press`)."""

@@ -100,3 +100,12 @@ def test_html_bodies_are_kept_apart_from_widgets():
     state.apply(script)
     assert state.html == ['<script>fetch("/_docket/session", {body: "t"})</script>']
     assert state.widgets == {} and state.drawn == set()
+
+
+def test_markdown_bodies_are_kept_per_run_apart_from_widgets():
+    state = PageState()
+    image = ForwardMsg()
+    image.delta.new_element.markdown.body = "![image 1](/_docket/image/" + "ab" * 32 + ")"
+    state.apply(image)
+    assert state.markdown == ["![image 1](/_docket/image/" + "ab" * 32 + ")"]
+    assert state.html == [] and state.widgets == {} and state.drawn == set()
