@@ -680,6 +680,7 @@ def export_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments of ``export``."""
     from core.charts.model import DEFAULT_MIN_PAIR_ITEMS
     from core.export.gold import DEFAULT_MIN_LABELS, POLICIES
+    from core.export.preferences import PAIRS
     from core.export.registry import FORMATS, KINDS
 
     parser.add_argument("kind", choices=list(KINDS),
@@ -698,10 +699,16 @@ def export_arguments(parser: argparse.ArgumentParser) -> None:
                              "of the human labels (default %(default)s)")
     parser.add_argument("--min-labels", type=int, default=DEFAULT_MIN_LABELS, metavar="K",
                         help="human labels an item needs for a unanimous/majority gold "
-                             "(default %(default)s)")
+                             "(rankings: human orders for a Borda gold; default %(default)s)")
+    parser.add_argument("--min-tau", type=float, metavar="T",
+                        help="rankings: least mean pairwise Kendall tau-b of an item's human "
+                             "orders for a Borda gold (default: no floor)")
     parser.add_argument("--dimension", help="preferences from ratings: the dimension to rank by")
     parser.add_argument("--margin", type=float, default=1.0,
                         help="preferences from ratings: smallest score gap (default %(default)s)")
+    parser.add_argument("--pairs", choices=PAIRS, default="all",
+                        help="preferences from rankings: every implied pair of the gold order "
+                             "or adjacent ones only (default %(default)s)")
     parser.add_argument("--jury", type=jury_option, action="append", default=[],
                         metavar="NAME=JUDGE,JUDGE,...", help="labels/report: add a jury")
     parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
@@ -727,8 +734,9 @@ def cmd_export(args: argparse.Namespace, db: Database) -> int:
         raise MetricsInputError("--jury: each jury needs its own name")
     fmt = args.format or KINDS[args.kind].formats[0]
     request = ExportRequest(kind=args.kind, fmt=fmt,
-                            policy=GoldPolicy(args.policy, args.min_labels),
-                            dimension=args.dimension, margin=args.margin, juries=juries,
+                            policy=GoldPolicy(args.policy, args.min_labels, args.min_tau),
+                            dimension=args.dimension, margin=args.margin, pairs=args.pairs,
+                            juries=juries,
                             n_resamples=args.bootstrap, seed=args.seed,
                             min_pair_items=args.min_pair_items)
     summary = export_project(db, project_name=args.project, request=request, path=args.output,

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import streamlit as st
@@ -26,7 +27,7 @@ from components.dashboard_filters import stored_juries
 from components.review_project import choose_project
 from core.charts.model import DEFAULT_MIN_PAIR_ITEMS, MIN_PAIR_ITEMS_HELP
 from core.export.gold import DEFAULT_MIN_LABELS, POLICIES, GoldPolicy
-from core.export.preferences import preference_source
+from core.export.preferences import PAIRS, preference_source
 from core.export.registry import KINDS, default_file_name
 from core.export.writers import ExportError, sweep_temporary_files
 from core.metrics import MetricsInputError
@@ -54,6 +55,11 @@ POLICY_HELP = {
     "majority": "Adjudicated, else the most frequent human label, if no other label ties "
                 "with it (with at least K labels).",
 }
+RANKING_POLICY_HELP = ("Rankings: the adjudicated order, else (unanimous and majority alike) the "
+                       "Borda consensus of at least K human orders whose mean pairwise Kendall "
+                       "τ-b reaches this floor (empty: no floor; 1: every order the same).")
+PAIRS_HELP = {"all": "every pair the order implies: n(n−1)/2 per item",
+              "adjacent": "each response with the next one down: n−1 per item"}
 
 
 def render_export(db: Database, user: UserInfo) -> None:
@@ -83,6 +89,7 @@ def _request_form(project: ProjectInfo, kind: str, juries: tuple[tuple[str, Jury
     with st.form(f"export.form.{kind}"):
         fmt = st.radio("Format", KINDS[kind].formats, horizontal=True, key=f"export.format.{kind}")
         policy, min_labels, dimension, margin = "majority", DEFAULT_MIN_LABELS, None, 1.0
+        min_tau, pairs = None, "all"
         n_resamples, seed, min_pair_items = 1000, 0, DEFAULT_MIN_PAIR_ITEMS
         if kind in ("gold", "preferences"):
             left, right = st.columns([3, 1])
@@ -91,8 +98,12 @@ def _request_form(project: ProjectInfo, kind: str, juries: tuple[tuple[str, Jury
                                 help=" ".join(f"**{p}**: {POLICY_HELP[p]}" for p in POLICIES))
             min_labels = right.number_input("K (least human labels)", 1, 50, DEFAULT_MIN_LABELS,
                                             key="export.min_labels")
+            if any(d.is_ranking for d in project.schema.dimensions):
+                min_tau = st.number_input("Least mean τ-b of the human orders (rankings)", -1.0,
+                                          1.0, value=None, step=0.1, key="export.min_tau",
+                                          placeholder="no floor", help=RANKING_POLICY_HELP)
         if kind == "preferences":
-            dimension, margin = _preference_options(project)
+            dimension, margin, pairs = _preference_options(project)
         if kind in ("labels", "report"):
             st.caption("The project's juries are included: " + "; ".join(
                 f"**{escape_markdown(name)}** ({jury.rule} of "
@@ -111,8 +122,10 @@ def _request_form(project: ProjectInfo, kind: str, juries: tuple[tuple[str, Jury
         if not st.form_submit_button("Prepare export", type="primary", icon=":material/download:"):
             return None
     try:
-        return ExportRequest(kind=kind, fmt=fmt, policy=GoldPolicy(policy, int(min_labels)),
-                             dimension=dimension, margin=float(margin),
+        return ExportRequest(kind=kind, fmt=fmt,
+                             policy=GoldPolicy(policy, int(min_labels),
+                                               None if min_tau is None else float(min_tau)),
+                             dimension=dimension, margin=float(margin), pairs=pairs,
                              n_resamples=int(n_resamples), seed=int(seed),
                              min_pair_items=int(min_pair_items))
     except ExportError as exc:
@@ -120,18 +133,29 @@ def _request_form(project: ProjectInfo, kind: str, juries: tuple[tuple[str, Jury
         return None
 
 
-def _preference_options(project: ProjectInfo) -> tuple[str | None, float]:
+def _preference_options(project: ProjectInfo) -> tuple[str | None, float, str]:
+    """The preference options the task's pairing rule takes: ``(dimension, margin, pairs)``."""
     try:
         source, default = preference_source(project.schema)
     except ExportError as exc:
         st.warning(str(exc))
-        return None, 1.0
+        return None, 1.0, "all"
+    if source == "ranking":
+        ranked = [d.name for d in project.schema.dimensions if d.is_ranking]
+        dimension = (st.selectbox("Pairs from the ranking", ranked, key="export.dimension")
+                     if len(ranked) > 1 else default)
+        pairs = st.radio("Pairs from each gold ranking", PAIRS, horizontal=True,
+                         key="export.pairs", help=" ".join(f"**{p}**: {PAIRS_HELP[p]}."
+                                                           for p in PAIRS))
+        st.caption("From each item's gold order the better-ranked response is chosen. Text "
+                   "responses only: ranked images have no text for DPO (export gold instead).")
+        return dimension, 1.0, pairs
     if source != "rating":
         st.caption(f"Pairs from **{source}**: " + (
             "the gold preference is chosen, ties are left out." if source == "pairwise" else
             "the gold (or item) reference answer is chosen over a response the gold label "
             "rejects."))
-        return None, 1.0
+        return None, 1.0, "all"
     rated = [d.name for d in project.schema.dimensions if d.scale in ("ordinal", "interval")]
     left, right = st.columns(2)
     dimension = left.selectbox("Rank responses by", rated, index=rated.index(default),
@@ -139,7 +163,7 @@ def _preference_options(project: ProjectInfo) -> tuple[str | None, float]:
     margin = right.number_input("Smallest score gap", 0.5, 100.0, 1.0, step=0.5,
                                 key="export.margin")
     st.caption("Responses to the same prompt are paired; the higher-rated one is chosen.")
-    return dimension, margin
+    return dimension, margin, "all"
 
 
 def export_root() -> Path:
@@ -287,9 +311,21 @@ def _preview(path: Path, fmt: str) -> pd.DataFrame | None:
     return frame.map(_preview_cell)
 
 
+def _preview_json(value: Any) -> Any:
+    """What the preview shows of a value JSON has no type for: embedded image bytes as their
+    size, nested Parquet lists as lists."""
+    if isinstance(value, bytes):
+        return f"<{len(value):,} bytes>"
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
 def _preview_cell(value: Any) -> Any:
+    if isinstance(value, np.ndarray):  # a Parquet list column (an order, texts) in pandas
+        value = value.tolist()
     if isinstance(value, list | dict):
-        value = json.dumps(value, ensure_ascii=False)
+        value = json.dumps(value, ensure_ascii=False, default=_preview_json)
     if isinstance(value, str) and len(value) > 200:
         return value[:200] + "…"
     return value

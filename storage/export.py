@@ -24,8 +24,13 @@ from core import DOCKET_VERSION
 from core.audit import AuditOptions, AuditReport, audit_dimension
 from core.charts.model import DEFAULT_MIN_PAIR_ITEMS
 from core.export.gold import GoldPolicy, gold_columns
-from core.export.labels import LABEL_COLUMNS
-from core.export.preferences import PREFERENCE_COLUMNS, PairStats, preference_pairs
+from core.export.labels import label_columns
+from core.export.preferences import (
+    PREFERENCE_COLUMNS,
+    PairStats,
+    preference_pairs,
+    preference_source,
+)
 from core.export.registry import check_request
 from core.export.report import write_report
 from core.export.writers import ExportError, WrittenFile, columns_of, write_table
@@ -62,8 +67,9 @@ class ExportRequest:
     """What to export: ``kind`` (gold, labels, preferences, report) as ``fmt``.
 
     ``policy`` decides gold (gold and preferences). ``dimension``/``margin`` pick the rating
-    pairs of preferences. ``juries`` (name -> judges) add jury rows to labels and the report,
-    besides the project's stored juries (:mod:`storage.juries`), which are always included.
+    pairs of preferences; ``pairs`` (``all`` or ``adjacent``) the pairs a gold ranking gives.
+    ``juries`` (name -> judges) add jury rows to labels and the report, besides the project's
+    stored juries (:mod:`storage.juries`), which are always included.
     ``n_resamples``/``seed`` are the report's bootstrap settings; ``min_pair_items`` the
     items an annotator pair must share to count in its human range.
     """
@@ -73,6 +79,7 @@ class ExportRequest:
     policy: GoldPolicy = field(default_factory=GoldPolicy)
     dimension: str | None = None
     margin: float = 1.0
+    pairs: str = "all"
     juries: Mapping[str, Sequence[str]] = field(default_factory=dict)
     n_resamples: int = 1000
     seed: int = 0
@@ -150,6 +157,9 @@ def _metadata(project: ProjectInfo, request: ExportRequest, now: datetime) -> di
     if request.kind in ("gold", "preferences"):
         metadata["policy"] = {"name": request.policy.name, "min_labels": request.policy.min_labels,
                               "description": request.policy.describe()}
+        if any(dimension.is_ranking for dimension in project.schema.dimensions):
+            metadata["policy"].update(min_tau=request.policy.min_tau,
+                                      rankings=request.policy.describe_rankings())
     if request.kind == "preferences":
         metadata["margin"] = request.margin
     if request.juries:
@@ -184,9 +194,11 @@ def _export_preferences(session: Session, project: ProjectInfo, request: ExportR
                         path: Path | str, metadata: dict[str, Any]) -> ExportSummary:
     skipped: dict[str, int] = {}
     stats = PairStats()
+    if preference_source(project.schema, request.dimension)[0] == "ranking":
+        metadata["pairs"] = request.pairs
     rows = gold_rows(session, project, request.policy, skipped)
     pairs = preference_pairs(rows, project.schema, stats, dimension=request.dimension,
-                             margin=request.margin)
+                             margin=request.margin, pairs=request.pairs)
     written = write_table(path, request.fmt, PREFERENCE_COLUMNS,
                           (columns_of(batch, PREFERENCE_COLUMNS) for batch in _batched(pairs)),
                           metadata)
@@ -212,7 +224,7 @@ def _batched(rows: Iterator[dict[str, Any]], size: int = BATCH_ROWS
 def _export_labels(session: Session, project: ProjectInfo, request: ExportRequest,
                    path: Path | str, metadata: dict[str, Any]) -> ExportSummary:
     stored = {jury.name: jury.jury for jury in list_juries(session=session, project_id=project.id)}
-    written = write_table(path, request.fmt, LABEL_COLUMNS,
+    written = write_table(path, request.fmt, label_columns(project.schema),
                           label_batches(session, project, request.juries, stored=stored), metadata)
     return ExportSummary(written, {})
 

@@ -29,6 +29,7 @@ from core.export.gold import (
     Adjudicated,
     GoldPolicy,
     decide_counts,
+    decide_ranking,
     decide_reference,
     decision_columns,
     gold_columns,
@@ -36,6 +37,7 @@ from core.export.gold import (
 from core.export.stored_json import stored_json_value, strict_json_texts
 from core.export.writers import Batch, EncodedRows, encode_json_object, jsonl_members
 from core.metrics import MetricsInputError
+from core.rank_order import Order, RankingError, order_of
 from core.schema import Dimension, TaskSchema, format_number
 from storage.export_sql import (
     cursor_batches,
@@ -244,10 +246,70 @@ def _dimension_gold(counts: np.ndarray, names: list[str], dimension: str, policy
     return [labels, method, annotators, agreeing, decided_by, decided_at]
 
 
+_HUMAN_ORDERS = (
+    "SELECT a.item_id, a.label FROM annotation a "
+    "WHERE a.item_id IN (SELECT id FROM item WHERE project_id = :project) "
+    "AND a.dimension = :dimension ORDER BY a.item_id, a.user_id")
+
+
+def _human_orders(session: Session, project_id: int, dimension: Dimension
+                  ) -> dict[int, list[Order]]:
+    """The human orders on ranking ``dimension`` by item id. Raises
+    :class:`~core.metrics.MetricsInputError` for a stored label that is no order."""
+    orders: dict[int, list[Order]] = defaultdict(list)
+    parsed: dict[str, Order] = {}  # few distinct orders (24 of 4 responses): each parsed once
+    for rows in cursor_batches(session, _HUMAN_ORDERS, {"project": project_id,
+                                                        "dimension": dimension.name}):
+        for item_id, label in rows:
+            order = parsed.get(label)
+            if order is None:
+                order = parsed[label] = _stored_order(label, dimension)
+            orders[item_id].append(order)
+    return orders
+
+
+def _stored_order(label: str, dimension: Dimension) -> Order:
+    try:
+        return order_of(label)
+    except RankingError as exc:
+        raise MetricsInputError(f"stored label {label!r} of ranking dimension "
+                                f"{dimension.name!r} is not an order: {exc}") from None
+
+
+def _ranking_gold(session: Session, project_id: int, dimension: Dimension, policy: GoldPolicy,
+                  adjudicated: Mapping[int, Mapping[str, Adjudicated]],
+                  row_of: Mapping[int, int], item_rows: np.ndarray) -> list[list[Any]]:
+    """The seven gold columns of ranking ``dimension`` (order, method, annotators, agreeing,
+    mean τ-b, decided_by, decided_at) for every item: per item with human orders or an
+    adjudicated order, :func:`core.export.gold.decide_ranking`."""
+    orders = _human_orders(session, project_id, dimension)
+    rulings = {item_id: ruling for item_id, by_dimension in adjudicated.items()
+               if (ruling := by_dimension.get(dimension.name)) is not None
+               and ruling.label is not None and item_id in row_of}
+    columns: list[list[Any]] = [[None] * len(item_rows) for _ in range(7)]
+    rows = _rows_of(item_rows, orders.keys()) | {item_id: row_of[item_id] for item_id in rulings}
+    for item_id, row in rows.items():
+        ruling = rulings.get(item_id)
+        try:
+            gold = decide_ranking(orders.get(item_id, []), policy, None if ruling is None else
+                                  _stored_order(ruling.label or "", dimension))
+        except RankingError as exc:
+            raise MetricsInputError(f"ranking dimension {dimension.name!r}: {exc}") from None
+        if gold.order is None:
+            continue
+        for column, value in enumerate((gold.order, gold.method, gold.annotators, gold.agreeing,
+                                        gold.mean_tau)):
+            columns[column][row] = value
+        if ruling is not None:
+            columns[5][row], columns[6][row] = ruling.decided_by, ruling.decided_at
+    return columns
+
+
 def gold_table(session: Session, project: ProjectInfo, policy: GoldPolicy) -> GoldTable:
     """The gold of every item of the project under ``policy`` (see :mod:`core.export.gold`):
-    per dimension the six decision columns, then (tasks with gold references) the reference
-    answer and its source, then the adjudication note."""
+    per dimension its decision columns (:func:`core.export.gold.dimension_columns`), then
+    (tasks with gold references) the reference answer and its source, then the adjudication
+    note."""
     schema = project.schema
     adjudicated = _adjudicated(session, project.id)
     reference_dim = reference_dimension(schema)
@@ -256,14 +318,17 @@ def gold_table(session: Session, project: ProjectInfo, policy: GoldPolicy) -> Go
     item_rows = _project_item_ids(session, project.id)
     row_of = _rows_of(item_rows, adjudicated.keys() | proposals.keys() | kept.keys())
     columns: list[list[Any]] = []
-    for dimension in schema.dimensions:
-        counts, names = _label_counts(session, project.id, dimension, item_rows)
-        columns.extend(_dimension_gold(counts, names, dimension.name, policy, adjudicated,
-                                       row_of))
     n_items = len(item_rows)
     keep = np.zeros(n_items, dtype=bool)
-    for labels in columns[::6]:
-        keep |= np.array([label is not None for label in labels], dtype=bool)
+    for dimension in schema.dimensions:
+        if dimension.is_ranking:
+            decided = _ranking_gold(session, project.id, dimension, policy, adjudicated, row_of,
+                                    item_rows)
+        else:
+            counts, names = _label_counts(session, project.id, dimension, item_rows)
+            decided = _dimension_gold(counts, names, dimension.name, policy, adjudicated, row_of)
+        keep |= np.array([label is not None for label in decided[0]], dtype=bool)
+        columns.extend(decided)
     if reference_dim:
         answers: list[Any] = [None] * n_items
         sources: list[Any] = [None] * n_items

@@ -14,12 +14,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from core.export.labels import LABEL_COLUMNS, chosen_rejected, jury_label_rows
+from core.export.labels import chosen_rejected, jury_label_rows, label_columns
 from core.export.preferences import pair_models
 from core.export.writers import columns_of
+from core.metrics import MetricsInputError
 from core.metrics.consensus import Jury, as_jury, jury_verdict
 from core.metrics.ratings import JUDGE
 from core.metrics.views import is_preference
+from core.rank_order import Order, RankingError, order_of
 from storage.audit import load_item_facts
 from storage.export_sql import cursor_batches
 from storage.juries import usable_juries
@@ -87,6 +89,30 @@ class _PairModels:
         return [[p[0] for p in pairs], [p[1] for p in pairs]]
 
 
+class _Orders:
+    """The ``order`` column of a batch (tasks with a ranking dimension): each ranking row's
+    stored label as its order, None on the other dimensions' rows and for no label."""
+
+    def __init__(self, project: ProjectInfo) -> None:
+        self.ranked = {d.name for d in project.schema.dimensions if d.is_ranking}
+
+    def column(self, dimensions: Sequence[str], labels: Sequence[str | None]
+               ) -> list[list[Order | None]]:
+        """``[orders]``, or ``[]`` for a task without rankings (no ``order`` column)."""
+        if not self.ranked:
+            return []
+        return [[self._order(label, dimension) if dimension in self.ranked and label is not None
+                 else None for dimension, label in zip(dimensions, labels, strict=True)]]
+
+    @staticmethod
+    def _order(label: str, dimension: str) -> Order:
+        try:
+            return order_of(label)
+        except RankingError as exc:
+            raise MetricsInputError(f"stored label {label!r} of ranking dimension "
+                                    f"{dimension!r} is not an order: {exc}") from None
+
+
 def _error_tags(session: Session, project_id: int) -> dict[tuple[str, str, str], list[str]]:
     """``(item id, judge, dimension) -> categories`` of the project's tagged verdicts (few:
     admins tag them one by one, so one dict beats a join repeated for every verdict row)."""
@@ -102,18 +128,21 @@ def _error_tags(session: Session, project_id: int) -> dict[tuple[str, str, str],
 def label_batches(session: Session, project: ProjectInfo,
                   juries: Mapping[str, Sequence[str]], *,
                   stored: Mapping[str, Jury] | None = None) -> Iterator[list[list[Any]]]:
-    """Yield batches of the labels export's columns (:data:`LABEL_COLUMNS`): every human label,
+    """Yield batches of the labels export's columns (:func:`~core.export.labels.label_columns`
+    of the project's task): every human label,
     every judge verdict (all samples), then each jury's verdict per dimension; ordered by item
     within each kind. ``stored`` juries (the project's) are left out of a dimension a member
     has no verdict on; ``juries`` given for this export must fit every dimension
     (:class:`~core.metrics.MetricsInputError` naming the unknown judge otherwise)."""
     params = {"project": project.id}
     pairs = _PairModels(project)
+    orders = _Orders(project)
     for rows in cursor_batches(session, _HUMANS, params):
         (item, dimension, rater, label, blind, revision, comment, confidence, source, created,
          updated, metadata) = (list(column) for column in zip(*rows, strict=True))
         nothing = [None] * len(rows)
-        yield [item, dimension, ["human"] * len(rows), rater, label, nothing, _flags(blind),
+        yield [item, dimension, ["human"] * len(rows), rater, label,
+               *orders.column(dimension, label), nothing, _flags(blind),
                revision, comment, [None if c is None else float(c) for c in confidence],
                nothing, source, _timestamps(created), _timestamps(updated),
                *pairs.columns(dimension, label, metadata), nothing]
@@ -124,10 +153,14 @@ def label_batches(session: Session, project: ProjectInfo,
         nothing = [None] * len(rows)
         created = _timestamps(created)
         tagged = [tags.get(key, []) for key in zip(item, rater, dimension, strict=True)]
-        yield [item, dimension, ["judge"] * len(rows), rater, label, sample, nothing, nothing,
+        yield [item, dimension, ["judge"] * len(rows), rater, label,
+               *orders.column(dimension, label), sample, nothing, nothing,
                nothing, nothing, rationale, ["import"] * len(rows), created, created,
                *pairs.columns(dimension, label, metadata), tagged]
+    columns = label_columns(project.schema)
     for dimension in project.schema.dimensions if juries or stored else ():
+        if dimension.is_ranking:  # a jury verdict is a label, vote or mean: none for orders
+            continue
         ratings = load_ratings(session=session, project_id=project.id, dimension=dimension)
         models = None
         if dimension.name in pairs.dimensions:
@@ -140,4 +173,4 @@ def label_batches(session: Session, project: ProjectInfo,
             rows = jury_label_rows(name, members.members, dimension, ratings.item_ids,
                                    verdict.values, models)
             if rows:
-                yield columns_of(rows, LABEL_COLUMNS)
+                yield columns_of(rows, columns)

@@ -162,3 +162,36 @@ def test_the_last_admin_is_never_locked_out_of_the_command_line(capsys, monkeypa
     code, _, err = run(capsys, monkeypatch, PASSWORD + "\n", "--database", database, "export",
                        "gold", "--project", "pairwise", "-o", str(target), "--user", "ada")
     assert (code, err) == (0, []) and target.exists()
+
+
+def test_rankings_export_gold_and_all_or_adjacent_pairs(capsys, monkeypatch, database, tmp_path):
+    """Issue 18: a batch ranking project through the CLI: `--min-tau`, `--pairs adjacent`."""
+    from core.templates import TEMPLATE_DIR
+    from tests.converters import write_jsonl
+
+    records = [{"id": "a", "prompt": "P", "responses": ["r1", "r2", "r3", "r4"],
+                "humans": {"ann": {"ranking": [2, 1, 4, 3]}, "bob": {"ranking": "2,1,4,3"}}},
+               {"id": "b", "prompt": "Q", "responses": ["s1", "s2", "s3"],
+                "humans": {"ann": {"ranking": [1, 2, 3]}, "bob": {"ranking": [3, 2, 1]}}}]
+    code, _, err = run(capsys, monkeypatch, "", "--database", database, "import",
+                       str(write_jsonl(records, tmp_path / "rank.jsonl")), "--project", "rank",
+                       "--task", str(TEMPLATE_DIR / "batch_ranking.toml"))
+    assert code == 0, err
+
+    def exported(*argv: str) -> list[dict]:
+        target = tmp_path / "out.jsonl"
+        code, out, err = run(capsys, monkeypatch, PASSWORD + "\n", "--database", database,
+                             "export", *argv, "--project", "rank", "-o", str(target),
+                             "--user", "ada")
+        assert (code, err) == (0, []) and out[0].startswith("exported ")
+        return [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+
+    # b's orders are reversed (τ-b = -1): a floor of 0 leaves only a.
+    assert [(row["id"], row["gold_ranking"]) for row in exported("gold", "--min-tau", "0")] == [
+        ("a", [2, 1, 4, 3])]
+    everything = exported("preferences")
+    assert len(everything) == 6 + 3
+    adjacent = exported("preferences", "--pairs", "adjacent")
+    # b: Borda points 2 + 0 each; first places 1 -> 1, 3 -> 1, 2 -> 0; then position: (1, 3, 2).
+    assert [(row["chosen"], row["rejected"]) for row in adjacent] == [
+        ("r2", "r1"), ("r1", "r4"), ("r4", "r3"), ("s1", "s3"), ("s3", "s2")]

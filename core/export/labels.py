@@ -8,7 +8,10 @@ verdicts were hidden when they labelled; empty when unknown, e.g. imported), ``r
 pairwise A/B dimension ``chosen_model``/``rejected_model``: the item's ``model_a``/``model_b``
 in the order the label puts them (empty for a tie or when the item names no models), and
 ``error_tags`` (judges: the error-taxonomy categories an admin tagged the verdict with, empty
-when none; null for humans and juries).
+when none; null for humans and juries). A task with a ranking dimension gets ``order`` after
+``label``: on that dimension's rows the ranking as an ``order`` column (a list of ints in JSONL
+and Parquet, ``"2,1,4,3"`` in CSV), null on other rows; ``label`` holds the stored text
+``"2,1,4,3"`` on every row alike, so the column keeps one type.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from core.export.writers import Column
-from core.schema import Dimension, format_number
+from core.schema import Dimension, TaskSchema, format_number
 
 LABEL_COLUMNS = [Column("id"), Column("dimension"), Column("rater_kind"), Column("rater"),
                  Column("label"), Column("sample_index", "int"), Column("blind", "bool"),
@@ -27,6 +30,18 @@ LABEL_COLUMNS = [Column("id"), Column("dimension"), Column("rater_kind"), Column
                  Column("rationale"), Column("source"), Column("created_at", "timestamp"),
                  Column("updated_at", "timestamp"), Column("chosen_model"),
                  Column("rejected_model"), Column("error_tags", "texts")]
+
+
+ORDER_COLUMN = Column("order", "order")
+
+
+def label_columns(schema: TaskSchema) -> list[Column]:
+    """The labels export's columns for ``schema``: :data:`LABEL_COLUMNS`, with
+    :data:`ORDER_COLUMN` after ``label`` when a dimension is a ranking."""
+    if not any(dimension.is_ranking for dimension in schema.dimensions):
+        return list(LABEL_COLUMNS)
+    at = [column.name for column in LABEL_COLUMNS].index("label") + 1
+    return [*LABEL_COLUMNS[:at], ORDER_COLUMN, *LABEL_COLUMNS[at:]]
 
 
 def chosen_rejected(label: str | None, models: tuple[str | None, str | None]

@@ -14,6 +14,13 @@ Three sources, picked from the task schema:
 * ``rating`` — an ordinal or interval dimension: responses to the same prompt (same text)
   are paired when their gold scores differ by at least ``margin``; the higher is chosen.
   This one groups by prompt, so it keeps each rated response's text in memory once.
+* ``ranking`` — a ranking dimension over a list of text responses: from the gold order of
+  each item, every implied pair (``pairs="all"``: n(n−1)/2 for n responses) or only the
+  neighbours in the order (``pairs="adjacent"``: n−1); the better-ranked response is chosen.
+  ``id`` is ``<item>:<chosen>><rejected>`` (1-based response positions, as in the label),
+  ``chosen_label``/``rejected_label`` the two responses' ranks in the gold order (``"1"`` =
+  best). Image responses have no text for DPO's columns: the export is refused (the gold
+  export carries the images and the order).
 """
 
 from __future__ import annotations
@@ -22,12 +29,14 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import combinations, pairwise
 from typing import Any
 
 from core.export.writers import Column, ExportError
 from core.schema import TaskSchema
 
-SOURCES = ("pairwise", "reference", "rating")
+SOURCES = ("pairwise", "reference", "rating", "ranking")
+PAIRS = ("all", "adjacent")
 PREFERENCE_COLUMNS = [Column("prompt"), Column("chosen"), Column("rejected"), Column("id"),
                       Column("source"), Column("dimension"), Column("chosen_label"),
                       Column("rejected_label"), Column("method"), Column("chosen_id"),
@@ -59,6 +68,9 @@ def preference_source(schema: TaskSchema, dimension: str | None = None) -> tuple
         values = set(dim.label_values) if dim.scale != "interval" else set()
         if {"A", "B"} <= values and {"response_a", "response_b"} <= fields:
             return "pairwise", dim.name
+    for dim in candidates:
+        if dim.is_ranking:
+            return "ranking", dim.name
     # The reference rule reads the first dimension's last label as "the response is wrong":
     # a nominal verdict (correct / incorrect). A rated first dimension (exam questions, whose
     # gold reference corrects the answer) pairs by its ratings instead.
@@ -184,20 +196,69 @@ def rating_pairs(rows: Iterable[Mapping[str, Any]], schema: TaskSchema, dimensio
                        "rejected_model": low.get("model"), "chosen_source": "response"}
 
 
+def ranking_pairs(rows: Iterable[Mapping[str, Any]], schema: TaskSchema, dimension: str,
+                  stats: PairStats, *, pairs: str = "all") -> Iterator[dict[str, Any]]:
+    """Pairs of one item's responses from its gold order on ranking ``dimension``: every pair
+    (``pairs="all"``) or each response with the next one down (``"adjacent"``); the better
+    ranked is chosen. Raises :class:`ExportError` when the ranked field holds images."""
+    dim = schema.dimension(dimension)
+    over = dim.over or ""
+    if any(spec.name == over and spec.is_image for spec in schema.fields):
+        raise ExportError(
+            f"preference pairs are text (TRL's prompt/chosen/rejected), but {over!r} holds "
+            f"images: export gold instead (the order of {dimension!r} and the images)")
+    if pairs not in PAIRS:
+        raise ExportError(f"unknown pairs {pairs!r} (pairs: {', '.join(PAIRS)})")
+    return _ranked_pairs(rows, dimension, over, stats, pairs)
+
+
+def _ranked_pairs(rows: Iterable[Mapping[str, Any]], dimension: str, over: str,
+                  stats: PairStats, pairs: str) -> Iterator[dict[str, Any]]:
+    for row in rows:
+        order = row.get(f"gold_{dimension}")
+        responses = row.get(over)
+        if order is None:
+            stats.skip(f"without gold {dimension}")
+            continue
+        if not isinstance(responses, list) or len(responses) != len(order):
+            stats.skip(f"{over} not matching the gold order")
+            continue
+        ranked = list(enumerate(order, start=1))
+        chosen_rejected = combinations(ranked, 2) if pairs == "all" else pairwise(ranked)
+        method = row.get(f"gold_{dimension}_method")
+        prompt = _prompt(row)
+        for (chosen_rank, chosen), (rejected_rank, rejected) in chosen_rejected:
+            stats.pairs += 1
+            yield {"prompt": prompt, "chosen": responses[chosen - 1],
+                   "rejected": responses[rejected - 1], "id": f"{row['id']}:{chosen}>{rejected}",
+                   "source": "ranking", "dimension": dimension, "chosen_label": str(chosen_rank),
+                   "rejected_label": str(rejected_rank), "method": method,
+                   "chosen_id": row["id"], "rejected_id": row["id"],
+                   "chosen_model": None, "rejected_model": None,
+                   "chosen_source": f"{over}[{chosen}]"}
+
+
 def _joint_method(high: Mapping[str, Any], low: Mapping[str, Any], dimension: str) -> str:
     methods = {high.get(f"gold_{dimension}_method"), low.get(f"gold_{dimension}_method")}
     return "/".join(sorted(m for m in methods if m))
 
 
 def preference_pairs(rows: Iterable[Mapping[str, Any]], schema: TaskSchema, stats: PairStats, *,
-                     dimension: str | None = None, margin: float = 1.0
+                     dimension: str | None = None, margin: float = 1.0, pairs: str = "all"
                      ) -> Iterator[dict[str, Any]]:
     """Preference pairs from gold rows (as :func:`core.export.gold.gold_row` makes them),
     by the rule :func:`preference_source` picks; ``stats`` counts pairs and skipped items.
+    ``pairs`` (:data:`PAIRS`) applies to rankings only.
 
-    Raises :class:`ExportError` when the schema has nothing to pair.
+    Raises :class:`ExportError` when the schema has nothing to pair, for ``pairs`` other than
+    ``all`` on a task that is not ranked, and for ranked image responses.
     """
     source, name = preference_source(schema, dimension)
+    if source == "ranking":
+        return ranking_pairs(rows, schema, name, stats, pairs=pairs)
+    if pairs != "all":
+        raise ExportError(f"pairs={pairs!r} applies to ranking dimensions; task "
+                          f"{schema.name!r} pairs by {source}")
     if source == "pairwise":
         return pairwise_pairs(rows, name, stats)
     if source == "reference":

@@ -18,6 +18,9 @@ file in a ``.docket-tmp`` folder, which the next export there removes (:mod:`.te
   numbers, not formulas).
 * Parquet has a fixed Arrow schema from the column types (an all-empty batch still has the
   right types) and carries the export's metadata under the ``docket`` key.
+* Order columns (``order``: a ranking, a tuple of 1-based response positions from best to
+  worst) are a JSON list of ints in JSONL, ``list<int64>`` in Parquet and the comma-separated
+  text a ranking is imported from in CSV (``"2,1,4,3"``), so each format re-imports as is.
 * Image columns (``image``: one, ``images``: a list) are paths in JSONL and CSV (the caller
   writes the files beside the export) and the Hugging Face ``datasets`` Image layout
   ``struct<bytes, path>`` in Parquet, declared as ``Image()`` features under the
@@ -52,10 +55,13 @@ from core.export.temporary import (
     sweep_temporary_files,
     write_atomically,
 )
+from core.rank_order import format_order
 
 # "texts": a string or a list of strings (a template field of kind texts, e.g. source texts).
 # "image"/"images": one image or a list (a path in JSONL/CSV, {bytes, path} in Parquet).
-COLUMN_TYPES = ("string", "texts", "int", "float", "bool", "timestamp", "json", "image", "images")
+# "order": a ranking, a tuple of ints (a list in JSONL/Parquet, "2,1,4,3" in CSV).
+COLUMN_TYPES = ("string", "texts", "int", "float", "bool", "timestamp", "json", "image", "images",
+                "order")
 IMAGE_STRUCT = pa.struct([pa.field("bytes", pa.binary()), pa.field("path", pa.string())])
 # What an image column is in the text formats: its path(s).
 _TEXT_FORMAT_TYPES = {"image": "string", "images": "texts"}
@@ -73,7 +79,8 @@ _CHECKED_FIRST_BYTES = _FORMULA_BYTES | {ord(_SKIPPED_LEAD)}
 _CHECKED_FIRST_CHARS = FORMULA_CHARS | {_SKIPPED_LEAD}
 _ARROW_TYPES = {"string": pa.string(), "texts": pa.list_(pa.string()), "int": pa.int64(),
                 "float": pa.float64(), "bool": pa.bool_(), "timestamp": pa.timestamp("us", tz="UTC"),
-                "json": pa.string(), "image": IMAGE_STRUCT, "images": pa.list_(IMAGE_STRUCT)}
+                "json": pa.string(), "image": IMAGE_STRUCT, "images": pa.list_(IMAGE_STRUCT),
+                "order": pa.list_(pa.int64())}
 _HASH_CHUNK = 1 << 20
 # Kinds whose values are one Python type each (str, int, datetime), so equal values encode alike.
 _DEDUPLICATED_KINDS = frozenset({"string", "int", "timestamp"})
@@ -247,6 +254,19 @@ def _iso_texts(values: Sequence[Any], template: str, missing: Any) -> list[Any]:
     return result
 
 
+def _position(value: Any) -> int:
+    """One entry of an order as an int; raises :class:`ExportError` for anything else (a bool,
+    a string): an order column holds the positions themselves, never their text."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ExportError(f"an order column holds response positions (ints), got {value!r}")
+    return value
+
+
+def _order_text(order: Sequence[Any]) -> str:
+    """``(2, 1, 4, 3)`` -> ``"2,1,4,3"`` (the stored and CSV spelling of a ranking)."""
+    return format_order([_position(p) for p in order])
+
+
 def _jsonl_column(values: Sequence[Any], kind: str) -> list[str]:
     """JSON text of each value of one column (``null`` for None); the C string encoder does
     the strings, which is what makes column-wise encoding ~2x faster than ``json.dumps`` per
@@ -259,6 +279,8 @@ def _jsonl_column(values: Sequence[Any], kind: str) -> list[str]:
         return ["null" if v is None else "true" if v else "false" for v in values]
     if kind == "int":
         return [str(v) if v is not None else "null" for v in values]
+    if kind == "order":
+        return ["null" if v is None else "[" + _order_text(v) + "]" for v in values]
     encode = _JSON.encode
     return [encode(v) if v is not None else "null" for v in values]
 
@@ -279,6 +301,8 @@ def _csv_column(values: Sequence[Any], kind: str, as_bytes: bool) -> list[Any]:
         # already holds)
         encode = _SORTED_JSON.encode
         return texts(v if v is None or isinstance(v, str | bytes) else encode(v) for v in values)
+    if kind == "order":  # digits and commas: quoted for the commas, nothing to neutralise
+        return texts(None if v is None else _order_text(v) for v in values)
     if kind == "timestamp":
         cells: list[Any] = _iso_texts(values, "{}", "")
     elif kind == "bool":
@@ -296,6 +320,8 @@ def _arrow_column(values: Sequence[Any] | pa.Array, kind: str) -> pa.Array:
                   for v in values]
     elif kind == "texts":
         values = [[v] if isinstance(v, str | bytes) else v for v in values]
+    elif kind == "order":
+        values = [None if v is None else [_position(p) for p in v] for v in values]
     return pa.array(values, type=_ARROW_TYPES[kind])
 
 

@@ -132,10 +132,12 @@ def borda_consensus(orders: Sequence[Order]) -> Order | None:
     n = len(orders[0])
     if any(len(order) != n for order in orders):
         raise RankingError("the orders of one item rank different numbers of responses")
-    points = np.zeros(n)
-    firsts = np.zeros(n)
+    # Plain Python: an export decides one consensus per item, and numpy's per-call overhead
+    # made this 60 µs per item of 3 orders of 4 (1.2 s for 20k items) instead of ~5 µs.
+    points = [0] * (n + 1)
+    firsts = [0] * (n + 1)
     for order in orders:
-        points += n - ranks(order)
-        firsts[order[0] - 1] += 1
-    return tuple(sorted(range(1, n + 1),
-                        key=lambda r: (-points[r - 1], -firsts[r - 1], r)))
+        for place, response in enumerate(order):
+            points[response] += n - 1 - place
+        firsts[order[0]] += 1
+    return tuple(sorted(range(1, n + 1), key=lambda r: (-points[r], -firsts[r], r)))

@@ -219,3 +219,58 @@ def test_a_gold_export_with_images_is_one_zip_download(demo, admin):
         names = set(archive.namelist())
         assert {row["image"] for row in rows} <= names
         assert f"{path.name}.meta.json" in names
+
+
+@pytest.fixture
+def rankings(app_db, tmp_path):
+    """A batch ranking project (issue 18): two items with two human orders each."""
+    from core.schema_toml import load_schema_toml
+    from core.templates import TEMPLATE_DIR
+    from storage.importer import import_file
+    from tests.converters import write_jsonl
+
+    records = [{"id": "a", "prompt": "P", "responses": ["r1", "r2", "r3", "r4"],
+                "humans": {"ann": {"ranking": [2, 1, 4, 3]}, "bob": {"ranking": [2, 1, 4, 3]}}},
+               {"id": "b", "prompt": "Q", "responses": ["s1", "s2", "s3"],
+                "humans": {"ann": {"ranking": [1, 2, 3]}, "bob": {"ranking": [2, 1, 3]}}}]
+    import_file(app_db, write_jsonl(records, tmp_path / "rank.jsonl"), project_name="rank",
+                schema=load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml"), actor=OPERATOR)
+    return app_db
+
+
+def test_gold_rankings_with_a_tau_floor_and_their_preview(rankings, admin):
+    at = open_with(EXPORT, user=admin, params={"export.project": "rank"})
+    # b's two orders have τ-b 1/3: a floor of 0.5 leaves only a.
+    at.number_input(key="export.min_tau").set_value(0.5)
+    at.radio(key="export.format.gold").set_value("parquet")
+    at = at.button(key="FormSubmitter:export.form.gold-Prepare export").click().run()
+    assert not at.exception and not at.error
+    last = at.session_state[STATE]
+    assert last["metadata"]["policy"]["min_tau"] == 0.5 and last["metadata"]["rows"] == 1
+    preview = at.dataframe[0].value
+    assert list(preview["gold_ranking"]) == ["[2, 1, 4, 3]"]
+    assert list(preview["responses"]) == ['["r1", "r2", "r3", "r4"]']
+
+
+def test_adjacent_preference_pairs_are_the_same_file_as_the_storage_export(rankings, admin,
+                                                                          tmp_path):
+    from core.export.gold import GoldPolicy
+
+    at = open_with(EXPORT, user=admin, params={"export.project": "rank"})
+    at.segmented_control(key="export.kind").set_value("preferences").run()
+    assert at.radio(key="export.pairs").options == ["all", "adjacent"]
+    at.radio(key="export.pairs").set_value("adjacent")
+    at = at.button(key="FormSubmitter:export.form.preferences-Prepare export").click().run()
+    assert not at.exception and not at.error
+    page_file = Path(at.session_state[STATE]["path"])
+    rows = [json.loads(line) for line in page_file.read_text(encoding="utf-8").splitlines()]
+    # a: 2 > 1 > 4 > 3; b: points 3, 3, 0, first places 1 each -> by position (1, 2, 3).
+    assert [(row["chosen"], row["rejected"]) for row in rows] == [
+        ("r2", "r1"), ("r1", "r4"), ("r4", "r3"), ("s1", "s2"), ("s2", "s3")]
+    assert at.session_state[STATE]["metadata"]["pairs"] == "adjacent"
+
+    same = storage.export.export_project(
+        rankings, project_name="rank", path=tmp_path / "same.jsonl", actor=OPERATOR,
+        request=storage.export.ExportRequest(kind="preferences", fmt="jsonl",
+                                             policy=GoldPolicy("majority", 2), pairs="adjacent"))
+    assert same.written.path.read_bytes() == page_file.read_bytes()

@@ -22,8 +22,10 @@ def import_records(db, tmp_path: Path, template: str, records: list[dict], name:
 
 
 def export(db, tmp_path: Path, project: str, kind: str, fmt: str = "jsonl", *,
-           policy: str = "majority", min_labels: int = 2, **options) -> ExportSummary:
+           policy: str = "majority", min_labels: int = 2, min_tau: float | None = None,
+           **options) -> ExportSummary:
     """Export ``kind`` of ``project`` to ``tmp_path/<project>-<kind>.<fmt>``."""
-    request = ExportRequest(kind=kind, fmt=fmt, policy=GoldPolicy(policy, min_labels), **options)
+    request = ExportRequest(kind=kind, fmt=fmt, policy=GoldPolicy(policy, min_labels, min_tau),
+                            **options)
     return export_project(db, project_name=project, request=request,
                           path=tmp_path / f"{project}-{kind}.{fmt}", actor=OPERATOR)
