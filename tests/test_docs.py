@@ -90,7 +90,7 @@ def test_readme_schema_example_is_a_valid_schema():
 
 
 def test_readme_import_examples_are_clean_files():
-    (json_example,) = code_blocks("json")
+    json_example, _ = code_blocks("json")
     (csv_example,) = code_blocks("csv")
     record = json.loads(json_example)
     jsonl = read_import_bytes((json.dumps(record) + "\n").encode(), fmt="jsonl", name="readme.jsonl")
@@ -102,6 +102,31 @@ def test_readme_import_examples_are_clean_files():
         assert batch.judges[0] == "gpt-4o"
     assert [v.sample_index for v in validate_table(jsonl, TEMPLATES["correctness"]).rows[0].verdicts
             if v.judge == "llama-3-70b"] == [0, 1]
+
+
+def test_readme_ranking_example_is_a_clean_file_and_its_errors_are_dockets():
+    from core.schema_toml import load_schema_toml
+    from core.templates import TEMPLATE_DIR
+
+    schema = load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml")
+    _, ranking_example = code_blocks("json")
+    raw = read_import_bytes((json.dumps(json.loads(ranking_example)) + "\n").encode(),
+                            fmt="jsonl", name="r.jsonl")
+    batch = validate_table(raw, schema)
+    check_policy(batch, "strict")
+    assert sorted(r.labels[0] for r in batch.rater_labels) == ["2,1,3,4", "2,1,4,3"]
+    section = README.split("### Rankings")[1].split("\n### ")[0]
+    documented = {line.split(": ", 1)[1] for line in section.splitlines()
+                  if line.startswith("f.jsonl:line ")}
+    bad = [{"id": "a", "prompt": "p", "responses": list("abcd"),
+            "humans": {"ann": {"ranking": [1, 2, 3]}}},
+           {"id": "b", "prompt": "p", "responses": list("abcd"),
+            "humans": {"ann": {"ranking": [1, 1, 2, 3]}}},
+           {"id": "c", "prompt": "p", "responses": ["x"], "humans": {"ann": {"ranking": [1, 2]}}}]
+    raw = read_import_bytes("".join(json.dumps(r) + "\n" for r in bad).encode(), fmt="jsonl",
+                            name="f.jsonl")
+    produced = {str(problem).split(": ", 1)[1] for problem in validate_table(raw, schema).problems}
+    assert documented == produced
 
 
 def test_readme_documents_every_import_format():
