@@ -2,7 +2,9 @@
 its rationale side by side, and the gold form (admins) with the gold's history.
 
 All item, label, comment and rationale text comes from files or LLMs and is drawn as text
-(``st.text`` or table cells), never as markdown or HTML. The gold is saved in the same script
+(``st.text`` or table cells), never as markdown or HTML. A ranking dimension's gold is set
+with the Annotate page's ranking input, starting from the annotators' Borda consensus if the
+admin likes; the save checks that it orders every response of the item. The gold is saved in the same script
 run that :func:`components.layout.page_setup` checked the admin in (not in a widget callback,
 which would run before that check).
 """
@@ -10,15 +12,28 @@ which would run before that check).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 
 import pandas as pd
 import streamlit as st
 
 from components.annotate_item import render_item
-from components.annotate_verdicts import UNPARSEABLE
+from components.annotate_verdicts import UNPARSEABLE, judge_name
 from components.auth import refused
 from components.error_tags_view import render_error_tags
 from components.frames import plural
+from components.ranking_input import (
+    UNFINISHED,
+    order_begun,
+    render_ranking_input,
+    response_count,
+    unfinished,
+)
+from core.metrics.batch_ranking import borda_consensus, kendall_tau_b
+from core.rank_input import order_text
+from core.rank_order import Order, RankingError, format_order, parse_ranking
 from core.safe_text import escape_markdown
 from core.schema import Dimension, TaskSchema
 from storage.authz import NotAllowed
@@ -147,8 +162,12 @@ def _gold(db: Database, user: UserInfo, schema: TaskSchema, item_id: int, review
                    icon=":material/sync_problem:")
         st.button("Reload the gold", key=gold_key(item_id, "reload"), icon=":material/refresh:",
                   on_click=_reload_gold, args=(item_id, schema))
+    rankings = [d for d in schema.dimensions if d.is_ranking]
+    orders = {d.name: _ranking_gold(item_id, d, review, shortcuts=len(rankings) == 1)
+              for d in rankings}
     with st.form(f"disagreements.gold_form.{item_id}"):
-        chosen = {d.name: _gold_widget(item_id, d, review) for d in schema.dimensions}
+        chosen = {d.name: _ranking_line(d, *orders[d.name]) if d.is_ranking
+                  else _gold_widget(item_id, d, review) for d in schema.dimensions}
         reference = None
         reference_dim = reference_dimension(schema)
         if reference_dim is not None:
@@ -161,7 +180,11 @@ def _gold(db: Database, user: UserInfo, schema: TaskSchema, item_id: int, review
                              placeholder="why this decision (kept with it and in the history)")
         saved = st.form_submit_button("Save gold", type="primary", icon=":material/gavel:",
                                       key=gold_key(item_id, "save"))
-    if saved:
+    missing = [unfinished(d.title, *orders[d.name]) for d in rankings]
+    missing = [gap for gap in missing if gap is not None]
+    if saved and missing:
+        st.error(UNFINISHED.format("; ".join(missing)), icon=":material/error:")
+    elif saved:
         _save(db, user, item_id, chosen, KEEP if reference_dim is None else reference, note)
     if review.history:
         with st.expander(f"History ({len(review.history)})", icon=":material/history:"):
@@ -182,6 +205,88 @@ def _gold_widget(item_id: int, dimension: Dimension, review: ItemReview) -> str 
     return st.selectbox(title, options, index=options.index(label) if label in options else 0,
                         key=gold_key(item_id, dimension.name), help=hint,
                         format_func=lambda v: NO_GOLD if v is None else displays.get(v, v))
+
+
+@dataclass(frozen=True)
+class RaterOrder:
+    """One rater's ranking of the item: ``kind`` is "human" or "judge"."""
+
+    rater: str
+    kind: str
+    order: Order
+
+
+def rater_orders(review: ItemReview, dimension: Dimension, n: int) -> list[RaterOrder]:
+    """Every annotator's and every judge's (first sample) order of the item's ``n`` responses
+    on the ranking ``dimension``; a label that is not an order of ``n`` is left out."""
+    found = [(h.annotator, "human", h.label) for h in review.humans if h.dimension == dimension.name]
+    found += [(judge_name(v), "judge", v.label) for v in review.verdicts
+              if v.dimension == dimension.name and v.sample_index == 0 and v.label is not None]
+    orders = []
+    for rater, kind, label in found:
+        try:
+            orders.append(RaterOrder(rater, kind, parse_ranking(label, n)))
+        except RankingError:
+            continue
+    return orders
+
+
+def orders_table(orders: Sequence[RaterOrder], consensus: Order | None, n: int) -> pd.DataFrame:
+    """One row per rater: their order as shown, and Kendall's τ-b with the Borda consensus."""
+    rows = [(o.rater, o.kind, order_text(o.order, n),
+             None if consensus is None else round(kendall_tau_b(o.order, consensus), 3))
+            for o in orders]
+    return pd.DataFrame(rows, columns=["rater", "kind", "order", "τ-b with consensus"])
+
+
+def _ranking_gold(item_id: int, dimension: Dimension, review: ItemReview, *, shortcuts: bool
+                  ) -> tuple[Order, int]:
+    """The gold ranking's input, outside the form (its buttons rerun the page): the raters'
+    orders, their Borda consensus to start from, and the order being set. Returns that order
+    (empty: no gold) and the item's number of responses."""
+    n = response_count(dimension, review.item.fields)
+    key = gold_key(item_id, dimension.name)
+    if key not in st.session_state:
+        current = review.gold.get(dimension.name)
+        st.session_state[key] = order_begun(current.label if current else None, n)
+    orders = rater_orders(review, dimension, n)
+    humans = [o.order for o in orders if o.kind == "human"]
+    consensus = borda_consensus(humans)
+    st.markdown(f"**{escape_markdown(dimension.title)}: gold ranking**",
+                help="Best first. Press the response numbers (or click them) from best to worst; "
+                     "the last one is implied.")
+    if orders:
+        st.dataframe(orders_table(orders, consensus, n), hide_index=True,
+                     key=gold_key(item_id, f"{dimension.name}.orders"))
+    if consensus is None:
+        st.caption("No annotator ranked this item: no consensus to start from.")
+    else:
+        st.caption(f"Borda consensus of {plural(len(humans), 'annotator')}: "
+                   f"**{order_text(consensus, n)}** (a response scores n − rank points from each "
+                   "order; ties go to the response ranked first more often, then to the earlier "
+                   "response).")
+        st.button("Start from the consensus", key=gold_key(item_id, f"{dimension.name}.borda"),
+                  icon=":material/how_to_vote:", on_click=_set_order, args=(key, consensus))
+    render_ranking_input(key=gold_key(item_id, f"{dimension.name}.input"), n=n,
+                         order=st.session_state[key], on_edit=partial(_edit_order, key),
+                         shortcuts=shortcuts)
+    return st.session_state[key], n
+
+
+def _ranking_line(dimension: Dimension, order: Order, n: int) -> str | None:
+    """Say in the form which gold ranking it saves (set above it); return its canonical text
+    (None: no gold)."""
+    shown = order_text(order, n) if order else NO_GOLD
+    st.caption(f"{escape_markdown(dimension.title)}: **{shown}** (set above)")
+    return format_order(order) if order else None
+
+
+def _set_order(key: str, order: Order) -> None:
+    st.session_state[key] = order
+
+
+def _edit_order(key: str, edit: Callable[[Order], Order]) -> None:
+    st.session_state[key] = edit(st.session_state.get(key, ()))
 
 
 def label_hint(review: ItemReview, dimension: str) -> str | None:

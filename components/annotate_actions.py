@@ -11,6 +11,7 @@ parameter; the panel then reads what to show.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,11 @@ from components import annotate_state as state
 from components import annotate_timing as timing
 from components.annotate_focus import widget_selector
 from components.auth import acting_user, refused
+from components.ranking_input import UNFINISHED, order_begun, unfinished
+from core.rank_input import ALL_EQUALLY_BAD, is_complete
+from core.rank_order import Order, format_order
 from core.safe_text import escape_markdown
+from core.schema import TaskSchema
 from storage.annotation import normalize_labels, reveal_verdicts, set_flag, skip_item, submit_labels
 from storage.annotation_settings import AnnotationError
 from storage.authz import NotAllowed
@@ -31,6 +36,8 @@ from storage.queues import find_assignment, following_assignment, previous_assig
 from storage.rationale_checks import rate_rationale
 
 SKIP_REASONS = ("Outside my expertise", "The item is broken or unreadable", "I cannot decide")
+# With a ranking dimension, the skip menu offers "all equally bad" too (core.rank_input).
+RANKING_SKIP_REASONS = (*SKIP_REASONS, ALL_EQUALLY_BAD)
 _END_OF_QUEUE = 2**62
 
 
@@ -52,6 +59,8 @@ class Target:
     flag_note: str | None
     reference: str | None = None
     saved: dict[str, str] = field(default_factory=dict)
+    # Per ranking dimension, the number of responses it orders on this item.
+    order_sizes: dict[str, int] = field(default_factory=dict)
 
     @property
     def compare_after_save(self) -> bool:
@@ -80,6 +89,45 @@ def on_label(target: Target, index: int, value: str) -> None:
     if target.status == "done" and not was_revising and changed_labels(target.saved, work.labels):
         # A saved label changed: the reason box opens, with the focus in it.
         state.request_focus(widget_selector(state.reason_key(target.item_id)))
+
+
+def on_rank(target: Target, index: int, edit: Callable[[Order], Order]) -> None:
+    """Apply ``edit`` (a press, undo or clear of :mod:`core.rank_input`) to the order of the
+    ranking dimension ``index``; a complete order makes the next dimension active, so the
+    digits go to the ranking until it is complete and then to the next dimension's labels."""
+    timing.start("rank")
+    work = state.current_work()
+    if work is None or work.item_id != target.item_id:
+        return
+    dimensions = target.project.schema.dimensions
+    name = dimensions[index].name
+    n = target.order_sizes.get(name, 0)
+    order = edit(order_begun(work.labels.get(name), n))
+    if order:
+        work.labels[name] = format_order(order)
+    else:
+        work.labels.pop(name, None)
+    complete = is_complete(order, n)
+    work.active = min(index + 1, len(dimensions) - 1) if complete else index
+    if target.status == "done" and complete and changed_labels(target.saved, work.labels):
+        # A finished new order on a saved item: the reason box opens with the focus in it
+        # (not before: the digits would type into it).
+        state.request_focus(widget_selector(state.reason_key(target.item_id)))
+
+
+def unfinished_rankings(target: Target, labels: dict[str, Any]) -> list[str]:
+    """What is missing from each ranking in ``labels`` that is begun but does not place every
+    response ("Ranking: 2 of 4 ranked", :func:`components.ranking_input.unfinished`)."""
+    notes = []
+    for dimension in target.project.schema.dimensions:
+        value = labels.get(dimension.name)
+        if not dimension.is_ranking or value in (None, ""):
+            continue
+        n = target.order_sizes.get(dimension.name, 0)
+        note = unfinished(dimension.title, order_begun(value, n), n)
+        if note is not None:
+            notes.append(note)
+    return notes
 
 
 def on_draft_input() -> None:
@@ -125,6 +173,11 @@ def on_submit(target: Target) -> None:
     if work is None or work.item_id != target.item_id:
         return
     labels = _collected_labels(target, work)
+    missing = unfinished_rankings(target, labels)
+    if missing:
+        timing.start("save_refused")
+        state.flash("error", UNFINISHED.format("; ".join(missing)))
+        return
     try:
         canonical = normalize_labels(target.project.schema, labels, complete=False)
     except AnnotationError:
@@ -295,6 +348,14 @@ def on_mode(target: Target, mode: str) -> None:
     work = state.current_work()
     if work is not None and work.item_id == target.item_id:
         work.mode = mode
+
+
+def skip_reasons(schema: TaskSchema) -> tuple[str, ...]:
+    """The preset skip reasons offered for ``schema`` (keys 1, 2, ...): with a ranking
+    dimension, "all responses are equally bad" is one."""
+    if any(dimension.is_ranking for dimension in schema.dimensions):
+        return RANKING_SKIP_REASONS
+    return SKIP_REASONS
 
 
 def on_skip(target: Target, preset: str | None) -> None:

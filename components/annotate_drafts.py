@@ -1,12 +1,13 @@
 """Drafts on the annotation page: unsaved choices written to the server, restored on reload.
 
 At the end of every panel run in label mode, what the form holds (chosen labels, interval
-values, comment, confidence stars, reference answer) is compared with what is saved: if it
-differs, it is the draft (:mod:`storage.drafts`). The draft is written only when it changed
-since the last write of this browser session, so a click that changes nothing unsaved writes
-nothing. A label button is a choice (one write per choice); a text box commits its value when
-it loses the focus (or with Ctrl+Enter), not per keystroke, which is the debounce of typed
-text. A reload, another tab or another device starts the form from the draft.
+values, a ranking's order so far, comment, confidence stars, reference answer) is compared
+with what is saved: if it differs, it is the draft (:mod:`storage.drafts`). The draft is
+written only when it changed since the last write of this browser session, so a click that
+changes nothing unsaved writes nothing. A label button is a choice (one write per choice); a
+text box commits its value when it loses the focus (or with Ctrl+Enter), not per keystroke,
+which is the debounce of typed text. A reload, another tab or another device starts the form
+from the draft.
 """
 
 from __future__ import annotations
@@ -19,10 +20,8 @@ from typing import Any
 import streamlit as st
 
 from components import annotate_state as state
-from storage.annotation import normalize_labels
-from storage.annotation_settings import AnnotationError
 from storage.authz import NotAllowed
-from storage.drafts import Draft, DraftError, save_draft
+from storage.drafts import Draft, DraftError, draft_labels, save_draft
 from storage.users import UserInfo
 
 log = logging.getLogger(__name__)
@@ -105,9 +104,10 @@ def _current(target: Any, labels: dict[str, str]) -> Draft | None:
 
 
 def _canonical(target: Any, labels: dict[str, object]) -> dict[str, str] | None:
+    # A ranking's unfinished order is kept as it is (the draft's rules, not the save's).
     try:
-        return normalize_labels(target.project.schema, labels, complete=False)
-    except AnnotationError:
+        return draft_labels(target.project.schema, labels)
+    except DraftError:
         return None
 
 

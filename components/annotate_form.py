@@ -9,13 +9,17 @@ the one with a border and the marker.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import streamlit as st
 
 from components import annotate_actions as actions
 from components import annotate_keys as keys
 from components import annotate_state as state
-from components.annotate_verdicts import render_dimension_verdicts
+from components.annotate_verdicts import render_dimension_verdicts, render_ranking_verdicts
+from components.ranking_input import order_begun, render_ranking_input
+from core.rank_input import ALL_EQUALLY_BAD
+from core.rank_order import MIN_RESPONSES
 from core.safe_text import escape_markdown
 from core.schema import Dimension, TaskSchema
 from storage.annotator_view import VerdictView
@@ -87,12 +91,17 @@ def _dimension_box(target: actions.Target, work: state.ItemWork, index: int,
             else ""
         st.markdown(f"{marker}**{title}**{optional}",
                     help=escape_markdown(dimension.description) if dimension.description else None)
-        if dimension.scale == "interval":
+        if dimension.is_ranking:
+            _ranking_input(target, index, dimension, chosen, is_active=is_active)
+        elif dimension.scale == "interval":
             _interval_input(target, dimension, work.labels.get(dimension.name))
         else:
             _label_buttons(target, index, dimension, chosen, label_keys if is_active else {},
                            expanded=is_active)
-        if verdicts is not None:
+        if verdicts is not None and dimension.is_ranking:
+            render_ranking_verdicts(dimension, verdicts, chosen, target.saved.get(dimension.name),
+                                    target.order_sizes.get(dimension.name, 0))
+        elif verdicts is not None:
             render_dimension_verdicts(dimension, verdicts, chosen, target.saved.get(dimension.name))
 
 
@@ -113,6 +122,25 @@ def _label_buttons(target: actions.Target, index: int, dimension: Dimension, cho
                    help=None if described or not label.description
                    else escape_markdown(label.description),
                    on_click=actions.on_label, args=(target, index, label.value))
+
+
+def _ranking_input(target: actions.Target, index: int, dimension: Dimension, chosen: str | None,
+                   *, is_active: bool) -> None:
+    """The order typed so far and the response buttons; the digits and Backspace are the
+    active dimension's only, so a ranking takes them until it is complete (then the next
+    dimension becomes active). With "all equally bad", the item is skipped with that reason."""
+    n = target.order_sizes.get(dimension.name, 0)
+    if n < MIN_RESPONSES:
+        st.caption(f"This item has no {escape_markdown(dimension.over or '')} to rank.")
+        return
+    render_ranking_input(key=f"annotate.rank.{dimension.name}", n=n, order=order_begun(chosen, n),
+                         on_edit=partial(actions.on_rank, target, index), shortcuts=is_active)
+    done = target.status == "done"
+    st.button(ALL_EQUALLY_BAD, key=f"annotate.rank.{dimension.name}.all_bad", type="tertiary",
+              icon=":material/block:", disabled=done,
+              help="A labelled item cannot be skipped." if done else
+              "Skip the item with this reason: no ranking is stored, so it counts in no "
+              "agreement figure.", on_click=actions.on_skip, args=(target, ALL_EQUALLY_BAD))
 
 
 def _interval_input(target: actions.Target, dimension: Dimension, start: str | None) -> None:
@@ -160,9 +188,10 @@ def _after_save_choice() -> None:
 
 
 def render_skip_choices(target: actions.Target) -> None:
-    """Draw the reasons to skip (keys 1-3), a free-text reason, and cancel (Esc)."""
+    """Draw the reasons to skip (keys 1-3, or 1-4 with a ranking), a free-text reason, and
+    cancel (Esc)."""
     st.markdown("**Why do you skip this item?**")
-    for number, reason in enumerate(actions.SKIP_REASONS, start=1):
+    for number, reason in enumerate(actions.skip_reasons(target.project.schema), start=1):
         st.button(reason, key=f"annotate.skip.reason.{number}", shortcut=str(number),
                   on_click=actions.on_skip, args=(target, reason), width="stretch")
     st.text_input("Another reason", key=state.skip_note_key(target.item_id), on_change="ignore")

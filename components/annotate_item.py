@@ -15,6 +15,8 @@ from typing import Any
 import streamlit as st
 
 from components.image_view import render_image_field
+from core.rank_input import rank_of
+from core.rank_order import Order
 from core.safe_text import escape_markdown
 from core.schema import FieldSpec, TaskSchema
 
@@ -56,10 +58,19 @@ def is_long(text: str) -> bool:
     return len(text) > LONG_TEXT_CHARS or text.count("\n") >= LONG_TEXT_LINES
 
 
-def render_item(schema: TaskSchema, fields: Mapping[str, Any], *, trusted: Collection[str] = ()
-                ) -> None:
-    """Draw every field of the item in schema order (A/B pairs side by side)."""
+def render_item(schema: TaskSchema, fields: Mapping[str, Any], *, trusted: Collection[str] = (),
+                orders: Mapping[str, Order] | None = None) -> None:
+    """Draw every field of the item in schema order (A/B pairs side by side).
+
+    A field a ranking dimension orders is drawn as numbered responses ("Response 2"), each
+    with its rank in ``orders`` (field name -> the order begun so far) once placed.
+    """
+    ranked = {d.over for d in schema.dimensions if d.is_ranking and d.over}
     for group in field_groups(schema.fields):
+        if len(group) == 1 and group[0].name in ranked:
+            _ranked_field(group[0], fields.get(group[0].name), (orders or {}).get(group[0].name, ()),
+                          trusted=group[0].name in trusted)
+            continue
         if len(group) == 1:
             _field(group[0], fields.get(group[0].name), trusted=group[0].name in trusted)
             continue
@@ -79,6 +90,35 @@ def _field(spec: FieldSpec, value: Any, *, trusted: bool) -> None:
         _texts(value if isinstance(value, list) else [value], trusted=trusted)
     else:
         _text_block(str(value), trusted=trusted)
+
+
+def rank_badge(rank: int | None, n: int) -> str:
+    """The badge beside a response: its place in the order (``#1 best``), or nothing yet."""
+    if rank is None:
+        return ""
+    if rank == 1:
+        return ":green-badge[#1 best]"
+    if rank == n:
+        return f":orange-badge[#{rank} worst]"
+    return f":blue-badge[#{rank}]"
+
+
+def _ranked_field(spec: FieldSpec, value: Any, order: Order, *, trusted: bool) -> None:
+    st.markdown(f"**{escape_markdown(spec.title)}**",
+                help=escape_markdown(spec.description) if spec.description else None)
+    if not isinstance(value, list) or not value:
+        st.caption(NOT_PROVIDED if value is None else EMPTY)
+        return
+    ranks = rank_of(order)
+    titles = [f"**Response {number}** {rank_badge(ranks.get(number), len(value))}".rstrip()
+              for number in range(1, len(value) + 1)]
+    if spec.is_image:
+        render_image_field(spec.name, value, titles=titles)
+        return
+    for title, text in zip(titles, value, strict=True):
+        with st.container(border=True, gap="small"):
+            st.markdown(title)
+            _text_block(str(text), trusted=trusted)
 
 
 def _text_block(text: str, *, trusted: bool) -> None:

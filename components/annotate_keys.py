@@ -3,7 +3,9 @@
 Streamlit's native ``st.button(shortcut=...)`` does the key handling (it ignores plain keys
 while a text field has the focus, so typing a comment never triggers a shortcut). Streamlit
 reserves C and R; the schema already forbids N, B, S and V as label keys. Only the *active*
-dimension's labels carry their keys, so several dimensions can all use 1-5.
+dimension's labels carry their keys, so several dimensions can all use 1-5. A ranking dimension
+takes the digits too (its response numbers) while it is active: the order is typed there until
+it is complete, which makes the next dimension, and its label keys, active.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ PREVIOUS_DIMENSION_KEY = "Up"
 NEXT_DIMENSION_KEY = "Down"
 # Flagging uses F unless the schema gives F to a label (the schema only reserves C R N B S V).
 FLAG_KEY = "F"
+# A ranking dimension's keys, while it is the active dimension: the response numbers 1-9 (as a
+# label dimension's digits, only the active dimension has them) and Backspace to undo.
+RANK_UNDO_KEY = "Backspace"
 # Rating the next judge rationale (after revealing), unless the schema gives one to a label.
 RATE_KEYS = {"sound": "J", "flawed": "K", "hallucinated": "L"}
 
@@ -34,11 +39,16 @@ class KeyMap:
     flag: str | None
     move_dimension: bool
     rate: dict[str, str] | None = None  # rationale rating -> key; None when a label has one
+    ranking: bool = False  # a ranking dimension takes the response numbers and Backspace
 
-    def legend(self, *, rationales: bool = False) -> list[tuple[str, str]]:
+    def legend(self, *, rationales: bool = False, responses: int = 0) -> list[tuple[str, str]]:
         """Return ``(keys, what they do)`` pairs for the on-screen legend, in loop order;
-        ``rationales``: the judges' rationales are shown, so their rating keys are listed."""
+        ``rationales``: the judges' rationales are shown, so their rating keys are listed;
+        ``responses``: the item's number of responses to rank (with a ranking dimension)."""
         entries = []
+        if self.ranking and responses:
+            entries += [(_span([str(k) for k in range(1, responses + 1)]),
+                         "rank the responses, best first"), (RANK_UNDO_KEY, "undo")]
         label_keys = sorted({key for keys in self.labels.values() for key in keys.values()})
         if label_keys:
             entries.append((_span(label_keys), "choose a label"))
@@ -80,7 +90,8 @@ def key_map(schema: TaskSchema) -> KeyMap:
     used = {key for keys in labels.values() for key in keys.values()}
     return KeyMap(labels=labels, flag=None if FLAG_KEY in used else FLAG_KEY,
                   move_dimension=len(schema.dimensions) > 1,
-                  rate=None if used & set(RATE_KEYS.values()) else dict(RATE_KEYS))
+                  rate=None if used & set(RATE_KEYS.values()) else dict(RATE_KEYS),
+                  ranking=any(dimension.is_ranking for dimension in schema.dimensions))
 
 
 def _span(keys: list[str]) -> str:

@@ -21,6 +21,8 @@ from components.annotate_form import render_flag_choices, render_label_form, ren
 from components.annotate_item import render_item
 from components.annotate_verdicts import rationale_verdicts, render_rationales
 from components.auth import current_user
+from components.ranking_input import order_begun, response_count
+from core.rank_order import Order
 from core.safe_text import escape_markdown
 from core.schema import TaskSchema
 from storage.database import Database
@@ -73,12 +75,15 @@ def annotation_panel(db: Database, user_id: int, project: ProjectInfo, total: in
         external_id=assignment.external_id, position=assignment.position,
         status=assignment.status, blind=data.settings.blind, n_verdicts=data.n_verdicts,
         verdicts_shown=data.verdicts is not None, flagged=assignment.flagged,
-        flag_note=assignment.flag_note, saved=data.saved, reference=saved_reference)
+        flag_note=assignment.flag_note, saved=data.saved, reference=saved_reference,
+        order_sizes={d.name: response_count(d, data.item.fields)
+                     for d in project.schema.dimensions if d.is_ranking})
     _toolbar(target, key_map)
     # Keyed, so the page's style can share the width evenly on narrow screens (annotate_layout).
     left, right = st.container(key=BODY_KEY).columns([3, 2], gap="large")
     with left:
-        render_item(project.schema, data.item.fields, trusted=data.settings.trusted_fields)
+        render_item(project.schema, data.item.fields, trusted=data.settings.trusted_fields,
+                    orders=ranked_so_far(project.schema, work.labels, target.order_sizes))
     mode = work.mode if work.mode != "skip" or assignment.status != "done" else "label"
     with right:
         if mode == "skip":
@@ -99,7 +104,9 @@ def annotation_panel(db: Database, user_id: int, project: ProjectInfo, total: in
     if mode == "label":
         drafts.sync_draft(target, user, work.labels, drafts.FormStart(
             data.saved, assignment.comment, assignment.confidence, saved_reference))
-    _legend(key_map, mode, rationales=bool(data.verdicts and rationale_verdicts(data.verdicts)))
+    _legend(key_map, mode, rationales=bool(data.verdicts and rationale_verdicts(data.verdicts)),
+            responses=max(target.order_sizes.values(), default=0),
+            skip_reasons=len(actions.skip_reasons(project.schema)))
     render_pending_focus()
     timing.finish()
 
@@ -186,13 +193,25 @@ def _queue_finished(db: Database, project_id: int, user_id: int, data: PanelData
 
 
 MODE_LEGENDS = {
-    "skip": [("1–3", "skip with that reason"), ("Enter", "skip with the typed reason"),
-             ("Esc", "cancel")],
+    "skip": [("Enter", "skip with the typed reason"), ("Esc", "cancel")],
     "flag": [("Enter", "flag for review"), ("Esc", "cancel")],
 }
 
 
-def _legend(key_map: keys.KeyMap, mode: str, *, rationales: bool) -> None:
-    entries = MODE_LEGENDS.get(mode) or key_map.legend(rationales=rationales)
+def ranked_so_far(schema: TaskSchema, labels: dict[str, str], sizes: dict[str, int]
+                  ) -> dict[str, Order]:
+    """Per ranked field (a ranking dimension's ``over``), the order begun in ``labels``, for
+    the rank badges beside the responses."""
+    return {d.over: order_begun(labels.get(d.name), sizes.get(d.name, 0))
+            for d in schema.dimensions if d.is_ranking and d.over}
+
+
+def _legend(key_map: keys.KeyMap, mode: str, *, rationales: bool, responses: int,
+            skip_reasons: int) -> None:
+    if mode == "skip":  # the preset reasons' keys: 1-3, or 1-4 with "all equally bad"
+        entries = [(f"1–{skip_reasons}", "skip with that reason"), *MODE_LEGENDS["skip"]]
+    else:
+        entries = MODE_LEGENDS.get(mode) or key_map.legend(rationales=rationales,
+                                                           responses=responses)
     parts = [f"**{escape_markdown(combo)}** {what}" for combo, what in entries]
     st.caption("Keys: " + " · ".join(parts) + ". In a text box, Tab leaves it.")

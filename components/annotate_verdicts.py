@@ -14,6 +14,9 @@ import streamlit as st
 from components import annotate_actions as actions
 from components import annotate_keys as keys
 from components.annotate_item import SCROLL_HEIGHT, is_long
+from core.metrics.batch_ranking import kendall_tau_b
+from core.rank_input import order_text
+from core.rank_order import Order, RankingError, parse_ranking
 from core.rationale_checks import RATIONALE_RATINGS
 from core.safe_text import escape_markdown
 from core.schema import Dimension
@@ -97,6 +100,70 @@ def render_dimension_verdicts(dimension: Dimension, verdicts: Sequence[VerdictVi
         else:
             icon = ":red[:material/cancel:]"
         st.markdown(f"{icon} {escape_markdown(mark.judge)} — **{escape_markdown(mark.label)}**")
+
+
+@dataclass(frozen=True)
+class JudgeOrder:
+    """One judge's ranking of the item beside the expert's: the order as shown and Kendall's
+    τ-b between the two (None: no order to compare, e.g. an unparseable verdict)."""
+
+    judge: str
+    order: str
+    tau_b: float | None
+
+
+def judge_orders(dimension: Dimension, verdicts: Sequence[VerdictView], expert: str | None,
+                 n: int) -> list[JudgeOrder]:
+    """Each judge's order on the ranking ``dimension`` and its τ-b with the expert's complete
+    order ``expert`` (canonical text; None or unfinished: no τ-b)."""
+    mine = _complete_order(expert, n)
+    result = []
+    for verdict in verdicts:
+        if verdict.dimension != dimension.name:
+            continue
+        theirs = _complete_order(verdict.label, n)
+        if theirs is None:
+            result.append(JudgeOrder(judge_name(verdict), display_label(dimension, verdict.label),
+                                     None))
+            continue
+        result.append(JudgeOrder(judge_name(verdict), order_text(theirs, n),
+                                 kendall_tau_b(mine, theirs) if mine is not None else None))
+    return result
+
+
+def _complete_order(label: str | None, n: int) -> Order | None:
+    if label is None:
+        return None
+    try:
+        return parse_ranking(label, n)
+    except RankingError:
+        return None
+
+
+def render_ranking_verdicts(dimension: Dimension, verdicts: Sequence[VerdictView],
+                            chosen: str | None, saved: str | None, n: int) -> None:
+    """Draw each judge's ranking beside the expert's, with Kendall's τ-b between them (+1 the
+    same order, −1 the reverse): against the order chosen when it is complete, else the saved."""
+    mine = chosen if _complete_order(chosen, n) is not None else saved
+    orders = judge_orders(dimension, verdicts, mine, n)
+    if not orders:
+        st.caption("No judge ranked these responses.")
+        return
+    expert = _complete_order(mine, n)
+    unsaved = expert is not None and mine != saved
+    whose = "your unsaved order" if unsaved else "yours"
+    st.markdown(f"**The judges' rankings** · τ-b with {whose}",
+                help="Kendall's τ-b between two orders: +1 the same order, 0 as many response "
+                     "pairs in the same as in the opposite order, −1 the reverse.")
+    rows = [f"- :material/person: You — **{order_text(expert, n)}**"] if expert else []
+    for entry in orders:
+        tau = "" if entry.tau_b is None else f" · τ-b **{entry.tau_b:+.2f}**"
+        rows.append(f"- :material/smart_toy: {escape_markdown(entry.judge)} — "
+                    f"**{escape_markdown(entry.order)}**{tau}")
+    st.markdown("\n".join(rows))
+    taus = [entry.tau_b for entry in orders if entry.tau_b is not None]
+    if len(taus) > 1:
+        st.caption(f"Mean τ-b with the judges: {sum(taus) / len(taus):+.2f}")
 
 
 def rationale_verdicts(verdicts: Sequence[VerdictView]) -> list[VerdictView]:

@@ -9,6 +9,7 @@ markdown is a SHA-256 checked by pattern and a fixed alt text, never anything fr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import streamlit as st
@@ -20,19 +21,23 @@ from storage.images import is_image_hash
 PREVIEW_WIDTH = 520
 
 
-def render_image_field(field_name: str, value: Any, *, key_prefix: str = "annotate.image") -> None:
+def render_image_field(field_name: str, value: Any, *, key_prefix: str = "annotate.image",
+                       titles: Sequence[str] | None = None) -> None:
     """Draw the image(s) of one field: a hash (kind ``image``) or a list of them (``images``).
 
-    A value that is not a stored image's hash (a schema changed after import) is shown as a
-    caption saying so, never as a link.
+    ``titles`` (markdown of our own, one per image) heads each image, e.g. "Response 2" of
+    images to rank. A value that is not a stored image's hash (a schema changed after import)
+    is shown as a caption saying so, never as a link.
     """
     hashes = value if isinstance(value, list) else [value]
-    if len(hashes) > 1:
+    if len(hashes) > 1 and titles is None:
         st.caption(f"{len(hashes)} images")
     base = str(st.get_option("server.baseUrlPath") or "")
     columns = st.columns(min(len(hashes), 3)) if len(hashes) > 1 else [st.container()]
     for index, digest in enumerate(hashes):
         with columns[index % len(columns)]:
+            if titles is not None:
+                st.markdown(titles[index])
             if not is_image_hash(digest):
                 st.caption("(not an image)")
                 continue

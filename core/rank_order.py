@@ -82,3 +82,24 @@ def order_of(label: str) -> Order:
     """The order a stored canonical label holds (``"2,1,4,3"`` -> ``(2, 1, 4, 3)``); raises
     :class:`RankingError` for text that is not one."""
     return parse_ranking(label)
+
+
+def parse_partial_order(value: object, n_responses: int | None = None) -> Order:
+    """The beginning of an order in ``value`` (any spelling :func:`parse_ranking` takes, or
+    empty text for none): the positions ranked so far, best first, e.g. ``(2, 1)`` of four.
+
+    Raises :class:`RankingError` unless the positions are distinct and each is between 1 and
+    ``n_responses`` (None: :data:`MAX_RESPONSES`).
+    """
+    if isinstance(value, str) and not value.strip():
+        return ()
+    positions = [_position(entry, value) for entry in _entries(value)]
+    limit = MAX_RESPONSES if n_responses is None else n_responses
+    repeated = sorted({p for p in positions if positions.count(p) > 1})
+    outside = sorted({p for p in positions if not 1 <= p <= limit})
+    if repeated or outside:
+        problems = [f"repeated {repeated}" if repeated else "",
+                    f"not a response {outside}" if outside else ""]
+        raise RankingError(f"{value!r} must rank responses 1–{limit} at most once each ("
+                           + "; ".join(p for p in problems if p) + ")")
+    return tuple(positions)

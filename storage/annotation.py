@@ -108,8 +108,9 @@ def submit_labels(db: Database, *, project_id: int, user_id: int, item_id: int, 
     reference (the same text, spaces trimmed): only written or edited ones are their proposals
     (``reference_edited``). ``actor`` acts for themselves (:func:`storage.authz.authorize_self`,
     else :class:`~storage.authz.NotAllowed`). Raises AnnotationError when the item is not in
-    the user's queue, the account is inactive, a label is invalid, a required dimension has
-    none, or a revision has no reason.
+    the user's queue, the account is inactive, a label is invalid (a ranking that does not
+    order every response of the item), a required dimension has none, or a revision has no
+    reason.
     """
     if confidence is not None and not 1 <= confidence <= 5:
         raise AnnotationError(f"confidence must be 1 to 5, got {confidence}")
@@ -123,6 +124,7 @@ def submit_labels(db: Database, *, project_id: int, user_id: int, item_id: int, 
         head = _submit_head(connection, project_id, user_id, item_id)
         schema = parsed_schema(head.task_json, head.project_name)
         canonical = normalize_labels(schema, labels, complete=True)
+        _check_orders(connection, schema, item_id, canonical)
         blind = head.blind and not head.verdicts_seen
         before = dict(connection.execute(_saved_labels_query(),
                                          {"item_id": item_id, "user_id": user_id}).all())
@@ -157,6 +159,21 @@ def submit_labels(db: Database, *, project_id: int, user_id: int, item_id: int, 
         connection.execute(_done_statement(), values)
         discard_draft(session, user_id=user_id, item_id=item_id)  # saved: no longer a draft
         return SubmitResult(changed, head.status != "done")
+
+
+def _check_orders(connection: Any, schema: TaskSchema, item_id: int,
+                  labels: Mapping[str, str]) -> None:
+    """Raise AnnotationError unless each ranking label orders all of the item's responses
+    (read only when a ranking is saved: one more primary-key lookup)."""
+    rankings = [schema.dimension(name) for name in labels if schema.dimension(name).is_ranking]
+    if not rankings:
+        return
+    fields = json.loads(connection.execute(_item_fields_query(), {"item_id": item_id}).scalar_one())
+    for dimension in rankings:
+        try:
+            dimension.check_order_length(labels[dimension.name], fields)
+        except LabelError as exc:
+            raise AnnotationError(f"{dimension.name}: {exc.args[0]}") from None
 
 
 def _edited(connection: Any, schema: TaskSchema, item_id: int, answer: str) -> bool:

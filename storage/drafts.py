@@ -2,8 +2,10 @@
 
 A draft holds the chosen labels, comment, confidence and reference answer of one annotator
 on one item (``label_draft``, one row per pair), so a reload or another device shows the
-work in progress. It is not a label: metrics, exports, progress and the adjudication views
-read ``annotation`` and ``assignment`` only, never this table. Saving the labels
+work in progress. A ranking dimension's draft label may be an unfinished order (``"2,1"``
+of four responses, :mod:`core.rank_input`): only the save needs every response ranked. A
+draft is not a label: metrics, exports, progress and the adjudication views read
+``annotation`` and ``assignment`` only, never this table. Saving the labels
 (:func:`storage.annotation.submit_labels`) deletes the draft in the same transaction
 (:func:`discard_draft`).
 """
@@ -21,10 +23,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from core.rank_order import RankingError, format_order, parse_partial_order
 from core.safe_text import require_safe_text
+from core.schema import LabelError, TaskSchema
 from storage.authz import Actor, authorize_self
 from storage.database import Database
-from storage.models import Assignment, LabelDraft, Project, utcnow
+from storage.models import Assignment, Item, LabelDraft, Project, utcnow
 from storage.projects import parsed_schema
 
 MAX_NOTE_CHARS = 10_000  # as storage.annotation: a draft holds what a save would accept
@@ -69,8 +73,9 @@ def save_draft(db: Database, *, project_id: int, user_id: int, item_id: int, dra
 
     ``actor`` acts for themselves (:func:`storage.authz.authorize_self`, else
     :class:`~storage.authz.NotAllowed`). Raises :class:`DraftError` when the item is not in
-    the user's queue in ``project_id``, a label is not one of the dimension's, the confidence
-    is not 1-5, or a text is too long or holds NUL or a lone surrogate.
+    the user's queue in ``project_id``, a label is not one of the dimension's (a ranking: not
+    the beginning of an order of the item's responses), the confidence is not 1-5, or a text
+    is too long or holds NUL or a lone surrogate.
     """
     comment = _text(draft.comment, MAX_NOTE_CHARS, "the comment")
     reference = _text(draft.reference_answer, MAX_REFERENCE_CHARS, "the reference answer")
@@ -84,7 +89,13 @@ def save_draft(db: Database, *, project_id: int, user_id: int, item_id: int, dra
                    Assignment.item_id == item_id)).first()
         if found is None:
             raise DraftError("this item is not in your queue")
-        labels = _labels(parsed_schema(found.task_json, found.name), draft.labels)
+        schema = parsed_schema(found.task_json, found.name)
+        fields = None
+        if any(schema.dimension(name).is_ranking for name in draft.labels
+               if name in schema.dimension_names):
+            fields = json.loads(session.execute(
+                select(Item.fields_json).where(Item.id == item_id)).scalar_one())
+        labels = draft_labels(schema, draft.labels, fields=fields)
         if not labels and comment is None and draft.confidence is None and reference is None:
             discard_draft(session, user_id=user_id, item_id=item_id)
             return
@@ -106,16 +117,31 @@ def discard_draft(session: Session, *, user_id: int, item_id: int) -> None:
     session.execute(_discard_statement(), {"user_id": user_id, "item_id": item_id})
 
 
-def _labels(schema: Any, labels: Mapping[str, Any]) -> dict[str, str]:
+def draft_labels(schema: TaskSchema, labels: Mapping[str, Any], *,
+                 fields: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The canonical draft labels of ``labels`` (empty values dropped): each dimension's
+    canonical label, and for a ranking dimension the canonical text of the order begun so far
+    (``"2,1"``), checked against the item's responses in ``fields`` when given.
+
+    Raises :class:`DraftError` naming the dimension for an unknown dimension or a bad label.
+    """
     result = {}
     for name, value in labels.items():
-        if value is None or value == "":
+        if value is None or value == "" or value == ():
             continue
         if isinstance(value, str):
             require_safe_text(value, what=f"{name}: the label", error=DraftError)
         try:
-            result[name] = schema.dimension(name).normalize(value)
-        except (KeyError, ValueError) as exc:
+            dimension = schema.dimension(name)
+            if dimension.is_ranking:
+                entries = (fields or {}).get(dimension.over or "")
+                order = parse_partial_order(
+                    value, len(entries) if isinstance(entries, list) else None)
+                if order:
+                    result[name] = format_order(order)
+                continue
+            result[name] = dimension.normalize(value)
+        except (KeyError, LabelError, RankingError) as exc:
             raise DraftError(f"{name}: {exc.args[0]}") from None
     return result
 

@@ -16,6 +16,7 @@ once are serialised (SQLite's ``BEGIN IMMEDIATE`` already is).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -134,6 +135,20 @@ def _canonical_labels(schema: TaskSchema, labels: Mapping[str, str | None]) -> d
     return result
 
 
+def _check_orders(schema: TaskSchema, labels: Mapping[str, str | None], fields_json: str) -> None:
+    """Raise GoldError unless each gold ranking orders all of the item's responses."""
+    rankings = [name for name, label in labels.items()
+                if label is not None and schema.dimension(name).is_ranking]
+    if not rankings:
+        return
+    fields = json.loads(fields_json)
+    for name in rankings:
+        try:
+            schema.dimension(name).check_order_length(labels[name] or "", fields)
+        except LabelError as exc:
+            raise GoldError(f"{name}: {exc.args[0]}") from None
+
+
 def gold_revision(*, session: Session, item_id: int) -> Revision:
     """The newest gold decision on the item (id 0 when none): what a form remembers."""
     return latest_revision(session=session, actions=GOLD_ACTIONS, item_id=item_id)
@@ -157,21 +172,23 @@ def adjudicate(*, session: Session, item_id: int, actor: Actor,
     ``expected_revision`` (:func:`gold_revision` when the form was drawn), a decision made
     since by someone else is refused with :class:`~storage.revisions.StaleEdit`; None
     overwrites (scripts). Raises :class:`GoldError` for an unknown item or dimension, a label
-    not on the scale, a reference answer on a task without gold references, or a text over
-    its length limit.
+    not on the scale (a ranking that does not order every response of the item), a reference
+    answer on a task without gold references, or a text over its length limit.
     """
     actor_id = authorize(session, actor, role=ADMIN)
     note = _clean(note, MAX_NOTE_CHARS, "the note")
-    item_query = select(Item.project_id).where(Item.id == item_id)
+    item_query = select(Item.project_id, Item.fields_json).where(Item.id == item_id)
     if session.get_bind().dialect.name == "postgresql":
         item_query = item_query.with_for_update()
-    project_id = session.execute(item_query).scalar()
-    if project_id is None:
+    found = session.execute(item_query).first()
+    if found is None:
         raise GoldError(f"no item with id {item_id}")
+    project_id = found.project_id
     check_revision(session=session, expected=expected_revision, what="this item's gold",
                    actions=GOLD_ACTIONS, item_id=item_id)
     schema = project_by_id(session=session, project_id=project_id).schema
     wanted = _canonical_labels(schema, labels or {})
+    _check_orders(schema, wanted, found.fields_json)
     reference_dim = reference_dimension(schema)
     if not isinstance(reference_answer, Keep):
         if reference_dim is None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
+from core.schema import TaskSchema
 from core.templates import TEMPLATES
 from storage.annotation_settings import ProjectSettings, set_members, update_settings
 from storage.authz import OPERATOR
@@ -44,12 +45,14 @@ def quiz_records(n_items: int, *, prefix: str = "q") -> list[dict[str, Any]]:
 def make_annotation_project(db: Database, folder: Path, members: list[UserInfo], *,
                             records: list[dict[str, Any]] | None = None,
                             template: str = "correctness", name: str = "quiz",
-                            settings: ProjectSettings | None = None) -> int:
+                            settings: ProjectSettings | None = None,
+                            schema: TaskSchema | None = None) -> int:
     """Import ``records`` (default: 4 quiz items) into a new project, make ``members`` its
-    annotators with ``settings`` and build the queues; return the project id."""
+    annotators with ``settings`` and build the queues; return the project id. ``schema``
+    (default: the ``template``'s) is the task, e.g. one not registered as a template."""
     records = quiz_records(4) if records is None else records
     path = write_jsonl(records, folder / f"{name}.jsonl")
-    import_file(db, path, project_name=name, schema=TEMPLATES[template], actor=OPERATOR)
+    import_file(db, path, project_name=name, schema=schema or TEMPLATES[template], actor=OPERATOR)
     with db.write() as session:
         project_id = get_project(session=session, name=name).id
         update_settings(session=session, project_id=project_id, actor=OPERATOR,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from components.annotate_keys import key_map, label_keys
 from components.annotate_panel import item_heading
 from core.schema import schema_from_dict
-from core.templates import TEMPLATES
+from core.schema_toml import load_schema_toml
+from core.templates import TEMPLATE_DIR, TEMPLATES
 
 
 def schema(labels: list[dict], *, dimensions: int = 1):
@@ -53,3 +54,12 @@ def test_item_heading_escapes_the_id_and_shows_the_state():
         "**Item q\\*1** :green-badge[:material/check: Labelled] "
         ":orange-badge[:material/flag: Flagged]")
     assert item_heading("q1", "pending", flagged=False) == "**Item q1** :blue-badge[To label]"
+
+
+def test_a_ranking_lists_its_response_numbers_and_backspace_first():
+    keys = key_map(load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml"))
+    assert keys.ranking and keys.labels == {"ranking": {}}
+    assert keys.legend(responses=4)[:3] == [("1–4", "rank the responses, best first"),
+                                            ("Backspace", "undo"), ("Enter", "save")]
+    assert keys.legend(responses=2)[0] == ("1 2", "rank the responses, best first")
+    assert not key_map(TEMPLATES["correctness"]).ranking
