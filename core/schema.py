@@ -151,18 +151,25 @@ class Dimension:
         return format_number(number)
 
 
+    def responses_in(self, fields: Mapping[str, Any]) -> int | None:
+        """The number of entries a ranking orders in an item with ``fields``: the length of its
+        :attr:`over` list (texts, image hashes or images); None for a dimension that is not a
+        ranking or an item without that list."""
+        if self.scale != "ranking" or self.over is None:
+            return None
+        entries = fields.get(self.over)
+        return len(entries) if isinstance(entries, list | tuple) else None
+
     def check_order_length(self, label: str, fields: Mapping[str, Any]) -> None:
         """Raise :class:`LabelError` unless the ranking ``label`` orders exactly the entries of
         the item's :attr:`over` field in ``fields`` (a list); nothing to check otherwise."""
-        if self.scale != "ranking" or self.over is None:
-            return
-        entries = fields.get(self.over)
-        if not isinstance(entries, list):
+        entries = self.responses_in(fields)
+        if entries is None:
             return
         ranked = label.count(",") + 1
-        if ranked != len(entries):
+        if ranked != entries:
             raise LabelError(f"the ranking {label!r} orders {ranked} responses, the item's "
-                             f"{self.over!r} holds {len(entries)}")
+                             f"{self.over!r} holds {entries}")
 
     @property
     def is_ranking(self) -> bool:

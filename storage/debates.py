@@ -250,7 +250,8 @@ async def run_debate_calls(plan: DebatePlan, work: Sequence[Any], compiled: Comp
         try:
             messages = compiled.render(fields, dimension, reference=work_item.reference,
                                        output="verdict")
-            result = await run_debate(plan.debate.setup, messages, dimension, call)
+            result = await run_debate(plan.debate.setup, messages, dimension, call,
+                                      n_responses=dimension.responses_in(fields))
         except (DebateError, PromptError) as error:
             cancelled = str(error) == "cancelled" or bool(cancel is not None and cancel.is_set())
             return CallResult(work_item, 0, None, None, None, "verdict", tokens[0], tokens[1],

@@ -6,6 +6,9 @@ A jury is a name, two or more member judges of the project (its judge rows: ``NA
 project's task. In the metrics, the Dashboard and the exports it is the rater ``jury:NAME``
 (:func:`core.metrics.consensus.jury_verdict`); on a dimension where a member has no verdict
 it is left out.
+
+Juries combine labels: a project with a ranking dimension (``scale = "ranking"``) gets none
+(each judge's ranking is compared with the experts' on its own).
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ def check_jury(*, session: Session, project_id: int, name: str, members: Sequenc
                rule: str) -> tuple[str, tuple[str, ...], str]:
     """Return the cleaned ``(name, members, rule)``; raise :class:`JuryError` naming the first
     problem: a bad or taken name, an unknown member, fewer than two members, a rule that is
-    not one of :data:`~core.metrics.consensus.JURY_RULES` or does not fit a dimension's scale."""
+    not one of :data:`~core.metrics.consensus.JURY_RULES` or does not fit a dimension's scale,
+    a project with a ranking dimension (juries are for label dimensions)."""
     name = (name or "").strip()
     if not NAME_PATTERN.fullmatch(name) or len(name) > JURY_NAME_CHARS:
         raise JuryError(f"jury name {name!r}: use 1 to {JURY_NAME_CHARS} letters, digits and "
@@ -85,6 +89,10 @@ def check_jury(*, session: Session, project_id: int, name: str, members: Sequenc
         raise JuryError(f"jury {name!r}: rule {rule!r} is not one of {', '.join(JURY_RULES)}")
     schema = project_by_id(session=session, project_id=project_id).schema
     for dimension in schema.dimensions:
+        if dimension.is_ranking:
+            raise JuryError(f"jury {name!r}: juries combine the labels of nominal, ordinal and "
+                            f"interval dimensions, and dimension {dimension.name!r} is a "
+                            "ranking: compare each judge's ranking with the experts' instead")
         if dimension.scale not in RULE_SCALES[rule]:
             fitting = [r for r, scales in RULE_SCALES.items() if dimension.scale in scales]
             raise JuryError(f"jury {name!r}: rule {rule!r} does not fit dimension "

@@ -13,8 +13,9 @@ callback hands it. Importing this package imports nothing; import the modules:
                image fields: ``image_url`` parts from the
                :class:`~core.judges.prompting.JudgeImage` values the caller passes).
 ``verdicts``   :func:`~core.judges.verdicts.parse_verdict` (strict: JSON or a last
-               ``Verdict: LABEL`` line, labels only through ``Dimension.normalize``) and the
-               ``response_format`` JSON schema builder.
+               ``Verdict: LABEL`` line, labels only through ``Dimension.normalize``; a ranking
+               only as a permutation of the item's responses) and the ``response_format``
+               JSON schema builder.
 ``endpoints``  :class:`~core.judges.endpoints.Endpoint` (URL, model, key *variable name*,
                sampling, timeout, prices) and :func:`~core.judges.endpoints.api_key_from_env`.
 ``retry``      :class:`~core.judges.retry.RetryPolicy` and ``Retry-After`` parsing.

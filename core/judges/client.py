@@ -6,9 +6,10 @@ time and goes only to ``AsyncOpenAI``; it is not kept in our objects, their repr
 records or the error messages (which are scrubbed of it, since servers may echo a key back).
 
 Answer format: a client starts with ``response_format`` (a JSON schema whose ``label`` is an
-enum of the labels) when the endpoint's ``structured_output`` is on. If the server answers
-that request with HTTP 400, the same call is sent again in the ``Verdict: LABEL`` form; when
-that one is not refused, the client remembers it and asks every later call in that form.
+enum of the labels; for a ranking, an array of the item's response numbers) when the
+endpoint's ``structured_output`` is on. If the server answers that request with HTTP 400, the
+same call is sent again in the ``Verdict: LABEL`` form; when that one is not refused, the
+client remembers it and asks every later call in that form.
 
 Messages with images (:class:`~core.judges.prompting.ImagePart`) are sent only to an endpoint
 marked ``vision``; to any other the call fails before a request is made
@@ -71,6 +72,12 @@ class JudgeRequest:
     def messages(self, output: OutputMode) -> list[Message]:
         """The chat messages in answer format ``output``; raises PromptError (see render)."""
         return self.prompt.render(self.item, self.dimension, reference=self.reference, output=output)
+
+    @property
+    def n_responses(self) -> int | None:
+        """For a ranking dimension, how many responses the item has (the answer must order
+        exactly these); None otherwise."""
+        return self.dimension.responses_in(self.item)
 
 
 @dataclass(frozen=True)
@@ -166,7 +173,8 @@ class JudgeClient:
             messages = request.messages(mode)
         except PromptError as error:
             return _failed(request, mode, 0, str(error))
-        response_format = (verdict_response_format(request.dimension, rationale=request.prompt.rationale)
+        response_format = (verdict_response_format(request.dimension, rationale=request.prompt.rationale,
+                                                   n_responses=request.n_responses)
                            if mode == "json" else None)
         done = await self.complete(messages, response_format=response_format, sample=request.sample,
                                    cancel=cancel)
@@ -181,8 +189,9 @@ class JudgeClient:
                          "'Verdict:' line from now on", self.endpoint.base_url, self.endpoint.model)
         if done.error is not None or done.cancelled:
             return _failed(request, mode, attempts, done.error, cancelled=done.cancelled)
-        return CallResult(request.key, request.sample, done.text, parse_verdict(done.text, request.dimension),
-                          done.model, mode, done.input_tokens, done.output_tokens, done.latency, attempts)
+        verdict = parse_verdict(done.text, request.dimension, n_responses=request.n_responses)
+        return CallResult(request.key, request.sample, done.text, verdict, done.model, mode,
+                          done.input_tokens, done.output_tokens, done.latency, attempts)
 
     async def complete(self, messages: Sequence[Message], *, response_format: dict[str, Any] | None = None,
                        sample: int = 0, cancel: CancelSignal | None = None) -> Completion:

@@ -96,12 +96,14 @@ async def _speak(call: DebateCall, judge: str, messages: list[Message], where: s
 
 
 async def run_debate(setup: DebateSetup, item_messages: Sequence[Message], dimension: Dimension,
-                     call: DebateCall) -> DebateResult:
+                     call: DebateCall, *, n_responses: int | None = None) -> DebateResult:
     """Run the debate on one item and dimension and return the parsed final verdict.
 
     ``item_messages`` is the item's prompt rendered in the ``"verdict"`` answer format (its
-    last message a user message). Raises :class:`DebateError` if a call fails and ValueError
-    for empty ``item_messages``; an unparseable final answer is a verdict without a label.
+    last message a user message); ``n_responses`` the item's number of responses when
+    ``dimension`` is a ranking (the final order must rank exactly these). Raises
+    :class:`DebateError` if a call fails and ValueError for empty ``item_messages``; an
+    unparseable final answer is a verdict without a label.
     """
     if not item_messages or item_messages[-1].role != "user":
         raise ValueError("item_messages: expected the item's prompt, ending with a user message")
@@ -121,4 +123,4 @@ async def run_debate(setup: DebateSetup, item_messages: Sequence[Message], dimen
                       where="debate/final.txt")
     raw = await _speak(call, setup.decider, _with_turn(item_messages, final), "final verdict")
     turns.append(DebateTurn(None, setup.decider, raw))
-    return DebateResult(parse_verdict(raw, dimension), raw, tuple(turns))
+    return DebateResult(parse_verdict(raw, dimension, n_responses=n_responses), raw, tuple(turns))

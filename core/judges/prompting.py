@@ -10,7 +10,10 @@ Fields a template may use:
 
 * the schema's item fields (``prompt``, ``response``, ``source``, ``response_a`` ...): a list
   value (e.g. the thematic ``source`` texts) is numbered ``1. ...``, one per line; a field the
-  item does not have reads ``(not given)``, an empty one ``(empty)``;
+  item does not have reads ``(not given)``, an empty one ``(empty)``. The list a ranking
+  dimension orders (its ``over`` field, e.g. ``responses``) is written as numbered blocks
+  ``Response 1:`` / the text / a blank line / ``Response 2:`` ..., since the judge answers with
+  those numbers;
 * ``reference``: the reference answer the *caller* passes (the item's reference, or the
   adjudicated gold reference when one exists), never read from the item. A template that uses
   it is reference-guided and cannot be rendered without one;
@@ -18,17 +21,20 @@ Fields a template may use:
   ``label_descriptions`` (one line per label: value, display name, description);
 * ``output_format`` (required): where Docket puts the answer format, which depends on the
   endpoint: a JSON object (``"json"``, with ``response_format``) or a last line
-  ``Verdict: LABEL`` (``"verdict"``), each with a rationale first or not (the strategy's).
+  ``Verdict: LABEL`` (``"verdict"``), each with a rationale first or not (the strategy's). For
+  a ranking dimension the answer is the list of response numbers from best to worst, in a JSON
+  object under the dimension's name or on the ``Verdict:`` line (``output/ranking_*.txt``).
 
 Image fields (``kind = "image"`` or ``"images"``) are not text: the caller passes their bytes
 as :class:`JudgeImage` values (one, or a list for ``images``) and the user message becomes a
 list of parts (:class:`TextPart`, :class:`ImagePart`; the OpenAI ``image_url`` form with a
 ``data:`` URI). Where the user text names an image field (``{image}``) the text is split there
 and the field's images are put in that place, in list order; image fields the text does not
-name are put after the text, in schema order. An image field the item does not have reads
-``(not given)`` where it is named and adds nothing otherwise. Image fields may be named in the
-user message only (system messages carry no images). An item without images gets a plain
-string content, as before.
+name are put after the text, in schema order. The images of a ranked list (a ranking's
+``over`` field of kind ``images``) are each preceded by the text ``Response k:``, numbered
+from 1 in list order. An image field the item does not have reads ``(not given)`` where it is
+named and adds nothing otherwise. Image fields may be named in the user message only (system
+messages carry no images). An item without images gets a plain string content, as before.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ PROMPT_FIELDS: tuple[str, ...] = (
 )
 NOT_GIVEN = "(not given)"
 EMPTY = "(empty)"
+RESPONSE_HEADING = "Response {number}:"  # before each entry of a ranked list, text or image
 
 # "{{" and "}}" are literal braces; "{name}" a field; any other brace is an error.
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}\n]*)\}|[{}]")
@@ -204,8 +211,9 @@ def builtin_prompt(schema: TaskSchema, strategy: str, *, reference: bool = False
 
     ``reference=True`` adds the reference-answer block (the template becomes reference-guided).
     Built-in task templates have their own texts in ``prompts/<template>/``; any other schema
-    gets a generic item block listing its fields by title. Raises :class:`PromptError` for an
-    unknown strategy.
+    gets a generic item block listing its fields by title. A schema whose dimensions are all
+    rankings gets the strategy's ranking text (``prompts/strategies/ranking/``: order the
+    responses instead of choosing a label). Raises :class:`PromptError` for an unknown strategy.
     """
     if strategy not in STRATEGIES:
         raise PromptError(f"strategy: unknown strategy {strategy!r} (strategies: {', '.join(STRATEGIES)})")
@@ -221,7 +229,8 @@ def builtin_prompt(schema: TaskSchema, strategy: str, *, reference: bool = False
         reference_block = "correctness/reference.txt"
     if reference:
         blocks.append(_read(reference_block))
-    blocks.append(_read(f"strategies/{strategy}.txt"))
+    ranking = bool(schema.dimensions) and all(d.is_ranking for d in schema.dimensions)
+    blocks.append(_read(f"strategies/{'ranking/' if ranking else ''}{strategy}.txt"))
     return PromptTemplate(system=system, user="\n\n".join(blocks), strategy=strategy)
 
 
@@ -272,14 +281,22 @@ def _fields(parts: tuple[_Part, ...]) -> set[str]:
     return {part.field for part in parts if part.field is not None}
 
 
+# Fields of the ranking answer formats: the JSON key (the dimension's name) and which numbers.
+_RANKING_OUTPUT_FIELDS = frozenset({"answer_key", "response_numbers"})
+
+
 @lru_cache(maxsize=1)
-def _output_formats() -> dict[tuple[str, bool], tuple[_Part, ...]]:
-    """(answer format, with rationale) -> the parsed shipped text ``output/<mode>[_rationale].txt``."""
+def _output_formats() -> dict[tuple[str, bool, bool], tuple[_Part, ...]]:
+    """(answer format, with rationale, ranking) -> the parsed shipped text
+    ``output/[ranking_]<mode>[_rationale].txt``."""
     formats = {}
     for mode in OUTPUT_MODES:
         for rationale in (False, True):
-            name = f"output/{mode}{'_rationale' if rationale else ''}.txt"
-            formats[(mode, rationale)] = _parse(_read(name), frozenset({"labels"}), name)
+            for ranking in (False, True):
+                name = (f"output/{'ranking_' if ranking else ''}{mode}"
+                        f"{'_rationale' if rationale else ''}.txt")
+                allowed = _RANKING_OUTPUT_FIELDS if ranking else frozenset({"labels"})
+                formats[(mode, rationale, ranking)] = _parse(_read(name), allowed, name)
     return formats
 
 
@@ -291,7 +308,7 @@ def labels_text(dimension: Dimension) -> str:
 def label_descriptions_text(dimension: Dimension) -> str:
     """One line per label, as the ``{label_descriptions}`` field shows them:
     ``- value (display): description`` (display and description left out when they add nothing)."""
-    if dimension.scale == "interval":
+    if dimension.scale in ("interval", "ranking"):
         return f"- {dimension_values_text(dimension)}"
     lines = []
     for label in dimension.labels:
@@ -313,6 +330,22 @@ def _item_text(value: object) -> str:
         texts = [str(text) for text in value]
         return "\n".join(f"{number}. {text}" for number, text in enumerate(texts, 1)) or EMPTY
     return str(value)
+
+
+def _ranked_text(value: object) -> str:
+    """A ranked list as numbered blocks (``Response 1:``, the text, a blank line, ...)."""
+    if value is None:
+        return NOT_GIVEN
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        return _item_text(value)
+    blocks = [f"{RESPONSE_HEADING.format(number=number)}\n{_item_text(text)}"
+              for number, text in enumerate(value, 1)]
+    return "\n\n".join(blocks) or EMPTY
+
+
+def _numbers_text(n_responses: int | None) -> str:
+    """The response numbers a ranking answer lists: ``"1 to 4"``."""
+    return "of all the responses" if n_responses is None else f"1 to {n_responses}"
 
 
 def _item_images(name: str, value: object) -> tuple[JudgeImage, ...] | None:
@@ -343,6 +376,8 @@ class CompiledPrompt:
     _used: frozenset[str] = field(repr=False)
     # The schema's image fields (kind image/images), in schema order.
     image_fields: tuple[str, ...] = ()
+    # The list fields a ranking dimension orders: written as numbered "Response k:" blocks.
+    ranked_fields: tuple[str, ...] = ()
 
     @property
     def reference_guided(self) -> bool:
@@ -362,16 +397,17 @@ class CompiledPrompt:
         ``item`` maps field names to text (or a list of texts), and image fields to a
         :class:`JudgeImage` (or a list of them); ``reference`` is the reference answer for a
         reference-guided template. Images go into the user message as the module docstring
-        says. Raises :class:`PromptError` when the template needs a reference and none (or a
-        blank one) is given, for an image field whose value is not image data, or for an
-        unknown ``output``.
+        says. For a ranking ``dimension`` the answer format asks for the numbers of the
+        item's responses (as many as its ranked list holds). Raises :class:`PromptError` when
+        the template needs a reference and none (or a blank one) is given, for an image field
+        whose value is not image data, or for an unknown ``output``.
         """
         if output not in OUTPUT_MODES:
             raise PromptError(f"output: unknown answer format {output!r} (formats: "
                               f"{', '.join(OUTPUT_MODES)})")
         images = {name: _item_images(name, item.get(name)) for name in self.image_fields}
-        values = {name: _item_text(item.get(name)) for name in self.field_names
-                  if name in self._used and name not in images}
+        values = {name: (_ranked_text if name in self.ranked_fields else _item_text)(item.get(name))
+                  for name in self.field_names if name in self._used and name not in images}
         if self.reference_guided:
             text = None if reference is None else _item_text(reference)
             if text is None or text == EMPTY:
@@ -385,7 +421,11 @@ class CompiledPrompt:
         values["dimension_description"] = dimension.description
         values["labels"] = labels_text(dimension)
         values["label_descriptions"] = label_descriptions_text(dimension)
-        values["output_format"] = _fill(_output_formats()[(output, self.rationale)], values)
+        if dimension.is_ranking:
+            values["answer_key"] = dimension.name
+            values["response_numbers"] = _numbers_text(dimension.responses_in(item))
+        values["output_format"] = _fill(
+            _output_formats()[(output, self.rationale, dimension.is_ranking)], values)
         messages = []
         system = _fill(self._system, values).strip()
         if system:
@@ -406,9 +446,7 @@ class CompiledPrompt:
             if part.field is None:
                 continue
             if images.get(part.field):
-                parts.append(TextPart("".join(text)))
-                text = []
-                parts.extend(ImagePart(part.field, image) for image in images[part.field] or ())
+                text = self._put_images(parts, text, part.field, images[part.field] or ())
             else:
                 text.append(values[part.field])
         parts.append(TextPart("".join(text)))
@@ -417,9 +455,31 @@ class CompiledPrompt:
         if isinstance(parts[-1], TextPart):
             parts[-1] = TextPart(parts[-1].text.rstrip())
         named = _fields(self._user)
-        parts.extend(ImagePart(name, image) for name in self.image_fields if name not in named
-                     for image in images[name] or ())
-        return tuple(part for part in parts if not isinstance(part, TextPart) or part.text)
+        for name in self.image_fields:
+            if name not in named and images[name]:
+                rest = self._put_images(parts, ["\n\n"] if name in self.ranked_fields else [],
+                                        name, images[name] or ())
+                parts.append(TextPart("".join(rest)))
+        merged: list[ContentPart] = []
+        for part in parts:  # adjacent texts as one part
+            if isinstance(part, TextPart) and merged and isinstance(merged[-1], TextPart):
+                merged[-1] = TextPart(merged[-1].text + part.text)
+            else:
+                merged.append(part)
+        return tuple(part for part in merged if not isinstance(part, TextPart) or part.text)
+
+    def _put_images(self, parts: list[ContentPart], text: list[str], name: str,
+                    images: Sequence[JudgeImage]) -> list[str]:
+        """Append the text so far and then field ``name``'s images to ``parts`` (each image of
+        a ranked list after its ``Response k:`` heading); return the text to go on with."""
+        for number, image in enumerate(images, 1):
+            if name in self.ranked_fields:
+                text.append(("\n\n" if number > 1 else "")
+                            + RESPONSE_HEADING.format(number=number) + "\n")
+            parts.append(TextPart("".join(text)))
+            text = []
+            parts.append(ImagePart(name, image))
+        return text
 
 
 def allowed_fields(schema: TaskSchema) -> frozenset[str]:
@@ -434,12 +494,15 @@ def compile_prompt(template: PromptTemplate, schema: TaskSchema) -> CompiledProm
     unknown field, a stray brace, a template without ``{output_format}``, or an image field
     named in the system message.
     """
-    return _compile(template, schema.field_names, tuple(f.name for f in schema.image_fields))
+    ranked = tuple(dict.fromkeys(d.over for d in schema.dimensions if d.is_ranking and d.over))
+    return _compile(template, schema.field_names, tuple(f.name for f in schema.image_fields),
+                    ranked)
 
 
 @lru_cache(maxsize=256)
 def _compile(template: PromptTemplate, field_names: tuple[str, ...],
-             image_fields: tuple[str, ...] = ()) -> CompiledPrompt:
+             image_fields: tuple[str, ...] = (), ranked_fields: tuple[str, ...] = ()
+             ) -> CompiledPrompt:
     allowed = frozenset(field_names) | frozenset(PROMPT_FIELDS)
     system = _parse(template.system, allowed, "system message")
     user = _parse(template.user, allowed, "user message")
@@ -452,7 +515,8 @@ def _compile(template: PromptTemplate, field_names: tuple[str, ...],
         shown = ", ".join("{" + name + "}" for name in in_system)
         raise PromptError(f"system message: image field {shown} can only be placed in the user "
                           "message (images are sent as parts of the user message)")
-    return CompiledPrompt(template, field_names, system, user, frozenset(used), image_fields)
+    return CompiledPrompt(template, field_names, system, user, frozenset(used), image_fields,
+                          ranked_fields)
 
 
 def render_messages(template: PromptTemplate, schema: TaskSchema, item: Mapping[str, object],

@@ -4,7 +4,11 @@
 ``<<expect:`` in the last user message (``<<expect:incorrect>>``), else the first label of the
 ``response_format`` enum, else ``correct``. With a ``response_format`` the content is the JSON
 object its schema asks for (``{"rationale": ..., "label": ...}`` or ``{"label": ...}``); without
-one it is a short rationale and a last line ``Verdict: LABEL``. Usage counts are words:
+one it is a short rationale and a last line ``Verdict: LABEL``. A ranking: the marker holds the
+order as JSON (``<<expect:[2,1,4,3]>>``, said as given even when it is no permutation); with a
+``response_format`` whose answer is an array (named after the dimension) the content is
+``{"rationale": ..., "<name>": [2, 1, 4, 3]}``, without a marker the numbers in ascending order
+(as many as ``maxItems``); without one the last line is ``Verdict: [2,1,4,3]``. Usage counts are words:
 ``prompt_tokens`` = words in all message contents, ``completion_tokens`` = words in the content.
 A content given as a list of parts (text and ``image_url``, a vision request) reads as the
 text of its text parts.
@@ -162,11 +166,26 @@ def _content(body: dict[str, Any], unparseable: bool) -> str:
     schema = _schema(body)
     if schema is None:
         return f"The response was checked against the question.\nVerdict: {label}"
-    answer: dict[str, str] = {}
-    if "rationale" in schema.get("properties", {}):
+    properties = schema.get("properties", {})
+    answer: dict[str, Any] = {}
+    if "rationale" in properties:
         answer["rationale"] = "The response was checked against the question."
-    answer["label"] = label
+    for name, spec in properties.items():
+        if name != "rationale":
+            answer[name] = _order(body, spec) if spec.get("type") == "array" else label
     return json.dumps(answer)
+
+
+def _order(body: dict[str, Any], spec: dict[str, Any]) -> Any:
+    """A ranking answer: the marker's JSON (as given), else 1..maxItems in ascending order."""
+    users = _texts(body, "user")
+    match = _EXPECT.search(users[-1] if users else "")
+    if match is None:
+        return list(range(1, int(spec.get("maxItems", 2)) + 1))
+    try:
+        return json.loads(match.group(1))
+    except ValueError:
+        return match.group(1)
 
 
 def completion_body(body: dict[str, Any], content: str) -> bytes:

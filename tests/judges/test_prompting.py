@@ -22,19 +22,26 @@ from core.judges.prompting import (
     render_messages,
 )
 from core.schema import schema_from_dict
-from core.templates import TEMPLATES
+from core.schema_toml import load_schema_toml
+from core.templates import TEMPLATE_DIR, TEMPLATES
 
 REFERENCE = "REFERENCE-ANSWER-7d1f"
 ITEM_REFERENCE_FIELD = "ITEM-REFERENCE-FIELD-2b9c"  # correctness items carry one too
+# Every template with shipped prompt texts: the registry, and batch_ranking until it is
+# registered (the registry's own wins once it is).
+SHIPPED = {"batch_ranking": load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml"), **TEMPLATES}
+RESPONSES = ["FIRST-RESPONSE text", "SECOND-RESPONSE text", "THIRD-RESPONSE text"]
 
 
 def item_for(template: str) -> dict[str, object]:
-    """Distinctive texts for every field of a built-in template (the thematic source a list),
-    an image for each image field."""
-    schema = TEMPLATES[template]
+    """Distinctive texts for every field of a built-in template (the thematic source and the
+    ranked responses lists), an image for each image field."""
+    schema = SHIPPED[template]
     item: dict[str, object] = {name: f"TEXT-OF-{name.upper()}-{template}" for name in schema.field_names}
     if template == "thematic_alignment":
         item["source"] = ["FIRST-SOURCE text", "SECOND-SOURCE text"]
+    if template == "batch_ranking":
+        item["responses"] = list(RESPONSES)
     if "reference" in item:
         item["reference"] = ITEM_REFERENCE_FIELD
     for spec in schema.image_fields:
@@ -43,14 +50,14 @@ def item_for(template: str) -> dict[str, object]:
     return item
 
 
-CASES = list(itertools.product(TEMPLATES, STRATEGIES, (False, True), ("json", "verdict")))
+CASES = list(itertools.product(SHIPPED, STRATEGIES, (False, True), ("json", "verdict")))
 
 
 @pytest.mark.parametrize(("template", "strategy", "reference", "output"), CASES,
                          ids=["-".join(map(str, case)) for case in CASES])
 def test_every_shipped_prompt_shows_the_item_and_the_reference_only_when_reference_guided(
         template, strategy, reference, output):
-    schema = TEMPLATES[template]
+    schema = SHIPPED[template]
     prompt = compile_prompt(builtin_prompt(schema, strategy, reference=reference), schema)
     assert prompt.reference_guided is reference
     item = item_for(template)
@@ -75,7 +82,17 @@ def test_every_shipped_prompt_shows_the_item_and_the_reference_only_when_referen
         if strategy == "rubric":
             assert all(label.description in user for label in dimension.labels)
         assert "{" not in user.replace('{"', "")  # no field left unfilled
-        if output == "json":
+        if dimension.is_ranking:
+            # The responses are numbered, and the answer is their numbers from best to worst.
+            assert "\n\n".join(f"Response {n}:\n{text}" for n, text in enumerate(RESPONSES, 1)) in user
+            assert "the response numbers 1 to 3, each exactly once, from the best" in user
+            assert "label" not in user.lower()
+            if output == "json":
+                assert f'"{dimension.name}": [<best>, ..., <worst>]' in user
+                assert ('"rationale"' in user) is STRATEGIES[strategy].rationale
+            else:
+                assert 'Verdict: [<best>, ..., <worst>]' in user
+        elif output == "json":
             assert '"label"' in user and ("rationale" in user) is STRATEGIES[strategy].rationale
         else:
             assert 'Verdict: <label>' in user
@@ -217,9 +234,10 @@ def test_a_custom_schema_gets_a_generic_item_block_with_its_field_titles():
 
 def test_every_shipped_text_file_is_used():
     """No orphan prompt file: each one is read by builtin_prompt, the output formats or debate."""
-    used = {"output/json.txt", "output/json_rationale.txt", "output/verdict.txt",
-            "output/verdict_rationale.txt", "debate/argue.txt", "debate/final.txt"}
-    used |= {f"strategies/{name}.txt" for name in STRATEGIES}
-    used |= {f"{name}/{part}.txt" for name in TEMPLATES for part in ("system", "item", "reference")}
+    used = {f"output/{ranking}{mode}{rationale}.txt" for ranking in ("", "ranking_")
+            for mode in ("json", "verdict") for rationale in ("", "_rationale")}
+    used |= {"debate/argue.txt", "debate/final.txt"}
+    used |= {f"strategies/{kind}{name}.txt" for kind in ("", "ranking/") for name in STRATEGIES}
+    used |= {f"{name}/{part}.txt" for name in SHIPPED for part in ("system", "item", "reference")}
     shipped = {str(path.relative_to(PROMPT_DIR)) for path in PROMPT_DIR.rglob("*.txt")}
     assert shipped == used
