@@ -301,7 +301,7 @@ def test_bad_schema_file_shows_the_schema_error(app_db, admin):
     assert not at.exception
     message = at.error[0].value.replace("\\", "")
     assert message == ("schema.toml: dimensions[0].scale: 'ordinall' is not one of nominal, "
-                       "ordinal, interval")
+                       "ordinal, interval, ranking")
     upload(at, "h.jsonl", jsonl({"id": 1, "prompt": "p", "response": "r"}))
     assert at.button(key="import.validate").disabled
 
@@ -317,7 +317,8 @@ def test_a_schema_file_with_several_problems_shows_each_on_its_own_line(app_db, 
     assert at.error[0].value.replace("\\", "").split("  \n") == [
         "schema.toml: name: 'Helpfulness' is not a valid name (lowercase letter first, then a-z, "
         "0-9 or _, at most 64 characters)",
-        "schema.toml: dimensions[0].scale: 'ordinall' is not one of nominal, ordinal, interval",
+        "schema.toml: dimensions[0].scale: 'ordinall' is not one of nominal, ordinal, interval, "
+        "ranking",
     ]
 
 
