@@ -21,6 +21,7 @@ from core.metrics.batch_ranking import (
 from core.metrics.compare import with_derived_raters
 from core.metrics.comparison import Comparison
 from core.metrics.consensus import Jury, human_consensus
+from core.metrics.paired import score_in_sequence
 from core.metrics.registry import RANKING_REGISTRY, metric_definition, metric_names_for
 from core.metrics.report import format_comparison
 from core.metrics.slices import slice_agreement
@@ -164,6 +165,9 @@ def test_borda_juries_and_what_a_ranking_refuses():
         Ratings(DIMENSION, ("human:ann",), np.array([[11.0]]), np.array(["x"], dtype=object))
     with pytest.raises(MetricsInputError, match=r"rater 'human:ann'.*ranking"):
         ratings_from_columns(DIMENSION, ["x"], {"human:ann": ["1,1,2"]})
+    # Label-scale code handed a ranking (the prompt lab's version scores) refuses it by name.
+    with pytest.raises(MetricsInputError, match=r"compared with core\.metrics\.batch_ranking"):
+        score_in_sequence(ratings, ["judge:gpt"])
 
 
 def test_slices_per_group_equal_the_oracle_on_each_group():
