@@ -182,6 +182,27 @@ def ranking_agreement(a: Sequence[Order | None], b: Sequence[Order | None], *,
                               rng=rng, confidence=confidence)
 
 
+def borda_codes(values: np.ndarray) -> np.ndarray:
+    """The :func:`borda_consensus` of each row of an items x raters matrix of order codes
+    (NaN = no order), as codes; NaN for a row without an order. Each distinct row is counted
+    once (a few hundred on real data). Raises :class:`RankingError` for a row whose orders
+    rank different numbers of responses."""
+    values = np.asarray(values, dtype=float)
+    result = np.full(len(values), np.nan)
+    if not values.size:
+        return result
+    filled = np.where(np.isnan(values), 0.0, values)
+    patterns, inverse = np.unique(filled, axis=0, return_inverse=True)
+    found = np.array([_borda_row(row) for row in patterns])
+    return found[inverse.ravel()]
+
+
+def _borda_row(row: np.ndarray) -> float:
+    orders = [code_order(code) for code in row if code > 0]
+    consensus = borda_consensus(orders)
+    return np.nan if consensus is None else float(order_code(consensus))
+
+
 def borda_consensus(orders: Sequence[Order]) -> Order | None:
     """The Borda order of several raters' orders of one item, or None with no order.
 
@@ -202,24 +223,3 @@ def borda_consensus(orders: Sequence[Order]) -> Order | None:
         firsts[order[0] - 1] += 1
     return tuple(sorted(range(1, n + 1),
                         key=lambda r: (-points[r - 1], -firsts[r - 1], r)))
-
-
-def borda_codes(values: np.ndarray) -> np.ndarray:
-    """The :func:`borda_consensus` of each row of an items x raters matrix of order codes
-    (NaN = no order), as codes; NaN for a row without an order. Each distinct row is counted
-    once (a few hundred on real data). Raises :class:`RankingError` for a row whose orders
-    rank different numbers of responses."""
-    values = np.asarray(values, dtype=float)
-    result = np.full(len(values), np.nan)
-    if not values.size:
-        return result
-    filled = np.where(np.isnan(values), 0.0, values)
-    patterns, inverse = np.unique(filled, axis=0, return_inverse=True)
-    found = np.array([_borda_row(row) for row in patterns])
-    return found[inverse.ravel()]
-
-
-def _borda_row(row: np.ndarray) -> float:
-    orders = [code_order(code) for code in row if code > 0]
-    consensus = borda_consensus(orders)
-    return np.nan if consensus is None else float(order_code(consensus))
