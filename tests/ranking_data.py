@@ -117,6 +117,8 @@ def orders_by_rater(records: Sequence[Record]) -> dict[str, dict[str, Order]]:
         humans = []
         for kind in ("humans", "judges"):
             for name, labels in item.get(kind, {}).items():
+                if not labels.get("ranking"):
+                    continue
                 order = tuple(int(p) for p in labels["ranking"])
                 raters.setdefault(f"{kind[:-1]}:{name}", {})[item["id"]] = order
                 if kind == "humans":
@@ -124,6 +126,28 @@ def orders_by_rater(records: Sequence[Record]) -> dict[str, dict[str, Order]]:
         if humans:
             raters.setdefault(CONSENSUS, {})[item["id"]] = borda(humans)
     return raters
+
+
+def orders_disagree(a: Order, b: Order) -> bool:
+    """Another first response, or Kendall τ (scipy) below 0.5: the Disagreements page's rule."""
+    return a[0] != b[0] or kendalltau(rank_vector(a), rank_vector(b)).statistic < 0.5
+
+
+def oracle_disagreement_items(records: Sequence[Record]) -> set[str]:
+    """Items with a human order where a judge's order disagrees with the Borda consensus or
+    two annotators' orders disagree (:func:`orders_disagree`)."""
+    raters = orders_by_rater(records)
+    judges = [orders for name, orders in raters.items() if name.startswith("judge:")]
+    listed = set()
+    for item, consensus in raters.get(CONSENSUS, {}).items():
+        humans = [orders[item] for name, orders in raters.items()
+                  if name.startswith("human:") and name != CONSENSUS and item in orders]
+        split = any(orders_disagree(x, y) for x, y in combinations(humans, 2))
+        against = any(orders_disagree(consensus, orders[item]) for orders in judges
+                      if item in orders)
+        if split or against:
+            listed.add(item)
+    return listed
 
 
 def oracle(a: dict[str, Order], b: dict[str, Order]) -> dict[str, float]:
