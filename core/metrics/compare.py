@@ -10,7 +10,7 @@ other raters are present.
 
 A ranking dimension (an order of each item's responses, :mod:`core.metrics.batch_ranking`)
 has its own pair metrics (:func:`ranking_pairs`: mean per-item Kendall τ-b and Spearman ρ,
-top-1 agreement, normalised Levenshtein distance), a Borda consensus and Borda juries; the
+top-1 agreement, normalised Levenshtein distance) and a Borda consensus, and no juries; the
 label-scale parts (groups, confusion matrices, bias, model ranking, preference,
 self-consistency) are empty or None for it.
 """

@@ -33,7 +33,6 @@ from tests.ranking_data import (
     HAND_RECORDS,
     METRICS,
     RANKING,
-    borda,
     oracle,
     oracle_pairs,
     orders_by_rater,
@@ -143,22 +142,15 @@ def test_bootstrap_interval_equals_a_naive_item_resampling_loop():
     assert fast.kendall_tau_b.ci95 == pytest.approx((low, high), abs=0.005)
 
 
-def test_borda_juries_and_what_a_ranking_refuses():
+def test_what_a_ranking_refuses():
     records = random_records(3, 30, ["ann", "bob"], ["gpt", "llama", "qwen"])
     ratings = ratings_of(records)
-    document = compare_dimension(ratings, juries={"panel": Jury(("gpt", "llama", "qwen"),
-                                                                "borda")})
-    assert document.juries[0].aggregate.method == "borda"
-    jury_orders = {item["id"]: borda([tuple(item["judges"][j]["ranking"])
-                                       for j in ("gpt", "llama", "qwen")]) for item in records}
-    expected = oracle(orders_by_rater(records)[CONSENSUS], jury_orders)
-    pair = document.pair(CONSENSUS, "jury:panel")
-    assert pair.value("kendall_tau_b") == pytest.approx(expected["kendall_tau_b"])
-
+    # Juries combine labels (storage refuses to store one on a ranking project, too).
+    for jury in (("gpt", "llama"), Jury(("gpt", "llama"), "majority")):
+        with pytest.raises(MetricsInputError, match="juries combine the labels"):
+            compare_dimension(ratings, juries={"panel": jury})
     with pytest.raises(MetricsInputError, match=r"cannot binarise .* it is a ranking"):
         compare_dimension(ratings, binarize_at="2")
-    with pytest.raises(MetricsInputError, match="jury rule 'majority' applies to nominal"):
-        compare_dimension(ratings, juries={"j": Jury(("gpt", "llama"), "majority")})
     with pytest.raises(MetricsInputError, match="orders, not label codes"):
         _ = ratings.codes
     with pytest.raises(MetricsInputError, match="must be order codes"):
