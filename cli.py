@@ -552,7 +552,7 @@ def estimate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_estimate(args: argparse.Namespace, db: Database) -> int:
     """Each model's human-level score: PPI++ estimate beside the classical one, label budgets."""
-    from core.estimate.report import format_report
+    from core.estimate.report import estimates_not_applicable, format_report
     from storage.estimates import estimate
     from storage.juries import list_juries
     from storage.migrations import migrate
@@ -561,6 +561,15 @@ def cmd_estimate(args: argparse.Namespace, db: Database) -> int:
     migrate(db)
     with db.read() as session:
         project = get_project(session=session, name=args.project)
+        name = args.dimension or project.schema.dimension_names[0]
+        if name in project.schema.dimension_names:
+            not_applicable = estimates_not_applicable(name, project.schema.dimension(name).scale)
+            if not_applicable is not None:  # a ranking: say so, as the Dashboard does
+                print(json.dumps({"project": project.name,
+                                  "not_applicable": not_applicable.to_dict()},
+                                 ensure_ascii=False, indent=1)
+                      if args.json else not_applicable.sentence())
+                return 0
         # The project's stored juries, then the ones given here (a name given wins).
         juries = {info.name: info.jury for info in list_juries(session=session,
                                                               project_id=project.id)}
@@ -638,6 +647,10 @@ def cmd_audit(args: argparse.Namespace, db: Database) -> int:
                              AuditOptions(args.bootstrap, args.seed, inputs.families, answered,
                                           dict(args.pair_with), probes),
                              judge=args.judge)
+    if report.not_applicable is not None:  # a ranking: no strata, no self-consistency either
+        print(json.dumps({"project": project.name, **report.to_dict()}, ensure_ascii=False,
+                         indent=1) if args.json else format_audit(project.name, report))
+        return 0
     stratified = None
     if values is not None:
         prepared = prepare(inputs.ratings)

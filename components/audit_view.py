@@ -61,6 +61,9 @@ def render_audit_view(view: str, db: Database, project: ProjectInfo, version: st
     report = _report(db, project, version, dimension)
     if report is None:
         return
+    if report.not_applicable is not None:
+        st.info(escape_markdown(report.not_applicable.sentence()), icon=":material/info:")
+        return
     if view == AUDIT_VIEWS[0]:
         chosen = _bias_card(report)
         if chosen is not None:

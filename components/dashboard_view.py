@@ -3,7 +3,9 @@
 Top to bottom: project, filters (a form), juries, a headline per dimension (one sentence
 naming the judge to trust, the forest plot of every judge against the human consensus with
 the human–human range, the exact numbers), then one detail view at a time chosen with a
-segmented control, so the charts not shown are not computed.
+segmented control, so the charts not shown are not computed. A ranking dimension's headline
+is Kendall's τ-b beside top-1 agreement, with every rater pair's four ranking metrics in a
+table under it; the views defined on labels only say why they do not apply.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from components.review_data import (
 from components.review_project import choose_project
 from core.charts import figures, model
 from core.dashboard import DashboardRequest
-from core.metrics import REGISTRY, MetricsInputError
+from core.metrics import MetricsInputError
 from core.metrics.comparison import Comparison, DashboardReport
 from core.metrics.ratings import CONSENSUS
 from core.rationale_checks import JudgeRationales
@@ -71,6 +73,7 @@ def render_dashboard(db: Database) -> None:
     metric, min_pair_items = _headline_options(document.scale)
     second = model.SECOND_METRIC[document.scale]
     _headline(document, metric, second, min_pair_items)
+    _ranking_pairs(document)
     _position_consistency(document)
     _self_consistency(document)
     view = st.segmented_control("Details", VIEWS, default=VIEWS[0], key=VIEW_KEY, required=True)
@@ -100,6 +103,9 @@ def _summary(project: ProjectInfo, request: DashboardRequest, data: DashboardRep
                              "tied items have none and are left out of the comparisons.")
     else:
         cells[1].metric("Items with a human consensus", "none", help="No human labels yet.")
+    if document.scale == "ranking":
+        _human_pairs_cells(document, cells[2], cells[3])
+        return
     groups = {group.name: group for group in document.groups}
     for cell, name, label in ((cells[2], "humans", "Humans' α"),
                               (cells[3], "humans+judges", "Humans + judges α")):
@@ -115,6 +121,20 @@ def _summary(project: ProjectInfo, request: DashboardRequest, data: DashboardRep
                           + (f"Undefined: {reason}" if reason else "")))
 
 
+def _human_pairs_cells(document: Comparison, *cells: Any) -> None:
+    """A ranking's summary: the annotator pairs' mean τ-b and top-1 agreement (a ranking has
+    no group α)."""
+    for cell, metric in zip(cells, ("kendall_tau_b", "top1_agreement"), strict=True):
+        title = model.metric_title(metric)
+        ceiling = model.human_ceiling(document, metric, min_items=1)
+        if ceiling.mean is None:
+            cell.metric(f"Humans' {title}", "—", help=ceiling.reason)
+            continue
+        cell.metric(f"Humans' {title}", model.format_value(metric, ceiling.mean),
+                    help=f"Mean over the {len(ceiling.pairs)} annotator pair(s) of each pair's "
+                         f"{title}, averaged over the items both ranked.")
+
+
 def _headline_options(scale: str) -> tuple[str, int]:
     """The headline's metric and the overlap an annotator pair needs to count in the human
     range (presentation only: changing them recomputes nothing)."""
@@ -127,9 +147,10 @@ def _headline_options(scale: str) -> tuple[str, int]:
                                     value=model.DEFAULT_MIN_PAIR_ITEMS, step=5,
                                     key="dashboard.min_pair_items", help=model.MIN_PAIR_ITEMS_HELP)
     with right.popover("What do the metrics mean?", icon=":material/help:"):
-        for name in choices:
-            st.markdown(f"**{REGISTRY[name].title}** (`{name}`)")
-            st.caption(REGISTRY[name].definition)
+        shown = model.RANKING_METRICS if scale == "ranking" else choices
+        for name in shown:
+            st.markdown(f"**{model.metric_title(name)}** (`{name}`)")
+            st.caption(model.metric_text(name, scale))
     return metric, int(min_items)
 
 
@@ -146,11 +167,27 @@ def _headline(document: Comparison, metric: str, second: str, min_pair_items: in
                    "(1,000 resamples of the items). Green band: the range of the same metric "
                    "between pairs of annotators who share enough items (grey squares, with "
                    "their CIs), dashed line their mean. A judge is called within or below the "
-                   "human range only when its whole CI says so. Read κ next to percent "
-                   "agreement: a judge can agree often just because one label dominates.")
+                   "human range only when its whole CI says so. "
+                   + (model.RANKING_CAPTION if document.scale == "ranking" else
+                      "Read κ next to percent agreement: a judge can agree often just because "
+                      "one label dominates."))
         table = model.headline_table(rows, metric, second)
         st.dataframe(table, hide_index=True, key="dashboard.headline_table",
                      column_config=_number_columns(metric, second))
+
+
+def _ranking_pairs(document: Comparison) -> None:
+    """Every rater pair's four ranking metrics with their CIs (ranking dimensions only)."""
+    if document.scale != "ranking" or not document.pairs:
+        return
+    st.markdown("**Every pair of raters**: each metric per item, then the mean over the items "
+                "both ranked, with its 95 % CI (the normalised Levenshtein distance is lower "
+                "for closer orders).")
+    st.dataframe(model.ranking_pairs_table(document), hide_index=True,
+                 key="dashboard.ranking_pairs",
+                 column_config={model.metric_title(m): st.column_config.NumberColumn(
+                     format="%.1f %%" if m in model.PROPORTIONS else "%.3f")
+                     for m in model.RANKING_METRICS})
 
 
 def _number_columns(metric: str, second: str) -> dict[str, Any]:
@@ -195,11 +232,15 @@ def _detail(view: str, db: Database, project: ProjectInfo, version: str,
             return
         st.plotly_chart(figures.overview_figure(entries), key="dashboard.overview",
                         config=PLOT_CONFIG)
-        st.caption("Each dimension's main metric (κ nominal, quadratic κ ordinal, α interval) "
-                   "against the human consensus, on all items, without filters.")
+        st.caption("Each dimension's main metric (κ nominal, quadratic κ ordinal, α interval, "
+                   "τ-b ranking) against the human consensus, on all items, without filters.")
 
 
 def _confusion(document: Comparison) -> None:
+    if document.scale == "ranking":
+        st.info("A ranking has no confusion matrix: orders are compared by the metrics in the "
+                "table above (τ-b, ρ, top-1 agreement, Levenshtein).", icon=":material/info:")
+        return
     if document.scale == "interval":
         st.info("A confusion matrix needs labels: binarise the scale in the filters to see one.",
                 icon=":material/info:")
@@ -239,6 +280,10 @@ def _self_consistency(document: Comparison) -> None:
 
 def _distribution(document: Comparison) -> None:
     bias = document.bias
+    if document.scale == "ranking":
+        st.info("A ranking has no label distribution or leniency: each label is an order of "
+                "the item's responses.", icon=":material/info:")
+        return
     if bias is None:
         st.info("Needs human labels.", icon=":material/info:")
         return
@@ -295,6 +340,11 @@ def _rationale_checks(judges: tuple[JudgeRationales, ...]) -> None:
 
 def _ranking(document: Comparison) -> None:
     ranking = document.ranking
+    if document.scale == "ranking":
+        st.info("Model ranking scores each item's model on a label scale; a ranking dimension "
+                "orders responses within each item instead (see the pairs table above).",
+                icon=":material/info:")
+        return
     if ranking is None:
         st.info("Model ranking needs items of two or more models and a scale with a score "
                 "(not a nominal scale with more than two labels).", icon=":material/info:")

@@ -1,7 +1,8 @@
 """The Disagreements page: where judges and humans part ways, worst first, and adjudication.
 
 The table lists items where a judge is against the human consensus or the humans split
-(:mod:`core.disagreements`), filtered by dimension, judge, group and kind and sorted by the
+(:mod:`core.disagreements`; on a ranking dimension each annotator's order, the Borda consensus
+and each judge's order), filtered by dimension, judge, group and kind and sorted by the
 chosen severity. Choosing a row (or an item in the picker below it, which is kept in the URL)
 opens the item with every label side by side and the gold form.
 """
@@ -18,7 +19,13 @@ from components.adjudication_view import render_item_review
 from components.error_tags_view import render_error_categories
 from components.review_data import current_version, dimension_facets, disagreements_data
 from components.review_project import choose_project
-from core.disagreements import KINDS, SEVERITIES, SEVERITY_TITLES, sort_disagreements
+from core.disagreements import (
+    KINDS,
+    RANKING_MIN_TAU,
+    SEVERITIES,
+    SEVERITY_TITLES,
+    sort_disagreements,
+)
 from storage.database import Database
 from storage.projects import ProjectInfo
 from storage.users import UserInfo
@@ -129,17 +136,20 @@ def _column_config(frame: pd.DataFrame) -> dict[str, object]:
     judges = {c: st.column_config.TextColumn(c.split(":", 1)[1]) for c in frame.columns
               if c.startswith("judge:")}
     return judges | {
-        "judges_against": st.column_config.NumberColumn("judges against", format="%d",
-                                                        help="Judges whose label differs from "
-                                                             "the human consensus"),
+        "judges_against": st.column_config.NumberColumn(
+            "judges against", format="%d",
+            help="Judges whose label differs from the human consensus (on a ranking: another "
+                 f"first response, or Kendall τ below {RANKING_MIN_TAU:g})"),
         "distance": st.column_config.NumberColumn(
             "distance", format="%.2f",
             help="Largest distance of a judge to the consensus: 1 for a different nominal "
-                 "label, label steps on an ordinal scale, the difference of interval scores"),
+                 "label, label steps on an ordinal scale, the difference of interval scores, "
+                 "1 − Kendall τ with the Borda order on a ranking (2: reversed)"),
         "human_split": st.column_config.NumberColumn(
             "human split", format="%.2f",
             help="1 − the share of the humans' most frequent label (0: all agree); on an "
-                 "interval scale, the range of their scores"),
+                 "interval scale, the range of their scores; on a ranking, 1 − the lowest "
+                 "Kendall τ between two annotators' orders"),
         "human labels": st.column_config.TextColumn("human labels"),
     }
 

@@ -9,7 +9,12 @@ import streamlit as st
 from core.charts.estimates import budgets_table, estimates_figure, estimates_table
 from core.estimate.budget import budget_sentence
 from core.estimate.ppi import EstimateError
-from core.estimate.report import EstimateReport, assumption_sentence, small_sample_warning
+from core.estimate.report import (
+    EstimateReport,
+    assumption_sentence,
+    estimates_not_applicable,
+    small_sample_warning,
+)
 from core.metrics import MetricsInputError
 from core.metrics.consensus import Jury
 from core.safe_text import escape_markdown
@@ -62,7 +67,12 @@ def render_estimates(db: Database, project: ProjectInfo, version: str, dimension
     """Draw the Estimates view for one dimension of ``project``; ``juries`` (the project's
     stored ones whose members are all among ``judges``) may power the estimate too. The
     Dashboard's filters apply: ``groups``/``models`` restrict it to those items, ``raters``
-    (None: all) to those annotators and judges."""
+    (None: all) to those annotators and judges. On a dimension estimates do not apply to (a
+    ranking) it says so instead."""
+    not_applicable = estimates_not_applicable(dimension, project.schema.dimension(dimension).scale)
+    if not_applicable is not None:
+        st.info(escape_markdown(not_applicable.sentence()), icon=":material/info:")
+        return
     if raters is not None:
         judges = tuple(name for name in judges if name in raters)
     if not judges:

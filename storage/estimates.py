@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import case, func, select
 from sqlmodel import Session
 
-from core.estimate.report import EstimateReport, QueueSlot, build_report
+from core.estimate.report import EstimateReport, QueueSlot, build_report, estimates_not_applicable
 from core.estimate.slices import judge_budgets
 from core.metrics.consensus import Jury
 from core.metrics.ratings import HUMAN, JUDGE, MetricsInputError
@@ -71,7 +71,7 @@ def estimate(*, session: Session, project: ProjectInfo, judge: str, dimension: s
     judges (None: all; :func:`core.estimate.report.build_report`). Raises
     :class:`core.metrics.MetricsInputError` for an unknown dimension or judge, and
     :class:`core.estimate.report.NoDesignError` when no label was drawn with a known
-    probability.
+    probability, and :class:`core.metrics.ratings.NotApplicableError` on a ranking dimension.
     """
     schema = project.schema
     name = dimension or schema.dimension_names[0]
@@ -104,11 +104,14 @@ def project_budget(*, session: Session, project_id: int, n_resamples: int = 200
                    ) -> tuple[int | None, float]:
     """``(labels to go, target)`` for the project's first dimension: the most further labels
     any judge's κ (or main metric) needs to reach the project's target half-width; None
-    before there are a judge and enough human labels for an interval."""
+    before there are a judge and enough human labels for an interval, and on a dimension
+    estimates do not apply to (a ranking, :func:`core.estimate.report.estimates_not_applicable`)."""
     project = project_by_id(session=session, project_id=project_id)
     target = target_halfwidth(session=session, project_id=project_id)
-    ratings = load_ratings(session=session, project_id=project_id,
-                           dimension=project.schema.dimension(project.schema.dimension_names[0]))
+    dimension = project.schema.dimension(project.schema.dimension_names[0])
+    if estimates_not_applicable(dimension.name, dimension.scale) is not None:
+        return None, target
+    ratings = load_ratings(session=session, project_id=project_id, dimension=dimension)
     if not ratings.of_kind(HUMAN) or not ratings.of_kind(JUDGE):
         return None, target
     needs = [b.labels_needed for b in judge_budgets(ratings, ratings.of_kind(JUDGE),

@@ -5,15 +5,18 @@ human label on the dimension. The label query returns one integer per label, pac
 rater and label code (the label's position on the scale, mapped by a ``CASE`` in SQL), read
 straight from the driver's cursor: measured on 100k items x 8 raters (800k labels) on SQLite,
 SQLAlchemy ``Row`` objects cost ~0.9 s where the packed integers through the DB-API cursor
-cost ~0.45 s. Interval labels come as (packed key, label text).
+cost ~0.45 s. Interval labels come as (packed key, label text), and so do ranking labels
+(canonical order text ``"2,1,4,3"``), read as order codes (2143,
+:func:`core.metrics.batch_ranking.order_code`) once per distinct order.
 
 A judge verdict stored without a label (its output did not parse) comes back as NaN and marked
 in ``Ratings.unparseable``: counted, never a label.
 
 A judge that answered several samples per item (``--samples K``) has one vote per item: the
 most frequent label among its parsed samples (nominal, ordinal; a tie for the top label
-decides nothing, so that item has no label from the judge) or the mean of its parsed scores
-(interval), as the human consensus treats each scale. An item none of whose samples parsed is
+decides nothing, so that item has no label from the judge), the mean of its parsed scores
+(interval) or the Borda order of its parsed orders (ranking), as the human consensus treats
+each scale. An item none of whose samples parsed is
 unparseable. Counting several samples as several raters would give one judge several votes.
 :func:`load_ratings_and_samples` also returns each multi-sample judge's samples, for its
 self-consistency (:func:`core.metrics.consistency.self_consistency`). Finding the cells with
@@ -32,8 +35,10 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session
 
-from core.metrics.consensus import majority, mean_score
+from core.metrics.batch_ranking import order_code
+from core.metrics.consensus import borda, majority, mean_score
 from core.metrics.ratings import HUMAN, JUDGE, MetricsInputError, Ratings
+from core.rank_order import RankingError, order_of
 from core.schema import Dimension
 
 _NAMES = (
@@ -124,19 +129,22 @@ def load_ratings_and_samples(*, session: Session, project_id: int, dimension: Di
         return f"(CAST({item} AS BIGINT) * {1 << rater_bits} + {kind << (rater_bits - 1)} + {rater})"
 
     judge_key, human_key = key("v.item_id", 0, "v.judge_id"), key("a.item_id", 1, "a.user_id")
-    if dimension.scale == "interval":
+    if dimension.scale in ("interval", "ranking"):
         sql = _LABELS.format(judge_value=f"{judge_key}, v.label", human_value=f"{human_key}, a.label",
                              sample_filter=sample_filter)
         rows = _fetch(session, sql, params)
         keys = np.fromiter(map(itemgetter(0), rows), dtype=np.int64, count=len(rows))
         labels = np.array(list(map(itemgetter(1), rows)), dtype=object)
         failed = np.equal(labels, None).astype(bool)
-        labels[failed] = "nan"
-        try:
-            values = labels.astype(float)
-        except ValueError as exc:
-            raise MetricsInputError(f"dimension {dimension.name!r} is interval but a stored "
-                                    f"label is not a number: {exc}") from None
+        if dimension.is_ranking:
+            values = _order_codes(dimension, labels, failed)
+        else:
+            labels[failed] = "nan"
+            try:
+                values = labels.astype(float)
+            except ValueError as exc:
+                raise MetricsInputError(f"dimension {dimension.name!r} is interval but a stored "
+                                        f"label is not a number: {exc}") from None
     else:
         if len(dimension.label_values) >= _UNPARSEABLE:
             raise MetricsInputError(f"dimension {dimension.name!r} has more than "
@@ -158,6 +166,21 @@ def load_ratings_and_samples(*, session: Session, project_id: int, dimension: Di
         failed = codes == _UNPARSEABLE
         values = np.where(failed, np.nan, codes.astype(float))
     return _assemble(dimension, items, names, keys, values, failed, rater_bits)
+
+
+def _order_codes(dimension: Dimension, labels: np.ndarray, failed: np.ndarray) -> np.ndarray:
+    """The order code of each stored ranking label (NaN where ``failed``: no label), each
+    distinct text parsed once. Raises :class:`MetricsInputError` naming a stored label that
+    is not an order."""
+    codes: dict[str, float] = {}
+    for text in set(labels[~failed].tolist()):
+        try:
+            codes[text] = float(order_code(order_of(text)))
+        except RankingError as exc:
+            raise MetricsInputError(f"dimension {dimension.name!r} is a ranking but a stored "
+                                    f"label is not an order: {exc}") from None
+    return np.array([np.nan if none else codes[text] for text, none
+                     in zip(labels.tolist(), failed.tolist(), strict=True)], dtype=float)
 
 
 def _assemble(dimension: Dimension, items: Sequence[tuple[Any, ...]],
@@ -196,7 +219,8 @@ def _combine_samples(dimension: Dimension, raters: tuple[str, ...], shape: tuple
                      flat: np.ndarray, values: np.ndarray, failed: np.ndarray, counts: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Samples]:
     """One value per matrix cell (flat index) from cells holding several samples: majority
-    (mean for interval) of the parsed samples, NaN on a tie; unparseable when none parsed.
+    (mean for interval, Borda for ranking) of the parsed samples, NaN on a tie; unparseable
+    when none parsed.
     Also returns each such judge's samples (items x K, NaN = none or unparseable)."""
     multi = counts[flat] > 1
     rows = np.flatnonzero(multi)
@@ -206,8 +230,12 @@ def _combine_samples(dimension: Dimension, raters: tuple[str, ...], shape: tuple
     group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(cells)]))
     per_cell = np.full((len(starts), int(counts.max())), np.nan)
     per_cell[group, np.arange(len(cells)) - starts[group]] = values[rows]
-    combined = (mean_score(per_cell) if dimension.scale == "interval"
-                else majority(per_cell, len(dimension.labels))).values
+    if dimension.is_ranking:
+        combined = borda(per_cell).values
+    elif dimension.scale == "interval":
+        combined = mean_score(per_cell).values
+    else:
+        combined = majority(per_cell, len(dimension.labels)).values
     none_parsed = np.isnan(per_cell).all(axis=1)
     cell_ids = cells[starts]
     single = ~multi

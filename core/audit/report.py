@@ -35,7 +35,24 @@ from core.audit.probes import ConsistencyProbes, consistency_probes
 from core.audit.win_rates import RankingAgreement, WinRates, score_ranking, win_rates
 from core.metrics.agreement import check_bootstrap
 from core.metrics.ratings import CONSENSUS, JUDGE, MetricsInputError, Ratings
+from core.metrics.results import NotApplicable
 from core.metrics.views import SWAPPED_SUFFIX, is_preference
+
+AUDIT = "judge audit"
+RANKING_REASON = ("its figures (position, length and self-preference bias, leniency, error "
+                  "rates, the could-it-answer split, the reference effect, consistency probes, "
+                  "win rates and model rankings) read one label or score per response or per "
+                  "A/B pair; a ranking orders several responses at once. The judges' agreement "
+                  "with the humans' rankings (Kendall τ-b, Spearman ρ, top-1 agreement, "
+                  "normalised Levenshtein) is on the Dashboard and in `cli.py metrics`.")
+
+
+def audit_not_applicable(dimension: str, scale: str) -> NotApplicable | None:
+    """Why the judge audit does not apply to ``dimension`` of ``scale`` (a ranking), or None
+    when it does."""
+    if scale != "ranking":
+        return None
+    return NotApplicable(AUDIT, dimension, scale, RANKING_REASON)
 
 
 @dataclass(frozen=True)
@@ -65,7 +82,8 @@ class JudgeAudit:
 @dataclass(frozen=True)
 class AuditReport:
     """The audit of one dimension: bias cards and, on pairwise items with both models known,
-    win rates and ranking agreement (None otherwise)."""
+    win rates and ranking agreement (None otherwise). ``not_applicable`` says why a dimension
+    has no audit at all (a ranking: no judges, no win rates)."""
 
     dimension: str
     scale: str
@@ -73,6 +91,7 @@ class AuditReport:
     judges: tuple[JudgeAudit, ...]
     win_rates: WinRates | None
     score_ranking: tuple[RankingAgreement, ...] = ()
+    not_applicable: NotApplicable | None = None
 
     @property
     def ranking(self) -> tuple[RankingAgreement, ...]:
@@ -83,14 +102,18 @@ class AuditReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``dimension``, ``scale``, ``items``, ``judges``, ``win_rates``
         (rater -> models; empty without pairwise models), ``ranking_agreement`` and
-        ``ranking_by`` (``bt_strength``, ``mean_score`` or None)."""
+        ``ranking_by`` (``bt_strength``, ``mean_score`` or None); on a dimension the audit
+        does not apply to, also ``not_applicable`` (analysis, dimension, scale, reason)."""
         by = "bt_strength" if self.win_rates else "mean_score" if self.score_ranking else None
-        return {"dimension": self.dimension, "scale": self.scale, "items": self.items,
+        data = {"dimension": self.dimension, "scale": self.scale, "items": self.items,
                 "judges": [j.to_dict() for j in self.judges],
                 "win_rates": ({rater: [m.to_dict() for m in rows]
                                for rater, rows in self.win_rates.by_rater.items()}
                               if self.win_rates else {}),
                 "ranking_agreement": [r.to_dict() for r in self.ranking], "ranking_by": by}
+        if self.not_applicable is not None:
+            data["not_applicable"] = self.not_applicable.to_dict()
+        return data
 
 
 def _judge_name(name: str) -> str:
@@ -109,11 +132,17 @@ def audit_dimension(ratings: Ratings, facts: ItemFacts, options: AuditOptions | 
                     judge: str | None = None) -> AuditReport:
     """Audit every judge of ``ratings`` (or only ``judge``, ``judge:<name>`` or a bare name).
 
-    Raises :class:`MetricsInputError` for an unknown judge, a negative resample count, or
-    facts whose length is not the number of items.
+    On a dimension the audit does not apply to (a ranking, :func:`audit_not_applicable`)
+    the report has no judges and says why in ``not_applicable``. Raises
+    :class:`MetricsInputError` for an unknown judge, a negative resample count, or facts whose
+    length is not the number of items.
     """
     options = options or AuditOptions()
     check_bootstrap(options.n_resamples, 0.95)
+    not_applicable = audit_not_applicable(ratings.dimension.name, ratings.dimension.scale)
+    if not_applicable is not None:
+        return AuditReport(ratings.dimension.name, ratings.dimension.scale,
+                           len(ratings.item_ids), (), None, not_applicable=not_applicable)
     if len(facts.length) != len(ratings.item_ids):
         raise MetricsInputError(f"item facts cover {len(facts.length)} items, the ratings "
                                 f"{len(ratings.item_ids)}")

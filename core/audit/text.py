@@ -18,8 +18,10 @@ def show(figure: Figure, digits: int = 3) -> str:
 
 def format_audit(project: str, report: AuditReport, stratified: Stratified | None = None) -> str:
     """Every figure of ``report`` as labelled lines, judge by judge, then the win rates,
-    the ranking agreement and the strata."""
+    the ranking agreement and the strata (or why the audit does not apply)."""
     lines = [f"audit of {project} / {report.dimension} ({report.scale}, {report.items} items)"]
+    if report.not_applicable is not None:
+        lines.append(report.not_applicable.sentence())
     for card in report.judges:
         lines.append("")
         lines.append(card.rater)

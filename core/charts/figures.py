@@ -27,9 +27,9 @@ from core.charts.model import (
     metric_title,
     short_name,
 )
-from core.metrics import REGISTRY
 from core.metrics.comparison import Comparison, PairComparison, RankingReport
 from core.metrics.ratings import rater_kind
+from core.metrics.registry import metric_definition
 from core.metrics.results import ConfusionMatrix
 
 ROW_HEIGHT = 46
@@ -77,7 +77,7 @@ def rater_label(rater: str, n: int) -> str:
 
 
 def _bounded(metric: str) -> bool:
-    return REGISTRY[metric].bounds == (-1.0, 1.0) or REGISTRY[metric].bounds == (0.0, 1.0)
+    return metric_definition(metric).bounds in ((-1.0, 1.0), (0.0, 1.0))
 
 
 TIER_COLORS = {

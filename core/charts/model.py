@@ -3,7 +3,8 @@
 The headline compares every judge and jury with the human consensus on the scale's main
 metric (κ for nominal labels, quadratically weighted κ for ordinal scales, Krippendorff's α
 for interval scores), next to a plain second metric (percent agreement; MAE for interval
-scores), and against the human–human range: the same metric between every pair of annotators
+scores; on a ranking dimension mean per-item Kendall τ-b beside top-1 agreement), and against
+the human–human range: the same metric between every pair of annotators
 who share enough items (:data:`DEFAULT_MIN_PAIR_ITEMS`, settable), with their CIs. A pair
 below that overlap is left out of the range and listed: one newcomer with five shared items
 must not stretch the range down and turn a weak judge green. A judge is called within or
@@ -19,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.metrics import REGISTRY
+from core.metrics.batch_ranking import RANKING_METRICS
 from core.metrics.comparison import (
     BiasReport,
     Comparison,
@@ -29,12 +30,20 @@ from core.metrics.comparison import (
 )
 from core.metrics.consistency import SelfConsistency
 from core.metrics.ratings import CONSENSUS, rater_kind
-from core.metrics.registry import MAIN_METRIC
+from core.metrics.registry import MAIN_METRIC, REGISTRY, metric_definition
 from core.metrics.results import MetricResult
 from core.safe_text import escape_markdown
 
-SECOND_METRIC = {"nominal": "percent_agreement", "ordinal": "percent_agreement", "interval": "mae"}
-PROPORTIONS = {"percent_agreement"}
+SECOND_METRIC = {"nominal": "percent_agreement", "ordinal": "percent_agreement", "interval": "mae",
+                 "ranking": "top1_agreement"}
+PROPORTIONS = {"percent_agreement", "top1_agreement"}
+# A ranking's headline choices: the normalised Levenshtein distance is lower-is-better, which
+# the forest plot's "best first" and the range verdict do not read; it is in the tables.
+RANKING_HEADLINES = tuple(m for m in RANKING_METRICS if m != "normalized_levenshtein")
+RANKING_CAPTION = ("Kendall's τ-b is the headline for rankings: it counts every pair of "
+                   "responses the two orders rank alike, not only the best one. Read it next "
+                   "to top-1 agreement: a judge can pick the humans' best response yet order "
+                   "the rest differently, or the reverse.")
 OVERVIEW_METRIC = "value"  # the name of each dimension's main metric in the overview grid
 # A pair of annotators sharing fewer items says little about how well humans agree (the
 # bootstrap CI of κ on 5 items spans most of [-1, 1]); such pairs stay out of the range.
@@ -103,7 +112,10 @@ class RangeVerdict(Enum):
 
 
 def metrics_for(scale: str) -> list[str]:
-    """The pair metrics of a scale, in registry order (the choices of the metric selector)."""
+    """The pair metrics of a scale, in registry order (the choices of the metric selector);
+    on a ranking scale :data:`RANKING_HEADLINES`."""
+    if scale == "ranking":
+        return list(RANKING_HEADLINES)
     return [d.name for d in REGISTRY.values() if d.pair is not None and scale in d.scales]
 
 
@@ -113,8 +125,14 @@ def main_metric(scale: str, wanted: str | None = None) -> str:
 
 
 def metric_title(metric: str) -> str:
-    """The registry's title of a metric (e.g. "Cohen's κ")."""
-    return REGISTRY[metric].title
+    """The registry's title of a metric (e.g. "Cohen's κ", "Top-1 agreement")."""
+    return metric_definition(metric).title
+
+
+def metric_text(metric: str, scale: str) -> str:
+    """The definition of ``metric`` as computed on ``scale`` (the dashboard's "What do the
+    metrics mean?" text)."""
+    return metric_definition(metric, scale).definition
 
 
 def short_name(rater: str) -> str:
@@ -300,6 +318,24 @@ def verdict_sentence(rows: Sequence[HeadlineRow], ceiling: Ceiling, metric: str)
                  "the humans yet (more labels narrow the CI).")
     note = left_out_note(ceiling)
     return text + (" " + escape_markdown(note) if note else "")
+
+
+def ranking_pairs_table(document: Comparison) -> pd.DataFrame:
+    """Every rater pair of a ranking dimension: ``rater a``, ``rater b``, ``n``, each of
+    :data:`RANKING_METRICS` (top-1 agreement in percent) with its 95 % CI, and why a value is
+    undefined."""
+    records = []
+    for pair in document.pairs:
+        record: dict[str, Any] = {"rater a": short_name(pair.a), "rater b": short_name(pair.b),
+                                  "n": pair.n}
+        for metric in RANKING_METRICS:
+            value = pair.value(metric)
+            record[metric_title(metric)] = (None if value is None else
+                                           100 * value if metric in PROPORTIONS else value)
+            record[f"{metric_title(metric)} 95% CI"] = format_interval(metric, pair.ci95(metric))
+        record["undefined because"] = "; ".join(dict.fromkeys(pair.reasons().values()))
+        records.append(record)
+    return pd.DataFrame.from_records(records)
 
 
 def overview_entries(documents: Sequence[Comparison]) -> list[PairComparison]:

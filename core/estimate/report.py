@@ -25,7 +25,8 @@ from core.estimate.slices import (
     target_values,
 )
 from core.metrics.consensus import Jury, jury_verdict
-from core.metrics.ratings import HUMAN, JUDGE, JURY, MetricsInputError, Ratings
+from core.metrics.ratings import HUMAN, JUDGE, JURY, MetricsInputError, NotApplicableError, Ratings
+from core.metrics.results import NotApplicable
 from core.metrics.slices import item_mask, select_items, select_raters
 
 BY_OPTIONS = ("model", "group")
@@ -189,6 +190,23 @@ def _slices(ratings: Ratings, by: str | None) -> dict[str, np.ndarray]:
     return {ALL: np.ones(len(ratings.item_ids), dtype=bool), **slices}
 
 
+ESTIMATES = "PPI++ estimate"
+RANKING_REASON = ("PPI++ estimates the mean of one number per item (the share of a label, a "
+                  "mean score) from the expert labels and a judge's predictions, and the label "
+                  "budgets rest on the same interval; an order of several responses is no such "
+                  "number. The judges' agreement with the humans' rankings (Kendall τ-b, "
+                  "Spearman ρ, top-1 agreement, normalised Levenshtein) is on the Dashboard and "
+                  "in `cli.py metrics`.")
+
+
+def estimates_not_applicable(dimension: str, scale: str) -> NotApplicable | None:
+    """Why estimates and label budgets do not apply to ``dimension`` of ``scale`` (a
+    ranking), or None when they do."""
+    if scale != "ranking":
+        return None
+    return NotApplicable(ESTIMATES, dimension, scale, RANKING_REASON)
+
+
 def build_report(ratings: Ratings, *, project: str, judge: str,
                  queue: Mapping[str, QueueSlot], imported_uniform: set[str],
                  judge_samples: Sequence[np.ndarray] = (), binarize_at: str | None = None,
@@ -208,8 +226,13 @@ def build_report(ratings: Ratings, *, project: str, judge: str,
     right). ``raters`` (``human:<name>``, ``judge:<name>``; None: all) keeps only those
     annotators in the consensus and those judges in the budgets (the powering judge stays).
     Raises :class:`NoDesignError` when no label has a known design,
-    :class:`MetricsInputError` for an unknown judge or jury member, a bad ``by`` or threshold.
+    :class:`MetricsInputError` for an unknown judge or jury member, a bad ``by`` or threshold,
+    and its :class:`~core.metrics.ratings.NotApplicableError` on a ranking dimension
+    (:func:`estimates_not_applicable`).
     """
+    not_applicable = estimates_not_applicable(ratings.dimension.name, ratings.dimension.scale)
+    if not_applicable is not None:
+        raise NotApplicableError(not_applicable)
     if not target > 0:
         raise MetricsInputError(f"the target half-width must be positive, got {target}")
     juries = dict(juries or {})

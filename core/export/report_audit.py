@@ -3,7 +3,9 @@
 Rows come from :class:`~core.audit.AuditReport` (typed), one per figure: every bias-card
 figure of every judge (table ``bias_card``) and every generator model's win rate and
 Bradley–Terry strength per rater (table ``win_rates``), plus each judge's ranking τ-b
-(table ``ranking_agreement``). A value is None exactly when undefined, with the reason.
+(table ``ranking_agreement``). A value is None exactly when undefined, with the reason. A
+dimension the audit does not apply to (a ranking) has one ``bias_card`` row without a rater
+whose ``undefined_reason`` says why.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ def audit_rows(audits: Iterable[AuditReport]) -> dict[str, list[dict[str, Any]]]
     """The rows of the three audit tables (:data:`AUDIT_KEYS`) over ``audits``."""
     tables: dict[str, list[dict[str, Any]]] = {name: [] for name in AUDIT_KEYS}
     for report in audits:
+        if report.not_applicable is not None:
+            tables["bias_card"].append({
+                "dimension": report.dimension, "rater": None, "group": None,
+                "figure": "not_applicable", "value": None, "ci_low": None, "ci_high": None,
+                "n": None, "undefined_reason": report.not_applicable.sentence()})
         for card in report.judges:
             for attribute, _, name, value in card_figures(card):
                 tables["bias_card"].append({
@@ -75,7 +82,11 @@ def audit_html(report: AuditReport, prefix: str,
                draw: Callable[[go.Figure, str, str, str | None], str]) -> str:
     """The audit section of one dimension: a bias card per judge (every figure with its CI
     and n, or why it is undefined) and, on pairwise items with both models, the generator
-    win rates with both rankings drawn by ``draw`` (the report's figure writer)."""
+    win rates with both rankings drawn by ``draw`` (the report's figure writer); on a
+    dimension the audit does not apply to, why."""
+    if report.not_applicable is not None:
+        return ('<h3>Judge audit</h3><p class="note not-applicable">'
+                f"{html.escape(report.not_applicable.sentence())}</p>")
     parts = ['<h3>Judge audit: bias cards</h3>',
              '<p class="note">Every figure against the human consensus, with its 95 % '
              "bootstrap CI and n; see the README's Judge audit section for each one.</p>"]

@@ -28,6 +28,7 @@ import plotly.offline
 
 from core.audit import AuditReport
 from core.charts import figures, model
+from core.estimate.report import estimates_not_applicable
 from core.export.report_audit import audit_html
 from core.export.report_tables import (
     GROUP_METRICS,
@@ -201,6 +202,10 @@ def _pairs_table(document: Mapping[str, Any]) -> str:
 
 def _groups_table(document: Mapping[str, Any], comparison: Comparison) -> str:
     rows = group_rows([document])
+    if not rows and comparison.scale == "ranking":
+        return ('<p class="note">No rater groups: Fleiss\' κ and Krippendorff\'s α are defined '
+                "on labels, not on orders; the humans' agreement among themselves is their "
+                "pairs' in the table above.</p>")
     if not rows:
         return '<p class="note">No rater groups: they need two or more annotators.</p>'
     cells = []
@@ -351,6 +356,22 @@ def _ranking(document: Comparison, prefix: str) -> str:
                                               f"{prefix}-ranking", caption)
 
 
+RANKING_NOTE = ("A ranking: each rater orders the item's responses from best to worst. Every pair "
+                "of raters is compared item by item and averaged over the items both ranked: "
+                "Kendall's τ-b (the headline: it counts every pair of responses), Spearman's "
+                "ρ, top-1 agreement (same best response) and the normalised Levenshtein "
+                "distance of the orders (lower is better), each with its bootstrap 95 % CI. "
+                "The human consensus is the Borda count of the annotators' orders.")
+
+
+def _not_applicable(comparison: Comparison) -> str:
+    """Why the estimates do not apply to this dimension ("" when they do); the audit says
+    its own reason in its section."""
+    found = estimates_not_applicable(comparison.dimension, comparison.scale)
+    return ("" if found is None else
+            f'<h3>Estimates</h3><p class="note not-applicable">{_text(found.sentence())}</p>')
+
+
 def _dimension_section(document: Mapping[str, Any], index: int, min_pair_items: int,
                        audit: AuditReport | None = None) -> str:
     # The tables' flat rows come from the JSON document (report_tables parses it too); the
@@ -369,6 +390,7 @@ def _dimension_section(document: Mapping[str, Any], index: int, min_pair_items: 
     parts = [f'<section class="dimension" id="{prefix}">',
              f"<h2>{_text(comparison.dimension)} ({_text(scale + binarized)})</h2>",
              f'<p class="note">{_text(summary)}</p>',
+             f'<p class="note">{_text(RANKING_NOTE)}</p>' if scale == "ranking" else "",
              f"<h3>Judges against the human consensus: {_text(model.metric_title(metric))}</h3>",
              _headline(comparison, metric, second, prefix, min_pair_items)]
     if len(comparison.raters) > 1:
@@ -382,7 +404,7 @@ def _dimension_section(document: Mapping[str, Any], index: int, min_pair_items: 
               _groups_table(document, comparison), _bias_table(document, comparison),
               _consistency_table(comparison),
               audit_html(audit, prefix, _figure) if audit is not None else "",
-              _error_taxonomy_table(document), "</section>"]
+              _not_applicable(comparison), _error_taxonomy_table(document), "</section>"]
     return "\n".join(part for part in parts if part)
 
 

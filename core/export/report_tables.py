@@ -16,8 +16,8 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from core.metrics import pair_metrics_for
 from core.metrics.comparison import Comparison, GroupComparison
+from core.metrics.registry import metric_names_for
 
 PAIR_KEYS = ("dimension", "scale", "binarized_at", "a", "b", "metric", "value", "ci_low",
              "ci_high", "n", "undefined_reason")
@@ -81,13 +81,15 @@ def pair_rows(documents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per (dimension, rater pair, metric) with the keys of :data:`PAIR_KEYS`.
 
     Only the metrics registered for the dimension's scale that the pair carries appear, in
-    registry order. ``value``, ``ci_low`` and ``ci_high`` are None when undefined, and then
-    ``undefined_reason`` says why (a NaN that slipped in becomes None with the reason
-    :data:`NOT_FINITE`). Raises ValueError when a document lacks a key of the contract.
+    registry order (on a ranking dimension the four ranking metrics,
+    :func:`core.metrics.registry.metric_names_for`). ``value``, ``ci_low`` and ``ci_high``
+    are None when undefined, and then ``undefined_reason`` says why (a NaN that slipped in
+    becomes None with the reason :data:`NOT_FINITE`). Raises ValueError when a document
+    lacks a key of the contract.
     """
     rows = []
     for _, comparison in _compared(documents):
-        metrics = [d.name for d in pair_metrics_for(comparison.scale)]
+        metrics = metric_names_for(comparison.scale)
         for pair in comparison.pairs:
             for metric in metrics:
                 if not pair.has(metric):

@@ -4,7 +4,9 @@ Start with :func:`compare_dimension` (everything for one dimension, a typed
 :class:`Comparison` whose ``to_dict()`` is the JSON document) or
 :func:`agreement` (two label vectors). :data:`REGISTRY` lists every metric with its
 definition, scales and properties. Labels enter as :class:`Ratings` (items x raters, encoded
-over the schema's label order; see :mod:`core.metrics.ratings`).
+over the schema's label order; see :mod:`core.metrics.ratings`). A ranking dimension's labels
+are orders of each item's responses: its pairs carry the four metrics of
+:mod:`core.metrics.batch_ranking` (``RANKING_REGISTRY``) and its consensus is the Borda order.
 
 Krippendorff's alpha is computed here from coincidence matrices (nominal/ordinal) or pooled
 sums of squares (interval), exactly Krippendorff's (2011) formulas, and tested against the

@@ -90,10 +90,86 @@ class RankingAgreement:
         """``{metric: {"value", "n", "ci95"}}`` in :data:`RANKING_METRICS` order."""
         return {name: getattr(self, name).to_dict() for name in RANKING_METRICS}
 
+    def results(self) -> dict[str, MetricResult]:
+        """The four results by metric name, in :data:`RANKING_METRICS` order (the form a
+        :class:`~core.metrics.comparison.PairComparison` holds)."""
+        return {name: getattr(self, name) for name in RANKING_METRICS}
+
+
+def order_code(order: Order) -> int:
+    """An order as one number, its positions read as decimal digits: ``(2, 1, 4, 3)`` ->
+    ``2143``. Positions are 1–9, so the code is unique, exact in a float64 (at most
+    987654321) and :func:`code_order` reads it back; a ratings matrix holds these codes."""
+    code = 0
+    for position in order:
+        code = code * 10 + position
+    return code
+
+
+def code_order(code: float) -> Order:
+    """The order of an :func:`order_code` (``2143`` -> ``(2, 1, 4, 3)``)."""
+    return tuple(int(digit) for digit in str(int(code)))
+
+
+def is_order_code(code: float) -> bool:
+    """Whether ``code`` is the :func:`order_code` of a permutation of 1..n (2 <= n <= 9)."""
+    if not float(code).is_integer() or code < 12:
+        return False
+    digits = str(int(code))
+    return sorted(digits) == [str(k) for k in range(1, len(digits) + 1)]
+
+
+def encode_orders(orders: Sequence[Order | None]) -> np.ndarray:
+    """Orders as a float vector of :func:`order_code` values, NaN for None."""
+    return np.array([np.nan if order is None else float(order_code(order)) for order in orders],
+                    dtype=float)
+
+
+def pair_scores(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The four per-item scores of each distinct pair of orders two raters gave, and how
+    many items have that pair.
+
+    ``a``/``b`` are order codes (NaN = no order); items either rater left out are dropped.
+    Returns ``(scores, counts)``: U x 4 in :data:`RANKING_METRICS` order and U counts. Raises
+    :class:`RankingError` for two orders of one item with different numbers of responses.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    both = ~(np.isnan(a) | np.isnan(b))
+    if not both.any():
+        return np.empty((0, 4)), np.empty(0)
+    # Few distinct pairs (24 x 24 for four responses): each is scored once.
+    cells, counts = np.unique(np.column_stack([a[both], b[both]]), axis=0, return_counts=True)
+    scores = np.array([_per_item(code_order(x), code_order(y)) for x, y in cells], dtype=float)
+    return scores, counts.astype(float)
+
+
+def agreement_of_codes(a: np.ndarray, b: np.ndarray, *, n_resamples: int = 1000,
+                       rng: np.random.Generator | None = None, confidence: float = 0.95
+                       ) -> RankingAgreement:
+    """:func:`ranking_agreement` of two columns of order codes (:func:`encode_orders`; NaN =
+    not ranked), as a ratings matrix holds them. Resampling the items only changes how
+    often each distinct pair of orders occurs, so the ``n_resamples`` resamples are one
+    multinomial draw over the pairs (:func:`core.metrics.bootstrap.resample_weights`), as for
+    every other metric. Raises :class:`RankingError` as :func:`ranking_agreement`."""
+    scores, counts = pair_scores(a, b)
+    n = int(counts.sum())
+    if n == 0:
+        reason = "no item was ranked by both raters"
+        return RankingAgreement(*(MetricResult.undefined(0, reason) for _ in RANKING_METRICS))
+    means = counts @ scores / n
+    intervals: dict[str, tuple[float, float] | None] = dict.fromkeys(RANKING_METRICS)
+    if n_resamples > 0 and n > 1:
+        weights = resample_weights(counts, n_resamples, rng or np.random.default_rng(0))
+        resampled = weights @ scores / n
+        intervals = percentile_intervals({name: resampled[:, k]
+                                          for k, name in enumerate(RANKING_METRICS)}, confidence)
+    return RankingAgreement(*(MetricResult(float(means[k]), n, None, intervals[name])
+                              for k, name in enumerate(RANKING_METRICS)))
+
 
 def ranking_agreement(a: Sequence[Order | None], b: Sequence[Order | None], *,
-                      n_resamples: int = 1000, rng: np.random.Generator | None = None
-                      ) -> RankingAgreement:
+                      n_resamples: int = 1000, rng: np.random.Generator | None = None,
+                      confidence: float = 0.95) -> RankingAgreement:
     """The agreement of two raters' orders, item by item (None: the rater did not rank it).
 
     Items are resampled with replacement ``n_resamples`` times for the percentile intervals
@@ -102,21 +178,29 @@ def ranking_agreement(a: Sequence[Order | None], b: Sequence[Order | None], *,
     """
     if len(a) != len(b):
         raise RankingError(f"the raters' lists cover {len(a)} and {len(b)} items")
-    scores = np.array([_per_item(x, y) for x, y in zip(a, b, strict=True)
-                       if x is not None and y is not None], dtype=float).reshape(-1, 4)
-    n = len(scores)
-    if n == 0:
-        reason = "no item was ranked by both raters"
-        return RankingAgreement(*(MetricResult.undefined(0, reason) for _ in RANKING_METRICS))
-    means = scores.mean(axis=0)
-    intervals: dict[str, tuple[float, float] | None] = dict.fromkeys(RANKING_METRICS)
-    if n_resamples > 0 and n > 1:
-        weights = resample_weights(np.ones(n), n_resamples, rng or np.random.default_rng(0))
-        resampled = weights @ scores / n
-        intervals = percentile_intervals({name: resampled[:, k]
-                                          for k, name in enumerate(RANKING_METRICS)})
-    return RankingAgreement(*(MetricResult(float(means[k]), n, None, intervals[name])
-                              for k, name in enumerate(RANKING_METRICS)))
+    return agreement_of_codes(encode_orders(a), encode_orders(b), n_resamples=n_resamples,
+                              rng=rng, confidence=confidence)
+
+
+def borda_codes(values: np.ndarray) -> np.ndarray:
+    """The :func:`borda_consensus` of each row of an items x raters matrix of order codes
+    (NaN = no order), as codes; NaN for a row without an order. Each distinct row is counted
+    once (a few hundred on real data). Raises :class:`RankingError` for a row whose orders
+    rank different numbers of responses."""
+    values = np.asarray(values, dtype=float)
+    result = np.full(len(values), np.nan)
+    if not values.size:
+        return result
+    filled = np.where(np.isnan(values), 0.0, values)
+    patterns, inverse = np.unique(filled, axis=0, return_inverse=True)
+    found = np.array([_borda_row(row) for row in patterns])
+    return found[inverse.ravel()]
+
+
+def _borda_row(row: np.ndarray) -> float:
+    orders = [code_order(code) for code in row if code > 0]
+    consensus = borda_consensus(orders)
+    return np.nan if consensus is None else float(order_code(consensus))
 
 
 def borda_consensus(orders: Sequence[Order]) -> Order | None:

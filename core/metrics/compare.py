@@ -7,6 +7,12 @@ and the mean signed difference reads as the judge's bias). Items a rater did not
 left out pairwise, never imputed. Bootstrap resamples are drawn per pair and group from
 ``numpy.random.default_rng([seed, index])``, so a pair's interval does not depend on which
 other raters are present.
+
+A ranking dimension (an order of each item's responses, :mod:`core.metrics.batch_ranking`)
+has its own pair metrics (:func:`ranking_pairs`: mean per-item Kendall τ-b and Spearman ρ,
+top-1 agreement, normalised Levenshtein distance) and a Borda consensus, and no juries; the
+label-scale parts (groups, confusion matrices, bias, model ranking, preference,
+self-consistency) are empty or None for it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from itertools import combinations
 import numpy as np
 
 from core.metrics.agreement import check_bootstrap, confusion_matrix, group_agreement, pair_agreement
+from core.metrics.batch_ranking import agreement_of_codes
 from core.metrics.bias import bias_report
 from core.metrics.comparison import (
     AggregateInfo,
@@ -35,6 +42,7 @@ from core.metrics.ratings import CONSENSUS, HUMAN, JUDGE, JURY, MetricsInputErro
 from core.metrics.results import MetricResult
 from core.metrics.samples import PairSample, group_sample, pair_sample, pair_sample_from_table, pair_tables
 from core.metrics.views import align_swapped, binarize, is_preference, swapped_pairs
+from core.rank_order import RankingError
 
 JURY_NAME_CHARS = 100
 
@@ -125,13 +133,37 @@ def compare_pairs(ratings: Ratings, samples: Mapping[tuple[int, int], PairSample
     return entries
 
 
+def ranking_pairs(ratings: Ratings, *, n_resamples: int = 0, seed: int = 0,
+                  confidence: float = 0.95) -> list[PairComparison]:
+    """One entry per unordered rater pair of a ranking dimension, as :func:`compare_pairs`:
+    ``a``, ``b``, ``n`` (items both ranked) and the four ranking metrics
+    (:data:`~core.metrics.batch_ranking.RANKING_METRICS`, each with its CI), no confusion
+    matrix. Pair ``index`` draws from ``default_rng([seed, index])`` like every other pair.
+    Raises :class:`MetricsInputError` naming the pair when two orders of one item rank
+    different numbers of responses."""
+    entries = []
+    for index, (i, j) in enumerate(combinations(range(len(ratings.raters)), 2)):
+        a, b = ratings.raters[i], ratings.raters[j]
+        try:
+            found = agreement_of_codes(ratings.values[:, i], ratings.values[:, j],
+                                       n_resamples=n_resamples, confidence=confidence,
+                                       rng=np.random.default_rng([seed, index]))
+        except RankingError as exc:
+            raise MetricsInputError(f"{a} and {b}: {exc}") from None
+        entries.append(PairComparison(found.results(), a=a, b=b, n=found.kendall_tau_b.n))
+    return entries
+
+
 def compare_groups(ratings: Ratings, *, n_resamples: int = 0, seed: int = 0,
                    confidence: float = 0.95) -> list[GroupComparison]:
     """Fleiss' κ (nominal/ordinal) and Krippendorff's α at the dimension's level for the
-    groups "humans" (two or more annotators) and "humans+judges" (at least one of each)."""
+    groups "humans" (two or more annotators) and "humans+judges" (at least one of each); none
+    on a ranking dimension (its human–human agreement is the annotator pairs')."""
     humans, judges = ratings.of_kind(HUMAN), ratings.of_kind(JUDGE)
     humans = tuple(h for h in humans if h != CONSENSUS)
-    groups = []
+    groups: list[tuple[str, tuple[str, ...]]] = []
+    if ratings.dimension.is_ranking:  # Fleiss' κ and α are defined on labels, not orders
+        return []
     if len(humans) >= 2:
         groups.append(("humans", humans))
     if humans and judges:
@@ -187,10 +219,10 @@ def compare_dimension(ratings: Ratings, *, juries: Juries | None = None,
     A/B preference), ``verdicts`` (per judge: ``parsed`` and ``unparseable`` verdicts; the
     metrics use the parsed ones only), ``self_consistency`` (per judge in ``samples``, its
     items x K samples in ``ratings``' item order: :class:`~core.metrics.consistency.
-    SelfConsistency`; empty without samples). ``juries`` maps a jury name to its judges or to a
-    :class:`~core.metrics.consensus.Jury` with its rule (a binarised view: majority, see
-    :func:`binarized_juries`). Raises :class:`MetricsInputError` for a bad jury, binarising
-    threshold or bootstrap setting.
+    SelfConsistency`; empty without samples or on a ranking dimension). ``juries`` maps a
+    jury name to its judges or to a :class:`~core.metrics.consensus.Jury` with its rule (a
+    binarised view: majority, see :func:`binarized_juries`). Raises :class:`MetricsInputError`
+    for a bad jury, binarising threshold or bootstrap setting.
     """
     check_bootstrap(n_resamples, confidence)
     dimension_name = ratings.dimension.name
@@ -203,6 +235,14 @@ def compare_dimension(ratings: Ratings, *, juries: Juries | None = None,
         binarize_at = ratings.dimension.labels[0].value.removeprefix(">=")
     ratings = align_swapped(ratings)
     ratings, consensus, jury_info = with_derived_raters(ratings, juries or {})
+    if ratings.dimension.is_ranking:
+        return Comparison(
+            dimension=dimension_name, scale="ranking", binarized_at=None,
+            raters=tuple(ratings.raters),
+            pairs=tuple(ranking_pairs(ratings, n_resamples=n_resamples, seed=seed,
+                                      confidence=confidence)),
+            groups=(), labels=(), consensus=consensus, juries=tuple(jury_info),
+            verdicts=verdict_counts(ratings))
     samples = pair_samples(ratings)
     pairs = compare_pairs(ratings, samples, n_resamples=n_resamples, seed=seed,
                           confidence=confidence)

@@ -308,6 +308,10 @@ class Comparison:
     ``raters`` in output order (humans, ``human:consensus``, judges, juries); ``consensus``
     is None without human labels; ``bias`` and ``ranking`` need a consensus (``ranking``
     also two models and a score); ``preference`` is for A/B preference dimensions only.
+    On a ``ranking`` scale (orders of each item's responses) every pair's results are the
+    four of :data:`~core.metrics.batch_ranking.RANKING_METRICS` (each with ``n`` and its CI),
+    ``consensus`` is the Borda order, and ``groups``, ``labels``, ``bias``, ``ranking``,
+    ``preference`` and ``self_consistency`` are empty (they are defined on labels).
     """
 
     dimension: str

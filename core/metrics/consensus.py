@@ -6,11 +6,18 @@
   number of labels whose two middle labels differ (e.g. 2 and 3) the jury has no value for that
   item and it counts as a tie — picking the lower or upper one would bias the jury.
 * interval: the mean of the available scores.
+* ranking: the human consensus is the Borda count of the available orders
+  (:func:`core.metrics.batch_ranking.borda_consensus`: a response gets n − rank points from
+  each order; ties in points go to the response ranked first more often, then to the earlier
+  response). Every item with an order gets one, so there are no tied items. Juries combine
+  labels and are refused on a ranking (as :mod:`storage.juries` refuses storing one): each
+  judge's order is compared with the humans' on its own.
 
 A stored jury names its rule (:class:`Jury`): ``majority`` (nominal, ordinal), ``median``
 (ordinal, interval) or ``mean`` (interval); a jury given as a bare member list uses the
 scale's default above. A judge that answered several samples per item enters a jury (and the
-metrics) with its per-item majority (mean for interval), see :mod:`storage.labels`.
+metrics) with its per-item majority (mean for interval; the Borda order of its orders on a
+ranking), see :mod:`storage.labels`.
 
 Raters who did not label an item are left out of that item's vote; an item nobody labelled
 has no value (and is not a tie).
@@ -23,11 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.metrics.batch_ranking import borda_codes
 from core.metrics.ratings import CONSENSUS, HUMAN, JUDGE, MetricsInputError, Ratings, rater_kind
 from core.metrics.samples import label_counts
 
 JURY_METHODS = {"nominal": "majority", "ordinal": "median", "interval": "mean"}
-CONSENSUS_METHODS = {"nominal": "majority", "ordinal": "majority", "interval": "mean"}
+CONSENSUS_METHODS = {"nominal": "majority", "ordinal": "majority", "interval": "mean",
+                     "ranking": "borda"}
 # The scales each jury rule is defined on: a mean of label codes is no label, and a majority
 # of free scores rarely exists.
 RULE_SCALES = {"majority": ("nominal", "ordinal"), "median": ("ordinal", "interval"),
@@ -49,7 +58,11 @@ class Jury:
 
     def method(self, scale: str) -> str:
         """The rule used on ``scale``; raises :class:`MetricsInputError` when the rule is not
-        defined there (naming the scales it fits)."""
+        defined there (naming the scales it fits), and on a ranking, which no rule fits."""
+        if scale == "ranking":
+            raise MetricsInputError("juries combine the labels of nominal, ordinal and interval "
+                                    "dimensions; on a ranking each judge's order is compared "
+                                    "with the humans' on its own")
         if self.rule is None:
             return JURY_METHODS[scale]
         if scale not in RULE_SCALES[self.rule]:
@@ -126,7 +139,16 @@ def mean_score(values: np.ndarray) -> Aggregate:
     return Aggregate(result, "mean", int((m > 0).sum()), 0)
 
 
+def borda(values: np.ndarray) -> Aggregate:
+    """The Borda order per item of an items x raters matrix of order codes (NaN = none); an
+    item with at least one order always gets one (the tie rule decides), so none is tied."""
+    result = borda_codes(values)
+    return Aggregate(result, "borda", int((~np.isnan(result)).sum()), 0)
+
+
 def _aggregate(values: np.ndarray, method: str, n_labels: int) -> Aggregate:
+    if method == "borda":
+        return borda(values)
     if method == "majority":
         return majority(values, n_labels)
     if method == "median":
@@ -135,7 +157,8 @@ def _aggregate(values: np.ndarray, method: str, n_labels: int) -> Aggregate:
 
 
 def human_consensus(ratings: Ratings) -> Aggregate:
-    """The humans' consensus per item: majority (nominal/ordinal) or mean (interval).
+    """The humans' consensus per item: majority (nominal/ordinal), mean (interval) or Borda
+    order (ranking).
 
     Raises :class:`MetricsInputError` when an annotator is literally called ``consensus``
     (their rater name would be the consensus rater's).
@@ -153,7 +176,7 @@ def human_consensus(ratings: Ratings) -> Aggregate:
 def jury_verdict(ratings: Ratings, members: Sequence[str] | Jury) -> Aggregate:
     """A jury's verdict per item from its member judges (``judge:<name>`` or bare names), by
     the jury's rule, or for a bare member list: majority (nominal), median (ordinal) or mean
-    (interval).
+    (interval); no jury on a ranking.
 
     Raises :class:`MetricsInputError` naming an unknown judge (and listing the known ones),
     a jury with fewer than two distinct judges, or a rule not defined on the scale.

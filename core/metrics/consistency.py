@@ -75,8 +75,11 @@ def consistency_report(samples: Mapping[str, np.ndarray], dimension: Dimension, 
                        ) -> list[SelfConsistency]:
     """:func:`self_consistency` of every judge in ``samples`` (those in ``raters`` when
     given), by name; with ``binarize_at`` on the binarised scale. Judge ``i`` (in name order)
-    draws its resamples from ``default_rng([seed, 2_000_000 + i])``."""
-    entries = []
+    draws its resamples from ``default_rng([seed, 2_000_000 + i])``. Empty on a ranking
+    dimension: Fleiss' κ and α are defined on labels, not on orders."""
+    entries: list[SelfConsistency] = []
+    if dimension.is_ranking:
+        return entries
     for index, rater in enumerate(sorted(samples)):
         if raters is not None and rater not in raters:
             continue

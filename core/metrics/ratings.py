@@ -2,7 +2,9 @@
 
 A :class:`Ratings` is an items x raters matrix of numbers: nominal and ordinal labels become
 their 0-based position in the schema's label list (``Dimension.label_values``), interval
-labels their value, and a missing label is NaN. Encoding over the schema's list, not over the
+labels their value, ranking labels (orders of an item's responses) their order code
+(``"2,1,4,3"`` -> ``2143``, :func:`core.metrics.batch_ranking.order_code`), and a missing
+label is NaN. Encoding over the schema's list, not over the
 labels that happen to occur, keeps ordinal distances right and lets Krippendorff's alpha and
 Gwet's AC1 see the whole scale.
 
@@ -18,6 +20,9 @@ from functools import cached_property
 
 import numpy as np
 
+from core.metrics.batch_ranking import encode_orders, is_order_code
+from core.metrics.results import NotApplicable
+from core.rank_order import RankingError, order_of
 from core.schema import Dimension
 
 HUMAN = "human"
@@ -29,6 +34,15 @@ RATER_KINDS = (HUMAN, JUDGE, JURY)
 
 class MetricsInputError(ValueError):
     """Labels or options cannot be scored as given; the message names the rater/label/option."""
+
+
+class NotApplicableError(MetricsInputError):
+    """An analysis asked for on a dimension whose scale it is not defined on; ``not_applicable``
+    says which and why (:meth:`~core.metrics.results.NotApplicable.sentence` is the message)."""
+
+    def __init__(self, not_applicable: NotApplicable) -> None:
+        super().__init__(not_applicable.sentence())
+        self.not_applicable = not_applicable
 
 
 def rater_kind(name: str) -> str:
@@ -75,10 +89,11 @@ class Ratings:
     """Items x raters label matrix of one dimension, with each item's id, model and group.
 
     ``values[i, r]`` is rater ``r``'s label on item ``i`` (a label code for nominal/ordinal,
-    the number for interval) or NaN when that rater did not label that item. ``models`` and
-    ``groups`` are the items' ``model`` and ``group`` (none when not given). ``unparseable``
-    (items x raters, bool; default all False) marks a judge verdict that exists but did not
-    parse to a label: its value is NaN (never counted as a label), and it is counted apart.
+    the number for interval, the order code for ranking) or NaN when that rater did not label
+    that item. ``models`` and ``groups`` are the items' ``model`` and ``group`` (none when not
+    given). ``unparseable`` (items x raters, bool; default all False) marks a judge verdict
+    that exists but did not parse to a label: its value is NaN (never counted as a label), and
+    it is counted apart.
     """
 
     dimension: Dimension
@@ -114,7 +129,13 @@ class Ratings:
             elif len(column.codes) != n_items:
                 raise MetricsInputError(f"{attribute} has {len(column.codes)} entries for "
                                         f"{n_items} items")
-        if self.dimension.scale != "interval" and self.values.size:
+        if self.dimension.is_ranking:
+            codes = np.unique(self.values[~np.isnan(self.values)])
+            wrong = [code for code in codes.tolist() if not is_order_code(code)]
+            if wrong:
+                raise MetricsInputError(f"ranking labels of dimension {self.dimension.name!r} "
+                                        f"must be order codes (2143 for 2,1,4,3), got {wrong[0]!r}")
+        elif self.dimension.scale != "interval" and self.values.size:
             k = len(self.dimension.labels)
             with np.errstate(invalid="ignore"):
                 whole = np.isnan(self.values) | (np.rint(self.values) == self.values)
@@ -125,15 +146,18 @@ class Ratings:
 
     @property
     def n_labels(self) -> int:
-        """Number of labels on the scale (0 for an interval dimension)."""
+        """Number of labels on the scale (0 for an interval or ranking dimension)."""
         return len(self.dimension.labels)
 
     @cached_property
     def codes(self) -> np.ndarray:
         """Integer label codes (items x raters) with a missing label as ``n_labels``: the
-        input of the table and count builders, computed once (nominal/ordinal only)."""
+        input of the table and count builders, computed once (nominal/ordinal only; raises
+        :class:`MetricsInputError` otherwise)."""
         if self.dimension.scale == "interval":
             raise MetricsInputError("an interval dimension has scores, not label codes")
+        if self.dimension.is_ranking:
+            raise MetricsInputError("a ranking dimension has orders, not label codes")
         return np.where(np.isnan(self.values), self.n_labels, self.values).astype(np.int64)
 
     def column(self, rater: str) -> np.ndarray:
@@ -162,11 +186,18 @@ class Ratings:
 
 def encode_labels(dimension: Dimension, labels: Sequence[str | None], *, rater: str = "?"
                   ) -> np.ndarray:
-    """Return labels as floats: label codes (nominal/ordinal) or numbers (interval), NaN if None.
+    """Return labels as floats: label codes (nominal/ordinal), numbers (interval) or order
+    codes (ranking, e.g. ``"2,1,4,3"`` -> 2143), NaN if None.
 
     Labels must be canonical (as stored after import). Raises :class:`MetricsInputError`
     naming the rater and the first unknown label.
     """
+    if dimension.is_ranking:
+        try:
+            return encode_orders([None if label is None else order_of(label) for label in labels])
+        except RankingError as exc:
+            raise MetricsInputError(f"rater {rater!r}: {exc} (dimension {dimension.name!r} is "
+                                    "a ranking)") from None
     out = np.full(len(labels), np.nan)
     if dimension.scale == "interval":
         for index, label in enumerate(labels):

@@ -2,7 +2,9 @@
 
 The dashboard shows each entry's definition, the CLI and JSON use its name as the key, the
 README check and the property tests iterate the same dict: a new metric gets its symmetry,
-order-invariance, bounds and perfect-agreement tests by being registered here.
+order-invariance, bounds and perfect-agreement tests by being registered here. The four
+batch-ranking metrics are in :data:`RANKING_REGISTRY` (computed together by
+:mod:`core.metrics.batch_ranking`).
 """
 
 from __future__ import annotations
@@ -155,9 +157,47 @@ _DEFINITIONS = (
 
 REGISTRY: dict[str, MetricDefinition] = {d.name: d for d in _DEFINITIONS}
 
+# Batch ranking (core.metrics.batch_ranking): a rater orders each item's responses, and two
+# raters are compared item by item, then averaged over the items both ranked. Two names are
+# those of label-scale metrics above (kendall_tau_b, spearman) with a per-item meaning here,
+# so these definitions stand apart; they have no PairSample function (ranking_agreement
+# computes all four at once).
+_RANKING_DEFINITIONS = (
+    MetricDefinition(
+        "kendall_tau_b", "Kendall's τ-b", ("ranking",), "symmetric", (-1.0, 1.0), 1.0,
+        "Per item, τ = (C − D) / (n(n − 1)/2) over the n responses' pairs: concordant minus "
+        "discordant pairs of responses between the two orders (an order has no ties, so τ-b "
+        "equals τ-a), then the mean over the items both raters ranked. 1 = the same order on "
+        "every item, −1 = always reversed, 0 = no relation. The headline for rankings: it "
+        "counts every pair of responses, not only the best one. Undefined when no item was "
+        "ranked by both raters.", needs_variation=False),
+    MetricDefinition(
+        "spearman", "Spearman's ρ", ("ranking",), "symmetric", (-1.0, 1.0), 1.0,
+        "Per item, ρ = 1 − 6 Σ d² / (n (n² − 1)) with d each response's difference in rank "
+        "between the two orders, then the mean over the items both raters ranked. Like τ but "
+        "weighs a response moved far more than several small swaps. Undefined when no item "
+        "was ranked by both raters.", needs_variation=False),
+    MetricDefinition(
+        "top1_agreement", "Top-1 agreement", ("ranking",), "symmetric", (0.0, 1.0), 1.0,
+        "Share of the items both raters ranked on which both put the same response first: "
+        "mean of [a₁ = b₁]. The plainest reading (does the judge pick the humans' best "
+        "response?), blind to the rest of the order. Undefined when no item was ranked by "
+        "both raters.", needs_variation=False),
+    MetricDefinition(
+        "normalized_levenshtein", "Normalised Levenshtein distance", ("ranking",), "symmetric",
+        (0.0, 1.0), 0.0,
+        "Per item, the fewest insertions, deletions and substitutions turning one order, read "
+        "as a sequence of response numbers, into the other, divided by n = the number of "
+        "responses; then the mean over the items both raters ranked. 0 = the same order; lower "
+        "is better (a distance). The figure the MLLM-as-a-Judge benchmark reports for batch "
+        "ranking. Undefined when no item was ranked by both raters.", needs_variation=False),
+)
+RANKING_REGISTRY: dict[str, MetricDefinition] = {d.name: d for d in _RANKING_DEFINITIONS}
+
 # The metric a judge is scored by against the human consensus, per scale: the dashboard's
 # headline and the prompt lab's comparison of prompt versions.
-MAIN_METRIC = {"nominal": "cohen_kappa", "ordinal": "kappa_quadratic", "interval": "krippendorff_alpha"}
+MAIN_METRIC = {"nominal": "cohen_kappa", "ordinal": "kappa_quadratic", "interval": "krippendorff_alpha",
+               "ranking": "kendall_tau_b"}
 
 
 def pair_metrics_for(scale: str) -> list[MetricDefinition]:
@@ -168,3 +208,25 @@ def pair_metrics_for(scale: str) -> list[MetricDefinition]:
 def group_metrics_for(scale: str) -> list[MetricDefinition]:
     """The group metrics that apply to a scale, in registry (= output) order."""
     return [d for d in REGISTRY.values() if d.group is not None and scale in d.scales]
+
+
+def metric_names_for(scale: str) -> list[str]:
+    """The names of the pair metrics every rater pair carries on ``scale``, in output order:
+    the registry's (:func:`pair_metrics_for`), or the four ranking metrics of
+    :data:`RANKING_REGISTRY` on a ranking scale."""
+    if scale == "ranking":
+        return list(RANKING_REGISTRY)
+    return [d.name for d in pair_metrics_for(scale)]
+
+
+def metric_definition(metric: str, scale: str | None = None) -> MetricDefinition:
+    """The definition of ``metric`` as it is computed on ``scale``: a ranking scale's own
+    (:data:`RANKING_REGISTRY`), else the registry's; with no scale, the registry's if it has
+    the name, else the ranking one (the title and bounds agree where both have a name).
+    Raises KeyError naming an unknown metric."""
+    if scale == "ranking" and metric in RANKING_REGISTRY:
+        return RANKING_REGISTRY[metric]
+    found = REGISTRY.get(metric) or (RANKING_REGISTRY.get(metric) if scale is None else None)
+    if found is None:
+        raise KeyError(f"unknown metric {metric!r} for scale {scale or 'any'}")
+    return found

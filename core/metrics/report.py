@@ -13,14 +13,15 @@ from core.metrics.comparison import (
     RankingReport,
 )
 from core.metrics.consistency import SelfConsistency
-from core.metrics.registry import REGISTRY
+from core.metrics.registry import REGISTRY, metric_names_for
 from core.metrics.results import MetricResult
 
 SHORT_NAMES = {
     "percent_agreement": "agree", "cohen_kappa": "kappa", "scott_pi": "pi", "gwet_ac1": "AC1",
     "kappa_linear": "kappa_lin", "kappa_quadratic": "kappa_quad", "spearman": "rho",
     "kendall_tau_b": "tau_b", "pearson": "r", "mae": "MAE", "mean_signed_difference": "bias",
-    "krippendorff_alpha": "alpha", "fleiss_kappa": "fleiss",
+    "krippendorff_alpha": "alpha", "fleiss_kappa": "fleiss", "top1_agreement": "top1",
+    "normalized_levenshtein": "lev",
 }
 
 
@@ -78,7 +79,13 @@ def format_comparison(document: Comparison, project: str = "?") -> str:
                          f"({entry.unparseable} unparseable, left out)")
 
     pairs = document.pairs
-    metrics = [m for m in REGISTRY if pairs and pairs[0].has(m) and m != "fleiss_kappa"]
+    if scale == "ranking":
+        metrics = [m for m in metric_names_for(scale) if pairs and pairs[0].has(m)]
+        lines += ["", "per item, then the mean over the items both raters ranked: tau_b (the "
+                      "headline), rho, top1 = same best response, lev = normalised Levenshtein "
+                      "distance of the orders (lower is better)"]
+    else:
+        metrics = [m for m in REGISTRY if pairs and pairs[0].has(m) and m != "fleiss_kappa"]
     lines += ["", "pairs (value [95% CI]; — = undefined, reasons below)"]
     lines += _table(["a", "b", "n", *(SHORT_NAMES[m] for m in metrics)],
                     [[p.a, p.b, str(p.n), *(_cell(p, m) for m in metrics)] for p in pairs],

@@ -1,4 +1,5 @@
-"""Result types of the metrics: a value that knows its n and why it may be undefined."""
+"""Result types of the metrics: a value that knows its n and why it may be undefined, and an
+analysis that does not apply to a dimension's scale, with the reason."""
 
 from __future__ import annotations
 
@@ -81,3 +82,30 @@ class ConfusionMatrix:
         """The matrix of its :meth:`to_dict` form."""
         return cls(tuple(data["labels"]), tuple(tuple(int(c) for c in row)
                                                 for row in data["counts"]))
+
+
+@dataclass(frozen=True)
+class NotApplicable:
+    """An analysis (``estimates``, ``judge audit``) that is not defined on a dimension's
+    scale, and why: what the dashboard, the CLI and the report say instead of its figures."""
+
+    analysis: str
+    dimension: str
+    scale: str
+    reason: str
+
+    def sentence(self) -> str:
+        """One sentence for people: "The judge audit does not apply to 'ranking' (a ranking
+        dimension): <reason>"."""
+        return (f"The {self.analysis} does not apply to {self.dimension!r} (a {self.scale} "
+                f"dimension): {self.reason}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form: ``analysis``, ``dimension``, ``scale``, ``reason``."""
+        return {"analysis": self.analysis, "dimension": self.dimension, "scale": self.scale,
+                "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NotApplicable:
+        """The entry of its :meth:`to_dict` form."""
+        return cls(data["analysis"], data["dimension"], data["scale"], data["reason"])

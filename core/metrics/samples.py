@@ -23,6 +23,11 @@ from functools import cached_property
 
 import numpy as np
 
+from core.metrics.ratings import MetricsInputError
+
+RANKING_SAMPLES = ("a ranking dimension's orders are compared with core.metrics.batch_ranking "
+                   "(Kendall τ-b, Spearman ρ, top-1 agreement, Levenshtein), not as labels")
+
 
 @dataclass(frozen=True, eq=False)
 class PairSample:
@@ -91,7 +96,10 @@ def pair_sample(a: np.ndarray, b: np.ndarray, scale: str, n_labels: int) -> Pair
     """A :class:`PairSample` of two label vectors (codes or values, NaN = missing).
 
     Items missing from either rater are left out (pairwise exclusion, never imputation).
+    Raises :class:`MetricsInputError` on a ranking scale (orders are not labels).
     """
+    if scale == "ranking":
+        raise MetricsInputError(RANKING_SAMPLES)
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     both = ~(np.isnan(a) | np.isnan(b))
@@ -187,7 +195,10 @@ class GroupSample:
 
 def group_sample(values: np.ndarray, scale: str, n_labels: int) -> GroupSample:
     """A :class:`GroupSample` of an items x raters matrix (codes or values, NaN = missing;
-    integer codes with ``n_labels`` = missing are accepted too)."""
+    integer codes with ``n_labels`` = missing are accepted too). Raises
+    :class:`MetricsInputError` on a ranking scale."""
+    if scale == "ranking":
+        raise MetricsInputError(RANKING_SAMPLES)
     values = np.asarray(values)
     if scale == "interval":
         patterns, frequency = _interval_patterns(values.astype(float))

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.metrics.agreement import check_bootstrap, pair_agreement
+from core.metrics.batch_ranking import agreement_of_codes
 from core.metrics.comparison import PairComparison
 from core.metrics.ratings import HUMAN, Categories, MetricsInputError, Ratings, rater_kind
 from core.metrics.samples import pair_sample
@@ -86,8 +87,8 @@ def slice_agreement(ratings: Ratings, *, by: str, reference: str, raters: Sequen
 
     One :class:`~core.metrics.comparison.PairComparison` per (slice, rater), slices sorted by
     name, raters in the given order, with ``slice`` set, ``a`` the reference, ``b`` the rater
-    and every pair metric of the scale (no confusion matrix). Items without a value for
-    ``by`` are in no slice.
+    and every pair metric of the scale (the four ranking metrics on a ranking dimension; no
+    confusion matrix). Items without a value for ``by`` are in no slice.
     Raises :class:`MetricsInputError` for an unknown ``by`` or rater.
     """
     if by not in SLICE_KINDS:
@@ -102,10 +103,16 @@ def slice_agreement(ratings: Ratings, *, by: str, reference: str, raters: Sequen
     for code, name in enumerate(categories.names):
         rows = categories.codes == code
         for rater, column in columns.items():
+            rng = np.random.default_rng([seed, 2_000_000 + len(entries)])
+            if ratings.dimension.is_ranking:
+                found = agreement_of_codes(base[rows], column[rows], n_resamples=n_resamples,
+                                           rng=rng, confidence=confidence)
+                entries.append(PairComparison(found.results(), a=reference, b=rater,
+                                              n=found.kendall_tau_b.n, slice=name))
+                continue
             sample = pair_sample(base[rows], column[rows], scale, k)
             results = pair_agreement(sample, names=(reference, rater), labels=labels,
-                                     n_resamples=n_resamples, confidence=confidence,
-                                     rng=np.random.default_rng([seed, 2_000_000 + len(entries)]))
+                                     n_resamples=n_resamples, confidence=confidence, rng=rng)
             entries.append(PairComparison(
                 results, a=reference, b=rater,
                 n=round(sample.n[0]) if sample.weights.size else 0, slice=name))

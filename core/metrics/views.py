@@ -26,10 +26,14 @@ def binarize(ratings: Ratings, threshold: str) -> Ratings:
 
     The positive label ``>=<t>`` comes first (code 0). An ordinal threshold may be written as
     any spelling the dimension accepts. Raises :class:`MetricsInputError` for a nominal
-    dimension, an unknown label, a non-numeric interval threshold, or the lowest ordinal label
-    (every item would be positive).
+    or ranking dimension, an unknown label, a non-numeric interval threshold, or the lowest
+    ordinal label (every item would be positive).
     """
     dimension = ratings.dimension
+    if dimension.is_ranking:
+        raise MetricsInputError(
+            f"cannot binarise dimension {dimension.name!r}: it is a ranking (an order of "
+            "responses); binarising needs an ordinal or interval scale")
     if dimension.scale == "nominal":
         raise MetricsInputError(
             f"cannot binarise dimension {dimension.name!r}: it is nominal; binarising needs an "

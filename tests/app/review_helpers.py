@@ -19,6 +19,7 @@ from storage.demo import demo_files
 from storage.users import UserInfo
 from tests.app.apptest_helpers import APP_TIMEOUT_S, signed_in_entries
 from tests.conftest import REPO_ROOT
+from tests.ranking_data import CONSENSUS, oracle, oracle_disagreement_items, orders_by_rater
 
 DASHBOARD = "pages/5_Dashboard.py"
 DISAGREEMENTS = "pages/6_Disagreements.py"
@@ -84,8 +85,15 @@ def human_and_judge_labels(records: list[dict[str, Any]], dimension: Dimension
 def oracle_against_consensus(template: str, dimension_name: str) -> dict[str, tuple[float, float, int]]:
     """Per judge: (main metric, percent agreement, n) against the humans' majority label,
     computed with scikit-learn from the demo file (Cohen's κ, quadratically weighted over the
-    whole scale for an ordinal dimension)."""
+    whole scale for an ordinal dimension); on a ranking dimension (mean Kendall τ, top-1
+    agreement, n) against the humans' Borda order, from scipy (tests/ranking_data.py)."""
     dimension = TEMPLATES[template].dimension(dimension_name)
+    if dimension.is_ranking:
+        raters = orders_by_rater(demo_records(template))
+        found = {name.split(":", 1)[1]: oracle(raters[CONSENSUS], orders)
+                 for name, orders in raters.items() if name.startswith("judge:")}
+        return {judge: (values["kendall_tau_b"], values["top1_agreement"], int(values["n"]))
+                for judge, values in found.items()}
     humans, judges = human_and_judge_labels(demo_records(template), dimension)
     consensus = {item: majority(labels) for item, labels in humans.items()}
     result = {}
@@ -102,10 +110,14 @@ def oracle_against_consensus(template: str, dimension_name: str) -> dict[str, tu
 
 def oracle_disagreement_count(template: str) -> int:
     """Item x dimension pairs where a judge differs from the humans' majority, or the humans
-    differ among themselves (the demo templates are nominal/ordinal)."""
+    differ among themselves (a ranking dimension: orders that disagree, see
+    tests/ranking_data.py)."""
     schema = TEMPLATES[template]
     count = 0
     for dimension in schema.dimensions:
+        if dimension.is_ranking:
+            count += len(oracle_disagreement_items(demo_records(template)))
+            continue
         humans, judges = human_and_judge_labels(demo_records(template), dimension)
         for item, labels in humans.items():
             if not labels:

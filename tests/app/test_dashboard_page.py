@@ -31,7 +31,10 @@ from tests.app.review_helpers import (
 )
 from tests.converters import write_jsonl
 
-MAIN_TITLE = {"nominal": "Cohen's κ", "ordinal": "Quadratically weighted κ"}
+MAIN_TITLE = {"nominal": "Cohen's κ", "ordinal": "Quadratically weighted κ",
+              "ranking": "Kendall's τ-b"}
+SECOND_TITLE = {"nominal": "Percent agreement", "ordinal": "Percent agreement",
+                "ranking": "Top-1 agreement"}
 
 
 @pytest.fixture
@@ -42,7 +45,11 @@ def demo(app_db):
 
 def headline(at, template: str):
     scale = TEMPLATES[template].dimensions[0].scale
-    return table_with(at, MAIN_TITLE[scale]).set_index("rater"), MAIN_TITLE[scale]
+    # A ranking also lists every rater pair ("rater a", "rater b") with the same metric.
+    frames = [df.value for df in at.dataframe
+              if MAIN_TITLE[scale] in df.value.columns and "rater" in df.value.columns]
+    assert len(frames) == 1
+    return frames[0].set_index("rater"), MAIN_TITLE[scale]
 
 
 @pytest.mark.parametrize("template", list(TEMPLATES))
@@ -56,7 +63,8 @@ def test_each_demo_project_shows_the_independently_computed_numbers(demo, admin,
     assert set(table.index) == set(expected)
     for judge, (kappa, agreement, n) in expected.items():
         assert table.loc[judge, title] == pytest.approx(kappa, abs=1e-9), judge
-        assert table.loc[judge, "Percent agreement"] == pytest.approx(100 * agreement), judge
+        second = SECOND_TITLE[TEMPLATES[template].dimensions[0].scale]
+        assert table.loc[judge, second] == pytest.approx(100 * agreement), judge
         assert table.loc[judge, "n"] == n
     # Best first, and the forest plot draws the same values.
     assert list(table[title]) == sorted(table[title], reverse=True)

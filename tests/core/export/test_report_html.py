@@ -91,7 +91,7 @@ def expected_figures(document: dict) -> dict[str, int]:
     expected = {"heatmap": 1}
     if scored and has_consensus:
         expected["headline"] = 1
-        if document["scale"] != "interval":
+        if document["scale"] not in ("interval", "ranking"):  # no confusion matrix of orders
             expected["confusion"] = len(scored)
     if document["bias"]:
         expected["distribution"] = 1
@@ -135,8 +135,11 @@ def test_demo_report_has_the_figures_and_tables_of_every_dimension(demo_document
         # One row per rater pair in the pairs table, one per group in the groups table.
         pairs_table = section.split('<table class="pairs">', 1)[1].split("</table>", 1)[0]
         assert pairs_table.count("<tr>") == 1 + len(document["pairs"])
-        groups_table = section.split('<table class="groups">', 1)[1].split("</table>", 1)[0]
-        assert groups_table.count("<tr>") == 1 + len(document["groups"])
+        if document["scale"] == "ranking":  # groups are defined on labels, and it says so
+            assert document["groups"] == [] and "No rater groups: Fleiss" in section
+        else:
+            groups_table = section.split('<table class="groups">', 1)[1].split("</table>", 1)[0]
+            assert groups_table.count("<tr>") == 1 + len(document["groups"])
         for rater in document["raters"]:
             assert html.escape(rater) in section
 
