@@ -77,12 +77,12 @@ def render_versions(db: Database, project: ProjectInfo, judge: JudgeInfo) -> Non
     if len(dimensions) > 1:
         name = st.selectbox("Dimension", list(dimensions), key=f"judges.versions.dimension.{project.id}",
                             format_func=lambda key: dimensions[key].title, width=360)
-    metric = MAIN_METRIC.get(dimensions[name].scale)
-    if metric is None:  # rankings: their own metrics, on the Dashboard
+    if dimensions[name].is_ranking:  # their own metrics (τ-b, top-1 ...), on the Dashboard
         st.caption(f"Prompt versions are compared here on label dimensions; "
                    f"{escape_markdown(dimensions[name].title)} is a ranking: see the judges' "
                    "ranking agreement on the Dashboard.")
         return
+    metric = MAIN_METRIC[dimensions[name].scale]
     labels = [label for label, _ in named]
     try:
         scores = version_scores(db, db.url, project.id, current_version(db, project.id), name,

@@ -9,7 +9,7 @@ from core.schema_toml import load_schema_toml
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 TEMPLATE_NAMES: tuple[str, ...] = ("correctness", "thematic_alignment", "exam_question", "pairwise",
-                                  "image_scoring")
+                                  "image_scoring", "batch_ranking")
 
 
 def _load_builtin() -> dict[str, TaskSchema]:

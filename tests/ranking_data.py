@@ -19,11 +19,10 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 from scipy.stats import kendalltau, spearmanr
 
-from core.schema_toml import load_schema_toml
-from core.templates import TEMPLATE_DIR
+from core.templates import TEMPLATES
 
 # Not registered among the built-in templates until every part of issue 18 is merged.
-RANKING = load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml")
+RANKING = TEMPLATES["batch_ranking"]
 CONSENSUS = "human:consensus"
 METRICS = ("kendall_tau_b", "spearman", "top1_agreement", "normalized_levenshtein")
 

@@ -105,10 +105,8 @@ def test_readme_import_examples_are_clean_files():
 
 
 def test_readme_ranking_example_is_a_clean_file_and_its_errors_are_dockets():
-    from core.schema_toml import load_schema_toml
-    from core.templates import TEMPLATE_DIR
 
-    schema = load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml")
+    schema = TEMPLATES["batch_ranking"]
     _, ranking_example = code_blocks("json")
     raw = read_import_bytes((json.dumps(json.loads(ranking_example)) + "\n").encode(),
                             fmt="jsonl", name="r.jsonl")

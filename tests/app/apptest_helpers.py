@@ -98,4 +98,8 @@ TINY_DEMO_RECORDS = {
         {"id": "s1", "image": "shapes/2-red-circle.png", "prompt": "How many red circles?",
          "response": "Two.", "judges": {"judge_a": {"score": 5}}},
     ],
+    "batch_ranking": [
+        {"id": "r1", "prompt": "Best pet?", "responses": ["A cat.", "A rock.", "A dog."],
+         "judges": {"judge_a": {"ranking": [3, 1, 2]}}, "humans": {"ann": {"ranking": "1,3,2"}}},
+    ],
 }

@@ -7,8 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from core.schema_toml import load_schema_toml
-from core.templates import TEMPLATE_DIR
+from core.templates import TEMPLATES
 from storage.authz import OPERATOR
 from storage.gold import item_gold
 from storage.importer import import_file
@@ -19,7 +18,7 @@ from tests.app.apptest_helpers import APP_TIMEOUT_S
 from tests.app.test_annotate_ranking import tau
 from tests.converters import write_jsonl
 
-RANKING = load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml")
+RANKING = TEMPLATES["batch_ranking"]
 HUMANS = {"dr_ahmed": [1, 3, 2, 4], "maria": [1, 3, 2, 4], "kofi": [1, 3, 4, 2]}
 JUDGES = {"gpt-4o": [1, 4, 3, 2], "llama-3.1-70b": [4, 1, 3, 2]}
 

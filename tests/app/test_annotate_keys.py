@@ -5,8 +5,7 @@ from __future__ import annotations
 from components.annotate_keys import key_map, label_keys
 from components.annotate_panel import item_heading
 from core.schema import schema_from_dict
-from core.schema_toml import load_schema_toml
-from core.templates import TEMPLATE_DIR, TEMPLATES
+from core.templates import TEMPLATES
 
 
 def schema(labels: list[dict], *, dimensions: int = 1):
@@ -57,7 +56,7 @@ def test_item_heading_escapes_the_id_and_shows_the_state():
 
 
 def test_a_ranking_lists_its_response_numbers_and_backspace_first():
-    keys = key_map(load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml"))
+    keys = key_map(TEMPLATES["batch_ranking"])
     assert keys.ranking and keys.labels == {"ranking": {}}
     assert keys.legend(responses=4)[:3] == [("1–4", "rank the responses, best first"),
                                             ("Backspace", "undo"), ("Enter", "save")]

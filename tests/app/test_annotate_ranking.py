@@ -16,8 +16,7 @@ from sqlalchemy import select
 from core.rank_input import ALL_EQUALLY_BAD
 from core.safe_text import escape_markdown
 from core.schema import schema_from_dict
-from core.schema_toml import load_schema_toml
-from core.templates import TEMPLATE_DIR
+from core.templates import TEMPLATES
 from storage.annotator_view import user_labels
 from storage.drafts import Draft, get_draft
 from storage.models import Annotation, AuditLog
@@ -25,7 +24,7 @@ from storage.queues import find_assignment
 from tests.app.annotate_helpers import make_annotation_project, open_annotate, page_text
 from tests.app.conftest import app_database
 
-RANKING = load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml")
+RANKING = TEMPLATES["batch_ranking"]
 JUDGE_ORDERS = {"judge-zeta": [2, 1, 4, 3], "judge-omega": [1, 2, 3, 4]}
 
 

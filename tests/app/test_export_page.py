@@ -224,8 +224,7 @@ def test_a_gold_export_with_images_is_one_zip_download(demo, admin):
 @pytest.fixture
 def rankings(app_db, tmp_path):
     """A batch ranking project (issue 18): two items with two human orders each."""
-    from core.schema_toml import load_schema_toml
-    from core.templates import TEMPLATE_DIR
+    from core.templates import TEMPLATES
     from storage.importer import import_file
     from tests.converters import write_jsonl
 
@@ -234,7 +233,7 @@ def rankings(app_db, tmp_path):
                {"id": "b", "prompt": "Q", "responses": ["s1", "s2", "s3"],
                 "humans": {"ann": {"ranking": [1, 2, 3]}, "bob": {"ranking": [2, 1, 3]}}}]
     import_file(app_db, write_jsonl(records, tmp_path / "rank.jsonl"), project_name="rank",
-                schema=load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml"), actor=OPERATOR)
+                schema=TEMPLATES["batch_ranking"], actor=OPERATOR)
     return app_db
 
 

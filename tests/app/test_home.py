@@ -51,7 +51,7 @@ def test_demo_button_loads_the_demo_projects(app_db, tiny_demo, admin):
         assert by_name.loc[template, "judges"] == len(judges)
         assert by_name.loc[template, "human labels"] == labels
     total = sum(len(records) for records in tiny_demo.values())
-    assert at.success[0].value == f"Demo data loaded: 5 projects, {total} new items."
+    assert at.success[0].value == f"Demo data loaded: {len(tiny_demo)} projects, {total} new items."
     # With projects, the demo button is still there, but no longer the primary action.
     assert at.button(key="home.load_demo").proto.type == "secondary"
 

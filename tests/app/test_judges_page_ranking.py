@@ -9,8 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from core.schema_toml import load_schema_toml
-from core.templates import TEMPLATE_DIR
+from core.templates import TEMPLATES
 from storage.authz import OPERATOR
 from storage.importer import import_file
 from tests.app.apptest_helpers import open_page
@@ -19,7 +18,7 @@ from tests.converters import write_jsonl
 from tests.judges.fake_openai import FakeOpenAI
 from tests.judges.helpers import SECRET
 
-BATCH = load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml")
+BATCH = TEMPLATES["batch_ranking"]
 
 
 @pytest.fixture

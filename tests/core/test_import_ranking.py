@@ -7,12 +7,10 @@ from __future__ import annotations
 import pytest
 
 from core.schema import SchemaError, schema_from_dict
-from core.schema_toml import load_schema_toml
-from core.templates import TEMPLATE_DIR
+from core.templates import TEMPLATES
 from tests.core.test_import_validate import problems, validate_csv, validate_jsonl
 
-# Registered as a built-in once every page handles rankings (issue 18).
-RANKING = load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml")
+RANKING = TEMPLATES["batch_ranking"]
 
 
 def row(item_id: str, order: object, responses: object = ("a", "b", "c", "d"), **extra: object

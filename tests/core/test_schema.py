@@ -16,22 +16,21 @@ from core.schema import (
     schema_from_dict,
     schema_to_dict,
 )
-from core.schema_toml import load_schema_toml
-from core.templates import TEMPLATE_DIR, TEMPLATE_NAMES, TEMPLATES
+from core.templates import TEMPLATE_NAMES, TEMPLATES
 
 ONE_TO_FIVE = ("1", "2", "3", "4", "5")
 
 
 # --- the four built-in templates ------------------------------------------------------------
 
-def test_registry_holds_exactly_the_five_templates_in_order():
+def test_registry_holds_exactly_the_six_templates_in_order():
     assert tuple(TEMPLATES) == ("correctness", "thematic_alignment", "exam_question", "pairwise",
-                                "image_scoring")
+                                "image_scoring", "batch_ranking")
 
 
 def test_batch_ranking_template():
     """Issue 18's contract: fields prompt, responses (a list); dimension ranking over them."""
-    schema = load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml")
+    schema = TEMPLATES["batch_ranking"]
     assert [(f.name, f.kind) for f in schema.fields] == [("prompt", "text"), ("responses", "texts")]
     (dimension,) = schema.dimensions
     assert (dimension.name, dimension.scale, dimension.over) == ("ranking", "ranking", "responses")

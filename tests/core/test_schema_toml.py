@@ -345,7 +345,7 @@ def test_resolve_task_with_unknown_name_lists_the_builtins():
         resolve_task("corectness")
     assert str(info.value) == (
         "--task: corectness: not a built-in template (correctness, thematic_alignment, "
-        "exam_question, pairwise, image_scoring) nor a .toml file")
+        "exam_question, pairwise, image_scoring, batch_ranking) nor a .toml file")
 
 
 def test_resolve_task_with_missing_toml_file_says_so(tmp_path):

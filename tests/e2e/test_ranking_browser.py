@@ -10,8 +10,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from scipy.stats import kendalltau
 
-from core.schema_toml import load_schema_toml
-from core.templates import TEMPLATE_DIR
+from core.templates import TEMPLATES
 from storage.annotator_view import user_labels
 from storage.queues import find_assignment
 from tests.app.annotate_helpers import make_annotation_project
@@ -27,7 +26,7 @@ from tests.e2e.test_annotate_browser import (
 pytestmark = pytest.mark.browser
 server_db = server_db  # the fixture, re-exported for this module
 
-RANKING = load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml")
+RANKING = TEMPLATES["batch_ranking"]
 DEMO = REPO_ROOT / "storage" / "demo_data" / "batch_ranking.jsonl"
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from core.export.writers import ExportError
 from core.schema_toml import load_schema_toml
-from core.templates import TEMPLATE_DIR
+from core.templates import TEMPLATE_DIR, TEMPLATES
 from storage.authz import OPERATOR
 from storage.gold import adjudicate
 from storage.importer import import_file
@@ -28,7 +28,7 @@ from storage.users import create_user
 from tests.converters import write_csv, write_jsonl, write_parquet
 from tests.export.helpers import export
 
-BATCH_RANKING = load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml")
+BATCH_RANKING = TEMPLATES["batch_ranking"]
 THREE = ["first answer", "second answer", "third answer"]
 FOUR = ["w", "x", "y", "z"]
 RECORDS = [

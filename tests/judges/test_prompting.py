@@ -22,14 +22,13 @@ from core.judges.prompting import (
     render_messages,
 )
 from core.schema import schema_from_dict
-from core.schema_toml import load_schema_toml
-from core.templates import TEMPLATE_DIR, TEMPLATES
+from core.templates import TEMPLATES
 
 REFERENCE = "REFERENCE-ANSWER-7d1f"
 ITEM_REFERENCE_FIELD = "ITEM-REFERENCE-FIELD-2b9c"  # correctness items carry one too
 # Every template with shipped prompt texts: the registry, and batch_ranking until it is
 # registered (the registry's own wins once it is).
-SHIPPED = {"batch_ranking": load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml"), **TEMPLATES}
+SHIPPED = TEMPLATES
 RESPONSES = ["FIRST-RESPONSE text", "SECOND-RESPONSE text", "THIRD-RESPONSE text"]
 
 

@@ -21,10 +21,9 @@ from core.judges.prompting import (
     render_messages,
 )
 from core.schema import schema_from_dict
-from core.schema_toml import load_schema_toml
-from core.templates import TEMPLATE_DIR
+from core.templates import TEMPLATES
 
-BATCH = load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml")
+BATCH = TEMPLATES["batch_ranking"]
 RANKING = BATCH.dimension("ranking")
 GALLERY = schema_from_dict({
     "name": "gallery",

@@ -13,10 +13,9 @@ from hypothesis import strategies as st
 
 from core.judges.verdicts import parse_verdict, verdict_json_schema, verdict_response_format
 from core.schema import schema_from_dict
-from core.schema_toml import load_schema_toml
-from core.templates import TEMPLATE_DIR
+from core.templates import TEMPLATES
 
-RANKING = load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml").dimension("ranking")
+RANKING = TEMPLATES["batch_ranking"].dimension("ranking")
 ORDER = schema_from_dict({
     "name": "custom", "fields": [{"name": "options", "kind": "texts"}],
     "dimensions": [{"name": "order", "scale": "ranking", "over": "options"}],

@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core.schema_toml import load_schema_toml
-from core.templates import TEMPLATE_DIR
+from core.templates import TEMPLATES
 from storage.annotation import submit_labels
 from storage.annotation_settings import AnnotationError, ProjectSettings, set_members, update_settings
 from storage.annotator_view import user_labels
@@ -22,7 +21,7 @@ from storage.queues import find_assignment, rebuild_queues
 from storage.users import create_user
 from tests.converters import write_jsonl
 
-RANKING = load_schema_toml(TEMPLATE_DIR / "batch_ranking.toml")
+RANKING = TEMPLATES["batch_ranking"]
 
 
 @pytest.fixture
