@@ -37,7 +37,8 @@ from core.export.gold import (
 from core.export.stored_json import stored_json_value, strict_json_texts
 from core.export.writers import Batch, EncodedRows, encode_json_object, jsonl_members
 from core.metrics import MetricsInputError
-from core.rank_order import Order, RankingError, order_of
+from core.metrics.ratings import stored_order
+from core.rank_order import Order, RankingError
 from core.schema import Dimension, TaskSchema, format_number
 from storage.export_sql import (
     cursor_batches,
@@ -263,17 +264,10 @@ def _human_orders(session: Session, project_id: int, dimension: Dimension
         for item_id, label in rows:
             order = parsed.get(label)
             if order is None:
-                order = parsed[label] = _stored_order(label, dimension)
+                order = parsed[label] = stored_order(label, dimension.name)
             orders[item_id].append(order)
     return orders
 
-
-def _stored_order(label: str, dimension: Dimension) -> Order:
-    try:
-        return order_of(label)
-    except RankingError as exc:
-        raise MetricsInputError(f"stored label {label!r} of ranking dimension "
-                                f"{dimension.name!r} is not an order: {exc}") from None
 
 
 def _ranking_gold(session: Session, project_id: int, dimension: Dimension, policy: GoldPolicy,
@@ -292,7 +286,7 @@ def _ranking_gold(session: Session, project_id: int, dimension: Dimension, polic
         ruling = rulings.get(item_id)
         try:
             gold = decide_ranking(orders.get(item_id, []), policy, None if ruling is None else
-                                  _stored_order(ruling.label or "", dimension))
+                                  stored_order(ruling.label or "", dimension.name))
         except RankingError as exc:
             raise MetricsInputError(f"ranking dimension {dimension.name!r}: {exc}") from None
         if gold.order is None:

@@ -17,11 +17,10 @@ from sqlmodel import Session
 from core.export.labels import chosen_rejected, jury_label_rows, label_columns
 from core.export.preferences import pair_models
 from core.export.writers import columns_of
-from core.metrics import MetricsInputError
 from core.metrics.consensus import Jury, as_jury, jury_verdict
-from core.metrics.ratings import JUDGE
+from core.metrics.ratings import JUDGE, stored_order
 from core.metrics.views import is_preference
-from core.rank_order import Order, RankingError, order_of
+from core.rank_order import Order
 from storage.audit import load_item_facts
 from storage.export_sql import cursor_batches
 from storage.juries import usable_juries
@@ -101,16 +100,8 @@ class _Orders:
         """``[orders]``, or ``[]`` for a task without rankings (no ``order`` column)."""
         if not self.ranked:
             return []
-        return [[self._order(label, dimension) if dimension in self.ranked and label is not None
+        return [[stored_order(label, dimension) if dimension in self.ranked and label is not None
                  else None for dimension, label in zip(dimensions, labels, strict=True)]]
-
-    @staticmethod
-    def _order(label: str, dimension: str) -> Order:
-        try:
-            return order_of(label)
-        except RankingError as exc:
-            raise MetricsInputError(f"stored label {label!r} of ranking dimension "
-                                    f"{dimension!r} is not an order: {exc}") from None
 
 
 def _error_tags(session: Session, project_id: int) -> dict[tuple[str, str, str], list[str]]:

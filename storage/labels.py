@@ -37,8 +37,7 @@ from sqlmodel import Session
 
 from core.metrics.batch_ranking import order_code
 from core.metrics.consensus import borda, majority, mean_score
-from core.metrics.ratings import HUMAN, JUDGE, MetricsInputError, Ratings
-from core.rank_order import RankingError, order_of
+from core.metrics.ratings import HUMAN, JUDGE, MetricsInputError, Ratings, stored_order
 from core.schema import Dimension
 
 _NAMES = (
@@ -174,11 +173,7 @@ def _order_codes(dimension: Dimension, labels: np.ndarray, failed: np.ndarray) -
     is not an order."""
     codes: dict[str, float] = {}
     for text in set(labels[~failed].tolist()):
-        try:
-            codes[text] = float(order_code(order_of(text)))
-        except RankingError as exc:
-            raise MetricsInputError(f"dimension {dimension.name!r} is a ranking but a stored "
-                                    f"label is not an order: {exc}") from None
+        codes[text] = float(order_code(stored_order(text, dimension.name)))
     return np.array([np.nan if none else codes[text] for text, none
                      in zip(labels.tolist(), failed.tolist(), strict=True)], dtype=float)
 

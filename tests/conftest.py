@@ -19,6 +19,8 @@ from sqlalchemy.engine import make_url
 
 from storage.database import Database, normalize_url
 from storage.migrations import migrate
+from tests.judges.fake_openai import FakeOpenAI
+from tests.judges.helpers import SECRET
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -100,3 +102,17 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "README.md").is_file():
         pytest.skip(f"shared datasets not found at {SHARED_DATA} (set DOCKET_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """A fresh fake OpenAI-compatible server per test (random port, 127.0.0.1 only)."""
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def judge_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The environment holds the judges' key under JUDGE_KEY (the endpoints' api_key_env)."""
+    monkeypatch.setenv("JUDGE_KEY", SECRET)
+    return SECRET

@@ -22,7 +22,7 @@ import numpy as np
 
 from core.metrics.batch_ranking import encode_orders, is_order_code
 from core.metrics.results import NotApplicable
-from core.rank_order import RankingError, order_of
+from core.rank_order import Order, RankingError, order_of
 from core.schema import Dimension
 
 HUMAN = "human"
@@ -34,6 +34,17 @@ RATER_KINDS = (HUMAN, JUDGE, JURY)
 
 class MetricsInputError(ValueError):
     """Labels or options cannot be scored as given; the message names the rater/label/option."""
+
+
+def stored_order(label: str, dimension: str) -> Order:
+    """The order a stored label of ranking ``dimension`` holds (``"2,1,4,3"`` -> ``(2, 1, 4,
+    3)``). Raises :class:`MetricsInputError` naming the label and the dimension when it is not
+    an order (the database was written by hand, or by a broken import)."""
+    try:
+        return order_of(label)
+    except RankingError as exc:
+        raise MetricsInputError(f"stored label {label!r} of ranking dimension {dimension!r} is "
+                                f"not an order: {exc}") from None
 
 
 class NotApplicableError(MetricsInputError):

@@ -26,12 +26,6 @@ from tests.judges.fake_openai import FakeOpenAI
 from tests.judges.helpers import SECRET
 
 
-@pytest.fixture
-def fake_openai() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
-        yield server
-
-
 @pytest.fixture(autouse=True)
 def no_worker_left_behind() -> Iterator[None]:
     """Whatever a test started is stopped before its database goes away."""

@@ -9,7 +9,6 @@ read from Docket's output. The API key (``SECRET``) must never reach the page or
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -51,17 +50,6 @@ VERDICT_FORMAT = ('Answer with a single line "Verdict: <label>" and nothing else
 V2_USER = "Response:\n{response}\n\nCriterion: {dimension}\nAllowed labels: {labels}\n{output_format}"
 
 
-@pytest.fixture
-def fake_openai() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture
-def judge_key(monkeypatch: pytest.MonkeyPatch) -> str:
-    """The server's environment holds the judge's key under JUDGE_KEY."""
-    monkeypatch.setenv("JUDGE_KEY", SECRET)
-    return SECRET
 
 
 def quiz(db, tmp_path: Path, items=ITEMS, *, humans: bool = True) -> int:

@@ -7,9 +7,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
-
-import pytest
 
 from core.templates import TEMPLATES
 from storage.authz import OPERATOR
@@ -18,23 +15,12 @@ from storage.judges import get_judge
 from tests.app.annotate_helpers import page_text
 from tests.app.apptest_helpers import open_page
 from tests.app.test_judges_page import JUDGES_PAGE, add_judge, judge_id, plain, preview
-from tests.judges.fake_openai import FakeOpenAI
-from tests.judges.helpers import SECRET
 from tests.judges.test_judge_images import drawn, wire_parts
 
 PICTURE = drawn("PNG", (220, 60, 20), size=(90, 60))
 DIGEST = hashlib.sha256(PICTURE).hexdigest()
 
 
-@pytest.fixture
-def fake_openai() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture
-def judge_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("JUDGE_KEY", SECRET)
 
 
 def pictures(db, tmp_path) -> None:

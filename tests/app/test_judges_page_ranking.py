@@ -5,31 +5,16 @@ instead of failing on a scale without labels."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from core.templates import TEMPLATES
 from storage.authz import OPERATOR
 from storage.importer import import_file
 from tests.app.apptest_helpers import open_page
 from tests.app.test_judges_page import JUDGES_PAGE, add_judge, judge_id, plain, preview, work
 from tests.converters import write_jsonl
-from tests.judges.fake_openai import FakeOpenAI
-from tests.judges.helpers import SECRET
 
 BATCH = TEMPLATES["batch_ranking"]
 
 
-@pytest.fixture
-def fake_openai() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture
-def judge_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("JUDGE_KEY", SECRET)
 
 
 def ranked(db, tmp_path, answer: str = "[2,1,4,3]") -> None:

@@ -74,8 +74,8 @@ def test_a_stored_text_that_is_no_order_is_refused_by_name(db, tmp_path: Path):
                 schema=RANKING, actor=OPERATOR)
     with db.write() as session:
         session.execute(update(Annotation).values(label="1,1,2"))
-    with pytest.raises(MetricsInputError, match=r"is a ranking but a stored label is not an "
-                                                r"order: '1,1,2'"):
+    with pytest.raises(MetricsInputError, match=r"stored label '1,1,2' of ranking dimension "
+                                                r"'ranking' is not an order: '1,1,2' must order"):
         load(db)
 
 
