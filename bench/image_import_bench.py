@@ -15,6 +15,10 @@ compression, so each is ``--kb`` KB and none is stored twice) and a JSONL file o
   these files can beat; and ``decode``: the same plus Pillow's full decode (what the check
   adds).
 
+Also printed: the process's peak resident memory (``ru_maxrss``) before the import and after
+it, the import's share being what validation and the write held at most (the images of a
+10k x 200 KB file are 2 GB: an import must not hold them all).
+
 Goal on the 2-core reference machine: docket <= 20 s for 10,000 items of 200 KB. Nothing is
 asserted; compare the figures with the baselines of the same run.
 
@@ -27,6 +31,7 @@ import argparse
 import hashlib
 import io
 import json
+import resource
 import struct
 import sys
 import tempfile
@@ -86,6 +91,11 @@ def make_files(folder: Path, n_items: int, kb: int) -> tuple[Path, Path, int]:
     return folder / "items.jsonl", folder / "text.jsonl", total
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (Linux reports ru_maxrss in KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def fresh_database(folder: Path, name: str) -> Database:
     db = Database(f"sqlite:///{folder / name}")
     migrate(db)
@@ -121,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         decode = time.perf_counter() - start
 
         db = fresh_database(folder, "images.db")
+        peak_before = peak_rss_mb()
         schema = TEMPLATES["image_scoring"]
         start = time.perf_counter()
         batch = validate_table(read_import_file(items), schema,
@@ -129,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = write_import(db, project_name="pics", schema=schema, batch=batch,
                                actor=OPERATOR)
         docket = time.perf_counter() - start
+        peak_after = peak_rss_mb()
         assert summary.added == args.items and image_count(db) == args.items
         del batch
 
@@ -151,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"docket: {docket:.2f} s ({args.items / docket:,.0f} items/s, "
           f"{total / 2**20 / docket:,.0f} MB/s): read + validate {validated:.2f} s, "
           f"write {docket - validated:.2f} s")
+    print(f"peak memory: {peak_before:,.0f} MB before the import, {peak_after:,.0f} MB after "
+          f"it (the import held at most {peak_after - peak_before:,.0f} MB more)")
     print(f"reimport: {reimport:.2f} s, {again.unchanged:,} rows unchanged, "
           f"{again.new_images} images new")
     print(f"text only: {text_only:.2f} s for the same items without images "
