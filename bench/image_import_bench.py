@@ -6,8 +6,9 @@ compression, so each is ``--kb`` KB and none is stored twice) and a JSONL file o
 ``image_scoring`` items naming them, then times:
 
 * ``docket``: ``storage.importer.import_file`` end to end, split into read + validate (each
-  image read, hashed and decoded in full with Pillow) and write (one transaction: the images
-  into the ``image`` table, then the items);
+  image read, hashed and decoded in full with Pillow, its bytes then dropped) and write (one
+  transaction: the images, read again from their files and re-hashed, into the ``image``
+  table, then the items);
 * ``reimport``: the same file again (every row unchanged, no image written again);
 * ``text only``: the same items without the image field (``correctness`` template), the
   baseline the images add to;

@@ -253,7 +253,7 @@ def _render_import_button(db: Database, user: UserInfo, stored: ValidatedUpload,
     except NotAllowed as exc:
         refused(exc)
         st.rerun()
-    except (ImportRejected, ProjectError) as exc:
+    except (ImportFileError, ImportRejected, ProjectError) as exc:
         bar.empty()
         st.error(escape_markdown(exc), icon=":material/error:")
         return

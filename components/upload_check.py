@@ -1,7 +1,8 @@
 """Validate an uploaded import file without writing anything (no Streamlit here).
 
 The upload is streamed to a private temporary file, parsed from that path and validated; the
-file is deleted before this returns, so only the small result stays in memory.
+file is deleted before this returns, so only the small result stays in memory (and the images
+zip, open, which the write reads the images from again).
 """
 
 from __future__ import annotations
@@ -68,19 +69,18 @@ def check_upload(stream: BinaryIO, *, name: str, schema: TaskSchema,
 
     ``images`` is a zip uploaded beside the file (``images_name``): image fields' paths are
     looked up in it (an upload has no folder of its own). The images the valid rows reference
-    are checked here and held in the batch until it is written.
+    are checked here; the batch keeps the zip open, not their bytes, and writing it reads
+    them from the zip again (``images`` must stay readable until then).
     """
     raw: RawTable | None = None
     limits = limits or ImportLimits()
     try:
         fmt = detect_format(name)
         raw = _read_via_temporary_file(stream, fmt=fmt, name=name, limits=limits)
+        # Left open: the batch's path images hold no bytes, the write reads them from the
+        # zip again (it wraps the upload, already in memory; closing it frees no file).
         archive = _open_archive(images, images_name)
-        try:
-            batch = validate_table(raw, schema, limits=limits, images=ImageSource(archive=archive))
-        finally:
-            if archive is not None:
-                archive.close()
+        batch = validate_table(raw, schema, limits=limits, images=ImageSource(archive=archive))
     except ImportFileError as exc:
         return UploadCheck(name, raw.total_records if raw else 0,
                            preview_frame(raw) if raw else None, None, tuple(exc.problems))

@@ -7,6 +7,7 @@ in-memory zip, and the import reads them from it like an uploaded images zip.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from core.importing import ImageSource, check_policy, read_import_file, validate_table
@@ -36,20 +37,23 @@ def load_demo(db: Database, *, actor: Actor, progress: ProgressFn | None = None
     broken demo file.
     """
     batches = []
-    for template, path in demo_files().items():
-        schema = TEMPLATES[template]
-        raw = read_import_file(path)
-        names = [value for spec in schema.image_fields for value in raw.columns.get(spec.name, [])]
-        with demo_archive(names) as archive:
-            batch = validate_table(raw, schema, images=ImageSource(archive=archive))
-        check_policy(batch, "strict")
-        batches.append((template, batch))
     summaries = []
-    for index, (template, batch) in enumerate(batches):
-        if progress is not None:
-            progress(index / len(batches), f"loading demo project {template}")
-        summaries.append(write_import(db, project_name=template, schema=TEMPLATES[template],
-                                      batch=batch, actor=actor))
+    # The writes read the images again from the zips: they stay open until the last one.
+    with contextlib.ExitStack() as archives:
+        for template, path in demo_files().items():
+            schema = TEMPLATES[template]
+            raw = read_import_file(path)
+            names = [value for spec in schema.image_fields
+                     for value in raw.columns.get(spec.name, [])]
+            archive = archives.enter_context(demo_archive(names))
+            batch = validate_table(raw, schema, images=ImageSource(archive=archive))
+            check_policy(batch, "strict")
+            batches.append((template, batch))
+        for index, (template, batch) in enumerate(batches):
+            if progress is not None:
+                progress(index / len(batches), f"loading demo project {template}")
+            summaries.append(write_import(db, project_name=template,
+                                          schema=TEMPLATES[template], batch=batch, actor=actor))
     if progress is not None:
         progress(1.0, "demo loaded")
     return summaries

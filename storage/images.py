@@ -54,7 +54,11 @@ def is_image_hash(text: object) -> bool:
 
 def store_images(connection: Connection, images: Iterable[CheckedImage]) -> int:
     """Insert the ``images`` not stored yet, in the caller's transaction; return how many
-    were new. Idempotent under concurrency (``ON CONFLICT DO NOTHING``)."""
+    were new. Idempotent under concurrency (``ON CONFLICT DO NOTHING``).
+
+    The bytes of an image named by path are read again here (:meth:`CheckedImage.read`), a
+    chunk at a time; raises :class:`~core.importing.images.ImageError` when one is gone or
+    changed since it was checked (the caller's transaction then writes nothing)."""
     pending = {image.sha256: image for image in images}
     if not pending:
         return 0
@@ -76,9 +80,9 @@ def store_images(connection: Connection, images: Iterable[CheckedImage]) -> int:
     batch: list[tuple[Any, ...]] = []
     held = 0
     for image in pending.values():
-        batch.append((image.sha256, image.mime, image.width, image.height, len(image.data),
-                      image.data, now))
-        held += len(image.data)
+        data = image.read()
+        batch.append((image.sha256, image.mime, image.width, image.height, len(data), data, now))
+        held += len(data)
         if held >= _INSERT_CHUNK_BYTES:
             connection.exec_driver_sql(sql, batch)
             batch, held = [], 0

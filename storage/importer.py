@@ -25,9 +25,12 @@ import numpy as np
 from sqlalchemy import Connection, select
 
 from core.importing import (
+    ImageError,
     ImageSource,
     ImportBatch,
+    ImportFileError,
     ImportLimits,
+    ImportProblem,
     RaterLabels,
     ValidItems,
     check_policy,
@@ -109,9 +112,12 @@ def write_import(db: Database, *, project_name: str, schema: TaskSchema | None,
     caller's job (:func:`core.importing.check_policy`); rows with problems are not in
     ``batch.rows`` and are counted as skipped. ``actor`` must be an admin (or the command
     line's :data:`~storage.authz.OPERATOR`), checked in the import's own transaction. Raises
-    :class:`~storage.authz.NotAllowed` for anyone else and
-    :class:`storage.projects.ProjectError` on a schema mismatch; on any error nothing is
-    written.
+    :class:`~storage.authz.NotAllowed` for anyone else,
+    :class:`storage.projects.ProjectError` on a schema mismatch and
+    :class:`core.importing.ImportFileError` when an image file the batch names (read again
+    here: the batch holds no bytes of path images) is gone or changed since validation; on
+    any error nothing is written. The batch's ``ImageSource`` (an uploaded zip) must still
+    be open.
 
     ``sampled="uniform"`` declares the file's labelled items a uniform random sample of the
     project: its human labels are marked so that estimates may use them (ValueError for
@@ -288,7 +294,11 @@ class _BulkWriter:
             self.conn.exec_driver_sql(f"SELECT id FROM project WHERE id = {self.mark} FOR UPDATE",
                                       (self.project_id,))
         self.report(0.0, "storing images" if batch.images else "reading existing items")
-        new_images = store_images(self.conn, batch.images.values())
+        try:
+            new_images = store_images(self.conn, batch.images.values())
+        except ImageError as exc:  # an image file changed since validation: write nothing
+            raise ImportFileError([ImportProblem(batch.file, "file", exc.field, str(exc))]
+                                  ) from None
         link_project_images(self.conn, self.project_id, [*batch.images, *batch.known_images])
         existing = {external_id: (item_id, content_hash) for item_id, external_id, content_hash
                     in self.plain_rows(

@@ -23,7 +23,7 @@ import hashlib
 import io
 import warnings
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from PIL import Image, UnidentifiedImageError
@@ -38,21 +38,65 @@ EXTENSION_OF_MIME = {mime: extension for mime, extension in FORMATS.values()}
 
 
 class ImageError(ValueError):
-    """A value that is not an image Docket accepts; the message says why."""
+    """A value that is not an image Docket accepts; the message says why. ``field``: the
+    image field it was read for, when the message does not come with its row and field
+    (:meth:`CheckedImage.read` at write time)."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
 class CheckedImage:
     """An accepted image: its bytes, Pillow format, MIME type, file extension, size in pixels
-    and the SHA-256 of its bytes (hex), which names it in storage and exports."""
+    and the SHA-256 of its bytes (hex), which names it in storage and exports.
 
-    data: bytes
+    An image named by path (:meth:`ImageSource.checked`) holds no bytes (``data`` None) but
+    the ``file`` they are read from again when written, so that an import holds one image at
+    a time, not all of them; :meth:`read` returns the bytes either way."""
+
+    data: bytes | None
     format: str
     mime: str
     extension: str
     width: int
     height: int
     sha256: str
+    file: ImageFile | None = None
+
+    def read(self) -> bytes:
+        """The image's bytes: those held, or its file read again. Raises :class:`ImageError`
+        when the file is gone or its bytes are no longer those checked (another SHA-256)."""
+        if self.data is not None:
+            return self.data
+        if self.file is None:
+            raise ImageError(f"image {self.sha256}: neither bytes nor a file to read them from")
+        file = self.file
+        try:
+            data = file.source.read(file.path, source=file.label)
+        except ImageError as exc:
+            raise ImageError(f"{exc} (it was there when the file was checked); nothing was "
+                             "imported: validate the file again", field=file.field_name) from None
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != self.sha256:
+            raise ImageError(f"{file.label}: the image file changed after it was checked "
+                             f"(SHA-256 {self.sha256[:12]}... then, {digest[:12]}... now); "
+                             "nothing was imported: validate the file again",
+                             field=file.field_name)
+        return data
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """Where a checked image named by path is read again when written: ``path`` as the
+    import file gives it, looked up through ``source``; ``field_name`` (the image field that
+    named it first) and ``label`` (how problems name the value) are for errors."""
+
+    path: str
+    source: ImageSource = field(compare=False, repr=False)
+    field_name: str = ""
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +114,18 @@ class ImageSource:
     def read(self, value: object, *, source: str) -> bytes:
         """The bytes of image ``value`` (see :func:`image_bytes`, which raises :class:`ImageError`)."""
         return image_bytes(value, source=source, base=self.base, archive=self.archive)
+
+    def checked(self, image: CheckedImage, value: object, *, field_name: str, label: str
+                ) -> CheckedImage:
+        """``image`` (checked from the bytes of ``value``) as a batch keeps it: without its
+        bytes but with the file to read them from again when ``value`` names a path (a file
+        under ``base`` or a member of ``archive``); as it is for an inline image (its bytes
+        came in the import file, and are no larger decoded than the base64 was).
+        ``field_name`` and ``label`` name it in errors."""
+        path = image_path(value)
+        if path is None:
+            return image
+        return replace(image, data=None, file=ImageFile(path, self, field_name, label))
 
 
 def describe_image_value(value: object) -> str:
@@ -151,6 +207,16 @@ def _relative(path: str, source: str) -> PurePosixPath:
         raise ImageError(f"{source}: the image path {path!r} must be relative to the imported "
                          "file, without '..'")
     return relative
+
+
+def image_path(value: object) -> str | None:
+    """The path ``value`` names an image by (a string, or an object's ``path`` without
+    ``bytes``), or None for an inline image (``bytes``, a ``data:`` URI) or another value."""
+    if isinstance(value, dict):
+        return image_path(value.get("path")) if value.get("bytes") is None else None
+    if isinstance(value, str) and value.strip() and not value.startswith("data:"):
+        return value
+    return None
 
 
 def image_bytes(value: object, *, source: str, base: Path | None = None,

@@ -168,7 +168,8 @@ class ImportBatch:
     # Every judge/human column by its name in the file, sorted, values by valid row.
     label_columns: tuple[tuple[str, list[Any]], ...] = field(default=(), repr=False)
     # The checked images the valid rows reference, by SHA-256 (each once, however many rows
-    # use it); the rows' image fields hold these hashes.
+    # use it); the rows' image fields hold these hashes. Those named by path hold no bytes:
+    # the write reads them again from their ImageSource, which must stay open until then.
     images: dict[str, CheckedImage] = field(default_factory=dict, repr=False)
     # Hashes the valid rows reference that were already stored (ImageSource.known): not
     # decoded again, nothing to write.
@@ -461,7 +462,7 @@ class _Checker:
         jobs = [(item, f"[{index}] {describe_image_value(item)}" if many
                  else describe_image_value(item))
                 for items in shaped if items is not None for index, item in enumerate(items)]
-        outcomes = iter(self.check_images(jobs))
+        outcomes = iter(self.check_images(jobs, spec.name))
         result: list[Any] = []
         for row, items in enumerate(shaped):
             if items is None:
@@ -476,25 +477,29 @@ class _Checker:
                 result.append(found if many else found[0])
         return result
 
-    def check_images(self, jobs: list[tuple[Any, str]]) -> list[str | ImageError]:
-        """The SHA-256 of each ``(value, source)`` image, or the :class:`ImageError` that
-        refuses it. Read, hashed and decoded on :data:`IMAGE_THREADS` threads: Pillow's
-        decoders and hashlib release the GIL, and decoding is most of an image import's time
-        (about 3 ms per 200 KB PNG here)."""
+    def check_images(self, jobs: list[tuple[Any, str]], column: str) -> list[str | ImageError]:
+        """The SHA-256 of each ``(value, source)`` image of field ``column``, or the
+        :class:`ImageError` that refuses it. Read, hashed and decoded on :data:`IMAGE_THREADS`
+        threads: Pillow's decoders and hashlib release the GIL, and decoding is most of an
+        image import's time (about 3 ms per 200 KB PNG here)."""
         if len(jobs) < 2 * IMAGE_THREADS:
-            return [self.image_hash(value, source) for value, source in jobs]
+            return [self.image_hash(value, source, column) for value, source in jobs]
         with ThreadPoolExecutor(max_workers=IMAGE_THREADS,
                                 thread_name_prefix="docket-image-check") as pool:
-            return list(pool.map(lambda job: self.image_hash(*job), jobs, chunksize=16))
+            return list(pool.map(lambda job: self.image_hash(*job, column), jobs, chunksize=16))
 
-    def image_hash(self, value: Any, source: str) -> str | ImageError:
+    def image_hash(self, value: Any, source: str, column: str) -> str | ImageError:
         """The SHA-256 of the image ``value``, checked once per distinct content (two threads
-        may both check one content; either result is the same), or the error."""
+        may both check one content; either result is the same), or the error. An image read
+        from a file is kept without its bytes (:meth:`ImageSource.checked`): the write reads
+        it again, so the batch never holds every image of the file."""
         try:
             data = self.image_source.read(value, source=source)
             digest = hashlib.sha256(data).hexdigest()
             if digest not in self.images and digest not in self.image_source.known:
-                self.images[digest] = check_image(data, source=source, sha256=digest)
+                checked = check_image(data, source=source, sha256=digest)
+                self.images[digest] = self.image_source.checked(
+                    checked, value, field_name=column, label=source)
             return digest
         except ImageError as exc:
             return exc

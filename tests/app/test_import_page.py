@@ -352,3 +352,42 @@ def test_human_labels_declared_a_uniform_sample_are_marked_for_estimates(app_db,
     assert not at.exception and metrics(at)["Human labels"] == "1"
     with app_db.read() as session:
         assert session.execute(select(Annotation.sampled)).scalars().all() == ["uniform"]
+
+
+def test_an_images_zip_is_read_again_when_the_validated_file_is_imported(app_db, admin):
+    """The validated batch holds the zip open, not the images' bytes: pressing Import (a
+    later rerun) reads them from it again and stores exactly those bytes."""
+    import hashlib
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    from storage.images import read_image
+
+    pictures = {}
+    for name, color in (("a.png", (250, 0, 0)), ("sub/b.png", (0, 0, 250))):
+        buffer = io.BytesIO()
+        Image.new("RGB", (12, 8), color).save(buffer, format="PNG")
+        pictures[name] = buffer.getvalue()
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        for name, data in pictures.items():
+            z.writestr(name, data)
+    at = open_page(IMPORT_PAGE, user=admin)
+    upload(at, "pics.jsonl", jsonl(
+        {"id": "1", "image": "a.png", "prompt": "p", "response": "r"},
+        {"id": "2", "image": "sub/b.png", "prompt": "p", "response": "r"}))
+    upload(at, "pics.zip", archive.getvalue(), key="import.images")
+    new_project(at, "pictures", template="image_scoring")
+    validate(at)
+    assert any("No problems: 2 records, all valid." in s.value for s in at.success)
+    at.button(key="import.run").click().run()
+    assert not at.exception and not at.error
+    assert metrics(at)["Added"] == "2"
+    with app_db.read() as session:
+        frame = items_frame(session=session, project_id=project_id(app_db, "pictures"))
+    hashes = {row["id"]: row["fields"]["image"] for _, row in frame.iterrows()}
+    assert hashes == {"1": hashlib.sha256(pictures["a.png"]).hexdigest(),
+                      "2": hashlib.sha256(pictures["sub/b.png"]).hexdigest()}
+    assert read_image(app_db, sha256=hashes["2"]).data == pictures["sub/b.png"]
