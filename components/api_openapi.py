@@ -45,6 +45,7 @@ def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, A
 def openapi_document() -> dict[str, Any]:
     """Return the OpenAPI document (the same object every call: do not change it)."""
     from core.export.gold import POLICIES
+    from core.export.preferences import PAIRS
     from core.export.registry import FORMATS, KINDS
     from core.importing import ON_ERROR_POLICIES
     from core.templates import TEMPLATES
@@ -127,7 +128,15 @@ def openapi_document() -> dict[str, Any]:
                                       {"type": "string", "enum": list(POLICIES)}),
                                _query("min_labels", "labels for a unanimous/majority gold",
                                       {"type": "integer", "minimum": 1}),
+                               _query("min_tau", "rankings: least mean Kendall τ-b of the "
+                                      "human orders for a Borda gold (default: no floor)",
+                                      {"type": "number", "minimum": -1, "maximum": 1}),
                                _query("dimension", "preferences: the dimension to rank by"),
+                               _query("margin", "preferences from ratings: least score gap "
+                                      "(default 1)", {"type": "number"}),
+                               _query("pairs", "preferences from a gold ranking: every implied "
+                                      "pair or adjacent ones (default all)",
+                                      {"type": "string", "enum": list(PAIRS)}),
                                _query("bootstrap", "report: resamples",
                                       {"type": "integer", "minimum": 0}),
                                _query("seed", "report: bootstrap seed", {"type": "integer"})],

@@ -279,8 +279,11 @@ async def _export(request: Request, user: TokenUser, db: Database) -> Response:
     export_request = ExportRequest(
         kind=kind, fmt=fmt,
         policy=GoldPolicy(query.get("policy") or DEFAULT_POLICY,
-                          _int_param(query.get("min_labels"), "min_labels", DEFAULT_MIN_LABELS)),
+                          _int_param(query.get("min_labels"), "min_labels", DEFAULT_MIN_LABELS),
+                          _float_param(query.get("min_tau"), "min_tau", None)),
         dimension=query.get("dimension") or None,
+        margin=_float_param(query.get("margin"), "margin", 1.0),
+        pairs=query.get("pairs") or "all",
         n_resamples=_int_param(query.get("bootstrap"), "bootstrap", DEFAULT_RESAMPLES, lowest=0),
         seed=_int_param(query.get("seed"), "seed", 0, lowest=None))
     folder = Path(tempfile.mkdtemp(prefix="docket-api-export-"))
@@ -321,6 +324,19 @@ def _int_param(value: str | None, name: str, default: int, *, lowest: int | None
         floor = f" of at least {lowest}" if lowest is not None else ""
         raise _Refusal(error_response(400, "bad_request",
                                       f"{name}: expected a whole number{floor}, got {value!r}"))
+    return number
+
+
+def _float_param(value: str | None, name: str, default: float | None) -> float | None:
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is None or number != number or number in (float("inf"), float("-inf")):
+        raise _Refusal(error_response(400, "bad_request",
+                                      f"{name}: expected a number, got {value!r}"))
     return number
 
 

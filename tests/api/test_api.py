@@ -279,6 +279,48 @@ def test_export_refusals(api):
                           headers=api.headers()).status_code == 404
 
 
+def test_ranking_exports_take_the_pairs_and_the_tau_floor_as_the_cli_does(
+        api, monkeypatch, capsys, tmp_path):
+    """``pairs``, ``min_tau`` and ``margin`` reach the export: the bytes equal `cli.py export`
+    with the same options (the demo's batch_ranking project)."""
+    monkeypatch.setenv("DOCKET_AUTH", "none")
+    for kind, query, options in (
+            ("preferences", "?pairs=adjacent", ["--pairs", "adjacent"]),
+            ("gold", "?min_tau=0.8&min_labels=2", ["--min-tau", "0.8", "--min-labels", "2"]),
+            ("preferences", "?margin=2&pairs=all", ["--margin", "2"])):
+        answer = api.client.get(f"{PREFIX}/projects/batch_ranking/exports/{kind}{query}",
+                                headers=api.headers())
+        assert answer.status_code == 200, answer.text
+        target = tmp_path / f"{kind}.jsonl"
+        code, _, err = run_cli(monkeypatch, capsys, api.db, "export", kind, "--project",
+                               "batch_ranking", "-o", str(target), *options)
+        assert code == 0, err
+        assert answer.content == target.read_bytes()
+    adjacent = api.client.get(f"{PREFIX}/projects/batch_ranking/exports/preferences"
+                              "?pairs=adjacent", headers=api.headers())
+    every = api.client.get(f"{PREFIX}/projects/batch_ranking/exports/preferences",
+                           headers=api.headers())
+    # Four responses: 3 adjacent pairs per gold ranking, 6 in all.
+    assert (int(adjacent.headers["x-docket-rows"]) * 2 == int(every.headers["x-docket-rows"])
+            > 0)
+    floored = api.client.get(f"{PREFIX}/projects/batch_ranking/exports/gold?min_tau=1",
+                             headers=api.headers())
+    assert int(floored.headers["x-docket-rows"]) < int(api.client.get(
+        f"{PREFIX}/projects/batch_ranking/exports/gold", headers=api.headers()
+    ).headers["x-docket-rows"])
+
+
+@pytest.mark.parametrize(("query", "detail"), [
+    ("pairs=nope", "unknown pairs 'nope' (pairs: all, adjacent)"),
+    ("min_tau=2", "min_tau must be between -1 and 1"),
+    ("min_tau=high", "min_tau: expected a number, got 'high'"),
+    ("margin=nan", "margin: expected a number, got 'nan'")])
+def test_bad_ranking_export_options_are_400(api, query, detail):
+    bad = api.client.get(f"{PREFIX}/projects/batch_ranking/exports/preferences?{query}",
+                         headers=api.headers())
+    assert bad.status_code == 400 and detail in bad.json()["detail"]
+
+
 def test_the_rate_limit_answers_429_with_retry_after(api, monkeypatch):
     monkeypatch.setenv("DOCKET_API_RATE_LIMIT", "3")
     statuses = [api.client.get(f"{PREFIX}/projects", headers=api.headers()).status_code
