@@ -24,6 +24,7 @@ Errors are ``{"error": ..., "detail": ...}`` with 400, 401, 403, 404, 409, 413, 
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -314,29 +315,31 @@ def _safe_file_name(name: str) -> str:
 
 
 def _int_param(value: str | None, name: str, default: int, *, lowest: int | None = 1) -> int:
-    if value is None or value == "":
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        number = None
-    if number is None or (lowest is not None and number < lowest):
-        floor = f" of at least {lowest}" if lowest is not None else ""
-        raise _Refusal(error_response(400, "bad_request",
-                                      f"{name}: expected a whole number{floor}, got {value!r}"))
-    return number
+    number = _number_param(value, name, default, int, lowest=lowest)
+    assert number is not None  # the default is a number
+    return int(number)
 
 
 def _float_param(value: str | None, name: str, default: float | None) -> float | None:
+    return _number_param(value, name, default, float, lowest=None)
+
+
+def _number_param(value: str | None, name: str, default: float | None, kind: type[int | float],
+                  *, lowest: int | None) -> float | None:
+    """The query parameter ``value`` read as ``kind`` (``default`` when absent); a 400 refusal
+    naming ``name`` for text that is not a finite number of that kind or is below ``lowest``."""
     if value is None or value == "":
         return default
     try:
-        number = float(value)
+        number = kind(value)
     except ValueError:
         number = None
-    if number is None or number != number or number in (float("inf"), float("-inf")):
+    finite = number is not None and math.isfinite(number)
+    if not finite or (lowest is not None and number < lowest):
+        what = "a whole number" if kind is int else "a number"
+        floor = f" of at least {lowest}" if lowest is not None else ""
         raise _Refusal(error_response(400, "bad_request",
-                                      f"{name}: expected a number, got {value!r}"))
+                                      f"{name}: expected {what}{floor}, got {value!r}"))
     return number
 
 
