@@ -113,7 +113,8 @@ def headline_figure(rows: Sequence[HeadlineRow], metric: str, second: str | None
     at the bottom of the judges with their reason. One scatter trace per (colour tier,
     judge/jury), one for the annotator pairs, and one bar trace."""
     columns = 2 if second else 1
-    titles = [f"{metric_title(metric)} vs human consensus, 95% CI"]
+    # Two lines: one line ran into the bar chart's title on a 1024 px screen.
+    titles = [f"{metric_title(metric)} vs human consensus<br>95% CI"]
     if second:
         titles.append(metric_title(second) + (" (%)" if second in PROPORTIONS else ""))
     fig = make_subplots(rows=1, cols=columns, shared_yaxes=True, horizontal_spacing=0.03,
